@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Only Python 3.11+ is required.
+PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+ARGS ?=
+
+.PHONY: install up demo test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Start every part, supervised, until Ctrl-C (`make up ARGS="--port 8001"`).
+up: install
+	$(BIN)/crm up $(ARGS)
+
+# `crm up`, plus demo data (when `crm seed` exists) and an admin token.
+demo: install
+	$(BIN)/crm demo $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/crm bench all $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .crm .pytest_cache .mypy_cache .ruff_cache

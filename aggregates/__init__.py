@@ -1,0 +1,43 @@
+"""Write-side domain model: aggregates, validation and policy (rules from RULES.md).
+
+Pure code: no I/O and no clock. Commands take business time `at` from the caller.
+"""
+
+from __future__ import annotations
+
+from aggregates.complaint import Complaint
+from aggregates.customer import UNSET, Customer, Unset
+from aggregates.errors import Conflict, DomainError, NotFound, RuleViolated, ValidationFailed
+from aggregates.policy import DEFAULT_RATES_TO_CNY, Policy
+from aggregates.purchase import PricedPurchase, PurchaseLine, price_purchase
+from aggregates.vocabulary import (
+    CHANNELS,
+    COMPLAINT_STATUSES,
+    DIRECTIONS,
+    LOST,
+    PIPELINE_STAGES,
+    SEVERITIES,
+)
+
+__all__ = [
+    "CHANNELS",
+    "COMPLAINT_STATUSES",
+    "DEFAULT_RATES_TO_CNY",
+    "DIRECTIONS",
+    "LOST",
+    "PIPELINE_STAGES",
+    "SEVERITIES",
+    "UNSET",
+    "Complaint",
+    "Conflict",
+    "Customer",
+    "DomainError",
+    "NotFound",
+    "Policy",
+    "PricedPurchase",
+    "PurchaseLine",
+    "RuleViolated",
+    "Unset",
+    "ValidationFailed",
+    "price_purchase",
+]

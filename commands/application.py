@@ -1,0 +1,249 @@
+"""The event store of the platform: an `eventsourcing` application on PostgreSQL.
+
+`CrmApplication` owns the pieces that must agree with each other: the recorder that writes
+the side tables in the events' transaction (`commands.recorder`), the mapper that seals
+personal fields (`commands.mapper`), the key ring (`commands.keys`), and snapshotting.
+Business rules stay in aggregates; command handling in `commands.service`.
+
+Configuration is explicit: the environment given to the library is built here from the
+arguments, never read from ``os.environ``, so a stray ``CIPHER_TOPIC`` or ``POSTGRES_*``
+variable in a process cannot silently change how events are stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    Recording,
+    StoredEvent,
+)
+from eventsourcing.utils import Environment, EnvType, get_topic, resolve_topic
+from psycopg.conninfo import conninfo_to_dict
+
+from aggregates.customer import Customer
+from commands.crypto import (
+    KeyDestroyed,
+    MasterKey,
+    derive_email_secret,
+    email_digest,
+    parse_master_key,
+)
+from commands.keys import KeyRing
+from commands.mapper import CrmMapper
+from commands.recorder import CrmRecorder, WriteEffects
+from events.base import CustomerScoped
+
+DEFAULT_SNAPSHOT_INTERVAL = 50
+
+
+def postgres_env(database_url: str) -> dict[str, str]:
+    """``POSTGRES_*`` settings of the library from a URL or a libpq conninfo string."""
+    params = conninfo_to_dict(database_url)
+    return {
+        "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(params.get("port") or "5432"),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+    }
+
+
+def default_snapshotting(interval: int) -> dict[type[Aggregate], int]:
+    """Customers are the long streams (touches, purchases); complaints stay short."""
+    return {Customer: interval}
+
+
+class CrmApplication(Application[UUID]):
+    """PostgreSQL event store with per-customer encryption and same-transaction side tables.
+
+    `database_url`: a ``postgresql://`` URL or libpq conninfo. `master_key`: base64 AES key
+    wrapping the customer keys. `snapshot_interval`: a Customer is snapshotted every that
+    many events (`snapshotting` overrides the whole mapping, e.g. for tests). The pool has
+    `pool_size` connections kept open plus `max_overflow` on demand: sized for a handful
+    of request threads and the key/idempotency look-ups they make between saves.
+    """
+
+    name = "CrmApplication"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        master_key: str | bytes,
+        snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
+        snapshotting: Mapping[type[Aggregate], int] | None = None,
+        pool_size: int = 8,
+        max_overflow: int = 16,
+        aggregate_cache_size: int = 2000,
+        key_cache_ttl: float = 5.0,
+        email_secret: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        master = parse_master_key(master_key)
+        self.master_key = MasterKey(master)
+        self.email_secret = email_secret or derive_email_secret(master)
+        self.keys = KeyRing(self.master_key, self._fetch_wrapped_keys, ttl=key_cache_ttl)
+        intervals = (
+            dict(snapshotting)
+            if snapshotting is not None
+            else default_snapshotting(snapshot_interval)
+        )
+        # Per instance, so two applications in one process may differ (tests do).
+        self.snapshotting_intervals = intervals  # type: ignore[misc]
+        settings: dict[str, str] = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": get_topic(CrmRecorder),
+            "CREATE_TABLE": "y",
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache_size),
+            "IS_SNAPSHOTTING_ENABLED": "y" if intervals else "n",
+            **postgres_env(database_url),
+            **(env or {}),
+        }
+        super().__init__(env=settings)
+        assert isinstance(self.recorder, CrmRecorder)
+        self.recorder.snapshots_table_name = (
+            f"{self.recorder.events_table_name.removesuffix('_events')}_snapshots"
+            if self.snapshots is not None
+            else None
+        )
+
+    # -- construction hooks ------------------------------------------------------------------
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the explicit settings; an unnamed environment keeps the table names
+        ``stored_events`` / ``stored_snapshots`` that the other components read."""
+        return Environment("", dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        transcoder = self.construct_transcoder()
+        assert isinstance(transcoder, JSONTranscoder)
+        return CrmMapper(transcoder, self.keys)
+
+    @property
+    def crm_mapper(self) -> CrmMapper:
+        assert isinstance(self.mapper, CrmMapper)
+        return self.mapper
+
+    @property
+    def crm_recorder(self) -> CrmRecorder:
+        assert isinstance(self.recorder, CrmRecorder)
+        return self.recorder
+
+    def _fetch_wrapped_keys(self, customer_ids: Sequence[UUID]) -> Mapping[UUID, bytes]:
+        return self.crm_recorder.select_wrapped_keys(customer_ids)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def email_digest(self, email: str) -> bytes:
+        """The reservation key of an email (HMAC under the server secret)."""
+        return email_digest(self.email_secret, email)
+
+    def record(
+        self,
+        events: Sequence[DomainEventProtocol[UUID]],
+        *,
+        aggregates: Sequence[Aggregate] = (),
+        effects: WriteEffects,
+        new_ciphers: Mapping[UUID, Any] | None = None,
+    ) -> list[Recording[UUID]]:
+        """Save `events` (in this order) in one transaction with their side effects.
+
+        Keys are staged and settled around the save (`KeyRing.writing`). `aggregates` are
+        the objects that made the events: their pending events are cleared afterwards and
+        those that crossed a snapshot interval are snapshotted.
+        """
+        events = list(events)  # a caller may pass an aggregate's live pending list
+        with self.keys.writing(new_ciphers or {}, forgetting=effects.destroyed_keys):
+            recordings = self.save(*events, effects=effects)
+        for aggregate in aggregates:
+            aggregate.collect_events()
+        self._snapshot_crossed(aggregates, events)
+        self._refresh_cache(aggregates, effects.destroyed_keys)
+        return recordings
+
+    def _refresh_cache(self, aggregates: Sequence[Aggregate], forgotten: set[UUID]) -> None:
+        """Keep the saved state cached, so the next load only asks "anything newer?".
+
+        Safe with concurrent writers: loads still fast-forward from the cached version,
+        so a slightly older copy put here by a slower thread is caught up on read.
+        Forgotten customers are evicted instead: cached objects hold decrypted state.
+        """
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            if aggregate.id in forgotten:
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate.id, evict=True)
+            else:
+                cache.put(aggregate.id, aggregate)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot from the aggregates in memory, not by re-reading their streams."""
+        aggregates = [a for a in processing_event.aggregates.values() if isinstance(a, Aggregate)]
+        self._snapshot_crossed(aggregates, processing_event.events)
+
+    def _snapshot_crossed(
+        self, aggregates: Sequence[Aggregate], events: Sequence[DomainEventProtocol[UUID]]
+    ) -> None:
+        """Snapshot each aggregate whose new events crossed a multiple of its interval.
+
+        The library re-reads the stream to snapshot at the exact version that crossed the
+        interval; the saved aggregate already holds the committed state, so snapshot it
+        at its current version instead (no extra round trip, same effect on loading).
+        """
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        by_id = {aggregate.id: aggregate for aggregate in aggregates}
+        crossed: dict[UUID, Aggregate] = {}
+        for event in events:
+            aggregate = by_id.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if aggregate is not None and interval and event.originator_version % interval == 0:
+                crossed[aggregate.id] = aggregate
+        for aggregate in crossed.values():
+            snapshot_class = getattr(type(aggregate), "Snapshot", None)
+            if snapshot_class is None:
+                continue
+            try:
+                self.snapshots.put([snapshot_class.take(aggregate)])
+            except KeyDestroyed:
+                continue  # forgotten in this very save: nothing worth keeping
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def decode_notification(self, notification: StoredEvent, *, redact: bool = False) -> Any:
+        """The event object of a stored event; personal fields None if redacted or forgotten."""
+        return self.crm_mapper.decode(notification, redact=redact)
+
+    def notification_state(
+        self, notification: StoredEvent, *, redact: bool = False
+    ) -> dict[str, Any]:
+        """The event's fields as a plain dict (upcast), personal fields opened or None."""
+        return self.crm_mapper.decode_state(notification, redact=redact)
+
+    def prefetch_keys(self, notifications: Iterable[Notification]) -> None:
+        """Warm the key ring for a batch (one query), before decoding it event by event."""
+        ids: set[UUID] = set()
+        for notification in notifications:
+            # Complaint facts name their customer inside the state: left to lazy loading.
+            if issubclass(resolve_topic(notification.topic), CustomerScoped):
+                continue
+            originator = notification.originator_id
+            ids.add(originator if isinstance(originator, UUID) else UUID(originator))
+        self.keys.prefetch(ids)

@@ -1,0 +1,236 @@
+"""One handler per command: load the aggregates, check the expected version, call the rule.
+
+Handlers do no I/O of their own beyond loading through the unit of work, and never read
+the clock (`at` comes in): the service saves, retries and records idempotency, so the
+same handlers serve a single command and a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from aggregates.complaint import Complaint
+from aggregates.customer import Customer
+from aggregates.errors import RuleViolated
+from aggregates.purchase import PurchaseLine
+from commands.messages import (
+    AnswerSatisfactionSurvey,
+    AssignOwner,
+    ChangeConsent,
+    ChangeContactDetails,
+    Command,
+    EscalateComplaint,
+    FileComplaint,
+    ForgetCustomer,
+    MergeCustomers,
+    MoveStage,
+    RecordContactTouch,
+    RecordNeed,
+    RecordPurchase,
+    RegisterCustomer,
+    ResolveComplaint,
+    TagCustomer,
+)
+from commands.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The stream a command is about (its result's `aggregate_id`) and whose customer."""
+
+    aggregate: Aggregate
+    customer_id: UUID
+
+
+Handler = Callable[[UnitOfWork, Any, datetime], Outcome]
+
+
+def _open_customer(uow: UnitOfWork, customer_id: UUID, expected: int | None) -> Customer:
+    customer = uow.customer(customer_id)
+    uow.check_version(customer, expected)
+    return customer
+
+
+def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> Outcome:
+    uow.check_new(cmd.expected_version)
+    customer = Customer.register(
+        customer_id=cmd.customer_id or uuid4(),
+        name=cmd.name,
+        email=cmd.email,
+        phone=cmd.phone,
+        company=cmd.company,
+        industry=cmd.industry,
+        region=cmd.region,
+        source=cmd.source,
+        referred_by=cmd.referred_by,
+        owner=cmd.owner,
+        at=at,
+        policy=uow.policy,
+    )
+    uow.add(customer, field="customerId")
+    if cmd.referred_by is not None:
+        # The referrer's side of the referral is recorded atomically with the registration.
+        referrer = uow.customer(cmd.referred_by, field="referredBy")
+        try:
+            referrer.record_referral(referred_customer_id=customer.id, at=at)
+        except RuleViolated as error:
+            raise RuleViolated(error.message, field="referredBy") from error
+    return Outcome(customer, customer.id)
+
+
+def change_contact_details(uow: UnitOfWork, cmd: ChangeContactDetails, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.change_contact_details(
+        at=at,
+        name=cmd.name,
+        email=cmd.email,
+        phone=cmd.phone,
+        address=cmd.address,
+        company=cmd.company,
+        policy=uow.policy,
+    )
+    return Outcome(customer, customer.id)
+
+
+def tag_customer(uow: UnitOfWork, cmd: TagCustomer, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.require_open()
+    if cmd.add:
+        customer.tag(list(cmd.add), at=at, policy=uow.policy)
+    if cmd.remove:
+        customer.untag(list(cmd.remove), at=at)
+    return Outcome(customer, customer.id)
+
+
+def record_contact_touch(uow: UnitOfWork, cmd: RecordContactTouch, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.record_touch(
+        channel=cmd.channel,
+        direction=cmd.direction,
+        summary=cmd.summary,
+        outcome=cmd.outcome,
+        at=at,
+    )
+    return Outcome(customer, customer.id)
+
+
+def record_need(uow: UnitOfWork, cmd: RecordNeed, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.record_need(
+        need_id=cmd.need_id or uuid4().hex,
+        description=cmd.description,
+        product_interest=cmd.product_interest,
+        at=at,
+    )
+    return Outcome(customer, customer.id)
+
+
+def record_purchase(uow: UnitOfWork, cmd: RecordPurchase, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.record_purchase(
+        order_id=cmd.order_id or uuid4().hex,
+        lines=[PurchaseLine(ln.sku, ln.quantity, ln.unit_price) for ln in cmd.lines],
+        currency=cmd.currency,
+        policy=uow.policy,
+        at=at,
+    )
+    return Outcome(customer, customer.id)
+
+
+def move_stage(uow: UnitOfWork, cmd: MoveStage, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.move_stage(to=cmd.to, reason=cmd.reason, at=at, policy=uow.policy)
+    return Outcome(customer, customer.id)
+
+
+def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.assign_owner(owner=cmd.owner, at=at)
+    return Outcome(customer, customer.id)
+
+
+def change_consent(uow: UnitOfWork, cmd: ChangeConsent, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.change_consent(purpose=cmd.purpose, channel=cmd.channel, granted=cmd.granted, at=at)
+    return Outcome(customer, customer.id)
+
+
+def answer_survey(uow: UnitOfWork, cmd: AnswerSatisfactionSurvey, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.answer_survey(survey_id=cmd.survey_id, score=cmd.score, comment=cmd.comment, at=at)
+    return Outcome(customer, customer.id)
+
+
+def file_complaint(uow: UnitOfWork, cmd: FileComplaint, at: datetime) -> Outcome:
+    uow.check_new(cmd.expected_version)
+    customer = uow.customer(cmd.customer_id)
+    complaint = Complaint.file(
+        complaint_id=cmd.complaint_id or uuid4(),
+        customer=customer,
+        category=cmd.category,
+        severity=cmd.severity,
+        description=cmd.description,
+        at=at,
+    )
+    uow.add(complaint, field="complaintId")
+    return Outcome(complaint, customer.id)
+
+
+def _open_complaint(uow: UnitOfWork, complaint_id: UUID, expected: int | None) -> Complaint:
+    """A complaint whose customer is not forgotten (the store re-checks at commit)."""
+    complaint = uow.complaint(complaint_id)
+    uow.check_version(complaint, expected)
+    if uow.app.keys.is_forgotten(complaint.customer_id):
+        raise RuleViolated(f"customer {complaint.customer_id} is forgotten; no new commands")
+    return complaint
+
+
+def escalate_complaint(uow: UnitOfWork, cmd: EscalateComplaint, at: datetime) -> Outcome:
+    complaint = _open_complaint(uow, cmd.complaint_id, cmd.expected_version)
+    complaint.escalate(reason=cmd.reason, at=at)
+    return Outcome(complaint, complaint.customer_id)
+
+
+def resolve_complaint(uow: UnitOfWork, cmd: ResolveComplaint, at: datetime) -> Outcome:
+    complaint = _open_complaint(uow, cmd.complaint_id, cmd.expected_version)
+    complaint.resolve(resolution=cmd.resolution, satisfaction=cmd.satisfaction, at=at)
+    return Outcome(complaint, complaint.customer_id)
+
+
+def merge_customers(uow: UnitOfWork, cmd: MergeCustomers, at: datetime) -> Outcome:
+    survivor = uow.customer(cmd.survivor_id, field="survivorId")
+    duplicate = uow.customer(cmd.duplicate_id, field="duplicateId")
+    uow.check_version(survivor, cmd.expected_version)
+    duplicate.merge_into(survivor, at=at)
+    return Outcome(survivor, survivor.id)
+
+
+def forget_customer(uow: UnitOfWork, cmd: ForgetCustomer, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.forget(reason=cmd.reason, at=at)
+    return Outcome(customer, customer.id)
+
+
+HANDLERS: dict[type[Command], Handler] = {
+    RegisterCustomer: register_customer,
+    ChangeContactDetails: change_contact_details,
+    TagCustomer: tag_customer,
+    RecordContactTouch: record_contact_touch,
+    RecordNeed: record_need,
+    RecordPurchase: record_purchase,
+    MoveStage: move_stage,
+    AssignOwner: assign_owner,
+    ChangeConsent: change_consent,
+    AnswerSatisfactionSurvey: answer_survey,
+    FileComplaint: file_complaint,
+    EscalateComplaint: escalate_complaint,
+    ResolveComplaint: resolve_complaint,
+    MergeCustomers: merge_customers,
+    ForgetCustomer: forget_customer,
+}

@@ -1,0 +1,170 @@
+"""A mapper that seals personal fields under their customer's key, and opens them on read.
+
+Stored shape (JSON, before the library's own transcoding): each non-null field named in
+the event class's ``PERSONAL`` is taken out of the state and put, sealed, under
+``"_pii": {field: base64(nonce || AES-GCM(json(value)))}``. Keeping sealed values in their
+own object (rather than in place) makes the shape unambiguous: a plain string that
+happens to look like ciphertext is never mistaken for one. Null personal values stay
+null in the clear, because there is nothing to hide in "absent".
+
+Snapshots hold a whole aggregate's state, personal data included, so their entire
+``state`` is sealed the same way; forgetting deletes the customer's snapshots in the same
+transaction, and later loads replay the (redacted) events instead.
+
+Reading with the key gone yields None for every sealed field: the event keeps its type,
+time, position and every non-personal field, which is what the audit trail needs.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Hashable
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+    find_id_convertor,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+
+from commands.crypto import KeyDestroyed, field_aad, open_sealed, seal
+from commands.keys import KeyRing
+from events.base import CustomerScoped
+from events.customer import CustomerForgotten
+
+SEALED = "_pii"
+SNAPSHOT_STATE = "state"
+
+
+def personal_fields(cls: type[Any]) -> tuple[str, ...]:
+    """The fields of an event class that hold personal data (``PERSONAL``)."""
+    return cast(tuple[str, ...], getattr(cls, "PERSONAL", ()))
+
+
+def is_snapshot(cls: type[Any]) -> bool:
+    return isinstance(cls, type) and issubclass(cls, CanSnapshotAggregate)
+
+
+def subject_of(cls: type[Any], state: dict[str, Any], originator_id: UUID) -> UUID:
+    """Whose key seals this event: complaint facts belong to their customer.
+
+    For snapshots, an aggregate state carrying a ``customer_id`` (a complaint) belongs to
+    that customer; anything else (a customer) to itself.
+    """
+    if issubclass(cls, CustomerScoped) or is_snapshot(cls):
+        candidate = state.get("customer_id")
+        if isinstance(candidate, UUID):
+            return candidate
+    return originator_id
+
+
+class CrmMapper(Mapper[UUID]):
+    """`Mapper` with per-customer field encryption (see module docstring)."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyRing) -> None:
+        super().__init__(transcoder=transcoder)
+        self.keys = keys
+
+    # -- writing --------------------------------------------------------------------------
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        cls = type(domain_event)
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(cls, "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        names = (SNAPSHOT_STATE,) if is_snapshot(cls) else personal_fields(cls)
+        to_seal = [name for name in names if event_state.get(name) is not None]
+        if to_seal:
+            subject = subject_of(cls, event_state, originator_id)
+            cipher = self.keys.for_write(subject)
+            sealed: dict[str, str] = {}
+            for name in to_seal:
+                plain = self.transcoder.encode(event_state.pop(name))
+                blob = seal(cipher, plain, field_aad(subject, name))
+                sealed[name] = base64.b64encode(blob).decode("ascii")
+            event_state[SEALED] = sealed
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(cls),
+            state=self.transcoder.encode(event_state),
+        )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self.decode(stored_event)
+
+    def decode(self, stored_event: StoredEvent, *, redact: bool = False) -> Any:
+        """The event object; sealed fields opened, or None if `redact` or the key is gone."""
+        cls = resolve_topic(stored_event.topic)
+        event_state = self.decode_state(stored_event, cls=cls, redact=redact)
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", event_state)
+        if isinstance(cls, type) and issubclass(cls, CustomerForgotten):
+            # Whoever reads the forget (relay, projections, loads) stops decrypting now.
+            self.keys.tombstone(event_state["originator_id"])
+        return domain_event
+
+    def decode_state(
+        self, stored_event: StoredEvent, *, cls: Any = None, redact: bool = False
+    ) -> dict[str, Any]:
+        """The event's state as a plain dict (upcast to the current class version)."""
+        cls = cls if cls is not None else resolve_topic(stored_event.topic)
+        try:
+            event_state: dict[str, Any] = self.transcoder.decode(stored_event.state)
+        except Exception as error:
+            msg = (
+                f"Failed to deserialise state of stored event with topic "
+                f"'{stored_event.topic}', originator_id '{stored_event.originator_id}' "
+                f"and originator_version {stored_event.originator_version}: {error}"
+            )
+            raise MapperDeserialisationError(msg) from error
+        id_convertor = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
+        originator_id = cast(UUID, id_convertor(stored_event.originator_id))
+        event_state["originator_id"] = originator_id
+        event_state["originator_version"] = stored_event.originator_version
+        sealed = event_state.pop(SEALED, None)
+        if sealed:
+            self._open_fields(cls, event_state, sealed, originator_id, redact=redact)
+        else:
+            for name in personal_fields(cls):
+                if redact and name in event_state:
+                    event_state[name] = None
+        class_version = getattr(cls, "class_version", 1)
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        return event_state
+
+    def _open_fields(
+        self,
+        cls: Any,
+        event_state: dict[str, Any],
+        sealed: dict[str, str],
+        originator_id: UUID,
+        *,
+        redact: bool,
+    ) -> None:
+        subject = subject_of(cls, event_state, originator_id)
+        cipher = None if redact else self.keys.for_read(subject)
+        for name, text in sealed.items():
+            if cipher is None:
+                event_state[name] = None
+                continue
+            blob = base64.b64decode(text)
+            event_state[name] = self.transcoder.decode(
+                open_sealed(cipher, blob, field_aad(subject, name))
+            )
+        if cipher is None and not redact and is_snapshot(cls):
+            # A snapshot is useless without its state; the caller must replay events.
+            raise KeyDestroyed(subject)

@@ -1,0 +1,226 @@
+"""Commands: one frozen dataclass per intention, named in the imperative.
+
+A command is what a caller asks for, not what happened (that is an event). Every
+command may carry:
+
+- `expected_version`: the version of the target stream the caller last saw; a stale
+  one is refused with CONFLICT on ``expectedVersion`` instead of silently overwriting.
+  For commands that create a stream (RegisterCustomer, FileComplaint) only None or 0
+  makes sense. For MergeCustomers it is the survivor's version (the result's stream).
+- `idempotency_key`: a retry with the same key records nothing and returns the first
+  result, also after a restart.
+- `occurred_at`: business time (tz-aware); when omitted the service stamps "now". The
+  clock is read in the service, never in aggregates, so aggregates stay replayable.
+
+All fields are keyword-only: a command is read by name at every call site. `UNSET`
+(the aggregate's own marker) means "leave unchanged", distinct from None ("clear").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from aggregates.customer import UNSET, Unset
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks and in which conversation; recorded with every event the command causes."""
+
+    actor: str
+    correlation_id: UUID = field(default_factory=uuid4)
+    causation_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Where the command landed: the stream it wrote, its version, its last position.
+
+    `position` is the global position of the command's last event (None when the command
+    changed nothing); a query can wait for the read models to reach it.
+    """
+
+    aggregate_id: UUID
+    customer_id: UUID
+    version: int
+    position: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """Fields every command carries (see module docstring)."""
+
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    occurred_at: datetime | None = None
+
+    @property
+    def type_name(self) -> str:
+        """The command's type, as recorded in ``crm_event_meta`` and ``crm_idempotency``."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterCustomer(Command):
+    """A new customer at LEAD. `customer_id` may be chosen by the caller (imports)."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    region: str | None = None
+    source: str | None = None
+    referred_by: UUID | None = None
+    owner: str | None = None
+    customer_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeContactDetails(Command):
+    """Change only the given fields; None clears an optional one."""
+
+    customer_id: UUID
+    name: str | Unset = UNSET
+    email: str | Unset | None = UNSET
+    phone: str | Unset | None = UNSET
+    address: str | Unset | None = UNSET
+    company: str | Unset | None = UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagCustomer(Command):
+    """Add and/or remove tags in one step (removals apply after additions)."""
+
+    customer_id: UUID
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordContactTouch(Command):
+    customer_id: UUID
+    channel: str
+    direction: str = "OUTBOUND"
+    summary: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordNeed(Command):
+    """`need_id` is generated when not given."""
+
+    customer_id: UUID
+    description: str
+    product_interest: str | None = None
+    need_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurchaseLineInput:
+    """One order line as sent; `unit_price` as Decimal or decimal text, never float."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal | str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordPurchase(Command):
+    """`order_id` is generated when not given; amounts are in `currency`."""
+
+    customer_id: UUID
+    lines: tuple[PurchaseLineInput, ...]
+    currency: str = "CNY"
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveStage(Command):
+    customer_id: UUID
+    to: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignOwner(Command):
+    customer_id: UUID
+    owner: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeConsent(Command):
+    customer_id: UUID
+    purpose: str
+    granted: bool
+    channel: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerSatisfactionSurvey(Command):
+    customer_id: UUID
+    survey_id: str
+    score: int
+    comment: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileComplaint(Command):
+    """`complaint_id` is generated when not given."""
+
+    customer_id: UUID
+    category: str
+    severity: str
+    description: str
+    complaint_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalateComplaint(Command):
+    complaint_id: UUID
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveComplaint(Command):
+    complaint_id: UUID
+    resolution: str
+    satisfaction: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeCustomers(Command):
+    """Close `duplicate_id` in favour of `survivor_id`; both saved in one transaction."""
+
+    survivor_id: UUID
+    duplicate_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetCustomer(Command):
+    """Right to erasure: destroys the customer's key in the same transaction."""
+
+    customer_id: UUID
+    reason: str
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    RegisterCustomer,
+    ChangeContactDetails,
+    TagCustomer,
+    RecordContactTouch,
+    RecordNeed,
+    RecordPurchase,
+    MoveStage,
+    AssignOwner,
+    ChangeConsent,
+    AnswerSatisfactionSurvey,
+    FileComplaint,
+    EscalateComplaint,
+    ResolveComplaint,
+    MergeCustomers,
+    ForgetCustomer,
+)

@@ -1,0 +1,382 @@
+"""The event recorder, extended with the write side's own tables, in the same transaction.
+
+Why in the events' transaction: each side table states something that must be true
+exactly when the events are. Metadata of a position, the idempotency result of a
+command, an email reservation, a customer's key: if any of them committed apart from
+the events, a crash between two commits would leave a command half-recorded.
+
+Why *after* the insert (`_fetch_ids_after_insert_events`): the library takes an
+EXCLUSIVE lock on ``stored_events`` right before inserting, so that positions commit in
+order (no gaps a follower could skip). Writing the side tables once that lock is held
+means (a) the positions of the new events are known, (b) every side-table write is
+serialised by the same lock, so two transactions never wait on each other's side rows
+while one holds the table lock (no deadlocks), and (c) checks such as "this customer's
+key still exists" cannot race with a forget. The side statements are pipelined and
+ride on the COMMIT round trip; a constraint they break surfaces as the library's
+`IntegrityError` whose ``__cause__`` names the constraint.
+
+Every save, with or without effects, also links its events into the hash chain
+(`commands.chain`, last, so the chained metadata is the committed one) and indexes the
+streams that belong to another customer (complaints) in ``crm_stream_subjects``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Identifier
+
+from commands.access_log import access_log_statements
+from commands.chain import (
+    ChainTables,
+    append_statement,
+    chain_statements,
+    scoped_creation_topics,
+    subjects_statement,
+)
+from commands.crypto import KeyDestroyed
+
+EVENT_META = "crm_event_meta"
+IDEMPOTENCY = "crm_idempotency"
+EMAIL_RESERVATIONS = "crm_email_reservations"
+CUSTOMER_KEYS = "crm_customer_keys"
+
+# Constraint names the service tells apart (PostgreSQL's defaults for these tables).
+EVENTS_PKEY_SUFFIX = "_events_pkey"
+IDEMPOTENCY_PKEY = f"{IDEMPOTENCY}_pkey"
+EMAIL_PKEY = f"{EMAIL_RESERVATIONS}_pkey"
+CUSTOMER_KEYS_PKEY = f"{CUSTOMER_KEYS}_pkey"
+
+EventKey = tuple[UUID, int]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """A command's first result, to be stored under its idempotency key."""
+
+    key: str
+    command: str
+    result: Mapping[str, Any]
+    events: Sequence[EventKey]
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A row of ``crm_idempotency``."""
+
+    key: str
+    command: str
+    result: Mapping[str, Any]
+    position: int | None
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """A row of ``crm_event_meta``: who caused the event at `position`, and why."""
+
+    position: int
+    actor: str | None
+    correlation_id: UUID | None
+    causation_id: UUID | None
+    command: str | None
+    recorded_at: datetime
+
+
+@dataclass
+class WriteEffects:
+    """Everything a save writes besides the events (the recorder's ``effects=`` kwarg).
+
+    `commands` names the command of each event (by stream id and version); events not
+    listed get `default_command`. `email_changes` maps a customer to its new email digest,
+    or None to release its reservation. `required_keys` are customers whose key must still
+    exist when the transaction commits (writes to other streams than the customer's).
+    """
+
+    actor: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    default_command: str | None = None
+    contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] = field(
+        default_factory=dict
+    )
+    commands: dict[EventKey, str] = field(default_factory=dict)
+    idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    email_changes: dict[UUID, bytes | None] = field(default_factory=dict)
+    new_keys: dict[UUID, bytes] = field(default_factory=dict)
+    destroyed_keys: set[UUID] = field(default_factory=set)
+    required_keys: set[UUID] = field(default_factory=set)
+
+
+class CrmRecorder(PostgresApplicationRecorder):
+    """`PostgresApplicationRecorder` plus the side tables (see module docstring)."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        prefix = events_table_name.removesuffix("_events")
+        self.snapshots_table_name: str | None = f"{prefix}_snapshots"
+        self.sql_create_statements.extend(self._side_table_statements())
+        self.chain_tables = ChainTables(self.datastore.schema, events_table_name, EVENT_META)
+        self.sql_create_statements.extend(
+            chain_statements(self.chain_tables, scoped_creation_topics())
+        )
+        self.sql_create_statements.extend(access_log_statements(self.datastore.schema))
+        self._chain_append = append_statement(self.chain_tables)
+        self._scoped_topics = frozenset(scoped_creation_topics())
+        self._index_subjects = subjects_statement(self.chain_tables)
+
+    def _t(self, name: str) -> Composable:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _side_table_statements(self) -> list[Any]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "position bigint PRIMARY KEY, actor text, correlation_id uuid, "
+                "causation_id uuid, command text, "
+                "recorded_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(self._t(EVENT_META)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "key text PRIMARY KEY, command text NOT NULL, result jsonb NOT NULL, "
+                "position bigint, created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(self._t(IDEMPOTENCY)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "email_hash bytea PRIMARY KEY, customer_id uuid NOT NULL UNIQUE)"
+            ).format(self._t(EMAIL_RESERVATIONS)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "customer_id uuid PRIMARY KEY, wrapped_key bytea NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(self._t(CUSTOMER_KEYS)),
+        ]
+
+    def is_events_conflict(self, constraint: str | None) -> bool:
+        """Whether a violated constraint is the stream version key of the events table."""
+        return constraint == f"{self.events_table_name}_pkey"
+
+    # -- the hook inside the events' transaction --------------------------------------------
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        effects: WriteEffects | None = kwargs.get("effects")
+        if effects is not None and ids is not None:
+            positions = {
+                (cast_uuid(se.originator_id), se.originator_version): nid
+                for se, nid in zip(stored_events, ids, strict=True)
+            }
+            self._write_meta(curs, stored_events, ids, effects)
+            self._write_effects(curs, effects, positions)
+        if ids:
+            self._write_chain(curs, stored_events, ids)
+        return ids
+
+    def _write_chain(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], ids: Sequence[int]
+    ) -> None:
+        """Link the new events into the hash chain; index new complaint streams."""
+        positions = list(ids)
+        scoped = [
+            nid
+            for se, nid in zip(stored_events, positions, strict=True)
+            if se.originator_version == 1 and se.topic in self._scoped_topics
+        ]
+        if scoped:
+            curs.execute(self._index_subjects, (scoped,), prepare=True)
+        curs.execute(self._chain_append, (positions,), prepare=True)
+
+    def _write_meta(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        ids: Sequence[int],
+        effects: WriteEffects,
+    ) -> None:
+        default = (effects.actor, effects.correlation_id, effects.causation_id)
+        names, actors, correlations, causations = [], [], [], []
+        for se in stored_events:
+            key = (cast_uuid(se.originator_id), se.originator_version)
+            names.append(effects.commands.get(key, effects.default_command))
+            actor, correlation, causation = effects.contexts.get(key, default)
+            actors.append(actor)
+            correlations.append(correlation)
+            causations.append(causation)
+        curs.execute(
+            SQL(
+                "INSERT INTO {} (position, actor, correlation_id, causation_id, command) "
+                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::uuid[], %s::uuid[], "
+                "%s::text[])"
+            ).format(self._t(EVENT_META)),
+            (list(ids), actors, correlations, causations, names),
+            prepare=True,
+        )
+
+    def _write_effects(
+        self, curs: Cursor[DictRow], effects: WriteEffects, positions: Mapping[EventKey, int]
+    ) -> None:
+        """Side rows in dependency order: new keys, key checks, emails, forgets, results."""
+        if effects.new_keys:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {} (customer_id, wrapped_key) "
+                    "SELECT * FROM unnest(%s::uuid[], %s::bytea[])"
+                ).format(self._t(CUSTOMER_KEYS)),
+                (list(effects.new_keys), list(effects.new_keys.values())),
+            )
+        if effects.required_keys:
+            self._check_keys_exist(curs, effects.required_keys)
+        if effects.email_changes:
+            self._write_emails(curs, effects.email_changes)
+        if effects.destroyed_keys:
+            self._destroy_keys(curs, sorted(effects.destroyed_keys))
+        if effects.idempotency:
+            self._write_idempotency(curs, effects.idempotency, positions)
+
+    def _check_keys_exist(self, curs: Cursor[DictRow], customer_ids: set[UUID]) -> None:
+        curs.execute(
+            SQL("SELECT customer_id FROM {} WHERE customer_id = ANY(%s)").format(
+                self._t(CUSTOMER_KEYS)
+            ),
+            (list(customer_ids),),
+        )
+        present = {row["customer_id"] for row in curs.fetchall()}
+        missing = customer_ids - present
+        if missing:
+            raise KeyDestroyed(min(missing))
+
+    def _write_emails(self, curs: Cursor[DictRow], changes: Mapping[UUID, bytes | None]) -> None:
+        curs.execute(
+            SQL("DELETE FROM {} WHERE customer_id = ANY(%s)").format(self._t(EMAIL_RESERVATIONS)),
+            (list(changes),),
+        )
+        reserved = [(digest, cid) for cid, digest in changes.items() if digest is not None]
+        if reserved:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {} (email_hash, customer_id) "
+                    "SELECT * FROM unnest(%s::bytea[], %s::uuid[])"
+                ).format(self._t(EMAIL_RESERVATIONS)),
+                ([d for d, _ in reserved], [c for _, c in reserved]),
+            )
+
+    def _destroy_keys(self, curs: Cursor[DictRow], customer_ids: list[UUID]) -> None:
+        curs.execute(
+            SQL("DELETE FROM {} WHERE customer_id = ANY(%s)").format(self._t(CUSTOMER_KEYS)),
+            (customer_ids,),
+        )
+        if self.snapshots_table_name:
+            # Snapshots are sealed under the destroyed key: useless now, so drop them.
+            curs.execute(
+                SQL("DELETE FROM {} WHERE originator_id = ANY(%s)").format(
+                    self._t(self.snapshots_table_name)
+                ),
+                (customer_ids,),
+            )
+
+    def _write_idempotency(
+        self,
+        curs: Cursor[DictRow],
+        records: Sequence[IdempotencyRecord],
+        positions: Mapping[EventKey, int],
+    ) -> None:
+        def position(record: IdempotencyRecord) -> int | None:
+            found = [positions[k] for k in record.events if k in positions]
+            return max(found) if found else None
+
+        curs.execute(
+            SQL(
+                "INSERT INTO {} (key, command, result, position) "
+                "SELECT k, c, r::jsonb, p FROM unnest(%s::text[], %s::text[], %s::text[], "
+                "%s::bigint[]) AS u(k, c, r, p)"
+            ).format(self._t(IDEMPOTENCY)),
+            (
+                [r.key for r in records],
+                [r.command for r in records],
+                [json.dumps(dict(r.result), sort_keys=True) for r in records],
+                [position(r) for r in records],
+            ),
+        )
+
+    # -- side writes without events, and reads ---------------------------------------------
+
+    def record_results_only(self, records: Sequence[IdempotencyRecord]) -> None:
+        """Idempotency rows of commands that changed nothing (no events to carry them)."""
+        if not records:
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            self._write_idempotency(curs, records, {})
+
+    def select_results(self, keys: Sequence[str]) -> dict[str, StoredResult]:
+        """Stored first results by idempotency key (one query for any number of keys)."""
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT key, command, result, position FROM {} WHERE key = ANY(%s)").format(
+                    self._t(IDEMPOTENCY)
+                ),
+                (list(keys),),
+                prepare=True,
+            )
+            return {
+                row["key"]: StoredResult(
+                    key=row["key"],
+                    command=row["command"],
+                    result=row["result"],
+                    position=row["position"],
+                )
+                for row in curs.fetchall()
+            }
+
+    def select_wrapped_keys(self, customer_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """Wrapped data keys by customer (absent: never existed, or destroyed)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT customer_id, wrapped_key FROM {} WHERE customer_id = ANY(%s)").format(
+                    self._t(CUSTOMER_KEYS)
+                ),
+                (list(customer_ids),),
+                prepare=True,
+            )
+            return {row["customer_id"]: bytes(row["wrapped_key"]) for row in curs.fetchall()}
+
+    def select_event_meta(self, positions: Sequence[int]) -> dict[int, EventMeta]:
+        """Actor, correlation, causation and command of each given position."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position, actor, correlation_id, causation_id, command, recorded_at "
+                    "FROM {} WHERE position = ANY(%s)"
+                ).format(self._t(EVENT_META)),
+                (list(positions),),
+            )
+            return {row["position"]: EventMeta(**row) for row in curs.fetchall()}
+
+    def email_owner(self, digest: bytes) -> UUID | None:
+        """The customer holding an email reservation, if any."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT customer_id FROM {} WHERE email_hash = %s").format(
+                    self._t(EMAIL_RESERVATIONS)
+                ),
+                (digest,),
+            )
+            row = curs.fetchone()
+            return None if row is None else row["customer_id"]
+
+
+def cast_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

@@ -1,0 +1,327 @@
+"""The command service: commands in, events (and their side rows) out, in one transaction.
+
+`handle` runs one command; `handle_many` runs a batch in one transaction, all or nothing
+(imports, demo seeding). Both go through the same attempt:
+
+1. look up the stored results of the idempotency keys given (skipped without keys: the
+   single path stays at one load and one save);
+2. run each command's handler on a unit of work (identity map of aggregates);
+3. derive the side effects from the new events and save everything at once.
+
+A concurrent write to the same stream (the events table's primary key) retries the whole
+attempt with jittered back-off (tenacity): aggregates are reloaded, expected versions
+re-checked (so a pinned, now stale command fails with CONFLICT on ``expectedVersion``),
+and idempotency keys re-read (so a racing duplicate returns the winner's result). Other
+violated constraints are told apart by name and turned into domain errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from aggregates.errors import Conflict, DomainError, RuleViolated, ValidationFailed
+from aggregates.policy import Policy
+from commands.application import CrmApplication
+from commands.crypto import KeyDestroyed
+from commands.effects import derive_effects
+from commands.handlers import HANDLERS, Handler, Outcome
+from commands.messages import Command, CommandContext, CommandResult
+from commands.recorder import (
+    CUSTOMER_KEYS_PKEY,
+    EMAIL_PKEY,
+    IDEMPOTENCY_PKEY,
+    EventKey,
+    IdempotencyRecord,
+    StoredResult,
+    WriteEffects,
+)
+from commands.unit_of_work import UnitOfWork
+
+
+class WriteConflict(Exception):
+    """A concurrent writer got there first; the attempt is worth repeating."""
+
+
+@dataclass
+class _Done:
+    """A command handled in this attempt, waiting for its positions."""
+
+    outcome: Outcome
+    version: int
+    events: list[EventKey]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def constraint_of(error: BaseException) -> str | None:
+    """The violated constraint's name from the psycopg error the library wrapped."""
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+class CommandService:
+    """Handles commands against a `CrmApplication` under a business `Policy`."""
+
+    def __init__(
+        self,
+        app: CrmApplication,
+        policy: Policy | None = None,
+        *,
+        max_attempts: int = 20,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.app = app
+        self.policy = policy or Policy.default()
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.handlers: dict[type[Command], Handler] = dict(HANDLERS)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def handle(self, command: Command, context: CommandContext) -> CommandResult:
+        """Record one command; see the module docstring for retries and idempotency."""
+        return self._with_retries([command], context)[0]
+
+    def handle_many(
+        self,
+        commands: Sequence[Command],
+        context: CommandContext,
+        *,
+        contexts: Sequence[CommandContext] | None = None,
+    ) -> list[CommandResult]:
+        """Record many commands in one transaction: all of them, or (on error) none.
+
+        A refused command raises its domain error with ``command_index`` set on it.
+        Emails are checked against the batch's final state: a batch may move an address
+        from one customer to another in any order.
+        """
+        if not commands:
+            return []
+        if contexts is not None and len(contexts) != len(commands):
+            raise ValueError("one context per command")
+        return self._with_retries(list(commands), context, contexts)
+
+    # -- attempts -------------------------------------------------------------------------
+
+    def _with_retries(
+        self,
+        commands: list[Command],
+        context: CommandContext,
+        contexts: Sequence[CommandContext] | None = None,
+    ) -> list[CommandResult]:
+        retrying = Retrying(
+            retry=retry_if_exception_type(WriteConflict),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_random_exponential(multiplier=0.005, max=0.25),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(commands, context, contexts)
+        except WriteConflict as error:
+            raise Conflict(
+                f"gave up after {self.max_attempts} concurrent writes; try again"
+            ) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        commands: list[Command],
+        context: CommandContext,
+        contexts: Sequence[CommandContext] | None = None,
+    ) -> list[CommandResult]:
+        keys = [c.idempotency_key for c in commands if c.idempotency_key]
+        stored = self.app.crm_recorder.select_results(keys) if keys else {}
+        now = self.clock()
+        uow = UnitOfWork(self.app, self.policy)
+        done: list[_Done | StoredResult | int] = []  # int: same key as an earlier command
+        records: list[IdempotencyRecord] = []
+        first_with_key: dict[str, int] = {}
+        per_event: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] = {}
+        for index, command in enumerate(commands):
+            key = command.idempotency_key
+            if key is not None and key in stored:
+                done.append(self._check_replay(stored[key], command))
+                continue
+            if key is not None and key in first_with_key:
+                first = commands[first_with_key[key]]
+                if first.type_name != command.type_name:
+                    raise Conflict(
+                        f"idempotency key already used by a {first.type_name} command",
+                        field="idempotencyKey",
+                    )
+                done.append(first_with_key[key])
+                continue
+            item = self._run(uow, command, now, index)
+            done.append(item)
+            if contexts is not None:
+                own = contexts[index]
+                for event_key in item.events:
+                    per_event[event_key] = (own.actor, own.correlation_id, own.causation_id)
+            if key is not None:
+                first_with_key[key] = index
+                records.append(self._record_of(key, command, item))
+        positions = self._save(
+            uow, records, context, commands, known=set(stored), contexts=per_event
+        )
+        return [self._result(d, done, positions) for d in done]
+
+    def _run(self, uow: UnitOfWork, command: Command, now: datetime, index: int) -> _Done:
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        try:
+            outcome = handler(uow, command, self._time(command, now))
+        except DomainError as error:
+            error.command_index = index  # type: ignore[attr-defined]
+            raise
+        return _Done(outcome, outcome.aggregate.version, uow.attribute(command.type_name))
+
+    @staticmethod
+    def _time(command: Command, now: datetime) -> datetime:
+        at = command.occurred_at
+        if at is None:
+            return now
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValidationFailed("occurredAt needs a time zone", field="occurredAt")
+        return at.astimezone(UTC)
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def _save(
+        self,
+        uow: UnitOfWork,
+        records: list[IdempotencyRecord],
+        context: CommandContext,
+        commands: Sequence[Command],
+        known: set[str],
+        contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] | None = None,
+    ) -> dict[EventKey, int]:
+        events = uow.pending_events()
+        recorder = self.app.crm_recorder
+        try:
+            if not events:
+                recorder.record_results_only(records)
+                return {}
+            effects = WriteEffects(
+                actor=context.actor,
+                correlation_id=context.correlation_id,
+                causation_id=context.causation_id,
+                default_command=commands[0].type_name if len(commands) == 1 else None,
+                commands=uow.commands,
+                idempotency=records,
+                contexts=contexts or {},
+            )
+            ciphers = derive_effects(self.app, events, effects)
+            recordings = self.app.record(
+                events, aggregates=uow.aggregates, effects=effects, new_ciphers=ciphers
+            )
+        except IntegrityError as error:
+            raise self._explain(error, uow, commands, known) from error
+        except KeyDestroyed as error:
+            raise RuleViolated(
+                f"customer {error.customer_id} is forgotten; no new commands"
+            ) from error
+        return {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+            for r in recordings
+        }
+
+    def _explain(
+        self, error: IntegrityError, uow: UnitOfWork, commands: Sequence[Command], known: set[str]
+    ) -> Exception:
+        """Which constraint failed, as a domain error or a retryable conflict."""
+        constraint = constraint_of(error)
+        if constraint == EMAIL_PKEY:
+            return Conflict("email already in use by another customer", field="email")
+        if constraint == IDEMPOTENCY_PKEY:
+            return WriteConflict("same idempotency key recorded concurrently")
+        if constraint == CUSTOMER_KEYS_PKEY:
+            return Conflict("customer already exists", field="customerId")
+        if self.app.crm_recorder.is_events_conflict(constraint):
+            return self._stream_conflict(uow, commands, known)
+        return error
+
+    def _stream_conflict(
+        self, uow: UnitOfWork, commands: Sequence[Command], known: set[str]
+    ) -> Exception:
+        """Retry a lost race, unless a stream we meant to create already existed.
+
+        `known`: idempotency keys already stored before this attempt; a key stored since
+        means a racing duplicate won, and the retry will return its result.
+        """
+        keys = [c.idempotency_key for c in commands if c.idempotency_key]
+        if keys and set(self.app.crm_recorder.select_results(keys)) - known:
+            return WriteConflict("a racing duplicate was recorded; replay it")
+        for aggregate_id, field in uow.created.items():
+            if self.app.recorder.select_events(aggregate_id, limit=1):
+                return Conflict(f"{aggregate_id} already exists", field=field)
+        return WriteConflict("another writer got there first")
+
+    # -- results --------------------------------------------------------------------------
+
+    @staticmethod
+    def _record_of(key: str, command: Command, item: _Done) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            key=key,
+            command=command.type_name,
+            result={
+                "aggregate_id": str(item.outcome.aggregate.id),
+                "customer_id": str(item.outcome.customer_id),
+                "version": item.version,
+            },
+            events=item.events,
+        )
+
+    @staticmethod
+    def _check_replay(stored: StoredResult, command: Command) -> StoredResult:
+        if stored.command != command.type_name:
+            raise Conflict(
+                f"idempotency key already used by a {stored.command} command",
+                field="idempotencyKey",
+            )
+        return stored
+
+    def _result(
+        self,
+        item: _Done | StoredResult | int,
+        done: list[_Done | StoredResult | int],
+        positions: dict[EventKey, int],
+    ) -> CommandResult:
+        if isinstance(item, int):
+            return self._result(done[item], done, positions)
+        if isinstance(item, StoredResult):
+            return _from_stored(item)
+        found = [positions[k] for k in item.events if k in positions]
+        return CommandResult(
+            aggregate_id=item.outcome.aggregate.id,
+            customer_id=item.outcome.customer_id,
+            version=item.version,
+            position=max(found) if found else None,
+        )
+
+
+def _from_stored(stored: StoredResult) -> CommandResult:
+    result: dict[str, Any] = dict(stored.result)
+    return CommandResult(
+        aggregate_id=UUID(result["aggregate_id"]),
+        customer_id=UUID(result["customer_id"]),
+        version=int(result["version"]),
+        position=stored.position,
+    )

@@ -1,0 +1,72 @@
+"""Every event type of the platform, and a registry by CloudEvents type."""
+
+from __future__ import annotations
+
+from events.base import CrmCreated, CrmEvent, CustomerScoped
+from events.complaint import ComplaintEscalated, ComplaintFiled, ComplaintResolved
+from events.customer import (
+    ConsentChanged,
+    ContactDetailsChanged,
+    ContactTouchRecorded,
+    CustomerForgotten,
+    CustomerMerged,
+    CustomerRegistered,
+    CustomerTagged,
+    CustomerUntagged,
+    DuplicateMerged,
+    NeedRecorded,
+    OwnerAssigned,
+    PurchaseRecorded,
+    ReferralRecorded,
+    SatisfactionSurveyAnswered,
+    StageMoved,
+)
+
+ALL_EVENTS: tuple[type[CrmEvent], ...] = (
+    CustomerRegistered,
+    ContactDetailsChanged,
+    CustomerTagged,
+    CustomerUntagged,
+    ContactTouchRecorded,
+    NeedRecorded,
+    PurchaseRecorded,
+    StageMoved,
+    OwnerAssigned,
+    ConsentChanged,
+    SatisfactionSurveyAnswered,
+    ReferralRecorded,
+    CustomerMerged,
+    DuplicateMerged,
+    CustomerForgotten,
+    ComplaintFiled,
+    ComplaintEscalated,
+    ComplaintResolved,
+)
+
+BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
+
+__all__ = [
+    "ALL_EVENTS",
+    "BY_TYPE",
+    "ComplaintEscalated",
+    "ComplaintFiled",
+    "ComplaintResolved",
+    "ConsentChanged",
+    "ContactDetailsChanged",
+    "ContactTouchRecorded",
+    "CrmCreated",
+    "CrmEvent",
+    "CustomerForgotten",
+    "CustomerMerged",
+    "CustomerRegistered",
+    "CustomerScoped",
+    "CustomerTagged",
+    "CustomerUntagged",
+    "DuplicateMerged",
+    "NeedRecorded",
+    "OwnerAssigned",
+    "PurchaseRecorded",
+    "ReferralRecorded",
+    "SatisfactionSurveyAnswered",
+    "StageMoved",
+]

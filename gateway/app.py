@@ -1,0 +1,59 @@
+"""The gateway's starlette application.
+
+`create_app(settings)` builds the app from a list of routes: `/healthz`, `/metrics`
+and the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket subscriptions).
+`serving_status(app)` tells the process's heartbeat what the gateway really serves,
+so the health answer stays honest if GraphQL could not be mounted.
+
+The settings object is anything with the attributes of `GatewaySettings`: in practice
+`ops.config.Settings`, passed in by `crm gateway` (the gateway does not import `ops`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from gateway.health import platform_health
+from gateway.settings import GatewaySettings
+
+GRAPHQL_PATH = "/graphql"
+HEALTH_PATH = "/healthz"
+
+
+def health_route(settings: GatewaySettings) -> Route:
+    run_dir = settings.data_dir / "run"
+
+    async def healthz(request: Request) -> JSONResponse:
+        healthy, body = await platform_health(
+            run_dir, settings.database_url, settings.kafka_bootstrap
+        )
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return Route(HEALTH_PATH, healthz, methods=["GET"], name="healthz")
+
+
+def routes(settings: GatewaySettings) -> list[BaseRoute]:
+    """Every route the gateway serves. GraphQL is added here when it exists."""
+    from gateway.metrics import metrics_route
+    from gateway.mount import graphql_routes
+
+    return [health_route(settings), metrics_route(settings.database_url), *graphql_routes(settings)]
+
+
+def create_app(settings: GatewaySettings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    app = Starlette(routes=[*routes(settings), *extra_routes])
+    app.state.settings = settings
+    return app
+
+
+def serving_status(app: Starlette) -> tuple[str, str]:
+    """(status, detail) for the gateway's heartbeat: `idle` until GraphQL is served."""
+    paths = {getattr(route, "path", None) for route in app.routes}
+    if GRAPHQL_PATH in paths:
+        return "ok", f"serving {GRAPHQL_PATH} and {HEALTH_PATH}"
+    return "idle", f"serving {HEALTH_PATH}; not implemented yet: the GraphQL API at {GRAPHQL_PATH}"

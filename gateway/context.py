@@ -1,0 +1,102 @@
+"""Per-request state: who asks, one "now", and the DataLoaders that batch reads.
+
+A page of customers asks for each customer's complaints; the loaders collect those
+asks within one tick of the event loop and answer them with one batched read, so the
+number of SQL statements does not grow with the page (no N+1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+
+from commands.messages import CommandContext
+from gateway.auth import Principal
+from gateway.deps import GatewayDeps
+from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
+from gateway.roles import Permission, allows, sees_personal
+from projections.queries import complaints_for, get_customers
+from projections.views import ComplaintView, CustomerView
+
+ComplaintKey = tuple[UUID, str | None]
+
+
+class Loaders:
+    """The request's DataLoaders (their caches live as long as the request)."""
+
+    def __init__(self, deps: GatewayDeps, now: datetime) -> None:
+        self.deps = deps
+        self.now = now
+        self.customers: DataLoader[UUID, CustomerView | None] = DataLoader(
+            load_fn=self._load_customers
+        )
+        self.complaints: DataLoader[ComplaintKey, list[ComplaintView]] = DataLoader(
+            load_fn=self._load_complaints
+        )
+
+    async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
+        found = await self.deps.reads.run(get_customers, ids, self.now, self.deps.thresholds)
+        return [found.get(i) for i in ids]
+
+    async def _load_complaints(self, keys: list[ComplaintKey]) -> list[list[ComplaintView]]:
+        by_status: dict[str | None, list[UUID]] = defaultdict(list)
+        for customer_id, status in keys:
+            by_status[status].append(customer_id)
+        statuses = list(by_status)
+        answers = await asyncio.gather(
+            *(self.deps.reads.run(complaints_for, by_status[s], s) for s in statuses)
+        )
+        found = {
+            (customer_id, status): complaints
+            for status, answer in zip(statuses, answers, strict=True)
+            for customer_id, complaints in answer.items()
+        }
+        return [found.get(key, []) for key in keys]
+
+    def prime_customers(self, views: list[CustomerView]) -> None:
+        for view in views:
+            self.customers.prime(view.id, view)
+
+
+@dataclass
+class GatewayContext:
+    """What every resolver reads as `info.context`."""
+
+    deps: GatewayDeps
+    now: datetime
+    loaders: Loaders
+    request: Any = None
+    principal: Principal | None = None
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    @classmethod
+    def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:
+        now = deps.clock()
+        return cls(deps=deps, now=now, loaders=Loaders(deps, now), request=request)
+
+    @property
+    def who(self) -> Principal:
+        if self.principal is None:
+            raise GatewayError("not authenticated", UNAUTHENTICATED)
+        return self.principal
+
+    def require(self, permission: Permission, what: str) -> Principal:
+        """The principal, if its role has `permission`; FORBIDDEN otherwise."""
+        principal = self.who
+        if not allows(principal.role, permission):
+            raise forbidden(what, principal.role.value)
+        return principal
+
+    @property
+    def sees_personal(self) -> bool:
+        return self.principal is not None and sees_personal(self.principal.role)
+
+    def command_context(self) -> CommandContext:
+        """The write side's context: the token's subject is the actor of every event."""
+        return CommandContext(actor=self.who.subject)

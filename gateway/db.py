@@ -1,0 +1,89 @@
+"""The gateway's read connections: a psycopg pool, used from worker threads.
+
+Every query function of `projections.queries` is synchronous; `ReadPool.run` borrows a
+connection and runs one of them in a thread, so the event loop never blocks on the
+database. The pool counts the SQL statements it sends (`statements`), which is how
+the tests prove that a page of customers costs a bounded handful of queries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from anyio import to_thread
+from psycopg import Connection, Cursor
+from psycopg_pool import ConnectionPool
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class StatementCounter:
+    """A thread-safe count of statements executed on the pool's connections."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.count += n
+
+
+def _counting_cursor(counter: StatementCounter) -> type[Cursor[Any]]:
+    class CountingCursor(Cursor[Any]):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            counter.add()
+            return super().execute(*args, **kwargs)
+
+        def executemany(self, *args: Any, **kwargs: Any) -> None:
+            counter.add()
+            super().executemany(*args, **kwargs)
+
+    return CountingCursor
+
+
+class ReadPool:
+    """A small pool of autocommit connections for read-model and store queries."""
+
+    def __init__(
+        self, database_url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0
+    ) -> None:
+        self.counter = StatementCounter()
+        cursor_class = _counting_cursor(self.counter)
+
+        def configure(conn: Connection[Any]) -> None:
+            conn.cursor_factory = cursor_class
+
+        self.pool = ConnectionPool(
+            database_url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True},
+            configure=configure,
+            open=True,
+            name="gateway-reads",
+        )
+
+    @property
+    def statements(self) -> int:
+        return self.counter.count
+
+    def call(
+        self, fn: Callable[Concatenate[Connection[Any], P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(conn, ...)` on a pooled connection in this thread."""
+        with self.pool.connection() as conn:
+            return fn(conn, *args, **kwargs)
+
+    async def run(
+        self, fn: Callable[Concatenate[Connection[Any], P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(conn, ...)` on a pooled connection in a worker thread."""
+        return await to_thread.run_sync(lambda: self.call(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self.pool.close()

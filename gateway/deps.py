@@ -1,0 +1,98 @@
+"""Everything the gateway needs from the rest of the platform, in one object.
+
+`GatewayDeps` is built once per process (`GatewayDeps.open(...)` from a database URL
+and master key, or by hand in tests) and handed to `create_graphql_app`. Resolvers
+reach it through the request context; nothing in the gateway reads globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from commands.application import CrmApplication
+from commands.group_commit import GroupCommitter
+from commands.messages import Command, CommandContext, CommandResult
+from commands.service import CommandService
+from gateway.db import ReadPool
+from projections.derived import DEFAULT_THRESHOLDS, Thresholds
+
+if TYPE_CHECKING:
+    from gateway.live import LiveEvents
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hardening and waiting knobs; the defaults suit the CRM screens of the contract."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 5000
+    max_page_size: int = 100
+    max_audit_page_size: int = 500
+    read_wait_seconds: float = 5.0
+    """How long `customer(atLeast:)` waits for the read models before a TIMEOUT error."""
+    payload_wait_seconds: float = 2.0
+    """How long a mutation payload waits for the read models before it answers from
+    the event store instead (see `gateway.write_view`)."""
+    max_subscriptions_per_connection: int = 10
+    cache_size: int = 256
+    """Parsed and validated documents kept (query text -> AST, AST -> errors)."""
+
+
+class CommandHandler(Protocol):
+    """`CommandService` or the `GroupCommitter` in front of it: the one way to write."""
+
+    def handle(self, command: Command, context: CommandContext) -> CommandResult: ...
+
+
+@dataclass
+class GatewayDeps:
+    """The event store application, the command service and the read pool.
+
+    `after_write` is called in the mutation's thread with each command's result, after
+    the write and before the payload is read: tests (and a single-process demo) use it
+    to bring the read models up to date synchronously. `clock` is "now" for derived
+    stages (lifecycle, tier), one reading per request.
+    """
+
+    app: CrmApplication
+    service: CommandHandler
+    reads: ReadPool
+    limits: Limits = field(default_factory=Limits)
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    clock: Callable[[], datetime] = utc_now
+    after_write: Callable[[CommandResult], object] | None = None
+    live: LiveEvents | None = None
+
+    @classmethod
+    def open(
+        cls,
+        database_url: str,
+        *,
+        master_key: str | bytes,
+        read_pool_size: int = 8,
+        limits: Limits | None = None,
+    ) -> GatewayDeps:
+        """Deps over one database (event store and read models), with default policy."""
+        app = CrmApplication(database_url, master_key=master_key)
+        return cls(
+            app=app,
+            # Concurrent mutations share transactions (one fsync per round, not per command).
+            service=GroupCommitter(CommandService(app)),
+            reads=ReadPool(database_url, max_size=read_pool_size),
+            limits=limits or Limits(),
+        )
+
+    def close(self) -> None:
+        if isinstance(self.service, GroupCommitter):
+            self.service.close(timeout=10)
+        self.reads.close()
+        self.app.close()

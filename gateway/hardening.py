@@ -1,0 +1,250 @@
+"""What keeps one request from hurting the server, and errors from leaking internals.
+
+- depth, alias and token limits: strawberry's own validators (`QueryDepthLimiter`,
+  `MaxAliasesLimiter`, `MaxTokensLimiter`);
+- a cost limit (`CostLimit`): each object field costs 1, and a field with a `first`
+  argument multiplies the cost of what it selects by that page size (a variable counts
+  as the largest page allowed), so aliases of big pages add up and are refused early;
+- text that PostgreSQL cannot store (NUL characters, unpaired surrogates) is a
+  VALIDATION error before anything runs (`StorableText`);
+- `ErrorPolicy` masks unexpected errors ("Unexpected error.", code INTERNAL; the
+  original is logged by strawberry) and gives every other error a code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+    ValueNode,
+    get_named_type,
+    is_leaf_type,
+)
+from graphql.language import Node
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
+
+from gateway.errors import INTERNAL, MASKED_MESSAGE, VALIDATION, classify, should_mask
+
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+LIST_FACTORS = {"complaints": 10}
+"""Lists without a `first` argument whose length is bounded only by the data."""
+
+
+def cost_limit(max_cost: int, max_page: int, max_depth: int) -> AddValidationRules:
+    """A validation rule refusing operations whose estimated cost exceeds `max_cost`,
+    or whose depth, introspection included, exceeds `max_depth` (strawberry's depth
+    limiter skips introspection, whose types are cyclic)."""
+
+    class CostRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.fragments = {
+                d.name.value: d
+                for d in context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            schema = self.context.schema
+            root = schema.get_root_type(node.operation)
+            if root is None:
+                return
+            depth = self._depth(node.selection_set, set())
+            if depth > max_depth:
+                self.report_error(
+                    GraphQLError(
+                        f"the query is {depth} levels deep; at most {max_depth} are allowed",
+                        node,
+                        extensions={"code": QUERY_TOO_COMPLEX, "maxDepth": max_depth},
+                    )
+                )
+                return
+            cost = self._cost(schema, root, node.selection_set, set())
+            if cost > max_cost:
+                self.report_error(
+                    GraphQLError(
+                        f"the query's estimated cost {cost} exceeds the limit of {max_cost}; "
+                        "ask for smaller pages or fewer fields",
+                        node,
+                        extensions={"code": QUERY_TOO_COMPLEX, "cost": cost, "maxCost": max_cost},
+                    )
+                )
+
+        def _depth(self, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
+            if selection_set is None:
+                return 0
+            deepest = 0
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    below = self._depth(selection.selection_set, seen)
+                    deepest = max(deepest, 1 + below if selection.selection_set else 0)
+                elif isinstance(selection, InlineFragmentNode):
+                    deepest = max(deepest, self._depth(selection.selection_set, seen))
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is not None and name not in seen:
+                        deepest = max(deepest, self._depth(fragment.selection_set, seen | {name}))
+            return deepest
+
+        def _cost(
+            self,
+            schema: GraphQLSchema,
+            parent: Any,
+            selection_set: SelectionSetNode | None,
+            seen: set[str],
+        ) -> int:
+            if selection_set is None or not isinstance(parent, GraphQLObjectType):
+                return 0
+            total = 0
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    total += self._field_cost(schema, parent, selection, seen)
+                elif isinstance(selection, InlineFragmentNode):
+                    target = (
+                        schema.get_type(selection.type_condition.name.value)
+                        if selection.type_condition
+                        else parent
+                    )
+                    total += self._cost(schema, target, selection.selection_set, seen)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is None or name in seen:
+                        continue
+                    target = schema.get_type(fragment.type_condition.name.value)
+                    total += self._cost(schema, target, fragment.selection_set, seen | {name})
+            return total
+
+        def _field_cost(
+            self, schema: GraphQLSchema, parent: GraphQLObjectType, node: FieldNode, seen: set[str]
+        ) -> int:
+            definition = parent.fields.get(node.name.value)
+            if definition is None:
+                return 0
+            named = get_named_type(definition.type)
+            if is_leaf_type(named):
+                return 0
+            factor = LIST_FACTORS.get(node.name.value, 1)
+            if "first" in definition.args:
+                factor = self._first(node, definition.args["first"].default_value, max_page)
+            return factor * (1 + self._cost(schema, named, node.selection_set, seen))
+
+        @staticmethod
+        def _first(node: FieldNode, default: Any, largest: int) -> int:
+            for argument in node.arguments or ():
+                if argument.name.value == "first":
+                    if isinstance(argument.value, IntValueNode):
+                        return max(0, min(int(argument.value.value), largest))
+                    return largest
+            return default if isinstance(default, int) else largest
+
+    return AddValidationRules([CostRule])
+
+
+def _bad_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_variables(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if _bad_text(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _bad_variables(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _bad_variables(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _bad_literals(node: Node) -> StringValueNode | None:
+    stack: list[Any] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, StringValueNode):
+            if _bad_text(current.value):
+                return current
+            continue
+        if isinstance(current, ValueNode) and not isinstance(
+            current, ObjectValueNode | ListValueNode
+        ):
+            continue
+        for key in current.keys:
+            child = getattr(current, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(c for c in child if isinstance(c, Node))
+    return None
+
+
+class StorableText(SchemaExtension):
+    """Refuse text PostgreSQL cannot store, in variables and in literals (see module doc).
+
+    Must come after `ValidationCache` in the extension list: it adds its error to the
+    validation errors that extension produced.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        error = None
+        if context.variables:
+            where = _bad_variables(context.variables, "")
+            if where:
+                error = GraphQLError(
+                    f"variable ${where.lstrip('.')} holds a NUL character or an unpaired surrogate",
+                    extensions={"code": VALIDATION, "field": where.lstrip(".")},
+                )
+        if error is None and context.graphql_document is not None:
+            literal = _bad_literals(context.graphql_document)
+            if literal is not None:
+                error = GraphQLError(
+                    "a string holds a NUL character or an unpaired surrogate",
+                    literal,
+                    extensions={"code": VALIDATION},
+                )
+        if error is not None:
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
+
+
+class ErrorPolicy(MaskErrors):
+    """Mask what is not ours (code INTERNAL), give everything else a code."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask, error_message=MASKED_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL}
+        return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [classify(e) for e in super()._process_errors(errors)]

@@ -1,0 +1,168 @@
+"""`GET /healthz`: one answer for the whole platform, from what each part reports.
+
+Three sources, so the answer is honest even when a part lies or hangs:
+
+- `run/supervisor.json`, rewritten every second by `crm up`: which components it runs,
+  their pids, their state (running, restarting after an exit, ...) and restart counts;
+- `run/<component>.json`, a heartbeat each child process rewrites every few seconds
+  (`status` ok | idle | starting | error, `detail`, `pid`, `ts`); an old one means down;
+- a live check of the database connection and of the Kafka bootstrap server.
+
+200 when every component is `ok` or `idle` (idle: a real process that says what it does
+not do yet); 503 otherwise. The body names each component's status either way.
+
+This module reads the files only; the writers live in `ops/` (supervisor, heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+UP_STATUSES = frozenset({"ok", "idle"})
+HEARTBEAT_STALE_AFTER = 10.0  # seconds without a heartbeat before a component counts as down
+SUPERVISOR_FILE = "supervisor.json"
+CHECK_TIMEOUT = 2.0
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def read_heartbeats(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every `<name>.json` heartbeat in the run folder, by component name."""
+    beats: dict[str, dict[str, Any]] = {}
+    if not run_dir.is_dir():
+        return beats
+    for path in run_dir.glob("*.json"):
+        if path.name == SUPERVISOR_FILE:
+            continue
+        data = _read_json(path)
+        if data is not None:
+            beats[path.stem] = data
+    return beats
+
+
+def _from_heartbeat(beat: Mapping[str, Any] | None, pid: object, now: float) -> dict[str, Any]:
+    if beat is None:
+        return {"status": "starting", "detail": "no heartbeat yet"}
+    if pid is not None and beat.get("pid") != pid:
+        return {"status": "starting", "detail": "no heartbeat yet from the new process"}
+    age = now - float(beat.get("ts", 0))
+    if age > HEARTBEAT_STALE_AFTER:
+        return {"status": "down", "detail": f"heartbeat stale for {age:.0f}s"}
+    status = str(beat.get("status", "error"))
+    return {"status": status, "detail": str(beat.get("detail", ""))}
+
+
+def _supervised(
+    name: str, child: Mapping[str, Any], beats: Mapping[str, Any], now: float
+) -> dict[str, Any]:
+    pid = child.get("pid")
+    entry: dict[str, Any] = {"pid": pid, "restarts": child.get("restarts", 0)}
+    state = child.get("state")
+    if state != "running":
+        entry.update(status="down", detail=str(child.get("detail") or state))
+    elif not _pid_alive(pid):
+        entry.update(status="down", detail="process gone")
+    elif child.get("heartbeat"):
+        entry.update(_from_heartbeat(beats.get(name), pid, now))
+    else:
+        entry.update(status="ok", detail=str(child.get("detail") or "running"))
+    return entry
+
+
+def component_statuses(run_dir: Path, now: float | None = None) -> dict[str, dict[str, Any]]:
+    """Status of every process the supervisor runs (or, without one, that heartbeats)."""
+    now = time.time() if now is None else now
+    beats = read_heartbeats(run_dir)
+    supervisor = _read_json(run_dir / SUPERVISOR_FILE)
+    statuses: dict[str, dict[str, Any]] = {}
+    if supervisor is not None:
+        age = now - float(supervisor.get("ts", 0))
+        alive = _pid_alive(supervisor.get("pid")) and age <= HEARTBEAT_STALE_AFTER
+        statuses["supervisor"] = {
+            "status": "ok" if alive else "down",
+            "detail": str(supervisor.get("state", "")) if alive else "crm up is not running",
+            "pid": supervisor.get("pid"),
+        }
+        for name, child in dict(supervisor.get("components", {})).items():
+            statuses[name] = _supervised(name, child, beats, now)
+    for name, beat in beats.items():
+        if name not in statuses:
+            statuses[name] = {"pid": beat.get("pid"), **_from_heartbeat(beat, None, now)}
+    return statuses
+
+
+async def check_database(url: str | None) -> dict[str, Any]:
+    """Open a connection and run `SELECT 1`: the gateway's own view of the database."""
+    if not url:
+        return {"status": "down", "detail": "CRM_DATABASE_URL is not set"}
+    import psycopg
+
+    started = time.perf_counter()
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            url, connect_timeout=int(CHECK_TIMEOUT), autocommit=True
+        )
+        async with conn:
+            await conn.execute("SELECT 1")
+    except (psycopg.Error, OSError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return {"status": "down", "detail": f"cannot connect: {first_line}"}
+    took_ms = 1000 * (time.perf_counter() - started)
+    return {"status": "ok", "detail": f"SELECT 1 in {took_ms:.0f} ms"}
+
+
+async def check_broker(bootstrap: str | None) -> dict[str, Any]:
+    """A TCP connection to the first reachable bootstrap server."""
+    if not bootstrap:
+        return {"status": "down", "detail": "CRM_KAFKA_BOOTSTRAP is not set"}
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host or "127.0.0.1", int(port)), CHECK_TIMEOUT
+            )
+        except (OSError, ValueError, TimeoutError):
+            continue
+        writer.close()
+        return {"status": "ok", "detail": f"reachable at {server.strip()}"}
+    return {"status": "down", "detail": f"cannot reach {bootstrap}"}
+
+
+async def platform_health(
+    run_dir: Path, database_url: str | None, kafka_bootstrap: str | None
+) -> tuple[bool, dict[str, Any]]:
+    """(all up?, body) for `/healthz`."""
+    database, broker = await asyncio.gather(
+        check_database(database_url), check_broker(kafka_bootstrap)
+    )
+    components = component_statuses(run_dir)
+    components["database"] = database
+    components["broker"] = broker
+    healthy = all(entry.get("status") in UP_STATUSES for entry in components.values())
+    down = sorted(n for n, e in components.items() if e.get("status") not in UP_STATUSES)
+    body = {"status": "ok" if healthy else "unavailable", "down": down, "components": components}
+    return healthy, body

@@ -1,0 +1,173 @@
+"""Live events for subscriptions: one Kafka consumer per process, fanned out.
+
+The consumer reads the event topic from its latest offsets, without a consumer group
+(every gateway process sees every event), and starts when the first subscriber comes
+and stops when the last one leaves. Each subscriber has a bounded queue; one that
+cannot keep up is dropped (its subscription ends with an error) rather than slowing
+the others or growing memory.
+
+Envelopes arrive with personal fields sealed (``"sealed:…"``); the subscription opens
+them with the key ring for roles that may see them and nulls them for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from streams.envelope import decode
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000
+READY_TIMEOUT = 15.0
+
+
+class LiveUnavailable(Exception):
+    """The broker cannot be reached, or the subscriber fell too far behind."""
+
+
+@dataclass(eq=False)
+class Subscriber:
+    customer_id: UUID | None
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    dropped: bool = False
+
+    def wants(self, envelope: dict[str, Any]) -> bool:
+        return self.customer_id is None or envelope.get("subject") == str(self.customer_id)
+
+
+class LiveEvents:
+    """Fan-out of the topic's new envelopes to subscribers (see module docstring)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once the consumer sits at the topic's end: later events will arrive."""
+        return self._ready is not None and self._ready.is_set() and self._task is not None
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, customer_id: UUID | None) -> AsyncIterator[Subscriber]:
+        subscriber = Subscriber(customer_id)
+        async with self._lock:
+            self.subscribers.add(subscriber)
+            if self._task is None or self._task.done():
+                self._start()
+        try:
+            await self._wait_ready()
+            yield subscriber
+        finally:
+            async with self._lock:
+                self.subscribers.discard(subscriber)
+                if not self.subscribers:
+                    await self._stop()
+
+    def _start(self) -> None:
+        self._ready = asyncio.Event()
+        self._failure = None
+        self._task = asyncio.create_task(self._consume(self._ready), name="gateway-live-events")
+
+    async def _wait_ready(self) -> None:
+        assert self._ready is not None and self._task is not None
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait(
+                {ready, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if not self._ready.is_set():
+            raise LiveUnavailable(f"live events unavailable: {self._failure or 'broker timeout'}")
+
+    async def _consume(self, ready: asyncio.Event) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            client_id="crm-gateway-live",
+        )
+        try:
+            await consumer.start()
+            await self._seek_to_end(consumer)
+            ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                for records in batches.values():
+                    for record in records:
+                        self._fan_out(record.value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._failure = error
+            log.exception("live events consumer failed")
+            for subscriber in list(self.subscribers):
+                self._drop(subscriber)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _seek_to_end(self, consumer: Any) -> None:
+        """Wait for the partitions, then fix each position at the current end."""
+        for _ in range(200):
+            assignment = consumer.assignment()
+            if assignment:
+                for partition in assignment:
+                    await consumer.position(partition)
+                return
+            await asyncio.sleep(0.05)
+        raise LiveUnavailable(f"no partitions for topic {self.topic!r}")
+
+    def _fan_out(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            envelope = decode(value)
+        except ValueError:
+            log.warning("skipping a message that is not a JSON envelope")
+            return
+        for subscriber in list(self.subscribers):
+            if subscriber.dropped or not subscriber.wants(envelope):
+                continue
+            try:
+                subscriber.queue.put_nowait(envelope)
+            except asyncio.QueueFull:
+                self._drop(subscriber)
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        """End a subscription: whatever it has not read yet is discarded, then None."""
+        subscriber.dropped = True
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(None)
+
+    async def _stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        async with self._lock:
+            for subscriber in list(self.subscribers):
+                self._drop(subscriber)
+            await self._stop()

@@ -1,0 +1,70 @@
+"""`GET /metrics`: Prometheus text exposition of the stream lag, read from the database.
+
+- `crm_events_recorded`: the newest global position in the event store;
+- `crm_relay_lag_events{topic}`: recorded events the relay has not yet published;
+- `crm_projection_lag_events{projection}`: recorded events beyond the furthest position
+  a read-model projection applied (partitions advance independently, so this is the
+  distance from the furthest; 0 when caught up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+METRICS_PATH = "/metrics"
+
+LAG_SQL = """
+SELECT
+  (SELECT coalesce(max(notification_id), 0) FROM stored_events) AS newest,
+  (SELECT coalesce(json_object_agg(topic, position), '{}')
+     FROM crm_relay_progress) AS relay,
+  (SELECT coalesce(json_object_agg(projection, p), '{}')
+     FROM (SELECT projection, max(position) AS p FROM rm_applied GROUP BY projection) a)
+     AS projections
+"""
+
+
+def read_lag(database_url: str) -> dict[str, Any]:
+    with psycopg.connect(database_url, connect_timeout=3) as conn:
+        try:
+            row = conn.execute(LAG_SQL).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return {"newest": 0, "relay": {}, "projections": {}}
+    assert row is not None
+    return {"newest": int(row[0]), "relay": dict(row[1]), "projections": dict(row[2])}
+
+
+def render(lag: dict[str, Any]) -> bytes:
+    registry = CollectorRegistry()
+    newest = lag["newest"]
+    Gauge("crm_events_recorded", "Newest global position", registry=registry).set(newest)
+    relay = Gauge("crm_relay_lag_events", "Unpublished events", ["topic"], registry=registry)
+    for topic, position in lag["relay"].items():
+        relay.labels(topic).set(max(0, newest - int(position)))
+    projection = Gauge(
+        "crm_projection_lag_events", "Events not yet applied", ["projection"], registry=registry
+    )
+    for name, position in lag["projections"].items():
+        projection.labels(name).set(max(0, newest - int(position)))
+    return generate_latest(registry)
+
+
+def metrics_route(database_url: str | None) -> Route:
+    async def metrics(request: Request) -> Response:
+        if not database_url:
+            return Response("no database configured\n", status_code=503)
+        try:
+            lag = await asyncio.to_thread(read_lag, database_url)
+        except psycopg.Error as error:
+            return Response(f"database unreachable: {error}\n", status_code=503)
+        return Response(render(lag), media_type=CONTENT_TYPE_LATEST)
+
+    return Route(METRICS_PATH, metrics, methods=["GET"], name="metrics")

@@ -1,0 +1,30 @@
+"""The GraphQL routes for `gateway.app.create_app`, built from the platform settings.
+
+    def routes(settings):
+        return [health_route(settings), *graphql_routes(settings)]
+
+Without a database URL, master key or JWT secret (which `crm gateway` fills in), no
+GraphQL route is served and `/healthz` keeps saying so.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from gateway.deps import GatewayDeps
+from gateway.graphql_app import create_graphql_app
+from gateway.settings import GatewaySettings
+
+
+def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
+    if not (settings.database_url and settings.master_key and settings.jwt_secret):
+        return []
+    deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key)
+    graphql = create_graphql_app(
+        deps,
+        jwt_secret=settings.jwt_secret,
+        production=settings.production,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topic=settings.kafka_topic,
+    )
+    return graphql.routes

@@ -1,0 +1,86 @@
+"""The role matrix of RULES.md, in one table: who may read what and run which mutation.
+
+Every check in the gateway asks `allows(role, permission)`; nothing else decides access.
+To change who may do what, change `MATRIX` (and the test that pins it).
+
+| role       | may                                                                     |
+| ---------- | ----------------------------------------------------------------------- |
+| admin      | everything                                                              |
+| sales      | read customers with personal data; all mutations but merge and forget   |
+| support    | read customers with personal data; touches, complaints                  |
+| analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
+| compliance | read everything; auditTrail, customerAsOf; forget and merge             |
+
+A role without a permission gets a FORBIDDEN error (and nothing is recorded); a role
+without `SEE_PERSONAL` gets null for personal fields and redacted audit data instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SALES = "sales"
+    SUPPORT = "support"
+    ANALYST = "analyst"
+    COMPLIANCE = "compliance"
+
+
+class Permission(enum.StrEnum):
+    # -- reading
+    READ_CUSTOMERS = "read customers"
+    SEE_PERSONAL = "see personal data"
+    READ_ANALYTICS = "read funnel and distributions"
+    READ_AUDIT = "read the audit trail and past states"
+    SUBSCRIBE = "receive live events"
+    # -- mutations, one each
+    REGISTER_CUSTOMER = "registerCustomer"
+    CHANGE_CONTACT_DETAILS = "changeContactDetails"
+    TAG_CUSTOMER = "tagCustomer"
+    RECORD_CONTACT_TOUCH = "recordContactTouch"
+    RECORD_PURCHASE = "recordPurchase"
+    MOVE_STAGE = "moveStage"
+    FILE_COMPLAINT = "fileComplaint"
+    RESOLVE_COMPLAINT = "resolveComplaint"
+    MERGE_CUSTOMERS = "mergeCustomers"
+    FORGET_CUSTOMER = "forgetCustomer"
+
+
+P = Permission
+
+_READ_WITH_PERSONAL: Final = frozenset({P.READ_CUSTOMERS, P.SEE_PERSONAL, P.SUBSCRIBE})
+_TOUCHES_AND_COMPLAINTS: Final = frozenset(
+    {P.RECORD_CONTACT_TOUCH, P.FILE_COMPLAINT, P.RESOLVE_COMPLAINT}
+)
+
+MATRIX: Final[dict[Role, frozenset[Permission]]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.SALES: _READ_WITH_PERSONAL
+    | _TOUCHES_AND_COMPLAINTS
+    | {
+        P.REGISTER_CUSTOMER,
+        P.CHANGE_CONTACT_DETAILS,
+        P.TAG_CUSTOMER,
+        P.RECORD_PURCHASE,
+        P.MOVE_STAGE,
+    },
+    Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS,
+    Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),
+    Role.COMPLIANCE: _READ_WITH_PERSONAL
+    | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER},
+}
+"""Role -> everything it may do. A permission not listed for a role is refused."""
+
+ROLES: Final = tuple(role.value for role in Role)
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in MATRIX[role]
+
+
+def sees_personal(role: Role) -> bool:
+    """Whether personal fields (name, email, phone, address, free texts) are shown."""
+    return allows(role, Permission.SEE_PERSONAL)

@@ -1,0 +1,59 @@
+"""The GraphQL schema of the gateway: the contract (shared/contract.graphql) and more.
+
+`build_schema` is the one place that assembles it, with the hardening extensions; the
+served SDL is exported to schemas/schema.graphql (`python -m schemas.export_sdl`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.deps import Limits
+from gateway.hardening import ErrorPolicy, StorableText, cost_limit
+from gateway.schema.mutation import Mutation
+from gateway.schema.query import Query
+from gateway.schema.scalars import SCALAR_MAP
+from gateway.schema.subscription import Subscription
+
+
+def build_schema(limits: Limits | None = None, *, production: bool = False) -> strawberry.Schema:
+    """The schema with depth, alias, token and cost limits, caches and error masking.
+
+    `production` turns introspection off (GraphiQL is turned off by the HTTP layer).
+    """
+    limits = limits or Limits()
+    extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ParserCache(maxsize=limits.cache_size),
+        lambda: ValidationCache(maxsize=limits.cache_size),
+        StorableText,
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        cost_limit(limits.max_cost, limits.max_page_size, limits.max_depth + 8),
+        ErrorPolicy,
+    ]
+    if production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
+
+
+def sdl() -> str:
+    """The schema as served, in SDL (what schemas/schema.graphql must hold)."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,178 @@
+"""Mutations: each checks the role matrix, builds one command, and hands it to
+`commands.service.CommandService` (the only way anything is written).
+
+A refused role gets FORBIDDEN before any command exists, so nothing is recorded. A
+refusal of the write side comes back with its code (VALIDATION, RULE, CONFLICT,
+NOT_FOUND) and field. Each payload carries the global position of the command's last
+event; a command that changed nothing answers with its stream's latest position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import strawberry
+from anyio import to_thread
+from strawberry.types import Info
+
+from aggregates.errors import DomainError
+from commands.messages import Command, CommandResult
+from gateway.context import GatewayContext
+from gateway.errors import from_domain
+from gateway.payloads import complaint_after_write, customer_after_write
+from gateway.roles import Permission
+from gateway.schema.inputs import (
+    ChangeContactDetailsInput,
+    FileComplaintInput,
+    ForgetCustomerInput,
+    MergeCustomersInput,
+    MoveStageInput,
+    RecordContactTouchInput,
+    RecordPurchaseInput,
+    RegisterCustomerInput,
+    ResolveComplaintInput,
+    TagCustomerInput,
+)
+from gateway.schema.types import Complaint, Customer
+from gateway.store import last_position_of
+
+GInfo = Info[GatewayContext, None]
+
+
+@dataclass(frozen=True)
+class Written:
+    result: CommandResult
+    position: int
+
+
+async def execute(
+    ctx: GatewayContext, permission: Permission, build: Callable[[], Command]
+) -> Written:
+    """Check the role, build the command, record it (in a worker thread)."""
+    ctx.require(permission, f"run {permission.value}")
+    command = build()
+    context = ctx.command_context()
+    deps = ctx.deps
+
+    def work() -> Written:
+        try:
+            result = deps.service.handle(command, context)
+        except DomainError as error:
+            raise from_domain(error) from error
+        if deps.after_write is not None:
+            deps.after_write(result)
+        position = result.position
+        if position is None:
+            position = last_position_of(deps.app, result.aggregate_id)
+        return Written(result, position)
+
+    return await to_thread.run_sync(work)
+
+
+@strawberry.type
+class CustomerPayload:
+    written: strawberry.Private[Written]
+
+    @strawberry.field(description="The customer as queries now show it (read-your-writes).")
+    async def customer(self, info: GInfo) -> Customer:
+        ctx = info.context
+        result = self.written.result
+        view = await customer_after_write(ctx, result.customer_id, self.written.position)
+        return Customer(view=view, personal=ctx.sees_personal)
+
+    @strawberry.field(description="Global position of the command's last event.")
+    def position(self) -> int:
+        return self.written.position
+
+    @strawberry.field(description="Version of the stream the command wrote.")
+    def version(self) -> int:
+        return self.written.result.version
+
+
+@strawberry.type
+class ComplaintPayload:
+    written: strawberry.Private[Written]
+
+    @strawberry.field
+    async def complaint(self, info: GInfo) -> Complaint:
+        ctx = info.context
+        result = self.written.result
+        view = await complaint_after_write(
+            ctx, result.aggregate_id, result.customer_id, self.written.position
+        )
+        return Complaint(view=view, personal=ctx.sees_personal)
+
+    @strawberry.field(description="Global position of the command's last event.")
+    def position(self) -> int:
+        return self.written.position
+
+    @strawberry.field(description="Version of the complaint's stream.")
+    def version(self) -> int:
+        return self.written.result.version
+
+
+P = Permission
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register_customer(self, info: GInfo, input: RegisterCustomerInput) -> CustomerPayload:
+        return CustomerPayload(
+            written=await execute(info.context, P.REGISTER_CUSTOMER, input.command)
+        )
+
+    @strawberry.mutation
+    async def change_contact_details(
+        self, info: GInfo, input: ChangeContactDetailsInput
+    ) -> CustomerPayload:
+        written = await execute(info.context, P.CHANGE_CONTACT_DETAILS, input.command)
+        return CustomerPayload(written=written)
+
+    @strawberry.mutation
+    async def tag_customer(self, info: GInfo, input: TagCustomerInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info.context, P.TAG_CUSTOMER, input.command))
+
+    @strawberry.mutation
+    async def record_contact_touch(
+        self, info: GInfo, input: RecordContactTouchInput
+    ) -> CustomerPayload:
+        written = await execute(info.context, P.RECORD_CONTACT_TOUCH, input.command)
+        return CustomerPayload(written=written)
+
+    @strawberry.mutation
+    async def record_purchase(self, info: GInfo, input: RecordPurchaseInput) -> CustomerPayload:
+        return CustomerPayload(
+            written=await execute(info.context, P.RECORD_PURCHASE, input.command)
+        )
+
+    @strawberry.mutation
+    async def move_stage(self, info: GInfo, input: MoveStageInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info.context, P.MOVE_STAGE, input.command))
+
+    @strawberry.mutation
+    async def file_complaint(self, info: GInfo, input: FileComplaintInput) -> ComplaintPayload:
+        return ComplaintPayload(
+            written=await execute(info.context, P.FILE_COMPLAINT, input.command)
+        )
+
+    @strawberry.mutation
+    async def resolve_complaint(
+        self, info: GInfo, input: ResolveComplaintInput
+    ) -> ComplaintPayload:
+        written = await execute(info.context, P.RESOLVE_COMPLAINT, input.command)
+        return ComplaintPayload(written=written)
+
+    @strawberry.mutation(description="Close the duplicate in favour of the survivor.")
+    async def merge_customers(self, info: GInfo, input: MergeCustomersInput) -> CustomerPayload:
+        written = await execute(info.context, P.MERGE_CUSTOMERS, input.command)
+        return CustomerPayload(written=written)
+
+    @strawberry.mutation(
+        description="Erase personal data (right to erasure); the audit trail keeps the facts, "
+        "not the data."
+    )
+    async def forget_customer(self, info: GInfo, input: ForgetCustomerInput) -> CustomerPayload:
+        written = await execute(info.context, P.FORGET_CUSTOMER, input.command)
+        return CustomerPayload(written=written)

@@ -1,0 +1,309 @@
+"""The object types of the contract, built from the read API's views.
+
+Personal fields (name, email, phone, address, free texts) are decided once per object
+from the caller's role (`personal`): null for a role that may not see them, and null
+anyway once the customer is forgotten (the views already hold None then).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.context import GatewayContext
+from gateway.schema.enums import (
+    Channel,
+    ComplaintStatus,
+    LifecycleStage,
+    PipelineStage,
+    Severity,
+    Tier,
+)
+from projections.views import ComplaintView, CustomerView
+
+
+def _personal(value: str | None, shown: bool) -> str | None:
+    return value if shown else None
+
+
+@strawberry.type(description="Purchases of the profile (a survivor's include its duplicates').")
+class PurchaseSummary:
+    count: int
+    total: Decimal = strawberry.field(description="In the base currency (CNY).")
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+@strawberry.type
+class ChannelCount:
+    channel: Channel
+    count: int
+
+
+@strawberry.type
+class TouchSummary:
+    count: int
+    last_at: datetime | None
+    by_channel: list[ChannelCount]
+
+
+@strawberry.type
+class Complaint:
+    view: strawberry.Private[ComplaintView]
+    personal: strawberry.Private[bool]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.view.id))
+
+    @strawberry.field
+    def customer_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.view.customer_id))
+
+    @strawberry.field
+    def category(self) -> str:
+        return self.view.category or ""
+
+    @strawberry.field
+    def severity(self) -> Severity:
+        return Severity(self.view.severity or Severity.LOW.value)
+
+    @strawberry.field
+    def status(self) -> ComplaintStatus:
+        return ComplaintStatus(self.view.status)
+
+    @strawberry.field
+    def satisfaction(self) -> int | None:
+        return self.view.satisfaction
+
+    @strawberry.field
+    def filed_at(self) -> datetime:
+        return self.view.filed_at
+
+    @strawberry.field
+    def escalated_at(self) -> datetime | None:
+        return self.view.escalated_at
+
+    @strawberry.field
+    def resolved_at(self) -> datetime | None:
+        return self.view.resolved_at
+
+    @strawberry.field(description="Personal: null for roles without personal data access.")
+    def description(self) -> str | None:
+        return _personal(self.view.description, self.personal)
+
+    @strawberry.field(description="Personal: null for roles without personal data access.")
+    def resolution(self) -> str | None:
+        return _personal(self.view.resolution, self.personal)
+
+    @strawberry.field
+    def version(self) -> int:
+        return self.view.version
+
+
+@strawberry.type(description="The 360° profile of a customer, from the read models.")
+class Customer:
+    view: strawberry.Private[CustomerView]
+    personal: strawberry.Private[bool]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.view.id))
+
+    @strawberry.field
+    def version(self) -> int:
+        return self.view.version
+
+    @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
+    def name(self) -> str | None:
+        return _personal(self.view.name, self.personal)
+
+    @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
+    def email(self) -> str | None:
+        return _personal(self.view.email, self.personal)
+
+    @strawberry.field(description="E.164. Null once forgotten, or when the caller may not see it.")
+    def phone(self) -> str | None:
+        return _personal(self.view.phone, self.personal)
+
+    @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
+    def address(self) -> str | None:
+        return _personal(self.view.address, self.personal)
+
+    @strawberry.field
+    def company(self) -> str | None:
+        return self.view.company
+
+    @strawberry.field
+    def industry(self) -> str | None:
+        return self.view.industry
+
+    @strawberry.field
+    def region(self) -> str | None:
+        return self.view.region
+
+    @strawberry.field
+    def source(self) -> str | None:
+        return self.view.source
+
+    @strawberry.field
+    def owner(self) -> str | None:
+        return self.view.owner
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return list(self.view.tags)
+
+    @strawberry.field
+    def stage(self) -> PipelineStage:
+        return PipelineStage(self.view.stage)
+
+    @strawberry.field(description="Derived at query time from purchases, stage, complaints.")
+    def lifecycle_stage(self) -> LifecycleStage:
+        return LifecycleStage(self.view.lifecycle_stage)
+
+    @strawberry.field(description="Derived at query time from the last 365 days of purchases.")
+    def tier(self) -> Tier:
+        return Tier(self.view.tier)
+
+    @strawberry.field
+    def purchases(self) -> PurchaseSummary:
+        p = self.view.purchases
+        return PurchaseSummary(count=p.count, total=p.total, first_at=p.first_at, last_at=p.last_at)
+
+    @strawberry.field
+    def touches(self) -> TouchSummary:
+        t = self.view.touches
+        return TouchSummary(
+            count=t.count,
+            last_at=t.last_at,
+            by_channel=[
+                ChannelCount(channel=Channel(c.channel), count=c.count) for c in t.by_channel
+            ],
+        )
+
+    @strawberry.field(description="Oldest first; a survivor's include its duplicates'.")
+    async def complaints(
+        self,
+        info: Info[GatewayContext, None],
+        status: ComplaintStatus | None = None,
+    ) -> list[Complaint]:
+        key = (self.view.id, status.value if status else None)
+        found = await info.context.loaders.complaints.load(key)
+        return [Complaint(view=c, personal=self.personal) for c in found]
+
+    @strawberry.field
+    def forgotten(self) -> bool:
+        return self.view.forgotten
+
+    @strawberry.field(description="Customers merged into this one.")
+    def merged_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(str(i)) for i in self.view.merged_ids]
+
+    @strawberry.field
+    def referred_by(self) -> strawberry.ID | None:
+        return strawberry.ID(str(self.view.referred_by)) if self.view.referred_by else None
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.view.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.view.updated_at
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class CustomerEdge:
+    node: Customer
+    cursor: str
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many customers match the filter.")
+
+
+@strawberry.type
+class FunnelStage:
+    stage: PipelineStage
+    reached: int
+    conversion_from_previous: float | None
+
+
+@strawberry.type
+class Funnel:
+    stages: list[FunnelStage]
+
+
+@strawberry.type
+class LifecycleCount:
+    stage: LifecycleStage
+    count: int
+
+
+@strawberry.type
+class TierCount:
+    tier: Tier
+    count: int
+
+
+@strawberry.type(description="One recorded event, as the event store (or the live topic) has it.")
+class AuditEvent:
+    position: int = strawberry.field(description="Global position in the event store.")
+    type: str = strawberry.field(description='CloudEvents type, e.g. "crm.customer.registered.v1".')
+    version: int = strawberry.field(description="Version of the event in its stream.")
+    occurred_at: datetime = strawberry.field(description="Business time.")
+    recorded_at: datetime
+    actor: str | None
+    data: str = strawberry.field(
+        description="JSON text of the event's fields; personal ones null once forgotten "
+        "or for roles without personal data access."
+    )
+    stream_id: strawberry.ID = strawberry.field(description="The aggregate the event belongs to.")
+    customer_id: strawberry.ID
+    correlation_id: str | None
+    causation_id: str | None
+
+
+@strawberry.type
+class AuditEventEdge:
+    node: AuditEvent
+    cursor: str
+
+
+@strawberry.type
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A customer as it was at a past moment, rebuilt from the store.")
+class CustomerState:
+    id: strawberry.ID
+    version: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+    region: str | None
+    source: str | None
+    stage: PipelineStage
+    tags: list[str]
+    purchase_count: int
+    purchase_total: Decimal
+    last_purchase_at: datetime | None
+    forgotten: bool
+    merged_into: strawberry.ID | None
+    as_of: datetime = strawberry.field(description="Business time of the version shown.")

@@ -1,0 +1,288 @@
+"""The `crm` command line: one entry point for operators and for every platform process.
+
+Operator verbs: `crm up`, `crm demo`, `crm status`, `crm token`. Process verbs, which
+`crm up` runs as supervised children (so the process list names each part):
+`crm gateway`, `crm relay`, `crm worker NAME`. More verbs plug in through `ops/verbs/`.
+
+A wrong setting ends any verb with one line on stderr naming it, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ops.config import Settings, load_settings_checked
+from ops.errors import SettingError
+
+app = typer.Typer(
+    name="crm",
+    help="Event-sourced CRM platform: start it, check it, get a token.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", "-d", help="Data folder (CRM_DATA_DIR, default ./.crm).", show_default=False
+    ),
+]
+Port = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="Gateway port (CRM_PORT, default 8000; 0 picks a free one).",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def setting_errors() -> Iterator[None]:
+    """Turn a SettingError (or a startup failure) into one line on stderr and exit 2."""
+    from ops.supervisor import StartupError
+
+    try:
+        yield
+    except (SettingError, StartupError) as error:
+        err_console.print(f"error: {error}", style="bold red", markup=False)
+        raise typer.Exit(2) from None
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return load_settings_checked(**overrides)
+
+
+def _log(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {escape(message)}")
+
+
+def _announce(message: str) -> None:
+    console.print(f"[bold green]{escape(message)}[/bold green]")
+
+
+def command_names(typer_app: typer.Typer) -> set[str]:
+    """Names of the registered verbs (sub-apps included)."""
+    names: set[str] = set()
+    for command in typer_app.registered_commands:
+        callback = command.callback
+        name = command.name or (callback.__name__.replace("_", "-") if callback else None)
+        if name:
+            names.add(name)
+    for group in typer_app.registered_groups:
+        instance = group.typer_instance
+        name = group.name or (instance.info.name if instance is not None else None)
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+# -- operator verbs -----------------------------------------------------------
+
+
+@app.command()
+def up(data_dir: DataDir = None, port: Port = None) -> None:
+    """Start the whole platform (servers, gateway, relay, workers) and supervise it.
+
+    Writes DATA_DIR/endpoints.json and prints the GraphQL URL once /healthz says every
+    part is up. Ctrl-C (or SIGTERM) stops everything, embedded servers included.
+    """
+    from ops.stack import run_up
+
+    with setting_errors():
+        run_up(settings_from(data_dir=data_dir, port=port), _log, _announce)
+
+
+@app.command()
+def demo(data_dir: DataDir = None, port: Port = None) -> None:
+    """Like `up`, plus an admin token and demo data (`crm seed`, when that verb exists).
+
+    The token is printed as soon as the platform is healthy; the demo data then loads
+    in the background (progress in DATA_DIR/logs/seed.log) while everything serves.
+    """
+    from ops.stack import Running, crm_command, run_up
+    from ops.supervisor import ChildSpec
+
+    def on_healthy(running: Running) -> None:
+        from ops.keys import jwt_secret
+        from ops.tokens import mint_token, parse_ttl
+
+        settings = running.plan.settings
+        token = mint_token(
+            jwt_secret(settings), role="admin", subject="demo-admin", ttl=parse_ttl("12h")
+        )
+        _announce(f"admin token (12h): {token}")
+        _print_sample_query(settings.graphql_url, token)
+        _announce("serving until Ctrl-C")
+        if "seed" not in command_names(app):
+            _log("demo data: no `crm seed` command yet, so the platform starts empty")
+            return
+        log_file = settings.logs_dir / "seed.log"
+        began = time.monotonic()
+
+        def seeded(code: int) -> None:
+            took = time.monotonic() - began
+            _log(
+                f"demo data loaded in {took:.0f}s"
+                if code == 0
+                else f"`crm seed` failed; see {log_file}"
+            )
+
+        _log(f"loading demo data in the background (`crm seed`; progress in {log_file})")
+        running.supervisor.run_job(
+            ChildSpec(
+                name="seed",
+                command=crm_command("seed"),
+                env=running.plan.child_env(),
+                log_path=log_file,
+                oneshot=True,
+                on_exit=seeded,
+            )
+        )
+
+    with setting_errors():
+        run_up(settings_from(data_dir=data_dir, port=port), _log, _announce, on_healthy)
+
+
+def _print_sample_query(url: str, token: str) -> None:
+    """What to try first: GraphiQL in a browser, or the same query with curl."""
+    import json
+
+    from gateway.graphiql import SAMPLE_QUERY
+
+    query = "\n".join(line for line in SAMPLE_QUERY.splitlines() if not line.startswith("#"))
+    console.print(f"open {url} in a browser, paste the token into the header field, and run:")
+    console.print(query, markup=False)
+    body = json.dumps({"query": " ".join(query.split())})
+    console.print("or from a shell:", markup=False)
+    console.print(
+        f"curl -s {url} -H 'Authorization: Bearer {token}' "
+        f"-H 'Content-Type: application/json' -d '{body}'",
+        markup=False,
+    )
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Show each component's status, as `GET /healthz` of the running platform says."""
+    import httpx
+
+    with setting_errors():
+        settings = settings_from(data_dir=data_dir)
+        try:
+            endpoints = json.loads(settings.endpoints_file.read_text())
+        except (OSError, ValueError):
+            raise SettingError(
+                "CRM_DATA_DIR",
+                f"no running platform found in {settings.data_dir} (no endpoints.json)",
+            ) from None
+        url = str(endpoints.get("health") or endpoints["graphql"].replace("/graphql", "/healthz"))
+        try:
+            response = httpx.get(url, timeout=5.0)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise SettingError(None, f"cannot read {url}: {error}") from None
+    table = Table(title=f"{url} → {response.status_code}")
+    for column in ("component", "status", "pid", "restarts", "detail"):
+        table.add_column(column)
+    for name, entry in sorted(body.get("components", {}).items()):
+        table.add_row(
+            name,
+            str(entry.get("status")),
+            str(entry.get("pid") or ""),
+            str(entry.get("restarts", "")),
+            str(entry.get("detail", "")),
+        )
+    console.print(table)
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
+@app.command()
+def token(
+    role: Annotated[
+        str, typer.Option("--role", "-r", help="admin, sales, support, analyst or compliance.")
+    ],
+    subject: Annotated[
+        str, typer.Option("--subject", "-s", help="Who the token is for (the `sub` claim).")
+    ],
+    ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 3600, 30m, 12h, 7d.")] = "12h",
+    data_dir: DataDir = None,
+) -> None:
+    """Print a signed JWT (HS256) for local use.
+
+    The secret is CRM_JWT_SECRET, or DATA_DIR/jwt.secret (generated on first use).
+    """
+    from ops.tokens import check_role, jwt_secret, mint_token, parse_ttl
+
+    with setting_errors():
+        check_role(role)
+        lifetime = parse_ttl(ttl)
+        settings = settings_from(data_dir=data_dir)
+        typer.echo(mint_token(jwt_secret(settings), role=role, subject=subject, ttl=lifetime))
+
+
+# -- process verbs (what `crm up` runs) -----------------------------------------
+
+
+@app.command()
+def gateway(data_dir: DataDir = None, port: Port = None) -> None:
+    """Run the HTTP gateway (GraphQL and /healthz) in the foreground."""
+    from ops.components import run_gateway
+
+    with setting_errors():
+        run_gateway(settings_from(data_dir=data_dir, port=port))
+
+
+@app.command()
+def relay(data_dir: DataDir = None) -> None:
+    """Run the outbox relay (event store to Kafka) in the foreground."""
+    from ops.components import run_stream_process
+
+    with setting_errors():
+        run_stream_process(settings_from(data_dir=data_dir), "relay")
+
+
+@app.command()
+def worker(
+    name: Annotated[str, typer.Argument(help="Which processor: profile, funnel or analytics.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run one stream processor (Kafka to read models) in the foreground."""
+    from ops.components import run_stream_process
+
+    with setting_errors():
+        run_stream_process(settings_from(data_dir=data_dir), "worker", name)
+
+
+def _register_verbs() -> None:
+    from ops.verbs import register_all
+
+    register_all(app)
+
+
+_register_verbs()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `crm` script."""
+    try:
+        app(args=argv, prog_name="crm")
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,140 @@
+"""Erasure end to end (``crm audit forget``): forget, scrub every copy, prove it.
+
+1. Read the customer's identifying values (name, email, phone, address, every value
+   they ever had) from the event store while its key still exists. They stay in memory
+   only, as search needles, and are never printed.
+2. Record `ForgetCustomer` through the command service: the ``CustomerForgotten`` event
+   (with actor, correlation id and reason: the erasure is itself audited) and the
+   destruction of the customer's key commit in one transaction. From then on every
+   personal field in the event store, its snapshots and every Kafka message (sealed
+   under that key) is unreadable, and later commands on the customer are refused.
+3. Scrub the read models now (`ops.compliance.readmodels.scrub_read_models`) and the
+   analytics files (`ops.compliance.analytics.scrub`), not waiting for the workers.
+4. Search every PostgreSQL table and every analytics file (and the topic, if asked) for
+   the needles; the receipt lists what was found where (labels only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from aggregates.errors import RuleViolated
+from commands.application import CrmApplication
+from commands.audit import replay
+from commands.messages import CommandContext, ForgetCustomer
+from commands.service import CommandService
+from ops.compliance import analytics
+from ops.compliance.readmodels import scrub_read_models
+from ops.compliance.residue import Finding, search_database, search_files, search_topic
+
+IDENTIFYING = ("name", "email", "phone", "address")
+"""Fields whose values identify a person by themselves: the needles of the search.
+Free texts (summaries, descriptions) are erased too, but make poor needles."""
+
+
+def identifying_values(app: CrmApplication, customer_id: UUID) -> dict[str, str]:
+    """Every value the customer's identifying fields ever had, labelled ``email``,
+    ``email#2``… (empty once the customer is forgotten: the key is gone)."""
+    seen: dict[str, list[str]] = {}
+    for step in replay(app, customer_id):
+        if step.stream_kind != "customer":
+            continue
+        for name in IDENTIFYING:
+            value = step.data.get(name)
+            if isinstance(value, str) and value.strip() and value not in seen.get(name, []):
+                seen.setdefault(name, []).append(value)
+    labelled: dict[str, str] = {}
+    for name, values in seen.items():
+        for index, value in enumerate(values, start=1):
+            labelled[name if index == 1 else f"{name}#{index}"] = value
+    return labelled
+
+
+@dataclass
+class ErasureReceipt:
+    """What `erase` did and found."""
+
+    customer_id: UUID
+    position: int | None
+    already_forgotten: bool
+    read_model_events_applied: int
+    analytics_scrubbed: list[str]
+    searched: list[str]
+    needles: list[str]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """Where to look for leftovers after the erasure."""
+
+    database: bool = True
+    files: Path | None = None
+    topic: tuple[str, str] | None = None  # (bootstrap, topic)
+
+
+def erase(
+    app: CrmApplication,
+    conninfo: str,
+    customer_id: UUID,
+    *,
+    reason: str,
+    actor: str,
+    analytics_root: Path | None,
+    scope: SearchScope | None,
+) -> ErasureReceipt:
+    """Forget the customer and scrub every copy (see module docstring).
+
+    Forgetting an already forgotten customer is refused by the aggregate; `erase` then
+    still scrubs and searches (with no needles left to search for), so it can finish an
+    erasure interrupted after its commit.
+    """
+    needles = identifying_values(app, customer_id)
+    service = CommandService(app)
+    position: int | None = None
+    already = False
+    try:
+        result = service.handle(
+            ForgetCustomer(customer_id=customer_id, reason=reason), CommandContext(actor=actor)
+        )
+        position = result.position
+    except RuleViolated:
+        if app.crm_recorder.select_wrapped_keys([customer_id]):
+            raise  # closed for another reason (merged): not ours to erase here
+        already = True
+    applied = scrub_read_models(app, conninfo, customer_id)
+    root = analytics_root
+    scrubbed = analytics.scrub(root, customer_id) if root is not None else []
+    receipt = ErasureReceipt(
+        customer_id=customer_id,
+        position=position,
+        already_forgotten=already,
+        read_model_events_applied=applied,
+        analytics_scrubbed=scrubbed,
+        searched=[],
+        needles=sorted(needles),
+    )
+    if needles and scope is not None:
+        search(receipt, conninfo, needles, scope)
+    return receipt
+
+
+def search(
+    receipt: ErasureReceipt, conninfo: str, needles: dict[str, str], scope: SearchScope
+) -> None:
+    if scope.database:
+        receipt.findings += search_database(conninfo, needles)
+        receipt.searched.append("every PostgreSQL table")
+    if scope.files is not None:
+        receipt.findings += search_files(scope.files, needles)
+        receipt.searched.append(f"every file under {scope.files}")
+    if scope.topic is not None:
+        bootstrap, topic = scope.topic
+        receipt.findings += search_topic(bootstrap, topic, needles)
+        receipt.searched.append(f"every message of topic {topic}")

@@ -1,0 +1,130 @@
+"""The process shells of `crm gateway`, `crm relay` and `crm worker NAME`.
+
+Each shell resolves the settings (from the `CRM_*` variables `crm up` passes down),
+keeps the process's heartbeat in `D/run/<name>.json`, turns SIGTERM/SIGINT into a
+clean return, and hands the real work to the package that owns it: `gateway.app`,
+`streams.relay_main`, `streams.worker_main`. Those packages never import `ops`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+
+from ops.config import Settings
+from ops.errors import SettingError
+from ops.heartbeat import Heartbeat
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT. Plain flag plus short sleeps: safe to set from a handler."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self._set and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return self._set
+
+    def install(self) -> StopFlag:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            self.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+        return self
+
+
+def _require_servers(settings: Settings, verb: str) -> tuple[str, str]:
+    if not settings.database_url:
+        raise SettingError(
+            "CRM_DATABASE_URL", f"`crm {verb}` needs a database; run it through `crm up` or set it"
+        )
+    if not settings.kafka_bootstrap:
+        raise SettingError(
+            "CRM_KAFKA_BOOTSTRAP", f"`crm {verb}` needs Kafka; run it through `crm up` or set it"
+        )
+    return settings.database_url, settings.kafka_bootstrap
+
+
+def run_stream_process(settings: Settings, kind: str, worker: str | None = None) -> None:
+    """`crm relay` (kind "relay") or `crm worker NAME` (kind "worker")."""
+    from ops.keys import master_key
+    from streams import relay_main, worker_main
+
+    verb = "relay" if kind == "relay" else f"worker {worker}"
+    if kind == "worker" and worker not in worker_main.WORKERS:
+        raise SettingError(
+            "NAME", f"unknown worker {worker!r}; choose one of {', '.join(worker_main.WORKERS)}"
+        )
+    database_url, bootstrap = _require_servers(settings, verb)
+    config = relay_main.StreamConfig(
+        database_url=database_url,
+        kafka_bootstrap=bootstrap,
+        topic=settings.kafka_topic,
+        data_dir=settings.data_dir,
+        partitions=settings.kafka_partitions,
+        master_key=master_key(settings),
+    )
+    name = "relay" if kind == "relay" else f"worker-{worker}"
+    stop = StopFlag().install()
+    heartbeat = Heartbeat(settings.run_dir, name).start()
+    try:
+        if kind == "relay":
+            relay_main.run(config, heartbeat.report, stop)
+        else:
+            assert worker is not None
+            worker_main.run(worker, config, heartbeat.report, stop)
+    except Exception as error:
+        heartbeat.report("error", f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        heartbeat.close()
+
+
+def run_gateway(settings: Settings) -> None:
+    """`crm gateway`: uvicorn serving `gateway.app:create_app(settings)`."""
+    import uvicorn
+
+    from gateway.app import create_app, serving_status
+    from ops.keys import with_secrets
+
+    heartbeat = Heartbeat(settings.run_dir, "gateway")
+    heartbeat.report("starting", "loading the application")
+    heartbeat.start()
+    settings = with_secrets(settings)
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+
+    def report_when_serving() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            heartbeat.report(*serving_status(app))
+
+    threading.Thread(target=report_when_serving, name="gateway-status", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        heartbeat.close()
+    if not server.started:
+        raise SystemExit(1)  # could not bind the port: uvicorn logged why

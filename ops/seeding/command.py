@@ -1,0 +1,145 @@
+"""`crm seed`: the verb's body (the verb itself is registered in `ops/verbs/seed.py`).
+
+Kept apart from the generator so tests can call `seed_database` on a fresh database
+without a command line, and the verb stays a thin shell of options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from aggregates.policy import Policy
+from commands.application import CrmApplication
+from commands.service import CommandService
+from ops.config import Settings
+from ops.errors import SettingError
+from ops.keys import master_key
+from ops.seeding.history import DemoHistory
+from ops.seeding.runner import SeedReport, last_position, load
+from ops.seeding.target import event_store_url
+
+DEFAULT_CUSTOMERS = 10_000
+DEFAULT_SEED = 42
+DEFAULT_BATCH = 25
+
+Log = Callable[[str], None]
+
+
+def parse_until(text: str | None) -> datetime:
+    """`--until`: an ISO date or time (UTC when no zone given); default now."""
+    if text is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingError("--until", f"expected an ISO date or time, got {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def seed_database(
+    database_url: str,
+    *,
+    key: str,
+    customers: int,
+    seed: int,
+    batch: int,
+    until: datetime,
+    policy: Policy | None = None,
+    snapshot_interval: int = 50,
+    console: Console | None = None,
+) -> SeedReport:
+    """Generate and record the history; a rich progress bar when a console is given."""
+    app = CrmApplication(database_url, master_key=key, snapshot_interval=snapshot_interval)
+    try:
+        service = CommandService(app, policy)
+        history = DemoHistory(customers=customers, seed=seed, until=until)
+        if console is None:
+            return load(service, history.batches(batch), customers=customers)
+        with _progress(console) as progress:
+            task = progress.add_task("seeding", total=customers, events=0)
+
+            def advance(done: float, events: int) -> None:
+                progress.update(task, advance=done, events=events)
+
+            report = load(service, history.batches(batch), customers=customers, on_batch=advance)
+            progress.update(task, completed=customers)
+        return report
+    finally:
+        app.close()
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("customers"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[events]:,} events"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def existing_events(database_url: str, key: str) -> int:
+    """How many events the store already holds (0 for a new database)."""
+    app = CrmApplication(database_url, master_key=key, pool_size=1, max_overflow=1)
+    try:
+        return last_position(CommandService(app))
+    finally:
+        app.close()
+
+
+def run_seed_verb(
+    settings: Settings,
+    *,
+    customers: int,
+    seed: int,
+    batch: int,
+    until: str | None,
+    force: bool,
+    console: Console,
+    log: Log,
+) -> SeedReport | None:
+    """What `crm seed` does; returns None when it skipped a store that has data."""
+    if customers < 0:
+        raise SettingError("--customers", "must not be negative")
+    if batch < 1:
+        raise SettingError("--batch", "must be at least 1")
+    end = parse_until(until)
+    key = master_key(settings)
+    with event_store_url(settings, log) as url:
+        present = existing_events(url, key)
+        if present and not force:
+            log(f"the event store already holds {present:,} events; not seeding (use --force)")
+            return None
+        report = seed_database(
+            url,
+            key=key,
+            customers=customers,
+            seed=seed,
+            batch=batch,
+            until=end,
+            policy=Policy(rates_to_cny=settings.rates_to_cny, base_currency=settings.base_currency),
+            snapshot_interval=settings.snapshot_interval,
+            console=console,
+        )
+    console.print(
+        f"[bold green]seeded {report.customers:,} customers, {report.events:,} events "
+        f"({report.commands:,} commands) in {report.seconds:.1f}s: "
+        f"{report.events_per_second:,.0f} events/s[/bold green]"
+    )
+    return report

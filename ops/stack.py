@@ -1,0 +1,392 @@
+"""`crm up`: the whole platform as supervised processes, embedded servers included.
+
+Order of events:
+
+1. preflight: every setting that can be checked before starting anything is checked,
+   and a bad one ends the command with one line naming it (port in use, unreachable
+   external database or broker, data folder not writable, folder already in use);
+2. the servers: the embedded PostgreSQL and Tansu on free ports (or nothing, when
+   `CRM_DATABASE_URL` / `CRM_KAFKA_BOOTSTRAP` name external ones), each ready
+   before the next tier starts;
+3. the components, each a `crm ...` child process that gets the resolved settings
+   through `CRM_*` variables: `crm gateway`, `crm relay`, `crm worker NAME`;
+4. once `/healthz` answers 200: `D/endpoints.json` and the GraphQL URL on stdout;
+5. supervision until SIGINT/SIGTERM, then a stop in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ops.config import Settings
+from ops.errors import SettingError
+from ops.heartbeat import write_json_atomic
+from ops.lock import DataDirLock
+from ops.supervisor import ChildSpec, StartupError, Supervisor
+
+SERVER_STOP_TIMEOUT = 20.0
+COMPONENT_STOP_TIMEOUT = 10.0
+HEALTHY_TIMEOUT = 120.0  # only a warning: supervision goes on either way
+SUPERVISOR_FILE = "supervisor.json"
+
+Log = Callable[[str], None]
+
+
+def redact(url: str) -> str:
+    """A URL fit for an error message: the password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def crm_command(*args: str) -> list[str]:
+    """A `crm ...` command line: the process list shows `crm gateway`, `crm worker x`."""
+    script = Path(sys.executable).with_name("crm")
+    if script.exists():
+        return [sys.executable, str(script), *args]
+    found = shutil.which("crm")
+    if found:
+        return [found, *args]
+    return [sys.executable, "-m", "ops", *args]
+
+
+def worker_names() -> list[str]:
+    from streams.worker_main import WORKERS
+
+    return list(WORKERS)
+
+
+# -- preflight ---------------------------------------------------------------
+
+
+def check_port(settings: Settings) -> Settings:
+    """The gateway port must be free; port 0 means pick one."""
+    from ops.embedded.ports import free_port, port_in_use
+
+    if settings.port == 0:
+        return settings.model_copy(update={"port": free_port(settings.local_host)})
+    if port_in_use(settings.host, settings.port):
+        raise SettingError(
+            "CRM_PORT",
+            f"{settings.host}:{settings.port} is already in use; "
+            "choose another port with --port or CRM_PORT",
+        )
+    return settings
+
+
+def check_data_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise SettingError(
+            "CRM_DATA_DIR", f"{settings.data_dir} is not a writable folder ({error.strerror})"
+        ) from None
+
+
+def check_database(url: str, timeout: int = 3) -> None:
+    """An external PostgreSQL must answer and be version 14 or newer."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=timeout, autocommit=True) as conn:
+            version = conn.info.server_version
+    except (psycopg.Error, OSError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SettingError(
+            "CRM_DATABASE_URL", f"cannot connect to {redact(url)}: {reason}"
+        ) from None
+    if version < 140000:
+        raise SettingError(
+            "CRM_DATABASE_URL", f"{redact(url)} runs PostgreSQL {version}; 14 or newer is needed"
+        )
+
+
+def check_broker(bootstrap: str, topic: str, partitions: int, timeout: float = 3.0) -> None:
+    """An external Kafka must be reachable; the topic is created when missing."""
+    reachable = False
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except (OSError, ValueError):
+            continue
+        reachable = True
+        break
+    if not reachable:
+        raise SettingError(
+            "CRM_KAFKA_BOOTSTRAP", f"cannot reach any Kafka bootstrap server in {bootstrap!r}"
+        )
+    try:
+        ensure_topic_retrying(bootstrap, topic, partitions, timeout=10.0)
+    except Exception as error:
+        raise SettingError(
+            "CRM_KAFKA_BOOTSTRAP", f"cannot create topic {topic!r} on {bootstrap}: {error}"
+        ) from None
+
+
+def ensure_topic_retrying(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+) -> None:
+    """`ensure_topic`, retried while a just-started broker finishes starting."""
+    from ops.embedded.kafka import ensure_topic
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ensure_topic(bootstrap, topic, partitions)
+            return
+        except Exception:
+            if time.monotonic() > deadline or not alive():
+                raise
+            time.sleep(0.2)
+
+
+def preflight(settings: Settings) -> Settings:
+    """Check every setting that can be checked before anything starts."""
+    check_data_dir(settings)
+    settings = check_port(settings)
+    if settings.database_url:
+        check_database(settings.database_url)
+    if settings.kafka_bootstrap:
+        check_broker(settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions)
+    return settings
+
+
+# -- what runs -----------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """The resolved endpoints and every child to supervise."""
+
+    settings: Settings
+    database_url: str
+    kafka_bootstrap: str
+    specs: list[ChildSpec] = field(default_factory=list)
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            CRM_DATA_DIR=str(self.settings.data_dir),
+            CRM_DATABASE_URL=self.database_url,
+            CRM_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
+            CRM_KAFKA_TOPIC=self.settings.kafka_topic,
+            CRM_HOST=self.settings.host,
+            CRM_PORT=str(self.settings.port),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "graphql": self.settings.graphql_url,
+            "health": self.settings.health_url,
+            "database": self.database_url,
+            "kafka": {"bootstrap": self.kafka_bootstrap, "topic": self.settings.kafka_topic},
+            "analytics": {"duckdb": str(self.settings.analytics_path)},
+        }
+
+
+def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str]:
+    """The embedded servers that are needed, and the database URL and bootstrap to use."""
+    specs: list[ChildSpec] = []
+    logs = settings.logs_dir
+    database_url = settings.database_url
+    bootstrap = settings.kafka_bootstrap
+    if not database_url:
+        from ops.embedded.postgres import EmbeddedPostgres
+
+        pg = EmbeddedPostgres(settings.data_dir / "pgdata")
+        database_url = pg.url
+
+        def pg_ready(process: Any) -> None:
+            pg.wait_ready(timeout=60.0, process=process)
+
+        specs.append(
+            ChildSpec(
+                name="postgres",
+                command=pg.command(),
+                user=pg.user,
+                log_path=logs / "postgres.log",
+                tier=0,
+                stop_signal=signal.SIGINT,  # fast shutdown; SIGTERM waits for every client
+                stop_timeout=SERVER_STOP_TIMEOUT,
+                ready=pg_ready,
+                before_start=pg.prepare,
+            )
+        )
+    if not bootstrap:
+        from ops.embedded.kafka import EmbeddedKafka
+
+        kafka = EmbeddedKafka()
+        bootstrap = kafka.bootstrap
+
+        def kafka_ready(process: Any) -> None:
+            kafka.wait_ready(timeout=30.0, process=process)
+            # Tansu keeps topics in memory: after every (re)start the topic is made again.
+            ensure_topic_retrying(
+                kafka.bootstrap,
+                settings.kafka_topic,
+                settings.kafka_partitions,
+                timeout=20.0,
+                alive=lambda: process.poll() is None,
+            )
+
+        specs.append(
+            ChildSpec(
+                name="kafka",
+                command=kafka.command(),
+                log_path=logs / "kafka.log",
+                tier=1,
+                stop_signal=signal.SIGINT,
+                stop_timeout=SERVER_STOP_TIMEOUT,
+                ready=kafka_ready,
+            )
+        )
+    return specs, database_url, bootstrap
+
+
+def plan(settings: Settings) -> Plan:
+    servers, database_url, bootstrap = server_specs(settings)
+    result = Plan(settings, database_url, bootstrap, servers)
+    env = result.child_env()
+
+    def component(name: str, *args: str) -> ChildSpec:
+        return ChildSpec(
+            name=name,
+            command=crm_command(*args),
+            env=env,
+            log_path=settings.logs_dir / f"{name}.log",
+            tier=2,
+            stop_timeout=COMPONENT_STOP_TIMEOUT,
+            heartbeat=True,
+        )
+
+    result.specs.append(component("gateway", "gateway"))
+    result.specs.append(component("relay", "relay"))
+    for worker in worker_names():
+        result.specs.append(component(f"worker-{worker}", "worker", worker))
+    return result
+
+
+# -- running -------------------------------------------------------------------
+
+
+class Signals:
+    """SIGINT/SIGTERM set `stopping`; a second one sets `forced` (no more waiting)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.forced = False
+        self.received: str | None = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            self.forced = True
+        self.stopping = True
+        self.received = signal.Signals(signum).name
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def healthz_ok(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _clear_run_state(settings: Settings) -> None:
+    shutil.rmtree(settings.run_dir, ignore_errors=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        settings.endpoints_file.unlink()
+
+
+@dataclass
+class Running:
+    """What an `on_healthy` hook gets: the plan, the supervisor, the time it took."""
+
+    plan: Plan
+    supervisor: Supervisor
+    seconds_to_healthy: float
+
+
+def run_up(
+    settings: Settings,
+    log: Log,
+    announce: Log,
+    on_healthy: Callable[[Running], None] | None = None,
+) -> None:
+    """Bring everything up and supervise until a signal; raises SettingError/StartupError."""
+    from ops.keys import jwt_secret, master_key
+
+    began = time.monotonic()
+    signals = Signals()
+    signals.install()
+    settings = preflight(settings)
+    if signals.stopping:
+        return
+    with DataDirLock(settings.data_dir):
+        _clear_run_state(settings)
+        settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        # Generated on first start, before any child needs them.
+        jwt_secret(settings)
+        master_key(settings)
+        the_plan = plan(settings)
+        supervisor = Supervisor(
+            the_plan.specs, status_path=settings.run_dir / SUPERVISOR_FILE, log=log
+        )
+        try:
+            supervisor.start(should_stop=lambda: signals.stopping)
+            healthy = False
+            warned = False
+            while not signals.stopping:
+                supervisor.tick()
+                if not healthy and healthz_ok(settings.health_url):
+                    healthy = True
+                    took = time.monotonic() - began
+                    write_json_atomic(settings.endpoints_file, the_plan.endpoints(), mode=0o600)
+                    announce(f"healthy in {took:.1f}s")
+                    announce(f"GraphQL: {settings.graphql_url}")
+                    announce(f"endpoints: {settings.endpoints_file}")
+                    if on_healthy is not None:
+                        on_healthy(Running(the_plan, supervisor, took))
+                elif not healthy and not warned and time.monotonic() - began > HEALTHY_TIMEOUT:
+                    warned = True
+                    log(f"not healthy after {HEALTHY_TIMEOUT:.0f}s; see {settings.health_url}")
+                signals.sleep(0.2 if not healthy else 0.25)
+        finally:
+            log(f"stopping ({signals.received or 'error'})")
+            supervisor.stop(force=lambda: signals.forced)
+            _clear_run_state(settings)
+            log("stopped")
+
+
+__all__ = ["Plan", "Running", "StartupError", "plan", "preflight", "run_up"]

@@ -1,0 +1,395 @@
+"""A small process supervisor: start children in order, restart the dead, stop cleanly.
+
+Why it is shaped like this:
+
+- Each child runs in its own session (`start_new_session`), so one `killpg` takes the
+  child and everything it forked into its group, and the terminal's Ctrl-C reaches
+  only the supervisor, which then stops the children in the right order.
+- Some programs put their own children into new sessions (every PostgreSQL backend
+  calls `setsid`). The supervisor makes itself a *child subreaper*, so when such a
+  parent dies the orphans become the supervisor's children; it kills and reaps them
+  before a restart (orphaned PostgreSQL backends would otherwise keep the old shared
+  memory attached and block the new server) and at the end (nothing is left behind).
+- A child that exits is restarted after an exponential backoff (0.5 s, 1 s, 2 s, ...
+  capped at 10 s); a child that ran for a while before dying starts again at 0.5 s.
+- Children start in tiers (servers first); readiness checks run in threads, so the
+  loop keeps watching everything else meanwhile. Stopping goes tier by tier in
+  reverse: the child's stop signal to its group, SIGKILL after its timeout.
+- `status()` (and the file at `status_path`, rewritten every second) says what runs,
+  with pids, states and restart counts, for `/healthz` and `crm status`.
+
+Not thread-safe: call `start`, `tick` and `stop` from one thread (the main one). Every
+child process of the supervisor's process that appears after the supervisor was created
+and that it did not start counts as an adopted orphan; run other subprocesses through
+`run_job`, not beside the supervisor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ops.heartbeat import write_json_atomic
+
+PR_SET_CHILD_SUBREAPER = 36
+
+Log = Callable[[str], None]
+ReadyCheck = Callable[["subprocess.Popen[bytes]"], None]
+
+
+class StartupError(RuntimeError):
+    """A child failed while the supervisor was bringing everything up."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """How to run one child. `ready` blocks until the child serves, raising if it can't."""
+
+    name: str
+    command: Sequence[str]
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    user: str | None = None
+    log_path: Path | None = None
+    tier: int = 0
+    stop_signal: int = signal.SIGTERM
+    stop_timeout: float = 10.0
+    ready: ReadyCheck | None = None
+    before_start: Callable[[], None] | None = None
+    heartbeat: bool = False
+    oneshot: bool = False  # run once (a job): never restarted, not a component
+    on_exit: Callable[[int], None] | None = None  # oneshot only: called with the exit code
+
+
+def backoff_delay(failures: int, base: float = 0.5, cap: float = 10.0) -> float:
+    """Seconds to wait before restart number `failures` in a row: 0.5, 1, 2, 4, 8, 10, 10 ..."""
+    return float(min(cap, base * 2 ** max(0, failures - 1)))
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned grandchildren (Linux); False where the kernel has no such thing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def stop_being_subreaper() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    process: subprocess.Popen[bytes] | None = None
+    state: str = "stopped"  # starting | running | backoff | stopping | stopped | done | failed
+    restarts: int = 0
+    failures: int = 0
+    started_at: float = 0.0
+    next_start: float = 0.0
+    last_exit: int | None = None  # of the previous run, kept across the restart
+    detail: str = ""
+    ready: Future[None] | None = field(default=None, repr=False)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec] = (),
+        *,
+        status_path: Path | None = None,
+        log: Log | None = None,
+        base_delay: float = 0.5,
+        max_delay: float = 10.0,
+        stable_after: float = 10.0,
+    ) -> None:
+        self._children: dict[str, _Child] = {}
+        self.status_path = status_path
+        self.log: Log = log or (lambda message: None)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.stable_after = stable_after
+        self.phase = "starting"
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ready-check")
+        self._last_status_write = 0.0
+        self._dirty = True
+        self._created = time.time()
+        self._foreign = {proc.pid for proc in psutil.Process().children()}
+        self.subreaper = become_subreaper()
+        for spec in specs:
+            self.add(spec)
+
+    # -- queries -------------------------------------------------------------
+
+    def add(self, spec: ChildSpec) -> None:
+        if spec.name in self._children:
+            raise ValueError(f"duplicate child name {spec.name!r}")
+        self._children[spec.name] = _Child(spec)
+
+    def pid(self, name: str) -> int | None:
+        child = self._children[name]
+        return child.process.pid if child.alive and child.process else None
+
+    def state(self, name: str) -> str:
+        return self._children[name].state
+
+    def restarts(self, name: str) -> int:
+        return self._children[name].restarts
+
+    def status(self) -> dict[str, Any]:
+        components: dict[str, Any] = {}
+        jobs: dict[str, Any] = {}
+        for name, child in self._children.items():
+            entry = {
+                "pid": child.process.pid if child.process else None,
+                "state": child.state,
+                "restarts": child.restarts,
+                "last_exit": child.last_exit,
+                "detail": child.detail,
+                "heartbeat": child.spec.heartbeat,
+                "command": " ".join(child.spec.command),
+            }
+            (jobs if child.spec.oneshot else components)[name] = entry
+        return {
+            "pid": os.getpid(),
+            "ts": time.time(),
+            "state": self.phase,
+            "components": components,
+            "jobs": jobs,
+        }
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Start every tier and wait for its readiness checks; StartupError if one fails."""
+        services = [c for c in self._children.values() if not c.spec.oneshot]
+        for tier in sorted({c.spec.tier for c in services}):
+            members = [c for c in services if c.spec.tier == tier]
+            for child in members:
+                self._launch(child, startup=True)
+            while any(c.state == "starting" for c in members):
+                if should_stop():
+                    return
+                self._poll(startup=True)
+                self._write_status()
+                time.sleep(0.05)
+        self.phase = "running"
+        self._dirty = True
+        self._write_status()
+
+    def run_job(self, spec: ChildSpec) -> None:
+        """Start a one-shot child now; `tick` reports its end through `spec.on_exit`."""
+        if not spec.oneshot:
+            raise ValueError("run_job takes oneshot specs")
+        self.add(spec)
+        self._launch(self._children[spec.name], startup=False)
+
+    def tick(self) -> None:
+        """Notice exits and readiness, restart what is due, refresh the status file."""
+        self._poll(startup=False)
+        self._write_status()
+
+    def stop(self, force: Callable[[], bool] = lambda: False) -> None:
+        """Stop everything, last tier first; `force()` turning true skips the waiting."""
+        self.phase = "stopping"
+        self._dirty = True
+        self._write_status()
+        for child in self._children.values():
+            if child.state == "backoff":
+                child.state = "stopped"
+        jobs = [c for c in self._children.values() if c.spec.oneshot]
+        self._stop_group(jobs, force)
+        services = [c for c in self._children.values() if not c.spec.oneshot]
+        for tier in sorted({c.spec.tier for c in services}, reverse=True):
+            self._stop_group([c for c in services if c.spec.tier == tier], force)
+        self._reap_orphans()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.subreaper:
+            stop_being_subreaper()
+            self.subreaper = False
+        self.phase = "stopped"
+        self._dirty = True
+        self._write_status()
+
+    # -- internals -----------------------------------------------------------
+
+    def _launch(self, child: _Child, *, startup: bool) -> None:
+        spec = child.spec
+        try:
+            if spec.before_start is not None:
+                spec.before_start()
+            log = spec.log_path.open("ab") if spec.log_path else None
+            try:
+                child.process = subprocess.Popen(
+                    list(spec.command),
+                    env=dict(spec.env) if spec.env is not None else None,
+                    cwd=spec.cwd,
+                    user=spec.user,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log or subprocess.DEVNULL,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            finally:
+                if log is not None:
+                    log.close()
+        except Exception as error:
+            if startup:
+                raise StartupError(spec.name, f"could not start: {error}") from error
+            self._schedule_restart(child, f"could not start: {error}")
+            return
+        child.started_at = time.monotonic()
+        self._dirty = True
+        if spec.ready is not None:
+            child.state = "starting"
+            child.detail = "waiting until ready"
+            child.ready = self._executor.submit(spec.ready, child.process)
+        else:
+            child.state = "running"
+            child.detail = ""
+
+    def _poll(self, *, startup: bool) -> None:
+        now = time.monotonic()
+        for child in list(self._children.values()):
+            if child.state in ("starting", "running") and child.process is not None:
+                code = child.process.poll()
+                if code is not None:
+                    self._on_exit(child, code, startup=startup)
+                elif child.state == "starting" and child.ready is not None and child.ready.done():
+                    self._on_ready(child, startup=startup)
+            elif child.state == "backoff" and now >= child.next_start:
+                child.restarts += 1
+                self.log(f"restarting {child.spec.name} (restart {child.restarts})")
+                self._launch(child, startup=False)
+
+    def _on_ready(self, child: _Child, *, startup: bool) -> None:
+        assert child.ready is not None and child.process is not None
+        error = child.ready.exception()
+        if error is None:
+            child.state = "running"
+            child.detail = ""
+            self._dirty = True
+            took = time.monotonic() - child.started_at
+            self.log(f"{child.spec.name} ready (pid {child.process.pid}, {took:.1f}s)")
+            return
+        if startup:
+            self._kill_group(child)
+            raise StartupError(child.spec.name, str(error))
+        self.log(f"{child.spec.name} did not become ready: {error}")
+        self._kill_group(child)
+        child.process.wait()
+        self._on_exit(child, child.process.returncode, startup=False)
+
+    def _on_exit(self, child: _Child, code: int, *, startup: bool) -> None:
+        spec = child.spec
+        child.last_exit = code
+        self._kill_group(child)
+        self._reap_orphans()
+        self._dirty = True
+        if spec.oneshot:
+            child.state = "done" if code == 0 else "failed"
+            child.detail = describe_exit(code)
+            if spec.on_exit is not None:
+                spec.on_exit(code)
+            return
+        if startup and spec.ready is not None:
+            raise StartupError(spec.name, f"{describe_exit(code)} while starting")
+        ran = time.monotonic() - child.started_at
+        child.failures = 1 if ran >= self.stable_after else child.failures + 1
+        self._schedule_restart(child, f"{describe_exit(code)} after {ran:.1f}s")
+
+    def _schedule_restart(self, child: _Child, reason: str) -> None:
+        if child.state == "backoff":
+            child.failures += 1
+        delay = backoff_delay(max(1, child.failures), self.base_delay, self.max_delay)
+        child.state = "backoff"
+        child.next_start = time.monotonic() + delay
+        child.detail = f"{reason}; restarting in {delay:.1f}s"
+        self._dirty = True
+        self.log(f"{child.spec.name}: {child.detail}")
+
+    def _kill_group(self, child: _Child, sig: int = signal.SIGKILL) -> None:
+        if child.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, sig)
+
+    def _stop_group(self, members: list[_Child], force: Callable[[], bool]) -> None:
+        alive = [c for c in members if c.alive]
+        for child in alive:
+            child.state = "stopping"
+            self._kill_group(child, child.spec.stop_signal)
+        deadline = time.monotonic() + max((c.spec.stop_timeout for c in alive), default=0)
+        while any(c.alive for c in alive) and time.monotonic() < deadline and not force():
+            time.sleep(0.05)
+        for child in alive:
+            if child.alive:
+                self.log(f"{child.spec.name} did not stop in time; killing it")
+            self._kill_group(child)  # also takes anything left in its group
+            assert child.process is not None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=5)
+        for child in members:
+            if child.state in ("stopping", "starting", "running", "backoff"):
+                child.state = "stopped"
+        self._dirty = True
+
+    def _reap_orphans(self) -> None:
+        """Kill and reap adopted grandchildren that no tracked child accounts for."""
+        tracked = {c.process.pid for c in self._children.values() if c.alive and c.process}
+        try:
+            adopted = psutil.Process().children()
+        except psutil.Error:
+            return
+        for proc in adopted:
+            if proc.pid in tracked or proc.pid in self._foreign:
+                continue
+            try:
+                if proc.create_time() < self._created - 1.0:
+                    continue  # older than us: someone else's child, not an orphan of ours
+                proc.kill()
+            except psutil.Error:
+                pass
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(proc.pid, 0)
+
+    def _write_status(self) -> None:
+        if self.status_path is None:
+            return
+        now = time.monotonic()
+        if not self._dirty and now - self._last_status_write < 1.0:
+            return
+        write_json_atomic(self.status_path, self.status())
+        self._last_status_write = now
+        self._dirty = False

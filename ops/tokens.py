@@ -1,0 +1,69 @@
+"""Signed tokens for local use: `crm token --role sales --subject alice`.
+
+HS256 JWTs with the claims `sub` (who), `role` (one of `ROLES`), `iss` ("crm"),
+`iat` and `exp`. The secret is `CRM_JWT_SECRET` when set (production); otherwise a
+random secret generated once into `D/jwt.secret` (mode 0600) and reused, so tokens
+stay valid across restarts of the same data folder.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ops.errors import SettingError
+from ops.keys import jwt_secret
+
+__all__ = ["ROLES", "check_role", "jwt_secret", "mint_token", "parse_ttl", "verify_token"]
+
+ROLES = ("admin", "sales", "support", "analyst", "compliance")
+ISSUER = "crm"
+ALGORITHM = "HS256"
+DEFAULT_TTL = "12h"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> timedelta:
+    """`3600`, `90s`, `30m`, `12h` or `7d`."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise SettingError("--ttl", f"expected a duration such as 30m, 12h or 7d, got {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2) or "s"])
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise SettingError("--role", f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return role
+
+
+def mint_token(
+    secret: str, *, role: str, subject: str, ttl: timedelta, now: datetime | None = None
+) -> str:
+    import jwt
+
+    check_role(role)
+    if not subject.strip():
+        raise SettingError("--subject", "must not be empty")
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "role": role,
+        "iss": ISSUER,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> dict[str, Any]:
+    """The claims of a valid token; raises `jwt.InvalidTokenError` otherwise."""
+    import jwt
+
+    claims: dict[str, Any] = jwt.decode(
+        token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+    )
+    check_role(str(claims.get("role")))
+    return claims

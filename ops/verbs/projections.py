@@ -1,0 +1,71 @@
+"""`crm projections rebuild [NAME…]` and `crm projections list`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+projections_app = typer.Typer(
+    help="Read models: list them, rebuild them from the event store.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("list")
+def list_projections() -> None:
+    """Name every read-model projection and the tables it writes."""
+    from projections.schema import PROJECTION_TABLES
+
+    for name, tables in PROJECTION_TABLES.items():
+        typer.echo(f"{name}: {', '.join(tables)}")
+
+
+@projections_app.command()
+def rebuild(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Projections to rebuild (default: all).")
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
+    ] = None,
+) -> None:
+    """Drop and rebuild read models from the event store, while the platform keeps serving.
+
+    One transaction: readers see the old rows until the rebuilt ones commit.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ops.cli import err_console, setting_errors, settings_from
+    from ops.runtime import database_url, open_application
+    from streams.rebuild import rebuild as rebuild_projections
+    from streams.rebuild import select_projections
+
+    with setting_errors():
+        settings = settings_from(data_dir=data_dir)
+        try:
+            chosen = select_projections(names)
+        except ValueError as error:
+            err_console.print(f"error: NAME: {error}", style="bold red", markup=False)
+            raise typer.Exit(2) from None
+        url = database_url(settings)
+        with (
+            open_application(settings) as app,
+            Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            ) as bar,
+        ):
+            task = bar.add_task("replaying events", total=None)
+            count = rebuild_projections(
+                app,
+                url,
+                [p.name for p in chosen],
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    typer.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {count} events")

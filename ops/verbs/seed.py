@@ -1,0 +1,65 @@
+"""`crm seed`: load demo data (a year of history) through the command layer.
+
+Only typer is imported at module level: every `crm` process imports this package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def seed(
+        customers: Annotated[
+            int, typer.Option("--customers", "-n", help="How many customers to create.")
+        ] = 10_000,
+        seed_value: Annotated[
+            int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")
+        ] = 42,
+        batch: Annotated[
+            int, typer.Option("--batch", "-b", help="Customers' worth of commands per transaction.")
+        ] = 25,
+        until: Annotated[
+            str | None,
+            typer.Option(help="End of the year of history (ISO date or time, UTC); default now."),
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Seed even if the event store holds events.")
+        ] = False,
+        data_dir: Annotated[
+            Path | None,
+            typer.Option("--data-dir", "-d", help="Data folder (CRM_DATA_DIR, default ./.crm)."),
+        ] = None,
+    ) -> None:
+        """Load a realistic year of CRM history through the command layer.
+
+        Customers, touches, needs, deals, purchases, complaints, surveys, referrals,
+        merges and forgets, recorded in batches (one transaction each).
+
+        Writes to CRM_DATABASE_URL, else to the running `crm up`, else to the data
+        folder's embedded PostgreSQL. A store that holds events is left alone unless
+        --force is given (then pick another --seed).
+        """
+        from ops.cli import _log, console, setting_errors, settings_from
+        from ops.seeding.command import run_seed_verb
+        from ops.seeding.runner import SeedFailed
+
+        with setting_errors():
+            try:
+                run_seed_verb(
+                    settings_from(data_dir=data_dir),
+                    customers=customers,
+                    seed=seed_value,
+                    batch=batch,
+                    until=until,
+                    force=force,
+                    console=console,
+                    log=_log,
+                )
+            except SeedFailed as error:
+                console.print(f"seeding stopped: {error}", style="bold red", markup=False)
+                raise typer.Exit(1) from None

@@ -1,0 +1,16 @@
+"""Read models: PostgreSQL tables built from the event stream, and the queries over them.
+
+Write side (called by the stream processors, inside their transaction):
+    `projections.schema`  create_all / drop_all / reset_projection
+    `projections.apply`   apply_envelopes(conn, envelopes) -> int, at most once per event
+
+Read side (called by the GraphQL gateway):
+    `projections.queries` get_customers, list_customers, complaints_for, funnel,
+                          lifecycle_distribution, tier_distribution, timeline,
+                          applied_position
+    `projections.derived` lifecycle stage and tier rules (SQL and Python) and Thresholds
+    `projections.views`   the frozen values those queries return
+
+Each projection (`projections.handlers`) owns its tables and its checkpoint column in
+rm_applied; merges and derived stages are resolved at read time.
+"""

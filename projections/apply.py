@@ -1,0 +1,91 @@
+"""Apply a batch of delivered envelopes to every read model, at most once per event.
+
+Called by the stream processors inside their own transaction (this module never
+commits): the read-model writes and the checkpoints that make them idempotent commit or
+roll back together, so a crash mid-batch followed by redelivery applies each event once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.pq import TransactionStatus
+
+from projections.checkpoints import advance_checkpoints, lock_checkpoints
+from projections.handlers import PROJECTIONS, Projection
+from projections.incoming import IncomingEvent, parse_envelope
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one batch did: `applied` new known events, the rest skipped and why."""
+
+    applied: int
+    duplicates: int
+    unknown: int
+
+
+def _in_order(envelopes: Iterable[Mapping[str, Any]]) -> tuple[list[IncomingEvent], int]:
+    """Parsed events by position, each once; also how many repeats the batch itself held.
+
+    Sorting by global position keeps every customer's own order (its events' positions
+    increase) and makes the batch's outcome independent of cross-customer arrival order.
+    """
+    by_position: dict[int, IncomingEvent] = {}
+    repeats = 0
+    for envelope in envelopes:
+        event = parse_envelope(envelope)
+        if event.position in by_position:
+            repeats += 1
+            continue
+        by_position[event.position] = event
+    return [by_position[p] for p in sorted(by_position)], repeats
+
+
+def apply_batch(
+    conn: Connection[Any],
+    envelopes: Iterable[Mapping[str, Any]],
+    projections: Sequence[Projection] = PROJECTIONS,
+) -> ApplyResult:
+    """Apply the events each projection has not applied yet; see `ApplyResult`.
+
+    Pass a subset of `projections` to rebuild some of them (after `reset_projection`):
+    the others are neither written nor advanced. Never commits: the caller commits, and
+    only then commits its Kafka offsets. An autocommit connection outside a transaction
+    block is refused, since the writes and their checkpoints must commit together.
+    """
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        raise ValueError("apply a batch inside a transaction: use `with conn.transaction():`")
+    events, repeats = _in_order(envelopes)
+    if not events:
+        return ApplyResult(applied=0, duplicates=repeats, unknown=0)
+    names = [p.name for p in projections]
+    checkpoints = lock_checkpoints(conn, names, (e.subject_id for e in events))
+    reached: dict[tuple[str, UUID], int] = {}
+    fresh_positions: set[int] = set()
+    done = checkpoints.get
+    for projection in projections:
+        fresh = [e for e in events if e.position > done((projection.name, e.subject_id), 0)]
+        if not fresh:
+            continue
+        projection.apply(conn, fresh)
+        for event in fresh:
+            reached[(projection.name, event.subject_id)] = event.position
+            fresh_positions.add(event.position)
+    advance_checkpoints(conn, reached)
+    unknown = sum(1 for e in events if e.position in fresh_positions and not e.known)
+    applied = len(fresh_positions) - unknown
+    return ApplyResult(
+        applied=applied,
+        duplicates=repeats + len(events) - len(fresh_positions),
+        unknown=unknown,
+    )
+
+
+def apply_envelopes(conn: Connection[Any], envelopes: Iterable[Mapping[str, Any]]) -> int:
+    """Apply a batch in the caller's transaction; returns how many new known events it held."""
+    return apply_batch(conn, envelopes).applied

@@ -1,0 +1,70 @@
+"""rm_timeline: one row per event of a customer (its complaints' events included).
+
+The row keeps the event's data as delivered (upcast to the current shape) together
+with the names of its personal fields, so forgetting can null exactly those and leave
+the facts: type, time, position and actor stay readable for the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Connection
+
+from events import CustomerForgotten
+from projections.bulk import write_records
+from projections.handlers.base import Projection, of_kind
+from projections.incoming import IncomingEvent
+
+COLUMNS = (
+    ("position", "bigint"),
+    ("customer_id", "uuid"),
+    ("stream_id", "uuid"),
+    ("stream_version", "integer"),
+    ("event_id", "text"),
+    ("type", "text"),
+    ("occurred_at", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("actor", "text"),
+    ("summary", "jsonb"),
+    ("personal_fields", "text[]"),
+)
+
+SCRUB_SQL = """
+UPDATE rm_timeline AS t
+SET summary = (
+    SELECT coalesce(jsonb_object_agg(
+        e.key, CASE WHEN e.key = ANY(t.personal_fields) THEN 'null'::jsonb ELSE e.value END
+    ), '{}'::jsonb)
+    FROM jsonb_each(t.summary) AS e
+)
+WHERE t.customer_id = ANY(%s) AND cardinality(t.personal_fields) > 0
+"""
+
+
+def record(event: IncomingEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "customer_id": event.subject_id,
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "event_id": event.event_id,
+        "type": event.type_name,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "actor": event.actor,
+        "summary": dict(event.data),
+        "personal_fields": list(event.personal_fields),
+    }
+
+
+def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
+    rows = [record(e) for e in events if e.known]
+    write_records(conn, "rm_timeline", COLUMNS, rows, key=("position",), on_conflict="nothing")
+    forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+    if forgotten:
+        conn.execute(SCRUB_SQL, [forgotten])
+
+
+PROJECTION = Projection("timeline", apply)

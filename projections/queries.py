@@ -1,0 +1,256 @@
+"""The read API the GraphQL gateway calls: plain functions over a psycopg connection.
+
+All are synchronous and read-only; each takes the connection (the gateway owns pools
+and transactions). Lifecycle stage and tier depend on `now` (default: the current
+time) and on `Thresholds` (default: RULES.md). A merged duplicate's id answers with
+its survivor's profile, which counts both customers' purchases, touches, complaints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, sql
+from psycopg.rows import dict_row
+
+from projections.cursors import customer_cursor, read_timeline_cursor, timeline_cursor
+from projections.customer_list import page_of_ids
+from projections.derived import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    facts_ctes,
+    lifecycle_sql,
+    tier_sql,
+)
+from projections.incoming import split_type
+from projections.membership import ALL_ROOTS, GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
+from projections.positions import applied_position
+from projections.profiles import views_of_roots
+from projections.views import (
+    ComplaintView,
+    CustomerEdge,
+    CustomerFilter,
+    CustomerPage,
+    CustomerView,
+    FunnelStep,
+    LifecycleCount,
+    TierCount,
+    TimelineEdge,
+    TimelineEntry,
+    TimelinePage,
+)
+from projections.vocabulary import COMPLAINT_STATUSES, LIFECYCLE_STAGES, PIPELINE_PATH, TIERS
+
+__all__ = [
+    "applied_position",
+    "complaints_for",
+    "funnel",
+    "get_customers",
+    "lifecycle_distribution",
+    "list_customers",
+    "tier_distribution",
+    "timeline",
+]
+
+MAX_PAGE = 500
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("`now` needs a time zone")
+    return now
+
+
+def _uuids(ids: Iterable[UUID | str]) -> list[UUID]:
+    """Ids as UUIDs; strings that are not UUIDs cannot name a customer and are dropped."""
+    found = []
+    for value in ids:
+        try:
+            found.append(value if isinstance(value, UUID) else UUID(str(value)))
+        except ValueError:
+            continue
+    return found
+
+
+def _page_size(first: int) -> int:
+    if first < 0:
+        raise ValueError("`first` must not be negative")
+    return min(first, MAX_PAGE)
+
+
+def get_customers(
+    conn: Connection[Any],
+    ids: Iterable[UUID | str],
+    now: datetime | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    follow_merges: bool = True,
+) -> dict[UUID, CustomerView]:
+    """Profiles by id, for DataLoaders; unknown ids are absent from the result.
+
+    A duplicate's id maps to its survivor's view; `follow_merges=False` returns the
+    duplicate's own view instead (with `merged_into` set), e.g. for compliance screens.
+    """
+    asked = resolve(conn, _uuids(ids), follow_merges=follow_merges)
+    views = views_of_roots(conn, list(asked.values()), _now(now), thresholds)
+    return {a: views[root] for a, root in asked.items() if root in views}
+
+
+def list_customers(
+    conn: Connection[Any],
+    filter: CustomerFilter | None = None,  # the contract's argument name
+    first: int = 20,
+    after: str | None = None,
+    now: datetime | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> CustomerPage:
+    """One page of profiles (merged duplicates left out), oldest first, and the total.
+
+    Returns (rows, total_count, has_next, end_cursor); rows are (cursor, view) edges.
+    `after` is a cursor from an earlier page; a bad one raises `InvalidCursor`.
+    """
+    at = _now(now)
+    ids, total, has_next = page_of_ids(
+        conn, filter or CustomerFilter(), _page_size(first), after, at, thresholds
+    )
+    views = views_of_roots(conn, [i for i, _ in ids], at, thresholds)
+    edges = [
+        CustomerEdge(customer_cursor(created_at, i), views[i])
+        for i, created_at in ids
+        if i in views
+    ]
+    return CustomerPage(edges, total, has_next, edges[-1].cursor if edges else None)
+
+
+COMPLAINTS_SQL = sql.SQL(
+    """WITH RECURSIVE {tree}
+SELECT t.root_id, k.* FROM tree AS t JOIN rm_complaints AS k ON k.customer_id = t.member_id
+WHERE %(status)s::text IS NULL OR k.status = %(status)s
+ORDER BY k.filed_at, k.id"""
+).format(tree=tree_ctes(GIVEN_ROOTS))
+
+
+def complaints_for(
+    conn: Connection[Any], customer_ids: Iterable[UUID | str], status: str | None = None
+) -> dict[UUID, list[ComplaintView]]:
+    """Complaints per asked customer (a survivor's include its duplicates'), oldest first.
+
+    Every known asked id is in the result, with an empty list when it has none.
+    """
+    if status is not None and status not in COMPLAINT_STATUSES:
+        raise ValueError(f"unknown complaint status {status!r}")
+    asked = resolve(conn, _uuids(customer_ids))
+    by_root: dict[UUID, list[ComplaintView]] = {root: [] for root in asked.values()}
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(COMPLAINTS_SQL, {"roots": list(by_root), "status": status})
+        for row in cur:
+            by_root[row["root_id"]].append(
+                ComplaintView(
+                    **{k: row[k] for k in ComplaintView.__dataclass_fields__},
+                )
+            )
+    return {a: list(by_root[root]) for a, root in asked.items()}
+
+
+def funnel(
+    conn: Connection[Any],
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    source: str | None = None,
+) -> list[FunnelStep]:
+    """RULES.md "Funnel" for customers registered in [from_, to) (business time).
+
+    reached(stage) counts customers whose furthest stage on LEAD..WON is that stage or
+    beyond; conversion is reached / reached(previous), None for LEAD or when that is 0.
+    Merged duplicates are left out (their survivor stands for them); forgotten
+    customers stay in (the funnel holds no personal data).
+    """
+    counts = sql.SQL(", ").join(
+        sql.SQL("count(*) FILTER (WHERE f.furthest_rank >= {})").format(sql.Literal(rank))
+        for rank in range(len(PIPELINE_PATH))
+    )
+    statement = sql.SQL(
+        """SELECT {counts} FROM rm_funnel AS f
+WHERE NOT {duplicate}
+  AND (%(from)s::timestamptz IS NULL OR f.registered_at >= %(from)s)
+  AND (%(to)s::timestamptz IS NULL OR f.registered_at < %(to)s)
+  AND (%(source)s::text IS NULL OR f.source = %(source)s)"""
+    ).format(counts=counts, duplicate=is_duplicate(sql.SQL("f.customer_id")))
+    row = conn.execute(statement, {"from": from_, "to": to, "source": source}).fetchone()
+    reached = [int(n) for n in row] if row else [0] * len(PIPELINE_PATH)
+    steps = []
+    for rank, stage in enumerate(PIPELINE_PATH):
+        previous = reached[rank - 1] if rank else 0
+        conversion = reached[rank] / previous if rank and previous else None
+        steps.append(FunnelStep(stage, reached[rank], conversion))
+    return steps
+
+
+def _distribution(
+    conn: Connection[Any], expression: sql.Composable, now: datetime, thresholds: Thresholds
+) -> dict[str, int]:
+    statement = sql.SQL(
+        "WITH RECURSIVE {tree}, {facts} SELECT {expr} AS value, count(*) FROM facts AS f GROUP BY 1"
+    ).format(tree=tree_ctes(ALL_ROOTS), facts=facts_ctes(now, thresholds), expr=expression)
+    return {value: int(n) for value, n in conn.execute(statement)}
+
+
+def lifecycle_distribution(
+    conn: Connection[Any], now: datetime | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> list[LifecycleCount]:
+    """How many profiles are in each lifecycle stage at `now`; every stage listed."""
+    at = _now(now)
+    counts = _distribution(conn, lifecycle_sql(at, thresholds), at, thresholds)
+    return [LifecycleCount(stage, counts.get(stage, 0)) for stage in LIFECYCLE_STAGES]
+
+
+def tier_distribution(
+    conn: Connection[Any], now: datetime | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> list[TierCount]:
+    """How many profiles are in each tier at `now`; every tier listed."""
+    at = _now(now)
+    counts = _distribution(conn, tier_sql(thresholds), at, thresholds)
+    return [TierCount(tier, counts.get(tier, 0)) for tier in TIERS]
+
+
+TIMELINE_SQL = """
+SELECT position, type, stream_id, stream_version, occurred_at, recorded_at, actor, summary
+FROM rm_timeline
+WHERE customer_id = %(id)s AND position > %(after)s
+ORDER BY position
+LIMIT %(limit)s
+"""
+
+
+def timeline(
+    conn: Connection[Any], customer_id: UUID | str, first: int = 100, after: str | None = None
+) -> TimelinePage:
+    """One customer's events (its complaints' included), oldest first, from the read model.
+
+    Each id has its own timeline: merging does not join histories. Personal fields of a
+    forgotten customer's events read as null.
+    """
+    size = _page_size(first)
+    start = read_timeline_cursor(after) if after is not None else 0
+    params = {"id": UUID(str(customer_id)), "after": start, "limit": size + 1}
+    rows = conn.execute(TIMELINE_SQL, params).fetchall()
+    edges = []
+    for position, type_name, stream, version, occurred, recorded, actor, data in rows[:size]:
+        entry = TimelineEntry(
+            position=position,
+            type=type_name,
+            schema_version=split_type(type_name)[1],
+            stream_id=stream,
+            stream_version=version,
+            occurred_at=occurred,
+            recorded_at=recorded,
+            actor=actor,
+            data=data,
+        )
+        edges.append(TimelineEdge(timeline_cursor(position), entry))
+    return TimelinePage(edges, len(rows) > size, edges[-1].cursor if edges else None)

@@ -1,0 +1,194 @@
+"""Read-model tables in PostgreSQL: created idempotently, dropped whole for a rebuild.
+
+Every table is a projection of the event stream and can be rebuilt from it, so the
+schema has no migrations: a changed shape means `drop_all`, `create_all` and a replay
+(or `reset_projection` for one projection's tables). Each table belongs to exactly one
+projection (`PROJECTION_TABLES`); `rm_applied` records how far each projection got.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from psycopg import Connection, sql
+
+APPLIED_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_applied (
+    projection text NOT NULL,
+    subject_id uuid NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (projection, subject_id)
+)"""
+
+CUSTOMERS_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_customers (
+    id uuid PRIMARY KEY,
+    name text,
+    email text,
+    phone text,
+    address text,
+    company text,
+    industry text,
+    region text,
+    source text,
+    owner text,
+    referred_by uuid,
+    referrals jsonb NOT NULL DEFAULT '[]',
+    tags text[] NOT NULL DEFAULT '{}',
+    consents jsonb NOT NULL DEFAULT '[]',
+    stage text NOT NULL DEFAULT 'LEAD',
+    stage_history jsonb NOT NULL DEFAULT '[]',
+    needs jsonb NOT NULL DEFAULT '[]',
+    surveys jsonb NOT NULL DEFAULT '[]',
+    merged_into uuid,
+    forgotten boolean NOT NULL DEFAULT false,
+    forgotten_at timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version integer NOT NULL,
+    last_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_customers_created_at_id ON rm_customers (created_at, id);
+CREATE INDEX IF NOT EXISTS rm_customers_tags ON rm_customers USING gin (tags);
+CREATE INDEX IF NOT EXISTS rm_customers_region ON rm_customers (region);
+CREATE INDEX IF NOT EXISTS rm_customers_owner ON rm_customers (owner);
+CREATE INDEX IF NOT EXISTS rm_customers_stage ON rm_customers (stage);
+CREATE INDEX IF NOT EXISTS rm_customers_email ON rm_customers (email)"""
+
+MERGES_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_merges (
+    duplicate_id uuid PRIMARY KEY,
+    survivor_id uuid NOT NULL,
+    merged_at timestamptz NOT NULL,
+    duplicate_position bigint,
+    survivor_position bigint
+);
+CREATE INDEX IF NOT EXISTS rm_merges_survivor ON rm_merges (survivor_id)"""
+
+PURCHASES_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_purchases (
+    position bigint PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    order_id text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    currency text NOT NULL,
+    rate_to_cny numeric NOT NULL,
+    total numeric NOT NULL,
+    total_cny numeric NOT NULL,
+    lines jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_purchases_customer ON rm_purchases (customer_id, occurred_at)"""
+
+TOUCHES_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_touches (
+    position bigint PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    channel text NOT NULL,
+    direction text NOT NULL,
+    outcome text,
+    summary text,
+    occurred_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_touches_customer ON rm_touches (customer_id, occurred_at)"""
+
+COMPLAINTS_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_complaints (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    category text,
+    severity text,
+    status text NOT NULL,
+    description text,
+    escalation_reason text,
+    escalated_automatically boolean,
+    resolution text,
+    satisfaction integer,
+    filed_at timestamptz NOT NULL,
+    escalated_at timestamptz,
+    resolved_at timestamptz,
+    version integer NOT NULL,
+    last_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_complaints_customer ON rm_complaints (customer_id, filed_at)"""
+
+FUNNEL_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_funnel (
+    customer_id uuid PRIMARY KEY,
+    registered_at timestamptz NOT NULL,
+    source text,
+    furthest_rank smallint NOT NULL,
+    furthest_stage text NOT NULL,
+    reached_at jsonb NOT NULL DEFAULT '{}',
+    last_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_funnel_registered ON rm_funnel (registered_at)"""
+
+TIMELINE_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_timeline (
+    position bigint PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    stream_id uuid NOT NULL,
+    stream_version integer NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    actor text,
+    summary jsonb NOT NULL,
+    personal_fields text[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS rm_timeline_customer ON rm_timeline (customer_id, position)"""
+
+UNKNOWN_EVENTS_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_unknown_events (
+    type text PRIMARY KEY,
+    seen bigint NOT NULL,
+    last_position bigint NOT NULL
+)"""
+
+PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
+    "customers": ("rm_customers",),
+    "merges": ("rm_merges",),
+    "purchases": ("rm_purchases",),
+    "touches": ("rm_touches",),
+    "complaints": ("rm_complaints",),
+    "funnel": ("rm_funnel",),
+    "timeline": ("rm_timeline",),
+    "unknown_events": ("rm_unknown_events",),
+}
+"""Which tables each projection writes; the keys are the projection names in rm_applied."""
+
+ALL_DDL: Final = (
+    APPLIED_DDL,
+    CUSTOMERS_DDL,
+    MERGES_DDL,
+    PURCHASES_DDL,
+    TOUCHES_DDL,
+    COMPLAINTS_DDL,
+    FUNNEL_DDL,
+    TIMELINE_DDL,
+    UNKNOWN_EVENTS_DDL,
+)
+
+ALL_TABLES: Final = ("rm_applied", *(t for ts in PROJECTION_TABLES.values() for t in ts))
+
+
+def create_all(conn: Connection[Any]) -> None:
+    """Create every read-model table and index that is missing; safe to run any time."""
+    for ddl in ALL_DDL:
+        conn.execute(ddl)
+
+
+def drop_all(conn: Connection[Any]) -> None:
+    """Drop every read-model table, checkpoints included, so a replay starts from nothing."""
+    for table in reversed(ALL_TABLES):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+
+
+def reset_projection(conn: Connection[Any], projection: str) -> None:
+    """Empty one projection's tables and forget its checkpoints: a replay rebuilds only it."""
+    tables = PROJECTION_TABLES[projection]
+    conn.execute(
+        sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in tables))
+    )
+    conn.execute("DELETE FROM rm_applied WHERE projection = %s", [projection])

@@ -1,0 +1,97 @@
+"""The faust-streaming processor behind `crm worker NAME`: topic ──► sink, in batches.
+
+At-least-once by design (see DESIGN.md's known traps): one agent, concurrency 1, and a
+sink whose writes are idempotent by position. faust's `take` acks a batch when the loop
+body finishes, even when it raised; so a batch that fails to apply ends the process at
+once (no ack, no commit) and the supervisor restarts it to re-read from the last commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from streams.envelope import decode
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Sequence[dict[str, Any]]], Any]
+Report = Callable[[str, str], None]
+
+EXIT_BATCH_FAILED = 70
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    name: str
+    bootstrap: str
+    topic: str
+    data_dir: Path
+    batch_size: int = 500
+    batch_within: float = 0.2
+    rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
+
+
+def build_app(
+    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+) -> faust.App:
+    brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
+    datadir = settings.data_dir / "faust" / settings.name
+    datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+    app = faust.App(
+        f"crm-{settings.name}",
+        broker=brokers,
+        store="memory://",
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_replication_factor=1,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_rebalance_timeout=settings.rebalance_timeout,
+        broker_session_timeout=max(6.0, settings.rebalance_timeout * 2),
+        broker_heartbeat_interval=1.0,
+        broker_commit_every=settings.batch_size,
+        broker_commit_interval=1.0,
+    )
+    topic = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
+    counters = {"batches": 0, "events": 0}
+
+    @app.agent(topic, concurrency=1)
+    async def apply(stream: Any) -> None:
+        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+            envelopes = [decode(value) for value in batch]
+            try:
+                await asyncio.to_thread(sink, envelopes)
+            except Exception:
+                log.exception("batch of %d failed; exiting without acking it", len(envelopes))
+                os._exit(EXIT_BATCH_FAILED)
+            counters["batches"] += 1
+            counters["events"] += len(envelopes)
+
+    @app.timer(2.0)
+    async def heartbeat() -> None:
+        behind = await asyncio.to_thread(lag) if lag else None
+        lag_text = f", lag {behind}" if behind is not None else ""
+        report("ok", f"{counters['events']} events in {counters['batches']} batches{lag_text}")
+
+    return app
+
+
+def run_processor(
+    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+) -> None:
+    """Block until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly).
+
+    `lag()`: how many recorded events this worker has not applied yet (for /healthz).
+    """
+    app = build_app(settings, sink, report, lag)
+    report("starting", "joining the consumer group")
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()

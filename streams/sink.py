@@ -1,0 +1,59 @@
+"""Where a processor's batches go: open the sealed personal fields, then apply the batch
+to the read models in ONE PostgreSQL transaction together with their checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+
+from commands.application import CrmApplication
+from projections.apply import ApplyResult, apply_batch
+from projections.handlers import PROJECTIONS, Projection
+from projections.schema import create_all
+from streams.source import EnvelopeOpener
+
+
+class ReadModelSink:
+    """Applies envelope batches at most once per event (checkpoints per customer)."""
+
+    def __init__(
+        self,
+        app: CrmApplication,
+        database_url: str,
+        projections: Sequence[Projection] = PROJECTIONS,
+    ) -> None:
+        self.opener = EnvelopeOpener(app)
+        self.database_url = database_url
+        self.conn = psycopg.connect(database_url, autocommit=True)
+        self.projections = projections
+        with self.conn.transaction():
+            create_all(self.conn)
+        self.applied = 0
+        self.highest_position = 0
+
+    def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
+        opened = self.opener.open_all(envelopes)
+        with self.conn.transaction():
+            result = apply_batch(self.conn, opened, self.projections)
+        self.applied += result.applied
+        self.highest_position = max(
+            [self.highest_position, *(int(e["position"]) for e in envelopes)]
+        )
+        return result
+
+    def lag(self) -> int:
+        """Events recorded after the highest position this sink applied (0 when caught up).
+
+        Partitions advance independently, so this is the distance from the furthest one:
+        a lower bound of the work left, exact when the worker is idle.
+        """
+        newest = self.opener.app.recorder.max_notification_id() or 0
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute("SELECT coalesce(max(position), 0) FROM rm_applied").fetchone()
+        applied = max(self.highest_position, int(row[0]) if row else 0)
+        return max(0, newest - applied)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,106 @@
+"""Reads recorded events from the event store as Kafka envelopes, in position order.
+
+Personal fields leave the store as they are stored: sealed under the customer's key.
+On the wire they become ``"sealed:<base64>"`` strings, so the topic never carries
+personal data in clear, and forgetting (destroying the key) makes every copy on every
+broker unreadable without touching the topic. Processors open them with the key ring.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+
+from commands.application import CrmApplication
+from commands.crypto import UnreadableCiphertext, field_aad, open_sealed
+from commands.mapper import SEALED
+from events import CrmEvent
+from streams.envelope import RecordedMeta, event_class, to_envelope
+
+WIRE_PREFIX = "sealed:"
+
+
+@dataclass(frozen=True)
+class SourcedBatch:
+    envelopes: list[dict[str, Any]]
+    last_position: int
+
+
+class EventSource:
+    """Envelopes after a position, straight from the event store (never a read model)."""
+
+    def __init__(self, app: CrmApplication) -> None:
+        self.app = app
+        self.transcoder = app.crm_mapper.transcoder
+
+    def max_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def read_after(self, position: int, limit: int) -> SourcedBatch:
+        notifications = self.app.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
+        if not notifications:
+            return SourcedBatch([], position)
+        metas = self.app.crm_recorder.select_event_meta([n.id for n in notifications])
+        envelopes = [self._envelope(n, metas.get(n.id)) for n in notifications]
+        return SourcedBatch(envelopes, notifications[-1].id)
+
+    def _envelope(self, notification: Notification, meta: Any) -> dict[str, Any]:
+        cls: type[CrmEvent] = resolve_topic(notification.topic)
+        # Redacted decode: upcast state with every personal field None, no key needed.
+        state = self.app.crm_mapper.decode_state(notification, cls=cls, redact=True)
+        raw = self.transcoder.decode(notification.state)
+        for name, blob in (raw.get(SEALED) or {}).items():
+            state[name] = WIRE_PREFIX + blob
+        recorded = RecordedMeta(
+            position=notification.id,
+            recorded_at=meta.recorded_at if meta else state["timestamp"],
+            actor=meta.actor if meta else None,
+            correlation_id=meta.correlation_id if meta else None,
+            causation_id=meta.causation_id if meta else None,
+        )
+        return to_envelope(cls, state, recorded)
+
+
+class EnvelopeOpener:
+    """Opens the sealed personal fields of envelopes with the key ring (None once forgotten)."""
+
+    def __init__(self, app: CrmApplication) -> None:
+        self.app = app
+        self.transcoder = app.crm_mapper.transcoder
+
+    def open_all(self, envelopes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        subjects = {UUID(str(e["subject"])) for e in envelopes}
+        self.app.keys.prefetch(subjects)
+        return [self.open(e) for e in envelopes]
+
+    def open(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        opened = dict(envelope)
+        data = dict(envelope.get("data") or {})
+        subject = UUID(str(envelope["subject"]))
+        cls = event_class(envelope)
+        if cls is not None and cls.TYPE == "crm.customer.forgotten":
+            self.app.keys.tombstone(subject)
+        sealed = [k for k, v in data.items() if isinstance(v, str) and v.startswith(WIRE_PREFIX)]
+        if sealed:
+            cipher = self.app.keys.for_read(subject)
+            for name in sealed:
+                data[name] = self._open_field(cipher, subject, name, data[name])
+        opened["data"] = data
+        return opened
+
+    def _open_field(self, cipher: Any, subject: UUID, name: str, token: str) -> Any:
+        if cipher is None:
+            return None
+        blob = base64.b64decode(token[len(WIRE_PREFIX) :])
+        try:
+            return self.transcoder.decode(open_sealed(cipher, blob, field_aad(subject, name)))
+        except UnreadableCiphertext:
+            return None

@@ -1,0 +1,21 @@
+"""Topic administration the streams need (works on Tansu and on any Kafka)."""
+
+from __future__ import annotations
+
+import contextlib
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Create the topic if it is missing (idempotent; a no-op on a live cluster)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crm-admin")
+    try:
+        if topic in admin.list_topics():
+            return
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()

@@ -1,0 +1,83 @@
+"""No N+1: a page of 100 customers with their complaints costs a bounded handful of SQL
+statements, counted on the gateway's read pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from anyio import to_thread
+
+from commands.messages import CommandContext, FileComplaint, RegisterCustomer
+from gateway.testing import GatewayHarness
+from tests.servers import ServerSet
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+PAGE = """
+query($after: String) {
+  customers(first: 100, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      id name email tags stage lifecycleStage tier
+      purchases { count total } touches { count byChannel { channel count } }
+      complaints { id status severity }
+      open: complaints(status: OPEN) { id }
+    } }
+  }
+}
+"""
+MAX_STATEMENTS = 8
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
+    url = servers.new_database()
+    harness = GatewayHarness.start(url)
+    context = CommandContext(actor="seed")
+
+    def seed() -> None:
+        results = harness.deps.service.handle_many(
+            [RegisterCustomer(name=f"Customer {i:03}") for i in range(150)], context
+        )
+        harness.deps.service.handle_many(
+            [
+                FileComplaint(
+                    customer_id=r.customer_id,
+                    category="late",
+                    severity="LOW",
+                    description="late again",
+                )
+                for r in results[::2]
+            ],
+            context,
+        )
+        harness.sync()
+
+    await to_thread.run_sync(seed)
+    yield harness
+    await harness.aclose()
+    servers.drop_database(url)
+
+
+async def test_a_page_of_100_with_complaints_takes_a_bounded_handful_of_queries(
+    gw: GatewayHarness,
+) -> None:
+    before = gw.deps.reads.statements
+    page = (await gw.data(PAGE))["customers"]
+    first_page = gw.deps.reads.statements - before
+    assert len(page["edges"]) == 100 and page["totalCount"] == 150
+    assert first_page <= MAX_STATEMENTS, first_page
+
+    before = gw.deps.reads.statements
+    rest = (await gw.data(PAGE, {"after": page["pageInfo"]["endCursor"]}))["customers"]
+    second_page = gw.deps.reads.statements - before
+    assert len(rest["edges"]) == 50 and not rest["pageInfo"]["hasNextPage"]
+    assert second_page == first_page, "the cost does not grow with the page"
+    edges = page["edges"] + rest["edges"]
+    assert len({e["node"]["id"] for e in edges}) == 150
+    assert sum(len(e["node"]["complaints"]) for e in edges) == 75
+    assert all(len(e["node"]["open"]) == len(e["node"]["complaints"]) for e in edges)
+    print(f"SQL statements for a page of 100 customers with complaints: {first_page}")

@@ -1,0 +1,210 @@
+"""Subscriptions for real: uvicorn on a free port, graphql-transport-ws over WebSocket,
+events published by the outbox relay to the Kafka-protocol broker and pushed live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from anyio import to_thread
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.testing import GatewayHarness
+from streams.relay import Relay
+from streams.topic import ensure_topic
+from tests.servers import ServerSet
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SUBSCRIBE = (
+    "subscription($id: ID) { customerEvents(customerId: $id) "
+    "{ position type version actor data customerId streamId occurredAt recordedAt } }"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Live:
+    gw: GatewayHarness
+    url: str
+    relay: Relay
+
+    def publish(self) -> None:
+        self.relay.publish_available()
+
+
+@pytest.fixture(scope="module")
+def live(servers: ServerSet) -> Iterator[Live]:
+    url = servers.new_database()
+    topic = servers.new_topic()
+    ensure_topic(servers.kafka_bootstrap, topic, 1)
+    gw = GatewayHarness.start(url, kafka_bootstrap=servers.kafka_bootstrap, topic=topic)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=gw.graphql.routes),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    relay = Relay(gw.deps.app, url, servers.kafka_bootstrap, topic, partitions=1)
+    try:
+        yield Live(gw, f"127.0.0.1:{port}", relay)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        relay.close()
+        gw.sync.close()
+        gw.deps.close()
+        servers.drop_database(url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http(live: Live) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://{live.url}") as client:
+        yield client
+
+
+async def graphql(
+    client: httpx.AsyncClient, live: Live, query: str, variables: dict[str, Any], role: str
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=live.gw.headers(role)
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def open_subscription(live: Live, token: str, customer_id: str | None) -> ClientConnection:
+    ws = await connect(f"ws://{live.url}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    )
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert ack["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": SUBSCRIBE, "variables": {"id": customer_id}},
+            }
+        )
+    )
+    return ws
+
+
+async def wait_until_listening(live: Live, subscribers: int) -> None:
+    hub = live.gw.deps.live
+    assert hub is not None
+    deadline = time.monotonic() + 15
+    while not (hub.ready and len(hub.subscribers) >= subscribers):
+        assert time.monotonic() < deadline, "the live consumer never got ready"
+        await asyncio.sleep(0.05)
+
+
+async def next_event(ws: ClientConnection, type_suffix: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {type_suffix} event arrived"
+        message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        assert message["type"] == "next", message
+        event: dict[str, Any] = message["payload"]["data"]["customerEvents"]
+        if event["type"].startswith(type_suffix):
+            return event
+
+
+async def test_a_subscription_receives_a_live_event(live: Live, http: httpx.AsyncClient) -> None:
+    registered = await graphql(
+        http,
+        live,
+        'mutation { registerCustomer(input: {name: "Live Li", email: "live@example.com"}) '
+        "{ customer { id } } }",
+        {},
+        "admin",
+    )
+    other = await graphql(
+        http,
+        live,
+        'mutation { registerCustomer(input: {name: "Other"}) { customer { id } } }',
+        {},
+        "admin",
+    )
+    cid = registered["registerCustomer"]["customer"]["id"]
+    admin = await open_subscription(live, live.gw.token("admin"), cid)
+    analyst = await open_subscription(live, live.gw.token("analyst"), cid)
+    try:
+        await wait_until_listening(live, 2)
+        touched = await graphql(
+            http,
+            live,
+            "mutation($id: ID!) { recordContactTouch(input: {customerId: $id, channel: PHONE, "
+            'summary: "called about the 李 order"}) { position } }',
+            {"id": cid},
+            "support",
+        )
+        await graphql(
+            http,
+            live,
+            'mutation($id: ID!) { tagCustomer(input: {customerId: $id, add: ["x"]}) { position } }',
+            {"id": other["registerCustomer"]["customer"]["id"]},
+            "sales",
+        )
+        await to_thread.run_sync(live.publish)
+        seen = await next_event(admin, "crm.customer.contact_touch_recorded")
+        assert seen["position"] == touched["recordContactTouch"]["position"]
+        assert seen["customerId"] == cid and seen["actor"] == "support-user"
+        assert json.loads(seen["data"])["summary"] == "called about the 李 order"
+        redacted = await next_event(analyst, "crm.customer.contact_touch_recorded")
+        assert redacted["position"] == seen["position"]
+        data = json.loads(redacted["data"])
+        assert data["summary"] is None and data["channel"] == "PHONE"
+    finally:
+        await admin.close()
+        await analyst.close()
+
+
+async def test_a_connection_without_a_valid_token_is_closed(live: Live) -> None:
+    for payload in ({}, {"Authorization": "Bearer nonsense"}):
+        ws = await connect(f"ws://{live.url}/graphql", subprotocols=["graphql-transport-ws"])
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_subscribing_before_connection_init_is_refused(live: Live) -> None:
+    ws = await connect(f"ws://{live.url}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

@@ -1,0 +1,270 @@
+"""Applying envelopes: every event type lands, and each event counts at most once.
+
+Runs against the real PostgreSQL of the test session, one fresh database per test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from projections.apply import apply_batch, apply_envelopes
+from projections.handlers import PROJECTIONS
+from projections.queries import get_customers, timeline
+from projections.schema import ALL_TABLES, create_all, drop_all, reset_projection
+from tests.unit.test_projection_builder import T0, Envelope, Events, days
+
+Conn = psycopg.Connection[Any]
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[Conn]:
+    with psycopg.connect(database_url) as connection:
+        create_all(connection)
+        connection.commit()
+        yield connection
+
+
+def apply(conn: Conn, envelopes: Sequence[Envelope]) -> int:
+    applied = apply_envelopes(conn, envelopes)
+    conn.commit()
+    return applied
+
+
+def dump(conn: Conn) -> dict[str, list[str]]:
+    """Every row of every read-model table, as sorted JSON text."""
+    return {
+        table: [
+            row[0]
+            for row in conn.execute(
+                sql.SQL("SELECT to_jsonb(t)::text FROM {} AS t ORDER BY 1").format(
+                    sql.Identifier(table)
+                )
+            )
+        ]
+        for table in ALL_TABLES
+    }
+
+
+def story(events: Events) -> tuple[Any, list[Envelope]]:
+    cid, registered = events.register(
+        "Ann Lee",
+        at=T0,
+        email="ann@example.com",
+        phone="+8613800000000",
+        company="Acme",
+        region="east",
+        source="web",
+        industry="retail",
+        owner="bob",
+    )
+    other, _ = events.register("Referred", at=T0)
+    batch = [
+        registered,
+        events.change_contact(cid, T0 + days(1), address="1 Road", email="ann@acme.com"),
+        events.tag(cid, "vip", "b2b", at=T0 + days(1)),
+        events.untag(cid, "b2b", at=T0 + days(2)),
+        events.owner(cid, "carol", at=T0 + days(2)),
+        events.consent(cid, "marketing", True, "EMAIL", at=T0 + days(2)),
+        events.consent(cid, "marketing", False, "EMAIL", at=T0 + days(3)),
+        events.need(cid, "wants a bigger plan", at=T0 + days(3)),
+        events.survey(cid, 5, "great", at=T0 + days(3)),
+        events.referral(cid, other, at=T0 + days(3)),
+        events.move(cid, "LEAD", "QUALIFIED", at=T0 + days(4)),
+        events.touch(cid, "EMAIL", "sent offer", at=T0 + days(4)),
+        events.touch(cid, "PHONE", "called", at=T0 + days(5)),
+        events.touch(cid, "EMAIL", "follow-up", at=T0 + days(6)),
+        events.purchase(cid, "1500.00", at=T0 + days(7), currency="USD", rate="7.5"),
+        events.move(cid, "QUALIFIED", "WON", at=T0 + days(7)),
+    ]
+    return cid, batch
+
+
+def test_a_customers_story_builds_its_profile(conn: Conn) -> None:
+    events = Events()
+    cid, batch = story(events)
+    assert apply(conn, batch) == len(batch)
+
+    view = get_customers(conn, [cid], now=T0 + days(10))[cid]
+    assert (view.name, view.email, view.phone, view.address) == (
+        "Ann Lee",
+        "ann@acme.com",
+        "+8613800000000",
+        "1 Road",
+    )
+    assert (view.company, view.region, view.source, view.industry) == (
+        "Acme",
+        "east",
+        "web",
+        "retail",
+    )
+    assert view.owner == "carol"
+    assert view.tags == ("vip",)
+    assert [(c.purpose, c.channel, c.granted) for c in view.consents] == [
+        ("marketing", "EMAIL", False)
+    ]
+    assert [n.description for n in view.needs] == ["wants a bigger plan"]
+    assert [(s.score, s.comment) for s in view.surveys] == [(5, "great")]
+    assert len(view.referrals) == 1
+    assert view.stage == "WON"
+    assert [s.stage for s in view.stage_history] == ["LEAD", "QUALIFIED", "WON"]
+    assert view.purchases.count == 1 and str(view.purchases.total) == "1500.00"
+    assert view.purchases.first_at == view.purchases.last_at == T0 + days(7)
+    assert view.touches.count == 3 and view.touches.last_at == T0 + days(6)
+    assert [(c.channel, c.count) for c in view.touches.by_channel] == [("PHONE", 1), ("EMAIL", 2)]
+    assert view.lifecycle_stage == "NEW_CUSTOMER" and view.tier == "BRONZE"
+    assert view.version == len(batch)
+    assert view.created_at == T0 and view.updated_at == T0 + days(7)
+    assert view.last_position == batch[-1]["position"]
+    entries = timeline(conn, cid).rows
+    assert [e.node.position for e in entries] == [e["position"] for e in batch]
+
+
+def test_redelivering_a_batch_changes_nothing(conn: Conn) -> None:
+    _, batch = story(Events())
+    apply(conn, batch)
+    before = dump(conn)
+    result = apply_batch(conn, batch)
+    conn.commit()
+    assert (result.applied, result.duplicates, result.unknown) == (0, len(batch), 0)
+    assert dump(conn) == before
+
+
+def test_repeats_inside_one_batch_apply_once(conn: Conn) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    purchase = events.purchase(cid, 100, at=T0 + days(1))
+    result = apply_batch(conn, [registered, purchase, purchase, registered])
+    conn.commit()
+    assert (result.applied, result.duplicates) == (2, 2)
+    assert get_customers(conn, [cid])[cid].purchases.count == 1
+
+
+def test_interleaved_and_redelivered_customers_equal_one_clean_delivery(
+    conn: Conn, database_url: str
+) -> None:
+    events = Events()
+    a, reg_a = events.register("A", at=T0)
+    b, reg_b = events.register("B", at=T0)
+    stream_a = [reg_a] + [events.purchase(a, 10 * i, at=T0 + days(i)) for i in range(1, 6)]
+    stream_b = [reg_b] + [
+        events.touch(b, "WEB", f"visit {i}", at=T0 + days(i)) for i in range(1, 6)
+    ]
+    apply(conn, stream_a + stream_b)
+    clean = dump(conn)
+    drop_all(conn)
+    create_all(conn)
+    conn.commit()
+    # B's partition runs ahead; A crashes and re-sends from its last committed offset.
+    apply(conn, stream_b[:4])
+    apply(conn, stream_a[:3])
+    apply(conn, stream_a[1:5] + stream_b[2:])
+    apply(conn, stream_a[3:] + stream_b)
+    assert dump(conn) == clean
+
+
+def test_a_crash_mid_batch_rolls_back_and_redelivery_applies_once(conn: Conn) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    batch = [registered, *(events.purchase(cid, 5, at=T0 + days(i)) for i in range(1, 4))]
+    apply(conn, batch[:2])
+    apply_envelopes(conn, batch)
+    conn.rollback()  # the processor died before committing
+    assert apply(conn, batch) == 2
+    assert get_customers(conn, [cid])[cid].purchases.count == 3
+
+
+def test_unknown_types_are_counted_once_and_skipped(conn: Conn) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    strange = events.envelope(
+        type(None),  # type: ignore[arg-type]
+        cid,
+        {"anything": 1},
+        T0,
+        type_name="crm.customer.teleported.v1",
+    )
+    future = events.purchase(cid, 5, at=T0)
+    future["type"] = "crm.customer.purchase_recorded.v9"
+    result = apply_batch(conn, [registered, strange, future])
+    apply_batch(conn, [strange, future])
+    conn.commit()
+    assert (result.applied, result.unknown) == (1, 2)
+    seen = conn.execute("SELECT type, seen FROM rm_unknown_events ORDER BY type").fetchall()
+    assert seen == [("crm.customer.purchase_recorded.v9", 1), ("crm.customer.teleported.v1", 1)]
+    view = get_customers(conn, [cid])[cid]
+    assert view.purchases.count == 0 and view.version == 3
+
+
+def test_one_projection_can_be_rebuilt_alone(conn: Conn) -> None:
+    _, batch = story(Events())
+    apply(conn, batch)
+    before = dump(conn)
+    reset_projection(conn, "purchases")
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM rm_purchases").fetchone() == (0,)
+    result = apply_batch(conn, batch)
+    conn.commit()
+    assert result.applied == len(batch)  # new to the purchases projection only
+    assert dump(conn) == before
+
+
+def test_drop_all_and_replay_rebuilds_the_same_read_models(conn: Conn) -> None:
+    _, batch = story(Events())
+    apply(conn, batch)
+    before = dump(conn)
+    drop_all(conn)
+    create_all(conn)
+    apply(conn, batch)
+    assert dump(conn) == before
+
+
+def test_two_consumers_of_one_partition_apply_each_event_once(
+    conn: Conn, database_url: str
+) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    batch = [registered, events.purchase(cid, 7, at=T0 + timedelta(hours=1))]
+    assert apply_envelopes(conn, batch) == 2  # first consumer: applied, not yet committed
+    results: list[int] = []
+
+    def zombie() -> None:
+        with psycopg.connect(database_url) as other:
+            results.append(apply_envelopes(other, batch))
+            other.commit()
+
+    thread = threading.Thread(target=zombie)
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive(), "the second consumer waits on the checkpoint rows"
+    conn.commit()
+    thread.join(timeout=10)
+    assert results == [0]
+    assert get_customers(conn, [cid])[cid].purchases.count == 1
+
+
+def test_every_projection_has_tables_and_a_checkpoint(conn: Conn) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    apply(conn, [registered])
+    names = {p.name for p in PROJECTIONS}
+    rows = conn.execute("SELECT projection, position FROM rm_applied WHERE subject_id = %s", [cid])
+    assert {name: position for name, position in rows} == dict.fromkeys(names, 1)
+
+
+def test_an_autocommit_connection_needs_a_transaction_block(database_url: str) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    with psycopg.connect(database_url, autocommit=True) as auto:
+        create_all(auto)
+        with pytest.raises(ValueError, match="transaction"):
+            apply_envelopes(auto, [registered])
+        with auto.transaction():
+            assert apply_envelopes(auto, [registered]) == 1
+        assert get_customers(auto, [cid])[cid].name == "Ann Lee"

@@ -1,0 +1,151 @@
+"""Demo data: deterministic, realistic, in time order, and accepted by the real write side."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from commands.crypto import generate_master_key
+from commands.messages import (
+    Command,
+    EscalateComplaint,
+    FileComplaint,
+    ForgetCustomer,
+    MergeCustomers,
+    MoveStage,
+    RecordPurchase,
+    RegisterCustomer,
+    ResolveComplaint,
+)
+from ops.seeding.command import seed_database
+from ops.seeding.history import DemoHistory
+from ops.seeding.vocabulary import SOURCES
+from ops.testing import clean_env, crm_argv
+
+pytestmark = pytest.mark.integration
+
+UNTIL = datetime(2025, 6, 30, 12, tzinfo=UTC)
+SEED_WITH_MERGE_AND_FORGET = 7  # its first 200 customers include both (checked below)
+
+
+def commands_of(customers: int, seed: int, batch: int = 25) -> list[Command]:
+    history = DemoHistory(customers=customers, seed=seed, until=UNTIL)
+    return [c for b in history.batches(batch) for c in b.commands]
+
+
+@pytest.fixture(scope="module")
+def big() -> list[Command]:
+    return commands_of(2000, seed=42)
+
+
+def test_the_same_seed_gives_the_same_history_whatever_the_batch_size() -> None:
+    first = commands_of(120, seed=3, batch=25)
+    assert first == commands_of(120, seed=3, batch=25)
+    assert first == commands_of(120, seed=3, batch=7)
+    assert first == commands_of(120, seed=3, batch=1000)
+    assert first != commands_of(120, seed=4)
+    # More customers extend the history; the first ones stay who they were.
+    registered = [c for c in first if isinstance(c, RegisterCustomer)]
+    longer = [c for c in commands_of(150, seed=3) if isinstance(c, RegisterCustomer)]
+    assert {c.customer_id: c for c in registered}.items() <= {
+        c.customer_id: c for c in longer
+    }.items()
+
+
+def test_every_customer_history_is_in_time_order_within_the_last_year(
+    big: list[Command],
+) -> None:
+    owner_of_complaint: dict[UUID, UUID] = {}
+    times: dict[UUID, list[datetime]] = defaultdict(list)
+    for command in big:
+        assert command.occurred_at is not None
+        assert UNTIL - timedelta(days=365) <= command.occurred_at <= UNTIL
+        if isinstance(command, FileComplaint):
+            assert command.complaint_id is not None
+            owner_of_complaint[command.complaint_id] = command.customer_id
+        if isinstance(command, EscalateComplaint | ResolveComplaint):
+            customer = owner_of_complaint[command.complaint_id]
+        elif isinstance(command, MergeCustomers):
+            customer = command.duplicate_id
+        else:
+            customer = command.customer_id  # type: ignore[attr-defined]
+        times[customer].append(command.occurred_at)
+    assert len(times) == 2000
+    for stamps in times.values():
+        assert stamps == sorted(stamps)
+
+
+def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
+    kinds = Counter(type(c).__name__ for c in big)
+    registrations = [c for c in big if isinstance(c, RegisterCustomer)]
+    assert kinds["RegisterCustomer"] == 2000
+    assert len(big) >= 2000 * 10  # ~12 events per customer: 10k customers > 100k events
+    assert {c.source for c in registrations} == {source for source, _ in SOURCES}
+    assert any(c.referred_by for c in registrations)
+    assert all("\u4e00" <= c.name[0] <= "\u9fff" for c in registrations)  # Chinese names
+    assert len({c.email for c in registrations if c.email}) == sum(
+        1 for c in registrations if c.email
+    )
+    moves = Counter(c.to for c in big if isinstance(c, MoveStage))
+    assert moves["CONTACTED"] > moves["QUALIFIED"] > moves["NEGOTIATION"] > 0  # drop-off
+    assert 0.05 * 2000 < moves["WON"] < 0.2 * 2000 and moves["LOST"] > 0
+    assert any(c.to == "LEAD" and c.reason for c in big if isinstance(c, MoveStage))  # won back
+    currencies = Counter(c.currency for c in big if isinstance(c, RecordPurchase))
+    assert currencies["CNY"] > currencies["USD"] > 0 and currencies["EUR"] > 0
+    severities = Counter(c.severity for c in big if isinstance(c, FileComplaint))
+    assert set(severities) == {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+    assert any(c.satisfaction for c in big if isinstance(c, ResolveComplaint))
+    for kind in ("MergeCustomers", "ForgetCustomer", "AnswerSatisfactionSurvey", "RecordNeed"):
+        assert kinds[kind] > 0, kind
+
+
+def test_seeding_goes_through_the_command_layer_and_counts_what_it_recorded(
+    database_url: str,
+) -> None:
+    planned = commands_of(200, seed=SEED_WITH_MERGE_AND_FORGET)
+    assert any(isinstance(c, MergeCustomers) for c in planned)
+    assert any(isinstance(c, ForgetCustomer) for c in planned)
+    report = seed_database(
+        database_url,
+        key=generate_master_key(),
+        customers=200,
+        seed=SEED_WITH_MERGE_AND_FORGET,
+        batch=25,
+        until=UNTIL,
+    )
+    assert report.customers == 200
+    assert report.commands == len(planned)
+    with psycopg.connect(database_url) as conn:
+        events = conn.execute("SELECT count(*) FROM stored_events").fetchone()
+        actors = conn.execute("SELECT DISTINCT actor FROM crm_event_meta").fetchall()
+        keys = conn.execute("SELECT count(*) FROM crm_customer_keys").fetchone()
+    assert events == (report.events,)
+    assert report.events >= report.commands  # referrals, merges, CRITICAL add events
+    assert actors == [("crm-seed",)]
+    forgotten = sum(1 for c in planned if isinstance(c, ForgetCustomer))
+    assert keys == (200 - forgotten,)  # forgetting destroyed those customers' keys
+
+
+def crm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        crm_argv(*args), env=clean_env(env), capture_output=True, text=True, timeout=300
+    )
+
+
+def test_crm_seed_loads_once_and_then_leaves_the_store_alone(
+    database_url: str, tmp_path: object
+) -> None:
+    env = {"CRM_DATABASE_URL": database_url, "CRM_DATA_DIR": str(tmp_path)}
+    first = crm("seed", "--customers", "30", "--until", "2025-06-30", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "seeded 30 customers" in first.stdout
+    again = crm("seed", "--customers", "30", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "already holds" in again.stdout
+    bad = crm("seed", "--batch", "0", env=env)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --batch: ")

@@ -1,0 +1,248 @@
+"""`crm up` for real: embedded servers, every component, healing, a clean stop, a restart."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from ops.lock import lock_holder
+from ops.testing import PlatformProcess, running_platform, scratch_data_dir
+from tests.servers import ServerSet
+
+pytestmark = pytest.mark.integration
+
+HEALTHY_WITHIN = 30.0
+COMPONENTS = {"gateway", "relay", "worker-projections", "worker-analytics"}
+# crm up, the components, tansu, and PostgreSQL with its own background processes
+EMBEDDED_TREE = 1 + len(COMPONENTS) + 1 + 4
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    with scratch_data_dir() as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[PlatformProcess]:
+    """One embedded platform shared by the healing tests of this module."""
+    with scratch_data_dir() as path, running_platform(path) as started:
+        started.wait_healthy(timeout=90)
+        yield started
+
+
+def heal(platform: PlatformProcess, component: str) -> int:
+    """kill -9 one child; return its new pid once /healthz is 200 again."""
+    old = platform.pid(component)
+    psutil.Process(old).kill()
+    new = platform.wait_replaced(component, old)
+    platform.wait_healthy(timeout=60)
+    assert new != old
+    return new
+
+
+def test_up_is_healthy_within_30_seconds(platform: PlatformProcess) -> None:
+    assert platform.healthy_after is not None
+    assert platform.healthy_after < HEALTHY_WITHIN, platform.output()
+    assert f"GraphQL: {platform.graphql_url}" in platform.output()
+
+
+def test_healthz_names_every_component_honestly(platform: PlatformProcess) -> None:
+    code, body = platform.health()
+    assert code == 200
+    components = body["components"]
+    assert COMPONENTS | {"postgres", "kafka", "supervisor", "database", "broker"} <= set(components)
+    assert components["relay"]["status"] == "ok"
+    assert "published up to position" in components["relay"]["detail"]
+    assert components["worker-projections"]["status"] in {"ok", "starting"}
+    assert components["worker-analytics"]["status"] == "idle"
+    assert components["worker-analytics"]["detail"].startswith("not implemented yet: ")
+    assert components["gateway"]["status"] == "ok"
+    assert "/graphql" in components["gateway"]["detail"]
+    assert components["database"]["status"] == "ok"
+
+
+def test_a_mutation_reaches_the_read_models_through_kafka(platform: PlatformProcess) -> None:
+    """End to end on the running platform: GraphQL → event store → relay → Kafka →
+    worker → read model → GraphQL, with read-your-writes through `atLeast`."""
+    import httpx
+
+    from ops.tokens import mint_token, parse_ttl
+
+    secret = (platform.data_dir / "jwt.secret").read_text().strip()
+    token = mint_token(secret, role="sales", subject="stack-test", ttl=parse_ttl("5m"))
+    headers = {"Authorization": f"Bearer {token}"}
+    register = """mutation { registerCustomer(input: {name: "Li Lei", email: "li.lei@example.com",
+        region: "华东"}) { position customer { id } } }"""
+    with httpx.Client(timeout=30) as client:
+        answer = client.post(platform.graphql_url, json={"query": register}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()["data"]["registerCustomer"]
+        query = """query($id: ID!, $at: Int) { customer(id: $id, atLeast: $at) {
+            name email region stage lifecycleStage tier } }"""
+        variables = {"id": payload["customer"]["id"], "at": payload["position"]}
+        read = client.post(
+            platform.graphql_url, json={"query": query, "variables": variables}, headers=headers
+        )
+        unauthenticated = client.post(platform.graphql_url, json={"query": query})
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["customer"] == {
+        "name": "Li Lei",
+        "email": "li.lei@example.com",
+        "region": "华东",
+        "stage": "LEAD",
+        "lifecycleStage": "PROSPECT",
+        "tier": "BRONZE",
+    }
+    assert unauthenticated.status_code == 401
+
+
+def test_endpoints_file(platform: PlatformProcess) -> None:
+    endpoints = platform.endpoints()
+    assert endpoints["graphql"] == platform.graphql_url
+    assert endpoints["kafka"]["topic"] == "crm.events"
+    assert endpoints["analytics"]["duckdb"].endswith("analytics.duckdb")
+    with psycopg.connect(endpoints["database"], connect_timeout=3) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("crm",)
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=endpoints["kafka"]["bootstrap"])
+    try:
+        assert "crm.events" in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def test_local_secrets_are_generated_into_the_data_folder(platform: PlatformProcess) -> None:
+    import base64
+
+    for name in ("jwt.secret", "master.key"):
+        assert (platform.data_dir / name).stat().st_mode & 0o777 == 0o600
+    key = base64.b64decode((platform.data_dir / "master.key").read_text().strip(), validate=True)
+    assert len(key) == 32
+
+
+def test_each_child_command_line_names_it(platform: PlatformProcess) -> None:
+    commands = {
+        name: " ".join(psutil.Process(platform.pid(name)).cmdline())
+        for name in [*COMPONENTS, "postgres", "kafka"]
+    }
+    assert "crm gateway" in commands["gateway"]
+    assert "crm relay" in commands["relay"]
+    assert "crm worker projections" in commands["worker-projections"]
+    assert "postgres -D" in commands["postgres"]
+    assert "tansu" in commands["kafka"] and "broker" in commands["kafka"]
+
+
+def test_a_second_up_on_the_same_folder_is_refused(platform: PlatformProcess) -> None:
+    import subprocess
+
+    from ops.testing import clean_env, crm_argv
+
+    result = subprocess.run(
+        crm_argv("up", "--data-dir", str(platform.data_dir), "--port", "0"),
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: CRM_DATA_DIR: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert platform.health()[0] == 200
+
+
+def test_kill_9_of_the_gateway_is_healed(platform: PlatformProcess) -> None:
+    heal(platform, "gateway")
+
+
+def test_kill_9_of_a_worker_is_healed(platform: PlatformProcess) -> None:
+    heal(platform, "worker-projections")
+
+
+def test_kill_9_of_postgres_is_healed_and_keeps_data(platform: PlatformProcess) -> None:
+    url = platform.endpoints()["database"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS survives_kill (v text)")
+        conn.execute("INSERT INTO survives_kill VALUES ('kept')")
+    heal(platform, "postgres")
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT v FROM survives_kill").fetchall() == [("kept",)]
+
+
+def test_kill_9_of_kafka_is_healed_and_the_topic_is_back(platform: PlatformProcess) -> None:
+    heal(platform, "kafka")
+    from kafka import KafkaAdminClient
+
+    bootstrap = platform.endpoints()["kafka"]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap["bootstrap"])
+    try:
+        assert bootstrap["topic"] in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def _stop_and_check_nothing_left(platform: PlatformProcess, sig: int, at_least: int) -> None:
+    tree = [(p.pid, p.create_time()) for p in platform.tree()]
+    assert len(tree) >= at_least
+    began = time.monotonic()
+    assert platform.stop(sig) == 0
+    assert time.monotonic() - began < 30
+    left = []
+    for pid, created in tree:
+        try:
+            proc = psutil.Process(pid)
+            if proc.create_time() == created and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(proc.cmdline()))
+        except psutil.NoSuchProcess:
+            pass
+    assert left == []
+    assert lock_holder(platform.data_dir) is None
+    assert not (platform.data_dir / "crm.lock").exists()
+    assert not (platform.data_dir / "endpoints.json").exists()
+
+
+def test_ctrl_c_leaves_nothing_behind_and_up_starts_again(data_dir: Path) -> None:
+    with running_platform(data_dir) as first:
+        first.wait_healthy(timeout=60)
+        url = first.endpoints()["database"]
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (v text)")
+            conn.execute("INSERT INTO kept VALUES ('across restarts')")
+        _stop_and_check_nothing_left(first, signal.SIGINT, EMBEDDED_TREE)
+        assert "stopped" in first.output()
+
+    with running_platform(data_dir) as second:
+        assert second.wait_healthy(timeout=60) < HEALTHY_WITHIN
+        url = second.endpoints()["database"]
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchone() == ("across restarts",)
+        _stop_and_check_nothing_left(second, signal.SIGTERM, EMBEDDED_TREE)
+
+
+def test_external_servers_are_used_instead_of_embedded_ones(
+    data_dir: Path, servers: ServerSet, database_url: str, kafka_topic: str
+) -> None:
+    env = {
+        "CRM_DATABASE_URL": database_url,
+        "CRM_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "CRM_KAFKA_TOPIC": kafka_topic,
+    }
+    with running_platform(data_dir, env=env) as platform:
+        platform.wait_healthy(timeout=60)
+        components = platform.supervisor()["components"]
+        assert "postgres" not in components and "kafka" not in components
+        assert set(components) >= COMPONENTS
+        commands = [" ".join(p.cmdline()) for p in platform.tree()]
+        assert not any("postgres -D" in c or "tansu" in c for c in commands)
+        assert not (platform.data_dir / "pgdata").exists()
+        endpoints = platform.endpoints()
+        assert endpoints["database"] == database_url
+        assert endpoints["kafka"] == {"bootstrap": servers.kafka_bootstrap, "topic": kafka_topic}
+        _stop_and_check_nothing_left(platform, signal.SIGINT, 1 + len(COMPONENTS))

@@ -1,0 +1,106 @@
+"""Settings: defaults, environment, `crm.toml`, overrides, and errors that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops.config import Settings, env_name, load_settings, load_settings_checked
+from ops.errors import SettingError
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No CRM_* variable from the outside, and a working folder without crm.toml."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("CRM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults_start_embedded_servers(isolated: Path) -> None:
+    settings = load_settings()
+    assert settings.embedded_database and settings.embedded_kafka
+    assert settings.kafka_topic == "crm.events"
+    assert settings.port == 8000
+    assert settings.data_dir == isolated / ".crm"
+    assert settings.data_dir.is_absolute()
+
+
+def test_environment_switches_to_external_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_DATABASE_URL", "postgresql://u@db.example:5432/crm")
+    monkeypatch.setenv("CRM_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("CRM_KAFKA_TOPIC", "events.prod")
+    monkeypatch.setenv("CRM_PORT", "9000")
+    settings = load_settings()
+    assert not settings.embedded_database and not settings.embedded_kafka
+    assert settings.kafka_bootstrap == "k1:9092,k2:9092"
+    assert (settings.kafka_topic, settings.port) == ("events.prod", 9000)
+
+
+def test_crm_toml_is_read_and_environment_wins(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated / "crm.toml").write_text(
+        'data_dir = "state"\nport = 8100\nkafka_topic = "from.toml"\n'
+        'database_url = "postgresql://x@h/crm"\n'
+    )
+    settings = load_settings()
+    assert settings.data_dir == isolated / "state"
+    assert (settings.port, settings.kafka_topic) == (8100, "from.toml")
+    assert settings.database_url == "postgresql://x@h/crm"
+    monkeypatch.setenv("CRM_PORT", "8200")
+    assert load_settings().port == 8200
+
+
+def test_crm_config_points_at_another_file(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = isolated / "conf" / "prod.toml"
+    other.parent.mkdir()
+    other.write_text('kafka_bootstrap = "broker:9092"\n')
+    monkeypatch.setenv("CRM_CONFIG", str(other))
+    assert load_settings().kafka_bootstrap == "broker:9092"
+
+
+def test_command_line_overrides_win_and_none_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_PORT", "8300")
+    assert load_settings(port=8400).port == 8400
+    assert load_settings(port=None).port == 8300
+
+
+def test_derived_paths_and_urls(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, port=8123, host="0.0.0.0")
+    assert settings.endpoints_file == tmp_path / "endpoints.json"
+    assert settings.run_dir == tmp_path / "run"
+    assert settings.logs_dir == tmp_path / "logs"
+    assert settings.analytics_path == tmp_path / "analytics" / "analytics.duckdb"
+    assert settings.graphql_url == "http://127.0.0.1:8123/graphql"
+    assert settings.health_url == "http://127.0.0.1:8123/healthz"
+
+
+def test_env_name() -> None:
+    assert env_name("port") == "CRM_PORT"
+    assert env_name("database_url") == "CRM_DATABASE_URL"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CRM_PORT", "eighty"), ("CRM_PORT", "70000"), ("CRM_KAFKA_PARTITIONS", "0")],
+)
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingError) as caught:
+        load_settings_checked()
+    assert caught.value.setting == variable
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert "\n" not in str(caught.value)
+
+
+def test_setting_error_without_a_setting() -> None:
+    assert str(SettingError(None, "plain")) == "plain"
+    assert str(SettingError("--role", "unknown")) == "--role: unknown"
