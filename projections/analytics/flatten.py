@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from events import CustomerMerged, DuplicateMerged, PurchaseRecorded
 import pyarrow as pa
 
+from events import CustomerMerged, DuplicateMerged, PurchaseRecorded
 from projections.analytics.schema import (
     MONEY_SCALE,
     RATE_SCALE,
@@ -136,6 +136,8 @@ def merge_row(event: IncomingEvent) -> Row | None:
     """The merge link an event states, from whichever side it was recorded on."""
     if not event.known:
         return None
+    duplicate: UUID | None
+    survivor: UUID | None
     if event.kind == CustomerMerged.TYPE:
         duplicate, survivor = event.subject_id, _uuid(event.data.get("survivor_id"))
     elif event.kind == DuplicateMerged.TYPE:

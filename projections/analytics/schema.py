@@ -26,7 +26,9 @@ RATE_SCALE: Final = 8
 MONEY: Final = pa.decimal128(18, MONEY_SCALE)
 RATE: Final = pa.decimal128(18, RATE_SCALE)
 
-BASE_FIELDS: Final = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+BASE_FIELDS: Final = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic"}
+)
 """What every stored event carries; the envelope says it as position, stream, version, time."""
 
 LINE_TYPE: Final = pa.struct(
@@ -111,7 +113,9 @@ def field_columns() -> tuple[FieldColumn, ...]:
             if f.name in BASE_FIELDS or f.name in cls.PERSONAL or f.name == "customer_id":
                 continue
             column = f"{short_name(cls)}_{f.name}" if f.name in personal else f.name
-            found.append(FieldColumn(cls.TYPE, f.name, column, _arrow_type(cls, f.name, str(f.type))))
+            found.append(
+                FieldColumn(cls.TYPE, f.name, column, _arrow_type(cls, f.name, str(f.type)))
+            )
     return tuple(found)
 
 
@@ -121,7 +125,9 @@ def events_schema() -> pa.Schema:
     for fc in field_columns():
         known = columns.setdefault(fc.column, fc.type)
         if known != fc.type:
-            raise TypeError(f"column {fc.column!r} is {known} in one event and {fc.type} in another")
+            raise TypeError(
+                f"column {fc.column!r} is {known} in one event and {fc.type} in another"
+            )
     taken = {f.name for f in ENVELOPE_COLUMNS}
     clash = taken & set(columns)
     if clash:
