@@ -59,3 +59,24 @@ def server_version(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "?"
+
+
+@contextmanager
+def bench_broker(bootstrap: str | None) -> Iterator[str]:
+    """The configured Kafka bootstrap, or a throwaway embedded Tansu for the block."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from ops.embedded.kafka import EmbeddedKafka, stop_kafka
+
+    broker = EmbeddedKafka()
+    process = broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        stop_kafka(process)
+
+
+def new_topic(prefix: str) -> str:
+    """A topic no earlier run used (Tansu or a shared cluster may keep old ones)."""
+    return f"{prefix}.{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,134 @@
+"""Gateway: 360° profile and list queries over HTTP, beside `{ __typename }`.
+
+A demo history is recorded and the read models rebuilt (`streams.rebuild`), then the
+real `crm gateway` process serves them alone (no relay or worker competing for the two
+cores). `clients` concurrent HTTP clients send, per repeat and interleaved, `requests`
+of each query: `{ __typename }` (the baseline: HTTP, auth, GraphQL parse and execute
+with no data), the 360° profile of random customers, and list pages under filters.
+Target: each data query at least half the baseline's requests/s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from ops.bench.document import Size, median_rate, now, row, target
+from ops.bench.history import seed_history
+from ops.bench.load import Body, repeat_for_clients, run_load
+from ops.bench.processes import GATEWAY, bench_platform
+from ops.bench.queries import TYPENAME, list_bodies, profile_bodies
+from ops.bench.server import new_topic, scratch_database
+from ops.bench.stats import Run, summarise
+from streams.rebuild import rebuild
+
+RATIO_TARGET = 0.5
+QUERIES = ("typename", "profile_360", "list")
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    size: Size
+    customers: int
+    requests: int
+    clients: int
+    repeats: int
+
+    @classmethod
+    def make(cls, size: Size, clients: int | None = None, repeats: int | None = None) -> Any:
+        base = {
+            "tiny": cls("tiny", 20, 40, 4, 1),
+            "quick": cls("quick", 300, 400, 16, 1),
+            "full": cls("full", 4000, 3000, 16, 3),
+        }[size]
+        return cls(
+            size, base.customers, base.requests, clients or base.clients, repeats or base.repeats
+        )
+
+
+def customer_ids(database_url: str) -> list[str]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id::text FROM rm_customers WHERE merged_into IS NULL"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log) -> dict[str, Any]:
+    started = now()
+    key = generate_master_key()
+    runs: dict[str, list[Run]] = {name: [] for name in QUERIES}
+    with scratch_database(server_url, "bench_gateway") as url:
+        log(f"gateway: seeding {config.customers:,} customers, rebuilding the read models")
+        seed_history(url, key, customers=config.customers)
+        app = CrmApplication(url, master_key=key, pool_size=2)
+        try:
+            rebuild(app, url)
+        finally:
+            app.close()
+        ids = customer_ids(url)
+        bodies: dict[str, list[Body]] = {
+            "typename": [TYPENAME],
+            "profile_360": profile_bodies(ids, config.requests),
+            "list": list_bodies(),
+        }
+        with bench_platform(url, bootstrap, new_topic("bench.gw"), key, (GATEWAY,)) as platform:
+            headers = platform.headers("sales")
+            for repeat in range(config.repeats):
+                for name in QUERIES:
+                    log(
+                        f"gateway {repeat + 1}/{config.repeats}: {name}, {config.requests} requests"
+                    )
+                    work = repeat_for_clients(bodies[name], config.clients, config.requests)
+                    runs[name].append(run_load(platform.graphql_url, headers, work))
+                platform.check_alive()
+    results = {name: summarise(r, "requests") for name, r in runs.items()}
+    results["data"] = {"customers": len(ids)}
+    return document(config, results, started)
+
+
+def document(config: GatewayConfig, results: dict[str, Any], started: str) -> dict[str, Any]:
+    base = median_rate(results["typename"], "requests")
+    summary, targets = [], {}
+    labels = {
+        "typename": "`{ __typename }`",
+        "profile_360": "360° profile query",
+        "list": "list query (page of 20, filters)",
+    }
+    for name in QUERIES:
+        rate = median_rate(results[name], "requests")
+        latency = results[name]["latency_ms"]
+        is_base = name == "typename"
+        summary.append(
+            row(
+                f"{labels[name]}, {config.clients} clients",
+                rate,
+                "req/s",
+                baseline=None if is_base else base,
+                p50_ms=latency["p50"],
+                p99_ms=latency["p99"],
+                target="baseline" if is_base else f"≥ {RATIO_TARGET:.0%} of __typename",
+                met=None if is_base else rate / base >= RATIO_TARGET,
+            )
+        )
+        if not is_base:
+            targets[f"{name}_vs_typename"] = target(RATIO_TARGET, rate / base if base else 0.0)
+    return {
+        "benchmark": "gateway",
+        "size": config.size,
+        "config": asdict(config),
+        "started_at": started,
+        "finished_at": now(),
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "results": results,
+        "summary": summary,
+        "targets": targets,
+    }
