@@ -8,13 +8,19 @@ do (see `streams.relay_main` for the contract with the process shell in `ops`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from streams.relay_main import Report, StopFlag, StreamConfig, serve_idle
+
+if TYPE_CHECKING:
+    from commands.application import CrmApplication
+    from streams.processor import ProcessorSettings
 
 WORKERS: dict[str, str] = {
     "projections": "apply events to the PostgreSQL read models (360°, funnel, timeline, …)",
     "analytics": "write events to Parquet files and the DuckDB catalog for analysts",
 }
-IMPLEMENTED = frozenset({"projections"})
+IMPLEMENTED = frozenset({"projections", "analytics"})
 """Every worker `crm up` starts, with the job it will do."""
 
 
@@ -27,14 +33,43 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         serve_idle(config, report, stop, f"{name} worker: {WORKERS[name]}")
         return
     from commands.application import CrmApplication
-    from streams.processor import ProcessorSettings, run_processor
-    from streams.sink import ReadModelSink
+    from streams.processor import ProcessorSettings
 
     app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
-    sink = ReadModelSink(app, config.database_url)
     settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
+    try:
+        if name == "analytics":
+            _run_analytics(app, config, settings, report)
+        else:
+            _run_read_models(app, config, settings, report)
+    finally:
+        app.close()
+
+
+def _run_read_models(
+    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
+) -> None:
+    from streams.processor import run_processor
+    from streams.sink import ReadModelSink
+
+    sink = ReadModelSink(app, config.database_url)
     try:
         run_processor(settings, sink, report, sink.lag)
     finally:
         sink.close()
-        app.close()
+
+
+def _run_analytics(
+    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
+) -> None:
+    from projections.analytics.layout import AnalyticsLayout
+    from projections.analytics.writer import AnalyticsSink
+    from streams.processor import run_processor
+
+    sink = AnalyticsSink(AnalyticsLayout.for_data_dir(config.data_dir))
+
+    def lag() -> int:
+        newest = app.recorder.max_notification_id() or 0
+        return max(0, newest - sink.highest_position)
+
+    run_processor(settings, sink, report, lag)

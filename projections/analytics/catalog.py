@@ -1,0 +1,265 @@
+"""The DuckDB catalog: views and table macros over the Parquet datasets, nothing else.
+
+Analysts open it read-only while the worker writes: the views re-read the file globs on
+every query, so one connection keeps seeing new events. The file is written to a temp
+name and renamed over the old one, and only when its SQL changed (a reader holding the
+old file keeps the old, still valid, definitions until it reconnects).
+
+Lifecycle stage and tier follow `projections.derived` (the same rules and thresholds,
+as SQL over the analytics datasets); time-dependent views take ``now()`` and have a
+table macro twin taking the moment explicitly: ``customers_at(ts)``, ``rfm_at(ts)``,
+``funnel_between(from_ts, to_ts, src)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+
+from projections.analytics.layout import COMPACT_NAME, PART_PREFIX, AnalyticsLayout
+from projections.analytics.schema import Dataset, datasets
+from projections.derived import DEFAULT_THRESHOLDS, Thresholds
+from projections.membership import MAX_DEPTH
+from projections.vocabulary import PIPELINE_PATH
+
+VERSION_TABLE = "catalog_info"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _interval(duration: timedelta) -> str:
+    return f"INTERVAL {duration // timedelta(microseconds=1)} MICROSECONDS"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")"
+
+
+def dataset_view(layout: AnalyticsLayout, ds: Dataset) -> str:
+    """Compact rows no part overrides, plus the parts deduplicated (newest per key)."""
+    folder = layout.dataset(ds.name)
+    compact = _lit(str(folder / COMPACT_NAME))
+    part_glob = _lit(str(folder / f"{PART_PREFIX}*.parquet"))
+    key = ", ".join(ds.dedupe_key)
+    order = "last_position DESC" if ds.snapshot else key
+    columns = ", ".join(ds.schema.names)
+    return f"""CREATE VIEW ds_{ds.name} AS
+WITH parts AS (
+    SELECT {columns} FROM read_parquet({part_glob}, union_by_name = true)
+    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
+)
+SELECT {columns} FROM read_parquet({compact}, union_by_name = true) AS c
+WHERE NOT EXISTS (SELECT 1 FROM parts AS p WHERE {
+        " AND ".join(f"p.{k} = c.{k}" for k in ds.dedupe_key)
+    })
+UNION ALL
+SELECT {columns} FROM parts"""
+
+
+def _facts_macro(t: Thresholds) -> str:
+    return f"""CREATE MACRO customers_at(ts) AS TABLE
+WITH RECURSIVE roots AS (
+    SELECT d.customer_id FROM customer_dim AS d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM merges AS m JOIN customer_dim AS s ON s.customer_id = m.survivor_id
+        WHERE m.duplicate_id = d.customer_id)
+),
+walk AS (
+    SELECT customer_id AS root_id, customer_id AS member_id, 0 AS depth FROM roots
+    UNION ALL
+    SELECT w.root_id, m.duplicate_id, w.depth + 1
+    FROM walk AS w JOIN merges AS m ON m.survivor_id = w.member_id
+    WHERE w.depth < {MAX_DEPTH}
+),
+tree AS (SELECT DISTINCT root_id, member_id FROM walk),
+orders AS (
+    SELECT customer_id, position, occurred_at, order_total_cny AS total_cny
+    FROM purchases WHERE line_no = 1
+),
+purchase_facts AS (
+    SELECT t.root_id,
+        count(o.position) AS purchase_count,
+        coalesce(sum(o.total_cny), 0) AS purchase_total,
+        min(o.occurred_at) AS first_purchase_at,
+        max(o.occurred_at) AS last_purchase_at,
+        count(o.position) FILTER (WHERE o.occurred_at >= ts - {_interval(t.loyal_window)})
+            AS loyal_window_purchases,
+        count(o.position) FILTER (WHERE o.occurred_at >= ts - {_interval(t.tier_window)})
+            AS tier_window_purchases,
+        coalesce(sum(o.total_cny) FILTER (WHERE o.occurred_at >= ts - {
+        _interval(t.tier_window)
+    }), 0)
+            AS tier_window_total
+    FROM tree AS t
+    LEFT JOIN orders AS o ON o.customer_id = t.member_id AND o.occurred_at <= ts
+    GROUP BY t.root_id
+),
+complaint_facts AS (
+    SELECT t.root_id,
+        count(*) FILTER (WHERE k.filed_at <= ts AND (k.resolved_at IS NULL OR k.resolved_at > ts))
+            AS open_complaints,
+        bool_or(k.severity IN {_in(t.severe_severities)} AND k.filed_at <= ts
+            AND (k.resolved_at IS NULL OR k.resolved_at > ts)) AS has_severe_open_complaint
+    FROM tree AS t JOIN complaints AS k ON k.customer_id = t.member_id
+    GROUP BY t.root_id
+),
+f AS (
+    SELECT d.*, pf.purchase_count, pf.purchase_total, pf.first_purchase_at,
+        pf.last_purchase_at, pf.loyal_window_purchases, pf.tier_window_purchases,
+        pf.tier_window_total, coalesce(cf.open_complaints, 0) AS open_complaints,
+        coalesce(cf.has_severe_open_complaint, false) AS has_severe_open_complaint
+    FROM purchase_facts AS pf
+    JOIN customer_dim AS d ON d.customer_id = pf.root_id
+    LEFT JOIN complaint_facts AS cf ON cf.root_id = pf.root_id
+)
+SELECT f.customer_id, f.registered_at, f.region, f.source, f.company, f.industry, f.owner,
+    f.referred_by, f.tags, f.stage, f.stage_changed_at, f.furthest_stage,
+    CASE
+        WHEN (f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)})
+             AND f.last_purchase_at < ts - {_interval(t.churned_after)} THEN 'CHURNED'
+        WHEN (f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)})
+             AND (f.last_purchase_at < ts - {_interval(t.at_risk_after)}
+                  OR f.has_severe_open_complaint) THEN 'AT_RISK'
+        WHEN f.loyal_window_purchases >= {t.loyal_purchases} THEN 'LOYAL'
+        WHEN f.purchase_count >= {t.repeat_purchases} THEN 'REPEAT_CUSTOMER'
+        WHEN f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)} THEN 'NEW_CUSTOMER'
+        WHEN f.stage IN {_in(t.opportunity_stages)} THEN 'OPPORTUNITY'
+        ELSE 'PROSPECT'
+    END AS lifecycle_stage,
+    CASE
+        WHEN f.tier_window_total >= {t.vip_total}
+             OR (f.tier_window_purchases >= {t.vip_frequent_purchases}
+                 AND f.tier_window_total >= {t.vip_frequent_total}) THEN 'VIP'
+        WHEN f.tier_window_total >= {t.gold_total} THEN 'GOLD'
+        WHEN f.tier_window_total >= {t.silver_total} THEN 'SILVER'
+        ELSE 'BRONZE'
+    END AS tier,
+    f.purchase_count, f.purchase_total, f.first_purchase_at, f.last_purchase_at,
+    f.tier_window_total, f.touches, f.inbound_touches, f.outbound_touches, f.last_touch_at,
+    f.open_complaints, f.forgotten, f.created_at, f.updated_at, f.version
+FROM f"""
+
+
+def _funnel_macro() -> str:
+    counts = ",\n    ".join(
+        f"count(*) FILTER (WHERE furthest_rank >= {rank}) AS r{rank}"
+        for rank in range(len(PIPELINE_PATH))
+    )
+    steps = "\nUNION ALL ".join(
+        f"SELECT {rank} AS rank, {_lit(stage)} AS stage, r{rank} AS reached, "
+        + (
+            "NULL::DOUBLE"
+            if rank == 0
+            else f"CASE WHEN r{rank - 1} > 0 THEN r{rank} / r{rank - 1} END"
+        )
+        + " AS conversion FROM counts"
+        for rank, stage in enumerate(PIPELINE_PATH)
+    )
+    return f"""CREATE MACRO funnel_between(from_ts, to_ts, src) AS TABLE
+WITH counts AS (
+    SELECT {counts}
+    FROM customer_dim AS d
+    WHERE d.registered_at IS NOT NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM merges AS m JOIN customer_dim AS s ON s.customer_id = m.survivor_id
+        WHERE m.duplicate_id = d.customer_id)
+      AND (from_ts IS NULL OR d.registered_at >= from_ts)
+      AND (to_ts IS NULL OR d.registered_at < to_ts)
+      AND (src IS NULL OR d.source = src)
+)
+SELECT * FROM ({steps}) ORDER BY rank"""
+
+
+COHORTS = """CREATE VIEW cohorts AS
+WITH members AS (
+    SELECT customer_id, date_trunc('month', registered_at) AS cohort_month
+    FROM customer_dim WHERE registered_at IS NOT NULL
+),
+sizes AS (SELECT cohort_month, count(*) AS cohort_size FROM members GROUP BY ALL),
+activity AS (
+    SELECT m.cohort_month,
+        date_diff('month', m.cohort_month, date_trunc('month', o.occurred_at)) AS months_since,
+        count(DISTINCT o.customer_id) AS active_customers,
+        sum(o.order_total_cny) AS revenue
+    FROM purchases AS o JOIN members AS m USING (customer_id)
+    WHERE o.line_no = 1 AND o.occurred_at >= m.cohort_month
+    GROUP BY ALL
+)
+SELECT a.cohort_month, a.months_since, s.cohort_size, a.active_customers,
+    a.active_customers / s.cohort_size AS retention, a.revenue
+FROM activity AS a JOIN sizes AS s USING (cohort_month)
+ORDER BY a.cohort_month, a.months_since"""
+
+RFM = """CREATE MACRO rfm_at(ts) AS TABLE
+WITH base AS (
+    SELECT customer_id, region, source, tier, last_purchase_at,
+        date_diff('day', last_purchase_at, ts) AS recency_days,
+        purchase_count AS frequency, purchase_total AS monetary
+    FROM customers_at(ts) WHERE NOT forgotten AND purchase_count > 0
+)
+SELECT *,
+    ntile(5) OVER (ORDER BY recency_days DESC) AS r_score,
+    ntile(5) OVER (ORDER BY frequency) AS f_score,
+    ntile(5) OVER (ORDER BY monetary) AS m_score
+FROM base"""
+
+
+def catalog_sql(layout: AnalyticsLayout, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
+    statements = [dataset_view(layout, ds) for ds in datasets()]
+    statements += [
+        "CREATE VIEW events AS SELECT * FROM ds_events",
+        "CREATE VIEW purchases AS SELECT * FROM ds_purchases",
+        "CREATE VIEW merges AS SELECT * FROM ds_merges",
+        "CREATE VIEW complaints AS SELECT * FROM ds_complaints",
+        "CREATE VIEW customer_dim AS SELECT * FROM ds_customers",
+        _facts_macro(thresholds),
+        "CREATE VIEW customers AS SELECT * EXCLUDE (forgotten) FROM customers_at(now())"
+        " WHERE NOT forgotten",
+        _funnel_macro(),
+        "CREATE VIEW funnel AS SELECT * FROM funnel_between(NULL, NULL, NULL)",
+        COHORTS,
+        RFM,
+        "CREATE VIEW rfm AS SELECT * FROM rfm_at(now())",
+    ]
+    return statements
+
+
+def write_catalog(layout: AnalyticsLayout, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+    """(Re)write the catalog file when its definitions changed; True when written."""
+    statements = catalog_sql(layout, thresholds)
+    digest = hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
+    target = layout.catalog
+    if target.exists() and _stored_digest(target) == digest:
+        return False
+    layout.root.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with duckdb.connect(str(temp)) as con:
+        for statement in statements:
+            con.execute(statement)
+        con.execute(f"CREATE TABLE {VERSION_TABLE} (digest VARCHAR, written_at TIMESTAMPTZ)")
+        con.execute(f"INSERT INTO {VERSION_TABLE} VALUES (?, now())", [digest])
+        con.execute("CHECKPOINT")
+    os.replace(temp, target)
+    Path(f"{temp}.wal").unlink(missing_ok=True)
+    return True
+
+
+def _stored_digest(path: Path) -> str | None:
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(f"SELECT digest FROM {VERSION_TABLE}").fetchone()
+    except duckdb.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def connect(layout: AnalyticsLayout) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog, as an analyst would open it."""
+    return duckdb.connect(str(layout.catalog), read_only=True)

@@ -1,0 +1,64 @@
+"""Print or write a DuckDB query result: a terminal table, CSV, JSON lines, or Parquet."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+
+def _plain(value: Any) -> Any:
+    """JSON has no decimals, UUIDs or times: money stays exact as a string."""
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def write_result(
+    relation: duckdb.DuckDBPyRelation, output: str, out: Path | None, max_rows: int = 100
+) -> None:
+    if output == "parquet":
+        assert out is not None
+        relation.write_parquet(str(out), compression="zstd")
+        return
+    if out is not None:
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            _write_text(relation, output, handle, max_rows=None)
+    else:
+        _write_text(relation, output, sys.stdout, max_rows)
+
+
+def _write_text(
+    relation: duckdb.DuckDBPyRelation, output: str, handle: IO[str], max_rows: int | None
+) -> None:
+    columns = list(relation.columns)
+    rows = relation.fetchall()
+    if output == "csv":
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([_plain(v) for v in row] for row in rows)
+    elif output == "json":
+        for row in rows:
+            record = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        table = Table(*columns, caption=f"{len(rows)} rows")
+        shown = rows if max_rows is None else rows[:max_rows]
+        for row in shown:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        Console(file=handle, width=max(120, Console().width)).print(table)

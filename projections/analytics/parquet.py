@@ -1,0 +1,150 @@
+"""Parquet files of one dataset: atomic micro-batch parts and their compaction.
+
+A part is written under a dot-name (which the ``part-*`` glob never matches), fsynced,
+then renamed into place, so a reader sees a whole file or none. Compaction folds the
+parts into ``compact.parquet`` (deduplicated the same way the catalog views read them)
+and removes the parts it folded; it holds an exclusive `flock` on the dataset folder so
+two workers never compact at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
+from projections.analytics.schema import Dataset, datasets
+
+COMPRESSION = "zstd"
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, temp, compression=COMPRESSION)
+    with open(temp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+
+
+def ensure_datasets(layout: AnalyticsLayout) -> None:
+    """Create every dataset folder with its never-deleted empty part (so globs match)."""
+    for ds in datasets():
+        folder = layout.dataset(ds.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        empty = folder / EMPTY_PART
+        if not empty.exists() or pq.read_schema(empty) != ds.schema:
+            _write_atomically(ds.schema.empty_table(), empty)
+        if not layout.compact_file(ds.name).exists():
+            _write_atomically(ds.schema.empty_table(), layout.compact_file(ds.name))
+
+
+def _uuid_columns(ds: Dataset) -> list[str]:
+    return [f.name for f in ds.schema if isinstance(f.type, pa.UuidType)]
+
+
+def _typed(ds: Dataset, row: dict[str, Any]) -> dict[str, Any]:
+    """Rows read back through DuckDB carry UUIDs as text; Arrow wants them as UUIDs."""
+    for name in _uuid_columns(ds):
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = uuid.UUID(value)
+    return row
+
+
+def write_part(layout: AnalyticsLayout, ds: Dataset, rows: Sequence[dict[str, Any]]) -> Path | None:
+    """One micro-batch as a new part; named by its highest position so files sort by age."""
+    if not rows:
+        return None
+    table = pa.Table.from_pylist([_typed(ds, row) for row in rows], schema=ds.schema)
+    highest = max(int(r.get("position") or r.get("last_position") or 0) for r in rows)
+    name = f"{PART_PREFIX}{highest:020d}-{uuid.uuid4().hex[:12]}.parquet"
+    target = layout.dataset(ds.name) / name
+    _write_atomically(table, target)
+    return target
+
+
+def parts(layout: AnalyticsLayout, ds: Dataset) -> list[Path]:
+    folder = layout.dataset(ds.name)
+    return sorted(p for p in folder.glob(f"{PART_PREFIX}*.parquet") if p.name != EMPTY_PART)
+
+
+@contextmanager
+def dataset_lock(layout: AnalyticsLayout, ds: Dataset) -> Iterator[None]:
+    lock_path = layout.dataset(ds.name) / ".compaction.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _quoted_list(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def dedupe_sql(ds: Dataset, files: Sequence[Path]) -> str:
+    """The rows of `files` as the catalog reads them: one per key (newest for snapshots)."""
+    source = f"read_parquet({_quoted_list(files)}, union_by_name = true)"
+    key = ", ".join(ds.dedupe_key)
+    order = "last_position DESC" if ds.snapshot else key
+    return (
+        f"SELECT * FROM {source} "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1"
+    )
+
+
+def compact(layout: AnalyticsLayout, ds: Dataset, min_parts: int = 1) -> int:
+    """Fold the parts into the compact file; returns how many parts were folded."""
+    with dataset_lock(layout, ds):
+        folded = parts(layout, ds)
+        if len(folded) < min_parts:
+            return 0
+        compact_file = layout.compact_file(ds.name)
+        inputs = ([compact_file] if compact_file.exists() else []) + folded
+        columns = ", ".join(ds.schema.names)
+        order = ", ".join(ds.dedupe_key)
+        temp = compact_file.with_name(f".{compact_file.name}.{uuid.uuid4().hex}.tmp")
+        with duckdb.connect() as con:
+            # DuckDB writes the file itself: UUIDs keep their Parquet logical type.
+            con.execute(
+                f"COPY (SELECT {columns} FROM ({dedupe_sql(ds, inputs)}) ORDER BY {order}) "
+                f"TO '{temp}' (FORMAT parquet, COMPRESSION {COMPRESSION})"
+            )
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, compact_file)
+        for part in folded:
+            part.unlink(missing_ok=True)
+        return len(folded)
+
+
+def compact_all(layout: AnalyticsLayout, min_parts: int = 1) -> dict[str, int]:
+    return {ds.name: compact(layout, ds, min_parts) for ds in datasets()}
+
+
+def dataset_files(layout: AnalyticsLayout, ds: Dataset) -> list[Path]:
+    """Every file the catalog reads for `ds` right now (compact first)."""
+    compact_file = layout.compact_file(ds.name)
+    return ([compact_file] if compact_file.exists() else []) + parts(layout, ds)
+
+
+__all__ = [
+    "COMPACT_NAME",
+    "compact",
+    "compact_all",
+    "dataset_files",
+    "dedupe_sql",
+    "ensure_datasets",
+    "parts",
+    "write_part",
+]

@@ -1,0 +1,30 @@
+"""`crm check`: every suite against the live read models, analytics and event store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import psycopg
+
+from commands.application import CrmApplication
+from projections.quality.frames import analytics_frames, purchase_totals_frame, read_model_frames
+from projections.quality.runner import QualityReport, run_suites
+from projections.quality.store import store_facts
+from projections.quality.suites import all_suites
+
+
+def check_platform(
+    app: CrmApplication,
+    database_url: str,
+    catalog: duckdb.DuckDBPyConnection,
+    project_dir: Path,
+    *,
+    build_docs: bool = True,
+) -> QualityReport:
+    facts = store_facts(app)
+    with psycopg.connect(database_url) as conn:
+        frames = read_model_frames(conn)
+        frames.update(analytics_frames(catalog))
+        frames["purchase_totals"] = purchase_totals_frame(facts, conn, catalog)
+    return run_suites(frames, all_suites(facts), project_dir, build_docs=build_docs)
