@@ -1,15 +1,19 @@
-"""Benchmarks (`crm bench ...`, `make bench`): real runs on a real PostgreSQL, results
-written to `bench/results/` and shown as a table. Tests run them in quick mode and look
-only at the shape of the results, never at the speed.
+"""Benchmarks (`crm bench ...`, `make bench`): real runs on real servers, results written
+to `bench/results/` (JSON, Markdown, PNG charts) and shown as a table. Tests run them on
+tiny sizes and look only at the shape of the results, never at the speed.
 
-`BENCHMARKS` maps a name to its runner, so `crm bench all` can run every one of them.
+`BENCHMARKS` maps a name to its runner, so `crm bench all` can run every one of them. A
+runner gets a `BenchRequest` whose servers are already up (`ops.bench.suite` starts them
+once for the whole run) and returns its result document (`ops.bench.document`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -18,7 +22,7 @@ RESULTS_DIR = Path("bench") / "results"
 
 @dataclass(frozen=True)
 class BenchRequest:
-    """What every benchmark gets: mode, output folder, server, where to talk."""
+    """What every benchmark gets: sizes, output folder, servers, where to report."""
 
     quick: bool
     out_dir: Path
@@ -26,31 +30,83 @@ class BenchRequest:
     console: Console
     clients: int | None = None
     repeats: int | None = None
+    kafka_bootstrap: str | None = None
+    tiny: bool = False  # tests: the smallest sizes that still exercise every path
+    scale_max_events: int | None = None
+
+    @property
+    def size(self) -> str:
+        return "tiny" if self.tiny else "quick" if self.quick else "full"
+
+    def log(self, message: str) -> None:
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+    @property
+    def server_url(self) -> str:
+        assert self.database_url, "the suite starts or finds the servers before a runner"
+        return self.database_url
+
+    @property
+    def bootstrap(self) -> str:
+        assert self.kafka_bootstrap, "the suite starts or finds the broker before a runner"
+        return self.kafka_bootstrap
 
 
-def run_commands(request: BenchRequest) -> Path:
+Runner = Callable[[BenchRequest], dict[str, Any]]
+
+
+def run_commands(request: BenchRequest) -> dict[str, Any]:
     """(a) plain loop, (b) single path and group commit, (c) bulk path."""
-    import time
+    from ops.bench.commands import BenchConfig, run_commands_bench, with_summary
 
-    from ops.bench.commands import BenchConfig, run_commands_bench, table, write_result
-    from ops.bench.server import bench_server
-
-    config = BenchConfig.make(quick=request.quick, clients=request.clients, repeats=request.repeats)
-
-    def log(message: str) -> None:
-        request.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
-
-    with bench_server(request.database_url) as server_url:
-        result = run_commands_bench(server_url, config, log)
-    path = write_result(result, request.out_dir)
-    request.console.print(table(result))
-    for name, target in result["targets"].items():
-        verdict = "[green]met[/green]" if target["met"] else "[red]missed[/red]"
-        request.console.print(
-            f"target {name}: {target['measured']:,} vs {target['target']:,} {verdict}"
-        )
-    request.console.print(f"results: {path}")
-    return path
+    config = (
+        BenchConfig.tiny()
+        if request.tiny
+        else BenchConfig.make(quick=request.quick, clients=request.clients, repeats=request.repeats)
+    )
+    return with_summary(run_commands_bench(request.server_url, config, request.log))
 
 
-BENCHMARKS: dict[str, Callable[[BenchRequest], Path]] = {"commands": run_commands}
+def run_end_to_end(request: BenchRequest) -> dict[str, Any]:
+    """GraphQL mutations over HTTP vs the plain loop; commit → read-model lag."""
+    from ops.bench.end_to_end import EndToEndConfig
+    from ops.bench.end_to_end import run_end_to_end as run
+
+    config = EndToEndConfig.make(request.size, request.clients, request.repeats)
+    return run(request.server_url, request.bootstrap, config, request.log)
+
+
+def run_streams(request: BenchRequest) -> dict[str, Any]:
+    """Relay and rebuild events/s vs raw aiokafka produce/consume."""
+    from ops.bench.streams_bench import StreamsConfig
+    from ops.bench.streams_bench import run_streams as run
+
+    config = StreamsConfig.make(request.size, request.repeats)
+    return run(request.server_url, request.bootstrap, config, request.log)
+
+
+def run_gateway(request: BenchRequest) -> dict[str, Any]:
+    """360° and list queries vs `{ __typename }` on the same gateway."""
+    from ops.bench.gateway_bench import GatewayConfig
+    from ops.bench.gateway_bench import run_gateway as run
+
+    config = GatewayConfig.make(request.size, request.clients, request.repeats)
+    return run(request.server_url, request.bootstrap, config, request.log)
+
+
+def run_scale(request: BenchRequest) -> dict[str, Any]:
+    """Disk per event, rebuild time, query p99 as the store grows."""
+    from ops.bench.scale import ScaleConfig
+    from ops.bench.scale import run_scale as run
+
+    config = ScaleConfig.make(request.size, request.scale_max_events)
+    return run(request.server_url, config, request.log)
+
+
+BENCHMARKS: dict[str, Runner] = {
+    "commands": run_commands,
+    "end_to_end": run_end_to_end,
+    "streams": run_streams,
+    "gateway": run_gateway,
+    "scale": run_scale,
+}

@@ -63,6 +63,11 @@ class BenchConfig:
             return cls(True, 60, repeats or 2, clients or 4, 20, 10, 0.002, 1)
         return cls(False, 2000, repeats or 5, clients or 16, 2500, 25, 0.002, 1)
 
+    @classmethod
+    def tiny(cls) -> BenchConfig:
+        """The smallest run that still takes every path (tests)."""
+        return cls(True, 30, 1, 3, 8, 4, 0.002, 1)
+
 
 MEASUREMENTS = ("baseline", "single", "group_shared", "group_per_request", "bulk")
 
@@ -200,3 +205,52 @@ def table(result: dict[str, Any]) -> Table:
             "1.00x" if name == "baseline" else f"{ratio[f'{name}_vs_baseline']:.2f}x",
         )
     return view
+
+
+def with_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with the fields the combined report reads (`ops.bench.document`)."""
+    from ops.bench.document import row
+
+    results, config = result["results"], result["config"]
+    base = _median(results, "baseline")
+    best = max(("single", "group_shared", "group_per_request"), key=lambda n: _median(results, n))
+    goals = result["targets"]
+    rows = [
+        _latency_row("plain eventsourcing loop (baseline)", results["baseline"], None),
+        _latency_row("single path, sequential", results["single"], base),
+        _latency_row(
+            f"single path, {config['clients']} clients, group commit ({best})",
+            results[best],
+            base,
+            target=f"≥ {SINGLE_PATH_TARGET:.0f}× plain loop",
+            met=goals["single_path_vs_baseline"]["met"],
+        ),
+        row(
+            f"bulk path, handle_many, {config['batch']} customers/batch",
+            _median(results, "bulk"),
+            "ev/s",
+            baseline=base,
+            target=f"≥ {BULK_TARGET:,.0f} ev/s",
+            met=goals["bulk_events_per_s"]["met"],
+        ),
+    ]
+    size = "tiny" if config["operations"] < 60 else "quick" if result["quick"] else "full"
+    return {**result, "size": size, "summary": rows}
+
+
+def _latency_row(
+    label: str, entry: dict[str, Any], base: float | None, target: str = "", met: bool | None = None
+) -> dict[str, Any]:
+    from ops.bench.document import row
+
+    latency = entry["latency_ms"]
+    return row(
+        label,
+        float(entry["commands_per_s"]["median"]),
+        "cmd/s",
+        baseline=base,
+        p50_ms=latency["p50"],
+        p99_ms=latency["p99"],
+        target=target,
+        met=met,
+    )

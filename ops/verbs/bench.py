@@ -1,4 +1,4 @@
-"""`crm bench NAME` and `crm bench all`: benchmarks on a real PostgreSQL.
+"""`crm bench NAME` and `crm bench all`: benchmarks on real servers.
 
 Only typer is imported at module level: every `crm` process imports this package.
 """
@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 Quick = Annotated[
-    bool, typer.Option("--quick", help="Tiny sizes, two repeats: a smoke run, not a measurement.")
+    bool,
+    typer.Option("--quick", help="Small sizes, one repeat: a developer's loop, not a measurement."),
 ]
 Out = Annotated[
     Path | None,
@@ -22,7 +23,7 @@ Clients = Annotated[
     typer.Option(
         "--clients",
         "-c",
-        help="Concurrent clients for group commit (default 16).",
+        help="Concurrent clients (group commit, HTTP; default 16).",
         show_default=False,
     ),
 ]
@@ -31,23 +32,48 @@ Repeats = Annotated[
     typer.Option(
         "--repeats",
         "-r",
-        help="Runs per measurement; medians are reported (default 5).",
+        help="Runs per measurement; medians are reported (default 5 commands, 3 others).",
         show_default=False,
     ),
 ]
+ScaleMax = Annotated[
+    int | None,
+    typer.Option(
+        "--scale-max",
+        help="Largest store the scale scenario grows to, in events (default 1,000,000).",
+        show_default=False,
+    ),
+]
+
+HELP = {
+    "commands": "The write side: (a) the plain eventsourcing loop, (b) our single path, "
+    "sequential and with concurrent clients through group commit, (c) the bulk path.",
+    "end_to_end": "GraphQL mutations/s over HTTP (16 clients) beside the plain loop, and "
+    "commit → read-model lag at 1,000 events/s, through the real relay and worker.",
+    "streams": "Relay and rebuild events/s beside raw aiokafka produce/consume.",
+    "gateway": "360° and list query requests/s and p99 beside `{ __typename }`.",
+    "scale": "Disk per event, rebuild time and query p99 as the store grows (extrapolated "
+    "to 20M events past --scale-max).",
+}
 
 
 def register(app: typer.Typer) -> None:
     bench = typer.Typer(
         name="bench",
-        help="Benchmarks on a real PostgreSQL (CRM_DATABASE_URL or an embedded one).",
+        help="Benchmarks on real servers (CRM_DATABASE_URL / CRM_KAFKA_BOOTSTRAP, or embedded).",
         no_args_is_help=True,
     )
 
     def _run(
-        names: list[str], quick: bool, out: Path | None, clients: int | None, repeats: int | None
+        names: list[str],
+        quick: bool,
+        out: Path | None,
+        clients: int | None,
+        repeats: int | None,
+        scale_max: int | None,
     ) -> None:
-        from ops.bench import BENCHMARKS, RESULTS_DIR, BenchRequest
+        from ops.bench import RESULTS_DIR, BenchRequest
+        from ops.bench.suite import run_suite
         from ops.cli import console, setting_errors, settings_from
 
         with setting_errors():
@@ -56,28 +82,41 @@ def register(app: typer.Typer) -> None:
                 quick=quick,
                 out_dir=out or RESULTS_DIR,
                 database_url=settings.database_url,
+                kafka_bootstrap=settings.kafka_bootstrap,
                 console=console,
                 clients=clients,
                 repeats=repeats,
+                scale_max_events=scale_max,
             )
-            for name in names:
-                BENCHMARKS[name](request)
+            run_suite(names, request)
 
-    @bench.command("commands")
-    def commands(
-        quick: Quick = False, out: Out = None, clients: Clients = None, repeats: Repeats = None
-    ) -> None:
-        """The write side: (a) the plain eventsourcing loop, (b) our single path, sequential
-        and with concurrent clients through group commit, (c) the bulk path (events/s)."""
-        _run(["commands"], quick, out, clients, repeats)
+    def add(name: str) -> None:
+        def command(
+            quick: Quick = False,
+            out: Out = None,
+            clients: Clients = None,
+            repeats: Repeats = None,
+            scale_max: ScaleMax = None,
+        ) -> None:
+            _run([name], quick, out, clients, repeats, scale_max)
+
+        command.__doc__ = HELP[name]
+        bench.command(name.replace("_", "-"))(command)
+
+    for name in HELP:
+        add(name)
 
     @bench.command("all")
     def run_all(
-        quick: Quick = False, out: Out = None, clients: Clients = None, repeats: Repeats = None
+        quick: Quick = False,
+        out: Out = None,
+        clients: Clients = None,
+        repeats: Repeats = None,
+        scale_max: ScaleMax = None,
     ) -> None:
-        """Every benchmark, one after the other."""
+        """Every benchmark in one run: one JSON, one Markdown summary, charts, a table."""
         from ops.bench import BENCHMARKS
 
-        _run(list(BENCHMARKS), quick, out, clients, repeats)
+        _run(list(BENCHMARKS), quick, out, clients, repeats, scale_max)
 
     app.add_typer(bench)

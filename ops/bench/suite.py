@@ -1,0 +1,64 @@
+"""Run benchmarks as one run: servers up once, each scenario in turn, one report.
+
+The servers are the configured ones (`CRM_DATABASE_URL`, `CRM_KAFKA_BOOTSTRAP`) or
+embedded ones started for the run; every scenario works in databases and topics of its
+own on them, so a run never touches other data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ops.bench import BENCHMARKS, BenchRequest
+from ops.bench.document import now
+from ops.bench.report import combined, machine, rich_table, write_report
+from ops.bench.server import bench_broker, bench_server
+
+
+def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run `names` in order; returns (the combined document, the written paths).
+
+    Files: `<out>/<UTC stamp>.json|.md|-*.png` for a run of every benchmark, with
+    `-<name>` added to the stem for a run of some of them.
+    """
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise ValueError(
+            f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}"
+        )
+    started = now()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stem = stamp if set(names) == set(BENCHMARKS) else f"{stamp}-{'-'.join(names)}"
+    with (
+        bench_server(request.database_url) as server_url,
+        bench_broker(request.kafka_bootstrap) as bootstrap,
+    ):
+        ready = dataclasses.replace(request, database_url=server_url, kafka_bootstrap=bootstrap)
+        info = machine(server_url)
+        scenarios: dict[str, dict[str, Any]] = {}
+        for name in names:
+            request.log(f"[bold]{name}[/bold] ({request.size})")
+            scenarios[name] = BENCHMARKS[name](ready)
+    doc = combined(scenarios, request.size, info, started)
+    paths = write_report(doc, request.out_dir, stem)
+    request.console.print(rich_table(doc))
+    for goal, value in doc["targets"].items():
+        verdict = "[green]met[/green]" if value["met"] else "[red]missed[/red]"
+        request.console.print(
+            f"target {goal}: {value['measured']:,} vs {value['target']:,} {verdict}"
+        )
+    for kind, path in paths.items():
+        shown = ", ".join(str(p) for p in path) if isinstance(path, list) else str(path)
+        request.console.print(f"{kind}: {shown}")
+    return doc, paths
+
+
+def written(paths: dict[str, Any]) -> list[Path]:
+    out: list[Path] = []
+    for value in paths.values():
+        out.extend(value if isinstance(value, list) else [value])
+    return out
