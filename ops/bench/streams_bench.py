@@ -53,7 +53,8 @@ class StreamsConfig:
 
 def messages_of(app: CrmApplication) -> list[Message]:
     """Every event as the relay would send it (key, value), built off the clock."""
-    source, position, out = EventSource(app), 0, []
+    source, position = EventSource(app), 0
+    out: list[Message] = []
     while (batch := source.read_after(position, 5000)).envelopes:
         out.extend((e["subject"].encode(), encode(e)) for e in batch.envelopes)
         position = batch.last_position

@@ -7,6 +7,7 @@ own on them, so a run never touches other data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from ops.bench import BENCHMARKS, BenchRequest
 from ops.bench.document import now
 from ops.bench.report import combined, machine, rich_table, write_report
 from ops.bench.server import bench_broker, bench_server
+
+NEEDS_BROKER = frozenset({"end_to_end", "streams", "gateway"})
 
 
 def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -33,10 +36,11 @@ def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, An
     started = now()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     stem = stamp if set(names) == set(BENCHMARKS) else f"{stamp}-{'-'.join(names)}"
-    with (
-        bench_server(request.database_url) as server_url,
-        bench_broker(request.kafka_bootstrap) as bootstrap,
-    ):
+    with contextlib.ExitStack() as stack:
+        server_url = stack.enter_context(bench_server(request.database_url))
+        bootstrap = request.kafka_bootstrap
+        if NEEDS_BROKER.intersection(names):  # no broker started for nothing
+            bootstrap = stack.enter_context(bench_broker(request.kafka_bootstrap))
         ready = dataclasses.replace(request, database_url=server_url, kafka_bootstrap=bootstrap)
         info = machine(server_url)
         scenarios: dict[str, dict[str, Any]] = {}

@@ -76,5 +76,7 @@ def test_crm_bench_commands_quick_writes_a_result_file(database_url: str, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     [written] = out.glob("*-commands.json")
-    check_shape(json.loads(written.read_text()), BenchConfig.make(quick=True, repeats=1))
+    run = json.loads(written.read_text())
+    check_shape(run["scenarios"]["commands"], BenchConfig.make(quick=True, repeats=1))
+    assert written.with_suffix(".md").exists()
     assert str(written) in done.stdout.replace("\n", "")

@@ -1,0 +1,98 @@
+"""`crm bench all` runs for real, on the session's servers and tiny sizes; only the
+SHAPE of what it writes is checked (files, keys, counts, targets), never its speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from ops.bench import BENCHMARKS, BenchRequest
+from ops.bench.suite import run_suite, written
+from tests.servers import ServerSet
+
+pytestmark = pytest.mark.integration
+
+ROW_KEYS = {
+    "scenario",
+    "measure",
+    "value",
+    "unit",
+    "baseline",
+    "ratio",
+    "p50_ms",
+    "p99_ms",
+    "target",
+    "met",
+}
+
+
+def check_scenario(name: str, doc: dict[str, Any]) -> None:
+    assert doc["benchmark"] == name and doc["size"] == "tiny"
+    assert doc["summary"], name
+    for line in doc["summary"]:
+        assert set(line) == ROW_KEYS - {"scenario"}
+        assert isinstance(line["value"], float | int)
+        if line["baseline"] is not None:
+            assert line["baseline"] > 0 and line["ratio"] is not None
+    for goal in doc["targets"].values():
+        assert set(goal) == {"target", "measured", "met"} and isinstance(goal["met"], bool)
+
+
+def check_results(doc: dict[str, Any]) -> None:
+    s = doc["scenarios"]
+    e2e = s["end_to_end"]["results"]
+    assert e2e["mutations"]["commands"] == s["end_to_end"]["config"]["operations"]
+    assert e2e["lag"]["seen"] == e2e["lag"]["events"] > 0 and e2e["lag"]["unseen"] == 0
+    streams = s["streams"]["results"]
+    events = streams["seeded"]["events"]
+    assert events > 0
+    # The relay published, the rebuild replayed, and raw Kafka moved, every seeded event.
+    for name in ("relay", "rebuild", "raw_produce", "raw_consume"):
+        assert streams[name]["events"] == events, name
+    for name in ("typename", "profile_360", "list"):
+        assert s["gateway"]["results"][name]["requests"] > 0
+    points = s["scale"]["results"]["points"]
+    assert [p["events"] for p in points] == sorted(p["events"] for p in points)
+    assert all(p["bytes_per_event"] > 0 and p["rebuild_seconds"] > 0 for p in points)
+    assert s["scale"]["results"]["extrapolated"]["to_events"] == 20_000_000
+
+
+def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
+    servers: ServerSet, tmp_path: Path
+) -> None:
+    console = Console(record=True, width=200)
+    request = BenchRequest(
+        quick=True,
+        tiny=True,
+        out_dir=tmp_path,
+        database_url=servers.database_url,
+        kafka_bootstrap=servers.kafka_bootstrap,
+        console=console,
+    )
+    doc, paths = run_suite(list(BENCHMARKS), request)
+
+    assert set(doc["scenarios"]) == set(BENCHMARKS)
+    for name, scenario in doc["scenarios"].items():
+        if name != "commands":  # its own test checks its shape
+            check_scenario(name, scenario)
+    check_results(doc)
+    assert {line["scenario"] for line in doc["summary"]} == set(BENCHMARKS)
+    assert len(doc["machine"]["loadavg_before"]) == 3
+
+    files = written(paths)
+    assert all(p.exists() and p.stat().st_size > 0 for p in files)
+    assert paths["json"].name.endswith("Z.json")  # all benchmarks: `<stamp>.json`
+    assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(doc))
+    assert {p.name.rsplit("-", 1)[-1] for p in paths["charts"]} == {
+        "ratios.png",
+        "latency.png",
+        "scale.png",
+    }
+    markdown = paths["markdown"].read_text()
+    assert "| scenario | measure |" in markdown and "EXTRAPOLATED" in markdown
+    text = console.export_text()
+    assert "crm bench (tiny)" in text and "target end_to_end.lag_p99_ms" in text
