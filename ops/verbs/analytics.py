@@ -223,6 +223,7 @@ def check(
             f"[red]FAILED[/red] {failure.suite}: {failure.expectation} on {failure.target}: "
             f"{failure.detail}",
             markup=True,
+            soft_wrap=True,  # one failure per line, whole, for logs and grep
         )
     if report.docs_index:
         console.print(f"data docs: {report.docs_index}")

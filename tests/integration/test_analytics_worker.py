@@ -1,0 +1,92 @@
+"""The analytics worker process on the real broker: an analyst's read-only DuckDB
+connection, opened while the platform runs, sees new events arrive within seconds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from commands.service import CommandService
+from projections.analytics.layout import AnalyticsLayout
+from streams.topic import ensure_topic
+from tests.integration.test_processors import one_customer, start_worker, stop
+from tests.servers import ServerSet
+
+pytestmark = pytest.mark.integration
+
+CATCH_UP_SECONDS = 10.0
+
+
+@pytest.fixture
+def master_key() -> str:
+    return generate_master_key()
+
+
+@pytest.fixture
+def app(database_url: str, master_key: str) -> Iterator[CrmApplication]:
+    application = CrmApplication(database_url, master_key=master_key, pool_size=2)
+    yield application
+    application.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float) -> float:
+    """Seconds until `check()` is true; fails the test after `timeout`."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if check():
+            return time.monotonic() - began
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout}s")
+
+
+def test_a_read_only_catalog_sees_new_events_within_seconds(
+    servers: ServerSet,
+    app: CrmApplication,
+    database_url: str,
+    kafka_topic: str,
+    master_key: str,
+    tmp_path: Path,
+) -> None:
+    ensure_topic(servers.kafka_bootstrap, kafka_topic, 2)
+    data_dir = tmp_path / "data"
+    layout = AnalyticsLayout.for_data_dir(data_dir)
+    service = CommandService(app)
+    processes = [
+        start_worker(servers, database_url, kafka_topic, master_key, data_dir, ("relay",)),
+        start_worker(
+            servers, database_url, kafka_topic, master_key, data_dir, ("worker", "analytics")
+        ),
+    ]
+    try:
+        for i in range(5):
+            one_customer(service, i)
+        wait_for(layout.catalog.exists, 60)
+        analyst = duckdb.connect(str(layout.catalog), read_only=True)
+
+        def caught_up() -> bool:
+            newest = app.recorder.max_notification_id()
+            row = analyst.execute("SELECT count(*) FROM events").fetchone()
+            return row is not None and row[0] == newest
+
+        wait_for(caught_up, 90)  # the worker joins its consumer group first
+        for i in range(5, 25):
+            one_customer(service, i)
+        wait_for(caught_up, CATCH_UP_SECONDS)
+
+        assert analyst.execute(
+            "SELECT count(*), sum(purchase_total), sum(touches) FROM customers"
+        ).fetchall() == [(25, Decimal("120.00") * 25, 25)]
+        assert analyst.execute("SELECT reached FROM funnel WHERE stage = 'QUOTE'").fetchall() == [
+            (25,)
+        ]
+        analyst.close()
+    finally:
+        for process in processes:
+            stop(process)
