@@ -36,8 +36,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every benchmark on embedded (or CRM_DATABASE_URL/CRM_KAFKA_BOOTSTRAP) servers; results in
+# bench/results/. `make bench QUICK=1`: a developer's loop (< 3 min). `ARGS="--scale-max 3000000"`.
 bench: install
-	$(BIN)/crm bench all $(if $(QUICK),--quick,)
+	$(BIN)/crm bench all $(if $(QUICK),--quick,) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .crm .pytest_cache .mypy_cache .ruff_cache

@@ -40,22 +40,22 @@ class EndToEndConfig:
     operations: int
     clients: int
     repeats: int
-    lag_rate: float
+    lag_rates: tuple[float, ...]  # the first is the target's rate; others for context
     lag_seconds: float
 
     @classmethod
     def make(cls, size: Size, clients: int | None = None, repeats: int | None = None) -> Any:
         base = {
-            "tiny": cls("tiny", 40, 4, 1, 200.0, 1.0),
-            "quick": cls("quick", 400, 16, 1, LAG_RATE, 4.0),
-            "full": cls("full", 2000, 16, 3, LAG_RATE, 20.0),
+            "tiny": cls("tiny", 40, 4, 1, (200.0,), 1.0),
+            "quick": cls("quick", 400, 16, 1, (LAG_RATE,), 4.0),
+            "full": cls("full", 2000, 16, 3, (LAG_RATE, 300.0), 20.0),
         }[size]
         return cls(
             size,
             base.operations,
             clients or base.clients,
             repeats or base.repeats,
-            base.lag_rate,
+            base.lag_rates,
             base.lag_seconds,
         )
 
@@ -82,13 +82,16 @@ def run_end_to_end(
                 run_load(platform.graphql_url, headers, bodies_per_client(ops, config.clients))
             )
             platform.check_alive()
-        log(f"end to end: lag at {config.lag_rate:,.0f} events/s for {config.lag_seconds:.0f} s")
-        lag = measure_lag(url, key, rate=config.lag_rate, seconds=config.lag_seconds)
-        platform.check_alive()
+        lags = []
+        for rate in config.lag_rates:
+            log(f"end to end: lag at {rate:,.0f} events/s for {config.lag_seconds:.0f} s")
+            lags.append(measure_lag(url, key, rate=rate, seconds=config.lag_seconds))
+            platform.check_alive()
     results = {
         "baseline": summarise(plain, "commands"),
         "mutations": summarise(http, "commands"),
-        "lag": lag,
+        "lag": lags[0],
+        "lag_other_rates": lags[1:],
     }
     return document(config, results, started)
 
@@ -119,7 +122,8 @@ def document(config: EndToEndConfig, results: dict[str, Any], started: str) -> d
                 met=rate >= base,
             ),
             row(
-                f"commit → read-model lag at {lag['achieved_rate']:,.0f} ev/s offered",
+                f"commit → read-model lag at {lag['achieved_rate']:,.0f} ev/s offered "
+                f"(carried {lag['carried_rate']:,.0f}/s)",
                 lag["lag_ms"]["p99"],
                 "ms p99",
                 p50_ms=lag["lag_ms"]["p50"],
@@ -127,9 +131,22 @@ def document(config: EndToEndConfig, results: dict[str, Any], started: str) -> d
                 target=lag_goal,
                 met=lag["lag_ms"]["p99"] < LAG_P99_TARGET_MS and not lag["unseen"],
             ),
+            *[_lag_row(other) for other in results["lag_other_rates"]],
         ],
         "targets": {
             "mutations_vs_plain_loop": target(1.0, rate / base if base else 0.0),
             "lag_p99_ms": target(LAG_P99_TARGET_MS, lag["lag_ms"]["p99"], at_most=True),
         },
     }
+
+
+def _lag_row(lag: dict[str, Any]) -> dict[str, Any]:
+    """Lag at a rate the pipeline may sustain: context for the target's row."""
+    return row(
+        f"commit → read-model lag at {lag['achieved_rate']:,.0f} ev/s offered "
+        f"(carried {lag['carried_rate']:,.0f}/s)",
+        lag["lag_ms"]["p99"],
+        "ms p99",
+        p50_ms=lag["lag_ms"]["p50"],
+        p99_ms=lag["lag_ms"]["p99"],
+    )

@@ -49,6 +49,10 @@ def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, An
             scenarios[name] = BENCHMARKS[name](ready)
     doc = combined(scenarios, request.size, info, started)
     paths = write_report(doc, request.out_dir, stem)
+    if stem == stamp and request.size == "full":
+        # The newest full run of everything, under a fixed name the README links to
+        # (`latest.md` and its charts are committed; the JSON stays ignored).
+        write_report(doc, request.out_dir, "latest")
     request.console.print(rich_table(doc))
     for goal, value in doc["targets"].items():
         verdict = "[green]met[/green]" if value["met"] else "[red]missed[/red]"
