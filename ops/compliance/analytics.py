@@ -1,13 +1,14 @@
 """A customer's rows in the analytics files (Parquet, DuckDB catalog): export and scrub.
 
-The analytics worker is not written yet, so this module states the contract it must
-keep for erasure to reach analytics (docs/compliance.md):
+The platform's own analytics datasets (`projections.analytics`) copy no personal field
+at all, so forgetting needs no rewrite there. Anything else under the analytics folder
+(an analyst's extracts, a DuckDB file of their own) is held to this contract for
+erasure to reach it (docs/compliance.md):
 
 - every analytics row about a customer carries the customer's id in a column named
   ``customer_id`` (or ``subject_id`` / ``subject``);
 - personal data, if kept at all, sits in top-level columns named after the event field
-  (`personal_columns`: ``name``, ``email``, ``summary``…), never inside a JSON blob;
-- on ``CustomerForgotten`` the worker nulls those columns for the customer itself.
+  (`personal_columns`: ``name``, ``email``, ``summary``…), never inside a JSON blob.
 
 `scrub` does the same from the outside (``crm audit forget``): Parquet files holding the
 customer are rewritten with the personal columns nulled, and a DuckDB database is
@@ -138,6 +139,14 @@ def _scrub_duckdb(path: Path, customer_id: UUID, personal: frozenset[str]) -> bo
     """Update in place, then copy into a fresh file: freed pages may keep old values."""
     import duckdb
 
+    with duckdb.connect(str(path), read_only=True) as duck:
+        # Read-only first: the catalog is open read-only by analysts while the platform
+        # runs, and a read-write open would fail on their lock for nothing to change.
+        if not any(
+            _subject_column(columns) and any(c in personal for c in columns)
+            for _, _, columns in _tables(duck)
+        ):
+            return False
     touched = False
     with duckdb.connect(str(path)) as duck:
         for schema, table, columns in _tables(duck):

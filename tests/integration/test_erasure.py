@@ -42,6 +42,9 @@ from commands.messages import (
 from commands.service import CommandService
 from ops.compliance.erasure import SearchScope, erase
 from ops.compliance.residue import search_database, search_files, search_topic
+from projections.analytics.catalog import connect
+from projections.analytics.layout import AnalyticsLayout
+from projections.analytics.writer import AnalyticsSink
 from streams.envelope import decode
 from streams.relay import Relay
 from streams.sink import ReadModelSink
@@ -139,9 +142,9 @@ def read_topic(bootstrap: str, topic: str, after: dict[int, int]) -> list[dict[s
         consumer.close()
 
 
-def write_analytics(root: Path, envelopes: list[dict[str, Any]]) -> None:
-    """What an analytics projection keeps (the worker is not written yet): one Parquet
-    file per event type, and a DuckDB catalog with a customer dimension."""
+def write_analyst_copy(root: Path, envelopes: list[dict[str, Any]]) -> None:
+    """What an analyst might keep beside the platform's own datasets (which hold no
+    personal data): opened events in a Parquet file and a DuckDB table with names."""
     root.mkdir(parents=True, exist_ok=True)
     rows = [
         (
@@ -206,7 +209,10 @@ def test_forgetting_reaches_every_copy(
         opened = EnvelopeOpener(app).open_all(delivered)
         sink(delivered)
         analytics = tmp_path / "analytics"
-        write_analytics(analytics, opened)
+        analytics_sink = AnalyticsSink(AnalyticsLayout(analytics))  # the worker's, as is
+        analytics_sink(delivered)
+        assert search_files(analytics, NEEDLES) == []  # personal data never copied there
+        write_analyst_copy(analytics / "exports", opened)
         # Before: the data is there (the searches do find what they look for).
         assert {f.where for f in search_database(database_url, NEEDLES)} >= {
             "postgres:public.rm_customers.name",
@@ -227,24 +233,38 @@ def test_forgetting_reaches_every_copy(
             "CRM_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "CRM_KAFKA_TOPIC": kafka_topic,
         }
+        analyst = connect(AnalyticsLayout(analytics))  # the catalog is open meanwhile
         result = crm(
             "audit", "forget", str(zelda), "--reason", "GDPR art. 17 request #81",
             "--actor", "dpo-dana", "--scan-topic", env=env,
         )  # fmt: skip
+        analyst.close()
         assert result.returncode == 0, result.stdout + result.stderr
         assert "key destroyed" in result.stdout and "nothing found" in result.stdout
-        assert "analytics: parquet:facts/part-0.parquet, duckdb:analytics.duckdb" in result.stdout
+        assert (
+            "analytics: parquet:exports/facts/part-0.parquet, duckdb:exports/analytics.duckdb"
+            in result.stdout
+        )
 
         # The platform carries on: the forget goes out on the topic, the worker skips
         # what the erasure already applied.
         assert relay.publish_available() == 1
-        sink(read_topic(kafka_bootstrap, kafka_topic, offsets))
+        forget_event = read_topic(kafka_bootstrap, kafka_topic, offsets)
+        sink(forget_event)
+        analytics_sink(forget_event)
     finally:
         relay.close()
         sink.close()
 
     assert search_database(database_url, NEEDLES) == []
     assert search_files(tmp_path, NEEDLES) == []
+    with connect(AnalyticsLayout(tmp_path / "analytics")) as analyst:
+        assert analyst.execute(
+            "SELECT forgotten FROM customer_dim WHERE customer_id = ?", [zelda]
+        ).fetchall() == [(True,)]
+        assert analyst.execute(
+            "SELECT count(*) FROM customers WHERE customer_id = ?", [zelda]
+        ).fetchall() == [(0,)]
     assert search_topic(kafka_bootstrap, kafka_topic, NEEDLES) == []
 
     # The sealed copies on the topic are unreadable now, by anyone with the master key.
