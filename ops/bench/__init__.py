@@ -103,10 +103,20 @@ def run_scale(request: BenchRequest) -> dict[str, Any]:
     return run(request.server_url, config, request.log)
 
 
+def run_analytics(request: BenchRequest) -> dict[str, Any]:
+    """Funnel, cohort and RFM on the DuckDB catalog vs the PostgreSQL read models."""
+    from ops.bench.analytics_bench import AnalyticsConfig
+    from ops.bench.analytics_bench import run_analytics as run
+
+    config = AnalyticsConfig.make(request.size, request.repeats)
+    return run(request.server_url, config, request.size, request.log)
+
+
 BENCHMARKS: dict[str, Runner] = {
     "commands": run_commands,
     "end_to_end": run_end_to_end,
     "streams": run_streams,
     "gateway": run_gateway,
     "scale": run_scale,
+    "analytics": run_analytics,
 }

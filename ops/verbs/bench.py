@@ -54,6 +54,8 @@ HELP = {
     "gateway": "360° and list query requests/s and p99 beside `{ __typename }`.",
     "scale": "Disk per event, rebuild time and query p99 as the store grows (extrapolated "
     "to 20M events past --scale-max).",
+    "analytics": "Funnel, cohort and RFM queries on the DuckDB catalog over 10M synthetic "
+    "events in Parquet, beside the same questions on the PostgreSQL read models.",
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from projections.analytics.layout import COMPACT_NAME, PART_PREFIX, AnalyticsLayout
+from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.membership import MAX_DEPTH
@@ -45,7 +45,9 @@ def _in(values: tuple[str, ...]) -> str:
 def dataset_view(layout: AnalyticsLayout, ds: Dataset) -> str:
     """Compact rows no part overrides, plus the parts deduplicated (newest per key)."""
     folder = layout.dataset(ds.name)
-    compact = _lit(str(folder / COMPACT_NAME))
+    # With the empty part, whose schema is always the current one, so a compact file
+    # written before a column existed still reads (the column as NULL).
+    compact = f"[{_lit(str(folder / COMPACT_NAME))}, {_lit(str(folder / EMPTY_PART))}]"
     part_glob = _lit(str(folder / f"{PART_PREFIX}*.parquet"))
     key = ", ".join(ds.dedupe_key)
     order = "last_position DESC" if ds.snapshot else key
@@ -72,13 +74,19 @@ WITH RECURSIVE roots AS (
         WHERE m.duplicate_id = d.customer_id)
 ),
 walk AS (
-    SELECT customer_id AS root_id, customer_id AS member_id, 0 AS depth FROM roots
+    -- Seeded from the merges only (few), not from every root (all of them).
+    SELECT m.survivor_id AS root_id, m.duplicate_id AS member_id, 1 AS depth
+    FROM merges AS m JOIN roots AS r ON r.customer_id = m.survivor_id
     UNION ALL
     SELECT w.root_id, m.duplicate_id, w.depth + 1
     FROM walk AS w JOIN merges AS m ON m.survivor_id = w.member_id
     WHERE w.depth < {MAX_DEPTH}
 ),
-tree AS (SELECT DISTINCT root_id, member_id FROM walk),
+tree AS (
+    SELECT customer_id AS root_id, customer_id AS member_id FROM roots
+    UNION ALL
+    SELECT DISTINCT root_id, member_id FROM walk
+),
 orders AS (
     SELECT customer_id, position, occurred_at, order_total_cny AS total_cny
     FROM purchases WHERE line_no = 1
@@ -179,23 +187,31 @@ SELECT * FROM ({steps}) ORDER BY rank"""
 
 COHORTS = """CREATE VIEW cohorts AS
 WITH members AS (
-    SELECT customer_id, date_trunc('month', registered_at) AS cohort_month
+    SELECT customer_id,
+        year(registered_at AT TIME ZONE 'UTC') * 12 + month(registered_at AT TIME ZONE 'UTC') - 1
+            AS cohort
     FROM customer_dim WHERE registered_at IS NOT NULL
 ),
-sizes AS (SELECT cohort_month, count(*) AS cohort_size FROM members GROUP BY ALL),
-activity AS (
-    SELECT m.cohort_month,
-        date_diff('month', m.cohort_month, date_trunc('month', o.occurred_at)) AS months_since,
-        count(DISTINCT o.customer_id) AS active_customers,
+sizes AS (SELECT cohort, count(*) AS cohort_size FROM members GROUP BY ALL),
+orders AS (
+    SELECT customer_id, order_total_cny,
+        year(occurred_at AT TIME ZONE 'UTC') * 12 + month(occurred_at AT TIME ZONE 'UTC') - 1
+            AS month_index
+    FROM purchases WHERE line_no = 1
+),
+buyers AS (
+    SELECT m.cohort, o.month_index - m.cohort AS months_since, o.customer_id,
         sum(o.order_total_cny) AS revenue
-    FROM purchases AS o JOIN members AS m USING (customer_id)
-    WHERE o.line_no = 1 AND o.occurred_at >= m.cohort_month
+    FROM orders AS o JOIN members AS m USING (customer_id)
+    WHERE o.month_index >= m.cohort
     GROUP BY ALL
 )
-SELECT a.cohort_month, a.months_since, s.cohort_size, a.active_customers,
-    a.active_customers / s.cohort_size AS retention, a.revenue
-FROM activity AS a JOIN sizes AS s USING (cohort_month)
-ORDER BY a.cohort_month, a.months_since"""
+SELECT make_date((b.cohort // 12)::INTEGER, (b.cohort % 12 + 1)::INTEGER, 1) AS cohort_month,
+    b.months_since, s.cohort_size, count(*) AS active_customers,
+    count(*) / s.cohort_size AS retention, sum(b.revenue) AS revenue
+FROM buyers AS b JOIN sizes AS s USING (cohort)
+GROUP BY b.cohort, b.months_since, s.cohort_size
+ORDER BY cohort_month, b.months_since"""
 
 RFM = """CREATE MACRO rfm_at(ts) AS TABLE
 WITH base AS (
@@ -262,4 +278,6 @@ def _stored_digest(path: Path) -> str | None:
 
 def connect(layout: AnalyticsLayout) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the catalog, as an analyst would open it."""
-    return duckdb.connect(str(layout.catalog), read_only=True)
+    con = duckdb.connect(str(layout.catalog), read_only=True)
+    con.execute("SET enable_progress_bar = false")  # results go to pipes and files too
+    return con
