@@ -112,6 +112,46 @@ def run_analytics(request: BenchRequest) -> dict[str, Any]:
     return run(request.server_url, config, request.size, request.log)
 
 
+def run_compliance(request: BenchRequest) -> dict[str, Any]:
+    """`crm audit verify` rate and as-of latency (`ops.compliance.bench`)."""
+    from ops.bench.document import now, row
+    from ops.compliance.bench import AuditBenchConfig, measure_audit
+
+    sizes = {"tiny": (2_000, 200), "quick": (100_000, 2_000)}
+    events, customer_events = sizes.get(request.size, (1_000_000, 10_000))
+    config = AuditBenchConfig.make(
+        quick=request.tiny, events=events, customer_events=customer_events
+    )
+    started = now()
+    result = measure_audit(request.server_url, config, request.log)
+    verify = result["targets"]["verify_events_per_s"]
+    as_of = result["results"]["as_of_ms"]["business"]
+    result.update(
+        benchmark="compliance",
+        size=request.size,
+        started_at=started,
+        finished_at=now(),
+        summary=[
+            row(
+                f"audit verify, {config.events:,} events (events/s)",
+                verify["measured"],
+                "events/s",
+                target=">= 100,000",
+                met=verify["met"],
+            ),
+            row(
+                f"as-of, customer with {config.customer_events:,} events (p95 ms)",
+                as_of["p95"],
+                "ms",
+                p50_ms=as_of["p50"],
+                target="< 100 ms",
+                met=result["targets"]["as_of_p95_ms"]["met"],
+            ),
+        ],
+    )
+    return result
+
+
 BENCHMARKS: dict[str, Runner] = {
     "commands": run_commands,
     "end_to_end": run_end_to_end,
@@ -119,4 +159,5 @@ BENCHMARKS: dict[str, Runner] = {
     "gateway": run_gateway,
     "scale": run_scale,
     "analytics": run_analytics,
+    "compliance": run_compliance,
 }

@@ -130,13 +130,29 @@ def load_long_customer(app: CrmApplication, events: int) -> UUID:
 def run_audit_bench(
     database_url: str | None, config: AuditBenchConfig, out_dir: Path, console: Console
 ) -> Path:
-    from ops.bench.server import bench_server, scratch_database, server_version
+    """`crm audit bench`: measure on the configured or a throwaway server, write, print."""
+    from ops.bench.server import bench_server
 
     def log(message: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
 
+    with bench_server(database_url) as server:
+        result = measure_audit(server, config, log)
+    path = _write(result, out_dir)
+    console.print(_table(result))
+    console.print(f"results: {path}")
+    return path
+
+
+def measure_audit(
+    server: str, config: AuditBenchConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Verify rate and as-of latency in a scratch database on `server` (also the
+    `compliance` scenario of `crm bench all`)."""
+    from ops.bench.server import scratch_database, server_version
+
     load_before = os.getloadavg()
-    with bench_server(database_url) as server, scratch_database(server, "audit") as url:
+    with scratch_database(server, "audit") as url:
         app = CrmApplication(url, master_key=generate_master_key(), pool_size=4)
         try:
             log(f"loading {config.events:,} events through the recorder")
@@ -161,7 +177,7 @@ def run_audit_bench(
             replay_seconds = time.perf_counter() - began
         finally:
             app.close()
-        postgres = server_version(server)
+    postgres = server_version(server)
     result: dict[str, Any] = {
         "benchmark": "audit",
         "quick": config.quick,
@@ -195,10 +211,7 @@ def run_audit_bench(
             "met": as_of["business"]["p95"] < AS_OF_TARGET_MS,
         },
     }
-    path = _write(result, out_dir)
-    console.print(_table(result))
-    console.print(f"results: {path}")
-    return path
+    return result
 
 
 def _as_of_latencies(
