@@ -25,7 +25,7 @@ def draw_charts(doc: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
         _latency(doc, out_dir / f"{stem}-latency.png"),
     ]
     scale = doc["scenarios"].get("scale")
-    if scale and scale["results"]["points"]:
+    if scale and scale["results"].get("points"):
         paths.append(_scale(scale["results"], out_dir / f"{stem}-scale.png"))
     return [p for p in paths if p is not None]
 

@@ -46,7 +46,7 @@ class EndToEndConfig:
     @classmethod
     def make(cls, size: Size, clients: int | None = None, repeats: int | None = None) -> Any:
         base = {
-            "tiny": cls("tiny", 40, 4, 1, (200.0,), 1.0),
+            "tiny": cls("tiny", 30, 4, 2, (200.0,), 1.0),
             "quick": cls("quick", 400, 16, 1, (LAG_RATE,), 4.0),
             "full": cls("full", 2000, 16, 3, (LAG_RATE, 300.0), 20.0),
         }[size]

@@ -44,7 +44,8 @@ def as_body(op: Op, customer_id: str) -> Body:
 def _input(op: Op, customer_id: str) -> dict[str, Any]:
     v = op.values
     if op.kind == "register":
-        return {"customerId": customer_id, **v}
+        # Emails are unique among live customers: each repeat registers new people.
+        return {"customerId": customer_id, **v, "email": f"bench-{customer_id}@example.cn"}
     if op.kind == "touch":
         return {"customerId": customer_id, **v}
     if op.kind == "tag":

@@ -89,6 +89,8 @@ def markdown(doc: dict[str, Any], charts: list[Path]) -> str:
     missed = [name for name, t in doc["targets"].items() if not t["met"]]
     lines += ["", f"Targets met: {', '.join(met) or 'none'}.", ""]
     lines += [f"Targets missed: {', '.join(missed) or 'none'}.", ""]
+    errors = {n: d["error"] for n, d in doc["scenarios"].items() if "error" in d}
+    lines += [f"FAILED {name}: {error}" for name, error in errors.items()]
     lines += [f"![{p.stem}]({p.name})" for p in charts]
     return "\n".join(lines) + "\n"
 

@@ -46,7 +46,11 @@ def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, An
         scenarios: dict[str, dict[str, Any]] = {}
         for name in names:
             request.log(f"[bold]{name}[/bold] ({request.size})")
-            scenarios[name] = BENCHMARKS[name](ready)
+            try:
+                scenarios[name] = BENCHMARKS[name](ready)
+            except Exception as error:  # the others still run and the report says why
+                request.console.print_exception()
+                scenarios[name] = failed(name, request.size, error)
     doc = combined(scenarios, request.size, info, started)
     paths = write_report(doc, request.out_dir, stem)
     if stem == stamp and request.size == "full":
@@ -62,7 +66,25 @@ def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, An
     for kind, path in paths.items():
         shown = ", ".join(str(p) for p in path) if isinstance(path, list) else str(path)
         request.console.print(f"{kind}: {shown}")
+    broken = [name for name, result in scenarios.items() if "error" in result]
+    if broken:
+        raise BenchFailed(f"benchmark(s) failed: {', '.join(broken)}; see {paths['markdown']}")
     return doc, paths
+
+
+class BenchFailed(RuntimeError):
+    """A scenario raised; the report was still written, with its error."""
+
+
+def failed(name: str, size: str, error: Exception) -> dict[str, Any]:
+    return {
+        "benchmark": name,
+        "size": size,
+        "error": f"{type(error).__name__}: {error}",
+        "results": {},
+        "summary": [],
+        "targets": {},
+    }
 
 
 def written(paths: dict[str, Any]) -> list[Path]:

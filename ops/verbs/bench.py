@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         scale_max: int | None,
     ) -> None:
         from ops.bench import RESULTS_DIR, BenchRequest
-        from ops.bench.suite import run_suite
+        from ops.bench.suite import BenchFailed, run_suite
         from ops.cli import console, setting_errors, settings_from
 
         with setting_errors():
@@ -92,7 +92,11 @@ def register(app: typer.Typer) -> None:
                 repeats=repeats,
                 scale_max_events=scale_max,
             )
-            run_suite(names, request)
+            try:
+                run_suite(names, request)
+            except BenchFailed as error:
+                console.print(f"[red]error:[/red] {error}")
+                raise typer.Exit(1) from None
 
     def add(name: str) -> None:
         def command(

@@ -45,7 +45,8 @@ def check_scenario(name: str, doc: dict[str, Any]) -> None:
 def check_results(doc: dict[str, Any]) -> None:
     s = doc["scenarios"]
     e2e = s["end_to_end"]["results"]
-    assert e2e["mutations"]["commands"] == s["end_to_end"]["config"]["operations"]
+    config = s["end_to_end"]["config"]
+    assert e2e["mutations"]["commands"] == config["operations"] * config["repeats"]
     assert e2e["lag"]["seen"] == e2e["lag"]["events"] > 0 and e2e["lag"]["unseen"] == 0
     streams = s["streams"]["results"]
     events = streams["seeded"]["events"]
