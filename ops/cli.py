@@ -143,6 +143,11 @@ def demo(data_dir: DataDir = None, port: Port = None) -> None:
                 if code == 0
                 else f"`crm seed` failed; see {log_file}"
             )
+            if code == 0:
+                _log(
+                    "analysts: crm sql \"SELECT * FROM funnel\"  (or duckdb -readonly "
+                    f"{settings.analytics_path}); crm report; crm check"
+                )
 
         _log(f"loading demo data in the background (`crm seed`; progress in {log_file})")
         running.supervisor.run_job(
