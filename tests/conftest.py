@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,21 @@ def kafka_bootstrap(servers: ServerSet) -> str:
 def kafka_topic(servers: ServerSet) -> str:
     """A topic name no other test uses."""
     return servers.new_topic()
+
+
+@pytest.fixture
+def master_key() -> str:
+    """A fresh master key (wraps each customer's data key)."""
+    from commands.crypto import generate_master_key
+
+    return generate_master_key()
+
+
+@pytest.fixture
+def app(database_url: str, master_key: str) -> Iterator[Any]:
+    """The event store application on this test's fresh database."""
+    from commands.application import CrmApplication
+
+    application = CrmApplication(database_url, master_key=master_key, pool_size=4)
+    yield application
+    application.close()

@@ -124,9 +124,8 @@ def report(
 @analytics_app.command()
 def rebuild(data_dir: DataDir = None) -> None:
     """Rewrite every analytics file from the event store (stop the analytics worker first)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from ops.cli import setting_errors, settings_from
+    from ops.progress import progress_bar
     from ops.runtime import open_application
     from projections.analytics.layout import AnalyticsLayout
     from projections.analytics.rebuild import rebuild_analytics
@@ -136,18 +135,12 @@ def rebuild(data_dir: DataDir = None) -> None:
         layout = AnalyticsLayout.for_catalog(settings.analytics_path)
         with (
             open_application(settings) as app,
-            Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-            ) as bar,
+            progress_bar("replaying events") as progress,
         ):
-            task = bar.add_task("replaying events", total=None)
             count = rebuild_analytics(
                 app,
                 layout,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=progress,
             )
     typer.echo(f"rebuilt analytics from {count} events: {layout.catalog}")
 

@@ -37,9 +37,8 @@ def rebuild(
 
     One transaction: readers see the old rows until the rebuilt ones commit.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from ops.cli import err_console, setting_errors, settings_from
+    from ops.progress import progress_bar
     from ops.runtime import database_url, open_application
     from streams.rebuild import rebuild as rebuild_projections
     from streams.rebuild import select_projections
@@ -54,18 +53,12 @@ def rebuild(
         url = database_url(settings)
         with (
             open_application(settings) as app,
-            Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-            ) as bar,
+            progress_bar("replaying events") as progress,
         ):
-            task = bar.add_task("replaying events", total=None)
             count = rebuild_projections(
                 app,
                 url,
                 [p.name for p in chosen],
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=progress,
             )
     typer.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {count} events")

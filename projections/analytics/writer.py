@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -122,22 +122,25 @@ class AnalyticsSink:
 
     def _fold_customers(self, events: Sequence[IncomingEvent]) -> list[Row]:
         own = [e for e in events if e.on_own_stream]
-        current = _load_rows(self.layout, dataset("customers"), (e.subject_id for e in own))
-        changed: dict[UUID, Row] = {}
-        for event in own:
-            row = current.get(event.subject_id) or new_customer(event)
-            current[event.subject_id] = row
-            if fold_customer(row, event):
-                changed[event.subject_id] = row
-        return list(changed.values())
+        return self._fold("customers", own, lambda e: e.subject_id, new_customer, fold_customer)
 
     def _fold_complaints(self, events: Sequence[IncomingEvent]) -> list[Row]:
         mine = [e for e in events if e.known and e.kind in COMPLAINT_KINDS]
-        current = _load_rows(self.layout, dataset("complaints"), (e.stream_id for e in mine))
+        return self._fold("complaints", mine, lambda e: e.stream_id, new_complaint, fold_complaint)
+
+    def _fold(
+        self,
+        name: str,
+        events: Sequence[IncomingEvent],
+        key: Callable[[IncomingEvent], UUID],
+        new: Callable[[IncomingEvent], Row],
+        fold: Callable[[Row, IncomingEvent], bool],
+    ) -> list[Row]:
+        """The snapshot rows of `name` the events change, folded from their newest rows."""
+        current = _load_rows(self.layout, dataset(name), (key(e) for e in events))
         changed: dict[UUID, Row] = {}
-        for event in mine:
-            row = current.get(event.stream_id) or new_complaint(event)
-            current[event.stream_id] = row
-            if fold_complaint(row, event):
-                changed[event.stream_id] = row
+        for event in events:
+            row = current.setdefault(key(event), new(event))
+            if fold(row, event):
+                changed[key(event)] = row
         return list(changed.values())

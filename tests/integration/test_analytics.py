@@ -294,3 +294,34 @@ def test_crm_check_passes_on_good_data_and_fails_on_corruption(seeded: Seeded) -
     assert drifted.returncode == 1
     assert "store_total = read_model_total" in drifted.stdout
     assert "FAILED analytics_purchases" not in drifted.stdout
+
+
+def test_crm_analytics_rebuild_compact_and_views(seeded: Seeded) -> None:
+    answers = "SELECT (SELECT count(*) FROM events), (SELECT list(reached) FROM funnel)"
+    with connect(seeded.layout) as con:
+        before = con.execute(answers).fetchall()
+    rebuilt = seeded.crm("analytics", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"rebuilt analytics from {seeded.app.recorder.max_notification_id()} events" in (
+        rebuilt.stdout
+    )
+    with connect(seeded.layout) as con:
+        assert con.execute(answers).fetchall() == before
+    compacted = seeded.crm("analytics", "compact")
+    assert compacted.returncode == 0 and "events: folded 0 parts" in compacted.stdout
+    views = seeded.crm("analytics", "views")
+    for line in ("customers: customer_id,", "funnel: rank, stage, reached, conversion"):
+        assert line in views.stdout
+    assert "table macros: customers_at, funnel_between, rfm_at" in views.stdout
+
+
+def test_crm_sql_without_a_catalog_says_how_to_get_one(seeded: Seeded, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*crm_command(), "sql", "SELECT 1", "--data-dir", str(tmp_path / "empty")],
+        env=seeded.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no analytics catalog" in result.stderr and "crm analytics rebuild" in result.stderr

@@ -4,7 +4,7 @@ connection, opened while the platform runs, sees new events arrive within second
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from commands.application import CrmApplication
-from commands.crypto import generate_master_key
 from commands.service import CommandService
 from projections.analytics.layout import AnalyticsLayout
 from streams.topic import ensure_topic
@@ -22,18 +21,6 @@ from tests.servers import ServerSet
 pytestmark = pytest.mark.integration
 
 CATCH_UP_SECONDS = 10.0
-
-
-@pytest.fixture
-def master_key() -> str:
-    return generate_master_key()
-
-
-@pytest.fixture
-def app(database_url: str, master_key: str) -> Iterator[CrmApplication]:
-    application = CrmApplication(database_url, master_key=master_key, pool_size=2)
-    yield application
-    application.close()
 
 
 def wait_for(check: Callable[[], bool], timeout: float) -> float:
