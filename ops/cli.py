@@ -145,7 +145,7 @@ def demo(data_dir: DataDir = None, port: Port = None) -> None:
             )
             if code == 0:
                 _log(
-                    "analysts: crm sql \"SELECT * FROM funnel\"  (or duckdb -readonly "
+                    'analysts: crm sql "SELECT * FROM funnel"  (or duckdb -readonly '
                     f"{settings.analytics_path}); crm report; crm check"
                 )
 
