@@ -85,17 +85,30 @@ def cohort_chart(con: duckdb.DuckDBPyConnection, horizon: int = 12) -> str:
         f"WHERE months_since BETWEEN 0 AND {horizon - 1} ORDER BY 1, 2",
     )
     cohorts = sorted({r[0] for r in rows})
-    grid = [[float("nan")] * horizon for _ in cohorts]
+    # 0% where the month has passed without a buyer; blank where it has not come yet.
+    newest = datetime.now(UTC).strftime("%Y-%m")
+    grid = [
+        [0.0 if _months_between(c, newest) >= since else float("nan") for since in range(horizon)]
+        for c in cohorts
+    ]
     for month, since, retention in rows:
         grid[cohorts.index(month)][int(since)] = float(retention)
     figure, axes = plt.subplots(figsize=(8, 0.35 * len(cohorts) + 1.6))
-    image = axes.imshow(grid, aspect="auto", cmap="Blues", vmin=0)
+    colours = matplotlib.colormaps["Blues"].copy()
+    colours.set_bad("#e4e4e4")  # months still to come
+    image = axes.imshow(grid, aspect="auto", cmap=colours, vmin=0)
     axes.set_yticks(range(len(cohorts)), cohorts)
     axes.set_xticks(range(horizon))
     axes.set_xlabel("months since registration")
     axes.set_title("Cohort retention: share of each registration month buying")
     figure.colorbar(image, ax=axes, format=matplotlib.ticker.PercentFormatter(1.0))
     return _png(figure)
+
+
+def _months_between(first: str, last: str) -> int:
+    """Whole months from one "YYYY-MM" to another."""
+    (y1, m1), (y2, m2) = (map(int, first.split("-")), map(int, last.split("-")))
+    return (y2 - y1) * 12 + (m2 - m1)
 
 
 def revenue_chart(con: duckdb.DuckDBPyConnection) -> str:
