@@ -32,11 +32,13 @@ def combined(
     scenarios: dict[str, dict[str, Any]], size: str, machine_info: dict[str, Any], started: str
 ) -> dict[str, Any]:
     info = {**machine_info, "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+    doc = {"started_at": started, "finished_at": now(), "size": size, "machine": info}
+    return {**doc, **gather(scenarios)}
+
+
+def gather(scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The scenarios with their summary rows and targets collected, names prefixed."""
     return {
-        "started_at": started,
-        "finished_at": now(),
-        "size": size,
-        "machine": info,
         "scenarios": scenarios,
         "summary": [
             {"scenario": name, **line} for name, doc in scenarios.items() for line in doc["summary"]
