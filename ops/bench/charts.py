@@ -45,6 +45,7 @@ def _ratios(doc: dict[str, Any], path: Path) -> Path | None:
     ]
     ax.barh([_label(line) for line in lines], [line["ratio"] for line in lines], color=colours)
     ax.axvline(1.0, color="grey", linewidth=0.8)
+    ax.set_xscale("log")  # ratios span 0.03× to 20×
     ax.set_xlabel("ratio to the baseline measured in the same run (green: target met)")
     ax.invert_yaxis()
     fig.tight_layout()
