@@ -26,6 +26,30 @@ Sink = Callable[[Sequence[dict[str, Any]]], Any]
 Report = Callable[[str, str], None]
 
 EXIT_BATCH_FAILED = 70
+FETCH_MAX_WAIT_MS = 100
+
+
+def prompt_fetches() -> None:
+    """Make faust's consumers ask the broker to answer a fetch within 100 ms.
+
+    faust hard-codes ``fetch_max_wait_ms=1500`` when it builds its aiokafka consumer, and
+    a broker may hold a fetch on a quiet partition for that whole wait before answering
+    (the embedded Tansu does), so each event could sit on the topic for up to 1.5 s.
+    The patch is confined to the processor process, which runs nothing else.
+    """
+    import aiokafka
+
+    if getattr(aiokafka.AIOKafkaConsumer, "crm_prompt_fetches", False):
+        return
+
+    class PromptConsumer(aiokafka.AIOKafkaConsumer):
+        crm_prompt_fetches = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
+            super().__init__(*args, **kwargs)
+
+    aiokafka.AIOKafkaConsumer = PromptConsumer
 
 
 @dataclass(frozen=True)
@@ -35,7 +59,7 @@ class ProcessorSettings:
     topic: str
     data_dir: Path
     batch_size: int = 500
-    batch_within: float = 0.2
+    batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
 
 
@@ -91,6 +115,7 @@ def run_processor(
 
     `lag()`: how many recorded events this worker has not applied yet (for /healthz).
     """
+    prompt_fetches()
     app = build_app(settings, sink, report, lag)
     report("starting", "joining the consumer group")
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
