@@ -17,6 +17,7 @@ Order of events:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -279,7 +280,15 @@ def plan(settings: Settings) -> Plan:
             heartbeat=True,
         )
 
-    result.specs.append(component("gateway", "gateway"))
+    def prepare() -> None:
+        from ops.keys import master_key
+        from ops.schema import prepare_database
+
+        prepare_database(database_url, master_key(settings))
+
+    gateway = component("gateway", "gateway")
+    # The first component: its start creates every table, before any process races to.
+    result.specs.append(dataclasses.replace(gateway, before_start=prepare))
     result.specs.append(component("relay", "relay"))
     for worker in worker_names():
         result.specs.append(component(f"worker-{worker}", "worker", worker))

@@ -24,6 +24,7 @@ import httpx
 
 from gateway.auth import mint_token
 from ops.embedded.ports import free_port
+from ops.schema import prepare_database
 from ops.testing import clean_env, crm_argv
 
 RELAY = ("relay",)
@@ -101,20 +102,6 @@ def bench_platform(
     finally:
         stop_all(platform.processes.values())
         shutil.rmtree(root, ignore_errors=True)
-
-
-def prepare_database(database_url: str, master_key: str) -> None:
-    """Create the store's and read models' tables before the processes start: each of
-    them would otherwise race to create them (`crm up` restarts the loser; a benchmark
-    must not measure a restart)."""
-    import psycopg
-
-    from commands.application import CrmApplication
-    from projections.schema import create_all
-
-    CrmApplication(database_url, master_key=master_key, pool_size=1).close()
-    with psycopg.connect(database_url) as conn, conn.transaction():
-        create_all(conn)
 
 
 def wait_for_graphql(platform: BenchPlatform, timeout: float = 60.0) -> None:

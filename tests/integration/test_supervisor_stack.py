@@ -277,6 +277,11 @@ def test_external_servers_are_used_instead_of_embedded_ones(
         components = platform.supervisor()["components"]
         assert "postgres" not in components and "kafka" not in components
         assert set(components) >= COMPONENTS
+        # A fresh database: the tables are made before the processes start, so none of
+        # them died racing another to create them.
+        assert {name: components[name]["restarts"] for name in COMPONENTS} == dict.fromkeys(
+            COMPONENTS, 0
+        )
         commands = [" ".join(p.cmdline()) for p in platform.tree()]
         assert not any("postgres -D" in c or "tansu" in c for c in commands)
         assert not (platform.data_dir / "pgdata").exists()

@@ -1,0 +1,21 @@
+"""Create every table before the platform's processes start.
+
+The gateway, the relay and each worker create what they need on start (IF NOT EXISTS),
+but started together on an empty database they race, and PostgreSQL answers a losing
+`CREATE TABLE IF NOT EXISTS` with a duplicate-key error on its catalog: one process would
+die at every first start. So `crm up` (and the benchmarks) create it all once, first.
+"""
+
+from __future__ import annotations
+
+
+def prepare_database(database_url: str, master_key: str) -> None:
+    """The event store's tables (and its side tables), then the read models'."""
+    import psycopg
+
+    from commands.application import CrmApplication
+    from projections.schema import create_all
+
+    CrmApplication(database_url, master_key=master_key, pool_size=1).close()
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        create_all(conn)
