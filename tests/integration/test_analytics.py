@@ -34,8 +34,8 @@ from projections.analytics.writer import AnalyticsSink
 from projections.quality.store import store_facts
 from streams.rebuild import rebuild
 from streams.source import EventSource
-from tests.integration.test_processors import crm_command
 from tests.servers import ServerSet
+from tests.streaming import crm_command
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from commands.application import CrmApplication
 from commands.service import CommandService
 from projections.analytics.layout import AnalyticsLayout
 from streams.topic import ensure_topic
-from tests.integration.test_processors import one_customer, start_worker, stop
 from tests.servers import ServerSet
+from tests.streaming import one_customer, start_worker, stop
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,76 +18,14 @@ import pytest
 from psycopg import sql
 
 from commands.application import CrmApplication
-from commands.crypto import generate_master_key
-from commands.messages import (
-    CommandContext,
-    MoveStage,
-    PurchaseLineInput,
-    RecordContactTouch,
-    RecordPurchase,
-    RegisterCustomer,
-)
 from commands.service import CommandService
 from projections.schema import ALL_TABLES
 from streams.rebuild import rebuild
 from streams.topic import ensure_topic
 from tests.servers import ServerSet
+from tests.streaming import one_customer, start_worker, stop
 
 pytestmark = pytest.mark.integration
-
-CTX = CommandContext(actor="processor-test")
-
-
-@pytest.fixture
-def master_key() -> str:
-    return generate_master_key()
-
-
-@pytest.fixture
-def app(database_url: str, master_key: str) -> Iterator[CrmApplication]:
-    application = CrmApplication(database_url, master_key=master_key, pool_size=4)
-    yield application
-    application.close()
-
-
-def crm_command() -> list[str]:
-    venv_crm = Path(".venv/bin/crm")
-    return [str(venv_crm.resolve())] if venv_crm.exists() else ["crm"]
-
-
-def start_worker(
-    servers: ServerSet,
-    database_url: str,
-    topic: str,
-    master_key: str,
-    data_dir: Path,
-    verb: tuple[str, ...] = ("worker", "projections"),
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CRM_DATABASE_URL": database_url,
-        "CRM_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "CRM_KAFKA_TOPIC": topic,
-        "CRM_MASTER_KEY": master_key,
-        "CRM_DATA_DIR": str(data_dir),
-    }
-    return subprocess.Popen(
-        [*crm_command(), *verb],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def snapshot(database_url: str) -> dict[str, list[Any]]:
@@ -120,24 +57,6 @@ def wait_applied(database_url: str, last_position: int, timeout: float = 60) -> 
             pass
         time.sleep(0.3)
     raise AssertionError(f"read models did not reach position {last_position} in {timeout}s")
-
-
-def one_customer(service: CommandService, i: int) -> None:
-    customer_id = service.handle(
-        RegisterCustomer(name=f"P{i}", email=f"p{i}@example.com"), CTX
-    ).customer_id
-    service.handle(
-        RecordContactTouch(customer_id=customer_id, channel="WECHAT", summary="hello"), CTX
-    )
-    service.handle(MoveStage(customer_id=customer_id, to="QUOTE"), CTX)
-    service.handle(
-        RecordPurchase(
-            customer_id=customer_id,
-            order_id=f"O{i}",
-            lines=(PurchaseLineInput(sku="X", quantity=1, unit_price=Decimal("120.00")),),
-        ),
-        CTX,
-    )
 
 
 def test_twenty_kill_9s_of_relay_and_workers_under_load_lose_and_double_nothing(

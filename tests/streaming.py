@@ -1,0 +1,81 @@
+"""Helpers for tests that run the platform's processes on the real broker: start a
+`crm` verb as a process, stop it, and record one customer's worth of commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from commands.messages import (
+    CommandContext,
+    MoveStage,
+    PurchaseLineInput,
+    RecordContactTouch,
+    RecordPurchase,
+    RegisterCustomer,
+)
+from commands.service import CommandService
+from tests.servers import ServerSet
+
+CTX = CommandContext(actor="processor-test")
+
+
+def crm_command() -> list[str]:
+    venv_crm = Path(".venv/bin/crm")
+    return [str(venv_crm.resolve())] if venv_crm.exists() else ["crm"]
+
+
+def start_worker(
+    servers: ServerSet,
+    database_url: str,
+    topic: str,
+    master_key: str,
+    data_dir: Path,
+    verb: tuple[str, ...] = ("worker", "projections"),
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "CRM_KAFKA_TOPIC": topic,
+        "CRM_MASTER_KEY": master_key,
+        "CRM_DATA_DIR": str(data_dir),
+    }
+    return subprocess.Popen(
+        [*crm_command(), *verb],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def one_customer(service: CommandService, i: int) -> None:
+    customer_id = service.handle(
+        RegisterCustomer(name=f"P{i}", email=f"p{i}@example.com"), CTX
+    ).customer_id
+    service.handle(
+        RecordContactTouch(customer_id=customer_id, channel="WECHAT", summary="hello"), CTX
+    )
+    service.handle(MoveStage(customer_id=customer_id, to="QUOTE"), CTX)
+    service.handle(
+        RecordPurchase(
+            customer_id=customer_id,
+            order_id=f"O{i}",
+            lines=(PurchaseLineInput(sku="X", quantity=1, unit_price=Decimal("120.00")),),
+        ),
+        CTX,
+    )
