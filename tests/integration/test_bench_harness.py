@@ -60,6 +60,18 @@ def check_results(doc: dict[str, Any]) -> None:
     assert [p["events"] for p in points] == sorted(p["events"] for p in points)
     assert all(p["bytes_per_event"] > 0 and p["rebuild_seconds"] > 0 for p in points)
     assert s["scale"]["results"]["extrapolated"]["to_events"] == 20_000_000
+    analytics = s["analytics"]["results"]
+    assert analytics["rows"]["events"] == s["analytics"]["config"]["events"]
+    queries = analytics["queries"]
+    assert set(queries) == {"funnel", "cohorts", "rfm"}
+    assert queries["funnel"]["duckdb"]["result_size"] == 7  # one row per pipeline stage
+    assert (
+        queries["rfm"]["duckdb"]["result_size"] > 0
+        and queries["rfm"]["postgres"]["result_size"] > 0
+    )
+    compliance = s["compliance"]["results"]
+    assert compliance["verify_events_per_s"]["median"] > 0
+    assert compliance["replay_customer"]["events"] >= s["compliance"]["config"]["customer_events"]
 
 
 def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
