@@ -110,7 +110,9 @@ def compact(layout: AnalyticsLayout, ds: Dataset, min_parts: int = 1) -> int:
         if len(folded) < min_parts:
             return 0
         compact_file = layout.compact_file(ds.name)
-        inputs = ([compact_file] if compact_file.exists() else []) + folded
+        # With the empty part: its schema is the current one (see `dataset_files`).
+        schema = layout.dataset(ds.name) / EMPTY_PART
+        inputs = [*([compact_file] if compact_file.exists() else []), *folded, schema]
         columns = ", ".join(ds.schema.names)
         order = ", ".join(ds.dedupe_key)
         temp = compact_file.with_name(f".{compact_file.name}.{uuid.uuid4().hex}.tmp")
@@ -133,9 +135,18 @@ def compact_all(layout: AnalyticsLayout, min_parts: int = 1) -> dict[str, int]:
 
 
 def dataset_files(layout: AnalyticsLayout, ds: Dataset) -> list[Path]:
-    """Every file the catalog reads for `ds` right now (compact first)."""
+    """Every file the catalog reads for `ds` right now (compact first).
+
+    The empty part comes last: it has no rows but the current schema, so a column added
+    since the other files were written reads as NULL instead of failing the query.
+    """
     compact_file = layout.compact_file(ds.name)
-    return ([compact_file] if compact_file.exists() else []) + parts(layout, ds)
+    empty = layout.dataset(ds.name) / EMPTY_PART
+    return (
+        ([compact_file] if compact_file.exists() else [])
+        + parts(layout, ds)
+        + ([empty] if empty.exists() else [])
+    )
 
 
 __all__ = [
