@@ -209,8 +209,7 @@ def test_orphans_in_their_own_session_are_reaped(
     )
     supervisor = Supervisor([ChildSpec("parent", parent)], base_delay=0.1)
     supervisors.append(supervisor)
-    if not supervisor.subreaper:
-        pytest.skip("no child subreaper on this kernel")
+    assert supervisor.subreaper, "Linux (3.4+) lets the supervisor adopt orphans"
     supervisor.start()
     wait_for(lambda: orphan_pid.exists() and orphan_pid.read_text().strip() != "")
     orphan = psutil.Process(int(orphan_pid.read_text()))
