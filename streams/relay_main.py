@@ -10,7 +10,6 @@ supervisor restarts it with backoff.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,6 @@ from typing import Protocol
 
 Report = Callable[[str, str], None]
 """report(status, detail): status is ok | idle | starting | error."""
-
-CHECK_INTERVAL = 2.0
 
 
 class StopFlag(Protocol):
@@ -38,44 +35,6 @@ class StreamConfig:
     data_dir: Path
     partitions: int = 4
     master_key: str = field(default="", repr=False)  # base64; for `CrmApplication`
-
-
-def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
-        except (OSError, ValueError):
-            continue
-        return True
-    return False
-
-
-def serve_idle(config: StreamConfig, report: Report, stop: StopFlag, planned: str) -> None:
-    """Stay connected and say honestly that the work itself is not implemented yet."""
-    import psycopg
-
-    conn: psycopg.Connection | None = None
-    while not stop.is_set():
-        problems: list[str] = []
-        try:
-            if conn is None or conn.closed:
-                conn = psycopg.connect(config.database_url, connect_timeout=3, autocommit=True)
-            conn.execute("SELECT 1")
-        except psycopg.Error as error:
-            problems.append(f"database unreachable: {str(error).strip().splitlines()[0]}")
-            if conn is not None:
-                conn.close()
-            conn = None
-        if not broker_reachable(config.kafka_bootstrap):
-            problems.append(f"kafka unreachable at {config.kafka_bootstrap}")
-        if problems:
-            report("error", "; ".join(problems))
-        else:
-            report("idle", f"not implemented yet: {planned}")
-        stop.wait(CHECK_INTERVAL)
-    if conn is not None:
-        conn.close()
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

@@ -1,49 +1,24 @@
 """The stream processor processes (`crm worker NAME`): Kafka topic ──► read models.
 
 One process per worker name; several processes of one name share the topic's
-partitions (one consumer group per name). A worker whose work is not written yet is
-still a real process that holds its connections and reports `idle` with what it will
-do (see `streams.relay_main` for the contract with the process shell in `ops`).
+partitions (one consumer group per name). Each worker is the same faust processor
+(`streams.processor`) with its own sink (see `streams.relay_main` for the contract with
+the process shell in `ops`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from streams.relay_main import Report, StopFlag, StreamConfig, serve_idle
+from streams.relay_main import Report, StopFlag, StreamConfig
 
 if TYPE_CHECKING:
     from commands.application import CrmApplication
     from streams.processor import ProcessorSettings
 
-WORKERS: dict[str, str] = {
-    "projections": "apply events to the PostgreSQL read models (360°, funnel, timeline, …)",
-    "analytics": "write events to Parquet files and the DuckDB catalog for analysts",
-}
-IMPLEMENTED = frozenset({"projections", "analytics"})
-"""Every worker `crm up` starts, with the job it will do."""
-
-
-def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None:
-    """Body of `crm worker NAME`."""
-    if name not in WORKERS:
-        raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
-    report("starting", "connecting to the database and the broker")
-    if name not in IMPLEMENTED:
-        serve_idle(config, report, stop, f"{name} worker: {WORKERS[name]}")
-        return
-    from commands.application import CrmApplication
-    from streams.processor import ProcessorSettings
-
-    app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
-    settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
-    try:
-        if name == "analytics":
-            _run_analytics(app, config, settings, report)
-        else:
-            _run_read_models(app, config, settings, report)
-    finally:
-        app.close()
+Runner = Callable[["CrmApplication", StreamConfig, "ProcessorSettings", Report], None]
 
 
 def _run_read_models(
@@ -73,3 +48,38 @@ def _run_analytics(
         return max(0, newest - sink.highest_position)
 
     run_processor(settings, sink, report, lag)
+
+
+@dataclass(frozen=True)
+class Worker:
+    job: str
+    run: Runner
+
+
+WORKERS: dict[str, Worker] = {
+    "projections": Worker(
+        "apply events to the PostgreSQL read models (360°, funnel, timeline, …)",
+        _run_read_models,
+    ),
+    "analytics": Worker(
+        "write events to Parquet files and the DuckDB catalog for analysts", _run_analytics
+    ),
+}
+"""Every worker `crm up` starts, with the job it does."""
+
+
+def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None:
+    """Body of `crm worker NAME` (faust installs its own signal handlers, so `stop` is
+    not polled here)."""
+    if name not in WORKERS:
+        raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
+    report("starting", "connecting to the database and the broker")
+    from commands.application import CrmApplication
+    from streams.processor import ProcessorSettings
+
+    app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
+    settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
+    try:
+        WORKERS[name].run(app, config, settings, report)
+    finally:
+        app.close()

@@ -29,6 +29,7 @@ from projections import queries
 from projections.analytics.catalog import connect, write_catalog
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.parquet import ensure_datasets
+from projections.analytics.sql import literal, literal_list
 from projections.derived import facts_ctes, tier_sql
 from projections.membership import ALL_ROOTS, tree_ctes
 from projections.schema import create_all
@@ -62,12 +63,8 @@ class AnalyticsConfig:
         return cls(events, repeats or (3 if size != "full" else 5))
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _pick(values: tuple[str, ...], seed: str) -> str:
-    options = "[" + ", ".join(_lit(v) for v in values) + "]"
+    options = literal_list(values)
     return f"{options}[1 + (hash({seed}) % {len(values)})::INTEGER]"
 
 
@@ -76,7 +73,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
     ensure_datasets(layout)
     c, o, k = config.customers, config.orders, config.complaints
     touches = config.events - c - o - k
-    end = _lit(END.isoformat())
+    end = literal(END.isoformat())
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = false")
@@ -101,7 +98,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
             4::BIGINT AS inbound_touches, 6::BIGINT AS outbound_touches,
             registered_at AS last_touch_at, registered_at AS created_at,
             registered_at AS updated_at, 20::BIGINT AS version, idx + 1 AS last_position
-            FROM c ORDER BY customer_id) TO {_lit(paths["customers"])} (FORMAT parquet)""")
+            FROM c ORDER BY customer_id) TO {literal(paths["customers"])} (FORMAT parquet)""")
         con.execute(f"""CREATE TABLE p AS SELECT {c} + j + 1 AS position, 1 AS line_no,
             c.customer_id, 'O' || j AS order_id,
             to_timestamp(epoch(c.registered_at)
@@ -111,7 +108,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
             1 AS line_count, amount AS order_total, amount AS order_total_cny
             FROM o JOIN c USING (idx)""")
         con.execute(
-            f"COPY (FROM p ORDER BY position) TO {_lit(paths['purchases'])} (FORMAT parquet)"
+            f"COPY (FROM p ORDER BY position) TO {literal(paths['purchases'])} (FORMAT parquet)"
         )
         con.execute(f"""COPY (SELECT md5('k' || i)::UUID AS complaint_id,
             md5('c' || (i * 7 % {c}))::UUID AS customer_id, 'SERVICE' AS category,
@@ -121,7 +118,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
             TIMESTAMPTZ {end} - INTERVAL 30 DAY AS filed_at, NULL::TIMESTAMPTZ AS escalated_at,
             CASE WHEN i % 3 = 0 THEN NULL ELSE TIMESTAMPTZ {end} - INTERVAL 10 DAY END
                 AS resolved_at, 2::BIGINT AS version, {c + o} + i + 1 AS last_position
-            FROM range({k}) AS t(i)) TO {_lit(str(layout.compact_file("complaints")))}
+            FROM range({k}) AS t(i)) TO {literal(str(layout.compact_file("complaints")))}
             (FORMAT parquet)""")
         con.execute(f"""COPY (
             SELECT idx + 1 AS position, 'crm.customer.registered.v1' AS type, 1 AS type_version,
@@ -137,7 +134,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
                 TIMESTAMPTZ {end} - INTERVAL 1 DAY, TIMESTAMPTZ {end} - INTERVAL 1 DAY, 'bench',
                 NULL, NULL
             FROM range({touches + k}) AS t(i)
-            ORDER BY position) TO {_lit(str(layout.compact_file("events")))} (FORMAT parquet)""")
+            ORDER BY position) TO {literal(str(layout.compact_file("events")))} (FORMAT parquet)""")
         write_catalog(layout)
         return {
             "events": config.events,
@@ -262,7 +259,7 @@ def measure(layout: AnalyticsLayout, url: str, repeats: int) -> dict[str, dict[s
     duck_queries = {
         "funnel": "SELECT * FROM funnel_between(NULL, NULL, NULL)",
         "cohorts": "SELECT * FROM cohorts",
-        "rfm": f"SELECT * FROM rfm_at(TIMESTAMPTZ {_lit(END.isoformat())})",
+        "rfm": f"SELECT * FROM rfm_at(TIMESTAMPTZ {literal(END.isoformat())})",
     }
     results: dict[str, dict[str, Any]] = {}
     with psycopg.connect(url) as conn:

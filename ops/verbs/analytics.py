@@ -7,6 +7,8 @@ Everything reads the DuckDB catalog (read-only, as an analyst would) at the path
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,31 +44,30 @@ def register(app: typer.Typer) -> None:
 
 
 def _layout(data_dir: str | None) -> AnalyticsLayout:
+    """Call inside `setting_errors()`: a wrong setting is one line and exit 2."""
     from ops.cli import settings_from
     from projections.analytics.layout import AnalyticsLayout
 
     return AnalyticsLayout.for_catalog(settings_from(data_dir=data_dir).analytics_path)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    from ops.cli import err_console
-
-    err_console.print(f"error: {message}", style="bold red", markup=False)
-    return typer.Exit(code)
-
-
-def _open_catalog(data_dir: str | None) -> duckdb.DuckDBPyConnection:
-    from ops.cli import setting_errors
+@contextmanager
+def _catalog(layout: AnalyticsLayout) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The catalog, read-only, closed afterwards; a SettingError when there is none."""
+    from ops.errors import SettingError
     from projections.analytics.catalog import connect
 
-    with setting_errors():
-        layout = _layout(data_dir)
     if not layout.catalog.exists():
-        raise _fail(
+        raise SettingError(
+            "CRM_DATA_DIR",
             f"no analytics catalog at {layout.catalog}: start the platform (`crm up`) "
-            "or build it from the event store (`crm analytics rebuild`)"
+            "or build it from the event store (`crm analytics rebuild`)",
         )
-    return connect(layout)
+    con = connect(layout)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def sql(
@@ -85,20 +86,21 @@ def sql(
     funnel_between(from, to, source))."""
     import duckdb
 
+    from ops.cli import setting_errors
+    from ops.errors import SettingError
     from projections.analytics.output import write_result
 
-    if output is OutputFormat.parquet and out is None:
-        raise _fail("--out: the parquet format writes a file; name it with --out FILE")
-    con = _open_catalog(data_dir)
-    try:
-        relation = con.sql(query)
-        if relation is None:
-            raise _fail("QUERY: not a query that returns rows (the catalog is read-only)")
-        write_result(relation, output.value, out, max_rows)
-    except duckdb.Error as error:
-        raise _fail(f"QUERY: {error}") from None
-    finally:
-        con.close()
+    with setting_errors():
+        if output is OutputFormat.parquet and out is None:
+            raise SettingError("--out", "the parquet format writes a file; name it with --out")
+        with _catalog(_layout(data_dir)) as con:
+            try:
+                relation = con.sql(query)
+                if relation is None:
+                    raise SettingError("QUERY", "returns no rows (the catalog is read-only)")
+                write_result(relation, output.value, out, max_rows)
+            except duckdb.Error as error:
+                raise SettingError("QUERY", str(error)) from None
 
 
 def report(
@@ -109,15 +111,14 @@ def report(
 ) -> None:
     """Write an HTML report with charts: funnel, lifecycle and tier, cohort retention,
     revenue by month."""
+    from ops.cli import setting_errors
     from projections.analytics.report import write_report
 
-    con = _open_catalog(data_dir)
-    layout = _layout(data_dir)
-    target = out or layout.report_file
-    try:
-        write_report(con, target)
-    finally:
-        con.close()
+    with setting_errors():
+        layout = _layout(data_dir)
+        target = out or layout.report_file
+        with _catalog(layout) as con:
+            write_report(con, target)
     typer.echo(f"report: {target}")
 
 
@@ -149,12 +150,13 @@ def rebuild(data_dir: DataDir = None) -> None:
 def compact(data_dir: DataDir = None) -> None:
     """Fold the micro-batch parts of every dataset into its compact file now."""
     from ops.cli import setting_errors
+    from ops.errors import SettingError
     from projections.analytics.parquet import compact_all
 
     with setting_errors():
         layout = _layout(data_dir)
-    if not layout.root.exists():
-        raise _fail(f"no analytics files under {layout.root}")
+        if not layout.root.exists():
+            raise SettingError("CRM_DATA_DIR", f"no analytics files under {layout.root}")
     for name, folded in compact_all(layout).items():
         typer.echo(f"{name}: folded {folded} parts")
 
@@ -162,22 +164,21 @@ def compact(data_dir: DataDir = None) -> None:
 @analytics_app.command()
 def views(data_dir: DataDir = None) -> None:
     """List the catalog's views and macros with their columns."""
-    con = _open_catalog(data_dir)
-    try:
+    from ops.cli import setting_errors
+
+    with setting_errors(), _catalog(_layout(data_dir)) as con:
         rows = con.execute(
             "SELECT table_name, string_agg(column_name, ', ' ORDER BY ordinal_position) "
             "FROM information_schema.columns WHERE table_name NOT LIKE 'ds\\_%' ESCAPE '\\' "
             "AND table_name <> 'catalog_info' GROUP BY 1 ORDER BY 1"
         ).fetchall()
-        for name, columns in rows:
-            typer.echo(f"{name}: {columns}")
         macros = con.execute(
             "SELECT DISTINCT function_name FROM duckdb_functions() "
             "WHERE function_type = 'table_macro' AND NOT internal ORDER BY 1"
         ).fetchall()
-        typer.echo("table macros: " + ", ".join(m[0] for m in macros))
-    finally:
-        con.close()
+    for name, columns in rows:
+        typer.echo(f"{name}: {columns}")
+    typer.echo("table macros: " + ", ".join(m[0] for m in macros))
 
 
 def check(
@@ -186,23 +187,20 @@ def check(
 ) -> None:
     """Run every data-quality suite (read models, analytics views, reconciliation with the
     event store); print a summary, write the data docs, exit 1 when any check fails."""
-    from rich.console import Console
     from rich.table import Table
 
-    from ops.cli import setting_errors, settings_from
+    from ops.cli import console, setting_errors, settings_from
     from ops.runtime import database_url, open_application
+    from projections.analytics.layout import AnalyticsLayout
     from projections.quality.check import check_platform
 
-    catalog = _open_catalog(data_dir)
     with setting_errors():
         settings = settings_from(data_dir=data_dir)
-        layout = _layout(data_dir)
-        with open_application(settings, pool_size=2) as app:
+        layout = AnalyticsLayout.for_catalog(settings.analytics_path)
+        with _catalog(layout) as catalog, open_application(settings, pool_size=2) as app:
             report = check_platform(
                 app, database_url(settings), catalog, layout.docs_dir, build_docs=docs
             )
-    catalog.close()
-    console = Console()
     table = Table("suite", "checks", "failed", title="data quality")
     suites: dict[str, list[bool]] = {}
     for outcome in report.outcomes:

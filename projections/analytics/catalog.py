@@ -23,6 +23,7 @@ import duckdb
 
 from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
+from projections.analytics.sql import literal, literal_list, literal_tuple
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.membership import MAX_DEPTH
 from projections.vocabulary import PIPELINE_PATH
@@ -30,16 +31,8 @@ from projections.vocabulary import PIPELINE_PATH
 VERSION_TABLE = "catalog_info"
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _interval(duration: timedelta) -> str:
     return f"INTERVAL {duration // timedelta(microseconds=1)} MICROSECONDS"
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(_lit(v) for v in values) + ")"
 
 
 def dataset_view(layout: AnalyticsLayout, ds: Dataset) -> str:
@@ -47,8 +40,8 @@ def dataset_view(layout: AnalyticsLayout, ds: Dataset) -> str:
     folder = layout.dataset(ds.name)
     # With the empty part, whose schema is always the current one, so a compact file
     # written before a column existed still reads (the column as NULL).
-    compact = f"[{_lit(str(folder / COMPACT_NAME))}, {_lit(str(folder / EMPTY_PART))}]"
-    part_glob = _lit(str(folder / f"{PART_PREFIX}*.parquet"))
+    compact = literal_list([folder / COMPACT_NAME, folder / EMPTY_PART])
+    part_glob = literal(folder / f"{PART_PREFIX}*.parquet")
     key = ", ".join(ds.dedupe_key)
     order = "last_position DESC" if ds.snapshot else key
     columns = ", ".join(ds.schema.names)
@@ -113,7 +106,7 @@ complaint_facts AS (
     SELECT t.root_id,
         count(*) FILTER (WHERE k.filed_at <= ts AND (k.resolved_at IS NULL OR k.resolved_at > ts))
             AS open_complaints,
-        bool_or(k.severity IN {_in(t.severe_severities)} AND k.filed_at <= ts
+        bool_or(k.severity IN {literal_tuple(t.severe_severities)} AND k.filed_at <= ts
             AND (k.resolved_at IS NULL OR k.resolved_at > ts)) AS has_severe_open_complaint
     FROM tree AS t JOIN complaints AS k ON k.customer_id = t.member_id
     GROUP BY t.root_id
@@ -130,15 +123,15 @@ f AS (
 SELECT f.customer_id, f.registered_at, f.region, f.source, f.company, f.industry, f.owner,
     f.referred_by, f.tags, f.stage, f.stage_changed_at, f.furthest_stage,
     CASE
-        WHEN (f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)})
+        WHEN (f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)})
              AND f.last_purchase_at < ts - {_interval(t.churned_after)} THEN 'CHURNED'
-        WHEN (f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)})
+        WHEN (f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)})
              AND (f.last_purchase_at < ts - {_interval(t.at_risk_after)}
                   OR f.has_severe_open_complaint) THEN 'AT_RISK'
         WHEN f.loyal_window_purchases >= {t.loyal_purchases} THEN 'LOYAL'
         WHEN f.purchase_count >= {t.repeat_purchases} THEN 'REPEAT_CUSTOMER'
-        WHEN f.purchase_count > 0 OR f.stage = {_lit(t.customer_stage)} THEN 'NEW_CUSTOMER'
-        WHEN f.stage IN {_in(t.opportunity_stages)} THEN 'OPPORTUNITY'
+        WHEN f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)} THEN 'NEW_CUSTOMER'
+        WHEN f.stage IN {literal_tuple(t.opportunity_stages)} THEN 'OPPORTUNITY'
         ELSE 'PROSPECT'
     END AS lifecycle_stage,
     CASE
@@ -161,7 +154,7 @@ def _funnel_macro() -> str:
         for rank in range(len(PIPELINE_PATH))
     )
     steps = "\nUNION ALL ".join(
-        f"SELECT {rank} AS rank, {_lit(stage)} AS stage, r{rank} AS reached, "
+        f"SELECT {rank} AS rank, {literal(stage)} AS stage, r{rank} AS reached, "
         + (
             "NULL::DOUBLE"
             if rank == 0

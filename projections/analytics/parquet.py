@@ -23,16 +23,27 @@ import pyarrow.parquet as pq
 
 from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
+from projections.analytics.sql import literal, literal_list
 
 COMPRESSION = "zstd"
 
 
-def _write_atomically(table: pa.Table, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, temp, compression=COMPRESSION)
+def _temp_name(target: Path) -> Path:
+    """Beside `target`, under a dot-name no glob of the catalog matches."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _publish(temp: Path, target: Path) -> None:
+    """Make a finished temp file durable, then put it in place in one rename."""
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, target)
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    temp = _temp_name(target)
+    pq.write_table(table, temp, compression=COMPRESSION)
+    _publish(temp, target)
 
 
 def ensure_datasets(layout: AnalyticsLayout) -> None:
@@ -47,13 +58,9 @@ def ensure_datasets(layout: AnalyticsLayout) -> None:
             _write_atomically(ds.schema.empty_table(), layout.compact_file(ds.name))
 
 
-def _uuid_columns(ds: Dataset) -> list[str]:
-    return [f.name for f in ds.schema if isinstance(f.type, pa.UuidType)]
-
-
-def _typed(ds: Dataset, row: dict[str, Any]) -> dict[str, Any]:
+def _typed(uuid_columns: Sequence[str], row: dict[str, Any]) -> dict[str, Any]:
     """Rows read back through DuckDB carry UUIDs as text; Arrow wants them as UUIDs."""
-    for name in _uuid_columns(ds):
+    for name in uuid_columns:
         value = row.get(name)
         if isinstance(value, str):
             row[name] = uuid.UUID(value)
@@ -64,7 +71,8 @@ def write_part(layout: AnalyticsLayout, ds: Dataset, rows: Sequence[dict[str, An
     """One micro-batch as a new part; named by its highest position so files sort by age."""
     if not rows:
         return None
-    table = pa.Table.from_pylist([_typed(ds, row) for row in rows], schema=ds.schema)
+    uuid_columns = [f.name for f in ds.schema if isinstance(f.type, pa.UuidType)]
+    table = pa.Table.from_pylist([_typed(uuid_columns, row) for row in rows], schema=ds.schema)
     highest = max(int(r.get("position") or r.get("last_position") or 0) for r in rows)
     name = f"{PART_PREFIX}{highest:020d}-{uuid.uuid4().hex[:12]}.parquet"
     target = layout.dataset(ds.name) / name
@@ -88,13 +96,9 @@ def dataset_lock(layout: AnalyticsLayout, ds: Dataset) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _quoted_list(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
 def dedupe_sql(ds: Dataset, files: Sequence[Path]) -> str:
     """The rows of `files` as the catalog reads them: one per key (newest for snapshots)."""
-    source = f"read_parquet({_quoted_list(files)}, union_by_name = true)"
+    source = f"read_parquet({literal_list(files)}, union_by_name = true)"
     key = ", ".join(ds.dedupe_key)
     order = "last_position DESC" if ds.snapshot else key
     return (
@@ -110,21 +114,20 @@ def compact(layout: AnalyticsLayout, ds: Dataset, min_parts: int = 1) -> int:
         if len(folded) < min_parts:
             return 0
         compact_file = layout.compact_file(ds.name)
-        # With the empty part: its schema is the current one (see `dataset_files`).
-        schema = layout.dataset(ds.name) / EMPTY_PART
-        inputs = [*([compact_file] if compact_file.exists() else []), *folded, schema]
+        # Every file, the current schema's empty part included. A part written since
+        # `folded` was listed is folded too but stays until the next compaction:
+        # reading a row twice is what the deduplication is for.
+        inputs = dataset_files(layout, ds)
         columns = ", ".join(ds.schema.names)
         order = ", ".join(ds.dedupe_key)
-        temp = compact_file.with_name(f".{compact_file.name}.{uuid.uuid4().hex}.tmp")
+        temp = _temp_name(compact_file)
         with duckdb.connect() as con:
             # DuckDB writes the file itself: UUIDs keep their Parquet logical type.
             con.execute(
                 f"COPY (SELECT {columns} FROM ({dedupe_sql(ds, inputs)}) ORDER BY {order}) "
-                f"TO '{temp}' (FORMAT parquet, COMPRESSION {COMPRESSION})"
+                f"TO {literal(temp)} (FORMAT parquet, COMPRESSION {COMPRESSION})"
             )
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, compact_file)
+        _publish(temp, compact_file)
         for part in folded:
             part.unlink(missing_ok=True)
         return len(folded)

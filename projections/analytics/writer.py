@@ -84,14 +84,12 @@ class AnalyticsSink:
         self.min_parts = min_parts
         self._last_compaction = time.monotonic()
         self._lock = threading.Lock()
-        self.applied = 0
         self.highest_position = highest_position(layout)
 
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> BatchResult:
         batch = sorted(((parse_envelope(e), e) for e in envelopes), key=lambda p: p[0].position)
         with self._lock:
             result = self._write(batch)
-            self.applied += result.events
             self.highest_position = max(self.highest_position, result.highest_position)
             if time.monotonic() - self._last_compaction >= self.compact_every:
                 self.compact(self.min_parts)
@@ -140,7 +138,9 @@ class AnalyticsSink:
         current = _load_rows(self.layout, dataset(name), (key(e) for e in events))
         changed: dict[UUID, Row] = {}
         for event in events:
-            row = current.setdefault(key(event), new(event))
+            row = current.get(key(event))
+            if row is None:
+                row = current[key(event)] = new(event)
             if fold(row, event):
                 changed[key(event)] = row
         return list(changed.values())
