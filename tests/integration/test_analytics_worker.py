@@ -3,8 +3,6 @@ connection, opened while the platform runs, sees new events arrive within second
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,20 +15,11 @@ from projections.analytics.layout import AnalyticsLayout
 from streams.topic import ensure_topic
 from tests.servers import ServerSet
 from tests.streaming import one_customer, start_worker, stop
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 CATCH_UP_SECONDS = 10.0
-
-
-def wait_for(check: Callable[[], bool], timeout: float) -> float:
-    """Seconds until `check()` is true; fails the test after `timeout`."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if check():
-            return time.monotonic() - began
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s")
 
 
 def test_a_read_only_catalog_sees_new_events_within_seconds(
@@ -54,7 +43,7 @@ def test_a_read_only_catalog_sees_new_events_within_seconds(
     try:
         for i in range(5):
             one_customer(service, i)
-        wait_for(layout.catalog.exists, 60)
+        wait_for(layout.catalog.exists, 60, interval=0.2)
         analyst = duckdb.connect(str(layout.catalog), read_only=True)
 
         def caught_up() -> bool:
@@ -62,10 +51,10 @@ def test_a_read_only_catalog_sees_new_events_within_seconds(
             row = analyst.execute("SELECT count(*) FROM events").fetchone()
             return row is not None and row[0] == newest
 
-        wait_for(caught_up, 90)  # the worker joins its consumer group first
+        wait_for(caught_up, 90, interval=0.2)  # the worker joins its consumer group first
         for i in range(5, 25):
             one_customer(service, i)
-        wait_for(caught_up, CATCH_UP_SECONDS)
+        wait_for(caught_up, CATCH_UP_SECONDS, interval=0.2)
 
         assert analyst.execute(
             "SELECT count(*), sum(purchase_total), sum(touches) FROM customers"

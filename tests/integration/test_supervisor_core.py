@@ -18,6 +18,7 @@ import pytest
 
 from ops.lock import DataDirBusy, DataDirLock, lock_holder
 from ops.supervisor import ChildSpec, StartupError, Supervisor, backoff_delay
+from tests.waiting import wait_for
 
 CHILD = textwrap.dedent(
     """
@@ -45,19 +46,6 @@ def child(name: str, journal: Path, **options: Any) -> ChildSpec:
 
 def python(code: str, *args: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code), *args]
-
-
-def wait_for(
-    condition: Callable[[], object], timeout: float = 10.0, tick: Callable[[], None] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if tick is not None:
-            tick()
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def lines(journal: Path) -> list[str]:
