@@ -88,7 +88,7 @@ def sql(
 
     from ops.cli import setting_errors
     from ops.errors import SettingError
-    from projections.analytics.output import write_result
+    from ops.sql_output import write_result
 
     with setting_errors():
         if output is OutputFormat.parquet and out is None:
@@ -129,7 +129,7 @@ def rebuild(data_dir: DataDir = None) -> None:
     from ops.progress import progress_bar
     from ops.runtime import open_application
     from projections.analytics.layout import AnalyticsLayout
-    from projections.analytics.rebuild import rebuild_analytics
+    from streams.analytics_rebuild import rebuild_analytics
 
     with setting_errors():
         settings = settings_from(data_dir=data_dir)
@@ -190,9 +190,9 @@ def check(
     from rich.table import Table
 
     from ops.cli import console, setting_errors, settings_from
+    from ops.quality.check import check_platform
     from ops.runtime import database_url, open_application
     from projections.analytics.layout import AnalyticsLayout
-    from projections.quality.check import check_platform
 
     with setting_errors():
         settings = settings_from(data_dir=data_dir)

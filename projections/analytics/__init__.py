@@ -21,7 +21,8 @@ written (ids only), so forgetting a customer needs no rewrite here.
 
 Modules: `layout` (where files live), `schema` (Arrow schemas), `flatten` (envelope to
 rows), `dimension` (customer and complaint state folded from events), `parquet`
-(atomic parts, compaction), `writer` (a batch of envelopes to files), `catalog` (the
-DuckDB views), `queries` (the same answers as `projections.queries`, from the catalog),
-`report` (HTML report), `bench` (synthetic 10M-event benchmark).
+(atomic parts, compaction), `writer` (a batch of envelopes to files: the worker's
+sink), `catalog` (the DuckDB views and macros), `sql` (literals for view text),
+`report` (HTML report). Elsewhere: `streams.analytics_rebuild` (replay the event store
+into the files), `ops.quality` (`crm check`), `ops.bench.analytics_bench`.
 """

@@ -24,14 +24,14 @@ from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from events import ALL_EVENTS
 from gateway.testing import GatewayHarness
+from ops.quality.store import store_facts
 from ops.seeding.command import seed_database
 from projections.analytics.catalog import connect
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.parquet import compact_all, parts, write_part
-from projections.analytics.rebuild import rebuild_analytics
 from projections.analytics.schema import dataset
 from projections.analytics.writer import AnalyticsSink
-from projections.quality.store import store_facts
+from streams.analytics_rebuild import rebuild_analytics
 from streams.rebuild import rebuild
 from streams.source import EventSource
 from tests.servers import ServerSet

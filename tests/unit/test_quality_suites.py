@@ -11,9 +11,9 @@ from uuid import uuid4
 import pandas as pd
 import pytest
 
-from projections.quality.runner import run_suites
-from projections.quality.store import StoreFacts
-from projections.quality.suites import Suite, all_suites
+from ops.quality.runner import run_suites
+from ops.quality.store import StoreFacts
+from ops.quality.suites import Suite, all_suites
 
 IDS = [str(uuid4()) for _ in range(3)]
 FACTS = StoreFacts(live_customers=3, purchase_totals={})

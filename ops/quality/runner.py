@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from projections.quality.suites import Suite
+from ops.quality.suites import Suite
 
 DATASOURCE = "crm"
 

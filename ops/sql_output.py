@@ -5,28 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
-from uuid import UUID
+from typing import IO
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
-
-def _plain(value: Any) -> Any:
-    """JSON has no decimals, UUIDs or times: money stays exact as a string."""
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+from commands.audit import plain
 
 
 def write_result(
@@ -51,10 +37,10 @@ def _write_text(
     if output == "csv":
         writer = csv.writer(handle)
         writer.writerow(columns)
-        writer.writerows([_plain(v) for v in row] for row in rows)
+        writer.writerows([plain(v) for v in row] for row in rows)
     elif output == "json":
         for row in rows:
-            record = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+            record = {c: plain(v) for c, v in zip(columns, row, strict=True)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         table = Table(*columns, caption=f"{len(rows)} rows")

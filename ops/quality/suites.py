@@ -13,14 +13,14 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from aggregates.vocabulary import COMPLAINT_STATUSES, SEVERITIES
-from projections.quality.store import StoreFacts
+from ops.quality.store import StoreFacts
 from projections.vocabulary import LIFECYCLE_STAGES, PIPELINE_PATH, PIPELINE_STAGES, TIERS
 
 
 @dataclass(frozen=True)
 class Suite:
     name: str
-    """Also the frame it validates (see `projections.quality.frames`)."""
+    """Also the frame it validates (see `ops.quality.frames`)."""
     expectations: list[Expectation] = field(default_factory=list)
 
 

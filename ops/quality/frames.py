@@ -13,8 +13,8 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from ops.quality.store import StoreFacts
 from projections import queries
-from projections.quality.store import StoreFacts
 
 CENT = Decimal("0.01")
 

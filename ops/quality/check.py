@@ -8,10 +8,10 @@ import duckdb
 import psycopg
 
 from commands.application import CrmApplication
-from projections.quality.frames import analytics_frames, purchase_totals_frame, read_model_frames
-from projections.quality.runner import QualityReport, run_suites
-from projections.quality.store import store_facts
-from projections.quality.suites import all_suites
+from ops.quality.frames import analytics_frames, purchase_totals_frame, read_model_frames
+from ops.quality.runner import QualityReport, run_suites
+from ops.quality.store import store_facts
+from ops.quality.suites import all_suites
 
 
 def check_platform(
