@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -110,14 +112,16 @@ def test_the_same_key_of_another_subject_is_another_key(
     assert counts(database_url) == (2, 2)
 
 
-def test_a_retry_without_occurred_at_replays_and_records_nothing(
+def test_a_retry_without_occurred_at_replays_and_one_with_it_is_refused(
     service: CommandService, database_url: str
 ) -> None:
     (cid,) = customers(service, "Retry")
     command = MoveStage(customer_id=cid, to="CONTACTED", idempotency_key="once")
-    first = service.handle(command, ANN)
+    first = service.handle(command, ANN)  # stamped "now" by the service
     before = counts(database_url)
     assert service.handle(command, ANN) == first
+    with pytest.raises(IdempotencyMismatch):
+        service.handle(replace(command, occurred_at=datetime(2024, 1, 1, tzinfo=UTC)), ANN)
     assert counts(database_url) == before
 
 
