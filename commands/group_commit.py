@@ -20,8 +20,9 @@ position, or its own error:
   recursively, so the culprit ends up alone with its error and the rest are recorded.
 - Infrastructure failures (the database is unreachable) fail the round's callers at
   once: splitting cannot cure them.
-- Idempotency keys keep their meaning: `handle_many` replays stored keys and resolves
-  the same key twice within a round to the first command's result.
+- Idempotency keys keep their meaning: `handle_many` scopes each key to its caller's
+  actor, replays stored keys and resolves the same key twice within a round to the
+  first command's result; a mismatch refuses only that caller.
 
 Contexts: each caller's `CommandContext` (actor, correlation, causation) is recorded
 on its own events (`handle_many(..., contexts=...)`), so callers with a context per

@@ -33,7 +33,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from commands.access_log import access_log_statements
 from commands.chain import (
@@ -59,22 +59,29 @@ CUSTOMER_KEYS_PKEY = f"{CUSTOMER_KEYS}_pkey"
 EventKey = tuple[UUID, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IdempotencyRecord:
-    """A command's first result, to be stored under its idempotency key."""
+    """A command's first result, stored under (subject, key) with its fingerprint.
 
+    See `commands.idempotency` for what the subject scopes and the fingerprint binds.
+    """
+
+    subject: str
     key: str
     command: str
+    fingerprint: str
     result: Mapping[str, Any]
     events: Sequence[EventKey]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StoredResult:
-    """A row of ``crm_idempotency``."""
+    """A row of ``crm_idempotency``; `fingerprint` is None for rows stored before them."""
 
+    subject: str
     key: str
     command: str
+    fingerprint: str | None
     result: Mapping[str, Any]
     position: int | None
 
@@ -148,9 +155,12 @@ class CrmRecorder(PostgresApplicationRecorder):
             ).format(self._t(EVENT_META)),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
-                "key text PRIMARY KEY, command text NOT NULL, result jsonb NOT NULL, "
-                "position bigint, created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
-            ).format(self._t(IDEMPOTENCY)),
+                "subject text NOT NULL, key text NOT NULL, command text NOT NULL, "
+                "fingerprint text, result jsonb NOT NULL, position bigint, "
+                "created_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                "CONSTRAINT {} PRIMARY KEY (subject, key))"
+            ).format(self._t(IDEMPOTENCY), Identifier(IDEMPOTENCY_PKEY)),
+            *idempotency_migration(self.datastore.schema),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
                 "email_hash bytea PRIMARY KEY, customer_id uuid NOT NULL UNIQUE)"
@@ -298,13 +308,15 @@ class CrmRecorder(PostgresApplicationRecorder):
 
         curs.execute(
             SQL(
-                "INSERT INTO {} (key, command, result, position) "
-                "SELECT k, c, r::jsonb, p FROM unnest(%s::text[], %s::text[], %s::text[], "
-                "%s::bigint[]) AS u(k, c, r, p)"
+                "INSERT INTO {} (subject, key, command, fingerprint, result, position) "
+                "SELECT s, k, c, f, r::jsonb, p FROM unnest(%s::text[], %s::text[], "
+                "%s::text[], %s::text[], %s::text[], %s::bigint[]) AS u(s, k, c, f, r, p)"
             ).format(self._t(IDEMPOTENCY)),
             (
+                [r.subject for r in records],
                 [r.key for r in records],
                 [r.command for r in records],
+                [r.fingerprint for r in records],
                 [json.dumps(dict(r.result), sort_keys=True) for r in records],
                 [position(r) for r in records],
             ),
@@ -319,27 +331,22 @@ class CrmRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self._write_idempotency(curs, records, {})
 
-    def select_results(self, keys: Sequence[str]) -> dict[str, StoredResult]:
-        """Stored first results by idempotency key (one query for any number of keys)."""
+    def select_results(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredResult]:
+        """Stored first results by (subject, key) (one query for any number of keys)."""
         if not keys:
             return {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                SQL("SELECT key, command, result, position FROM {} WHERE key = ANY(%s)").format(
-                    self._t(IDEMPOTENCY)
-                ),
-                (list(keys),),
+                SQL(
+                    "SELECT subject, key, command, fingerprint, result, position FROM {} "
+                    "WHERE (subject, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                ).format(self._t(IDEMPOTENCY)),
+                ([s for s, _ in keys], [k for _, k in keys]),
                 prepare=True,
             )
-            return {
-                row["key"]: StoredResult(
-                    key=row["key"],
-                    command=row["command"],
-                    result=row["result"],
-                    position=row["position"],
-                )
-                for row in curs.fetchall()
-            }
+            return {(row["subject"], row["key"]): StoredResult(**row) for row in curs.fetchall()}
 
     def select_wrapped_keys(self, customer_ids: Sequence[UUID]) -> dict[UUID, bytes]:
         """Wrapped data keys by customer (absent: never existed, or destroyed)."""
@@ -376,6 +383,41 @@ class CrmRecorder(PostgresApplicationRecorder):
             )
             row = curs.fetchone()
             return None if row is None else row["customer_id"]
+
+
+def idempotency_migration(schema: str) -> list[Composable]:
+    """Bring a ``crm_idempotency`` of before subjects and fingerprints up to date.
+
+    Idempotent (it runs at every start). The old table was keyed by `key` alone: each row
+    gets the actor recorded with its last event as its subject (rows of commands that
+    changed nothing have no event and keep the subject '', which no caller matches; a
+    retry of such a no-op simply runs again). Rows keep a NULL fingerprint, which
+    `commands.idempotency.check_replay` treats as "check what can be checked".
+    """
+    table = SQL("{}.{}").format(Identifier(schema), Identifier(IDEMPOTENCY))
+    meta = SQL("{}.{}").format(Identifier(schema), Identifier(EVENT_META))
+    return [
+        SQL(
+            "DO $$ BEGIN "
+            "IF NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = format('%I.%I', {schema}, {name})::regclass "
+            "AND i.indisprimary AND a.attname = 'subject') THEN "
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS subject text NOT NULL DEFAULT '', "
+            "ADD COLUMN IF NOT EXISTS fingerprint text; "
+            "UPDATE {table} AS t SET subject = m.actor FROM {meta} AS m "
+            "WHERE m.position = t.position AND m.actor IS NOT NULL AND t.subject = ''; "
+            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {pkey}; "
+            "ALTER TABLE {table} ADD CONSTRAINT {pkey} PRIMARY KEY (subject, key); "
+            "END IF; END $$"
+        ).format(
+            table=table,
+            meta=meta,
+            pkey=Identifier(IDEMPOTENCY_PKEY),
+            schema=Literal(schema),
+            name=Literal(IDEMPOTENCY),
+        ),
+    ]
 
 
 def cast_uuid(value: UUID | str) -> UUID:

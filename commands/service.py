@@ -3,8 +3,10 @@
 `handle` runs one command; `handle_many` runs a batch in one transaction, all or nothing
 (imports, demo seeding). Both go through the same attempt:
 
-1. look up the stored results of the idempotency keys given (skipped without keys: the
-   single path stays at one load and one save);
+1. look up the stored results of the idempotency keys given, each scoped to its
+   command's subject (the context's actor) and checked against the command's
+   fingerprint (`commands.idempotency`; skipped without keys: the single path stays at
+   one load and one save);
 2. run each command's handler on a unit of work (identity map of aggregates);
 3. derive the side effects from the new events and save everything at once.
 
@@ -37,6 +39,7 @@ from commands.application import CrmApplication
 from commands.crypto import KeyDestroyed
 from commands.effects import derive_effects
 from commands.handlers import HANDLERS, Handler, Outcome
+from commands.idempotency import ScopedKey, check_replay, fingerprint, mismatch, scoped_key
 from commands.messages import Command, CommandContext, CommandResult
 from commands.recorder import (
     CUSTOMER_KEYS_PKEY,
@@ -146,27 +149,22 @@ class CommandService:
         context: CommandContext,
         contexts: Sequence[CommandContext] | None = None,
     ) -> list[CommandResult]:
-        keys = [c.idempotency_key for c in commands if c.idempotency_key]
-        stored = self.app.crm_recorder.select_results(keys) if keys else {}
+        scoped = self._scoped_keys(commands, context, contexts)
+        wanted = [k for k in scoped if k is not None]
+        stored = self.app.crm_recorder.select_results(wanted) if wanted else {}
         now = self.clock()
         uow = UnitOfWork(self.app, self.policy)
         done: list[_Done | StoredResult | int] = []  # int: same key as an earlier command
         records: list[IdempotencyRecord] = []
-        first_with_key: dict[str, int] = {}
+        first_with_key: dict[ScopedKey, tuple[int, str]] = {}
         per_event: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] = {}
-        for index, command in enumerate(commands):
-            key = command.idempotency_key
+        for index, (command, key) in enumerate(zip(commands, scoped, strict=True)):
+            print_ = fingerprint(command) if key is not None else ""
             if key is not None and key in stored:
-                done.append(self._check_replay(stored[key], command))
+                done.append(_replay(index, stored[key], command, print_))
                 continue
             if key is not None and key in first_with_key:
-                first = commands[first_with_key[key]]
-                if first.type_name != command.type_name:
-                    raise Conflict(
-                        f"idempotency key already used by a {first.type_name} command",
-                        field="idempotencyKey",
-                    )
-                done.append(first_with_key[key])
+                done.append(_same_in_batch(index, first_with_key[key], commands, print_))
                 continue
             item = self._run(uow, command, now, index)
             done.append(item)
@@ -175,12 +173,25 @@ class CommandService:
                 for event_key in item.events:
                     per_event[event_key] = (own.actor, own.correlation_id, own.causation_id)
             if key is not None:
-                first_with_key[key] = index
-                records.append(self._record_of(key, command, item))
+                first_with_key[key] = (index, print_)
+                records.append(self._record_of(key, command, print_, item))
         positions = self._save(
-            uow, records, context, commands, known=set(stored), contexts=per_event
+            uow, records, context, commands, scoped, known=set(stored), contexts=per_event
         )
         return [self._result(d, done, positions) for d in done]
+
+    @staticmethod
+    def _scoped_keys(
+        commands: Sequence[Command],
+        context: CommandContext,
+        contexts: Sequence[CommandContext] | None,
+    ) -> list[ScopedKey | None]:
+        """Each command's (subject, key): its own context's actor when it has one."""
+        actors = [c.actor for c in contexts] if contexts is not None else None
+        return [
+            scoped_key(actors[i] if actors is not None else context.actor, command)
+            for i, command in enumerate(commands)
+        ]
 
     def _run(self, uow: UnitOfWork, command: Command, now: datetime, index: int) -> _Done:
         handler = self.handlers.get(type(command))
@@ -210,7 +221,8 @@ class CommandService:
         records: list[IdempotencyRecord],
         context: CommandContext,
         commands: Sequence[Command],
-        known: set[str],
+        scoped: Sequence[ScopedKey | None],
+        known: set[ScopedKey],
         contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] | None = None,
     ) -> dict[EventKey, int]:
         events = uow.pending_events()
@@ -233,7 +245,7 @@ class CommandService:
                 events, aggregates=uow.aggregates, effects=effects, new_ciphers=ciphers
             )
         except IntegrityError as error:
-            raise self._explain(error, uow, commands, known) from error
+            raise self._explain(error, uow, scoped, known) from error
         except KeyDestroyed as error:
             raise RuleViolated(
                 f"customer {error.customer_id} is forgotten; no new commands"
@@ -244,7 +256,11 @@ class CommandService:
         }
 
     def _explain(
-        self, error: IntegrityError, uow: UnitOfWork, commands: Sequence[Command], known: set[str]
+        self,
+        error: IntegrityError,
+        uow: UnitOfWork,
+        scoped: Sequence[ScopedKey | None],
+        known: set[ScopedKey],
     ) -> Exception:
         """Which constraint failed, as a domain error or a retryable conflict."""
         constraint = constraint_of(error)
@@ -255,18 +271,18 @@ class CommandService:
         if constraint == CUSTOMER_KEYS_PKEY:
             return Conflict("customer already exists", field="customerId")
         if self.app.crm_recorder.is_events_conflict(constraint):
-            return self._stream_conflict(uow, commands, known)
+            return self._stream_conflict(uow, scoped, known)
         return error
 
     def _stream_conflict(
-        self, uow: UnitOfWork, commands: Sequence[Command], known: set[str]
+        self, uow: UnitOfWork, scoped: Sequence[ScopedKey | None], known: set[ScopedKey]
     ) -> Exception:
         """Retry a lost race, unless a stream we meant to create already existed.
 
-        `known`: idempotency keys already stored before this attempt; a key stored since
-        means a racing duplicate won, and the retry will return its result.
+        `known`: (subject, key) pairs already stored before this attempt; a key stored
+        since means a racing duplicate won, and the retry will replay (or refuse) it.
         """
-        keys = [c.idempotency_key for c in commands if c.idempotency_key]
+        keys = [k for k in scoped if k is not None]
         if keys and set(self.app.crm_recorder.select_results(keys)) - known:
             return WriteConflict("a racing duplicate was recorded; replay it")
         for aggregate_id, field in uow.created.items():
@@ -277,10 +293,12 @@ class CommandService:
     # -- results --------------------------------------------------------------------------
 
     @staticmethod
-    def _record_of(key: str, command: Command, item: _Done) -> IdempotencyRecord:
+    def _record_of(key: ScopedKey, command: Command, print_: str, item: _Done) -> IdempotencyRecord:
         return IdempotencyRecord(
-            key=key,
+            subject=key[0],
+            key=key[1],
             command=command.type_name,
+            fingerprint=print_,
             result={
                 "aggregate_id": str(item.outcome.aggregate.id),
                 "customer_id": str(item.outcome.customer_id),
@@ -288,15 +306,6 @@ class CommandService:
             },
             events=item.events,
         )
-
-    @staticmethod
-    def _check_replay(stored: StoredResult, command: Command) -> StoredResult:
-        if stored.command != command.type_name:
-            raise Conflict(
-                f"idempotency key already used by a {stored.command} command",
-                field="idempotencyKey",
-            )
-        return stored
 
     def _result(
         self,
@@ -315,6 +324,27 @@ class CommandService:
             version=item.version,
             position=max(found) if found else None,
         )
+
+
+def _replay(index: int, stored: StoredResult, command: Command, print_: str) -> StoredResult:
+    """The stored result of a retry; a mismatch names the command's place in the batch."""
+    try:
+        return check_replay(stored, command, print_)
+    except DomainError as error:
+        error.command_index = index  # type: ignore[attr-defined]
+        raise
+
+
+def _same_in_batch(
+    index: int, first: tuple[int, str], commands: Sequence[Command], print_: str
+) -> int:
+    """A key used twice in one batch: the first command's result, if it is the same command."""
+    first_index, first_print = first
+    if first_print != print_:
+        error = mismatch(f"already used for a {commands[first_index].type_name} command")
+        error.command_index = index  # type: ignore[attr-defined]
+        raise error
+    return first_index
 
 
 def _from_stored(stored: StoredResult) -> CommandResult:

@@ -20,6 +20,7 @@ from commands.messages import CommandContext
 from gateway.auth import Principal
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
+from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
 from projections.queries import complaints_for, get_customers
 from projections.views import ComplaintView, CustomerView
@@ -74,6 +75,7 @@ class GatewayContext:
     request: Any = None
     principal: Principal | None = None
     connection_params: dict[str, Any] | None = field(default=None)
+    outcomes: MutationOutcomes = field(default_factory=MutationOutcomes)
 
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:

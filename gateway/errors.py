@@ -1,7 +1,9 @@
 """Errors the API returns on purpose, each with a stable `extensions.code`.
 
 Codes of the contract: VALIDATION, RULE, CONFLICT, NOT_FOUND (from the domain, see
-`aggregates.errors`) and FORBIDDEN (the role matrix). The gateway adds TIMEOUT (the read
+`aggregates.errors`) and FORBIDDEN (the role matrix). The write side adds
+IDEMPOTENCY_MISMATCH (field ``idempotencyKey``: the key was used for another command,
+see `commands.idempotency`). The gateway adds TIMEOUT (the read
 models did not reach `atLeast` in time), UNAUTHENTICATED (an expired token on a live
 subscription), UNAVAILABLE (live events cannot be served) and, for errors in the
 request itself, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and QUERY_TOO_COMPLEX
@@ -26,6 +28,7 @@ VALIDATION = "VALIDATION"
 RULE = "RULE"
 CONFLICT = "CONFLICT"
 NOT_FOUND = "NOT_FOUND"
+IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
 FORBIDDEN = "FORBIDDEN"
 TIMEOUT = "TIMEOUT"
 UNAUTHENTICATED = "UNAUTHENTICATED"

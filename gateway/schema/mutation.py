@@ -3,7 +3,9 @@
 
 A refused role gets FORBIDDEN before any command exists, so nothing is recorded. A
 refusal of the write side comes back with its code (VALIDATION, RULE, CONFLICT,
-NOT_FOUND) and field. Each payload carries the global position of the command's last
+NOT_FOUND, IDEMPOTENCY_MISMATCH) and field. Each mutation field is its own command; what
+became of each is reported in ``extensions.mutations`` (`gateway.outcomes`), also when
+a failing field nulls `data`. Each payload carries the global position of the command's last
 event; a command that changed nothing answers with its stream's latest position.
 """
 
@@ -46,20 +48,37 @@ class Written:
     position: int
 
 
-async def execute(
-    ctx: GatewayContext, permission: Permission, build: Callable[[], Command]
+async def execute(info: GInfo, permission: Permission, build: Callable[[], Command]) -> Written:
+    """Check the role, build the command, record it (in a worker thread).
+
+    The field's outcome is noted as soon as it is known (`gateway.outcomes`): DONE right
+    after the commit, before anything else can fail, so the response says the write
+    happened even if the rest of this field, or a later field, fails.
+    """
+    ctx = info.context
+    key = str(info.path.key)
+    try:
+        return await _execute(ctx, key, permission, build)
+    except BaseException as error:
+        ctx.outcomes.failed(key, error)
+        raise
+
+
+async def _execute(
+    ctx: GatewayContext, key: str, permission: Permission, build: Callable[[], Command]
 ) -> Written:
-    """Check the role, build the command, record it (in a worker thread)."""
     ctx.require(permission, f"run {permission.value}")
     command = build()
     context = ctx.command_context()
     deps = ctx.deps
+    outcomes = ctx.outcomes
 
     def work() -> Written:
         try:
             result = deps.service.handle(command, context)
         except DomainError as error:
             raise from_domain(error) from error
+        outcomes.done(key, result)
         if deps.after_write is not None:
             deps.after_write(result)
         position = result.position
@@ -119,54 +138,48 @@ P = Permission
 class Mutation:
     @strawberry.mutation
     async def register_customer(self, info: GInfo, input: RegisterCustomerInput) -> CustomerPayload:
-        return CustomerPayload(
-            written=await execute(info.context, P.REGISTER_CUSTOMER, input.command)
-        )
+        return CustomerPayload(written=await execute(info, P.REGISTER_CUSTOMER, input.command))
 
     @strawberry.mutation
     async def change_contact_details(
         self, info: GInfo, input: ChangeContactDetailsInput
     ) -> CustomerPayload:
-        written = await execute(info.context, P.CHANGE_CONTACT_DETAILS, input.command)
+        written = await execute(info, P.CHANGE_CONTACT_DETAILS, input.command)
         return CustomerPayload(written=written)
 
     @strawberry.mutation
     async def tag_customer(self, info: GInfo, input: TagCustomerInput) -> CustomerPayload:
-        return CustomerPayload(written=await execute(info.context, P.TAG_CUSTOMER, input.command))
+        return CustomerPayload(written=await execute(info, P.TAG_CUSTOMER, input.command))
 
     @strawberry.mutation
     async def record_contact_touch(
         self, info: GInfo, input: RecordContactTouchInput
     ) -> CustomerPayload:
-        written = await execute(info.context, P.RECORD_CONTACT_TOUCH, input.command)
+        written = await execute(info, P.RECORD_CONTACT_TOUCH, input.command)
         return CustomerPayload(written=written)
 
     @strawberry.mutation
     async def record_purchase(self, info: GInfo, input: RecordPurchaseInput) -> CustomerPayload:
-        return CustomerPayload(
-            written=await execute(info.context, P.RECORD_PURCHASE, input.command)
-        )
+        return CustomerPayload(written=await execute(info, P.RECORD_PURCHASE, input.command))
 
     @strawberry.mutation
     async def move_stage(self, info: GInfo, input: MoveStageInput) -> CustomerPayload:
-        return CustomerPayload(written=await execute(info.context, P.MOVE_STAGE, input.command))
+        return CustomerPayload(written=await execute(info, P.MOVE_STAGE, input.command))
 
     @strawberry.mutation
     async def file_complaint(self, info: GInfo, input: FileComplaintInput) -> ComplaintPayload:
-        return ComplaintPayload(
-            written=await execute(info.context, P.FILE_COMPLAINT, input.command)
-        )
+        return ComplaintPayload(written=await execute(info, P.FILE_COMPLAINT, input.command))
 
     @strawberry.mutation
     async def resolve_complaint(
         self, info: GInfo, input: ResolveComplaintInput
     ) -> ComplaintPayload:
-        written = await execute(info.context, P.RESOLVE_COMPLAINT, input.command)
+        written = await execute(info, P.RESOLVE_COMPLAINT, input.command)
         return ComplaintPayload(written=written)
 
     @strawberry.mutation(description="Close the duplicate in favour of the survivor.")
     async def merge_customers(self, info: GInfo, input: MergeCustomersInput) -> CustomerPayload:
-        written = await execute(info.context, P.MERGE_CUSTOMERS, input.command)
+        written = await execute(info, P.MERGE_CUSTOMERS, input.command)
         return CustomerPayload(written=written)
 
     @strawberry.mutation(
@@ -174,5 +187,5 @@ class Mutation:
         "not the data."
     )
     async def forget_customer(self, info: GInfo, input: ForgetCustomerInput) -> CustomerPayload:
-        written = await execute(info.context, P.FORGET_CUSTOMER, input.command)
+        written = await execute(info, P.FORGET_CUSTOMER, input.command)
         return CustomerPayload(written=written)

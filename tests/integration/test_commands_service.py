@@ -15,6 +15,7 @@ from aggregates.customer import Customer
 from aggregates.errors import Conflict, NotFound, RuleViolated, ValidationFailed
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
+from commands.idempotency import IdempotencyMismatch
 from commands.messages import (
     AnswerSatisfactionSurvey,
     AssignOwner,
@@ -228,7 +229,7 @@ def test_idempotent_retry_records_nothing_even_after_restart(
     before = event_count(database_url)
     restarted = CrmApplication(database_url, master_key=master_key, pool_size=1)
     try:
-        again = CommandService(restarted).handle(command, CommandContext(actor="someone"))
+        again = CommandService(restarted).handle(command, CTX)
     finally:
         restarted.close()
     assert again == first
@@ -238,10 +239,10 @@ def test_idempotent_retry_records_nothing_even_after_restart(
     assert scalar(database_url, "SELECT count(*) FROM crm_idempotency") == 2
 
 
-def test_idempotency_key_of_another_command_type_is_a_conflict(service: CommandService) -> None:
+def test_idempotency_key_of_another_command_type_is_a_mismatch(service: CommandService) -> None:
     cid = register(service)
     service.handle(AssignOwner(customer_id=cid, owner="bob", idempotency_key="k"), CTX)
-    with pytest.raises(Conflict) as caught:
+    with pytest.raises(IdempotencyMismatch) as caught:
         service.handle(MoveStage(customer_id=cid, to="WON", idempotency_key="k"), CTX)
     assert caught.value.field == "idempotencyKey"
 

@@ -351,7 +351,10 @@ async def test_an_idempotency_key_records_once(gw: GatewayHarness) -> None:
         },
         "position",
     )
-    assert first_error(other)["extensions"] == {"code": "CONFLICT", "field": "idempotencyKey"}
+    assert first_error(other)["extensions"] == {
+        "code": "IDEMPOTENCY_MISMATCH",
+        "field": "idempotencyKey",
+    }
 
 
 async def test_a_command_that_changes_nothing_answers_its_stream_position(

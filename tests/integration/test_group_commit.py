@@ -16,6 +16,7 @@ from aggregates.errors import Conflict, NotFound, ValidationFailed
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.group_commit import CommitterClosed, GroupCommitter
+from commands.idempotency import IdempotencyMismatch
 from commands.messages import (
     AssignOwner,
     Command,
@@ -261,7 +262,7 @@ def test_idempotency_keys_keep_their_meaning_within_and_across_rounds(
     results = [outcome(f) for f in futures]
     assert isinstance(results[0], CommandResult)
     assert results[1] == results[0]
-    assert isinstance(results[2], Conflict) and results[2].field == "idempotencyKey"
+    assert isinstance(results[2], IdempotencyMismatch) and results[2].field == "idempotencyKey"
     assert committer.handle(touch, CTX) == results[0]  # a later round replays it
     committer.close()
     recorded = f"SELECT count(*) FROM stored_events WHERE originator_id = '{dora}'"

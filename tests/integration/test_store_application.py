@@ -120,16 +120,22 @@ def test_idempotency_row_stores_result_and_last_position(app: CrmApplication) ->
     ciphers = derive_effects(app, customer.pending_events, effects)
     effects.idempotency.append(
         IdempotencyRecord(
-            "key-1", "RegisterCustomer", {"x": 1}, [(customer.id, 1), (customer.id, 2)]
+            subject="a",
+            key="key-1",
+            command="RegisterCustomer",
+            fingerprint="f",
+            result={"x": 1},
+            events=[(customer.id, 1), (customer.id, 2)],
         )
     )
     recordings = app.record(
         customer.pending_events, aggregates=[customer], effects=effects, new_ciphers=ciphers
     )
-    stored = app.crm_recorder.select_results(["key-1", "other"])
-    assert list(stored) == ["key-1"]
-    assert stored["key-1"].result == {"x": 1}
-    assert stored["key-1"].position == recordings[-1].notification.id
+    stored = app.crm_recorder.select_results([("a", "key-1"), ("b", "key-1"), ("a", "other")])
+    assert list(stored) == [("a", "key-1")]
+    assert stored["a", "key-1"].result == {"x": 1}
+    assert stored["a", "key-1"].fingerprint == "f"
+    assert stored["a", "key-1"].position == recordings[-1].notification.id
 
 
 def test_personal_data_is_not_in_the_database_in_clear(
