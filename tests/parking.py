@@ -29,7 +29,9 @@ def produce(
         producer.close(timeout=5)
 
 
-def produce_signed(bootstrap: str, topic: str, signing_key: bytes, key: bytes, value: bytes) -> None:
+def produce_signed(
+    bootstrap: str, topic: str, signing_key: bytes, key: bytes, value: bytes
+) -> None:
     """A message signed as the relay signs: only its content can make it poison."""
     produce(bootstrap, topic, key, value, signed_headers(signing_key, key, value))
 
