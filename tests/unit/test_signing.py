@@ -19,7 +19,7 @@ def message(value: bytes, key: bytes = b"k", signer: bytes | None = KEY) -> RawM
 
 
 def test_the_signing_key_is_derived_not_the_master_key() -> None:
-    assert KEY != parse_master_key(MASTER) and len(KEY) == 32
+    assert parse_master_key(MASTER) != KEY and len(KEY) == 32
     assert signing_key(MASTER) == KEY  # stable: the relay and the workers agree
 
 
