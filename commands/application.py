@@ -34,6 +34,7 @@ from commands.crypto import (
     KeyDestroyed,
     MasterKey,
     derive_email_secret,
+    derive_stream_signing_key,
     email_digest,
     parse_master_key,
 )
@@ -92,6 +93,7 @@ class CrmApplication(Application[UUID]):
         master = parse_master_key(master_key)
         self.master_key = MasterKey(master)
         self.email_secret = email_secret or derive_email_secret(master)
+        self.stream_signing_key = derive_stream_signing_key(master)  # streams/signing.py
         self.keys = KeyRing(self.master_key, self._fetch_wrapped_keys, ttl=key_cache_ttl)
         intervals = (
             dict(snapshotting)

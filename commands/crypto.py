@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 NONCE_SIZE = 12
 DATA_KEY_SIZE = 32
 _EMAIL_SECRET_INFO = b"crm/email-reservation/v1"
+_STREAM_SIGNING_INFO = b"crm/stream-signing/v1"
 
 
 class KeyDestroyed(Exception):
@@ -72,6 +73,13 @@ def derive_email_secret(master_key: bytes) -> bytes:
     HKDF keeps it independent of the wrapping key: knowing one reveals nothing of the other.
     """
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_EMAIL_SECRET_INFO)
+    return hkdf.derive(master_key)
+
+
+def derive_stream_signing_key(master_key: bytes) -> bytes:
+    """The HMAC key the relay signs Kafka messages with (`streams.signing`), derived like
+    the email secret: a leaked signing key reveals nothing of the key that wraps data keys."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_STREAM_SIGNING_INFO)
     return hkdf.derive(master_key)
 
 

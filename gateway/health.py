@@ -11,6 +11,11 @@ Three sources, so the answer is honest even when a part lies or hangs:
 200 when every component is `ok` or `idle` (idle: a real process that says what it does
 not do yet); 503 otherwise. The body names each component's status either way.
 
+Messages the workers parked instead of applying (`crm_parked`, docs/streams.md) make the
+status "degraded" with a `parked` count, still with 200: every part is up and reads
+work, but some events are not in the read models until an operator deals with them
+(`crm parked list`).
+
 This module reads the files only; the writers live in `ops/` (supervisor, heartbeat).
 """
 
@@ -152,17 +157,51 @@ async def check_broker(bootstrap: str | None) -> dict[str, Any]:
     return {"status": "down", "detail": f"cannot reach {bootstrap}"}
 
 
+PARKED_SQL = "SELECT count(*) FROM crm_parked"
+
+
+async def count_parked(url: str | None) -> int | None:
+    """Messages waiting in the workers' parking lot (0 before the table exists; None when
+    the database cannot be asked, which the database check reports)."""
+    if not url:
+        return None
+    import psycopg
+
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            url, connect_timeout=int(CHECK_TIMEOUT), autocommit=True
+        )
+        async with conn:
+            row = await (await conn.execute(PARKED_SQL)).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    except (psycopg.Error, OSError):
+        return None
+    return int(row[0]) if row else 0
+
+
+def overall_status(healthy: bool, parked: int | None) -> str:
+    if not healthy:
+        return "unavailable"
+    return "degraded" if parked else "ok"
+
+
 async def platform_health(
     run_dir: Path, database_url: str | None, kafka_bootstrap: str | None
 ) -> tuple[bool, dict[str, Any]]:
-    """(all up?, body) for `/healthz`."""
-    database, broker = await asyncio.gather(
-        check_database(database_url), check_broker(kafka_bootstrap)
+    """(all up?, body) for `/healthz`; parked messages degrade the body's status only."""
+    database, broker, parked = await asyncio.gather(
+        check_database(database_url), check_broker(kafka_bootstrap), count_parked(database_url)
     )
     components = component_statuses(run_dir)
     components["database"] = database
     components["broker"] = broker
     healthy = all(entry.get("status") in UP_STATUSES for entry in components.values())
     down = sorted(n for n, e in components.items() if e.get("status") not in UP_STATUSES)
-    body = {"status": "ok" if healthy else "unavailable", "down": down, "components": components}
+    body = {
+        "status": overall_status(healthy, parked),
+        "down": down,
+        "parked": parked,
+        "components": components,
+    }
     return healthy, body

@@ -4,7 +4,9 @@
 - `crm_relay_lag_events{topic}`: recorded events the relay has not yet published;
 - `crm_projection_lag_events{projection}`: recorded events beyond the furthest position
   a read-model projection applied (partitions advance independently, so this is the
-  distance from the furthest; 0 when caught up).
+  distance from the furthest; 0 when caught up);
+- `crm_parked_messages`: messages the workers parked instead of applying (`crm parked
+  list`); anything above 0 needs an operator.
 """
 
 from __future__ import annotations
@@ -32,14 +34,29 @@ SELECT
 """
 
 
+def _parked(conn: psycopg.Connection[Any]) -> int:
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT count(*) FROM crm_parked").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0
+
+
 def read_lag(database_url: str) -> dict[str, Any]:
-    with psycopg.connect(database_url, connect_timeout=3) as conn:
+    with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
+        parked = _parked(conn)
         try:
             row = conn.execute(LAG_SQL).fetchone()
         except psycopg.errors.UndefinedTable:
-            return {"newest": 0, "relay": {}, "projections": {}}
+            return {"newest": 0, "relay": {}, "projections": {}, "parked": parked}
     assert row is not None
-    return {"newest": int(row[0]), "relay": dict(row[1]), "projections": dict(row[2])}
+    return {
+        "newest": int(row[0]),
+        "relay": dict(row[1]),
+        "projections": dict(row[2]),
+        "parked": parked,
+    }
 
 
 def render(lag: dict[str, Any]) -> bytes:
@@ -54,6 +71,9 @@ def render(lag: dict[str, Any]) -> bytes:
     )
     for name, position in lag["projections"].items():
         projection.labels(name).set(max(0, newest - int(position)))
+    Gauge("crm_parked_messages", "Messages parked instead of applied", registry=registry).set(
+        lag.get("parked", 0)
+    )
     return generate_latest(registry)
 
 

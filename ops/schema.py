@@ -10,12 +10,15 @@ from __future__ import annotations
 
 
 def prepare_database(database_url: str, master_key: str) -> None:
-    """The event store's tables (and its side tables), then the read models'."""
+    """The event store's tables (and its side tables), then the read models' and the
+    workers' parking lot."""
     import psycopg
 
     from commands.application import CrmApplication
     from projections.schema import create_all
+    from streams.parking import create_parking
 
     CrmApplication(database_url, master_key=master_key, pool_size=1).close()
     with psycopg.connect(database_url) as conn, conn.transaction():
         create_all(conn)
+        create_parking(conn)

@@ -1,9 +1,11 @@
-"""The faust-streaming processor behind `crm worker NAME`: topic ──► sink, in batches.
+"""The faust-streaming processor behind `crm worker NAME`: topic ──► intake, in batches.
 
 At-least-once by design (see DESIGN.md's known traps): one agent, concurrency 1, and a
-sink whose writes are idempotent by position. faust's `take` acks a batch when the loop
-body finishes, even when it raised; so a batch that fails to apply ends the process at
-once (no ack, no commit) and the supervisor restarts it to re-read from the last commit.
+sink whose writes are idempotent by position. The intake (`streams.intake`) parks every
+message it cannot trust or apply and applies the rest, so a bad message never fails a
+batch. faust's `take_events` acks a batch when the loop body finishes, even when it
+raised; so a batch that still fails (the database is gone) ends the process at once (no
+ack, no commit) and the supervisor restarts it to re-read from the last commit.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 import faust
 
-from streams.envelope import decode
+from streams.parking import RawMessage
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[Sequence[dict[str, Any]]], Any]
+Intake = Callable[[Sequence[RawMessage]], Any]
+"""Takes a batch of raw messages; parks what it cannot apply (`streams.intake.Intake`)."""
 Report = Callable[[str, str], None]
 
 EXIT_BATCH_FAILED = 70
@@ -62,15 +65,43 @@ class ProcessorSettings:
     batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
 
+    @property
+    def group(self) -> str:
+        return group_name(self.name)
+
+
+def group_name(worker: str) -> str:
+    """Worker `worker`'s consumer group, also its name in the parking lot."""
+    return f"crm-{worker}"
+
+
+def raw_message(event: Any) -> RawMessage:
+    """The bytes and coordinates of a faust event's message (headers as (name, bytes))."""
+    message = event.message
+    headers = message.headers or ()
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return RawMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value or b"",
+        headers=tuple((str(name), bytes(value or b"")) for name, value in pairs),
+    )
+
 
 def build_app(
-    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+    settings: ProcessorSettings,
+    intake: Intake,
+    report: Report,
+    lag: Callable[[], int] | None = None,
+    parked: Callable[[], int] | None = None,
 ) -> faust.App:
     brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
     datadir = settings.data_dir / "faust" / settings.name
     datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
-        f"crm-{settings.name}",
+        settings.group,
         broker=brokers,
         store="memory://",
         datadir=str(datadir),
@@ -89,34 +120,43 @@ def build_app(
 
     @app.agent(topic, concurrency=1)
     async def apply(stream: Any) -> None:
-        async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-            envelopes = [decode(value) for value in batch]
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            messages = [raw_message(event) for event in events]
             try:
-                await asyncio.to_thread(sink, envelopes)
+                await asyncio.to_thread(intake, messages)
             except Exception:
-                log.exception("batch of %d failed; exiting without acking it", len(envelopes))
+                log.exception("batch of %d failed; exiting without acking it", len(messages))
                 os._exit(EXIT_BATCH_FAILED)
             counters["batches"] += 1
-            counters["events"] += len(envelopes)
+            counters["events"] += len(messages)
 
     @app.timer(2.0)
     async def heartbeat() -> None:
         behind = await asyncio.to_thread(lag) if lag else None
         lag_text = f", lag {behind}" if behind is not None else ""
-        report("ok", f"{counters['events']} events in {counters['batches']} batches{lag_text}")
+        parked_text = f", {parked()} parked so far" if parked else ""
+        report(
+            "ok",
+            f"{counters['events']} events in {counters['batches']} batches{lag_text}{parked_text}",
+        )
 
     return app
 
 
 def run_processor(
-    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+    settings: ProcessorSettings,
+    intake: Intake,
+    report: Report,
+    lag: Callable[[], int] | None = None,
+    parked: Callable[[], int] | None = None,
 ) -> None:
     """Block until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly).
 
-    `lag()`: how many recorded events this worker has not applied yet (for /healthz).
+    `lag()`: how many recorded events this worker has not applied yet (for /healthz);
+    `parked()`: how many messages this process parked (for its heartbeat).
     """
     prompt_fetches()
-    app = build_app(settings, sink, report, lag)
+    app = build_app(settings, intake, report, lag, parked)
     report("starting", "joining the consumer group")
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.execute_from_commandline()

@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from commands.application import CrmApplication
 from streams.envelope import encode, validate
+from streams.signing import signed_headers
 from streams.source import EventSource
 from streams.topic import ensure_topic
 
@@ -104,6 +105,7 @@ class Relay:
         validate_messages: bool = True,
     ) -> None:
         self.source = EventSource(app)
+        self.signing_key = app.stream_signing_key
         self.bootstrap = bootstrap
         self.topic = topic
         self.partitions = partitions
@@ -173,11 +175,9 @@ class Relay:
         for envelope in batch.envelopes:
             if self.validate_messages:
                 validate(envelope)
-            futures.append(
-                self.producer.send(
-                    self.topic, key=envelope["subject"].encode(), value=encode(envelope)
-                )
-            )
+            key, value = envelope["subject"].encode(), encode(envelope)
+            headers = signed_headers(self.signing_key, key, value)  # workers apply only these
+            futures.append(self.producer.send(self.topic, key=key, value=value, headers=headers))
         self.producer.flush()
         for future in futures:
             future.get(timeout=30)  # raises if any send failed: nothing is marked as sent

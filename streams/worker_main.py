@@ -8,38 +8,42 @@ the process shell in `ops`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streams.relay_main import Report, StopFlag, StreamConfig
 
 if TYPE_CHECKING:
     from commands.application import CrmApplication
-    from streams.processor import ProcessorSettings
+    from streams.intake import Intake
 
-Runner = Callable[["CrmApplication", StreamConfig, "ProcessorSettings", Report], None]
+Sink = Callable[[Sequence[Mapping[str, Any]]], Any]
 
 
-def _run_read_models(
-    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
-) -> None:
-    from streams.processor import run_processor
+@dataclass(frozen=True)
+class OpenedSink:
+    """A worker's sink, how far behind it is (for /healthz) and how to close it."""
+
+    sink: Sink
+    lag: Callable[[], int]
+    close: Callable[[], None]
+
+
+Opener = Callable[["CrmApplication", StreamConfig], OpenedSink]
+
+
+def _read_models(app: CrmApplication, config: StreamConfig) -> OpenedSink:
     from streams.sink import ReadModelSink
 
     sink = ReadModelSink(app, config.database_url)
-    try:
-        run_processor(settings, sink, report, sink.lag)
-    finally:
-        sink.close()
+    return OpenedSink(sink, sink.lag, sink.close)
 
 
-def _run_analytics(
-    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
-) -> None:
+def _analytics(app: CrmApplication, config: StreamConfig) -> OpenedSink:
     from projections.analytics.layout import AnalyticsLayout
     from projections.analytics.writer import AnalyticsSink
-    from streams.processor import run_processor
 
     sink = AnalyticsSink(AnalyticsLayout.for_data_dir(config.data_dir))
 
@@ -47,22 +51,22 @@ def _run_analytics(
         newest = app.recorder.max_notification_id() or 0
         return max(0, newest - sink.highest_position)
 
-    run_processor(settings, sink, report, lag)
+    return OpenedSink(sink, lag, lambda: None)
 
 
 @dataclass(frozen=True)
 class Worker:
     job: str
-    run: Runner
+    open: Opener
 
 
 WORKERS: dict[str, Worker] = {
     "projections": Worker(
         "apply events to the PostgreSQL read models (360°, funnel, timeline, …)",
-        _run_read_models,
+        _read_models,
     ),
     "analytics": Worker(
-        "write events to Parquet files and the DuckDB catalog for analysts", _run_analytics
+        "write events to Parquet files and the DuckDB catalog for analysts", _analytics
     ),
 }
 """Every worker `crm up` starts, with the job it does."""
@@ -75,11 +79,36 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     report("starting", "connecting to the database and the broker")
     from commands.application import CrmApplication
-    from streams.processor import ProcessorSettings
+    from streams.processor import ProcessorSettings, run_processor
 
     app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
     settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
     try:
-        WORKERS[name].run(app, config, settings, report)
+        with opened_intake(name, app, config) as (intake, opened):
+            run_processor(settings, intake, report, opened.lag, lambda: intake.parked)
     finally:
         app.close()
+
+
+def worker_of_group(group: str) -> str | None:
+    """The worker whose consumer group (and parking-lot name) is `group`."""
+    from streams.processor import group_name
+
+    return next((name for name in WORKERS if group_name(name) == group), None)
+
+
+@contextmanager
+def opened_intake(
+    name: str, app: CrmApplication, config: StreamConfig
+) -> Iterator[tuple[Intake, OpenedSink]]:
+    """Worker `name`'s sink behind its intake (also what `crm parked retry` applies with)."""
+    from streams.intake import Intake
+    from streams.processor import group_name
+
+    opened = WORKERS[name].open(app, config)
+    intake = Intake(group_name(name), app.stream_signing_key, opened.sink, config.database_url)
+    try:
+        yield intake, opened
+    finally:
+        intake.close()
+        opened.close()
