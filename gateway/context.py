@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from commands.messages import CommandContext
@@ -74,6 +75,8 @@ class GatewayContext:
     request: Any = None
     principal: Principal | None = None
     connection_params: dict[str, Any] | None = field(default=None)
+    reported: list[GraphQLError] = field(default_factory=list)
+    """Errors that accompany an answer instead of replacing it (`gateway.reported`)."""
 
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:

@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.deps import Limits
 from gateway.hardening import ErrorPolicy, StorableText, cost_limit
+from gateway.reported import ReportedErrors
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.scalars import SCALAR_MAP
@@ -42,6 +43,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         cost_limit(limits.max_cost, limits.max_page_size, limits.max_depth + 8),
         ErrorPolicy,
+        ReportedErrors,
     ]
     if production:
         extensions.append(DisableIntrospection)
