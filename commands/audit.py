@@ -17,6 +17,10 @@ same version, so its last state of the customer equals ``state_as_of(T)``.
 
 Personal fields are opened with the customer's key when it still exists; once the
 customer is forgotten they read as None, while type, times, position and actor remain.
+
+Damaged stored bytes never stop a replay or an as-of (`commands.corruption`): the
+unreadable value reads as None, and the step (`AuditStep.corrupted`) or the result
+(`AsOf.corrupted`) names it with its position.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from psycopg import sql
 from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.chain import STREAM_SUBJECTS
+from commands.corruption import Corruption, Opened, advance, event_type, load, open_event
 from commands.recorder import EventMeta
-from events import CrmEvent, CustomerRegistered
+from events import CustomerRegistered
 
 TimeBasis = Literal["business", "recorded"]
 BASES: tuple[TimeBasis, ...] = ("business", "recorded")
@@ -174,7 +179,8 @@ class AuditStep:
     stream_kind: str
     version: int
     type: str
-    occurred_at: datetime
+    occurred_at: datetime | None
+    """None only when the event's whole state is unreadable (see `corrupted`)."""
     recorded_at: datetime | None
     actor: str | None
     correlation_id: UUID | None
@@ -183,6 +189,8 @@ class AuditStep:
     personal_fields: tuple[str, ...]
     data: dict[str, Any]
     state: dict[str, Any]
+    corrupted: tuple[Corruption, ...] = ()
+    """Values of this event that could not be read (they show as None)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,7 +199,7 @@ class AuditStep:
             "stream_kind": self.stream_kind,
             "version": self.version,
             "type": self.type,
-            "occurred_at": self.occurred_at.isoformat(),
+            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
             "recorded_at": self.recorded_at.isoformat() if self.recorded_at else None,
             "actor": self.actor,
             "correlation_id": str(self.correlation_id) if self.correlation_id else None,
@@ -200,6 +208,7 @@ class AuditStep:
             "personal_fields": list(self.personal_fields),
             "data": self.data,
             "state": self.state,
+            "corrupted": [c.as_dict() for c in self.corrupted],
         }
 
 
@@ -234,48 +243,59 @@ def replay(
     _require_customer(rows, customer_id)
     metas = app.crm_recorder.select_event_meta([r.position for r in rows])
     app.keys.prefetch({customer_id})
-    decoded = [(row, app.crm_mapper.decode(row.stored, redact=redact)) for row in rows]
-    cutoff = _cutoffs(decoded, metas, until, basis) if until is not None else None
+    opened = [(row, open_event(app, row.position, row.stored, redact=redact)) for row in rows]
+    cutoff = _cutoffs(opened, metas, until, basis) if until is not None else None
     aggregates: dict[UUID, Any] = {}
     steps: list[AuditStep] = []
-    for row, event in decoded:
-        stream = event.originator_id
-        if cutoff is not None and event.originator_version > cutoff.get(stream, 0):
+    for row, one in opened:
+        stream = UUID(str(row.stored.originator_id))
+        version = row.stored.originator_version
+        if cutoff is not None and version > cutoff.get(stream, 0):
             continue
-        aggregate = event.mutate(aggregates.get(stream))
+        aggregate = advance(aggregates.get(stream), one, version)
         aggregates[stream] = aggregate
-        meta = metas.get(row.position)
-        cls: type[CrmEvent] = type(event)
-        steps.append(
-            AuditStep(
-                position=row.position,
-                stream_id=stream,
-                stream_kind="customer" if stream == customer_id else "complaint",
-                version=event.originator_version,
-                type=cls.cloudevents_type(),
-                occurred_at=event.timestamp,
-                recorded_at=meta.recorded_at if meta else None,
-                actor=meta.actor if meta else None,
-                correlation_id=meta.correlation_id if meta else None,
-                causation_id=meta.causation_id if meta else None,
-                command=meta.command if meta else None,
-                personal_fields=tuple(cls.PERSONAL),
-                data=_event_data(event),
-                state=aggregate_state(aggregate),
-            )
-        )
+        steps.append(_step(row, one, metas.get(row.position), customer_id, aggregate))
     return steps
 
 
+def _step(
+    row: _Row, opened: Opened, meta: EventMeta | None, customer_id: UUID, aggregate: Any
+) -> AuditStep:
+    event = opened.event
+    cls = resolve_topic(row.stored.topic)
+    stream = UUID(str(row.stored.originator_id))
+    return AuditStep(
+        position=row.position,
+        stream_id=stream,
+        stream_kind="customer" if stream == customer_id else "complaint",
+        version=row.stored.originator_version,
+        type=event_type(row.stored),
+        occurred_at=event.timestamp if event is not None else None,
+        recorded_at=meta.recorded_at if meta else None,
+        actor=meta.actor if meta else None,
+        correlation_id=meta.correlation_id if meta else None,
+        causation_id=meta.causation_id if meta else None,
+        command=meta.command if meta else None,
+        personal_fields=tuple(getattr(cls, "PERSONAL", ())),
+        data=_event_data(event) if event is not None else {},
+        state=aggregate_state(aggregate) if aggregate is not None else {},
+        corrupted=opened.corruptions,
+    )
+
+
 def _cutoffs(
-    decoded: Iterable[tuple[_Row, Any]],
+    opened: Iterable[tuple[_Row, Opened]],
     metas: Mapping[int, EventMeta],
     until: datetime,
     basis: TimeBasis,
 ) -> dict[UUID, int]:
-    """Per stream, the latest version whose event is dated at or before `until`."""
+    """Per stream, the latest version whose event is dated at or before `until` (an event
+    whose state is unreadable has no business time: it is kept when a later one is)."""
     cutoff: dict[UUID, int] = {}
-    for row, event in decoded:
+    for row, one in opened:
+        event = one.event
+        if event is None:
+            continue
         if _time_of(event, metas.get(row.position), basis) <= until:
             stream = event.originator_id
             cutoff[stream] = max(cutoff.get(stream, 0), event.originator_version)
@@ -304,6 +324,8 @@ class AsOf:
     basis: TimeBasis
     customer: StreamAsOf
     complaints: list[StreamAsOf]
+    corrupted: tuple[Corruption, ...] = ()
+    """Unreadable values met on the way (they show as None in the states)."""
 
     def as_dict(self) -> dict[str, Any]:
         def one(s: StreamAsOf) -> dict[str, Any]:
@@ -320,6 +342,7 @@ class AsOf:
             "basis": self.basis,
             "customer": one(self.customer),
             "complaints": [one(c) for c in self.complaints],
+            "corrupted": [c.as_dict() for c in self.corrupted],
         }
 
 
@@ -397,19 +420,24 @@ def state_as_of(
             raise UnknownCustomer(customer_id)
         return None
     app.keys.prefetch({customer_id})
+    corrupted: list[Corruption] = []
 
-    def load(stream: UUID) -> tuple[Aggregate, StreamAsOf]:
+    def at_version(stream: UUID) -> tuple[Aggregate | None, StreamAsOf]:
         version, position = found[stream]
-        aggregate: Aggregate = app.repository.get(stream, version=version)
-        return aggregate, StreamAsOf(stream, version, position, aggregate_state(aggregate))
+        aggregate, damaged = load(app, stream, version)
+        corrupted.extend(damaged)
+        state = aggregate_state(aggregate) if aggregate is not None else {}
+        return aggregate, StreamAsOf(stream, version, position, state)
 
-    aggregate, customer = load(customer_id)
-    if not isinstance(aggregate, Customer):
+    aggregate, customer = at_version(customer_id)
+    if aggregate is not None and not isinstance(aggregate, Customer):
         raise UnknownCustomer(customer_id)
+    past = [at_version(s)[1] for s in streams[1:] if s in found]
     return AsOf(
         customer_id=customer_id,
         at=at,
         basis=basis,
         customer=customer,
-        complaints=[load(s)[1] for s in streams[1:] if s in found],
+        complaints=past,
+        corrupted=tuple(corrupted),
     )

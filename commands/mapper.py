@@ -13,11 +13,18 @@ transaction, and later loads replay the (redacted) events instead.
 
 Reading with the key gone yields None for every sealed field: the event keeps its type,
 time, position and every non-personal field, which is what the audit trail needs.
+
+Reading stored bytes that were damaged (a flipped byte: a sealed value that no longer
+authenticates or decodes, or a state that is no longer JSON) raises `CorruptedValue`
+naming the stream, version and field, never a bare crypto or JSON error. Readers that
+must go on past it (the audit trail) pass ``damaged=[]``: each unreadable sealed field
+then reads as None and its name is added to the list.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Hashable
 from typing import Any, cast
 from uuid import UUID
@@ -32,13 +39,37 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from commands.crypto import KeyDestroyed, field_aad, open_sealed, seal
+from commands.crypto import KeyDestroyed, UnreadableCiphertext, field_aad, open_sealed, seal
 from commands.keys import KeyRing
 from events.base import CustomerScoped
 from events.customer import CustomerForgotten
 
 SEALED = "_pii"
 SNAPSHOT_STATE = "state"
+WHOLE_STATE = "state"
+"""The `CorruptedValue.field` of an event whose stored state as a whole is unreadable."""
+
+
+class CorruptedValue(MapperDeserialisationError):
+    """Stored bytes of an event (or snapshot) that no longer read: damaged in storage.
+
+    `field` is the sealed field that failed, or `WHOLE_STATE` when the state itself is
+    no longer JSON; `reason` says what failed (authentication, base64, JSON).
+    """
+
+    def __init__(self, stream_id: UUID, version: int, field: str, reason: str) -> None:
+        super().__init__(
+            f"stored {'state' if field == WHOLE_STATE else f'sealed field {field!r}'} of "
+            f"stream {stream_id} version {version} is unreadable: {reason}"
+        )
+        self.stream_id = stream_id
+        self.version = version
+        self.field = field
+        self.reason = reason
+
+
+_UNREADABLE = (UnreadableCiphertext, binascii.Error, ValueError, TypeError)
+"""What opening a damaged sealed value raises: a bad tag, bad base64, bad JSON inside."""
 
 
 def personal_fields(cls: type[Any]) -> tuple[str, ...]:
@@ -103,10 +134,14 @@ class CrmMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         return self.decode(stored_event)
 
-    def decode(self, stored_event: StoredEvent, *, redact: bool = False) -> Any:
-        """The event object; sealed fields opened, or None if `redact` or the key is gone."""
+    def decode(
+        self, stored_event: StoredEvent, *, redact: bool = False, damaged: list[str] | None = None
+    ) -> Any:
+        """The event object; sealed fields opened, or None if `redact` or the key is gone.
+
+        `damaged`: see the module docstring (None: raise `CorruptedValue`)."""
         cls = resolve_topic(stored_event.topic)
-        event_state = self.decode_state(stored_event, cls=cls, redact=redact)
+        event_state = self.decode_state(stored_event, cls=cls, redact=redact, damaged=damaged)
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         if isinstance(cls, type) and issubclass(cls, CustomerForgotten):
@@ -115,26 +150,28 @@ class CrmMapper(Mapper[UUID]):
         return domain_event
 
     def decode_state(
-        self, stored_event: StoredEvent, *, cls: Any = None, redact: bool = False
+        self,
+        stored_event: StoredEvent,
+        *,
+        cls: Any = None,
+        redact: bool = False,
+        damaged: list[str] | None = None,
     ) -> dict[str, Any]:
         """The event's state as a plain dict (upcast to the current class version)."""
         cls = cls if cls is not None else resolve_topic(stored_event.topic)
+        id_convertor = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
+        originator_id = cast(UUID, id_convertor(stored_event.originator_id))
         try:
             event_state: dict[str, Any] = self.transcoder.decode(stored_event.state)
         except Exception as error:
-            msg = (
-                f"Failed to deserialise state of stored event with topic "
-                f"'{stored_event.topic}', originator_id '{stored_event.originator_id}' "
-                f"and originator_version {stored_event.originator_version}: {error}"
-            )
-            raise MapperDeserialisationError(msg) from error
-        id_convertor = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
-        originator_id = cast(UUID, id_convertor(stored_event.originator_id))
+            raise CorruptedValue(
+                originator_id, stored_event.originator_version, WHOLE_STATE, f"not JSON: {error}"
+            ) from error
         event_state["originator_id"] = originator_id
         event_state["originator_version"] = stored_event.originator_version
         sealed = event_state.pop(SEALED, None)
         if sealed:
-            self._open_fields(cls, event_state, sealed, originator_id, redact=redact)
+            self._open_fields(cls, event_state, sealed, originator_id, redact, damaged)
         else:
             for name in personal_fields(cls):
                 if redact and name in event_state:
@@ -152,8 +189,8 @@ class CrmMapper(Mapper[UUID]):
         event_state: dict[str, Any],
         sealed: dict[str, str],
         originator_id: UUID,
-        *,
         redact: bool,
+        damaged: list[str] | None,
     ) -> None:
         subject = subject_of(cls, event_state, originator_id)
         cipher = None if redact else self.keys.for_read(subject)
@@ -161,10 +198,24 @@ class CrmMapper(Mapper[UUID]):
             if cipher is None:
                 event_state[name] = None
                 continue
-            blob = base64.b64decode(text)
-            event_state[name] = self.transcoder.decode(
-                open_sealed(cipher, blob, field_aad(subject, name))
-            )
+            try:
+                blob = base64.b64decode(text, validate=True)
+                plain = open_sealed(cipher, blob, field_aad(subject, name))
+                event_state[name] = self.transcoder.decode(plain)
+            except _UNREADABLE as error:
+                if damaged is None:
+                    version = int(event_state["originator_version"])
+                    raise CorruptedValue(originator_id, version, name, _reason(error)) from error
+                damaged.append(name)
+                event_state[name] = None
         if cipher is None and not redact and is_snapshot(cls):
             # A snapshot is useless without its state; the caller must replay events.
             raise KeyDestroyed(subject)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, UnreadableCiphertext):
+        return "the sealed value does not authenticate (altered bytes, or another key)"
+    if isinstance(error, binascii.Error):
+        return f"the sealed value is not base64 ({error})"
+    return f"the opened value does not decode ({error})"

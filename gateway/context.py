@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from commands.messages import CommandContext
@@ -76,6 +77,8 @@ class GatewayContext:
     principal: Principal | None = None
     connection_params: dict[str, Any] | None = field(default=None)
     outcomes: MutationOutcomes = field(default_factory=MutationOutcomes)
+    reported: list[GraphQLError] = field(default_factory=list)
+    """Errors that accompany an answer instead of replacing it (`gateway.reported`)."""
 
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:

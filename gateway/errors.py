@@ -5,7 +5,9 @@ Codes of the contract: VALIDATION, RULE, CONFLICT, NOT_FOUND (from the domain, s
 IDEMPOTENCY_MISMATCH (field ``idempotencyKey``: the key was used for another command,
 see `commands.idempotency`). The gateway adds TIMEOUT (the read
 models did not reach `atLeast` in time), UNAUTHENTICATED (an expired token on a live
-subscription), UNAVAILABLE (live events cannot be served) and, for errors in the
+subscription), UNAVAILABLE (live events cannot be served), CORRUPTED (a value in the
+event store no longer reads: the answer carries everything else, that value as null,
+and the error names its `position` and `field`; see `gateway.reported`) and, for errors in the
 request itself, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and QUERY_TOO_COMPLEX
 (over the depth, alias, token or cost limits). Anything else is
 a bug or an outage: its message is masked ("Unexpected error.", code INTERNAL) and
@@ -33,6 +35,7 @@ FORBIDDEN = "FORBIDDEN"
 TIMEOUT = "TIMEOUT"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 UNAVAILABLE = "UNAVAILABLE"
+CORRUPTED = "CORRUPTED"
 INTERNAL = "INTERNAL"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"

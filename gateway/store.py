@@ -3,6 +3,7 @@ positions, and the write side's own view of a customer or complaint.
 
 All functions are synchronous (run them in a worker thread) and go through the
 application's own datastore, so they see exactly what the write side committed.
+Audit reads go past damaged values (`commands.corruption`) and return them alongside.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from psycopg.sql import SQL, Identifier
 
 from aggregates.customer import Customer
 from commands.application import CrmApplication
+from commands.corruption import Corruption, corruption_of, load, stream_rows
+from commands.mapper import CorruptedValue
 from events import ComplaintFiled, CrmEvent, CustomerRegistered, CustomerScoped, PurchaseRecorded
 from streams.envelope import event_data
 
@@ -39,6 +42,8 @@ class AuditRecord:
     causation_id: UUID | None
     command: str | None
     data: dict[str, Any]
+    corrupted: tuple[Corruption, ...] = ()
+    """Values of this event that could not be read (null in `data`)."""
 
 
 def _table(app: CrmApplication) -> Any:
@@ -102,11 +107,14 @@ def last_position_of(app: CrmApplication, stream_id: UUID) -> int:
 
 def audit_page(
     app: CrmApplication, customer_id: UUID, *, after: int, first: int, personal: bool
-) -> tuple[list[AuditRecord], bool]:
+) -> tuple[list[AuditRecord], bool, list[Corruption]]:
     """Every event of the customer's stream and its complaints' streams after `after`.
 
     Personal fields come back opened when `personal` and the customer's key still
-    exists; otherwise (forgotten, or a role that may not see them) they are null.
+    exists; otherwise (forgotten, or a role that may not see them) they are null. A
+    damaged sealed value is null and listed in the record's `corrupted`; an event whose
+    whole state is unreadable comes as a record with no data, dated when it was recorded
+    (or, with no record of that either, only in the third item: every damaged value).
     """
     streams = [customer_id, *complaint_ids_of(app, customer_id)]
     rows = events_with_positions(app, streams, after, first + 1)
@@ -115,46 +123,75 @@ def audit_page(
         app.keys.prefetch({customer_id})
     metas = app.crm_recorder.select_event_meta([p for p, _ in page]) if page else {}
     records = []
+    corrupted: list[Corruption] = []
     for position, stored in page:
         cls: type[CrmEvent] = resolve_topic(stored.topic)
-        state = app.crm_mapper.decode_state(stored, cls=cls, redact=not personal)
+        damaged: list[str] = []
+        try:
+            state = app.crm_mapper.decode_state(
+                stored, cls=cls, redact=not personal, damaged=damaged
+            )
+        except CorruptedValue as error:
+            state = {}
+            damaged = [error.field]
         meta = metas.get(position)
-        subject = state["customer_id"] if issubclass(cls, CustomerScoped) else customer_id
+        reason = "the stored value does not authenticate or decode (altered bytes)"
+        damage = tuple(corruption_of(position, stored, f, reason) for f in damaged)
+        corrupted.extend(damage)
+        subject = state.get("customer_id") if issubclass(cls, CustomerScoped) else None
+        occurred_at: datetime | None = state.get("timestamp") or (
+            meta.recorded_at if meta else None
+        )
+        if occurred_at is None:
+            continue
         records.append(
             AuditRecord(
                 position=position,
                 type=cls.cloudevents_type(),
                 stream_id=UUID(str(stored.originator_id)),
-                customer_id=subject,
+                customer_id=subject or customer_id,
                 version=stored.originator_version,
-                occurred_at=state["timestamp"],
-                recorded_at=meta.recorded_at if meta else state["timestamp"],
+                occurred_at=occurred_at,
+                recorded_at=meta.recorded_at if meta else occurred_at,
                 actor=meta.actor if meta else None,
                 correlation_id=meta.correlation_id if meta else None,
                 causation_id=meta.causation_id if meta else None,
                 command=meta.command if meta else None,
-                data=event_data(cls, state),
+                data=event_data(cls, state) if state else {},
+                corrupted=damage,
             )
         )
-    return records, len(rows) > first
+    return records, len(rows) > first, corrupted
 
 
-def customer_as_of(app: CrmApplication, customer_id: UUID, at: datetime) -> Customer | None:
+def customer_as_of(
+    app: CrmApplication, customer_id: UUID, at: datetime
+) -> tuple[Customer | None, list[Corruption]]:
     """The customer as it was at `at` (business time): the latest version whose event
     is dated at or before `at`, rebuilt from the store. None before it was registered,
-    or when the id is not a customer's."""
-    stored = app.recorder.select_events(customer_id)
-    if not stored or resolve_topic(stored[0].topic) is not CustomerRegistered:
-        return None
+    or when the id is not a customer's. Damaged values met on the way come alongside
+    (they are None in the state); an event whose time is unreadable is passed over."""
+    rows = stream_rows(app, customer_id)
+    if not rows or resolve_topic(rows[0][1].topic) is not CustomerRegistered:
+        return None, []
     version = None
-    for event in stored:
-        state = app.crm_mapper.decode_state(event, redact=True)
+    found: dict[tuple[int, str], Corruption] = {}
+    for position, event in rows:
+        try:
+            state = app.crm_mapper.decode_state(event, redact=True)
+        except CorruptedValue as error:
+            found[(position, error.field)] = corruption_of(
+                position, event, error.field, error.reason
+            )
+            continue
         if state["timestamp"] <= at:
             version = event.originator_version
     if version is None:
-        return None
-    aggregate: object = app.repository.get(customer_id, version=version)
-    return aggregate if isinstance(aggregate, Customer) else None
+        return None, list(found.values())
+    aggregate, damaged = load(app, customer_id, version)
+    found.update({(c.position, c.field): c for c in damaged})
+    customer = aggregate if isinstance(aggregate, Customer) else None
+    return customer, sorted(found.values(), key=lambda c: c.position)
 
 
 def purchase_facts(app: CrmApplication, customer_id: UUID) -> list[tuple[datetime, str]]:

@@ -8,6 +8,8 @@ Read side (called by the GraphQL gateway):
     `projections.queries` get_customers, list_customers, complaints_for, funnel,
                           lifecycle_distribution, tier_distribution, timeline,
                           applied_position
+    `projections.positions` includes_position: read-your-writes (`atLeast`) by global
+                          position, over the merge tree, the checkpoints and the store
     `projections.derived` lifecycle stage and tier rules (SQL and Python) and Thresholds
     `projections.views`   the frozen values those queries return
 

@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.deps import Limits
 from gateway.hardening import ErrorPolicy, StorableText, cost_limit
 from gateway.outcomes import ReportMutationOutcomes
+from gateway.reported import ReportedErrors
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.scalars import SCALAR_MAP
@@ -44,6 +45,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         cost_limit(limits.max_cost, limits.max_page_size, limits.max_depth + 8),
         ErrorPolicy,
         ReportMutationOutcomes,
+        ReportedErrors,
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -16,6 +16,7 @@ from gateway.consistency import wait_for_position
 from gateway.context import GatewayContext
 from gateway.cursors import audit_cursor, read_audit_cursor
 from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
+from gateway.reported import report_corrupted
 from gateway.roles import Permission
 from gateway.schema.enums import (
     CustomerOrderField,
@@ -254,11 +255,12 @@ class Query:
         cid = parse_id(customer_id, "customerId")
         size = _page_size(100 if first is None else first, ctx.deps.limits.max_audit_page_size)
         start = read_audit_cursor(after) if after is not None else 0
-        records, has_next = await to_thread.run_sync(
+        records, has_next, corrupted = await to_thread.run_sync(
             lambda: audit_page(
                 ctx.deps.app, cid, after=start, first=size, personal=ctx.sees_personal
             )
         )
+        report_corrupted(info, corrupted)
         edges = [
             AuditEventEdge(node=audit_event(r), cursor=audit_cursor(r.position)) for r in records
         ]
@@ -278,5 +280,6 @@ class Query:
         ctx = info.context
         ctx.require(P.READ_AUDIT, "read past states")
         cid = parse_id(id, "id")
-        aggregate = await to_thread.run_sync(customer_as_of, ctx.deps.app, cid, at)
+        aggregate, corrupted = await to_thread.run_sync(customer_as_of, ctx.deps.app, cid, at)
+        report_corrupted(info, corrupted)
         return customer_state(aggregate, ctx.sees_personal) if aggregate else None

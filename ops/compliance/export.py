@@ -12,6 +12,11 @@ Sections:
 - ``analytics``: the customer's rows in the analytics files;
 - ``access_log``: who read the customer's personal data, and when.
 
+Damaged values (`commands.corruption`): each event record lists its unreadable values
+under ``corrupted`` (they are null in ``data``), and the manifest repeats them all under
+``corrupted`` with their positions, so the recipient sees at once that the export is
+complete except for those; ``crm audit export`` then exits 1.
+
 Integrity: the manifest lists each section with its item count and the SHA-256 of its
 canonical JSON (sorted keys, no whitespace, UTF-8); ``checksum`` is the SHA-256 of the
 canonical JSON of the whole document without the ``checksum`` member. `verify_export`
@@ -33,6 +38,7 @@ from psycopg import sql
 from commands.access_log import access_history
 from commands.application import CrmApplication
 from commands.audit import customer_streams, replay
+from commands.corruption import Corruption
 from ops.compliance import analytics
 from ops.compliance.readmodels import read_model_rows
 
@@ -118,6 +124,7 @@ def build_export(
         "generated_at": datetime.now(UTC).isoformat(),
         "generated_by": generated_by,
         "event_store_position": app.recorder.max_notification_id() or 0,
+        "corrupted": [c.as_dict() for s in steps for c in s.corrupted],
         "sections": {
             name: {"items": _count(sections[name]), "sha256": digest(sections[name])}
             for name in SECTIONS
@@ -127,6 +134,21 @@ def build_export(
     document: dict[str, Any] = {"manifest": manifest, **sections}
     document["checksum"] = digest(document)
     return document
+
+
+def corrupted_of(document: dict[str, Any]) -> list[Corruption]:
+    """The damaged values an export document lists in its manifest."""
+    return [
+        Corruption(
+            position=int(c["position"]),
+            stream_id=UUID(c["stream_id"]),
+            version=int(c["version"]),
+            type=str(c["type"]),
+            field=str(c["field"]),
+            reason=str(c["reason"]),
+        )
+        for c in document["manifest"].get("corrupted", [])
+    ]
 
 
 def write_export(path: Path, document: dict[str, Any]) -> None:

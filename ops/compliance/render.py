@@ -12,6 +12,7 @@ from typing import Any
 from commands.access_log import AccessRecord
 from commands.audit import AsOf, AuditStep
 from commands.chain import ChainReport
+from commands.corruption import Corruption
 
 FORMATS = ("text", "json", "csv")
 
@@ -42,6 +43,7 @@ STEP_COLUMNS = (
     "command",
     "data",
     "state",
+    "corrupted",
 )
 
 
@@ -56,13 +58,16 @@ def replay_text(steps: Sequence[AuditStep]) -> Iterable[str]:
         yield (
             f"#{step.position}  {step.type}  {step.stream_kind} {step.stream_id} v{step.version}"
         )
-        yield f"    occurred {step.occurred_at.isoformat()}  recorded {recorded}"
+        occurred = step.occurred_at.isoformat() if step.occurred_at else "-"
+        yield f"    occurred {occurred}  recorded {recorded}"
         yield (
             f"    actor {step.actor or '-'}  command {step.command or '-'}  "
             f"correlation {step.correlation_id or '-'}  causation {step.causation_id or '-'}"
         )
         yield f"    data   {_json(step.data)}"
         yield f"    state  {_json(changes)}"
+        for corruption in step.corrupted:
+            yield f"    CORRUPTED  {corruption.message()}"
 
 
 def replay_json(steps: Sequence[AuditStep]) -> str:
@@ -77,7 +82,9 @@ def replay_csv(steps: Sequence[AuditStep]) -> str:
         row = step.as_dict()
         writer.writerow(
             [
-                _json(row[c]) if c in ("data", "state") else ("" if row[c] is None else row[c])
+                _json(row[c])
+                if c in ("data", "state", "corrupted")
+                else ("" if row[c] is None else row[c])
                 for c in STEP_COLUMNS
             ]
         )
@@ -102,6 +109,19 @@ def as_of_text(found: AsOf) -> Iterable[str]:
         )
         for key, value in complaint.state.items():
             yield f"    {key}: {_json(value)}"
+    for corruption in found.corrupted:
+        yield f"CORRUPTED  {corruption.message()}"
+
+
+def corruption_line(corrupted: Sequence[Corruption]) -> str:
+    """The one closing line of a command that read past damaged values (exit 1)."""
+    where = ", ".join(f"{c.position} ({c.field})" for c in corrupted)
+    noun = "value" if len(corrupted) == 1 else "values"
+    return (
+        f"{len(corrupted)} corrupted {noun} in the event store at position {where}; "
+        "shown as null, everything else is complete. `crm audit verify` names the "
+        "altered events"
+    )
 
 
 # -- verify --------------------------------------------------------------------------------

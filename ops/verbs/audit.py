@@ -1,7 +1,9 @@
 """`crm audit …`: compliance work on the event store and everything derived from it.
 
 replay, as-of and export read the event store itself (never a read model) and are
-recorded in the access log as reads by the compliance role; verify checks the hash
+recorded in the access log as reads by the compliance role. A damaged value in the store
+does not stop them: it is shown (or exported) as null with its position, and the command
+ends with one line naming the positions and exit status 1. verify checks the hash
 chain (and the signed checkpoint outside the database); forget erases a customer
 everywhere; access lists who read a customer's personal data.
 
@@ -121,6 +123,14 @@ def _unknown(error: Exception) -> typer.Exit:
     return _fail(str(error), code=1)
 
 
+def _fail_if_corrupted(corrupted: Any) -> None:
+    """After the output: one line and exit 1 when damaged values were read past."""
+    if corrupted:
+        from ops.compliance.render import corruption_line
+
+        raise _fail(corruption_line(list(corrupted)), code=1)
+
+
 # -- replay / as-of -----------------------------------------------------------------------
 
 
@@ -165,6 +175,7 @@ def replay(
     else:
         for line in render.replay_text(steps):
             typer.echo(line)
+    _fail_if_corrupted([c for s in steps for c in s.corrupted])
 
 
 @audit_app.command("as-of")
@@ -199,11 +210,12 @@ def as_of(
         raise _fail(f"customer {cid} did not exist yet at {at.isoformat()}", code=1)
     if output == "json":
         typer.echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=1))
-        return
-    from ops.compliance.render import as_of_text
+    else:
+        from ops.compliance.render import as_of_text
 
-    for line in as_of_text(found):
-        typer.echo(line)
+        for line in as_of_text(found):
+            typer.echo(line)
+    _fail_if_corrupted(found.corrupted)
 
 
 def open_app(data_dir: Path | None) -> Any:
@@ -352,7 +364,7 @@ def export(
     analytics rows, access log) as one JSON document with a manifest and a checksum."""
     from commands.audit import UnknownCustomer
     from ops.cli import setting_errors
-    from ops.compliance.export import build_export, write_export
+    from ops.compliance.export import build_export, corrupted_of, write_export
     from ops.runtime import database_url
 
     cid = _uuid(customer_id)
@@ -383,6 +395,7 @@ def export(
     counts = ", ".join(f"{name} {entry['items']}" for name, entry in sections.items())
     typer.echo(f"wrote {out}: {counts}")
     typer.echo(f"checksum sha256 {document['checksum']}")
+    _fail_if_corrupted(corrupted_of(document))
 
 
 @audit_app.command()
