@@ -12,11 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from strawberry.dataloader import DataLoader
 
 from commands.messages import CommandContext
+from gateway.access import AccessNotes
 from gateway.auth import Principal
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
@@ -74,6 +75,10 @@ class GatewayContext:
     request: Any = None
     principal: Principal | None = None
     connection_params: dict[str, Any] | None = field(default=None)
+    request_id: str = field(default_factory=lambda: uuid4().hex)
+    """Names the request in the gateway log and the ``X-Request-ID`` response header."""
+    access: AccessNotes = field(default_factory=AccessNotes)
+    """Personal fields returned so far, for the access log (`gateway.access`)."""
 
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:

@@ -19,6 +19,7 @@ from psycopg.sql import SQL, Identifier
 
 from aggregates.customer import Customer
 from commands.application import CrmApplication
+from commands.mapper import personal_fields
 from events import ComplaintFiled, CrmEvent, CustomerRegistered, CustomerScoped, PurchaseRecorded
 from streams.envelope import event_data
 
@@ -39,6 +40,8 @@ class AuditRecord:
     causation_id: UUID | None
     command: str | None
     data: dict[str, Any]
+    personal_fields: tuple[str, ...] = ()
+    """The names in `data` that are personal (opened or nulled per the caller's role)."""
 
 
 def _table(app: CrmApplication) -> Any:
@@ -134,6 +137,7 @@ def audit_page(
                 causation_id=meta.causation_id if meta else None,
                 command=meta.command if meta else None,
                 data=event_data(cls, state),
+                personal_fields=personal_fields(cls),
             )
         )
     return records, len(rows) > first
