@@ -83,9 +83,10 @@ def _expiry(exp: object, max_lifetime: timedelta, now: datetime) -> datetime:
         raise Unauthenticated("invalid token: exp must be a number of seconds")
     latest = now + max_lifetime + LEEWAY
     if exp > latest.timestamp():
-        days = max_lifetime.total_seconds() / 86400
+        seconds = int(max_lifetime.total_seconds())
+        cap = f"{seconds // 86400} days" if seconds % 86400 == 0 else f"{seconds} seconds"
         raise Unauthenticated(
-            f"invalid token: it expires too far ahead; lifetimes are capped at {days:g} days"
+            f"invalid token: it expires too far ahead; lifetimes are capped at {cap}"
         )
     return datetime.fromtimestamp(int(exp), UTC)
 
