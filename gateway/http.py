@@ -6,7 +6,8 @@ HTTP follows the GraphQL-over-HTTP specification:
   ``Allow``; a mutation over GET 405 with ``Allow: POST``; subscriptions only over
   WebSocket (400 over HTTP);
 - POST bodies must be ``application/json`` (else 415) and a JSON object with a string
-  ``query`` (malformed JSON, or any other shape, is 400); bodies over 1 MiB are 413;
+  ``query`` (malformed JSON, or any other shape, is 400); bodies over 1 MiB are 413, refused by
+  their Content-Length before authentication;
 - responses are ``application/graphql-response+json`` when the client accepts it, else
   ``application/json``; a client accepting neither gets 406. With the former a request
   error (parse, validation, variables; the response has no ``data``) is 400, with the
