@@ -29,10 +29,13 @@ from aggregates.validation import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
     ID_MAX,
+    MAX_LINES,
     REASON_MAX,
     SHORT_TEXT_MAX,
+    TAGS_PER_COMMAND,
     check_bool,
     check_choice,
+    check_count,
     check_optional_uuid,
     check_purpose,
     check_score,
@@ -166,7 +169,10 @@ class Customer(Aggregate):
         """Add tags; already-present ones are ignored, and nothing new records nothing."""
         when = self._command_time(at)
         policy = policy or Policy.default()
-        new = [tag for tag in normalize_tags(tags) if tag not in self.tags]
+        # The count bound comes before any tag is normalised (a command naming 100,000
+        # tags is refused at once); over the customer's limit stays a RULE below.
+        given = normalize_tags(tags, most=max(policy.max_tags, TAGS_PER_COMMAND))
+        new = [tag for tag in given if tag not in self.tags]
         if not new:
             return
         if len(self.tags) + len(new) > policy.max_tags:
@@ -176,7 +182,7 @@ class Customer(Aggregate):
     def untag(self, tags: Iterable[str] | str, *, at: datetime) -> None:
         """Remove tags; absent ones are ignored, and nothing to remove records nothing."""
         when = self._command_time(at)
-        present = [tag for tag in normalize_tags(tags) if tag in self.tags]
+        present = [tag for tag in normalize_tags(tags, most=TAGS_PER_COMMAND) if tag in self.tags]
         if present:
             self.trigger_event(CustomerUntagged, timestamp=when, tags=present)
 
@@ -231,7 +237,8 @@ class Customer(Aggregate):
     ) -> None:
         """An order, converted to the base currency with the policy's rate table."""
         when = self._command_time(at)
-        order = require_text(order_id, field="orderId", max_length=ID_MAX)
+        check_count(lines, MAX_LINES, field="lines")
+        order = require_text(order_id, field="orderId", max_length=ID_MAX, multiline=False)
         if order in self.order_ids:
             raise RuleViolated(f"order {order!r} is already recorded", field="orderId")
         priced = price_purchase(lines, currency=currency, policy=policy)

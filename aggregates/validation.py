@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -31,6 +31,23 @@ MONEY_MAX = Decimal("1e15")
 MONEY_MAX_PLACES = 8
 QUANTITY_MAX = 1_000_000
 SCORE_MIN, SCORE_MAX = 1, 5
+MAX_LINES = 100
+"""Purchase lines per order."""
+TAGS_PER_COMMAND = 50
+"""Tags one command may name (RULES.md: at most 50 per customer, so more is a mistake)."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""Business time before this is a typo (year 0001), not a CRM fact."""
+LATEST_AHEAD = timedelta(days=1)
+"""Business time may run ahead of the server's clock by at most this (clock skew,
+time zones), never into year 9999."""
+
+# Characters that change how text is shown without being seen: bidi controls
+# (U+202A-U+202E, U+2066-U+2069; "Trojan Source" style spoofing), zero-width ones
+# (U+200B-U+200D, U+FEFF) and C0/C1 controls. Free text may keep tab and newlines.
+_INVISIBLE = "\u202a-\u202e\u2066-\u2069\u200b-\u200d\ufeff"
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_FORBIDDEN_IN_TEXT = re.compile(f"[{_INVISIBLE}{_CONTROLS}]")
+_FORBIDDEN_IN_LINE = re.compile(f"[{_INVISIBLE}{_CONTROLS}\t\n\r]")
 
 _DECIMAL_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
 _PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,49}")
@@ -42,34 +59,73 @@ def require_aware(at: datetime, *, field: str = "occurredAt") -> datetime:
         raise ValidationFailed("occurredAt must be a date-time", field=field)
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValidationFailed("occurredAt must include a time zone", field=field)
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's end
+        raise ValidationFailed(f"{field} is out of range", field=field) from None
 
 
-def normalize_text(value: object, *, field: str, max_length: int) -> str | None:
-    """Optional free text: trimmed; blank means absent."""
+def check_occurred_at(at: datetime, now: datetime, *, field: str = "occurredAt") -> datetime:
+    """Business time in the accepted range: from 2000-01-01 to one day after `now`."""
+    when = require_aware(at, field=field)
+    latest = now + LATEST_AHEAD
+    if not EARLIEST <= when <= latest:
+        raise ValidationFailed(
+            f"{field} must be between {EARLIEST.date().isoformat()} and one day from now "
+            f"({latest.isoformat(timespec='seconds')})",
+            field=field,
+        )
+    return when
+
+
+def check_count(items: Sequence[object], most: int, *, field: str) -> None:
+    """A bounded list, checked before any item is looked at."""
+    if len(items) > most:
+        raise ValidationFailed(f"{field} may hold at most {most} items", field=field)
+
+
+def check_visible(text: str, *, field: str, multiline: bool = True) -> str:
+    """Refuse invisible characters (bidi, zero-width, controls; see `_INVISIBLE`)."""
+    forbidden = _FORBIDDEN_IN_TEXT if multiline else _FORBIDDEN_IN_LINE
+    found = forbidden.search(text)
+    if found:
+        raise ValidationFailed(
+            f"{field} must not contain control, bidi or zero-width characters "
+            f"(found U+{ord(found.group()):04X})",
+            field=field,
+        )
+    return text
+
+
+def normalize_text(
+    value: object, *, field: str, max_length: int, multiline: bool = True
+) -> str | None:
+    """Optional free text: trimmed; blank means absent; no invisible characters."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text", field=field)
+    if len(value) > max_length * 2:  # refuse the absurd before scanning it
+        raise ValidationFailed(f"{field} must be at most {max_length} characters", field=field)
     text = value.strip()
     if not text:
         return None
     if len(text) > max_length:
         raise ValidationFailed(f"{field} must be at most {max_length} characters", field=field)
-    return text
+    return check_visible(text, field=field, multiline=multiline)
 
 
-def require_text(value: object, *, field: str, max_length: int) -> str:
+def require_text(value: object, *, field: str, max_length: int, multiline: bool = True) -> str:
     """Required free text or identifier: trimmed, not blank."""
-    text = normalize_text(value, field=field, max_length=max_length)
+    text = normalize_text(value, field=field, max_length=max_length, multiline=multiline)
     if text is None:
         raise ValidationFailed(f"{field} is required", field=field)
     return text
 
 
 def normalize_name(value: object, *, field: str = "name", max_length: int = NAME_MAX) -> str:
-    """A customer's name: required, trimmed, 1 to 200 characters."""
-    return require_text(value, field=field, max_length=max_length)
+    """A customer's name: required, trimmed, 1 to 200 characters, on one line."""
+    return require_text(value, field=field, max_length=max_length, multiline=False)
 
 
 def normalize_email(value: object, *, field: str = "email") -> str | None:
@@ -100,18 +156,23 @@ def normalize_phone(value: object, *, field: str = "phone", region: str = "CN") 
 
 def normalize_tag(value: object, *, field: str = "tags", max_length: int = TAG_MAX) -> str:
     """A tag: trimmed, lower-cased, 1 to 50 characters, so "VIP " and "vip" are one tag."""
-    return require_text(value, field=field, max_length=max_length).lower()
+    return require_text(value, field=field, max_length=max_length, multiline=False).lower()
 
 
-def normalize_tags(values: Iterable[str] | str, *, field: str = "tags") -> list[str]:
-    """Each tag normalised (errors name ``tags[i]``), duplicates dropped, order kept."""
-    items: Iterable[object] = [values] if isinstance(values, str) else values
-    tags: list[str] = []
+def normalize_tags(
+    values: Iterable[str] | str, *, field: str = "tags", most: int | None = None
+) -> list[str]:
+    """Each tag normalised (errors name ``tags[i]``), duplicates dropped, order kept.
+
+    With `most`, more than that many given is refused before any is normalised.
+    """
+    items: Sequence[object] = [values] if isinstance(values, str) else list(values)
+    if most is not None:
+        check_count(items, most, field=field)
+    tags: dict[str, None] = {}  # ordered set: linear, not quadratic, in the count
     for index, value in enumerate(items):
-        tag = normalize_tag(value, field=f"{field}[{index}]")
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+        tags.setdefault(normalize_tag(value, field=f"{field}[{index}]"))
+    return list(tags)
 
 
 def parse_money(

@@ -134,7 +134,8 @@ def record_need(uow: UnitOfWork, cmd: RecordNeed, at: datetime) -> Outcome:
 def record_purchase(uow: UnitOfWork, cmd: RecordPurchase, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.record_purchase(
-        order_id=cmd.order_id or uuid4().hex,
+        # Only an absent id is generated: an empty one is a client bug (VALIDATION).
+        order_id=uuid4().hex if cmd.order_id is None else cmd.order_id,
         lines=[PurchaseLine(ln.sku, ln.quantity, ln.unit_price) for ln in cmd.lines],
         currency=cmd.currency,
         policy=uow.policy,

@@ -35,6 +35,7 @@ from tenacity import (
 
 from aggregates.errors import Conflict, DomainError, RuleViolated, ValidationFailed
 from aggregates.policy import Policy
+from aggregates.validation import check_occurred_at
 from commands.application import CrmApplication
 from commands.crypto import KeyDestroyed
 from commands.effects import derive_effects
@@ -211,7 +212,7 @@ class CommandService:
             return now
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValidationFailed("occurredAt needs a time zone", field="occurredAt")
-        return at.astimezone(UTC)
+        return check_occurred_at(at, now)
 
     # -- saving ---------------------------------------------------------------------------
 

@@ -20,6 +20,10 @@ from gateway.roles import Role
 ALGORITHM = "HS256"
 ISSUER = "crm"
 LEEWAY = timedelta(seconds=5)
+MAX_LIFETIME = timedelta(days=30)
+"""The longest a token may still be valid for when it is presented (`crm token` caps
+its `--ttl` at the same default): a leaked long-lived token is a standing key, and an
+absurd `exp` (10¹²) must be refused with 401, not overflow a date into a 500."""
 
 
 class Unauthenticated(Exception):
@@ -36,8 +40,18 @@ class Principal:
         return (now or datetime.now(UTC)) > self.expires_at + LEEWAY
 
 
-def verify_token(token: str, secret: str) -> Principal:
-    """The principal of a valid token; raises `Unauthenticated` with the reason otherwise."""
+def verify_token(
+    token: str,
+    secret: str,
+    *,
+    max_lifetime: timedelta = MAX_LIFETIME,
+    now: datetime | None = None,
+) -> Principal:
+    """The principal of a valid token; raises `Unauthenticated` with the reason otherwise.
+
+    A token whose `exp` lies more than `max_lifetime` ahead is refused: tokens are
+    minted with a capped lifetime, so a longer one is forged or misconfigured.
+    """
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -59,8 +73,22 @@ def verify_token(token: str, secret: str) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError as error:
         raise Unauthenticated(f"invalid token: unknown role {claims.get('role')!r}") from error
-    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    expires_at = _expiry(claims["exp"], max_lifetime, now or datetime.now(UTC))
     return Principal(subject=subject, role=role, expires_at=expires_at)
+
+
+def _expiry(exp: object, max_lifetime: timedelta, now: datetime) -> datetime:
+    """`exp` as a time, checked against the lifetime cap before any date arithmetic."""
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise Unauthenticated("invalid token: exp must be a number of seconds")
+    latest = now + max_lifetime + LEEWAY
+    if exp > latest.timestamp():
+        seconds = int(max_lifetime.total_seconds())
+        cap = f"{seconds // 86400} days" if seconds % 86400 == 0 else f"{seconds} seconds"
+        raise Unauthenticated(
+            f"invalid token: it expires too far ahead; lifetimes are capped at {cap}"
+        )
+    return datetime.fromtimestamp(int(exp), UTC)
 
 
 def bearer_token(header: str | None) -> str:
@@ -73,8 +101,10 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def authenticate(header: str | None, secret: str) -> Principal:
-    return verify_token(bearer_token(header), secret)
+def authenticate(
+    header: str | None, secret: str, *, max_lifetime: timedelta = MAX_LIFETIME
+) -> Principal:
+    return verify_token(bearer_token(header), secret, max_lifetime=max_lifetime)
 
 
 def token_of_connection_params(params: Mapping[str, Any] | None) -> str | None:

@@ -12,12 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from commands.messages import CommandContext
+from gateway.access import AccessNotes
 from gateway.auth import Principal
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
@@ -79,6 +80,10 @@ class GatewayContext:
     outcomes: MutationOutcomes = field(default_factory=MutationOutcomes)
     reported: list[GraphQLError] = field(default_factory=list)
     """Errors that accompany an answer instead of replacing it (`gateway.reported`)."""
+    request_id: str = field(default_factory=lambda: uuid4().hex)
+    """Names the request in the gateway log and the ``X-Request-ID`` response header."""
+    access: AccessNotes = field(default_factory=AccessNotes)
+    """Personal fields returned so far, for the access log (`gateway.access`)."""
 
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:

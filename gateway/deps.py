@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from commands.access_log import AccessLog
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter
 from commands.messages import Command, CommandContext, CommandResult
@@ -45,6 +46,10 @@ class Limits:
     max_subscriptions_per_connection: int = 10
     cache_size: int = 256
     """Parsed and validated documents kept (query text -> AST, AST -> errors)."""
+    max_token_lifetime: timedelta = timedelta(days=30)
+    """Tokens expiring further ahead are refused (401; see `gateway.auth.MAX_LIFETIME`)."""
+    max_body_bytes: int = 1 << 20
+    """POST bodies over this are 413, checked before authentication or parsing."""
 
 
 class CommandHandler(Protocol):
@@ -71,6 +76,9 @@ class GatewayDeps:
     clock: Callable[[], datetime] = utc_now
     after_write: Callable[[CommandResult], object] | None = None
     live: LiveEvents | None = None
+    access_log: AccessLog | None = None
+    """Where reads of personal data are recorded (docs/compliance.md §5); None records
+    nothing (unit tests of the schema alone)."""
 
     @classmethod
     def open(
@@ -89,9 +97,12 @@ class GatewayDeps:
             service=GroupCommitter(CommandService(app)),
             reads=ReadPool(database_url, max_size=read_pool_size),
             limits=limits or Limits(),
+            access_log=AccessLog(app),
         )
 
     def close(self) -> None:
+        if self.access_log is not None:
+            self.access_log.close()
         if isinstance(self.service, GroupCommitter):
             self.service.close(timeout=10)
         self.reads.close()

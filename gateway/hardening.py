@@ -7,8 +7,13 @@
   as the largest page allowed), so aliases of big pages add up and are refused early;
 - text that PostgreSQL cannot store (NUL characters, unpaired surrogates) is a
   VALIDATION error before anything runs (`StorableText`);
+- lists and strings in the input are bounded (`BoundedInput`: at most
+  `MAX_LIST_ITEMS` items, `MAX_STRING_CHARS` characters) before any conversion or
+  command runs, so 100,000 tags are a VALIDATION error in milliseconds; the field
+  rules (50 tags, 100 lines, 200-character names) then apply in the inputs;
 - `ErrorPolicy` masks unexpected errors ("Unexpected error.", code INTERNAL; the
-  original is logged by strawberry) and gives every other error a code.
+  original is logged by `gateway.logs`, without its message), gives every other error
+  a code, and in production drops "Did you mean …?" suggestions.
 """
 
 from __future__ import annotations
@@ -40,8 +45,13 @@ from graphql.language import Node
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
 from gateway.errors import INTERNAL, MASKED_MESSAGE, VALIDATION, classify, should_mask
+from gateway.logs import without_suggestions
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+MAX_LIST_ITEMS = 200
+"""No input list of the contract needs more (tags: 50, purchase lines: 100)."""
+MAX_STRING_CHARS = 10_000
+"""The longest text field is a complaint description (5,000 characters)."""
 LIST_FACTORS = {"complaints": 10}
 """Lists without a `first` argument whose length is bounded only by the data."""
 
@@ -235,11 +245,79 @@ class StorableText(SchemaExtension):
         yield
 
 
-class ErrorPolicy(MaskErrors):
-    """Mask what is not ours (code INTERNAL), give everything else a code."""
+def _oversized(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, rule) of the first list or string over the bounds, or None."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_CHARS:
+            return path, f"at most {MAX_STRING_CHARS} characters"
+        return None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        if len(value) > MAX_LIST_ITEMS:
+            return path, f"at most {MAX_LIST_ITEMS} items"
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    for where, item in items:
+        found = _oversized(item, where)
+        if found:
+            return found
+    return None
 
-    def __init__(self) -> None:
+
+def _long_literal(node: Node) -> StringValueNode | None:
+    stack: list[Any] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, StringValueNode):
+            if len(current.value) > MAX_STRING_CHARS:
+                return current
+            continue
+        for key in current.keys:
+            child = getattr(current, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(c for c in child if isinstance(c, Node))
+    return None
+
+
+class BoundedInput(SchemaExtension):
+    """Refuse oversized lists and strings before any work (see module doc).
+
+    Literal lists need no check here: the token limit bounds them.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        error = None
+        found = _oversized(context.variables, "") if context.variables else None
+        if found:
+            where, rule = found
+            name = where.lstrip(".")
+            error = GraphQLError(
+                f"variable ${name}: {rule}", extensions={"code": VALIDATION, "field": name}
+            )
+        elif context.graphql_document is not None:
+            literal = _long_literal(context.graphql_document)
+            if literal is not None:
+                error = GraphQLError(
+                    f"a string literal is longer than {MAX_STRING_CHARS} characters",
+                    literal,
+                    extensions={"code": VALIDATION},
+                )
+        if error is not None:
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
+
+
+class ErrorPolicy(MaskErrors):
+    """Mask what is not ours (code INTERNAL), give everything else a code; without
+    `suggestions` (production), drop "Did you mean …?" from messages."""
+
+    def __init__(self, *, suggestions: bool = True) -> None:
         super().__init__(should_mask_error=should_mask, error_message=MASKED_MESSAGE)
+        self.suggestions = suggestions
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -247,4 +325,5 @@ class ErrorPolicy(MaskErrors):
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [classify(e) for e in super()._process_errors(errors)]
+        processed = [classify(e) for e in super()._process_errors(errors)]
+        return processed if self.suggestions else [without_suggestions(e) for e in processed]

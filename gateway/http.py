@@ -6,7 +6,8 @@ HTTP follows the GraphQL-over-HTTP specification:
   ``Allow``; a mutation over GET 405 with ``Allow: POST``; subscriptions only over
   WebSocket (400 over HTTP);
 - POST bodies must be ``application/json`` (else 415) and a JSON object with a string
-  ``query`` (malformed JSON, or any other shape, is 400); bodies over 1 MiB are 413;
+  ``query`` (malformed JSON, or any other shape, is 400); bodies over 1 MiB are 413, refused by
+  their Content-Length before authentication;
 - responses are ``application/graphql-response+json`` when the client accepts it, else
   ``application/json``; a client accepting neither gets 406. With the former a request
   error (parse, validation, variables; the response has no ``data``) is 400, with the
@@ -46,10 +47,10 @@ from gateway.context import GatewayContext
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, classify
 from gateway.graphiql import graphiql_html
+from gateway.logs import REQUEST_ID_HEADER, client_request_id, without_suggestions
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
-MAX_BODY_BYTES = 1 << 20
 REQUEST_ERROR = "crm_graphql_request_error"
 
 
@@ -163,8 +164,14 @@ class GatewayView(GraphQL[GatewayContext, None]):
             return error_response(
                 406, f"responses are {GRAPHQL_RESPONSE} or {APPLICATION_JSON}", None
             )
+        if request.method == "POST" and self.declared_too_large(request):
+            return self.too_large(media)
         try:
-            principal = authenticate(request.headers.get("authorization"), self.jwt_secret)
+            principal = authenticate(
+                request.headers.get("authorization"),
+                self.jwt_secret,
+                max_lifetime=self.deps.limits.max_token_lifetime,
+            )
         except Unauthenticated as error:
             return error_response(
                 401,
@@ -179,26 +186,36 @@ class GatewayView(GraphQL[GatewayContext, None]):
                 return refused
         context = GatewayContext.new(self.deps, request)
         context.principal = principal
+        context.request_id = client_request_id(request.headers.get(REQUEST_ID_HEADER)) or (
+            context.request_id
+        )
         try:
             response = await self.run(request, context=context)
         except HTTPException as error:
             extra = {"Allow": "POST"} if error.status_code == 405 else {}
             return error_response(error.status_code, error.reason, media, **extra)
         response.headers["content-type"] = f"{media}; charset=utf-8"
+        response.headers[REQUEST_ID_HEADER] = context.request_id
         if media == GRAPHQL_RESPONSE and getattr(request.state, REQUEST_ERROR, False):
             response.status_code = 400
         return response
+
+    def declared_too_large(self, request: Request) -> bool:
+        """A declared Content-Length over the limit: refused before any other work."""
+        declared = request.headers.get("content-length", "")
+        return declared.isdigit() and int(declared) > self.deps.limits.max_body_bytes
+
+    def too_large(self, media: str) -> Response:
+        limit = self.deps.limits.max_body_bytes
+        return error_response(413, f"bodies are limited to {limit} bytes", media)
 
     async def check_body(self, request: Request, media: str) -> Response | None:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != APPLICATION_JSON:
             return error_response(415, "POST bodies must be application/json", media)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return error_response(413, f"bodies are limited to {MAX_BODY_BYTES} bytes", media)
         body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return error_response(413, f"bodies are limited to {MAX_BODY_BYTES} bytes", media)
+        if len(body) > self.deps.limits.max_body_bytes:
+            return self.too_large(media)
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -249,6 +266,8 @@ class GatewayView(GraphQL[GatewayContext, None]):
     ) -> GraphQLHTTPResponse:
         for error in result.errors or ():
             classify(error)  # parse errors skip the extensions' exit hooks
+            if self.production:
+                without_suggestions(error)
         data = process_result(result)
         if _is_request_error(result):
             data.pop("data", None)
@@ -270,7 +289,9 @@ class GatewayView(GraphQL[GatewayContext, None]):
         if header is None and context.request is not None:
             header = context.request.headers.get("authorization")
         try:
-            context.principal = authenticate(header, self.jwt_secret)
+            context.principal = authenticate(
+                header, self.jwt_secret, max_lifetime=self.deps.limits.max_token_lifetime
+            )
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": str(error)}) from error
         return UNSET

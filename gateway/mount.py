@@ -9,9 +9,11 @@ GraphQL route is served and `/healthz` keeps saying so.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from starlette.routing import BaseRoute
 
-from gateway.deps import GatewayDeps
+from gateway.deps import GatewayDeps, Limits
 from gateway.graphql_app import create_graphql_app
 from gateway.settings import GatewaySettings
 
@@ -19,7 +21,10 @@ from gateway.settings import GatewaySettings
 def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
     if not (settings.database_url and settings.master_key and settings.jwt_secret):
         return []
-    deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key)
+    # Settings objects without the knob (older callers, tests) keep the default cap.
+    days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
+    limits = Limits(max_token_lifetime=timedelta(days=days))
+    deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key, limits=limits)
     graphql = create_graphql_app(
         deps,
         jwt_secret=settings.jwt_secret,

@@ -21,7 +21,7 @@ from psycopg.sql import SQL, Identifier
 from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.corruption import Corruption, corruption_of, load, stream_rows
-from commands.mapper import CorruptedValue
+from commands.mapper import CorruptedValue, personal_fields
 from events import ComplaintFiled, CrmEvent, CustomerRegistered, CustomerScoped, PurchaseRecorded
 from streams.envelope import event_data
 
@@ -44,6 +44,8 @@ class AuditRecord:
     data: dict[str, Any]
     corrupted: tuple[Corruption, ...] = ()
     """Values of this event that could not be read (null in `data`)."""
+    personal_fields: tuple[str, ...] = ()
+    """The names in `data` that are personal (opened or nulled per the caller's role)."""
 
 
 def _table(app: CrmApplication) -> Any:
@@ -159,6 +161,7 @@ def audit_page(
                 command=meta.command if meta else None,
                 data=event_data(cls, state) if state else {},
                 corrupted=damage,
+                personal_fields=personal_fields(cls),
             )
         )
     return records, len(rows) > first, corrupted

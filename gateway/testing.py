@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from commands.access_log import AccessLog
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandResult
@@ -82,6 +83,7 @@ class GatewayHarness:
             limits=limits or Limits(),
             clock=clock,
             after_write=sync if sync_writes else None,
+            access_log=AccessLog(app),
         )
         secret = secrets.token_urlsafe(32)
         graphql = create_graphql_app(

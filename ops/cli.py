@@ -234,12 +234,14 @@ def token(
 
     The secret is CRM_JWT_SECRET, or DATA_DIR/jwt.secret (generated on first use).
     """
+    from datetime import timedelta
+
     from ops.tokens import check_role, jwt_secret, mint_token, parse_ttl
 
     with setting_errors():
         check_role(role)
-        lifetime = parse_ttl(ttl)
         settings = settings_from(data_dir=data_dir)
+        lifetime = parse_ttl(ttl, most=timedelta(days=settings.max_token_ttl_days))
         typer.echo(mint_token(jwt_secret(settings), role=role, subject=subject, ttl=lifetime))
 
 

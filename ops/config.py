@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")
     master_key: str | None = Field(default=None, description="base64 key wrapping customer keys")
     production: bool = False
+    max_token_ttl_days: int = Field(
+        default=30, ge=1, le=3650, description="longest token lifetime minted or accepted"
+    )
     base_currency: str = "CNY"
     rates_to_cny: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES_TO_CNY))
     snapshot_interval: int = Field(default=50, ge=1)

@@ -364,7 +364,7 @@ def run_up(
         return
     with DataDirLock(settings.data_dir):
         _clear_run_state(settings)
-        settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        settings.logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Generated on first start, before any child needs them.
         jwt_secret(settings)
         master_key(settings)

@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from ops.heartbeat import write_json_atomic
+from ops.logfiles import KEEP, MAX_BYTES, open_log, rotate_if_large
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -133,6 +134,9 @@ class Supervisor:
         base_delay: float = 0.5,
         max_delay: float = 10.0,
         stable_after: float = 10.0,
+        log_max_bytes: int = MAX_BYTES,
+        log_keep: int = KEEP,
+        log_check_every: float = 5.0,
     ) -> None:
         self._children: dict[str, _Child] = {}
         self.status_path = status_path
@@ -140,6 +144,10 @@ class Supervisor:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.stable_after = stable_after
+        self.log_max_bytes = log_max_bytes
+        self.log_keep = log_keep
+        self.log_check_every = log_check_every
+        self._last_log_check = 0.0
         self.phase = "starting"
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ready-check")
         self._last_status_write = 0.0
@@ -216,9 +224,11 @@ class Supervisor:
         self._launch(self._children[spec.name], startup=False)
 
     def tick(self) -> None:
-        """Notice exits and readiness, restart what is due, refresh the status file."""
+        """Notice exits and readiness, restart what is due, refresh the status file,
+        and rotate the children's logs that grew too big (every `log_check_every` s)."""
         self._poll(startup=False)
         self._write_status()
+        self._rotate_logs()
 
     def stop(self, force: Callable[[], bool] = lambda: False) -> None:
         """Stop everything, last tier first; `force()` turning true skips the waiting."""
@@ -244,12 +254,25 @@ class Supervisor:
 
     # -- internals -----------------------------------------------------------
 
+    def _rotate_logs(self) -> None:
+        now = time.monotonic()
+        if now - self._last_log_check < self.log_check_every:
+            return
+        self._last_log_check = now
+        paths = {c.spec.log_path for c in self._children.values() if c.spec.log_path}
+        for path in paths:
+            try:
+                if rotate_if_large(path, self.log_max_bytes, self.log_keep):
+                    self.log(f"rotated {path.name}")
+            except OSError as error:  # a full disk must not stop the supervision
+                self.log(f"could not rotate {path.name}: {error}")
+
     def _launch(self, child: _Child, *, startup: bool) -> None:
         spec = child.spec
         try:
             if spec.before_start is not None:
                 spec.before_start()
-            log = spec.log_path.open("ab") if spec.log_path else None
+            log = open_log(spec.log_path) if spec.log_path else None
             try:
                 child.process = subprocess.Popen(
                     list(spec.command),

@@ -21,16 +21,26 @@ ROLES = ("admin", "sales", "support", "analyst", "compliance")
 ISSUER = "crm"
 ALGORITHM = "HS256"
 DEFAULT_TTL = "12h"
+MAX_TTL = timedelta(days=30)
+"""Default cap on `--ttl` (setting `max_token_ttl_days`); the gateway refuses tokens
+that expire further ahead than its own cap, so a longer one would be useless anyway."""
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_ttl(text: str) -> timedelta:
-    """`3600`, `90s`, `30m`, `12h` or `7d`."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+def parse_ttl(text: str, *, most: timedelta = MAX_TTL) -> timedelta:
+    """`3600`, `90s`, `30m`, `12h` or `7d`, at most `most` (a clear error, not an overflow)."""
+    match = re.fullmatch(r"\s*(\d{1,12})\s*([smhd]?)\s*", text)
     if not match or int(match.group(1)) == 0:
         raise SettingError("--ttl", f"expected a duration such as 30m, 12h or 7d, got {text!r}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2) or "s"])
+    seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds > most.total_seconds():
+        raise SettingError(
+            "--ttl",
+            f"{text.strip()} is longer than the cap of {most.total_seconds() / 86400:g} days "
+            "(setting max_token_ttl_days)",
+        )
+    return timedelta(seconds=seconds)
 
 
 def check_role(role: str) -> str:

@@ -19,8 +19,10 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from gateway.access import RecordAccess
 from gateway.deps import Limits
-from gateway.hardening import ErrorPolicy, StorableText, cost_limit
+from gateway.hardening import BoundedInput, ErrorPolicy, StorableText, cost_limit
+from gateway.logs import GatewaySchema
 from gateway.outcomes import ReportMutationOutcomes
 from gateway.reported import ReportedErrors
 from gateway.schema.mutation import Mutation
@@ -32,7 +34,8 @@ from gateway.schema.subscription import Subscription
 def build_schema(limits: Limits | None = None, *, production: bool = False) -> strawberry.Schema:
     """The schema with depth, alias, token and cost limits, caches and error masking.
 
-    `production` turns introspection off (GraphiQL is turned off by the HTTP layer).
+    `production` turns introspection and "Did you mean …?" suggestions off (GraphiQL
+    is turned off by the HTTP layer).
     """
     limits = limits or Limits()
     extensions: list[Any] = [
@@ -40,16 +43,18 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         lambda: ParserCache(maxsize=limits.cache_size),
         lambda: ValidationCache(maxsize=limits.cache_size),
         StorableText,
+        BoundedInput,
         QueryDepthLimiter(max_depth=limits.max_depth),
         MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         cost_limit(limits.max_cost, limits.max_page_size, limits.max_depth + 8),
-        ErrorPolicy,
+        lambda: ErrorPolicy(suggestions=not production),
         ReportMutationOutcomes,
         ReportedErrors,
+        RecordAccess,
     ]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 
 from aggregates.customer import UNSET as KEEP
+from aggregates.validation import MAX_LINES, TAGS_PER_COMMAND, check_count
 from commands import messages as m
 from gateway.schema.enums import (
     Channel,
@@ -117,6 +118,8 @@ class TagCustomerInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.TagCustomer:
+        check_count(self.add or (), TAGS_PER_COMMAND, field="add")
+        check_count(self.remove or (), TAGS_PER_COMMAND, field="remove")
         return m.TagCustomer(
             customer_id=parse_id(self.customer_id, "customerId"),
             add=tuple(self.add or ()),
@@ -169,6 +172,7 @@ class RecordPurchaseInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.RecordPurchase:
+        check_count(self.lines, MAX_LINES, field="lines")
         return m.RecordPurchase(
             customer_id=parse_id(self.customer_id, "customerId"),
             order_id=self.order_id,

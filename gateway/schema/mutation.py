@@ -21,7 +21,7 @@ from strawberry.types import Info
 from aggregates.errors import DomainError
 from commands.messages import Command, CommandResult
 from gateway.context import GatewayContext
-from gateway.errors import from_domain
+from gateway.errors import domain_errors_as_graphql, from_domain
 from gateway.payloads import complaint_after_write, customer_after_write
 from gateway.roles import Permission
 from gateway.schema.inputs import (
@@ -68,7 +68,7 @@ async def _execute(
     ctx: GatewayContext, key: str, permission: Permission, build: Callable[[], Command]
 ) -> Written:
     ctx.require(permission, f"run {permission.value}")
-    command = build()
+    command = domain_errors_as_graphql(build)  # bounds checked before any work
     context = ctx.command_context()
     deps = ctx.deps
     outcomes = ctx.outcomes

@@ -261,6 +261,9 @@ class Query:
             )
         )
         report_corrupted(info, corrupted)
+        for r in records:
+            returned = [f for f in r.personal_fields if r.data.get(f) is not None]
+            ctx.access.note("graphql:auditTrail", r.customer_id, returned)
         edges = [
             AuditEventEdge(node=audit_event(r), cursor=audit_cursor(r.position)) for r in records
         ]
@@ -282,4 +285,9 @@ class Query:
         cid = parse_id(id, "id")
         aggregate, corrupted = await to_thread.run_sync(customer_as_of, ctx.deps.app, cid, at)
         report_corrupted(info, corrupted)
-        return customer_state(aggregate, ctx.sees_personal) if aggregate else None
+        if aggregate is None:
+            return None
+        state = customer_state(aggregate, ctx.sees_personal)
+        shown = {"name": state.name, "email": state.email, "phone": state.phone}
+        ctx.access.note("graphql:customerAsOf", cid, [f for f, v in shown.items() if v])
+        return state

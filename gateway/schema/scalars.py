@@ -2,8 +2,8 @@
 
 `DateTime` is ISO 8601 with an offset ("2024-05-01T09:00:00+08:00" or "...Z"); a time
 without one is refused, because the platform stores every date with a time zone.
-`Decimal` is money as a string ("1999.00"); integers and number literals are read by
-their text, so no binary float ever rounds a price.
+`Decimal` is money as a string ("1999.00") or a whole number; a number with a fraction
+(a JSON float, or a float literal) is refused, so no binary float ever rounds a price.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ def serialize_decimal(value: Decimal | int | str) -> str:
 
 
 def parse_decimal(value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError('Decimal must be a string such as "1999.00"')
+    # A JSON number with a fraction arrives as a binary float (0.1 is not 1/10):
+    # refused, as RULES.md says money is never a float. Whole numbers are exact.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError('Decimal must be a string such as "1999.00", never a float')
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
@@ -60,8 +62,10 @@ def parse_decimal(value: object) -> Decimal:
 
 
 def parse_decimal_literal(node: ValueNode, _variables: Any = None) -> Decimal:
-    if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+    if isinstance(node, StringValueNode | IntValueNode):
         return parse_decimal(node.value)
+    if isinstance(node, FloatValueNode):
+        raise ValueError(f'Decimal must be a string such as "{node.value}", never a float')
     raise ValueError('Decimal must be a string such as "1999.00"')
 
 

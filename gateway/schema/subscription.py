@@ -6,11 +6,13 @@ import json
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from gateway.access import record_now
 from gateway.context import GatewayContext
 from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, GatewayError
 from gateway.live import LiveUnavailable
@@ -20,6 +22,7 @@ from gateway.schema.types import AuditEvent
 from streams.source import WIRE_PREFIX, EnvelopeOpener
 
 GInfo = Info[GatewayContext, None]
+OPERATION = "graphql:customerEvents"
 
 
 def _redacted(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,11 +31,22 @@ def _redacted(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def opened_fields(envelope: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    """Personal fields (sealed on the wire) that came back opened, for the access log."""
+    sealed = _redacted(envelope.get("data") or {})
+    return [k for k, v in sealed.items() if v is None and data.get(k) is not None]
+
+
 def event_of_envelope(
     opener: EnvelopeOpener, envelope: Mapping[str, Any], personal: bool
-) -> AuditEvent:
-    """An AuditEvent of a Kafka envelope, personal fields opened or nulled."""
+) -> tuple[AuditEvent, list[str]]:
+    """An AuditEvent of a Kafka envelope, personal fields opened or nulled, and the
+    personal fields it carries opened."""
     data = opener.open(envelope)["data"] if personal else _redacted(envelope.get("data") or {})
+    return _audit_event(envelope, data), opened_fields(envelope, data) if personal else []
+
+
+def _audit_event(envelope: Mapping[str, Any], data: Mapping[str, Any]) -> AuditEvent:
     return AuditEvent(
         position=int(envelope["position"]),
         type=str(envelope["type"]),
@@ -73,6 +87,11 @@ class Subscription:
                         raise GatewayError("live events stopped; subscribe again", UNAVAILABLE)
                     if principal.expired():
                         raise GatewayError("the token has expired", UNAUTHENTICATED)
-                    yield await to_thread.run_sync(event_of_envelope, opener, envelope, personal)
+                    event, opened = await to_thread.run_sync(
+                        event_of_envelope, opener, envelope, personal
+                    )
+                    ctx.access.note(OPERATION, UUID(str(envelope["subject"])), opened)
+                    record_now(ctx)  # per event delivered: the subscription never "ends"
+                    yield event
         except LiveUnavailable as error:
             raise GatewayError(str(error), UNAVAILABLE) from error

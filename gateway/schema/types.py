@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
+from gateway.access import note_returned
 from gateway.context import GatewayContext
 from gateway.schema.enums import (
     Channel,
@@ -24,9 +26,18 @@ from gateway.schema.enums import (
 )
 from projections.views import ComplaintView, CustomerView
 
+GInfo = Info[GatewayContext, None]
+
 
 def _personal(value: str | None, shown: bool) -> str | None:
     return value if shown else None
+
+
+def _read(info: GInfo, customer_id: UUID, field: str, value: str | None, shown: bool) -> str | None:
+    """A personal field as returned, noted for the access log when it is not null."""
+    returned = _personal(value, shown)
+    note_returned(info, customer_id, field, returned)
+    return returned
 
 
 @strawberry.type(description="Purchases of the profile (a survivor's include its duplicates').")
@@ -92,12 +103,14 @@ class Complaint:
         return self.view.resolved_at
 
     @strawberry.field(description="Personal: null for roles without personal data access.")
-    def description(self) -> str | None:
-        return _personal(self.view.description, self.personal)
+    def description(self, info: GInfo) -> str | None:
+        return _read(
+            info, self.view.customer_id, "description", self.view.description, self.personal
+        )
 
     @strawberry.field(description="Personal: null for roles without personal data access.")
-    def resolution(self) -> str | None:
-        return _personal(self.view.resolution, self.personal)
+    def resolution(self, info: GInfo) -> str | None:
+        return _read(info, self.view.customer_id, "resolution", self.view.resolution, self.personal)
 
     @strawberry.field
     def version(self) -> int:
@@ -118,20 +131,20 @@ class Customer:
         return self.view.version
 
     @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
-    def name(self) -> str | None:
-        return _personal(self.view.name, self.personal)
+    def name(self, info: GInfo) -> str | None:
+        return _read(info, self.view.id, "name", self.view.name, self.personal)
 
     @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
-    def email(self) -> str | None:
-        return _personal(self.view.email, self.personal)
+    def email(self, info: GInfo) -> str | None:
+        return _read(info, self.view.id, "email", self.view.email, self.personal)
 
     @strawberry.field(description="E.164. Null once forgotten, or when the caller may not see it.")
-    def phone(self) -> str | None:
-        return _personal(self.view.phone, self.personal)
+    def phone(self, info: GInfo) -> str | None:
+        return _read(info, self.view.id, "phone", self.view.phone, self.personal)
 
     @strawberry.field(description="Null once forgotten, or when the caller may not see it.")
-    def address(self) -> str | None:
-        return _personal(self.view.address, self.personal)
+    def address(self, info: GInfo) -> str | None:
+        return _read(info, self.view.id, "address", self.view.address, self.personal)
 
     @strawberry.field
     def company(self) -> str | None:

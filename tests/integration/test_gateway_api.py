@@ -134,7 +134,7 @@ async def test_every_customer_mutation_returns_its_payload_and_position(gw: Gate
             "orderId": "o-1",
             "lines": [
                 {"sku": "a", "quantity": 3, "unitPrice": "1999.99"},
-                {"sku": "b", "quantity": 1, "unitPrice": 0.1},
+                {"sku": "b", "quantity": 1, "unitPrice": "0.1"},
             ],
             "occurredAt": at(3),
         },

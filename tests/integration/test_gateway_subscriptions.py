@@ -11,8 +11,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -21,6 +23,7 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from commands.access_log import AccessRecord, access_history
 from gateway.testing import GatewayHarness
 from streams.relay import Relay
 from streams.topic import ensure_topic
@@ -188,13 +191,29 @@ async def test_a_subscription_receives_a_live_event(live: Live, http: httpx.Asyn
         assert redacted["position"] == seen["position"]
         data = json.loads(redacted["data"])
         assert data["summary"] is None and data["channel"] == "PHONE"
+        reads = delivered_reads(live, cid)
+        assert {(r.actor, r.role) for r in reads} == {("admin-user", "admin")}, "not the analyst"
+        assert "summary" in {f for r in reads for f in r.fields}
     finally:
         await admin.close()
         await analyst.close()
 
 
+def delivered_reads(live: Live, cid: str) -> list[AccessRecord]:
+    """The access log's rows for personal data the subscriptions delivered."""
+    log = live.gw.deps.access_log
+    assert log is not None
+    log.flush()
+    records = access_history(live.gw.deps.app, UUID(cid))
+    return [r for r in records if r.operation == "graphql:customerEvents"]
+
+
 async def test_a_connection_without_a_valid_token_is_closed(live: Live) -> None:
-    for payload in ({}, {"Authorization": "Bearer nonsense"}):
+    absurd = jwt.encode(
+        {"sub": "x", "role": "admin", "exp": 10**12}, live.gw.secret, algorithm="HS256"
+    )
+    bad = ("nonsense", absurd)  # absurd: exp = 10**12 once crashed the connection
+    for payload in ({}, *({"Authorization": f"Bearer {token}"} for token in bad)):
         ws = await connect(f"ws://{live.url}/graphql", subprotocols=["graphql-transport-ws"])
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         with pytest.raises(ConnectionClosed) as closed:
