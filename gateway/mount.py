@@ -12,19 +12,24 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from gateway.deps import GatewayDeps
-from gateway.graphql_app import create_graphql_app
+from gateway.graphql_app import GraphQLApp, create_graphql_app
 from gateway.settings import GatewaySettings
 
 
-def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
+def graphql_app(settings: GatewaySettings) -> GraphQLApp | None:
+    """The GraphQL app (its deps hold the read pool `/healthz` checks), or None."""
     if not (settings.database_url and settings.master_key and settings.jwt_secret):
-        return []
+        return None
     deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key)
-    graphql = create_graphql_app(
+    return create_graphql_app(
         deps,
         jwt_secret=settings.jwt_secret,
         production=settings.production,
         kafka_bootstrap=settings.kafka_bootstrap,
         topic=settings.kafka_topic,
     )
-    return graphql.routes
+
+
+def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
+    graphql = graphql_app(settings)
+    return graphql.routes if graphql is not None else []
