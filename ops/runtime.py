@@ -20,16 +20,18 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 2  # seconds per address: a wrong port or host is named within 5 s
 
 
-def read_endpoints(settings: Settings) -> dict[str, Any]:
-    """`D/endpoints.json` of the running `crm up`; a SettingError saying what is wrong."""
+def read_endpoints(settings: Settings, unset: str = "CRM_DATA_DIR") -> dict[str, Any]:
+    """`D/endpoints.json` of the running `crm up`; a SettingError saying what is wrong.
+    `unset`: the setting to name when there is no file (the one that would replace it)."""
     path = settings.endpoints_file
     try:
         text = path.read_text()
     except FileNotFoundError:
+        where = (
+            f"no running platform in {settings.data_dir} (no endpoints.json; start `crm up` first)"
+        )
         raise SettingError(
-            "CRM_DATA_DIR",
-            f"no running platform in {settings.data_dir} (no endpoints.json; "
-            "start `crm up` first, or set CRM_DATABASE_URL)",
+            unset, where if unset == "CRM_DATA_DIR" else f"not set and {where}"
         ) from None
     except OSError as error:
         raise SettingError("CRM_DATA_DIR", f"cannot read {path}: {error.strerror}") from None
@@ -42,9 +44,9 @@ def read_endpoints(settings: Settings) -> dict[str, Any]:
     return data
 
 
-def endpoint(settings: Settings, *keys: str) -> str:
+def endpoint(settings: Settings, *keys: str, unset: str = "CRM_DATA_DIR") -> str:
     """One entry of endpoints.json, e.g. `endpoint(s, "kafka", "bootstrap")`."""
-    value: Any = read_endpoints(settings)
+    value: Any = read_endpoints(settings, unset)
     for key in keys:
         if not isinstance(value, dict) or not isinstance(value.get(key), str | dict):
             raise SettingError(
@@ -72,7 +74,10 @@ def database_url(settings: Settings, *, check: bool = True) -> str:
     if settings.database_url:
         url, source = settings.database_url, "CRM_DATABASE_URL"
     else:
-        url, source = endpoint(settings, "database"), f"{settings.endpoints_file} (database)"
+        url, source = (
+            endpoint(settings, "database", unset="CRM_DATABASE_URL"),
+            f"{settings.endpoints_file} (database)",
+        )
     if check:
         check_database_reachable(url, source)
     return url
@@ -81,7 +86,7 @@ def database_url(settings: Settings, *, check: bool = True) -> str:
 def kafka_bootstrap(settings: Settings) -> str:
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
-    return endpoint(settings, "kafka", "bootstrap")
+    return endpoint(settings, "kafka", "bootstrap", unset="CRM_KAFKA_BOOTSTRAP")
 
 
 @contextmanager
