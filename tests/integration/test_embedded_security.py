@@ -7,7 +7,9 @@ import os
 import pwd
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -20,14 +22,29 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 
+@contextmanager
+def open_folder() -> Iterator[Path]:
+    """A folder the server's own user can enter. Not pytest's tmp_path: a parallel pytest
+    session resets /tmp/pytest-of-<user> to 0700 at any time, locking the server out."""
+    with tempfile.TemporaryDirectory(prefix="crm-pg-") as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        yield folder
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    with open_folder() as path:
+        yield path
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    folder = tmp_path_factory.mktemp("locked")
-    folder.chmod(0o755)
-    pg = EmbeddedPostgres(folder / "pgdata")
-    process = pg.start()
-    yield pg
-    stop_postgres(process)
+def server() -> Iterator[EmbeddedPostgres]:
+    with open_folder() as folder:
+        pg = EmbeddedPostgres(folder / "pgdata")
+        process = pg.start()
+        yield pg
+        stop_postgres(process)
 
 
 def refused(url: str) -> str:
@@ -116,12 +133,11 @@ def make_trust_cluster(pg: EmbeddedPostgres) -> None:
         stop_postgres(process)
 
 
-def test_an_old_trust_cluster_is_locked_down_in_place(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
-    old = EmbeddedPostgres(tmp_path / "pgdata")
+def test_an_old_trust_cluster_is_locked_down_in_place(folder: Path) -> None:
+    old = EmbeddedPostgres(folder / "pgdata")
     make_trust_cluster(old)
 
-    pg = EmbeddedPostgres(tmp_path / "pgdata", port=old.port)
+    pg = EmbeddedPostgres(folder / "pgdata", port=old.port)
     process = pg.start()
     try:
         assert "password" in refused(f"postgresql://postgres@{pg.host}:{pg.port}/crm")
@@ -138,3 +154,20 @@ def test_an_old_trust_cluster_is_locked_down_in_place(tmp_path: Path) -> None:
     finally:
         stop_postgres(process)
     assert stat.S_IMODE(pg.password_file.stat().st_mode) == 0o600
+
+
+def test_a_lost_password_file_gets_new_passwords_on_start(folder: Path) -> None:
+    first = EmbeddedPostgres(folder / "pgdata")
+    stop_postgres(first.start())
+    old_url = first.url
+    first.password_file.unlink()
+
+    pg = EmbeddedPostgres(folder / "pgdata", port=first.port)
+    process = pg.start()
+    try:
+        assert pg.url != old_url
+        assert "password" in refused(old_url)
+        with psycopg.connect(pg.url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (APP_ROLE,)
+    finally:
+        stop_postgres(process)
