@@ -6,9 +6,11 @@ database. The pool counts the SQL statements it sends (`statements`), which is h
 the tests prove that a page of customers costs a bounded handful of queries.
 
 A PostgreSQL restart kills every pooled connection while it sits idle. So each
-connection is checked on checkout (`ConnectionPool.check_connection`, one round trip),
-and a read that still loses its connection midway is run once more on a fresh one:
-reads have no side effects, so repeating one is safe.
+connection is checked on checkout (`ConnectionPool.check_connection`, one round trip).
+One dead connection means the others are dead too: the whole pool is checked at once
+(`pool.check()`), because psycopg_pool would otherwise find them one checkout at a time,
+backing off 1, 2, 4 s in between, and time out a read. A read that still loses its
+connection midway is run once more on a fresh one: reads have no side effects.
 """
 
 from __future__ import annotations
@@ -69,10 +71,17 @@ class ReadPool:
             timeout=timeout,
             kwargs={"autocommit": True},
             configure=configure,
-            check=ConnectionPool.check_connection,
+            check=self._check,
             open=True,
             name="gateway-reads",
         )
+
+    def _check(self, conn: Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            self.pool.check()  # drop every dead idle connection now, not one per backoff
+            raise
 
     @property
     def statements(self) -> int:
@@ -99,6 +108,7 @@ class ReadPool:
         except OperationalError:
             if lost is None or not lost.closed:
                 raise
+            self.pool.check()
         with self.pool.connection(timeout=timeout) as conn:
             return work(conn)
 

@@ -64,6 +64,36 @@ async def test_every_read_succeeds_after_the_server_drops_all_connections(
     assert (await check_database(gw.database_url, gw.deps.reads))["status"] == "ok"
 
 
+def fill(reads: ReadPool, size: int) -> None:
+    """Make the pool open `size` connections (all borrowed at once), then idle them."""
+    together = threading.Barrier(size)
+
+    def borrow() -> None:
+        with reads.pool.connection(timeout=10):
+            together.wait(10)
+
+    threads = [threading.Thread(target=borrow) for _ in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+async def test_a_full_pool_of_dead_connections_is_replaced_at_once(servers: ServerSet) -> None:
+    """Found one checkout at a time, 8 dead connections cost 1+2+4 s of backoff: the
+    health check (2 s) would say down although the server is back."""
+    url = servers.new_database()
+    reads = ReadPool(url, max_size=8)
+    try:
+        fill(reads, 8)
+        assert terminate_backends(servers, url) == 8
+        health = await check_database(url, reads)
+        assert health["status"] == "ok", health
+    finally:
+        reads.close()
+        servers.drop_database(url)
+
+
 async def test_health_is_down_when_reads_cannot_get_a_connection(servers: ServerSet) -> None:
     """New connections work, but reads would wait for the pool: reads fail, so health says so."""
     url = servers.new_database()
