@@ -109,6 +109,9 @@ class CrmApplication(Application[UUID]):
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(max_overflow),
             "POSTGRES_CONNECT_TIMEOUT": "30",
+            # Check each pooled connection on checkout: after a PostgreSQL restart the idle
+            # ones are dead, and handing one out would fail a read or write (AdminShutdown).
+            "POSTGRES_PRE_PING": "y",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "30",
             "AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache_size),

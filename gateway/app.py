@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from gateway.db import ReadPool
 from gateway.health import platform_health
 from gateway.settings import GatewaySettings
 
@@ -25,12 +26,13 @@ GRAPHQL_PATH = "/graphql"
 HEALTH_PATH = "/healthz"
 
 
-def health_route(settings: GatewaySettings) -> Route:
+def health_route(settings: GatewaySettings, reads: ReadPool | None = None) -> Route:
+    """`reads`: the pool GraphQL reads use, so 200 means those reads work right now."""
     run_dir = settings.data_dir / "run"
 
     async def healthz(request: Request) -> JSONResponse:
         healthy, body = await platform_health(
-            run_dir, settings.database_url, settings.kafka_bootstrap
+            run_dir, settings.database_url, settings.kafka_bootstrap, reads
         )
         return JSONResponse(body, status_code=200 if healthy else 503)
 
@@ -40,9 +42,15 @@ def health_route(settings: GatewaySettings) -> Route:
 def routes(settings: GatewaySettings) -> list[BaseRoute]:
     """Every route the gateway serves. GraphQL is added here when it exists."""
     from gateway.metrics import metrics_route
-    from gateway.mount import graphql_routes
+    from gateway.mount import graphql_app
 
-    return [health_route(settings), metrics_route(settings.database_url), *graphql_routes(settings)]
+    graphql = graphql_app(settings)
+    reads = graphql.deps.reads if graphql is not None else None
+    return [
+        health_route(settings, reads),
+        metrics_route(settings.database_url),
+        *(graphql.routes if graphql is not None else []),
+    ]
 
 
 def create_app(settings: GatewaySettings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:

@@ -4,6 +4,13 @@ Every query function of `projections.queries` is synchronous; `ReadPool.run` bor
 connection and runs one of them in a thread, so the event loop never blocks on the
 database. The pool counts the SQL statements it sends (`statements`), which is how
 the tests prove that a page of customers costs a bounded handful of queries.
+
+A PostgreSQL restart kills every pooled connection while it sits idle. So each
+connection is checked on checkout (`ConnectionPool.check_connection`, one round trip).
+One dead connection means the others are dead too: the whole pool is checked at once
+(`pool.check()`), because psycopg_pool would otherwise find them one checkout at a time,
+backing off 1, 2, 4 s in between, and time out a read. A read that still loses its
+connection midway is run once more on a fresh one: reads have no side effects.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from anyio import to_thread
-from psycopg import Connection, Cursor
+from psycopg import Connection, Cursor, OperationalError
 from psycopg_pool import ConnectionPool
 
 P = ParamSpec("P")
@@ -64,9 +71,17 @@ class ReadPool:
             timeout=timeout,
             kwargs={"autocommit": True},
             configure=configure,
+            check=self._check,
             open=True,
             name="gateway-reads",
         )
+
+    def _check(self, conn: Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            self.pool.check()  # drop every dead idle connection now, not one per backoff
+            raise
 
     @property
     def statements(self) -> int:
@@ -76,8 +91,26 @@ class ReadPool:
         self, fn: Callable[Concatenate[Connection[Any], P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run `fn(conn, ...)` on a pooled connection in this thread."""
-        with self.pool.connection() as conn:
-            return fn(conn, *args, **kwargs)
+        return self._retrying(lambda conn: fn(conn, *args, **kwargs))
+
+    def ping(self, timeout: float) -> None:
+        """`SELECT 1` the way reads run (same pool, check and retry): raises if reads fail."""
+        self._retrying(lambda conn: conn.execute("SELECT 1"), timeout=timeout)
+
+    def _retrying(self, work: Callable[[Connection[Any]], T], timeout: float | None = None) -> T:
+        """`work` once more on a fresh connection if its connection was lost midway (the
+        pool discards the broken one); a server-side error is not retried."""
+        lost: Connection[Any] | None = None
+        try:
+            with self.pool.connection(timeout=timeout) as conn:
+                lost = conn
+                return work(conn)
+        except OperationalError:
+            if lost is None or not lost.closed:
+                raise
+            self.pool.check()
+        with self.pool.connection(timeout=timeout) as conn:
+            return work(conn)
 
     async def run(
         self, fn: Callable[Concatenate[Connection[Any], P], T], *args: P.args, **kwargs: P.kwargs

@@ -6,7 +6,9 @@ Three sources, so the answer is honest even when a part lies or hangs:
   their pids, their state (running, restarting after an exit, ...) and restart counts;
 - `run/<component>.json`, a heartbeat each child process rewrites every few seconds
   (`status` ok | idle | starting | error, `detail`, `pid`, `ts`); an old one means down;
-- a live check of the database connection and of the Kafka bootstrap server.
+- a live check of the database and of the Kafka bootstrap server. The database check
+  runs `SELECT 1` through the gateway's read pool when there is one (the same pool,
+  connection check and retry the GraphQL reads use), so 200 means reads work now.
 
 200 when every component is `ok` or `idle` (idle: a real process that says what it does
 not do yet); 503 otherwise. The body names each component's status either way.
@@ -27,7 +29,10 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.db import ReadPool
 
 UP_STATUSES = frozenset({"ok", "idle"})
 HEARTBEAT_STALE_AFTER = 10.0  # seconds without a heartbeat before a component counts as down
@@ -120,8 +125,25 @@ def component_statuses(run_dir: Path, now: float | None = None) -> dict[str, dic
     return statuses
 
 
-async def check_database(url: str | None) -> dict[str, Any]:
-    """Open a connection and run `SELECT 1`: the gateway's own view of the database."""
+async def check_read_pool(reads: ReadPool) -> dict[str, Any]:
+    """`SELECT 1` the way a GraphQL read runs: proof that reads work, not just connects."""
+    import psycopg
+    from anyio import to_thread
+
+    started = time.perf_counter()
+    try:
+        await to_thread.run_sync(reads.ping, CHECK_TIMEOUT)
+    except psycopg.Error as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return {"status": "down", "detail": f"reads fail: {first_line}"}
+    took_ms = 1000 * (time.perf_counter() - started)
+    return {"status": "ok", "detail": f"SELECT 1 on the read pool in {took_ms:.0f} ms"}
+
+
+async def check_database(url: str | None, reads: ReadPool | None = None) -> dict[str, Any]:
+    """The read pool's check when given; else a new connection and `SELECT 1`."""
+    if reads is not None:
+        return await check_read_pool(reads)
     if not url:
         return {"status": "down", "detail": "CRM_DATABASE_URL is not set"}
     import psycopg
@@ -187,11 +209,16 @@ def overall_status(healthy: bool, parked: int | None) -> str:
 
 
 async def platform_health(
-    run_dir: Path, database_url: str | None, kafka_bootstrap: str | None
+    run_dir: Path,
+    database_url: str | None,
+    kafka_bootstrap: str | None,
+    reads: ReadPool | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """(all up?, body) for `/healthz`; parked messages degrade the body's status only."""
     database, broker, parked = await asyncio.gather(
-        check_database(database_url), check_broker(kafka_bootstrap), count_parked(database_url)
+        check_database(database_url, reads),
+        check_broker(kafka_bootstrap),
+        count_parked(database_url),
     )
     components = component_statuses(run_dir)
     components["database"] = database

@@ -14,22 +14,27 @@ from datetime import timedelta
 from starlette.routing import BaseRoute
 
 from gateway.deps import GatewayDeps, Limits
-from gateway.graphql_app import create_graphql_app
+from gateway.graphql_app import GraphQLApp, create_graphql_app
 from gateway.settings import GatewaySettings
 
 
-def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
+def graphql_app(settings: GatewaySettings) -> GraphQLApp | None:
+    """The GraphQL app (its deps hold the read pool `/healthz` checks), or None."""
     if not (settings.database_url and settings.master_key and settings.jwt_secret):
-        return []
+        return None
     # Settings objects without the knob (older callers, tests) keep the default cap.
     days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
     limits = Limits(max_token_lifetime=timedelta(days=days))
     deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key, limits=limits)
-    graphql = create_graphql_app(
+    return create_graphql_app(
         deps,
         jwt_secret=settings.jwt_secret,
         production=settings.production,
         kafka_bootstrap=settings.kafka_bootstrap,
         topic=settings.kafka_topic,
     )
-    return graphql.routes
+
+
+def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
+    graphql = graphql_app(settings)
+    return graphql.routes if graphql is not None else []

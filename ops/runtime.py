@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ops.config import Settings
 from ops.errors import SettingError
@@ -17,30 +17,76 @@ if TYPE_CHECKING:
     from commands.application import CrmApplication
 
 
-def database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
+CONNECT_TIMEOUT = 2  # seconds per address: a wrong port or host is named within 5 s
+
+
+def read_endpoints(settings: Settings, unset: str = "CRM_DATA_DIR") -> dict[str, Any]:
+    """`D/endpoints.json` of the running `crm up`; a SettingError saying what is wrong.
+    `unset`: the setting to name when there is no file (the one that would replace it)."""
+    path = settings.endpoints_file
     try:
-        endpoints = json.loads(settings.endpoints_file.read_text())
-    except (OSError, ValueError):
+        text = path.read_text()
+    except FileNotFoundError:
+        where = (
+            f"no running platform in {settings.data_dir} (no endpoints.json; start `crm up` first)"
+        )
         raise SettingError(
-            "CRM_DATABASE_URL",
-            f"not set and no running platform in {settings.data_dir} (start `crm up` first)",
+            unset, where if unset == "CRM_DATA_DIR" else f"not set and {where}"
         ) from None
-    return str(endpoints["database"])
+    except OSError as error:
+        raise SettingError("CRM_DATA_DIR", f"cannot read {path}: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SettingError("CRM_DATA_DIR", f"{path} is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise SettingError("CRM_DATA_DIR", f"{path} is not a JSON object")
+    return data
+
+
+def endpoint(settings: Settings, *keys: str, unset: str = "CRM_DATA_DIR") -> str:
+    """One entry of endpoints.json, e.g. `endpoint(s, "kafka", "bootstrap")`."""
+    value: Any = read_endpoints(settings, unset)
+    for key in keys:
+        if not isinstance(value, dict) or not isinstance(value.get(key), str | dict):
+            raise SettingError(
+                "CRM_DATA_DIR", f"{settings.endpoints_file} has no {'.'.join(keys)!r} entry"
+            )
+        value = value[key]
+    return str(value)
+
+
+def check_database_reachable(url: str, source: str) -> None:
+    """Fail fast with one line, instead of a pool retrying for 30 s behind a traceback."""
+    import psycopg
+
+    from ops.stack import redact
+
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+    except (psycopg.Error, OSError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SettingError(source, f"cannot connect to {redact(url)}: {reason.strip()}") from None
+
+
+def database_url(settings: Settings, *, check: bool = True) -> str:
+    """The configured database, else the running platform's; checked to answer."""
+    if settings.database_url:
+        url, source = settings.database_url, "CRM_DATABASE_URL"
+    else:
+        url, source = (
+            endpoint(settings, "database", unset="CRM_DATABASE_URL"),
+            f"{settings.endpoints_file} (database)",
+        )
+    if check:
+        check_database_reachable(url, source)
+    return url
 
 
 def kafka_bootstrap(settings: Settings) -> str:
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
-    try:
-        endpoints = json.loads(settings.endpoints_file.read_text())
-    except (OSError, ValueError):
-        raise SettingError(
-            "CRM_KAFKA_BOOTSTRAP",
-            f"not set and no running platform in {settings.data_dir} (start `crm up` first)",
-        ) from None
-    return str(endpoints["kafka"]["bootstrap"])
+    return endpoint(settings, "kafka", "bootstrap", unset="CRM_KAFKA_BOOTSTRAP")
 
 
 @contextmanager

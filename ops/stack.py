@@ -95,6 +95,13 @@ def check_data_dir(settings: Settings) -> None:
         raise SettingError(
             "CRM_DATA_DIR", f"{settings.data_dir} is not a writable folder ({error.strerror})"
         ) from None
+    # Folders `crm up` makes inside the data folder: a file in the way would end the
+    # start with a traceback much later, so name it now.
+    for folder in (settings.logs_dir, settings.run_dir, settings.data_dir / "pgdata"):
+        if folder.exists() and not folder.is_dir():
+            raise SettingError(
+                "CRM_DATA_DIR", f"{folder} is a file, but must be a folder: move it away"
+            )
 
 
 def check_database(url: str, timeout: int = 3) -> None:
@@ -181,6 +188,7 @@ class Plan:
     database_url: str
     kafka_bootstrap: str
     specs: list[ChildSpec] = field(default_factory=list)
+    reader_url: str | None = None  # the embedded server's read-only role, for analysts
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -200,22 +208,29 @@ class Plan:
             "graphql": self.settings.graphql_url,
             "health": self.settings.health_url,
             "database": self.database_url,
+            **({"database_reader": self.reader_url} if self.reader_url else {}),
             "kafka": {"bootstrap": self.kafka_bootstrap, "topic": self.settings.kafka_topic},
             "analytics": {"duckdb": str(self.settings.analytics_path)},
         }
 
 
-def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str]:
-    """The embedded servers that are needed, and the database URL and bootstrap to use."""
+def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str, str | None]:
+    """The embedded servers that are needed, the database URL and bootstrap to use, and
+    (embedded only) the read-only role's URL."""
     specs: list[ChildSpec] = []
+    reader_url: str | None = None
     logs = settings.logs_dir
     database_url = settings.database_url
     bootstrap = settings.kafka_bootstrap
     if not database_url:
-        from ops.embedded.postgres import EmbeddedPostgres
+        from ops.embedded.postgres import EmbeddedPostgres, EmbeddedPostgresError
 
         pg = EmbeddedPostgres(settings.data_dir / "pgdata")
-        database_url = pg.url
+        try:
+            database_url = pg.url  # the app role: the platform never runs as superuser
+        except EmbeddedPostgresError as error:
+            raise SettingError("CRM_DATA_DIR", str(error)) from None
+        reader_url = pg.reader_url
 
         def pg_ready(process: Any) -> None:
             pg.wait_ready(timeout=60.0, process=process)
@@ -261,12 +276,12 @@ def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str]:
                 ready=kafka_ready,
             )
         )
-    return specs, database_url, bootstrap
+    return specs, database_url, bootstrap, reader_url
 
 
 def plan(settings: Settings) -> Plan:
-    servers, database_url, bootstrap = server_specs(settings)
-    result = Plan(settings, database_url, bootstrap, servers)
+    servers, database_url, bootstrap, reader_url = server_specs(settings)
+    result = Plan(settings, database_url, bootstrap, servers, reader_url)
     env = result.child_env()
 
     def component(name: str, *args: str) -> ChildSpec:

@@ -62,7 +62,7 @@ def started_servers(workdir: Path) -> Iterator[ServerSet]:
         if not database_url:
             pg = EmbeddedPostgres(workdir / "pgdata")
             processes.append(("postgres", pg.start()))
-            database_url = pg.url
+            database_url = pg.superuser_url  # the harness CREATEs a database per test
         if not bootstrap:
             kafka = EmbeddedKafka(log_path=workdir / "tansu.log")
             processes.append(("kafka", kafka.start()))

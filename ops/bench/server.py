@@ -31,7 +31,7 @@ def bench_server(database_url: str | None) -> Iterator[str]:
         server = EmbeddedPostgres(path / "pgdata")
         process = server.start()
         try:
-            yield server.url
+            yield server.superuser_url  # each run CREATEs its own database
         finally:
             stop_postgres(process)
 

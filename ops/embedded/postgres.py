@@ -19,6 +19,20 @@ from pathlib import Path
 
 import psycopg
 
+from ops.embedded.pg_security import (
+    APP_ROLE,
+    PASSWORD_FILE,
+    READER_ROLE,
+    SUPERUSER,
+    PasswordFileError,
+    Passwords,
+    ensure_roles_and_database,
+    grant_rights,
+    hba_is_current,
+    load_or_create_passwords,
+    set_superuser_password_offline,
+    write_hba,
+)
 from ops.embedded.ports import free_port
 
 with warnings.catch_warnings():
@@ -81,14 +95,48 @@ class EmbeddedPostgres:
         self.pgdata = self.pgdata.resolve()
         if not self.port:
             self.port = free_port(self.host)
+        self._passwords: Passwords | None = None
+        self._passwords_are_new = False
+
+    @property
+    def password_file(self) -> Path:
+        return self.pgdata.parent / PASSWORD_FILE
+
+    @property
+    def passwords(self) -> Passwords:
+        """Read (or generate, on first use) the roles' passwords."""
+        if self._passwords is None:
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._passwords, self._passwords_are_new = load_or_create_passwords(
+                    self.password_file
+                )
+            except PasswordFileError as error:
+                raise EmbeddedPostgresError(str(error)) from None
+        return self._passwords
+
+    def url_for(self, role: str, database: str = DATABASE_NAME) -> str:
+        password = self.passwords.for_role(role)
+        return f"postgresql://{role}:{password}@{self.host}:{self.port}/{database}"
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{DATABASE_NAME}"
+        """What the platform's processes use: the app role, not a superuser."""
+        return self.url_for(APP_ROLE)
+
+    @property
+    def reader_url(self) -> str:
+        """For analysts: SELECT only."""
+        return self.url_for(READER_ROLE)
+
+    @property
+    def superuser_url(self) -> str:
+        """The `crm` database as superuser: for harnesses that CREATE DATABASE (tests)."""
+        return self.url_for(SUPERUSER)
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+        return self.url_for(SUPERUSER, "postgres")
 
     @property
     def user(self) -> str | None:
@@ -103,21 +151,46 @@ class EmbeddedPostgres:
             _open_binaries()
             _open_path_for(self.pgdata.parent)
         if (self.pgdata / "PG_VERSION").exists():
+            self._lock_down_existing()
             return
+        self._initdb()
+
+    def _lock_down_existing(self) -> None:
+        """A trust-era cluster (or one whose password file was lost) gets passwords now."""
+        passwords = self.passwords
+        if hba_is_current(self.pgdata) and not self._passwords_are_new:
+            return
+        try:
+            set_superuser_password_offline(
+                POSTGRES_BIN_PATH / "postgres", self.pgdata, passwords.postgres, self.user
+            )
+        except RuntimeError as error:
+            raise EmbeddedPostgresError(f"{self.pgdata}: {error}") from None
+        write_hba(self.pgdata)
+        self._passwords_are_new = False
+
+    def _initdb(self) -> None:
+        user = self.user
         scratch = self.pgdata.with_name(self.pgdata.name + ".initdb")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(mode=0o700)
+        # initdb runs as the server user and reads the password from a file: one it owns.
+        pwfile = scratch / ".pwfile"
+        pwfile.write_text(self.passwords.postgres + "\n")
+        pwfile.chmod(0o600)
         if user:
             entry = pwd.getpwnam(user)
             os.chown(scratch, entry.pw_uid, entry.pw_gid)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         result = subprocess.run(
             [
                 str(POSTGRES_BIN_PATH / "initdb"),
                 "-D",
-                str(scratch),
-                "--auth=trust",
+                str(scratch / "cluster"),
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
                 "-U",
-                "postgres",
+                SUPERUSER,
                 "--encoding=UTF8",
                 "--locale=C",
             ],
@@ -125,10 +198,14 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
         )
+        pwfile.unlink()
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
+        write_hba(scratch / "cluster")
+        self._passwords_are_new = False
         # Rename only a complete cluster into place: a crash mid-initdb leaves no half folder.
-        scratch.rename(self.pgdata)
+        (scratch / "cluster").rename(self.pgdata)
+        scratch.rmdir()
 
     def command(self) -> list[str]:
         return [
@@ -154,7 +231,7 @@ class EmbeddedPostgres:
     def wait_ready(
         self, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
     ) -> None:
-        """Block until the server answers, then make sure the `crm` database exists."""
+        """Block until the server answers, then set up the roles and the `crm` database."""
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -163,17 +240,24 @@ class EmbeddedPostgres:
                     f"postgres exited with code {process.returncode}; see {self.log_path}"
                 )
             try:
-                with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=2) as conn:
-                    exists = conn.execute(
-                        "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
-                    ).fetchone()
-                    if not exists:
-                        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+                self._provision()
                 return
-            except psycopg.Error as error:
+            except psycopg.OperationalError as error:
+                if "password authentication failed" in str(error):
+                    raise EmbeddedPostgresError(
+                        f"the superuser password in {self.password_file} does not open "
+                        f"{self.pgdata}; delete the password file to set new passwords"
+                    ) from None
                 last_error = error
                 time.sleep(0.05)
         raise EmbeddedPostgresError(f"postgres not ready after {timeout:.0f}s: {last_error}")
+
+    def _provision(self) -> None:
+        """Idempotent, so every start also repairs roles, rights and passwords."""
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=2) as conn:
+            ensure_roles_and_database(conn, DATABASE_NAME, self.passwords)
+        with psycopg.connect(self.superuser_url, autocommit=True, connect_timeout=2) as conn:
+            grant_rights(conn)
 
     @property
     def log_path(self) -> Path:
