@@ -9,8 +9,10 @@ phone number, so personal data typed into them is refused instead of outliving t
 erasure. Why these forms:
 
 - a label (tag, category) is Unicode letters, digits, ``_`` and ``-`` (``高价值``,
-  ``key-account``): no ``@``, ``.``, ``+`` or spaces, so no email address, and at most
-  six digits, so no phone number (the shortest real ones have seven);
+  ``key-account``, ``2024-2025``): no ``@``, ``.``, ``+`` or spaces, so no email
+  address; and no phone number: none that the ``phonenumbers`` library recognises
+  (``138-0013-8000``, ``86-10-6552-9988``; numbers without a country code read as
+  mainland China's) and no run of 11 or more digits (a mobile number's length) at all;
 - an identifier adds ``.``, ``:``, ``/`` and ``#`` (``SO-2025.001``) but still no ``@``
   or spaces; it may be all digits (order numbers are), so a phone number typed as an
   order id cannot be told apart: the erasure's residue scan still finds the customer's
@@ -20,7 +22,7 @@ A name typed into a label (``zelda-quorra``) cannot be refused by form; the resi
 scan looks for the customer's names in every table and file, so it is found.
 Descriptive fields that stay in clear (company, industry, region, source, owner, the
 reason of an erasure) keep free wording but refuse anything containing an email
-address or a phone-like run of seven or more digits (`check_no_contact_data`).
+address or a phone number, by the same test (`check_no_contact_data`).
 """
 
 from __future__ import annotations
@@ -28,19 +30,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import phonenumbers
+
 from aggregates.errors import ValidationFailed
 from aggregates.validation import require_text
 
-LABEL_MAX_DIGITS = 6
+PHONE_REGION = "CN"  # numbers without a country code are read as mainland China (RULES)
 _LABEL = re.compile(r"[\w-]+")
 _IDENTIFIER = re.compile(r"[\w][\w.:/#-]*")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
-# Seven digits, possibly split by spaces, dots, dashes or parentheses (+86 138-0013-8000).
-_PHONE = re.compile(r"\d(?:[\s().-]*\d){6,}")
+_LONG_DIGITS = re.compile(r"\d{11,}")
+
+
+def has_phone_number(text: str) -> bool:
+    """A phone number the ``phonenumbers`` library finds (``-``/``_`` read as spaces),
+    or 11+ digits in a row, whatever they are."""
+    if _LONG_DIGITS.search(text):
+        return True
+    spaced = re.sub(r"[-_]", " ", text)
+    matches = phonenumbers.PhoneNumberMatcher(
+        spaced, PHONE_REGION, leniency=phonenumbers.Leniency.VALID
+    )
+    return any(True for _ in matches)
 
 
 def check_label(value: object, *, field: str, max_length: int) -> str:
-    """A tag or category: trimmed, lower-cased, letters/digits/``_``/``-``, ≤ 6 digits."""
+    """A tag or category: trimmed, lower-cased, letters/digits/``_``/``-``, no phone."""
     text = require_text(value, field=field, max_length=max_length).lower()
     if not _LABEL.fullmatch(text):
         raise ValidationFailed(
@@ -48,12 +63,8 @@ def check_label(value: object, *, field: str, max_length: int) -> str:
             "so it cannot hold an email address",
             field=field,
         )
-    if sum(ch.isdigit() for ch in text) > LABEL_MAX_DIGITS:
-        raise ValidationFailed(
-            f"{field} must have at most {LABEL_MAX_DIGITS} digits, so it cannot hold "
-            "a phone number",
-            field=field,
-        )
+    if has_phone_number(text):
+        raise ValidationFailed(f"{field} must not contain a phone number", field=field)
     return text
 
 
@@ -89,10 +100,9 @@ def check_no_contact_data(value: str | None, *, field: str) -> str | None:
             f"{field} must not contain an email address (it stays readable after an erasure)",
             field=field,
         )
-    if _PHONE.search(value):
+    if has_phone_number(value):
         raise ValidationFailed(
-            f"{field} must not contain a phone number or 7+ digit run "
-            "(it stays readable after an erasure)",
+            f"{field} must not contain a phone number (it stays readable after an erasure)",
             field=field,
         )
     return value
