@@ -4,8 +4,9 @@ Two sources, both read from the event store (the system of record):
 
 - `known_values`, while the key exists: every value the identifying fields (name,
   email, phone, address) ever had, plus every email address and phone number written
-  inside the customer's free texts (a touch's outcome "call back at ann@x.org", a
-  complaint's description…), on the customer's stream and its complaints' streams.
+  inside the customer's other personal fields, i.e. its free texts (a touch's outcome
+  "call back at ann@x.org", a complaint's description…), on the customer's stream and
+  its complaints' streams.
   Free texts as a whole are not needles: common wordings ("no answer") recur in other
   customers' rows and would be reported as residue that is not theirs.
 - `clear_residue`, with or without the key: what the stored events still hold in clear.
@@ -13,8 +14,9 @@ Two sources, both read from the event store (the system of record):
   touch's `outcome`) is residue by itself and is reported where it sits; the contact
   data in it, and any email address in a clear field (a tag or an order id recorded
   before those were restricted, see `aggregates.labels`), become needles too, so the
-  scan finds their copies elsewhere. This is what makes a second `forget` report what
-  survives instead of "clean": the key is gone, but clear history is still readable.
+  scan finds their copies elsewhere (the owner fields are the staff's, so skipped).
+  This is what makes a second `forget` report what survives instead of "clean": the
+  key is gone, but clear history is still readable.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from ops.compliance.residue import Finding
 
 IDENTIFYING = ("name", "email", "phone", "address")
 """Fields whose values identify a person by themselves: needles as they are."""
+
+STAFF_FIELDS = ("owner", "previous_owner")
+"""The staff's data, not the customer's (an owner may be an email address): not needles."""
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE_REGION = "CN"  # numbers without a country code are read as mainland China (RULES)
@@ -89,11 +94,10 @@ def known_values(app: CrmApplication, customer_id: UUID) -> dict[str, str]:
             if isinstance(value, str):
                 needles.add(name, value)
     for step in steps:
-        for name, value in step.data.items():
+        for name in step.personal_fields:
             if name not in IDENTIFYING:
-                for text in _texts(value):
-                    # Phones only in free texts: ids and amounts may be long digit runs.
-                    needles.add_contacts(name, text, phones=name in step.personal_fields)
+                for text in _texts(step.data.get(name)):
+                    needles.add_contacts(name, text)
     return needles.by_label
 
 
@@ -110,6 +114,8 @@ def clear_residue(app: CrmApplication, customer_id: UUID) -> tuple[list[Finding]
             state.pop(SEALED, None)
             personal = set(personal_fields(resolve_topic(stored.topic)))
             for name, value in state.items():
+                if name in STAFF_FIELDS:
+                    continue
                 texts = list(_texts(value))
                 if name in personal and texts:
                     where = f"{table} (stream {stream_id} v{stored.originator_version})"

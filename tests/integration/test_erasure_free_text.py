@@ -58,7 +58,12 @@ def history(service: CommandService, who: str) -> UUID:
     """A customer whose free text holds an email, and refused attempts to put it elsewhere."""
     typed = other_email(who)
     cid = service.handle(
-        RegisterCustomer(name=f"{who.title()} Quill", email=f"{who}@example.com", occurred_at=T0),
+        RegisterCustomer(
+            name=f"{who.title()} Quill",
+            email=f"{who}@example.com",
+            owner="sam@sales.example",  # staff's address, shared by customers: no needle
+            occurred_at=T0,
+        ),
         CTX,
     ).customer_id
     refused = [
