@@ -33,13 +33,6 @@ from ops.compliance.readmodels import scrub_read_models
 from ops.compliance.residue import Finding, search_database, search_files, search_topic
 
 
-def identifying_values(app: CrmApplication, customer_id: UUID) -> dict[str, str]:
-    """The customer's known values (`ops.compliance.needles.known_values`): every name,
-    email, phone and address it had, and the contact data inside its free texts,
-    labelled ``email``, ``email#2``, ``outcome:email``… (empty once forgotten)."""
-    return known_values(app, customer_id)
-
-
 @dataclass
 class ErasureReceipt:
     """What `erase` did and found."""
@@ -80,8 +73,8 @@ def erase(
     """Forget the customer and scrub every copy (see module docstring).
 
     Forgetting an already forgotten customer is refused by the aggregate; `erase` then
-    still scrubs and searches (with no needles left to search for), so it can finish an
-    erasure interrupted after its commit.
+    still scrubs and searches (its needles then only what the store holds in clear), so
+    it can finish an erasure interrupted after its commit, and reports what survives.
     """
     needles = known_values(app, customer_id)
     service = CommandService(app)
