@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.customer import Customer
 from aggregates.errors import RuleViolated
+from aggregates.labels import check_label
 from aggregates.validation import (
     DESCRIPTION_MAX,
     ID_MAX,
@@ -58,7 +59,7 @@ class Complaint(Aggregate):
             id=check_uuid(complaint_id, field="complaintId"),
             timestamp=when,
             customer_id=customer.id,
-            category=require_text(category, field="category", max_length=ID_MAX),
+            category=check_label(category, field="category", max_length=ID_MAX),
             severity=level,
             description=require_text(description, field="description", max_length=DESCRIPTION_MAX),
         )

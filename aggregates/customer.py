@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import RuleViolated
+from aggregates.labels import check_identifier, check_labels, check_no_contact_data
 from aggregates.pipeline import check_stage_move
 from aggregates.policy import Policy
 from aggregates.purchase import PurchaseLine, decimal_text, price_purchase
@@ -32,6 +33,7 @@ from aggregates.validation import (
     MAX_LINES,
     REASON_MAX,
     SHORT_TEXT_MAX,
+    TAG_MAX,
     TAGS_PER_COMMAND,
     check_bool,
     check_choice,
@@ -69,6 +71,12 @@ from events import (
 )
 
 __all__ = ["UNSET", "Customer", "PurchaseLine", "Unset"]
+
+
+def _clear_text(value: object, *, field: str, max_length: int) -> str | None:
+    """Optional text that stays readable after an erasure: no contact data in it."""
+    text = normalize_text(value, field=field, max_length=max_length)
+    return check_no_contact_data(text, field=field)
 
 
 class _Unset(enum.Enum):
@@ -122,10 +130,10 @@ class Customer(Aggregate):
             name=normalize_name(name),
             email=normalize_email(email),
             phone=normalize_phone(phone, region=policy.default_phone_region),
-            company=normalize_text(company, field="company", max_length=SHORT_TEXT_MAX),
-            industry=normalize_text(industry, field="industry", max_length=ID_MAX),
-            region=normalize_text(region, field="region", max_length=ID_MAX),
-            source=normalize_text(source, field="source", max_length=ID_MAX),
+            company=_clear_text(company, field="company", max_length=SHORT_TEXT_MAX),
+            industry=_clear_text(industry, field="industry", max_length=ID_MAX),
+            region=_clear_text(region, field="region", max_length=ID_MAX),
+            source=_clear_text(source, field="source", max_length=ID_MAX),
             referred_by=referrer,
             owner=normalize_text(owner, field="owner", max_length=SHORT_TEXT_MAX),
         )
@@ -154,9 +162,7 @@ class Customer(Aggregate):
         if address is not UNSET:
             proposed["address"] = normalize_text(address, field="address", max_length=ADDRESS_MAX)
         if company is not UNSET:
-            proposed["company"] = normalize_text(
-                company, field="company", max_length=SHORT_TEXT_MAX
-            )
+            proposed["company"] = _clear_text(company, field="company", max_length=SHORT_TEXT_MAX)
         current = self._contact_details()
         changed = [f for f in CONTACT_FIELDS if f in proposed and proposed[f] != current[f]]
         if not changed:
@@ -169,10 +175,14 @@ class Customer(Aggregate):
         """Add tags; already-present ones are ignored, and nothing new records nothing."""
         when = self._command_time(at)
         policy = policy or Policy.default()
-        # The count bound comes before any tag is normalised (a command naming 100,000
-        # tags is refused at once); over the customer's limit stays a RULE below.
-        given = normalize_tags(tags, most=max(policy.max_tags, TAGS_PER_COMMAND))
-        new = [tag for tag in given if tag not in self.tags]
+        # The count bound comes before any tag is checked (a command naming 100,000 tags is
+        # refused at once); over the customer's limit stays a RULE below. Adding is strict
+        # (closed form, see aggregates.labels); removing stays lenient so tags recorded
+        # before the rule can still be taken off.
+        given = [tags] if isinstance(tags, str) else list(tags)
+        check_count(given, max(policy.max_tags, TAGS_PER_COMMAND), field="tags")
+        checked = check_labels(given, field="tags", max_length=TAG_MAX)
+        new = [tag for tag in checked if tag not in self.tags]
         if not new:
             return
         if len(self.tags) + len(new) > policy.max_tags:
@@ -219,7 +229,7 @@ class Customer(Aggregate):
         self.trigger_event(
             NeedRecorded,
             timestamp=when,
-            need_id=require_text(need_id, field="needId", max_length=ID_MAX),
+            need_id=check_identifier(need_id, field="needId", max_length=ID_MAX),
             description=require_text(description, field="description", max_length=DESCRIPTION_MAX),
             product_interest=normalize_text(
                 product_interest, field="productInterest", max_length=SHORT_TEXT_MAX
@@ -238,7 +248,7 @@ class Customer(Aggregate):
         """An order, converted to the base currency with the policy's rate table."""
         when = self._command_time(at)
         check_count(lines, MAX_LINES, field="lines")
-        order = require_text(order_id, field="orderId", max_length=ID_MAX, multiline=False)
+        order = check_identifier(order_id, field="orderId", max_length=ID_MAX)
         if order in self.order_ids:
             raise RuleViolated(f"order {order!r} is already recorded", field="orderId")
         priced = price_purchase(lines, currency=currency, policy=policy)
@@ -296,7 +306,7 @@ class Customer(Aggregate):
         self.trigger_event(
             SatisfactionSurveyAnswered,
             timestamp=when,
-            survey_id=require_text(survey_id, field="surveyId", max_length=ID_MAX),
+            survey_id=check_identifier(survey_id, field="surveyId", max_length=ID_MAX),
             score=check_score(score),
             comment=normalize_text(comment, field="comment", max_length=DESCRIPTION_MAX),
         )
@@ -327,6 +337,7 @@ class Customer(Aggregate):
         """Right to erasure: the store destroys the key; state drops personal data too."""
         when = self._command_time(at)
         why = require_text(reason, field="reason", max_length=REASON_MAX)
+        check_no_contact_data(why, field="reason")  # the reason outlives the key
         self.trigger_event(CustomerForgotten, timestamp=when, reason=why)
 
     # ------------------------------------------------------------- queries

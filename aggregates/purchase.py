@@ -14,13 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from aggregates.errors import ValidationFailed
+from aggregates.labels import check_identifier
 from aggregates.policy import Policy
 from aggregates.validation import (
     ID_MAX,
     check_currency,
     parse_money,
     parse_quantity,
-    require_text,
 )
 
 CENT = Decimal("0.01")
@@ -73,7 +73,7 @@ def price_purchase(
         where = f"lines[{index}]"
         if not isinstance(line, PurchaseLine):
             raise ValidationFailed("each line needs sku, quantity and unitPrice", field=where)
-        sku = require_text(line.sku, field=f"{where}.sku", max_length=ID_MAX)
+        sku = check_identifier(line.sku, field=f"{where}.sku", max_length=ID_MAX)
         quantity = parse_quantity(line.quantity, field=f"{where}.quantity")
         unit_price = parse_money(line.unit_price, field=f"{where}.unitPrice")
         amount = to_cents(unit_price * quantity)

@@ -172,16 +172,30 @@ class CrmMapper(Mapper[UUID]):
         sealed = event_state.pop(SEALED, None)
         if sealed:
             self._open_fields(cls, event_state, sealed, originator_id, redact, damaged)
-        else:
-            for name in personal_fields(cls):
-                if redact and name in event_state:
-                    event_state[name] = None
+        self._hide_clear_fields(cls, event_state, originator_id, redact=redact)
         class_version = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
             from_version += 1
         return event_state
+
+    def _hide_clear_fields(
+        self, cls: Any, event_state: dict[str, Any], originator_id: UUID, *, redact: bool
+    ) -> None:
+        """Personal fields stored in clear (recorded before the field was sealed, e.g. a
+        v2 touch's `outcome`) read as None when redacting or once the key is gone, like
+        sealed ones; their bytes stay in the store, where the erasure's scan reports them.
+        """
+        clear = [n for n in personal_fields(cls) if event_state.get(n) is not None]
+        if not clear or is_snapshot(cls):
+            return
+        if not redact:
+            subject = subject_of(cls, event_state, originator_id)
+            if self.keys.for_read(subject) is not None:
+                return
+        for name in clear:
+            event_state[name] = None
 
     def _open_fields(
         self,

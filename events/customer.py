@@ -46,11 +46,15 @@ class CustomerUntagged(CrmEvent):
 
 
 class ContactTouchRecorded(CrmEvent):
-    """v2 added `direction` and `outcome`; v1 touches were all outbound, outcome unknown."""
+    """v2 added `direction` and `outcome`; v1 touches were all outbound, outcome unknown.
+
+    v3 seals `outcome` (free text, so it may hold personal data); v2 and older events
+    carry it in clear, and read as None once the customer is forgotten (the mapper).
+    """
 
     TYPE = "crm.customer.contact_touch_recorded"
-    PERSONAL = ("summary",)
-    class_version = 2
+    PERSONAL = ("summary", "outcome")
+    class_version = 3
     ADDED_IN = {"direction": 2, "outcome": 2}
     FIELD_SCHEMAS = {"channel": enum_schema(CHANNELS), "direction": enum_schema(DIRECTIONS)}
     channel: str
@@ -63,13 +67,25 @@ class ContactTouchRecorded(CrmEvent):
         state["direction"] = "OUTBOUND"
         state["outcome"] = None
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Same fields: only where `outcome` is stored changed (sealed from v3)."""
+
 
 class NeedRecorded(CrmEvent):
+    """v2 seals `product_interest` (free text); v1 events carry it in clear, and read as
+    None once the customer is forgotten (the mapper)."""
+
     TYPE = "crm.customer.need_recorded"
-    PERSONAL = ("description",)
+    PERSONAL = ("description", "product_interest")
+    class_version = 2
     need_id: str
     description: str | None
     product_interest: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Same fields: only where `product_interest` is stored changed (sealed from v2)."""
 
 
 class PurchaseRecorded(CrmEvent):

@@ -18,8 +18,8 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from commands.application import CrmApplication
-from commands.crypto import UnreadableCiphertext, field_aad, open_sealed
-from commands.mapper import SEALED
+from commands.crypto import UnreadableCiphertext, field_aad, open_sealed, seal
+from commands.mapper import SEALED, subject_of
 from events import CrmEvent
 from streams.envelope import RecordedMeta, event_class, to_envelope
 
@@ -59,6 +59,7 @@ class EventSource:
         raw = self.transcoder.decode(notification.state)
         for name, blob in (raw.get(SEALED) or {}).items():
             state[name] = WIRE_PREFIX + blob
+        self._seal_clear_fields(cls, raw, state)
         recorded = RecordedMeta(
             position=notification.id,
             recorded_at=meta.recorded_at if meta else state["timestamp"],
@@ -67,6 +68,25 @@ class EventSource:
             causation_id=meta.causation_id if meta else None,
         )
         return to_envelope(cls, state, recorded)
+
+    def _seal_clear_fields(
+        self, cls: type[CrmEvent], raw: Mapping[str, Any], state: dict[str, Any]
+    ) -> None:
+        """Personal fields stored in clear (recorded before the field was sealed, e.g. a
+        v2 touch's `outcome`) go out sealed under the customer's key like the others, so
+        the topic never carries them in clear and processors still open them; once the
+        customer is forgotten they go out as null."""
+        clear = [n for n in cls.PERSONAL if raw.get(n) is not None and n not in raw.get(SEALED, {})]
+        if not clear:
+            return
+        subject = subject_of(cls, state, state["originator_id"])
+        cipher = self.app.keys.for_read(subject)
+        for name in clear:
+            if cipher is None:
+                continue  # already None in the redacted state
+            plain = self.transcoder.encode(raw[name])
+            blob = seal(cipher, plain, field_aad(subject, name))
+            state[name] = WIRE_PREFIX + base64.b64encode(blob).decode("ascii")
 
 
 class EnvelopeOpener:

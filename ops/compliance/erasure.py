@@ -1,8 +1,9 @@
 """Erasure end to end (``crm audit forget``): forget, scrub every copy, prove it.
 
-1. Read the customer's identifying values (name, email, phone, address, every value
-   they ever had) from the event store while its key still exists. They stay in memory
-   only, as search needles, and are never printed.
+1. Read the customer's known values (name, email, phone, address, every value they
+   ever had, and the contact data inside its free texts; `ops.compliance.needles`) from
+   the event store while its key still exists. They stay in memory only, as search
+   needles, and are never printed.
 2. Record `ForgetCustomer` through the command service: the ``CustomerForgotten`` event
    (with actor, correlation id and reason: the erasure is itself audited) and the
    destruction of the customer's key commit in one transaction. From then on every
@@ -10,8 +11,10 @@
    under that key) is unreadable, and later commands on the customer are refused.
 3. Scrub the read models now (`ops.compliance.readmodels.scrub_read_models`) and the
    analytics files (`ops.compliance.analytics.scrub`), not waiting for the workers.
-4. Search every PostgreSQL table and every analytics file (and the topic, if asked) for
-   the needles; the receipt lists what was found where (labels only).
+4. Report personal fields the store holds in clear (recorded before they were sealed),
+   and search every PostgreSQL table and every analytics file (and the topic, if asked)
+   for the needles, including contact data still readable in clear; the receipt lists
+   what was found where (labels only).
 """
 
 from __future__ import annotations
@@ -22,34 +25,12 @@ from uuid import UUID
 
 from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
-from commands.audit import replay
 from commands.messages import CommandContext, ForgetCustomer
 from commands.service import CommandService
 from ops.compliance import analytics
+from ops.compliance.needles import clear_residue, known_values
 from ops.compliance.readmodels import scrub_read_models
 from ops.compliance.residue import Finding, search_database, search_files, search_topic
-
-IDENTIFYING = ("name", "email", "phone", "address")
-"""Fields whose values identify a person by themselves: the needles of the search.
-Free texts (summaries, descriptions) are erased too, but make poor needles."""
-
-
-def identifying_values(app: CrmApplication, customer_id: UUID) -> dict[str, str]:
-    """Every value the customer's identifying fields ever had, labelled ``email``,
-    ``email#2``… (empty once the customer is forgotten: the key is gone)."""
-    seen: dict[str, list[str]] = {}
-    for step in replay(app, customer_id):
-        if step.stream_kind != "customer":
-            continue
-        for name in IDENTIFYING:
-            value = step.data.get(name)
-            if isinstance(value, str) and value.strip() and value not in seen.get(name, []):
-                seen.setdefault(name, []).append(value)
-    labelled: dict[str, str] = {}
-    for name, values in seen.items():
-        for index, value in enumerate(values, start=1):
-            labelled[name if index == 1 else f"{name}#{index}"] = value
-    return labelled
 
 
 @dataclass
@@ -92,10 +73,10 @@ def erase(
     """Forget the customer and scrub every copy (see module docstring).
 
     Forgetting an already forgotten customer is refused by the aggregate; `erase` then
-    still scrubs and searches (with no needles left to search for), so it can finish an
-    erasure interrupted after its commit.
+    still scrubs and searches (its needles then only what the store holds in clear), so
+    it can finish an erasure interrupted after its commit, and reports what survives.
     """
-    needles = identifying_values(app, customer_id)
+    needles = known_values(app, customer_id)
     service = CommandService(app)
     position: int | None = None
     already = False
@@ -111,6 +92,12 @@ def erase(
     applied = scrub_read_models(app, conninfo, customer_id)
     root = analytics_root
     scrubbed = analytics.scrub(root, customer_id) if root is not None else []
+    # What the store still holds in clear (history recorded before a field was sealed):
+    # readable without the key, so an erasure run again still finds and reports it.
+    clear_findings, clear_needles = clear_residue(app, customer_id)
+    for label, value in clear_needles.items():
+        if value.lower() not in (v.lower() for v in needles.values()):
+            needles[label] = value
     receipt = ErasureReceipt(
         customer_id=customer_id,
         position=position,
@@ -120,8 +107,12 @@ def erase(
         searched=[],
         needles=sorted(needles),
     )
-    if needles and scope is not None:
-        search(receipt, conninfo, needles, scope)
+    if scope is not None:
+        if scope.database:
+            receipt.findings += clear_findings
+            receipt.searched.append("the customer's stored events for personal data in clear")
+        if needles:
+            search(receipt, conninfo, needles, scope)
     return receipt
 
 

@@ -179,7 +179,7 @@ def scrub(row: Row) -> None:
     """Erase personal data from a profile: contacts and every free text it holds."""
     for name in PERSONAL_COLUMNS:
         row[name] = None
-    row["needs"] = [{**n, "description": None} for n in row["needs"]]
+    row["needs"] = [{**n, "description": None, "product_interest": None} for n in row["needs"]]
     row["stage_history"] = [{**s, "reason": None} for s in row["stage_history"]]
     row["surveys"] = [{**s, "comment": None} for s in row["surveys"]]
 

@@ -7,12 +7,13 @@ the facts: type, time, position and actor stay readable for the audit trail.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from psycopg import Connection
 
-from events import CustomerForgotten
+from events import ALL_EVENTS, CustomerForgotten
 from projections.bulk import write_records
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
@@ -31,16 +32,23 @@ COLUMNS = (
     ("personal_fields", "text[]"),
 )
 
-SCRUB_SQL = """
+# A row's own `personal_fields` are what its event class said when it was written; the
+# current classes' (%(personal)s, by type without version) are added, so rows written
+# before a field was sealed (a v2 touch's `outcome`) are scrubbed of it too.
+SCRUB_SQL = r"""
 UPDATE rm_timeline AS t
 SET summary = (
     SELECT coalesce(jsonb_object_agg(
-        e.key, CASE WHEN e.key = ANY(t.personal_fields) THEN 'null'::jsonb ELSE e.value END
+        e.key,
+        CASE WHEN e.key = ANY(t.personal_fields)
+                  OR (%(personal)s::jsonb -> regexp_replace(t.type, '\.v[0-9]+$', '')) ? e.key
+             THEN 'null'::jsonb ELSE e.value END
     ), '{}'::jsonb)
     FROM jsonb_each(t.summary) AS e
 )
-WHERE t.customer_id = ANY(%s) AND cardinality(t.personal_fields) > 0
+WHERE t.customer_id = ANY(%(forgotten)s)
 """
+PERSONAL_BY_TYPE = json.dumps({cls.TYPE: list(cls.PERSONAL) for cls in ALL_EVENTS if cls.PERSONAL})
 
 
 def record(event: IncomingEvent) -> dict[str, Any]:
@@ -64,7 +72,7 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     write_records(conn, "rm_timeline", COLUMNS, rows, key=("position",), on_conflict="nothing")
     forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
     if forgotten:
-        conn.execute(SCRUB_SQL, [forgotten])
+        conn.execute(SCRUB_SQL, {"forgotten": forgotten, "personal": PERSONAL_BY_TYPE})
 
 
 PROJECTION = Projection("timeline", apply)

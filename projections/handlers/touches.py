@@ -46,8 +46,8 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
     if forgotten:
         conn.execute(
-            "UPDATE rm_touches SET summary = NULL"
-            " WHERE customer_id = ANY(%s) AND summary IS NOT NULL",
+            "UPDATE rm_touches SET summary = NULL, outcome = NULL WHERE customer_id = ANY(%s)"
+            " AND (summary IS NOT NULL OR outcome IS NOT NULL)",
             [forgotten],
         )
 

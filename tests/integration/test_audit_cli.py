@@ -85,7 +85,7 @@ def test_replay_as_of_and_access(platform: tuple[dict[str, str], UUID]) -> None:
     steps = json.loads(as_json.stdout)
     assert [s["type"] for s in steps] == [
         "crm.customer.registered.v1",
-        "crm.customer.contact_touch_recorded.v2",
+        "crm.customer.contact_touch_recorded.v3",
     ]
     assert steps[1]["state"]["touch_counts"] == {"PHONE": 1} and steps[0]["actor"] == "sales-ann"
     assert steps[0]["recorded_at"] and steps[0]["correlation_id"]

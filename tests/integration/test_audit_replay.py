@@ -88,7 +88,7 @@ def test_replay_lists_every_event_with_its_context_and_state(
     steps = replay(app, cid)
     assert [s.type for s in steps] == [
         "crm.customer.registered.v1",
-        "crm.customer.contact_touch_recorded.v2",
+        "crm.customer.contact_touch_recorded.v3",
         "crm.complaint.filed.v1",
         "crm.customer.stage_moved.v1",
         "crm.customer.contact_details_changed.v1",

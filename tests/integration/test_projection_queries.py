@@ -248,8 +248,8 @@ def test_timeline_pages_through_a_customers_events_and_complaints(conn: Conn) ->
     rest = timeline(conn, cid, first=3, after=first.end_cursor)
     assert not rest.has_next
     (touch,) = rest.rows
-    assert touch.node.type == "crm.customer.contact_touch_recorded.v2"
-    assert (touch.node.schema_version, touch.node.actor) == (2, "alice")
+    assert touch.node.type == "crm.customer.contact_touch_recorded.v3"
+    assert (touch.node.schema_version, touch.node.actor) == (3, "alice")
     assert touch.node.data["summary"] == "browsed"
     assert first.rows[2].node.stream_id != cid
     assert timeline(conn, uuid4()).rows == []

@@ -55,7 +55,7 @@ def test_current_version_is_stamped_when_stored() -> None:
     customer.record_touch(channel="EMAIL", at=later())
     touch = customer.collect_events()[-1]
     stored = mapper().to_stored_event(touch)
-    assert mapper().transcoder.decode(stored.state)["class_version"] == 2
+    assert mapper().transcoder.decode(stored.state)["class_version"] == 3
     assert mapper().to_domain_event(stored) == touch
 
 
