@@ -19,7 +19,6 @@ import pytest
 import pytest_asyncio
 
 from commands.application import CrmApplication
-from commands.audit import replay, state_as_of
 from commands.messages import (
     ChangeContactDetails,
     CommandContext,
@@ -28,6 +27,7 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
+from compliance.audit import replay, state_as_of
 from gateway.testing import GatewayHarness
 from tests.servers import ServerSet
 
