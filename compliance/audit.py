@@ -375,15 +375,27 @@ faster over a long stream); any other shape falls back to parsing. ``escape`` en
 keeps a multi-byte character cut by the fixed-length slice from being an error."""
 
 
+Versions = dict[UUID, tuple[int, int]]
+"""Per stream, (version, position) of the latest event dated at or before a moment."""
+
+
 def versions_as_of(
     app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
-) -> dict[UUID, tuple[int, int]]:
+) -> Versions:
     """Per stream, (version, position) of its latest event dated at or before `at`.
 
     One query: each stream is walked from its newest version down to the first event
     dated early enough. Recorded time comes from ``crm_event_meta`` (business time for
     an event saved without metadata).
     """
+    return _versions_and_passed(app, stream_ids, at, basis)[0]
+
+
+def _versions_and_passed(
+    app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
+) -> tuple[Versions, list[Corruption]]:
+    """`versions_as_of`, and the events passed over because their time is unreadable
+    (their whole state no longer parses: they may have been in force, so they are named)."""
     when = (
         BUSINESS_TIME_SQL
         if basis == "business"
@@ -405,28 +417,38 @@ def versions_as_of(
     ).format(events=_events_table(app), join=join)
     try:
         rows = _query(app, statement, (list(stream_ids), at))
-    except (DataError, psycopg.DataError):
+    except (DataError, psycopg.DataError):  # a state the query cannot parse
         return _versions_by_decoding(app, stream_ids, at, basis)
-    return {
+    found = {
         row["id"]: (int(row["originator_version"]), int(row["notification_id"])) for row in rows
     }
+    return found, []
 
 
 def _versions_by_decoding(
     app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
-) -> dict[UUID, tuple[int, int]]:
-    """`versions_as_of` in Python, for a stream holding an event whose whole state no
-    longer parses (the query cannot read its business time and fails): such an event is
-    passed over, like in `replay`. Slower (every event is decoded), so only after damage."""
-    found: dict[UUID, tuple[int, int]] = {}
+) -> tuple[Versions, list[Corruption]]:
+    """`_versions_and_passed` in Python, for a stream holding an event whose whole state
+    no longer parses (the query cannot read its time and fails): such an event is passed
+    over, as in `replay`. Slower (every event is decoded), so only after damage."""
+    found: Versions = {}
+    passed: list[Corruption] = []
     for stream in stream_ids:
         rows = stream_rows(app, stream)
         metas = app.crm_recorder.select_event_meta([p for p, _ in rows]) if rows else {}
         for position, stored in rows:
-            event = open_event(app, position, stored, redact=True).event
-            if event is not None and _time_of(event, metas.get(position), basis) <= at:
+            opened = open_event(app, position, stored, redact=True)
+            if opened.event is None:
+                passed.extend(opened.corruptions)
+            elif _time_of(opened.event, metas.get(position), basis) <= at:
                 found[stream] = (stored.originator_version, position)
-    return found
+    return found, passed
+
+
+def _merged(*groups: Iterable[Corruption]) -> list[Corruption]:
+    """Corruptions once each (by position and field), oldest first."""
+    unique = {(c.position, c.field): c for group in groups for c in group}
+    return sorted(unique.values(), key=lambda c: c.position)
 
 
 def state_as_of(
@@ -444,7 +466,7 @@ def state_as_of(
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the moment needs a time zone")
     streams = customer_streams(app, customer_id) if complaints else [customer_id]
-    found = versions_as_of(app, streams, at, basis)
+    found, passed = _versions_and_passed(app, streams, at, basis)
     if customer_id not in found:
         first = app.recorder.select_events(customer_id, limit=1)
         if not first or resolve_topic(first[0].topic) is not CustomerRegistered:
@@ -470,7 +492,7 @@ def state_as_of(
         basis=basis,
         customer=customer,
         complaints=past,
-        corrupted=tuple(corrupted),
+        corrupted=tuple(_merged(passed, corrupted)),
     )
 
 
@@ -479,12 +501,13 @@ def customer_at(
 ) -> tuple[Customer | None, list[Corruption]]:
     """The customer alone at `at` (business time), as an aggregate: None before it was
     registered, or when the id is not a customer's. Damaged values met while loading it
-    come alongside, oldest first (they are None in the aggregate)."""
+    come alongside, oldest first (they are None in the aggregate), and so does every
+    event passed over because its time could not be read."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the moment needs a time zone")
-    found = versions_as_of(app, [customer_id], at, "business")
+    found, passed = _versions_and_passed(app, [customer_id], at, "business")
     if customer_id not in found:
-        return None, []
+        return None, passed
     aggregate, damaged = load(app, customer_id, found[customer_id][0])
     customer = aggregate if isinstance(aggregate, Customer) else None
-    return customer, sorted(damaged, key=lambda c: c.position)
+    return customer, _merged(passed, damaged)
