@@ -35,7 +35,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
-from commands.access_log import access_log_statements
+from commands.access_table import access_log_statements
 from commands.chain import (
     ChainTables,
     append_statement,

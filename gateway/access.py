@@ -2,7 +2,7 @@
 
 Resolvers that return a personal field note it on the request's `AccessNotes`
 (customer, field, root operation); `RecordAccess`, a schema extension, hands the notes
-of the whole request to `commands.access_log.AccessLog` in one call when execution
+of the whole request to `compliance.access_log.AccessLog` in one call when execution
 ends, so a page of 100 customers is one queued batch, never 100 inserts. Only values
 actually returned count: a role that gets personal fields masked (analyst), or a
 forgotten customer, returns nulls and leaves no row. Subscriptions record per event
@@ -18,7 +18,7 @@ from uuid import UUID
 from graphql import FieldNode
 from strawberry.extensions import SchemaExtension
 
-from commands.access_log import AccessEntry
+from compliance.access_log import AccessEntry
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from commands.access_log import AccessLog
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter
 from commands.messages import Command, CommandContext, CommandResult
 from commands.service import CommandService
+from compliance.access_log import AccessLog
 from gateway.db import ReadPool
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 

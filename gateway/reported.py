@@ -17,7 +17,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from commands.corruption import Corruption
+from compliance.corruption import Corruption
 from gateway.errors import CORRUPTED, GatewayError
 
 

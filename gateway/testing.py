@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from commands.access_log import AccessLog
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandResult
 from commands.service import CommandService
+from compliance.access_log import AccessLog
 from gateway.auth import mint_token
 from gateway.db import ReadPool
 from gateway.deps import GatewayDeps, Limits, utc_now

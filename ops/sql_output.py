@@ -12,7 +12,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from commands.audit import plain
+from compliance.audit import plain
 
 
 def write_result(

@@ -12,6 +12,8 @@ from anyio import to_thread
 from strawberry.types import Info
 
 from aggregates.customer import Customer as CustomerAggregate
+from compliance.audit import customer_at
+from compliance.trail import AuditRecord, audit_page
 from gateway.consistency import wait_for_position
 from gateway.context import GatewayContext
 from gateway.cursors import audit_cursor, read_audit_cursor
@@ -42,7 +44,6 @@ from gateway.schema.types import (
     TierCount,
 )
 from gateway.sorting import BadCursor, sorted_page
-from gateway.store import AuditRecord, audit_page, customer_as_of
 from projections import views
 from projections.cursors import InvalidCursor
 from projections.queries import funnel, lifecycle_distribution, list_customers, tier_distribution
@@ -283,7 +284,7 @@ class Query:
         ctx = info.context
         ctx.require(P.READ_AUDIT, "read past states")
         cid = parse_id(id, "id")
-        aggregate, corrupted = await to_thread.run_sync(customer_as_of, ctx.deps.app, cid, at)
+        aggregate, corrupted = await to_thread.run_sync(customer_at, ctx.deps.app, cid, at)
         report_corrupted(info, corrupted)
         if aggregate is None:
             return None

@@ -113,9 +113,9 @@ def run_analytics(request: BenchRequest) -> dict[str, Any]:
 
 
 def run_compliance(request: BenchRequest) -> dict[str, Any]:
-    """`crm audit verify` rate and as-of latency (`ops.compliance.bench`)."""
+    """`crm audit verify` rate and as-of latency (`ops.bench.audit`)."""
+    from ops.bench.audit import AuditBenchConfig, measure_audit
     from ops.bench.document import now, row
-    from ops.compliance.bench import AuditBenchConfig, measure_audit
 
     sizes = {"tiny": (2_000, 200), "quick": (100_000, 2_000)}
     events, customer_events = sizes.get(request.size, (1_000_000, 10_000))

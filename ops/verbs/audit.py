@@ -77,7 +77,7 @@ def _uuid(text: str) -> UUID:
 
 
 def _time(text: str, name: str) -> Any:
-    from ops.compliance.render import parse_time
+    from compliance.render import parse_time
 
     try:
         return parse_time(text)
@@ -111,7 +111,7 @@ def _settings(data_dir: Path | None) -> Settings:
 def _log_access(
     app: CrmApplication, actor: str, customer_id: UUID, fields: set[str], operation: str
 ) -> None:
-    from commands.access_log import AccessEntry, append_access
+    from compliance.access_log import AccessEntry, append_access
 
     if fields:
         append_access(
@@ -126,7 +126,7 @@ def _unknown(error: Exception) -> typer.Exit:
 def _fail_if_corrupted(corrupted: Any) -> None:
     """After the output: one line and exit 1 when damaged values were read past."""
     if corrupted:
-        from ops.compliance.render import corruption_line
+        from compliance.render import corruption_line
 
         raise _fail(corruption_line(list(corrupted)), code=1)
 
@@ -152,10 +152,10 @@ def replay(
     """Print the customer's full history (its complaints' too), event by event, from the
     event store: position, business and recorded time, actor, correlation and causation
     ids, the event's data and the state after it."""
-    from commands.audit import BASES, UnknownCustomer
-    from commands.audit import replay as replay_history
+    from compliance import render
+    from compliance.audit import BASES, UnknownCustomer
+    from compliance.audit import replay as replay_history
     from ops.cli import setting_errors
-    from ops.compliance import render
 
     cid = _uuid(customer_id)
     moment = _time(until, "--until") if until else None
@@ -190,7 +190,7 @@ def as_of(
     """Print the customer (and its complaints) as they were at TIME, from the event store."""
     import json
 
-    from commands.audit import BASES, UnknownCustomer, state_as_of
+    from compliance.audit import BASES, UnknownCustomer, state_as_of
     from ops.cli import setting_errors
 
     cid = _uuid(customer_id)
@@ -211,7 +211,7 @@ def as_of(
     if output == "json":
         typer.echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=1))
     else:
-        from ops.compliance.render import as_of_text
+        from compliance.render import as_of_text
 
         for line in as_of_text(found):
             typer.echo(line)
@@ -259,9 +259,9 @@ def verify(
         TimeRemainingColumn,
     )
 
-    from commands.chain import verify_chain
+    from compliance import render
+    from compliance.verify import verify_chain
     from ops.cli import setting_errors
-    from ops.compliance import render
     from ops.runtime import database_url
 
     with setting_errors():
@@ -297,8 +297,7 @@ def verify(
 def _check_anchor(settings: Settings, url: str, tables: Any, path: Path, report: Any) -> None:
     import psycopg
 
-    from commands.chain import chain_head, link_at
-    from ops.compliance.checkpoint import (
+    from compliance.checkpoint import (
         Checkpoint,
         CheckpointInvalid,
         checkpoint_key,
@@ -306,6 +305,7 @@ def _check_anchor(settings: Settings, url: str, tables: Any, path: Path, report:
         load_checkpoint,
         write_checkpoint,
     )
+    from compliance.verify import chain_head, link_at
     from ops.keys import master_key
 
     key = checkpoint_key(master_key(settings))
@@ -362,9 +362,9 @@ def export(
 ) -> None:
     """Write everything the platform holds about the customer (events, read-model rows,
     analytics rows, access log) as one JSON document with a manifest and a checksum."""
-    from commands.audit import UnknownCustomer
+    from compliance.audit import UnknownCustomer
+    from compliance.export import build_export, corrupted_of, write_export
     from ops.cli import setting_errors
-    from ops.compliance.export import build_export, corrupted_of, write_export
     from ops.runtime import database_url
 
     cid = _uuid(customer_id)
@@ -418,9 +418,9 @@ def forget(
     then searches every table and analytics file for the customer's old values.
     Exit 1 if any are found.
     """
-    from commands.audit import UnknownCustomer
+    from compliance.audit import UnknownCustomer
+    from compliance.erasure import SearchScope, erase
     from ops.cli import setting_errors
-    from ops.compliance.erasure import SearchScope, erase
     from ops.runtime import database_url, kafka_bootstrap
 
     cid = _uuid(customer_id)
@@ -471,9 +471,9 @@ def access(
     """Who read the customer's personal data, when, in which role, through what."""
     import json
 
-    from commands.access_log import access_history
+    from compliance import render
+    from compliance.access_log import access_history
     from ops.cli import setting_errors
-    from ops.compliance import render
 
     cid = _uuid(customer_id)
     low = _time(since, "--since") if since else None
@@ -506,8 +506,8 @@ def bench(
     """Benchmark (not a test): verify rate over EVENTS events, as-of latency for one
     customer with CUSTOMER_EVENTS events (snapshots on). Writes a JSON result file."""
     from ops.bench import RESULTS_DIR
+    from ops.bench.audit import AuditBenchConfig, run_audit_bench
     from ops.cli import console, setting_errors
-    from ops.compliance.bench import AuditBenchConfig, run_audit_bench
 
     with setting_errors():
         settings = _settings(None)

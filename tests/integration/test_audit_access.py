@@ -10,7 +10,9 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from commands.access_log import (
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from compliance.access_log import (
     PROFILE_PERSONAL_FIELDS,
     AccessEntry,
     AccessLog,
@@ -19,8 +21,6 @@ from commands.access_log import (
     entries_for,
     returned_fields,
 )
-from commands.application import CrmApplication
-from commands.crypto import generate_master_key
 
 pytestmark = pytest.mark.integration
 

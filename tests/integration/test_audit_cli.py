@@ -23,7 +23,7 @@ from commands.messages import (
     RegisterCustomer,
 )
 from commands.service import CommandService
-from ops.compliance.export import verify_export
+from compliance.export import verify_export
 
 pytestmark = pytest.mark.integration
 

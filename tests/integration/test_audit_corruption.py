@@ -19,7 +19,6 @@ import pytest
 import pytest_asyncio
 
 from commands.application import CrmApplication
-from commands.audit import replay, state_as_of
 from commands.messages import (
     ChangeContactDetails,
     CommandContext,
@@ -28,6 +27,7 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
+from compliance.audit import replay, state_as_of
 from gateway.testing import GatewayHarness
 from tests.servers import ServerSet
 
@@ -246,3 +246,48 @@ def test_an_event_whose_whole_state_no_longer_parses_is_named_and_passed(
     assert [(c.position, c.field) for c in broken.corrupted] == [(position[0], "state")]
     assert broken.occurred_at is None and broken.data == {}
     assert steps[-1].state["email"] == "kim@work.example" and steps[-1].state["version"] == 3
+
+
+def break_whole_state(database_url: str, stream_id: UUID, version: int) -> int:
+    """Make one event's stored state unparseable (its first byte); returns its position."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "UPDATE stored_events SET state = '\\xff'::bytea || substring(state FROM 2) "
+            "WHERE originator_id = %s AND originator_version = %s RETURNING notification_id",
+            (stream_id, version),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_as_of_passes_over_an_event_whose_time_is_unreadable_and_names_it(
+    app: CrmApplication, database_url: str
+) -> None:
+    cid, _ = history(CommandService(app))
+    position = break_whole_state(database_url, cid, 2)  # the tag, dated T0 + 1 day
+    found = state_as_of(app, cid, T0 + timedelta(2))
+    assert found is not None and found.customer.version == 1
+    assert found.customer.state["email"] == "kim@example.com"
+    assert [(c.position, c.field) for c in found.corrupted] == [(position, "state")]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_customer_as_of_in_graphql_names_an_event_whose_time_is_unreadable(
+    servers: ServerSet,
+) -> None:
+    url = servers.new_database()
+    gw = GatewayHarness.start(url)
+    try:
+        cid, _ = history(gw.deps.service)
+        position = break_whole_state(url, cid, 2)
+        query = "query($id: ID!, $at: DateTime!) { customerAsOf(id: $id, at: $at) { email tags } }"
+        result = await gw.gql(
+            query, {"id": str(cid), "at": (T0 + timedelta(2)).isoformat()}, role="compliance"
+        )
+        assert result["data"]["customerAsOf"] == {"email": "kim@example.com", "tags": []}
+        [error] = corrupted_errors(result)
+        assert error["extensions"]["position"] == position
+        assert error["extensions"]["field"] == "state"
+    finally:
+        await gw.aclose()
+        servers.drop_database(url)

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from commands.application import CrmApplication
-from commands.audit import UnknownCustomer, replay, state_as_of
 from commands.crypto import generate_master_key
 from commands.messages import (
     ChangeContactDetails,
@@ -24,6 +23,7 @@ from commands.messages import (
     ResolveComplaint,
 )
 from commands.service import CommandService
+from compliance.audit import UnknownCustomer, replay, state_as_of
 
 pytestmark = pytest.mark.integration
 

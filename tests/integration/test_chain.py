@@ -16,15 +16,7 @@ import pytest
 from aggregates.customer import Customer
 from aggregates.errors import Conflict
 from commands.application import CrmApplication
-from commands.chain import (
-    CHAIN_TABLE,
-    GENESIS,
-    MetaFields,
-    _rows_sql,
-    link_body,
-    link_hash,
-    verify_chain,
-)
+from commands.chain import CHAIN_TABLE, GENESIS, MetaFields, link_body, link_hash
 from commands.crypto import generate_master_key
 from commands.messages import (
     CommandContext,
@@ -34,6 +26,7 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
+from compliance.verify import _rows_sql, verify_chain
 
 pytestmark = pytest.mark.integration
 

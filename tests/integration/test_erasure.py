@@ -21,7 +21,6 @@ from kafka import KafkaConsumer, TopicPartition
 
 from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
-from commands.audit import replay
 from commands.crypto import generate_master_key
 from commands.messages import (
     AnswerSatisfactionSurvey,
@@ -40,8 +39,9 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
-from ops.compliance.erasure import SearchScope, erase
-from ops.compliance.residue import search_database, search_files, search_topic
+from compliance.audit import replay
+from compliance.erasure import SearchScope, erase
+from compliance.residue import search_database, search_files, search_topic
 from projections.analytics.catalog import connect
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.writer import AnalyticsSink

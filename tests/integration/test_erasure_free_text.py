@@ -22,7 +22,6 @@ import pytest
 
 from aggregates.errors import ValidationFailed
 from commands.application import CrmApplication
-from commands.audit import replay
 from commands.mapper import SEALED
 from commands.messages import (
     CommandContext,
@@ -34,8 +33,9 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
-from ops.compliance.erasure import SearchScope, erase
-from ops.compliance.residue import search_database, search_files, search_topic
+from compliance.audit import replay
+from compliance.erasure import SearchScope, erase
+from compliance.residue import search_database, search_files, search_topic
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.writer import AnalyticsSink
 from streams.relay import Relay

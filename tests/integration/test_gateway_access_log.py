@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 from typer.testing import CliRunner
 
-from commands.access_log import AccessEntry, AccessLog, AccessRecord, access_history
 from commands.crypto import generate_master_key
+from compliance.access_log import AccessEntry, AccessLog, AccessRecord, access_history
 from gateway.testing import GatewayHarness
 from tests.servers import ServerSet
 

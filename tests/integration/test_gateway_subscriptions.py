@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from commands.access_log import AccessRecord, access_history
+from compliance.access_log import AccessRecord, access_history
 from gateway.testing import GatewayHarness
 from streams.relay import Relay
 from streams.topic import ensure_topic

@@ -10,7 +10,7 @@ import pytest
 
 from commands.chain import GENESIS, MetaFields, link_body, link_hash
 from commands.crypto import generate_master_key
-from ops.compliance.checkpoint import (
+from compliance.checkpoint import (
     Checkpoint,
     CheckpointInvalid,
     checkpoint_key,

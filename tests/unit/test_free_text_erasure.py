@@ -20,8 +20,8 @@ from aggregates.policy import Policy
 from commands.crypto import MasterKey, generate_master_key
 from commands.keys import KeyRing
 from commands.mapper import SEALED, CrmMapper
+from compliance.needles import Needles, emails_in, phones_in
 from events import ContactTouchRecorded, NeedRecorded
-from ops.compliance.needles import Needles, emails_in, phones_in
 
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 EMAIL = "zelda.private@example.net"

@@ -1,7 +1,8 @@
 """Access audit: who read which customer's personal data, when, in which role.
 
 Reads are not events (they change nothing), so they are not in the event store; they go
-to ``crm_access_log`` in the same database, created with the store's tables. One row per
+to ``crm_access_log`` in the same database, created with the store's tables
+(`commands.access_table`). One row per
 customer whose personal fields a request returned, naming the fields (names only: the
 log itself must hold no personal data, so it survives an erasure unchanged).
 
@@ -38,27 +39,12 @@ from uuid import UUID
 
 from psycopg import sql
 
+from commands.access_table import ACCESS_LOG
+
 if TYPE_CHECKING:
     from commands.application import CrmApplication
 
-ACCESS_LOG = "crm_access_log"
-
 log = logging.getLogger(__name__)
-
-
-def access_log_statements(schema: str) -> list[sql.Composed]:
-    table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(ACCESS_LOG))
-    return [
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} ("
-            "id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-            "actor text NOT NULL, role text NOT NULL, customer_id uuid NOT NULL, "
-            "fields text[] NOT NULL, operation text NOT NULL)"
-        ).format(table),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (customer_id, at)").format(
-            sql.Identifier(f"{ACCESS_LOG}_customer_at"), table
-        ),
-    ]
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from rich.table import Table
 
 from aggregates.customer import Customer
 from commands.application import CrmApplication
-from commands.audit import replay, state_as_of
-from commands.chain import verify_chain
 from commands.crypto import generate_master_key
 from commands.effects import derive_effects
 from commands.recorder import WriteEffects
+from compliance.audit import replay, state_as_of
+from compliance.verify import verify_chain
 from ops.bench.stats import percentile
 
 VERIFY_TARGET = 100_000.0

@@ -24,7 +24,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
 from commands.application import CrmApplication
-from commands.audit import customer_streams, plain
+from compliance.audit import customer_streams, plain
 from events import CrmEvent
 from projections.apply import apply_batch
 from projections.schema import ALL_TABLES

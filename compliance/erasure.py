@@ -1,7 +1,7 @@
 """Erasure end to end (``crm audit forget``): forget, scrub every copy, prove it.
 
 1. Read the customer's known values (name, email, phone, address, every value they
-   ever had, and the contact data inside its free texts; `ops.compliance.needles`) from
+   ever had, and the contact data inside its free texts; `compliance.needles`) from
    the event store while its key still exists. They stay in memory only, as search
    needles, and are never printed.
 2. Record `ForgetCustomer` through the command service: the ``CustomerForgotten`` event
@@ -9,8 +9,8 @@
    destruction of the customer's key commit in one transaction. From then on every
    personal field in the event store, its snapshots and every Kafka message (sealed
    under that key) is unreadable, and later commands on the customer are refused.
-3. Scrub the read models now (`ops.compliance.readmodels.scrub_read_models`) and the
-   analytics files (`ops.compliance.analytics.scrub`), not waiting for the workers.
+3. Scrub the read models now (`compliance.readmodels.scrub_read_models`) and the
+   analytics files (`compliance.analytics.scrub`), not waiting for the workers.
 4. Report personal fields the store holds in clear (recorded before they were sealed),
    and search every PostgreSQL table and every analytics file (and the topic, if asked)
    for the needles, including contact data still readable in clear; the receipt lists
@@ -27,10 +27,10 @@ from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
 from commands.messages import CommandContext, ForgetCustomer
 from commands.service import CommandService
-from ops.compliance import analytics
-from ops.compliance.needles import clear_residue, known_values
-from ops.compliance.readmodels import scrub_read_models
-from ops.compliance.residue import Finding, search_database, search_files, search_topic
+from compliance import analytics
+from compliance.needles import clear_residue, known_values
+from compliance.readmodels import scrub_read_models
+from compliance.residue import Finding, search_database, search_files, search_topic
 
 
 @dataclass

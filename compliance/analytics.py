@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from commands.audit import plain
+from compliance.audit import plain
 
 SUBJECT_COLUMNS = ("customer_id", "subject_id", "subject")
 
@@ -96,7 +96,7 @@ def _dicts(duck: Any, query: str) -> list[dict[str, Any]]:
 
 
 def _tables(duck: Any) -> list[tuple[str, str, list[str]]]:
-    from ops.compliance.residue import duckdb_tables
+    from compliance.residue import duckdb_tables
 
     return duckdb_tables(duck)
 

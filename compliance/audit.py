@@ -5,6 +5,8 @@
   causation ids, and the state of its aggregate right after it.
 - `state_as_of`: the customer (and its complaints) as they were at a moment, loaded
   through the repository at the version in force then (snapshots make it fast).
+- `customer_at`: the customer alone as an aggregate at a moment (GraphQL
+  ``customerAsOf``), by the same rule as `state_as_of`.
 - `customer_streams`: the streams that belong to a customer: its own and those of its
   complaints, found in ``crm_stream_subjects`` (kept by the recorder, see
   `commands.chain`), not by scanning the store.
@@ -18,7 +20,7 @@ same version, so its last state of the customer equals ``state_as_of(T)``.
 Personal fields are opened with the customer's key when it still exists; once the
 customer is forgotten they read as None, while type, times, position and actor remain.
 
-Damaged stored bytes never stop a replay or an as-of (`commands.corruption`): the
+Damaged stored bytes never stop a replay or an as-of (`compliance.corruption`): the
 unreadable value reads as None, and the step (`AuditStep.corrupted`) or the result
 (`AsOf.corrupted`) names it with its position.
 """
@@ -33,16 +35,25 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+import psycopg
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import DataError, StoredEvent
 from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
 from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.chain import STREAM_SUBJECTS
-from commands.corruption import Corruption, Opened, advance, event_type, load, open_event
 from commands.recorder import EventMeta
+from compliance.corruption import (
+    Corruption,
+    Opened,
+    advance,
+    event_type,
+    load,
+    open_event,
+    stream_rows,
+)
 from events import CustomerRegistered
 
 TimeBasis = Literal["business", "recorded"]
@@ -364,15 +375,27 @@ faster over a long stream); any other shape falls back to parsing. ``escape`` en
 keeps a multi-byte character cut by the fixed-length slice from being an error."""
 
 
+Versions = dict[UUID, tuple[int, int]]
+"""Per stream, (version, position) of the latest event dated at or before a moment."""
+
+
 def versions_as_of(
     app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
-) -> dict[UUID, tuple[int, int]]:
+) -> Versions:
     """Per stream, (version, position) of its latest event dated at or before `at`.
 
     One query: each stream is walked from its newest version down to the first event
     dated early enough. Recorded time comes from ``crm_event_meta`` (business time for
     an event saved without metadata).
     """
+    return _versions_and_passed(app, stream_ids, at, basis)[0]
+
+
+def _versions_and_passed(
+    app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
+) -> tuple[Versions, list[Corruption]]:
+    """`versions_as_of`, and the events passed over because their time is unreadable
+    (their whole state no longer parses: they may have been in force, so they are named)."""
     when = (
         BUSINESS_TIME_SQL
         if basis == "business"
@@ -392,10 +415,40 @@ def versions_as_of(
         "WHERE e.originator_id = s.id AND " + when + " <= %s "
         "ORDER BY e.originator_version DESC LIMIT 1) AS x"
     ).format(events=_events_table(app), join=join)
-    rows = _query(app, statement, (list(stream_ids), at))
-    return {
+    try:
+        rows = _query(app, statement, (list(stream_ids), at))
+    except (DataError, psycopg.DataError):  # a state the query cannot parse
+        return _versions_by_decoding(app, stream_ids, at, basis)
+    found = {
         row["id"]: (int(row["originator_version"]), int(row["notification_id"])) for row in rows
     }
+    return found, []
+
+
+def _versions_by_decoding(
+    app: CrmApplication, stream_ids: Sequence[UUID], at: datetime, basis: TimeBasis
+) -> tuple[Versions, list[Corruption]]:
+    """`_versions_and_passed` in Python, for a stream holding an event whose whole state
+    no longer parses (the query cannot read its time and fails): such an event is passed
+    over, as in `replay`. Slower (every event is decoded), so only after damage."""
+    found: Versions = {}
+    passed: list[Corruption] = []
+    for stream in stream_ids:
+        rows = stream_rows(app, stream)
+        metas = app.crm_recorder.select_event_meta([p for p, _ in rows]) if rows else {}
+        for position, stored in rows:
+            opened = open_event(app, position, stored, redact=True)
+            if opened.event is None:
+                passed.extend(opened.corruptions)
+            elif _time_of(opened.event, metas.get(position), basis) <= at:
+                found[stream] = (stored.originator_version, position)
+    return found, passed
+
+
+def _merged(*groups: Iterable[Corruption]) -> list[Corruption]:
+    """Corruptions once each (by position and field), oldest first."""
+    unique = {(c.position, c.field): c for group in groups for c in group}
+    return sorted(unique.values(), key=lambda c: c.position)
 
 
 def state_as_of(
@@ -413,7 +466,7 @@ def state_as_of(
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the moment needs a time zone")
     streams = customer_streams(app, customer_id) if complaints else [customer_id]
-    found = versions_as_of(app, streams, at, basis)
+    found, passed = _versions_and_passed(app, streams, at, basis)
     if customer_id not in found:
         first = app.recorder.select_events(customer_id, limit=1)
         if not first or resolve_topic(first[0].topic) is not CustomerRegistered:
@@ -439,5 +492,22 @@ def state_as_of(
         basis=basis,
         customer=customer,
         complaints=past,
-        corrupted=tuple(corrupted),
+        corrupted=tuple(_merged(passed, corrupted)),
     )
+
+
+def customer_at(
+    app: CrmApplication, customer_id: UUID, at: datetime
+) -> tuple[Customer | None, list[Corruption]]:
+    """The customer alone at `at` (business time), as an aggregate: None before it was
+    registered, or when the id is not a customer's. Damaged values met while loading it
+    come alongside, oldest first (they are None in the aggregate), and so does every
+    event passed over because its time could not be read."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("the moment needs a time zone")
+    found, passed = _versions_and_passed(app, [customer_id], at, "business")
+    if customer_id not in found:
+        return None, passed
+    aggregate, damaged = load(app, customer_id, found[customer_id][0])
+    customer = aggregate if isinstance(aggregate, Customer) else None
+    return customer, _merged(passed, damaged)

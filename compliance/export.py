@@ -12,7 +12,7 @@ Sections:
 - ``analytics``: the customer's rows in the analytics files;
 - ``access_log``: who read the customer's personal data, and when.
 
-Damaged values (`commands.corruption`): each event record lists its unreadable values
+Damaged values (`compliance.corruption`): each event record lists its unreadable values
 under ``corrupted`` (they are null in ``data``), and the manifest repeats them all under
 ``corrupted`` with their positions, so the recipient sees at once that the export is
 complete except for those; ``crm audit export`` then exits 1.
@@ -35,12 +35,12 @@ from uuid import UUID
 
 from psycopg import sql
 
-from commands.access_log import access_history
 from commands.application import CrmApplication
-from commands.audit import customer_streams, replay
-from commands.corruption import Corruption
-from ops.compliance import analytics
-from ops.compliance.readmodels import read_model_rows
+from compliance import analytics
+from compliance.access_log import access_history
+from compliance.audit import customer_streams, replay
+from compliance.corruption import Corruption
+from compliance.readmodels import read_model_rows
 
 FORMAT = "crm-subject-export/v1"
 SECTIONS = ("customer", "events", "store", "read_models", "analytics", "access_log")

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from commands.access_log import AccessRecord
-from commands.audit import AsOf, AuditStep
-from commands.chain import ChainReport
-from commands.corruption import Corruption
+from compliance.access_log import AccessRecord
+from compliance.audit import AsOf, AuditStep
+from compliance.corruption import Corruption
+from compliance.verify import ChainReport
 
 FORMATS = ("text", "json", "csv")
 

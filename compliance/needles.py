@@ -30,9 +30,9 @@ import phonenumbers
 from eventsourcing.utils import resolve_topic
 
 from commands.application import CrmApplication
-from commands.audit import customer_streams, replay
 from commands.mapper import SEALED, personal_fields
-from ops.compliance.residue import Finding
+from compliance.audit import customer_streams, replay
+from compliance.residue import Finding
 
 IDENTIFYING = ("name", "email", "phone", "address")
 """Fields whose values identify a person by themselves: needles as they are."""
