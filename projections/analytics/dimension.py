@@ -26,9 +26,10 @@ from events import (
     OwnerAssigned,
     StageMoved,
 )
+from events.vocabulary import PIPELINE_PATH
 from projections.analytics.schema import COMPLAINTS_SCHEMA, CUSTOMERS_SCHEMA
 from projections.incoming import IncomingEvent
-from projections.vocabulary import PIPELINE_PATH, STAGE_RANK
+from projections.vocabulary import STAGE_RANK
 
 Row = dict[str, Any]
 
