@@ -67,6 +67,7 @@ def test_write_and_read_side_defaults_agree() -> None:
     assert policy.lost_stage == LOST
     assert policy.opportunity_stages == DEFAULT_THRESHOLDS.opportunity_stages
     assert policy.won_stage == DEFAULT_THRESHOLDS.customer_stage
+    assert policy.at_risk_severities == DEFAULT_THRESHOLDS.severe_severities
 
 
 def test_the_analytics_catalog_funnel_walks_the_pipeline_path(tmp_path: Path) -> None:
