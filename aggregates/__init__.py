@@ -10,23 +10,9 @@ from aggregates.customer import UNSET, Customer, Unset
 from aggregates.errors import Conflict, DomainError, NotFound, RuleViolated, ValidationFailed
 from aggregates.policy import DEFAULT_RATES_TO_CNY, Policy
 from aggregates.purchase import PricedPurchase, PurchaseLine, price_purchase
-from aggregates.vocabulary import (
-    CHANNELS,
-    COMPLAINT_STATUSES,
-    DIRECTIONS,
-    LOST,
-    PIPELINE_STAGES,
-    SEVERITIES,
-)
 
 __all__ = [
-    "CHANNELS",
-    "COMPLAINT_STATUSES",
     "DEFAULT_RATES_TO_CNY",
-    "DIRECTIONS",
-    "LOST",
-    "PIPELINE_STAGES",
-    "SEVERITIES",
     "UNSET",
     "Complaint",
     "Conflict",

@@ -28,8 +28,8 @@ from aggregates.validation import (
     require_aware,
     require_text,
 )
-from aggregates.vocabulary import CRITICAL, ESCALATED, OPEN, RESOLVED, SEVERITIES
 from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved, CrmEvent
+from events.vocabulary import CRITICAL, ESCALATED, OPEN, RESOLVED, SEVERITIES
 
 __all__ = ["Complaint"]
 

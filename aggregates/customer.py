@@ -50,7 +50,6 @@ from aggregates.validation import (
     require_aware,
     require_text,
 )
-from aggregates.vocabulary import CHANNELS, DIRECTIONS, LEAD
 from events import (
     ConsentChanged,
     ContactDetailsChanged,
@@ -69,6 +68,7 @@ from events import (
     SatisfactionSurveyAnswered,
     StageMoved,
 )
+from events.vocabulary import CHANNELS, DIRECTIONS, LEAD
 
 __all__ = ["UNSET", "Customer", "PurchaseLine", "Unset"]
 

@@ -14,13 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from aggregates.errors import ValidationFailed
-from aggregates.vocabulary import (
-    LEAD,
-    LOST,
-    OPPORTUNITY_STAGES,
-    PIPELINE_STAGES,
-    WON,
-)
+from events.vocabulary import LEAD, LOST, OPPORTUNITY_STAGES, PIPELINE_PATH, WON
 
 # Same table as ops/config.py's DEFAULT_RATES_TO_CNY (aggregates may not import ops).
 DEFAULT_RATES_TO_CNY: Mapping[str, Decimal] = MappingProxyType(
@@ -44,7 +38,7 @@ class Policy:
     max_tags: int = 50
     default_phone_region: str = "CN"
     # The ordered path; LEAD first and WON last (the rules name both).
-    stages: tuple[str, ...] = PIPELINE_STAGES
+    stages: tuple[str, ...] = PIPELINE_PATH
     lost_stage: str = LOST
     opportunity_stages: tuple[str, ...] = OPPORTUNITY_STAGES
     # Lifecycle (RULES.md "Lifecycle stage").

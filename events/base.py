@@ -44,12 +44,6 @@ class CrmEvent(Aggregate.Event):
         return f"{cls.TYPE}.v{getattr(cls, 'class_version', 1)}"
 
 
-CHANNELS = ("PHONE", "EMAIL", "MEETING", "VISIT", "WECHAT", "SOCIAL", "WEB", "OTHER")
-DIRECTIONS = ("INBOUND", "OUTBOUND")
-STAGES = ("LEAD", "CONTACTED", "QUALIFIED", "PROPOSAL", "QUOTE", "NEGOTIATION", "WON", "LOST")
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-
-
 def enum_schema(values: tuple[str, ...], *, nullable: bool = False) -> dict[str, Any]:
     return {"enum": [*values, None] if nullable else list(values)}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from events.base import SEVERITIES, CrmCreated, CrmEvent, CustomerScoped, enum_schema
+from events.base import CrmCreated, CrmEvent, CustomerScoped, enum_schema
+from events.vocabulary import SEVERITIES
 
 
 class ComplaintFiled(CustomerScoped, CrmCreated):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from events.base import CHANNELS, DIRECTIONS, STAGES, CrmCreated, CrmEvent, enum_schema
+from events.base import CrmCreated, CrmEvent, enum_schema
+from events.vocabulary import CHANNELS, DIRECTIONS
+from events.vocabulary import PIPELINE_STAGES as STAGES
 
 
 class CustomerRegistered(CrmCreated):

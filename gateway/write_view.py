@@ -20,6 +20,7 @@ from aggregates.complaint import Complaint
 from aggregates.customer import Customer
 from commands.application import CrmApplication
 from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved
+from events.vocabulary import CHANNELS
 from gateway.store import purchase_facts
 from projections.derived import PurchaseFact, Thresholds, facts_as_of, lifecycle_stage, tier
 from projections.views import (
@@ -29,7 +30,6 @@ from projections.views import (
     PurchaseSummary,
     TouchSummary,
 )
-from projections.vocabulary import CHANNELS
 
 
 def customer_view_from_store(

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gateway.roles import ROLES
 from ops.config import Settings, load_settings_checked
 from ops.errors import SettingError
 
@@ -219,7 +220,7 @@ def status(data_dir: DataDir = None) -> None:
 @app.command()
 def token(
     role: Annotated[
-        str, typer.Option("--role", "-r", help="admin, sales, support, analyst or compliance.")
+        str, typer.Option("--role", "-r", help=f"One of the gateway's roles: {', '.join(ROLES)}.")
     ],
     subject: Annotated[
         str, typer.Option("--subject", "-s", help="Who the token is for (the `sub` claim).")

@@ -153,7 +153,7 @@ def ensure_topic_retrying(
     alive: Callable[[], bool] = lambda: True,
 ) -> None:
     """`ensure_topic`, retried while a just-started broker finishes starting."""
-    from ops.embedded.kafka import ensure_topic
+    from streams.topic import ensure_topic
 
     deadline = time.monotonic() + timeout
     while True:

@@ -1,9 +1,10 @@
 """Signed tokens for local use: `crm token --role sales --subject alice`.
 
 HS256 JWTs with the claims `sub` (who), `role` (one of `ROLES`), `iss` ("crm"),
-`iat` and `exp`. The secret is `CRM_JWT_SECRET` when set (production); otherwise a
-random secret generated once into `D/jwt.secret` (mode 0600) and reused, so tokens
-stay valid across restarts of the same data folder.
+`iat` and `exp`. `ROLES` is the gateway's own list (`gateway.roles`), so a token is
+minted for exactly the roles the gateway accepts. The secret is `CRM_JWT_SECRET` when
+set (production); otherwise a random secret generated once into `D/jwt.secret` (mode
+0600) and reused, so tokens stay valid across restarts of the same data folder.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.roles import ROLES
 from ops.errors import SettingError
 from ops.keys import jwt_secret
 
 __all__ = ["ROLES", "check_role", "jwt_secret", "mint_token", "parse_ttl", "verify_token"]
 
-ROLES = ("admin", "sales", "support", "analyst", "compliance")
 ISSUER = "crm"
 ALGORITHM = "HS256"
 DEFAULT_TTL = "12h"

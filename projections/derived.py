@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from psycopg import sql
 
-from projections.vocabulary import PIPELINE_PATH
+from events.vocabulary import OPPORTUNITY_STAGES, PIPELINE_PATH, WON
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class Thresholds:
     loyal_purchases: int = 5
     repeat_purchases: int = 2
     severe_severities: tuple[str, ...] = ("HIGH", "CRITICAL")
-    customer_stage: str = "WON"
-    opportunity_stages: tuple[str, ...] = ("QUALIFIED", "PROPOSAL", "QUOTE", "NEGOTIATION")
+    customer_stage: str = WON
+    opportunity_stages: tuple[str, ...] = OPPORTUNITY_STAGES
     tier_window: timedelta = timedelta(days=365)
     vip_total: Decimal = Decimal("100000")
     vip_frequent_purchases: int = 12

@@ -15,6 +15,7 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
+from events.vocabulary import CHANNELS
 from projections.derived import Thresholds, facts_ctes, lifecycle_sql, tier_sql
 from projections.membership import GIVEN_ROOTS, tree_ctes
 from projections.views import (
@@ -27,7 +28,6 @@ from projections.views import (
     SurveyAnswer,
     TouchSummary,
 )
-from projections.vocabulary import CHANNELS
 
 
 def _profile_sql(now: datetime, thresholds: Thresholds) -> sql.Composed:

@@ -16,6 +16,7 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
+from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH
 from projections.cursors import customer_cursor, read_timeline_cursor, timeline_cursor
 from projections.customer_list import page_of_ids
 from projections.derived import (
@@ -42,7 +43,7 @@ from projections.views import (
     TimelineEntry,
     TimelinePage,
 )
-from projections.vocabulary import COMPLAINT_STATUSES, LIFECYCLE_STAGES, PIPELINE_PATH, TIERS
+from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
 __all__ = [
     "applied_position",

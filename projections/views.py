@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from projections.vocabulary import LIFECYCLE_STAGES, PIPELINE_STAGES, TIERS
+from events.vocabulary import PIPELINE_STAGES
+from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
 
 @dataclass(frozen=True)

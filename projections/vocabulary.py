@@ -1,29 +1,38 @@
-"""The fixed words the read models speak, in the order the GraphQL enums list them.
+"""The words only the read models speak: lifecycle stage and tier, derived at read time.
 
-The read side keeps its own copy instead of importing `aggregates/`: projections may
-only import `events/`, and these spellings are part of the published contract anyway.
+No event carries them (`projections.derived` computes them from the facts), so they are
+defined here, once; the gateway serves these enums as the GraphQL `LifecycleStage` and
+`Tier`. The words of the facts themselves (stages, channels, severities, complaint
+statuses) live in `events.vocabulary`.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
-PIPELINE_PATH: Final = ("LEAD", "CONTACTED", "QUALIFIED", "PROPOSAL", "QUOTE", "NEGOTIATION", "WON")
-"""The ordered path of the funnel; LOST is off the path and never advances it."""
+from events.vocabulary import PIPELINE_PATH, words
 
-PIPELINE_STAGES: Final = (*PIPELINE_PATH, "LOST")
+
+class LifecycleStage(enum.Enum):
+    PROSPECT = "PROSPECT"
+    OPPORTUNITY = "OPPORTUNITY"
+    NEW_CUSTOMER = "NEW_CUSTOMER"
+    REPEAT_CUSTOMER = "REPEAT_CUSTOMER"
+    LOYAL = "LOYAL"
+    AT_RISK = "AT_RISK"
+    CHURNED = "CHURNED"
+
+
+class Tier(enum.Enum):
+    VIP = "VIP"
+    GOLD = "GOLD"
+    SILVER = "SILVER"
+    BRONZE = "BRONZE"
+
+
+LIFECYCLE_STAGES: Final = words(LifecycleStage)
+TIERS: Final = words(Tier)
+
 STAGE_RANK: Final = {stage: rank for rank, stage in enumerate(PIPELINE_PATH)}
-
-LIFECYCLE_STAGES: Final = (
-    "PROSPECT",
-    "OPPORTUNITY",
-    "NEW_CUSTOMER",
-    "REPEAT_CUSTOMER",
-    "LOYAL",
-    "AT_RISK",
-    "CHURNED",
-)
-TIERS: Final = ("VIP", "GOLD", "SILVER", "BRONZE")
-CHANNELS: Final = ("PHONE", "EMAIL", "MEETING", "VISIT", "WECHAT", "SOCIAL", "WEB", "OTHER")
-SEVERITIES: Final = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-COMPLAINT_STATUSES: Final = ("OPEN", "ESCALATED", "RESOLVED")
+"""A stage's place on the funnel path (LOST has none)."""

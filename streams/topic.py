@@ -1,4 +1,7 @@
-"""Topic administration the streams need (works on Tansu and on any Kafka)."""
+"""Topic administration the streams need (works on Tansu and on any Kafka).
+
+The one `ensure_topic`: the relay, `crm up` (`ops.stack`), benchmarks and tests call it.
+"""
 
 from __future__ import annotations
 

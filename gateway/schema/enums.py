@@ -1,4 +1,10 @@
-"""The contract's enums; their values are the strings the domain and read models use."""
+"""The contract's enums. The domain's are the vocabularies themselves, served as they are.
+
+`Channel`, `PipelineStage`, … are the enums of `events.vocabulary` (the words of the
+facts) and `projections.vocabulary` (lifecycle stage and tier), registered with
+strawberry here, so a new stage or channel is one edit there and the GraphQL enum
+follows. Only the gateway's own enums (ordering) are defined in this module.
+"""
 
 from __future__ import annotations
 
@@ -6,69 +12,32 @@ import enum
 
 import strawberry
 
+from events.vocabulary import Channel, ComplaintStatus, Direction, PipelineStage, Severity
+from projections.vocabulary import LifecycleStage, Tier
 
-@strawberry.enum
-class Channel(enum.Enum):
-    PHONE = "PHONE"
-    EMAIL = "EMAIL"
-    MEETING = "MEETING"
-    VISIT = "VISIT"
-    WECHAT = "WECHAT"
-    SOCIAL = "SOCIAL"
-    WEB = "WEB"
-    OTHER = "OTHER"
+__all__ = [
+    "Channel",
+    "ComplaintStatus",
+    "CustomerOrderField",
+    "Direction",
+    "LifecycleStage",
+    "PipelineStage",
+    "Severity",
+    "SortDirection",
+    "Tier",
+]
 
-
-@strawberry.enum
-class Direction(enum.Enum):
-    INBOUND = "INBOUND"
-    OUTBOUND = "OUTBOUND"
-
-
-@strawberry.enum
-class PipelineStage(enum.Enum):
-    LEAD = "LEAD"
-    CONTACTED = "CONTACTED"
-    QUALIFIED = "QUALIFIED"
-    PROPOSAL = "PROPOSAL"
-    QUOTE = "QUOTE"
-    NEGOTIATION = "NEGOTIATION"
-    WON = "WON"
-    LOST = "LOST"
-
-
-@strawberry.enum
-class LifecycleStage(enum.Enum):
-    PROSPECT = "PROSPECT"
-    OPPORTUNITY = "OPPORTUNITY"
-    NEW_CUSTOMER = "NEW_CUSTOMER"
-    REPEAT_CUSTOMER = "REPEAT_CUSTOMER"
-    LOYAL = "LOYAL"
-    AT_RISK = "AT_RISK"
-    CHURNED = "CHURNED"
-
-
-@strawberry.enum
-class Tier(enum.Enum):
-    VIP = "VIP"
-    GOLD = "GOLD"
-    SILVER = "SILVER"
-    BRONZE = "BRONZE"
-
-
-@strawberry.enum
-class ComplaintStatus(enum.Enum):
-    OPEN = "OPEN"
-    ESCALATED = "ESCALATED"
-    RESOLVED = "RESOLVED"
-
-
-@strawberry.enum
-class Severity(enum.Enum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-    CRITICAL = "CRITICAL"
+# Registration attaches the GraphQL definition to the class and returns it unchanged.
+for _vocabulary in (
+    Channel,
+    Direction,
+    PipelineStage,
+    LifecycleStage,
+    Tier,
+    ComplaintStatus,
+    Severity,
+):
+    strawberry.enum(_vocabulary)
 
 
 @strawberry.enum(description="What a customer list is ordered by (ties broken by id).")

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import psycopg
 
+from events.vocabulary import PIPELINE_PATH, SEVERITIES
 from ops.bench.document import now, row, target
 from ops.bench.server import scratch_database
 from projections import queries
@@ -81,13 +82,14 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
             md5('c' || i)::UUID AS customer_id,
             to_timestamp(epoch(TIMESTAMPTZ {end}) - 730 * 86400 * random()) AS registered_at,
             {_pick(SOURCES, "i * 7")} AS source, {_pick(REGIONS, "i * 13")} AS region,
-            least(6, floor(-ln(1 - random() * 0.999) * 1.4))::SMALLINT AS furthest_rank
+            least({len(PIPELINE_PATH) - 1}, floor(-ln(1 - random() * 0.999) * 1.4))::SMALLINT
+                AS furthest_rank
             FROM range({c}) AS t(i)""")
         con.execute(f"""CREATE TABLE o AS SELECT j, floor(pow(random(), 2) * {c})::BIGINT AS idx,
             random() AS r, round(50 + random() * random() * 20000, 2)::DECIMAL(18,2) AS amount
             FROM range({o}) AS t(j)""")
         paths = {name: str(layout.compact_file(name)) for name in ("customers", "purchases")}
-        stages = "['LEAD','CONTACTED','QUALIFIED','PROPOSAL','QUOTE','NEGOTIATION','WON']"
+        stages = literal_list(PIPELINE_PATH)
         con.execute(f"""COPY (SELECT customer_id, registered_at, region, source,
             NULL::VARCHAR AS company, NULL::VARCHAR AS industry, NULL::VARCHAR AS owner,
             NULL::UUID AS referred_by, []::VARCHAR[] AS tags,
@@ -112,7 +114,7 @@ def generate(layout: AnalyticsLayout, config: AnalyticsConfig) -> dict[str, int]
         )
         con.execute(f"""COPY (SELECT md5('k' || i)::UUID AS complaint_id,
             md5('c' || (i * 7 % {c}))::UUID AS customer_id, 'SERVICE' AS category,
-            ['LOW','MEDIUM','HIGH','CRITICAL'][1 + (i % 4)::INTEGER] AS severity,
+            {literal_list(SEVERITIES)}[1 + (i % {len(SEVERITIES)})::INTEGER] AS severity,
             CASE WHEN i % 3 = 0 THEN 'OPEN' ELSE 'RESOLVED' END AS status, false AS
             escalated_automatically, NULL::BIGINT AS satisfaction,
             TIMESTAMPTZ {end} - INTERVAL 30 DAY AS filed_at, NULL::TIMESTAMPTZ AS escalated_at,

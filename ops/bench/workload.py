@@ -25,11 +25,14 @@ from commands.messages import (
     RegisterCustomer,
     TagCustomer,
 )
+from events.vocabulary import PIPELINE_PATH
 
 OPS_PER_CUSTOMER = 10
-STAGES = ("CONTACTED", "QUALIFIED", "PROPOSAL", "QUOTE", "NEGOTIATION")
+STAGES = PIPELINE_PATH[1:-1]
+"""The stages between LEAD and WON a workload customer moves through, in order."""
 MIX = (("touch", 60), ("tag", 10), ("need", 10), ("move", 10), ("purchase", 10))
 CHANNELS = ("PHONE", "EMAIL", "WECHAT", "MEETING", "VISIT")
+"""A pick of `events.vocabulary.CHANNELS`, the ones a sales team mostly uses."""
 
 
 @dataclass(frozen=True)

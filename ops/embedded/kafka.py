@@ -6,7 +6,6 @@ design, because the event store is the system of record and the relay re-publish
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import subprocess
 import time
@@ -79,19 +78,3 @@ def stop_kafka(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create the topic if it is missing (idempotent; a no-op on a live cluster)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crm-admin")
-    try:
-        if topic in admin.list_topics():
-            return
-        with contextlib.suppress(TopicAlreadyExistsError):
-            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()

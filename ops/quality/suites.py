@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
-from aggregates.vocabulary import COMPLAINT_STATUSES, SEVERITIES
+from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH, PIPELINE_STAGES, SEVERITIES
 from ops.quality.store import StoreFacts
-from projections.vocabulary import LIFECYCLE_STAGES, PIPELINE_PATH, PIPELINE_STAGES, TIERS
+from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from aggregates.vocabulary import CHANNELS, PIPELINE_STAGES
 from commands.messages import (
     AnswerSatisfactionSurvey,
     AssignOwner,
@@ -47,6 +46,7 @@ from commands.messages import (
     ResolveComplaint,
     TagCustomer,
 )
+from events.vocabulary import CHANNELS, PIPELINE_PATH
 from ops.seeding.people import Identity, People
 from ops.seeding.vocabulary import (
     BACKWARD_REASONS,
@@ -272,7 +272,7 @@ class StoryWriter:
         """Stage moves with touches and needs between them; True if the deal was won."""
         tenure_days = (self.until - story.registered_at).days
         odds = min(1.0, 0.25 + tenure_days / TENURE_FOR_FULL_FUNNEL)
-        path = PIPELINE_STAGES
+        path = PIPELINE_PATH
         stage, won_back = "LEAD", False
         while True:
             forward = FORWARD[stage] * odds * (1.15 if referred else 1.0)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import duckdb
 
+from events.vocabulary import PIPELINE_PATH
 from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
 from projections.analytics.sql import literal, literal_list, literal_tuple
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.membership import MAX_DEPTH
-from projections.vocabulary import PIPELINE_PATH
 
 VERSION_TABLE = "catalog_info"
 

@@ -26,9 +26,10 @@ from events import (
     OwnerAssigned,
     StageMoved,
 )
+from events.vocabulary import ESCALATED, OPEN, PIPELINE_PATH, RESOLVED
 from projections.analytics.schema import COMPLAINTS_SCHEMA, CUSTOMERS_SCHEMA
 from projections.incoming import IncomingEvent
-from projections.vocabulary import PIPELINE_PATH, STAGE_RANK
+from projections.vocabulary import STAGE_RANK
 
 Row = dict[str, Any]
 
@@ -161,7 +162,7 @@ def new_complaint(event: IncomingEvent) -> Row:
     row.update(
         complaint_id=event.stream_id,
         customer_id=event.subject_id,
-        status="OPEN",
+        status=OPEN,
         filed_at=event.occurred_at,
         version=0,
         last_position=0,
@@ -181,15 +182,15 @@ def fold_complaint(row: Row, event: IncomingEvent) -> bool:
             filed_at=event.occurred_at,
         )
     elif event.kind == ComplaintEscalated.TYPE:
-        if row["status"] != "RESOLVED":
-            row["status"] = "ESCALATED"
+        if row["status"] != RESOLVED:
+            row["status"] = ESCALATED
         row.update(
             escalated_at=event.occurred_at,
             escalated_automatically=bool(data.get("automatic")),
         )
     elif event.kind == ComplaintResolved.TYPE:
         row.update(
-            status="RESOLVED",
+            status=RESOLVED,
             satisfaction=data.get("satisfaction"),
             resolved_at=event.occurred_at,
         )

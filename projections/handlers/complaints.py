@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import Connection
 
 from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved, CustomerForgotten
+from events.vocabulary import ESCALATED, OPEN, RESOLVED
 from projections.bulk import load_rows, write_records
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
@@ -44,7 +45,7 @@ def _new_row(event: IncomingEvent) -> Row:
     row.update(
         id=event.stream_id,
         customer_id=event.subject_id,
-        status="OPEN",
+        status=OPEN,
         filed_at=event.occurred_at,
         version=0,
         last_position=0,
@@ -62,8 +63,8 @@ def fold(row: Row, event: IncomingEvent) -> None:
             filed_at=event.occurred_at,
         )
     elif event.kind == ComplaintEscalated.TYPE:
-        if row["status"] != "RESOLVED":
-            row["status"] = "ESCALATED"
+        if row["status"] != RESOLVED:
+            row["status"] = ESCALATED
         row.update(
             escalated_at=event.occurred_at,
             escalation_reason=data.get("reason"),
@@ -71,7 +72,7 @@ def fold(row: Row, event: IncomingEvent) -> None:
         )
     elif event.kind == ComplaintResolved.TYPE:
         row.update(
-            status="RESOLVED",
+            status=RESOLVED,
             resolution=data.get("resolution"),
             satisfaction=data.get("satisfaction"),
             resolved_at=event.occurred_at,

@@ -28,6 +28,7 @@ from events import (
     SatisfactionSurveyAnswered,
     StageMoved,
 )
+from events.vocabulary import LEAD
 from projections.bulk import load_rows, write_records
 from projections.handlers.base import Projection, as_uuid
 from projections.incoming import IncomingEvent
@@ -73,7 +74,7 @@ def _new_row(event: IncomingEvent) -> Row:
         "referrals": [],
         "tags": [],
         "consents": [],
-        "stage": "LEAD",
+        "stage": LEAD,
         "stage_history": [],
         "needs": [],
         "surveys": [],
@@ -91,9 +92,9 @@ def _registered(row: Row, event: IncomingEvent) -> None:
         row[name] = data.get(name)
     row["referred_by"] = as_uuid(data.get("referred_by"))
     row["created_at"] = event.occurred_at
-    row["stage"] = "LEAD"
+    row["stage"] = LEAD
     row["stage_history"] = [
-        {"stage": "LEAD", "from": None, "at": event.occurred_at.isoformat(), "reason": None}
+        {"stage": LEAD, "from": None, "at": event.occurred_at.isoformat(), "reason": None}
     ]
 
 

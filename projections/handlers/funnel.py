@@ -14,10 +14,11 @@ from typing import Any
 from psycopg import Connection
 
 from events import CustomerRegistered, StageMoved
+from events.vocabulary import PIPELINE_PATH
 from projections.bulk import load_rows, write_records
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
-from projections.vocabulary import PIPELINE_PATH, STAGE_RANK
+from projections.vocabulary import STAGE_RANK
 
 COLUMNS = (
     ("customer_id", "uuid"),

@@ -14,11 +14,13 @@ import jwt
 import pytest
 import typer
 
+from gateway.auth import verify_token as gateway_verify
+from gateway.roles import ROLES, Role
 from ops.cli import app as cli_app
 from ops.cli import command_names
 from ops.embedded.ports import free_port
 from ops.testing import clean_env, crm_argv, running_platform, scratch_data_dir
-from ops.tokens import ROLES, parse_ttl, verify_token
+from ops.tokens import parse_ttl, verify_token
 
 VERBS = ["up", "demo", "status", "token", "gateway", "relay", "worker"]
 
@@ -105,16 +107,24 @@ def test_token_uses_crm_jwt_secret_and_crm_toml(tmp_path: Path) -> None:
         verify_token("another-secret-0123456789abcdef0123456789", result.stdout.strip())
 
 
-def test_every_role_gets_a_token(tmp_path: Path) -> None:
-    for role in ROLES:
-        result = crm("token", "--role", role, "--subject", "x", "--data-dir", str(tmp_path))
+def test_crm_token_mints_for_every_gateway_role_and_the_gateway_accepts_it(tmp_path: Path) -> None:
+    """`crm token` and the gateway share one role list: each role's token is accepted."""
+    secret = "shared-by-cli-and-gateway-0123456789abcdef0123"
+    env = {"CRM_JWT_SECRET": secret}
+    for role in Role:
+        result = crm("token", "-r", role.value, "-s", "x", "--data-dir", str(tmp_path), env=env)
         assert result.returncode == 0, result.stderr
+        assert gateway_verify(result.stdout.strip(), secret).role is role
+    usage = crm("token", "--help").stdout
+    assert all(role in usage for role in ROLES)
 
 
-def test_unknown_role_is_a_one_line_error(tmp_path: Path) -> None:
-    result = crm("token", "--role", "boss", "--subject", "x", "--data-dir", str(tmp_path))
+@pytest.mark.parametrize("role", ["boss", "Admin", ""])
+def test_a_role_the_gateway_does_not_know_is_a_one_line_error(tmp_path: Path, role: str) -> None:
+    assert role not in ROLES
+    result = crm("token", "--role", role, "--subject", "x", "--data-dir", str(tmp_path))
     line = one_line_error(result, "--role")
-    assert "'boss'" in line and "admin" in line
+    assert repr(role) in line and all(known in line for known in ROLES)
     assert result.stdout == ""
 
 

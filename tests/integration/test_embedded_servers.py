@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 
-from ops.embedded.kafka import ensure_topic
 from ops.embedded.postgres import EmbeddedPostgres, stop_postgres
+from streams.topic import ensure_topic
 from tests.servers import ServerSet
 
 
