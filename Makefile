@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install up demo test lint format bench clean
+.PHONY: install up demo test test-fast lint format bench clean
 
 install: $(STAMP)
 
@@ -24,8 +24,13 @@ up: install
 demo: install
 	$(BIN)/crm demo $(ARGS)
 
+# Everything: unit tests, then integration tests on real (embedded) servers.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-run loop: pure unit tests only, no server started or needed (< 30 s).
+test-fast: install
+	$(BIN)/python -m pytest tests/unit -m "not integration" -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 
 from gateway.auth import mint_token
+from ops.crm_process import clean_env, crm_argv
 from ops.embedded.ports import free_port
 from ops.schema import prepare_database
-from ops.testing import clean_env, crm_argv
 
 RELAY = ("relay",)
 PROJECTIONS = ("worker", "projections")

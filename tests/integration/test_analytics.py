@@ -23,7 +23,6 @@ import pytest_asyncio
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from events import ALL_EVENTS
-from gateway.testing import GatewayHarness
 from ops.quality.store import store_facts
 from ops.seeding.command import seed_database
 from projections.analytics.catalog import connect
@@ -34,8 +33,9 @@ from projections.analytics.writer import AnalyticsSink
 from streams.analytics_rebuild import rebuild_analytics
 from streams.rebuild import rebuild
 from streams.source import EventSource
-from tests.servers import ServerSet
-from tests.streaming import crm_command
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import crm_command
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from commands.application import CrmApplication
 from commands.service import CommandService
 from projections.analytics.layout import AnalyticsLayout
 from streams.topic import ensure_topic
-from tests.servers import ServerSet
-from tests.streaming import one_customer, start_worker, stop
-from tests.waiting import wait_for
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import one_customer, start_worker, stop
+from tests.integration.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from commands.messages import (
 )
 from commands.service import CommandService
 from compliance.audit import replay, state_as_of
-from gateway.testing import GatewayHarness
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration]
 

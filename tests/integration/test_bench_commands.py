@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from ops.bench.commands import MEASUREMENTS, BenchConfig, run_commands_bench, table, write_result
-from ops.testing import clean_env, crm_argv
+from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

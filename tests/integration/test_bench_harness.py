@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ops.bench import BENCHMARKS, BenchRequest
 from ops.bench.suite import run_suite, written
-from tests.servers import ServerSet
+from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
 

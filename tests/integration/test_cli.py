@@ -19,8 +19,15 @@ from gateway.roles import ROLES, Role
 from ops.cli import app as cli_app
 from ops.cli import command_names
 from ops.embedded.ports import free_port
-from ops.testing import clean_env, crm_argv, running_platform, scratch_data_dir
 from ops.tokens import parse_ttl, verify_token
+from tests.integration.support.platform import (
+    clean_env,
+    crm_argv,
+    running_platform,
+    scratch_data_dir,
+)
+
+pytestmark = pytest.mark.integration
 
 VERBS = ["up", "demo", "status", "token", "gateway", "relay", "worker"]
 

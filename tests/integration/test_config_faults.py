@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.embedded.ports import free_port
-from ops.testing import clean_env, crm_argv
+from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 
 from ops.embedded.pg_security import APP_ROLE
 from ops.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres, stop_postgres
-from tests.waiting import wait_for
+from tests.integration.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from ops.embedded.postgres import EmbeddedPostgres, stop_postgres
 from streams.topic import ensure_topic
-from tests.servers import ServerSet
+from tests.integration.support.servers import ServerSet
+
+pytestmark = pytest.mark.integration
 
 
 def test_postgres_answers_sql(database_url: str) -> None:

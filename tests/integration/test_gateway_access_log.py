@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from commands.crypto import generate_master_key
 from compliance.access_log import AccessEntry, AccessLog, AccessRecord, access_history
-from gateway.testing import GatewayHarness
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

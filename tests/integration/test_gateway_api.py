@@ -15,8 +15,8 @@ from anyio import to_thread
 
 from commands.messages import CommandContext, TagCustomer
 from gateway.deps import Limits
-from gateway.testing import GatewayHarness, error_codes, first_error
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -16,8 +16,8 @@ from hypothesis_graphql import Mode, from_schema, mutations, nodes, queries
 
 from gateway.deps import Limits
 from gateway.schema import build_schema
-from gateway.testing import GatewayHarness
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
 

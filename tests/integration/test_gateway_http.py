@@ -12,8 +12,8 @@ import pytest_asyncio
 
 from gateway.auth import mint_token
 from gateway.http import GRAPHQL_RESPONSE
-from gateway.testing import GatewayHarness, error_codes, first_error
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -20,8 +20,8 @@ import pytest_asyncio
 from anyio import to_thread
 
 from commands.messages import CommandContext, CommandResult, RecordContactTouch
-from gateway.testing import GatewayHarness, error_codes, first_error
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

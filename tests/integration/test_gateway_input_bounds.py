@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.store import last_position_of
-from gateway.testing import GatewayHarness, error_codes, first_error
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

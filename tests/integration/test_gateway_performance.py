@@ -10,8 +10,8 @@ import pytest_asyncio
 from anyio import to_thread
 
 from commands.messages import CommandContext, FileComplaint, RegisterCustomer
-from gateway.testing import GatewayHarness
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -12,8 +12,8 @@ import pytest_asyncio
 from anyio import to_thread
 
 from gateway.roles import MATRIX, Permission, Role
-from gateway.testing import GatewayHarness, error_codes
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, error_codes
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

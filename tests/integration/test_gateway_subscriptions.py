@@ -24,10 +24,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from compliance.access_log import AccessRecord, access_history
-from gateway.testing import GatewayHarness
 from streams.relay import Relay
 from streams.topic import ensure_topic
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

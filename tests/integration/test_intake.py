@@ -18,8 +18,8 @@ from streams.intake import Intake
 from streams.parking import RawMessage
 from streams.signing import signed_headers
 from streams.sink import ReadModelSink
-from tests.parking import envelope_at, parked_rows
-from tests.streaming import CTX
+from tests.integration.support.parking import envelope_at, parked_rows
+from tests.integration.support.streaming import CTX
 
 pytestmark = pytest.mark.integration
 

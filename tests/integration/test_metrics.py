@@ -16,15 +16,9 @@ from gateway.app import create_app
 from streams.relay import Relay
 from streams.sink import ReadModelSink
 from streams.source import EventSource
+from tests.integration.support.metrics import gauge
 
 pytestmark = pytest.mark.integration
-
-
-def gauge(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in metrics:\n{text}")
 
 
 async def test_metrics_report_relay_and_projection_lag(

@@ -21,9 +21,9 @@ from ops.cli import app as crm_app
 from streams.envelope import encode
 from streams.parking import RawMessage, create_parking, park
 from streams.signing import signed_headers
-from tests.integration.test_metrics import gauge
-from tests.parking import envelope_at
-from tests.streaming import CTX
+from tests.integration.support.metrics import gauge
+from tests.integration.support.parking import envelope_at
+from tests.integration.support.streaming import CTX
 
 pytestmark = pytest.mark.integration
 

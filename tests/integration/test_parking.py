@@ -18,10 +18,10 @@ from commands.service import CommandService
 from projections.analytics.layout import AnalyticsLayout
 from streams.relay import Relay
 from streams.signing import SIGNATURE_HEADER, signing_key
-from tests.parking import forged, parked_rows, produce, produce_signed
-from tests.servers import ServerSet
-from tests.streaming import CTX, start_worker, stop
-from tests.waiting import wait_for
+from tests.integration.support.parking import forged, parked_rows, produce, produce_signed
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import CTX, start_worker, stop
+from tests.integration.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

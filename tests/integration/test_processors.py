@@ -22,8 +22,8 @@ from commands.service import CommandService
 from projections.schema import ALL_TABLES
 from streams.rebuild import rebuild
 from streams.topic import ensure_topic
-from tests.servers import ServerSet
-from tests.streaming import one_customer, start_worker, stop
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import one_customer, start_worker, stop
 
 pytestmark = pytest.mark.integration
 

@@ -6,50 +6,20 @@ Runs against the real PostgreSQL of the test session, one fresh database per tes
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from projections.apply import apply_batch, apply_envelopes
 from projections.handlers import PROJECTIONS
 from projections.queries import get_customers, timeline
-from projections.schema import ALL_TABLES, create_all, drop_all, reset_projection
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
+from projections.schema import create_all, drop_all, reset_projection
+from tests.integration.support.read_models import Conn, apply, dump
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
-
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        create_all(connection)
-        connection.commit()
-        yield connection
-
-
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> int:
-    applied = apply_envelopes(conn, envelopes)
-    conn.commit()
-    return applied
-
-
-def dump(conn: Conn) -> dict[str, list[str]]:
-    """Every row of every read-model table, as sorted JSON text."""
-    return {
-        table: [
-            row[0]
-            for row in conn.execute(
-                sql.SQL("SELECT to_jsonb(t)::text FROM {} AS t ORDER BY 1").format(
-                    sql.Identifier(table)
-                )
-            )
-        ]
-        for table in ALL_TABLES
-    }
+pytestmark = pytest.mark.integration
 
 
 def story(events: Events) -> tuple[Any, list[Envelope]]:

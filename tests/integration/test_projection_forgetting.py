@@ -3,21 +3,17 @@ the customer's name, contacts or free texts, while the facts stay countable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from psycopg import sql
 
-from projections.apply import apply_envelopes
 from projections.queries import complaints_for, get_customers, list_customers, timeline
-from projections.schema import ALL_TABLES, create_all
+from projections.schema import ALL_TABLES
 from projections.views import CustomerFilter
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
+from tests.integration.support.read_models import Conn, apply
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
 NOW = T0 + days(30)
 
 SECRETS = (
@@ -34,18 +30,7 @@ SECRETS = (
     "resolution-secret",
 )
 
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        create_all(connection)
-        connection.commit()
-        yield connection
-
-
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-    apply_envelopes(conn, envelopes)
-    conn.commit()
+pytestmark = pytest.mark.integration
 
 
 def personal_history(events: Events) -> tuple[UUID, list[Envelope]]:

@@ -4,15 +4,12 @@ whatever order the two partitions deliver in; read-your-writes across a merge.""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Any
 from uuid import uuid4
 
-import psycopg
 import pytest
 
-from projections.apply import apply_batch, apply_envelopes
+from projections.apply import apply_batch
 from projections.handlers import PROJECTIONS
 from projections.positions import applied_position
 from projections.queries import (
@@ -24,23 +21,12 @@ from projections.queries import (
     tier_distribution,
 )
 from projections.schema import create_all, drop_all, reset_projection
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
+from tests.integration.support.read_models import Conn, apply
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
 NOW = T0 + days(30)
 
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        create_all(connection)
-        connection.commit()
-        yield connection
-
-
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-    apply_envelopes(conn, envelopes)
-    conn.commit()
+pytestmark = pytest.mark.integration
 
 
 class Pair:

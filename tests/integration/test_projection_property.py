@@ -8,43 +8,22 @@ cuts the stream into random batches. Every read-model table must end up identica
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from projections.apply import apply_envelopes
-from projections.schema import ALL_TABLES, create_all, drop_all
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
+from projections.schema import create_all, drop_all
+from tests.integration.support.read_models import Conn, dump
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
+pytestmark = pytest.mark.integration
+
 
 OPERATIONS = ("purchase", "touch", "tag", "untag", "move", "complain", "need")
 STAGES = ("CONTACTED", "QUALIFIED", "PROPOSAL", "WON", "LOST")
-
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        yield connection
-
-
-def dump(conn: Conn) -> dict[str, list[str]]:
-    return {
-        table: [
-            row[0]
-            for row in conn.execute(
-                sql.SQL("SELECT to_jsonb(t)::text FROM {} AS t ORDER BY 1").format(
-                    sql.Identifier(table)
-                )
-            )
-        ]
-        for table in ALL_TABLES
-    }
 
 
 def history(data: st.DataObject) -> list[Envelope]:

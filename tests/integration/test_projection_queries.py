@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
 import pytest
 
-from projections.apply import apply_envelopes
 from projections.cursors import InvalidCursor
 from projections.queries import (
     complaints_for,
@@ -19,26 +16,14 @@ from projections.queries import (
     tier_distribution,
     timeline,
 )
-from projections.schema import create_all
 from projections.views import CustomerFilter
 from projections.vocabulary import LIFECYCLE_STAGES, TIERS
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
+from tests.integration.support.read_models import Conn, apply
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
 NOW = T0 + days(30)
 
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        create_all(connection)
-        connection.commit()
-        yield connection
-
-
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-    apply_envelopes(conn, envelopes)
-    conn.commit()
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

@@ -7,18 +7,16 @@ runs through the Python functions, so the SQL and Python versions cannot drift a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.apply import apply_envelopes
 from projections.derived import ComplaintFact, PurchaseFact, facts_as_of, lifecycle_stage, tier
 from projections.queries import (
     funnel,
@@ -27,26 +25,13 @@ from projections.queries import (
     list_customers,
     tier_distribution,
 )
-from projections.schema import create_all
 from projections.views import CustomerFilter
 from projections.vocabulary import LIFECYCLE_STAGES, PIPELINE_PATH, TIERS
-from tests.unit.test_projection_builder import T0, Envelope, Events, days
-from tests.unit.test_projection_derived import DAY, LIFECYCLE_CASES, NOW, TIER_CASES, Case
+from tests.integration.support.read_models import Conn, apply
+from tests.support.projection_cases import DAY, LIFECYCLE_CASES, NOW, TIER_CASES, Case
+from tests.support.projection_events import T0, Envelope, Events, days
 
-Conn = psycopg.Connection[Any]
-
-
-@pytest.fixture
-def conn(database_url: str) -> Iterator[Conn]:
-    with psycopg.connect(database_url) as connection:
-        create_all(connection)
-        connection.commit()
-        yield connection
-
-
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-    apply_envelopes(conn, envelopes)
-    conn.commit()
+pytestmark = pytest.mark.integration
 
 
 def last_position(conn: Conn) -> int:

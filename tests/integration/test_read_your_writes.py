@@ -16,8 +16,8 @@ import pytest_asyncio
 from anyio import to_thread
 
 from gateway.deps import Limits
-from gateway.testing import GatewayHarness, first_error
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness, first_error
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -17,8 +17,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from gateway.db import ReadPool
 from gateway.health import check_database
-from gateway.testing import GatewayHarness
-from tests.servers import ServerSet
+from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -25,7 +25,7 @@ from commands.messages import (
 from ops.seeding.command import seed_database
 from ops.seeding.history import DemoHistory
 from ops.seeding.vocabulary import SOURCES
-from ops.testing import clean_env, crm_argv
+from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

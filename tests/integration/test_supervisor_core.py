@@ -18,7 +18,9 @@ import pytest
 
 from ops.lock import DataDirBusy, DataDirLock, lock_holder
 from ops.supervisor import ChildSpec, StartupError, Supervisor, backoff_delay
-from tests.waiting import wait_for
+from tests.integration.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
 
 CHILD = textwrap.dedent(
     """

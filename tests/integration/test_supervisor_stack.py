@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from ops.lock import lock_holder
-from ops.testing import PlatformProcess, running_platform, scratch_data_dir
-from tests.servers import ServerSet
+from tests.integration.support.platform import PlatformProcess, running_platform, scratch_data_dir
+from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def test_each_child_command_line_names_it(platform: PlatformProcess) -> None:
 def test_a_second_up_on_the_same_folder_is_refused(platform: PlatformProcess) -> None:
     import subprocess
 
-    from ops.testing import clean_env, crm_argv
+    from tests.integration.support.platform import clean_env, crm_argv
 
     result = subprocess.run(
         crm_argv("up", "--data-dir", str(platform.data_dir), "--port", "0"),

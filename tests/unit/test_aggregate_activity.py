@@ -14,7 +14,7 @@ from events import (
     ReferralRecorded,
     SatisfactionSurveyAnswered,
 )
-from tests.unit.test_aggregate_helpers import later, new_customer, only_event, refused
+from tests.unit.support.aggregates import later, new_customer, only_event, refused
 
 
 def test_touch_defaults_to_outbound_and_counts_per_channel() -> None:

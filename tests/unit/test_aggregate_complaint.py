@@ -8,7 +8,7 @@ import pytest
 
 from aggregates import Complaint
 from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved
-from tests.unit.test_aggregate_helpers import (
+from tests.unit.support.aggregates import (
     AT,
     later,
     new_complaint,

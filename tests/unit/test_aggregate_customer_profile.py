@@ -9,7 +9,7 @@ import pytest
 
 from aggregates import UNSET, Customer, Policy
 from events import ContactDetailsChanged, CustomerRegistered, CustomerTagged, CustomerUntagged
-from tests.unit.test_aggregate_helpers import AT, later, new_customer, only_event, refused
+from tests.unit.support.aggregates import AT, later, new_customer, only_event, refused
 
 
 def test_register_records_normalised_fields_and_starts_at_lead() -> None:

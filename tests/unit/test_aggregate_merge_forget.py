@@ -9,7 +9,7 @@ import pytest
 
 from aggregates import Customer
 from events import CustomerForgotten, CustomerMerged, DuplicateMerged
-from tests.unit.test_aggregate_helpers import (
+from tests.unit.support.aggregates import (
     POLICY,
     later,
     line,

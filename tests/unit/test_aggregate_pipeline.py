@@ -6,7 +6,7 @@ import pytest
 
 from aggregates import Policy
 from events import StageMoved
-from tests.unit.test_aggregate_helpers import (
+from tests.unit.support.aggregates import (
     AT,
     customer_at,
     later,

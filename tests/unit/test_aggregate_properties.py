@@ -14,7 +14,7 @@ from hypothesis.strategies import DrawFn, composite
 from aggregates import Customer, DomainError, Policy, PurchaseLine
 from aggregates.purchase import to_cents
 from events import PurchaseRecorded
-from tests.unit.test_aggregate_helpers import AT, POLICY, later, mapper
+from tests.unit.support.aggregates import AT, POLICY, later, mapper
 
 ALL_STAGES = [*POLICY.all_stages]
 stage_targets = st.sampled_from([*ALL_STAGES, "lead", "bogus"])

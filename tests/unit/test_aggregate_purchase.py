@@ -9,7 +9,7 @@ import pytest
 
 from aggregates import Policy, PurchaseLine
 from events import PurchaseRecorded
-from tests.unit.test_aggregate_helpers import (
+from tests.unit.support.aggregates import (
     AT,
     POLICY,
     later,

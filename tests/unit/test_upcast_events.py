@@ -11,7 +11,7 @@ from eventsourcing.utils import get_topic
 
 from aggregates import Customer
 from events import ContactTouchRecorded, CrmEvent, PurchaseRecorded
-from tests.unit.test_aggregate_helpers import AT, later, mapper
+from tests.unit.support.aggregates import AT, later, mapper
 
 
 def stored_v1(cls: type[CrmEvent], originator_id: UUID, version: int, **state: Any) -> StoredEvent:

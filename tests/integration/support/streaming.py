@@ -18,7 +18,7 @@ from commands.messages import (
     RegisterCustomer,
 )
 from commands.service import CommandService
-from tests.servers import ServerSet
+from tests.integration.support.servers import ServerSet
 
 CTX = CommandContext(actor="processor-test")
 

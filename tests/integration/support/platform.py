@@ -1,6 +1,6 @@
 """Run a real `crm up` from a test: start it, wait until healthy, poke it, stop it.
 
-For integration and end-to-end tests anywhere in the project:
+For integration and end-to-end tests (`tests/integration/`):
 
     with running_platform(tmp_path / "crm") as platform:
         platform.wait_healthy()
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -31,21 +29,8 @@ from typing import Any
 import httpx
 import psutil
 
+from ops.crm_process import clean_env, crm_argv
 from ops.embedded.ports import free_port
-
-
-def crm_argv(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("crm")
-    if script.exists():
-        return [sys.executable, str(script), *args]
-    return [sys.executable, "-m", "ops", *args]
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The current environment without any `CRM_*` variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update(extra or {})
-    return env
 
 
 @dataclass

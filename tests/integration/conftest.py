@@ -1,0 +1,81 @@
+"""Integration tests: session-wide real servers, per-test fresh databases and topics.
+
+The servers start only when a test asks for one of these fixtures, and only tests under
+this folder can: unit tests never see them. Every test collected here is marked
+`integration` (a new file needs nothing to be), so `-m "not integration"` skips them all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.support.servers import ServerSet, started_servers
+
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under this folder `integration`, before `-m` deselects anything."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[ServerSet]:
+    """The real PostgreSQL and Kafka-protocol broker, started once per test run."""
+    with tempfile.TemporaryDirectory(prefix="crm-test-") as workdir:
+        path = Path(workdir)
+        os.chmod(path, 0o755)
+        with started_servers(path) as started:
+            yield started
+
+
+@pytest.fixture
+def database_url(servers: ServerSet) -> Iterator[str]:
+    """A new, empty database for one test, dropped afterwards."""
+    url = servers.new_database()
+    try:
+        yield url
+    finally:
+        servers.drop_database(url)
+
+
+@pytest.fixture
+def kafka_bootstrap(servers: ServerSet) -> str:
+    return servers.kafka_bootstrap
+
+
+@pytest.fixture
+def kafka_topic(servers: ServerSet) -> str:
+    """A topic name no other test uses."""
+    return servers.new_topic()
+
+
+@pytest.fixture
+def app(database_url: str, master_key: str) -> Iterator[Any]:
+    """The event store application on this test's fresh database."""
+    from commands.application import CrmApplication
+
+    application = CrmApplication(database_url, master_key=master_key, pool_size=4)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to this test's database, with every read-model table created."""
+    from projections.schema import create_all
+
+    with psycopg.connect(database_url) as connection:
+        create_all(connection)
+        connection.commit()
+        yield connection

@@ -1,0 +1,1 @@
+"""Helpers for the unit tests only: pure code, no servers."""
