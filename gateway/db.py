@@ -16,7 +16,8 @@ connection midway is run once more on a fresh one: reads have no side effects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from anyio import to_thread
@@ -28,15 +29,28 @@ T = TypeVar("T")
 
 
 class StatementCounter:
-    """A thread-safe count of statements executed on the pool's connections."""
+    """A thread-safe count of statements executed on the pool's connections.
+
+    The pool's checkout check is not counted: it is the pool's, not the query's."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._paused = threading.local()
         self.count = 0
 
     def add(self, n: int = 1) -> None:
+        if getattr(self._paused, "on", False):
+            return
         with self._lock:
             self.count += n
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._paused.on = True
+        try:
+            yield
+        finally:
+            self._paused.on = False
 
 
 def _counting_cursor(counter: StatementCounter) -> type[Cursor[Any]]:
@@ -78,7 +92,8 @@ class ReadPool:
 
     def _check(self, conn: Connection[Any]) -> None:
         try:
-            ConnectionPool.check_connection(conn)
+            with self.counter.paused():
+                ConnectionPool.check_connection(conn)
         except Exception:
             self.pool.check()  # drop every dead idle connection now, not one per backoff
             raise
