@@ -505,9 +505,9 @@ def bench(
 ) -> None:
     """Benchmark (not a test): verify rate over EVENTS events, as-of latency for one
     customer with CUSTOMER_EVENTS events (snapshots on). Writes a JSON result file."""
-    from ops.bench import RESULTS_DIR
+    from bench import RESULTS_DIR
+    from bench.audit_bench import AuditBenchConfig, run_audit_bench
     from ops.cli import console, setting_errors
-    from ops.compliance.bench import AuditBenchConfig, run_audit_bench
 
     with setting_errors():
         settings = _settings(None)

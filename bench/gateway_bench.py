@@ -17,15 +17,15 @@ from typing import Any
 
 import psycopg
 
+from bench.document import Size, median_rate, now, row, target
+from bench.history import seed_history
+from bench.load import Body, repeat_for_clients, run_load
+from bench.processes import GATEWAY, bench_platform
+from bench.queries import TYPENAME, list_bodies, profile_bodies
+from bench.server import new_topic, scratch_database
+from bench.stats import Run, summarise
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from ops.bench.document import Size, median_rate, now, row, target
-from ops.bench.history import seed_history
-from ops.bench.load import Body, repeat_for_clients, run_load
-from ops.bench.processes import GATEWAY, bench_platform
-from ops.bench.queries import TYPENAME, list_bodies, profile_bodies
-from ops.bench.server import new_topic, scratch_database
-from ops.bench.stats import Run, summarise
 from streams.rebuild import rebuild
 
 RATIO_TARGET = 0.5

@@ -23,12 +23,12 @@ from rich.progress import (
 from aggregates.policy import Policy
 from commands.application import CrmApplication
 from commands.service import CommandService
+from demo.history import DemoHistory
+from demo.runner import SeedReport, last_position, load
+from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
 from ops.keys import master_key
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import SeedReport, last_position, load
-from ops.seeding.target import event_store_url
 
 DEFAULT_CUSTOMERS = 10_000
 DEFAULT_SEED = 42

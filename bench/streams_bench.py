@@ -1,6 +1,6 @@
 """Streams: the relay and a rebuild, each beside raw aiokafka moving the same messages.
 
-One database holds a demo history (`ops.bench.history`). Each repeat, interleaved:
+One database holds a demo history (`bench.history`). Each repeat, interleaved:
 
 - relay: `streams.relay.Relay.publish_available()` onto a new topic: read the store in
   position order, build and validate envelopes, produce idempotently, wait for acks,
@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.document import Size, median_rate, now, row, target
+from bench.history import seed_history
+from bench.raw_kafka import Message, raw_consume, raw_produce
+from bench.server import new_topic, scratch_database
+from bench.stats import Run, summarise
+from bench.timing import timed
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from ops.bench.document import Size, median_rate, now, row, target
-from ops.bench.history import seed_history
-from ops.bench.raw_kafka import Message, raw_consume, raw_produce
-from ops.bench.server import new_topic, scratch_database
-from ops.bench.stats import Run, summarise
-from ops.bench.timing import timed
 from streams.envelope import encode
 from streams.rebuild import rebuild
 from streams.relay import Relay

@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 
+from bench.stats import percentile
 from commands.application import CrmApplication
 from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
 from commands.service import CommandService
-from ops.bench.stats import percentile
 
 POLL = 0.005
 ACTOR = "bench-lag"

@@ -4,7 +4,7 @@
   id) per command as the gateway gives each request;
 - group: `clients` threads calling `GroupCommitter.handle` at once, either all with one
   shared context (an import or integration account) or a context per request;
-- bulk: a demo history (see `ops.seeding`) through `handle_many` in batches; timed
+- bulk: a demo history (see `demo`) through `handle_many` in batches; timed
   around the store only, the generator's own time is left out.
 """
 
@@ -16,14 +16,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from bench.stats import Run
+from bench.workload import Op, as_command, partition
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter, GroupStats
 from commands.messages import CommandContext
 from commands.service import CommandService
-from ops.bench.stats import Run
-from ops.bench.workload import Op, as_command, partition
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import load
+from demo.history import DemoHistory
+from demo.runner import load
 
 ACTOR = "bench"
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from commands.application import CrmApplication
 from commands.service import CommandService
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import OnBatch, SeedReport, load
+from demo.history import DemoHistory
+from demo.runner import OnBatch, SeedReport, load
 
 EVENTS_PER_CUSTOMER = 12  # what the demo history records on average (for sizing only)
 

@@ -47,8 +47,8 @@ from commands.messages import (
     ResolveComplaint,
     TagCustomer,
 )
-from ops.seeding.people import Identity, People
-from ops.seeding.vocabulary import (
+from demo.people import Identity, People
+from demo.vocabulary import (
     BACKWARD_REASONS,
     CATALOGUE,
     COMPLAINT_CATEGORIES,
