@@ -30,6 +30,7 @@ from rich.table import Table
 
 from aggregates.customer import Customer
 from bench.stats import percentile
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.audit import replay, state_as_of
 from commands.chain import verify_chain
@@ -153,7 +154,7 @@ def measure_audit(
 
     load_before = os.getloadavg()
     with scratch_database(server, "audit") as url:
-        app = CrmApplication(url, master_key=generate_master_key(), pool_size=4)
+        app = open_store(url, generate_master_key(), kind="bench", pool_size=4)
         try:
             log(f"loading {config.events:,} events through the recorder")
             load_rate = load_store(

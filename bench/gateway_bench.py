@@ -24,7 +24,7 @@ from bench.processes import GATEWAY, bench_platform
 from bench.queries import TYPENAME, list_bodies, profile_bodies
 from bench.server import new_topic, scratch_database
 from bench.stats import Run, summarise
-from commands.application import CrmApplication
+from bootstrap import open_store
 from commands.crypto import generate_master_key
 from streams.rebuild import rebuild
 
@@ -69,7 +69,7 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
     with scratch_database(server_url, "bench_gateway") as url:
         log(f"gateway: seeding {config.customers:,} customers, rebuilding the read models")
         seed_history(url, key, customers=config.customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             rebuild(app, url)
         finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from bench import RESULTS_DIR
 from bench.history import seed_history
 from bench.server import bench_broker, bench_server, new_topic, scratch_database
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from streams.rebuild import rebuild
@@ -59,7 +60,7 @@ def main(customers: int = 1000) -> None:
         scratch_database(server, "bench_profile") as url,
     ):
         seed_history(url, key, customers=customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             relay = Relay(app, url, bootstrap, new_topic("bench.profile"))
             try:

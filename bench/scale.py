@@ -25,7 +25,7 @@ from bench.fit import extrapolate_best, extrapolate_linear
 from bench.history import EVENTS_PER_CUSTOMER, seed_history
 from bench.scale_probe import disk_usage, query_latencies
 from bench.server import scratch_database
-from commands.application import CrmApplication
+from bootstrap import open_store
 from commands.crypto import generate_master_key
 from streams.rebuild import rebuild
 
@@ -68,7 +68,7 @@ def run_scale(server_url: str, config: ScaleConfig, log: Log) -> dict[str, Any]:
 
 
 def measure_point(url: str, key: str, events: int, samples: int, log: Log) -> dict[str, Any]:
-    app = CrmApplication(url, master_key=key, pool_size=2)
+    app = open_store(url, key, kind="bench")
     try:
         log(f"scale: rebuilding the read models at {events:,} events")
         began = time.perf_counter()

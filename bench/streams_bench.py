@@ -25,6 +25,7 @@ from bench.raw_kafka import Message, raw_consume, raw_produce
 from bench.server import new_topic, scratch_database
 from bench.stats import Run, summarise
 from bench.timing import timed
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from streams.envelope import encode
@@ -68,7 +69,7 @@ def run_streams(server_url: str, bootstrap: str, config: StreamsConfig, log: Log
     with scratch_database(server_url, "bench_streams") as url:
         log(f"streams: seeding {config.customers:,} customers")
         seeded = seed_history(url, key, customers=config.customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             messages = messages_of(app)
             for repeat in range(config.repeats):

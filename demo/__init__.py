@@ -5,6 +5,6 @@ articles, a funnel with realistic drop-off), `runner` sends it through
 `CommandService.handle_many` in batches, `command` is the body of `crm seed`.
 
 Demo data, kept apart from the runtime: it may import `commands`, `aggregates`, `ops`
-(settings, keys, the data-dir lock). Only the `crm seed` verb (imported
+(settings, keys, the data-dir lock) and `bootstrap`. Only the `crm seed` verb (imported
 inside the command), the benchmarks and the tests import it.
 """
