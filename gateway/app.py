@@ -1,7 +1,9 @@
 """The gateway's starlette application.
 
-`create_app(settings)` builds the app from a list of routes: `/healthz`, `/metrics`
-and the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket subscriptions).
+`create_app(settings, deps=deps)` builds the app from a list of routes: `/healthz`,
+`/metrics` and, given deps (built by `bootstrap.gateway_deps_for(settings)` in
+`crm gateway`), the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket
+subscriptions).
 `serving_status(app)` tells the process's heartbeat what the gateway really serves,
 so the health answer stays honest if GraphQL could not be mounted.
 
@@ -12,6 +14,7 @@ The settings object is anything with the attributes of `GatewaySettings`: in pra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +24,9 @@ from starlette.routing import BaseRoute, Route
 from gateway.db import ReadPool
 from gateway.health import platform_health
 from gateway.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from gateway.deps import GatewayDeps
 
 GRAPHQL_PATH = "/graphql"
 HEALTH_PATH = "/healthz"
@@ -39,12 +45,12 @@ def health_route(settings: GatewaySettings, reads: ReadPool | None = None) -> Ro
     return Route(HEALTH_PATH, healthz, methods=["GET"], name="healthz")
 
 
-def routes(settings: GatewaySettings) -> list[BaseRoute]:
-    """Every route the gateway serves. GraphQL is added here when it exists."""
+def routes(settings: GatewaySettings, deps: GatewayDeps | None = None) -> list[BaseRoute]:
+    """Every route the gateway serves. GraphQL is added here when there are deps."""
     from gateway.metrics import metrics_route
     from gateway.mount import graphql_app
 
-    graphql = graphql_app(settings)
+    graphql = graphql_app(settings, deps)
     reads = graphql.deps.reads if graphql is not None else None
     return [
         health_route(settings, reads),
@@ -53,8 +59,13 @@ def routes(settings: GatewaySettings) -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: GatewaySettings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    app = Starlette(routes=[*routes(settings), *extra_routes])
+def create_app(
+    settings: GatewaySettings,
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    deps: GatewayDeps | None = None,
+) -> Starlette:
+    app = Starlette(routes=[*routes(settings, deps), *extra_routes])
     app.state.settings = settings
     return app
 

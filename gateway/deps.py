@@ -1,8 +1,9 @@
 """Everything the gateway needs from the rest of the platform, in one object.
 
-`GatewayDeps` is built once per process (`GatewayDeps.open(...)` from a database URL
-and master key, or by hand in tests) and handed to `create_graphql_app`. Resolvers
-reach it through the request context; nothing in the gateway reads globals.
+`GatewayDeps` is built once per process (by the composition root,
+`bootstrap.gateway_deps(...)`, or by hand in tests) and handed to `create_app` /
+`create_graphql_app`. Resolvers reach it through the request context; nothing in the
+gateway reads globals or builds the event store itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Protocol
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter
 from commands.messages import Command, CommandContext, CommandResult
-from commands.service import CommandService
 from compliance.access_log import AccessLog
 from gateway.db import ReadPool
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
@@ -79,26 +79,6 @@ class GatewayDeps:
     access_log: AccessLog | None = None
     """Where reads of personal data are recorded (docs/compliance.md §5); None records
     nothing (unit tests of the schema alone)."""
-
-    @classmethod
-    def open(
-        cls,
-        database_url: str,
-        *,
-        master_key: str | bytes,
-        read_pool_size: int = 8,
-        limits: Limits | None = None,
-    ) -> GatewayDeps:
-        """Deps over one database (event store and read models), with default policy."""
-        app = CrmApplication(database_url, master_key=master_key)
-        return cls(
-            app=app,
-            # Concurrent mutations share transactions (one fsync per round, not per command).
-            service=GroupCommitter(CommandService(app)),
-            reads=ReadPool(database_url, max_size=read_pool_size),
-            limits=limits or Limits(),
-            access_log=AccessLog(app),
-        )
 
     def close(self) -> None:
         if self.access_log is not None:

@@ -1,6 +1,6 @@
 """`create_graphql_app`: the GraphQL API as routes the gateway's starlette app mounts.
 
-    deps = GatewayDeps.open(database_url, master_key=key)
+    deps = bootstrap.gateway_deps(database_url, key)  # in the caller: gateway never builds it
     graphql = create_graphql_app(deps, jwt_secret=secret, production=False,
                                  kafka_bootstrap="127.0.0.1:9092", topic="crm.events")
     app = create_app(settings, extra_routes=graphql.routes)

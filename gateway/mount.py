@@ -1,31 +1,25 @@
-"""The GraphQL routes for `gateway.app.create_app`, built from the platform settings.
+"""The GraphQL routes for `gateway.app.create_app`, over deps built by the caller.
 
-    def routes(settings):
-        return [health_route(settings), *graphql_routes(settings)]
+    def routes(settings, deps):
+        return [health_route(settings), *graphql_routes(settings, deps)]
 
-Without a database URL, master key or JWT secret (which `crm gateway` fills in), no
-GraphQL route is served and `/healthz` keeps saying so.
+`crm gateway` builds the deps in the composition root (`bootstrap.gateway_deps_for`).
+Without deps or a JWT secret no GraphQL route is served and `/healthz` keeps saying so.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from starlette.routing import BaseRoute
 
-from gateway.deps import GatewayDeps, Limits
+from gateway.deps import GatewayDeps
 from gateway.graphql_app import GraphQLApp, create_graphql_app
 from gateway.settings import GatewaySettings
 
 
-def graphql_app(settings: GatewaySettings) -> GraphQLApp | None:
-    """The GraphQL app (its deps hold the read pool `/healthz` checks), or None."""
-    if not (settings.database_url and settings.master_key and settings.jwt_secret):
+def graphql_app(settings: GatewaySettings, deps: GatewayDeps | None) -> GraphQLApp | None:
+    """The GraphQL app over `deps` (they hold the read pool `/healthz` checks), or None."""
+    if deps is None or not settings.jwt_secret:
         return None
-    # Settings objects without the knob (older callers, tests) keep the default cap.
-    days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
-    limits = Limits(max_token_lifetime=timedelta(days=days))
-    deps = GatewayDeps.open(settings.database_url, master_key=settings.master_key, limits=limits)
     return create_graphql_app(
         deps,
         jwt_secret=settings.jwt_secret,
@@ -35,6 +29,6 @@ def graphql_app(settings: GatewaySettings) -> GraphQLApp | None:
     )
 
 
-def graphql_routes(settings: GatewaySettings) -> list[BaseRoute]:
-    graphql = graphql_app(settings)
+def graphql_routes(settings: GatewaySettings, deps: GatewayDeps | None) -> list[BaseRoute]:
+    graphql = graphql_app(settings, deps)
     return graphql.routes if graphql is not None else []

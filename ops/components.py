@@ -93,9 +93,11 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
 
 
 def run_gateway(settings: Settings) -> None:
-    """`crm gateway`: uvicorn serving `gateway.app:create_app(settings)`."""
+    """`crm gateway`: uvicorn serving `gateway.app:create_app` over the deps the
+    composition root builds from the settings."""
     import uvicorn
 
+    from bootstrap import gateway_deps_for
     from gateway.app import create_app, serving_status
     from ops.keys import with_secrets
 
@@ -103,7 +105,7 @@ def run_gateway(settings: Settings) -> None:
     heartbeat.report("starting", "loading the application")
     heartbeat.start()
     settings = with_secrets(settings)
-    app = create_app(settings)
+    app = create_app(settings, deps=gateway_deps_for(settings))
     server = uvicorn.Server(
         uvicorn.Config(
             app,

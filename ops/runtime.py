@@ -90,17 +90,18 @@ def kafka_bootstrap(settings: Settings) -> str:
 
 
 @contextmanager
-def open_application(settings: Settings, *, pool_size: int = 4) -> Iterator[CrmApplication]:
-    """The event store application for this platform, closed afterwards."""
-    from commands.application import CrmApplication
+def open_application(
+    settings: Settings, *, pool_size: int | None = None
+) -> Iterator[CrmApplication]:
+    """The event store application for a `crm` verb (built by the composition root over
+    the URL and key resolved here), closed afterwards."""
+    from bootstrap import store
 
-    app = CrmApplication(
+    with store(
         database_url(settings),
-        master_key=master_key(settings),
+        master_key(settings),
+        kind="command",
         snapshot_interval=settings.snapshot_interval,
         pool_size=pool_size,
-    )
-    try:
+    ) as app:
         yield app
-    finally:
-        app.close()

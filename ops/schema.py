@@ -14,11 +14,11 @@ def prepare_database(database_url: str, master_key: str) -> None:
     workers' parking lot."""
     import psycopg
 
-    from commands.application import CrmApplication
+    from bootstrap import open_store
     from projections.schema import create_all
     from streams.parking import create_parking
 
-    CrmApplication(database_url, master_key=master_key, pool_size=1).close()
+    open_store(database_url, master_key, kind="schema").close()
     with psycopg.connect(database_url) as conn, conn.transaction():
         create_all(conn)
         create_parking(conn)

@@ -39,16 +39,8 @@ class StreamConfig:
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:
     """Body of `crm relay`: publish until stopped; an error ends the process (restarted)."""
-    from commands.application import CrmApplication
-    from streams.relay import Relay
+    from bootstrap import relay as open_relay  # the composition root; only the process body
 
     report("starting", "connecting to the database and the broker")
-    app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
-    relay = Relay(
-        app, config.database_url, config.kafka_bootstrap, config.topic, partitions=config.partitions
-    )
-    try:
+    with open_relay(config) as relay:
         relay.run(stop, report)
-    finally:
-        relay.close()
-        app.close()

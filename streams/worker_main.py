@@ -35,17 +35,16 @@ Opener = Callable[["CrmApplication", StreamConfig], OpenedSink]
 
 
 def _read_models(app: CrmApplication, config: StreamConfig) -> OpenedSink:
-    from streams.sink import ReadModelSink
+    from bootstrap import read_model_sink
 
-    sink = ReadModelSink(app, config.database_url)
+    sink = read_model_sink(app, config.database_url)
     return OpenedSink(sink, sink.lag, sink.close)
 
 
 def _analytics(app: CrmApplication, config: StreamConfig) -> OpenedSink:
-    from projections.analytics.layout import AnalyticsLayout
-    from projections.analytics.writer import AnalyticsSink
+    from bootstrap import analytics_sink
 
-    sink = AnalyticsSink(AnalyticsLayout.for_data_dir(config.data_dir))
+    sink = analytics_sink(config.data_dir)
 
     def lag() -> int:
         newest = app.recorder.max_notification_id() or 0
@@ -78,10 +77,10 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     if name not in WORKERS:
         raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     report("starting", "connecting to the database and the broker")
-    from commands.application import CrmApplication
+    from bootstrap import open_store  # the composition root; only the process body
     from streams.processor import ProcessorSettings, run_processor
 
-    app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
+    app = open_store(config.database_url, config.master_key, kind="worker")
     settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
     try:
         with opened_intake(name, app, config) as (intake, opened):

@@ -505,8 +505,8 @@ def bench(
 ) -> None:
     """Benchmark (not a test): verify rate over EVENTS events, as-of latency for one
     customer with CUSTOMER_EVENTS events (snapshots on). Writes a JSON result file."""
-    from ops.bench import RESULTS_DIR
-    from ops.bench.audit import AuditBenchConfig, run_audit_bench
+    from bench import RESULTS_DIR
+    from bench.audit_bench import AuditBenchConfig, run_audit_bench
     from ops.cli import console, setting_errors
 
     with setting_errors():

@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
         repeats: int | None,
         scale_max: int | None,
     ) -> None:
-        from ops.bench import RESULTS_DIR, BenchRequest
-        from ops.bench.suite import BenchFailed, run_suite
+        from bench import RESULTS_DIR, BenchRequest
+        from bench.suite import BenchFailed, run_suite
         from ops.cli import console, setting_errors, settings_from
 
         with setting_errors():
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         scale_max: ScaleMax = None,
     ) -> None:
         """Every benchmark in one run: one JSON, one Markdown summary, charts, a table."""
-        from ops.bench import BENCHMARKS
+        from bench import BENCHMARKS
 
         _run(list(BENCHMARKS), quick, out, clients, repeats, scale_max)
 

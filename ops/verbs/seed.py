@@ -44,9 +44,9 @@ def register(app: typer.Typer) -> None:
         folder's embedded PostgreSQL. A store that holds events is left alone unless
         --force is given (then pick another --seed).
         """
+        from demo.command import run_seed_verb
+        from demo.runner import SeedFailed
         from ops.cli import _log, console, setting_errors, settings_from
-        from ops.seeding.command import run_seed_verb
-        from ops.seeding.runner import SeedFailed
 
         with setting_errors():
             try:

@@ -24,5 +24,5 @@ rows), `dimension` (customer and complaint state folded from events), `parquet`
 (atomic parts, compaction), `writer` (a batch of envelopes to files: the worker's
 sink), `catalog` (the DuckDB views and macros), `sql` (literals for view text),
 `report` (HTML report). Elsewhere: `streams.analytics_rebuild` (replay the event store
-into the files), `ops.quality` (`crm check`), `ops.bench.analytics_bench`.
+into the files), `ops.quality` (`crm check`), `bench.analytics_bench`.
 """

@@ -22,9 +22,9 @@ import pytest_asyncio
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
+from demo.command import seed_database
 from events import ALL_EVENTS
 from ops.quality.store import store_facts
-from ops.seeding.command import seed_database
 from projections.analytics.catalog import connect
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.parquet import compact_all, parts, write_part

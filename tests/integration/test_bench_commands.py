@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ops.bench.commands import MEASUREMENTS, BenchConfig, run_commands_bench, table, write_result
+from bench.commands import MEASUREMENTS, BenchConfig, run_commands_bench, table, write_result
 from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration

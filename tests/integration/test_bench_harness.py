@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ops.bench import BENCHMARKS, BenchRequest
-from ops.bench.suite import run_suite, written
+from bench import BENCHMARKS, BenchRequest
+from bench.suite import run_suite, written
 from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from commands.messages import (
     RegisterCustomer,
     ResolveComplaint,
 )
-from ops.seeding.command import seed_database
-from ops.seeding.history import DemoHistory
-from ops.seeding.vocabulary import SOURCES
+from demo.command import seed_database
+from demo.history import DemoHistory
+from demo.vocabulary import SOURCES
 from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration

@@ -29,13 +29,14 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.customer import Customer
+from bench.stats import percentile
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.effects import derive_effects
 from commands.recorder import WriteEffects
 from compliance.audit import replay, state_as_of
 from compliance.verify import verify_chain
-from ops.bench.stats import percentile
 
 VERIFY_TARGET = 100_000.0
 AS_OF_TARGET_MS = 100.0
@@ -131,7 +132,7 @@ def run_audit_bench(
     database_url: str | None, config: AuditBenchConfig, out_dir: Path, console: Console
 ) -> Path:
     """`crm audit bench`: measure on the configured or a throwaway server, write, print."""
-    from ops.bench.server import bench_server
+    from bench.server import bench_server
 
     def log(message: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
@@ -149,11 +150,11 @@ def measure_audit(
 ) -> dict[str, Any]:
     """Verify rate and as-of latency in a scratch database on `server` (also the
     `compliance` scenario of `crm bench all`)."""
-    from ops.bench.server import scratch_database, server_version
+    from bench.server import scratch_database, server_version
 
     load_before = os.getloadavg()
     with scratch_database(server, "audit") as url:
-        app = CrmApplication(url, master_key=generate_master_key(), pool_size=4)
+        app = open_store(url, generate_master_key(), kind="bench", pool_size=4)
         try:
             log(f"loading {config.events:,} events through the recorder")
             load_rate = load_store(

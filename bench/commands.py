@@ -4,7 +4,7 @@ Measured, each `repeats` times on fresh databases of one PostgreSQL server, repe
 interleaved (baseline, single, group..., bulk, then again) so that a noisy neighbour
 hurts every measurement alike:
 
-(a) baseline: the plain `eventsourcing` loop (`ops.bench.baseline`);
+(a) baseline: the plain `eventsourcing` loop (`bench.baseline`);
 (b) our single-command path: sequential `handle`, and `clients` threads through
     `GroupCommitter` with a shared context and with a context per request;
 (c) the bulk path: a demo history through `handle_many` (events/s).
@@ -29,12 +29,12 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.baseline import run_baseline
+from bench.ours import run_bulk, run_group, run_single
+from bench.server import scratch_database, server_version
+from bench.stats import Run, summarise
+from bench.workload import workload
 from commands.crypto import generate_master_key
-from ops.bench.baseline import run_baseline
-from ops.bench.ours import run_bulk, run_group, run_single
-from ops.bench.server import scratch_database, server_version
-from ops.bench.stats import Run, summarise
-from ops.bench.workload import workload
 
 SINGLE_PATH_TARGET = 5.0  # the single path (under concurrency) vs the plain loop
 BULK_TARGET = 20_000.0  # events/s
@@ -208,8 +208,8 @@ def table(result: dict[str, Any]) -> Table:
 
 
 def with_summary(result: dict[str, Any]) -> dict[str, Any]:
-    """The result with the fields the combined report reads (`ops.bench.document`)."""
-    from ops.bench.document import row
+    """The result with the fields the combined report reads (`bench.document`)."""
+    from bench.document import row
 
     results, config = result["results"], result["config"]
     base = _median(results, "baseline")
@@ -241,7 +241,7 @@ def with_summary(result: dict[str, Any]) -> dict[str, Any]:
 def _latency_row(
     label: str, entry: dict[str, Any], base: float | None, target: str = "", met: bool | None = None
 ) -> dict[str, Any]:
-    from ops.bench.document import row
+    from bench.document import row
 
     latency = entry["latency_ms"]
     return row(

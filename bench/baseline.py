@@ -19,8 +19,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
-from ops.bench.stats import Run
-from ops.bench.workload import Op
+from bench.stats import Run
+from bench.workload import Op
 
 
 class PlainCustomer(Aggregate):

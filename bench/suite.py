@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ops.bench import BENCHMARKS, BenchRequest
-from ops.bench.document import now
-from ops.bench.report import combined, machine, rich_table, write_report
-from ops.bench.server import bench_broker, bench_server
+from bench import BENCHMARKS, BenchRequest
+from bench.document import now
+from bench.report import combined, machine, rich_table, write_report
+from bench.server import bench_broker, bench_server
 
 NEEDS_BROKER = frozenset({"end_to_end", "streams", "gateway"})
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from ops.bench.stats import percentile
+from bench.stats import percentile
 from projections.queries import get_customers, list_customers
 from projections.views import CustomerFilter
 

@@ -13,7 +13,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ops.bench.stats import Run
+from bench.stats import Run
 
 Message = tuple[bytes, bytes]
 

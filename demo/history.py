@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.messages import Command
-from ops.seeding.people import People
-from ops.seeding.story import Story, StoryWriter
+from demo.people import People
+from demo.story import Story, StoryWriter
 
 COHORT_SIZE = 25
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ops.bench.stats import Run
+from bench.stats import Run
 
 
 def timed(work: Callable[[], int]) -> Run:

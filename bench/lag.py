@@ -21,10 +21,9 @@ from typing import Any
 
 import psycopg
 
-from commands.application import CrmApplication
+from bench.stats import percentile
+from bootstrap import command_service, open_store
 from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
-from commands.service import CommandService
-from ops.bench.stats import percentile
 
 POLL = 0.005
 ACTOR = "bench-lag"
@@ -108,8 +107,8 @@ def measure_lag(
     drain_timeout: float = 60.0,
 ) -> dict[str, Any]:
     """Offer `rate` events/s for `seconds`; lag percentiles of every event in ms."""
-    app = CrmApplication(database_url, master_key=master_key, pool_size=2)
-    service = CommandService(app)
+    app = open_store(database_url, master_key, kind="bench")
+    service = command_service(app)
     context = CommandContext(actor=ACTOR)
     pending = Pending()
     stop = threading.Event()

@@ -21,14 +21,13 @@ from rich.progress import (
 )
 
 from aggregates.policy import Policy
-from commands.application import CrmApplication
-from commands.service import CommandService
+from bootstrap import command_service, open_store
+from demo.history import DemoHistory
+from demo.runner import SeedReport, last_position, load
+from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
 from ops.keys import master_key
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import SeedReport, last_position, load
-from ops.seeding.target import event_store_url
 
 DEFAULT_CUSTOMERS = 10_000
 DEFAULT_SEED = 42
@@ -61,9 +60,9 @@ def seed_database(
     console: Console | None = None,
 ) -> SeedReport:
     """Generate and record the history; a rich progress bar when a console is given."""
-    app = CrmApplication(database_url, master_key=key, snapshot_interval=snapshot_interval)
+    app = open_store(database_url, key, kind="seed", snapshot_interval=snapshot_interval)
     try:
-        service = CommandService(app, policy)
+        service = command_service(app, policy)
         history = DemoHistory(customers=customers, seed=seed, until=until)
         if console is None:
             return load(service, history.batches(batch), customers=customers)
@@ -96,9 +95,9 @@ def _progress(console: Console) -> Progress:
 
 def existing_events(database_url: str, key: str) -> int:
     """How many events the store already holds (0 for a new database)."""
-    app = CrmApplication(database_url, master_key=key, pool_size=1, max_overflow=1)
+    app = open_store(database_url, key, kind="probe")
     try:
-        return last_position(CommandService(app))
+        return last_position(command_service(app))
     finally:
         app.close()
 

@@ -1,4 +1,4 @@
-"""Profile the slowest paths with pyinstrument: `python -m ops.bench.profiling [CUSTOMERS]`.
+"""Profile the slowest paths with pyinstrument: `python -m bench.profiling [CUSTOMERS]`.
 
 Seeds a demo history on throwaway embedded servers, then profiles, one after the
 other, the relay publishing it, a full rebuild, and the projections sink applying it
@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import RESULTS_DIR
+from bench.history import seed_history
+from bench.server import bench_broker, bench_server, new_topic, scratch_database
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from ops.bench import RESULTS_DIR
-from ops.bench.history import seed_history
-from ops.bench.server import bench_broker, bench_server, new_topic, scratch_database
 from streams.rebuild import rebuild
 from streams.relay import Relay
 from streams.sink import ReadModelSink
@@ -59,7 +60,7 @@ def main(customers: int = 1000) -> None:
         scratch_database(server, "bench_profile") as url,
     ):
         seed_history(url, key, customers=customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             relay = Relay(app, url, bootstrap, new_topic("bench.profile"))
             try:

@@ -23,9 +23,9 @@ from typing import Any
 import duckdb
 import psycopg
 
+from bench.document import now, row, target
+from bench.server import scratch_database
 from events.vocabulary import PIPELINE_PATH, SEVERITIES
-from ops.bench.document import now, row, target
-from ops.bench.server import scratch_database
 from projections import queries
 from projections.analytics.catalog import connect, write_catalog
 from projections.analytics.layout import AnalyticsLayout

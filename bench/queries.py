@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ops.bench.load import Body
+from bench.load import Body
 
 PROFILE_360 = """
 query($id: ID!) {

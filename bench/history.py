@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from commands.application import CrmApplication
-from commands.service import CommandService
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import OnBatch, SeedReport, load
+from bootstrap import command_service, open_store
+from demo.history import DemoHistory
+from demo.runner import OnBatch, SeedReport, load
 
 EVENTS_PER_CUSTOMER = 12  # what the demo history records on average (for sizing only)
 
@@ -25,10 +24,10 @@ def seed_history(
 ) -> SeedReport:
     """Record `customers` new customers' stories (different `seed`s never share ids)."""
     history = DemoHistory(customers=customers, seed=seed, until=datetime.now(UTC))
-    app = CrmApplication(database_url, master_key=master_key, pool_size=2)
+    app = open_store(database_url, master_key, kind="bench")
     try:
         return load(
-            CommandService(app), history.batches(batch), customers=customers, on_batch=on_batch
+            command_service(app), history.batches(batch), customers=customers, on_batch=on_batch
         )
     finally:
         app.close()

@@ -1,6 +1,6 @@
 """The commands benchmark's workload as GraphQL mutations, one body per operation.
 
-The same operations the plain loop plays (`ops.bench.workload`), minus the kinds the
+The same operations the plain loop plays (`bench.workload`), minus the kinds the
 API has no mutation for (needs), so both sides do the same work. The payload asks for
 `position` and `version` only: asking for `customer` would make each mutation wait for
 the read models (read-your-writes), which the lag measurement covers separately.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ops.bench.load import Body
-from ops.bench.workload import Op, partition, workload
+from bench.load import Body
+from bench.workload import Op, partition, workload
 
 KINDS = ("register", "touch", "tag", "move", "purchase")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aggregates.errors import DomainError
 from commands.messages import CommandContext
 from commands.service import CommandService
-from ops.seeding.history import Batch
+from demo.history import Batch
 
 SEED_ACTOR = "crm-seed"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from rich.table import Table
 
-from ops.bench.document import now
-from ops.bench.server import server_version
+from bench.document import now
+from bench.server import server_version
 
 COLUMNS = ("scenario", "measure", "value", "baseline", "ratio", "p50 ms", "p99 ms", "target", "met")
 
@@ -115,7 +115,7 @@ def rich_table(doc: dict[str, Any]) -> Table:
 
 def write_report(doc: dict[str, Any], out_dir: Path, stem: str) -> dict[str, Path | list[Path]]:
     """Writes `<stem>.json`, `<stem>.md` and `<stem>-*.png`; returns the paths."""
-    from ops.bench.charts import draw_charts
+    from bench.charts import draw_charts
 
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{stem}.json"

@@ -4,11 +4,11 @@ On one database, the real `crm relay`, `crm worker projections` and `crm gateway
 run as processes. Measured:
 
 - mutations/s and p50/p99 latency of `clients` concurrent HTTP clients, each sending
-  its customers' mutations in order (`ops.bench.mutations`), while relay and worker
+  its customers' mutations in order (`bench.mutations`), while relay and worker
   carry every event on to the read models, as in production;
 - baseline, interleaved with each repeat: the plain `eventsourcing` loop doing the
-  same operations in process (`ops.bench.baseline`), on a database of its own;
-- lag at an offered 1,000 events/s (`ops.bench.lag`).
+  same operations in process (`bench.baseline`), on a database of its own;
+- lag at an offered 1,000 events/s (`bench.lag`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.baseline import run_baseline
+from bench.document import Size, median_rate, now, row, target
+from bench.lag import measure_lag
+from bench.load import run_load
+from bench.mutations import bodies_per_client, mutation_ops
+from bench.processes import bench_platform
+from bench.server import new_topic, scratch_database
+from bench.stats import Run, summarise
 from commands.crypto import generate_master_key
-from ops.bench.baseline import run_baseline
-from ops.bench.document import Size, median_rate, now, row, target
-from ops.bench.lag import measure_lag
-from ops.bench.load import run_load
-from ops.bench.mutations import bodies_per_client, mutation_ops
-from ops.bench.processes import bench_platform
-from ops.bench.server import new_topic, scratch_database
-from ops.bench.stats import Run, summarise
 
 LAG_RATE = 1000.0
 LAG_P99_TARGET_MS = 250.0

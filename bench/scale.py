@@ -1,6 +1,6 @@
 """Scale: how disk per event, rebuild time and query latency grow with the store.
 
-One database grows through the bulk path (`ops.bench.history`) to each size of the
+One database grows through the bulk path (`bench.history`) to each size of the
 series in turn. At each size: the database's bytes (event store and read models
 apart) per event, a full rebuild of every projection (seconds), and the p50/p99 of the
 gateway's 360° and list read functions called directly on PostgreSQL (the size effect,
@@ -20,13 +20,13 @@ from typing import Any
 
 import psycopg
 
-from commands.application import CrmApplication
+from bench.document import Size, now, row
+from bench.fit import extrapolate_best, extrapolate_linear
+from bench.history import EVENTS_PER_CUSTOMER, seed_history
+from bench.scale_probe import disk_usage, query_latencies
+from bench.server import scratch_database
+from bootstrap import open_store
 from commands.crypto import generate_master_key
-from ops.bench.document import Size, now, row
-from ops.bench.fit import extrapolate_best, extrapolate_linear
-from ops.bench.history import EVENTS_PER_CUSTOMER, seed_history
-from ops.bench.scale_probe import disk_usage, query_latencies
-from ops.bench.server import scratch_database
 from streams.rebuild import rebuild
 
 GOAL_EVENTS = 20_000_000
@@ -68,7 +68,7 @@ def run_scale(server_url: str, config: ScaleConfig, log: Log) -> dict[str, Any]:
 
 
 def measure_point(url: str, key: str, events: int, samples: int, log: Log) -> dict[str, Any]:
-    app = CrmApplication(url, master_key=key, pool_size=2)
+    app = open_store(url, key, kind="bench")
     try:
         log(f"scale: rebuilding the read models at {events:,} events")
         began = time.perf_counter()

@@ -3,8 +3,13 @@ to `bench/results/` (JSON, Markdown, PNG charts) and shown as a table. Tests run
 tiny sizes and look only at the shape of the results, never at the speed.
 
 `BENCHMARKS` maps a name to its runner, so `crm bench all` can run every one of them. A
-runner gets a `BenchRequest` whose servers are already up (`ops.bench.suite` starts them
-once for the whole run) and returns its result document (`ops.bench.document`).
+runner gets a `BenchRequest` whose servers are already up (`bench.suite` starts them
+once for the whole run) and returns its result document (`bench.document`).
+
+Developer tooling, kept apart from the runtime: it may import everything (the runtime
+packages, `demo` for its histories, dev-only libraries such as pyinstrument in
+`bench.profiling`). No runtime module imports it; the `crm bench` and `crm audit bench`
+verbs (`ops/verbs`) import it inside the command, so a production install never loads it.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ Runner = Callable[[BenchRequest], dict[str, Any]]
 
 def run_commands(request: BenchRequest) -> dict[str, Any]:
     """(a) plain loop, (b) single path and group commit, (c) bulk path."""
-    from ops.bench.commands import BenchConfig, run_commands_bench, with_summary
+    from bench.commands import BenchConfig, run_commands_bench, with_summary
 
     config = (
         BenchConfig.tiny()
@@ -69,8 +74,8 @@ def run_commands(request: BenchRequest) -> dict[str, Any]:
 
 def run_end_to_end(request: BenchRequest) -> dict[str, Any]:
     """GraphQL mutations over HTTP vs the plain loop; commit → read-model lag."""
-    from ops.bench.end_to_end import EndToEndConfig
-    from ops.bench.end_to_end import run_end_to_end as run
+    from bench.end_to_end import EndToEndConfig
+    from bench.end_to_end import run_end_to_end as run
 
     config = EndToEndConfig.make(request.size, request.clients, request.repeats)
     return run(request.server_url, request.bootstrap, config, request.log)
@@ -78,8 +83,8 @@ def run_end_to_end(request: BenchRequest) -> dict[str, Any]:
 
 def run_streams(request: BenchRequest) -> dict[str, Any]:
     """Relay and rebuild events/s vs raw aiokafka produce/consume."""
-    from ops.bench.streams_bench import StreamsConfig
-    from ops.bench.streams_bench import run_streams as run
+    from bench.streams_bench import StreamsConfig
+    from bench.streams_bench import run_streams as run
 
     config = StreamsConfig.make(request.size, request.repeats)
     return run(request.server_url, request.bootstrap, config, request.log)
@@ -87,8 +92,8 @@ def run_streams(request: BenchRequest) -> dict[str, Any]:
 
 def run_gateway(request: BenchRequest) -> dict[str, Any]:
     """360° and list queries vs `{ __typename }` on the same gateway."""
-    from ops.bench.gateway_bench import GatewayConfig
-    from ops.bench.gateway_bench import run_gateway as run
+    from bench.gateway_bench import GatewayConfig
+    from bench.gateway_bench import run_gateway as run
 
     config = GatewayConfig.make(request.size, request.clients, request.repeats)
     return run(request.server_url, request.bootstrap, config, request.log)
@@ -96,8 +101,8 @@ def run_gateway(request: BenchRequest) -> dict[str, Any]:
 
 def run_scale(request: BenchRequest) -> dict[str, Any]:
     """Disk per event, rebuild time, query p99 as the store grows."""
-    from ops.bench.scale import ScaleConfig
-    from ops.bench.scale import run_scale as run
+    from bench.scale import ScaleConfig
+    from bench.scale import run_scale as run
 
     config = ScaleConfig.make(request.size, request.scale_max_events)
     return run(request.server_url, config, request.log)
@@ -105,17 +110,17 @@ def run_scale(request: BenchRequest) -> dict[str, Any]:
 
 def run_analytics(request: BenchRequest) -> dict[str, Any]:
     """Funnel, cohort and RFM on the DuckDB catalog vs the PostgreSQL read models."""
-    from ops.bench.analytics_bench import AnalyticsConfig
-    from ops.bench.analytics_bench import run_analytics as run
+    from bench.analytics_bench import AnalyticsConfig
+    from bench.analytics_bench import run_analytics as run
 
     config = AnalyticsConfig.make(request.size, request.repeats)
     return run(request.server_url, config, request.size, request.log)
 
 
 def run_compliance(request: BenchRequest) -> dict[str, Any]:
-    """`crm audit verify` rate and as-of latency (`ops.bench.audit`)."""
-    from ops.bench.audit import AuditBenchConfig, measure_audit
-    from ops.bench.document import now, row
+    """`crm audit verify` rate and as-of latency (`bench.audit_bench`)."""
+    from bench.audit_bench import AuditBenchConfig, measure_audit
+    from bench.document import now, row
 
     sizes = {"tiny": (2_000, 200), "quick": (100_000, 2_000)}
     events, customer_events = sizes.get(request.size, (1_000_000, 10_000))

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ops.bench.stats import Run
+from bench.stats import Run
 
 Body = dict[str, Any]
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import psycopg
 
-from commands.application import CrmApplication
+from bench.document import Size, median_rate, now, row, target
+from bench.history import seed_history
+from bench.load import Body, repeat_for_clients, run_load
+from bench.processes import GATEWAY, bench_platform
+from bench.queries import TYPENAME, list_bodies, profile_bodies
+from bench.server import new_topic, scratch_database
+from bench.stats import Run, summarise
+from bootstrap import open_store
 from commands.crypto import generate_master_key
-from ops.bench.document import Size, median_rate, now, row, target
-from ops.bench.history import seed_history
-from ops.bench.load import Body, repeat_for_clients, run_load
-from ops.bench.processes import GATEWAY, bench_platform
-from ops.bench.queries import TYPENAME, list_bodies, profile_bodies
-from ops.bench.server import new_topic, scratch_database
-from ops.bench.stats import Run, summarise
 from streams.rebuild import rebuild
 
 RATIO_TARGET = 0.5
@@ -69,7 +69,7 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
     with scratch_database(server_url, "bench_gateway") as url:
         log(f"gateway: seeding {config.customers:,} customers, rebuilding the read models")
         seed_history(url, key, customers=config.customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             rebuild(app, url)
         finally:

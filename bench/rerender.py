@@ -1,5 +1,5 @@
 """Render a run's Markdown and charts again from its JSON, without measuring anything:
-`python -m ops.bench.rerender bench/results/<stamp>.json [--latest]`.
+`python -m bench.rerender bench/results/<stamp>.json [--latest]`.
 
 For changes to the presentation or the scale scenario's extrapolation (a fit of the
 measured points): the measured numbers are read back as they were written.
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ops.bench.report import gather, write_report
-from ops.bench.scale import ScaleConfig, document
+from bench.report import gather, write_report
+from bench.scale import ScaleConfig, document
 
 
 def refit_scale(scale: dict[str, Any]) -> dict[str, Any]:

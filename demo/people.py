@@ -16,7 +16,7 @@ from faker import Faker
 
 from aggregates.errors import ValidationFailed
 from aggregates.validation import normalize_phone
-from ops.seeding.vocabulary import EMAIL_DOMAINS
+from demo.vocabulary import EMAIL_DOMAINS
 
 OWNER_COUNT = 24
 

@@ -46,9 +46,8 @@ from commands.messages import (
     ResolveComplaint,
     TagCustomer,
 )
-from events.vocabulary import CHANNELS, PIPELINE_PATH
-from ops.seeding.people import Identity, People
-from ops.seeding.vocabulary import (
+from demo.people import Identity, People
+from demo.vocabulary import (
     BACKWARD_REASONS,
     CATALOGUE,
     COMPLAINT_CATEGORIES,
@@ -70,6 +69,7 @@ from ops.seeding.vocabulary import (
     WIN_BACK_REASONS,
     Product,
 )
+from events.vocabulary import CHANNELS, PIPELINE_PATH
 
 HISTORY_DAYS = 365
 CENT = Decimal("0.01")

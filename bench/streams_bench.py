@@ -1,6 +1,6 @@
 """Streams: the relay and a rebuild, each beside raw aiokafka moving the same messages.
 
-One database holds a demo history (`ops.bench.history`). Each repeat, interleaved:
+One database holds a demo history (`bench.history`). Each repeat, interleaved:
 
 - relay: `streams.relay.Relay.publish_available()` onto a new topic: read the store in
   position order, build and validate envelopes, produce idempotently, wait for acks,
@@ -19,14 +19,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.document import Size, median_rate, now, row, target
+from bench.history import seed_history
+from bench.raw_kafka import Message, raw_consume, raw_produce
+from bench.server import new_topic, scratch_database
+from bench.stats import Run, summarise
+from bench.timing import timed
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from ops.bench.document import Size, median_rate, now, row, target
-from ops.bench.history import seed_history
-from ops.bench.raw_kafka import Message, raw_consume, raw_produce
-from ops.bench.server import new_topic, scratch_database
-from ops.bench.stats import Run, summarise
-from ops.bench.timing import timed
 from streams.envelope import encode
 from streams.rebuild import rebuild
 from streams.relay import Relay
@@ -68,7 +69,7 @@ def run_streams(server_url: str, bootstrap: str, config: StreamsConfig, log: Log
     with scratch_database(server_url, "bench_streams") as url:
         log(f"streams: seeding {config.customers:,} customers")
         seeded = seed_history(url, key, customers=config.customers)
-        app = CrmApplication(url, master_key=key, pool_size=2)
+        app = open_store(url, key, kind="bench")
         try:
             messages = messages_of(app)
             for repeat in range(config.repeats):

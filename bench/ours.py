@@ -4,7 +4,7 @@
   id) per command as the gateway gives each request;
 - group: `clients` threads calling `GroupCommitter.handle` at once, either all with one
   shared context (an import or integration account) or a context per request;
-- bulk: a demo history (see `ops.seeding`) through `handle_many` in batches; timed
+- bulk: a demo history (see `demo`) through `handle_many` in batches; timed
   around the store only, the generator's own time is left out.
 """
 
@@ -16,26 +16,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from bench.stats import Run
+from bench.workload import Op, as_command, partition
+from bootstrap import command_service, open_store
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter, GroupStats
 from commands.messages import CommandContext
-from commands.service import CommandService
-from ops.bench.stats import Run
-from ops.bench.workload import Op, as_command, partition
-from ops.seeding.history import DemoHistory
-from ops.seeding.runner import load
+from demo.history import DemoHistory
+from demo.runner import load
 
 ACTOR = "bench"
 
 
 def crm_application(database_url: str, key: str, *, pool_size: int = 8) -> CrmApplication:
-    return CrmApplication(database_url, master_key=key, pool_size=pool_size, max_overflow=16)
+    return open_store(database_url, key, kind="bench", pool_size=pool_size)
 
 
 def run_single(database_url: str, key: str, ops: list[Op]) -> Run:
     """Sequential `handle`, one latency per command."""
     app = crm_application(database_url, key)
-    service = CommandService(app)
+    service = command_service(app)
     ids: dict[int, UUID] = {}
     latencies: list[float] = []
     try:
@@ -63,7 +63,7 @@ def run_group(
 ) -> tuple[Run, GroupStats]:
     """`clients` threads through one `GroupCommitter`, released together."""
     app = crm_application(database_url, key)
-    service = CommandService(app)
+    service = command_service(app)
     committer = GroupCommitter(service, window=window, workers=workers)
     shared = CommandContext(actor=ACTOR)
     parts = partition(ops, clients)
@@ -117,7 +117,7 @@ def run_bulk(
     batches = list(history.batches(batch))  # generated before the clock starts
     app = crm_application(database_url, key, pool_size=2)
     try:
-        report = load(CommandService(app), batches, customers=customers, on_batch=on_batch)
+        report = load(command_service(app), batches, customers=customers, on_batch=on_batch)
     finally:
         app.close()
     return Run(report.events, report.seconds)

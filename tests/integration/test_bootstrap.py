@@ -1,0 +1,91 @@
+"""The composition root builds working parts from settings, on the real servers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+import bootstrap
+from commands.messages import CommandContext, RegisterCustomer
+from gateway.app import create_app, serving_status
+from streams.relay_main import StreamConfig
+from streams.source import EventSource
+
+pytestmark = pytest.mark.integration
+
+CTX = CommandContext("ops")
+
+
+@pytest.mark.parametrize(
+    ("kind", "opened", "most"), [("gateway", 8, 24), ("worker", 2, 18), ("probe", 1, 2)]
+)
+def test_the_store_pool_is_sized_for_the_process_kind(
+    database_url: str, master_key: str, kind: bootstrap.ProcessKind, opened: int, most: int
+) -> None:
+    with bootstrap.store(database_url, master_key, kind=kind) as app:
+        pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+        assert (pool.min_size, pool.max_size) == (opened, most)
+
+
+def gateway_settings(
+    tmp_path: Path, database_url: str, master_key: str, secret: str
+) -> SimpleNamespace:
+    return SimpleNamespace(
+        data_dir=tmp_path,
+        database_url=database_url,
+        kafka_bootstrap=None,
+        kafka_topic="crm.events",
+        jwt_secret=secret,
+        master_key=master_key,
+        production=False,
+        max_token_ttl_days=7,
+    )
+
+
+async def test_the_gateway_serves_graphql_over_the_deps_bootstrap_builds(
+    tmp_path: Path, database_url: str, master_key: str
+) -> None:
+    settings = gateway_settings(tmp_path, database_url, master_key, secret="s3cret")
+    deps = bootstrap.gateway_deps_for(settings)  # type: ignore[arg-type]
+    assert deps is not None
+    try:
+        assert deps.limits.max_token_lifetime == timedelta(days=7)
+        gateway = create_app(settings, deps=deps)  # type: ignore[arg-type]
+        assert serving_status(gateway)[0] == "ok"
+        transport = httpx.ASGITransport(app=gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            response = await client.post("/graphql", json={"query": "{ __typename }"})
+        assert response.status_code == 401  # GraphQL is mounted and asks for a token
+    finally:
+        deps.close()
+
+
+def test_without_a_jwt_secret_there_are_no_deps_and_no_graphql(
+    tmp_path: Path, database_url: str, master_key: str
+) -> None:
+    settings = gateway_settings(tmp_path, database_url, master_key, secret="")
+    assert bootstrap.gateway_deps_for(settings) is None  # type: ignore[arg-type]
+    gateway = create_app(settings)  # type: ignore[arg-type]
+    assert serving_status(gateway)[0] == "idle"
+
+
+def test_the_relay_and_the_read_model_sink_carry_what_the_store_recorded(
+    tmp_path: Path, database_url: str, master_key: str, kafka_bootstrap: str, kafka_topic: str
+) -> None:
+    config = StreamConfig(
+        database_url, kafka_bootstrap, kafka_topic, tmp_path, partitions=1, master_key=master_key
+    )
+    with bootstrap.store(database_url, master_key, kind="command") as app:
+        bootstrap.command_service(app).handle(RegisterCustomer(name="Boot Strap"), CTX)
+        with bootstrap.relay(config) as relay:
+            assert relay.publish_available() == 1
+        sink = bootstrap.read_model_sink(app, database_url)
+        try:
+            sink(EventSource(app).read_after(0, 10).envelopes)
+            assert sink.lag() == 0
+        finally:
+            sink.close()
