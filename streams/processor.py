@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from streams.envelope import decode
+from streams.generation import group_id
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ Sink = Callable[[Sequence[dict[str, Any]]], Any]
 Report = Callable[[str, str], None]
 
 EXIT_BATCH_FAILED = 70
+EXIT_BROKER_LOST = 75  # the broker lost the log: restart into the new generation's group
 FETCH_MAX_WAIT_MS = 100
 
 
@@ -52,6 +54,35 @@ def prompt_fetches() -> None:
     aiokafka.AIOKafkaConsumer = PromptConsumer
 
 
+def _die_unacked(message: str, count: int) -> None:
+    log.exception(message, count)
+    os._exit(EXIT_BATCH_FAILED)
+
+
+async def apply_before_ack(sink: Sink, envelopes: Sequence[dict[str, Any]]) -> None:
+    """Run `sink(envelopes)` in a thread; return (and let `take` ack) only once it is done.
+
+    faust's `take` acks the batch in a `finally`, so it also acks when the agent is
+    cancelled mid-batch (faust stopping or restarting the agent after a broker error), and
+    a stop commits what was acked. A thread cannot be cancelled: without care the sink is
+    still writing (the analytics part not yet fsynced) while its offsets are committed,
+    and an exit then loses the batch (issue 11: analytics 85.00 vs 84.00). So a cancel
+    waits for the sink to finish before it goes on; a failed sink, or a second cancel
+    while waiting, ends the process at once, with nothing acked.
+    """
+    work = asyncio.ensure_future(asyncio.to_thread(sink, envelopes))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.shield(work)  # applied before the ack runs, or never acked
+        except BaseException:
+            _die_unacked("batch of %d interrupted twice or failed; exiting unacked", len(envelopes))
+        raise
+    except Exception:
+        _die_unacked("batch of %d failed; exiting without acking it", len(envelopes))
+
+
 @dataclass(frozen=True)
 class ProcessorSettings:
     name: str
@@ -61,16 +92,21 @@ class ProcessorSettings:
     batch_size: int = 500
     batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
+    generation: int = 0  # of the broker's log (streams/generation.py): names the group
 
 
 def build_app(
-    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+    settings: ProcessorSettings,
+    sink: Sink,
+    report: Report,
+    lag: Callable[[], int] | None = None,
+    log_replaced: Callable[[], bool] | None = None,
 ) -> faust.App:
     brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
     datadir = settings.data_dir / "faust" / settings.name
     datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
-        f"crm-{settings.name}",
+        group_id(settings.name, settings.generation),
         broker=brokers,
         store="memory://",
         datadir=str(datadir),
@@ -91,13 +127,17 @@ def build_app(
     async def apply(stream: Any) -> None:
         async for batch in stream.take(settings.batch_size, within=settings.batch_within):
             envelopes = [decode(value) for value in batch]
-            try:
-                await asyncio.to_thread(sink, envelopes)
-            except Exception:
-                log.exception("batch of %d failed; exiting without acking it", len(envelopes))
-                os._exit(EXIT_BATCH_FAILED)
+            await apply_before_ack(sink, envelopes)
             counters["batches"] += 1
             counters["events"] += len(envelopes)
+
+    @app.timer(0.5)
+    async def watch_the_log() -> None:
+        # Offsets into a log the broker lost are meaningless; see streams/generation.py.
+        if log_replaced is not None and await asyncio.to_thread(log_replaced):
+            log.warning("the broker lost its log; restarting into the new consumer group")
+            report("starting", "the broker lost its log: rejoining as a new consumer group")
+            os._exit(EXIT_BROKER_LOST)
 
     @app.timer(2.0)
     async def heartbeat() -> None:
@@ -109,14 +149,20 @@ def build_app(
 
 
 def run_processor(
-    settings: ProcessorSettings, sink: Sink, report: Report, lag: Callable[[], int] | None = None
+    settings: ProcessorSettings,
+    sink: Sink,
+    report: Report,
+    lag: Callable[[], int] | None = None,
+    log_replaced: Callable[[], bool] | None = None,
 ) -> None:
     """Block until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly).
 
     `lag()`: how many recorded events this worker has not applied yet (for /healthz).
+    `log_replaced()`: true once the broker lost the log this worker reads (the process
+    then ends at once, to be restarted into the new generation's consumer group).
     """
     prompt_fetches()
-    app = build_app(settings, sink, report, lag)
+    app = build_app(settings, sink, report, lag, log_replaced)
     report("starting", "joining the consumer group")
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.execute_from_commandline()

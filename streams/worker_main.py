@@ -16,26 +16,37 @@ from streams.relay_main import Report, StopFlag, StreamConfig
 
 if TYPE_CHECKING:
     from commands.application import CrmApplication
+    from streams.generation import GenerationWatch
     from streams.processor import ProcessorSettings
 
-Runner = Callable[["CrmApplication", StreamConfig, "ProcessorSettings", Report], None]
+Runner = Callable[
+    ["CrmApplication", StreamConfig, "ProcessorSettings", Report, "GenerationWatch"], None
+]
 
 
 def _run_read_models(
-    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
+    app: CrmApplication,
+    config: StreamConfig,
+    settings: ProcessorSettings,
+    report: Report,
+    watch: GenerationWatch,
 ) -> None:
     from streams.processor import run_processor
     from streams.sink import ReadModelSink
 
     sink = ReadModelSink(app, config.database_url)
     try:
-        run_processor(settings, sink, report, sink.lag)
+        run_processor(settings, sink, report, sink.lag, watch.moved)
     finally:
         sink.close()
 
 
 def _run_analytics(
-    app: CrmApplication, config: StreamConfig, settings: ProcessorSettings, report: Report
+    app: CrmApplication,
+    config: StreamConfig,
+    settings: ProcessorSettings,
+    report: Report,
+    watch: GenerationWatch,
 ) -> None:
     from projections.analytics.layout import AnalyticsLayout
     from projections.analytics.writer import AnalyticsSink
@@ -47,7 +58,7 @@ def _run_analytics(
         newest = app.recorder.max_notification_id() or 0
         return max(0, newest - sink.highest_position)
 
-    run_processor(settings, sink, report, lag)
+    run_processor(settings, sink, report, lag, watch.moved)
 
 
 @dataclass(frozen=True)
@@ -75,11 +86,15 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     report("starting", "connecting to the database and the broker")
     from commands.application import CrmApplication
+    from streams.generation import GenerationWatch
     from streams.processor import ProcessorSettings
 
     app = CrmApplication(config.database_url, master_key=config.master_key, pool_size=2)
-    settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
+    watch = GenerationWatch(config.database_url, config.topic)
+    settings = ProcessorSettings(
+        name, config.kafka_bootstrap, config.topic, config.data_dir, generation=watch.started_in
+    )
     try:
-        WORKERS[name].run(app, config, settings, report)
+        WORKERS[name].run(app, config, settings, report, watch)
     finally:
         app.close()
