@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -149,11 +149,12 @@ def build_app(
 
     app.timer(1.0)(heartbeat)
 
-    @app.on_partitions_assigned.connect
-    async def joined(sender: Any, assigned: Any, **kwargs: Any) -> None:
+    async def joined(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Say "ok" the moment the group has taken us in, not at the next timer tick: the
         # restart time after a kill is measured until /healthz is 200 again.
         await heartbeat()
+
+    app.on_partitions_assigned.connect(cast(Any, joined))
 
     return app
 
