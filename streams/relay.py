@@ -11,6 +11,7 @@ Envelope ids are stable, and every consumer applies an event at most once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -244,10 +245,9 @@ class Relay:
         log.warning("broker unavailable (%s); retrying", error)
         report("error", f"broker unavailable: {type(error).__name__}; retrying")
         self.producer.close(timeout=1)
-        try:
+        # Still down: the closed producer fails the next send, and we come back here.
+        with contextlib.suppress(KafkaError):
             self.producer = self._new_producer()
-        except KafkaError:
-            pass  # still down: the closed producer fails the next send, and we come back
 
     def close(self) -> None:
         self.producer.close(timeout=5)
