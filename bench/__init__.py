@@ -157,6 +157,13 @@ def run_compliance(request: BenchRequest) -> dict[str, Any]:
     return result
 
 
+def run_recovery(request: BenchRequest) -> dict[str, Any]:
+    """Seconds until serving again after a kill -9 of each part (its own `crm up`)."""
+    from bench.recovery import run_recovery as run
+
+    return run(request.size, request.repeats, request.log)
+
+
 BENCHMARKS: dict[str, Runner] = {
     "commands": run_commands,
     "end_to_end": run_end_to_end,
@@ -165,4 +172,5 @@ BENCHMARKS: dict[str, Runner] = {
     "scale": run_scale,
     "analytics": run_analytics,
     "compliance": run_compliance,
+    "recovery": run_recovery,
 }

@@ -1,7 +1,7 @@
 """Starting another `crm` as a child process: its command line and a clean environment.
 
 Used by the benchmarks (`ops/bench/processes.py`) and by the test harness that runs a
-real `crm up` (`tests/integration/support/platform.py`), so both start `crm` the same way.
+real `crm up` (`chaos/running.py`), so both start `crm` the same way.
 """
 
 from __future__ import annotations

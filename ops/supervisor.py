@@ -12,6 +12,12 @@ Why it is shaped like this:
   memory attached and block the new server) and at the end (nothing is left behind).
 - A child that exits is restarted after an exponential backoff (0.5 s, 1 s, 2 s, ...
   capped at 10 s); a child that ran for a while before dying starts again at 0.5 s.
+  A child that exits with `RESTART_NOW` (75, EX_TEMPFAIL: "start me again", e.g. a
+  worker whose broker lost its log) is started again at once, not counted as a failure.
+- Components depend on the servers below them: while a lower tier is down, a dead
+  component waits for it instead of failing again and again into a long backoff (a
+  `kill -9` of PostgreSQL used to leave the relay in a 4 s backoff after PostgreSQL was
+  long back); once the lower tier is ready again, waiting components start at once.
 - Children start in tiers (servers first); readiness checks run in threads, so the
   loop keeps watching everything else meanwhile. Stopping goes tier by tier in
   reverse: the child's stop signal to its group, SIGKILL after its timeout.
@@ -44,6 +50,7 @@ from ops.heartbeat import write_json_atomic
 from ops.logfiles import KEEP, MAX_BYTES, open_log, rotate_if_large
 
 PR_SET_CHILD_SUBREAPER = 36
+RESTART_NOW = 75  # exit code of a child that asks to be started again at once
 
 Log = Callable[[str], None]
 ReadyCheck = Callable[["subprocess.Popen[bytes]"], None]
@@ -312,9 +319,28 @@ class Supervisor:
                 elif child.state == "starting" and child.ready is not None and child.ready.done():
                     self._on_ready(child, startup=startup)
             elif child.state == "backoff" and now >= child.next_start:
+                waiting_for = self._down_below(child)
+                if waiting_for:
+                    child.detail = f"waiting for {waiting_for} to be ready"
+                    continue
                 child.restarts += 1
                 self.log(f"restarting {child.spec.name} (restart {child.restarts})")
                 self._launch(child, startup=False)
+
+    def _down_below(self, child: _Child) -> str | None:
+        """The name of a server in a lower tier that is not running, if any."""
+        for other in self._children.values():
+            lower = other.spec.tier < child.spec.tier and not other.spec.oneshot
+            if lower and other.state != "running":
+                return other.spec.name
+        return None
+
+    def _wake_dependents(self, server: _Child) -> None:
+        """A lower tier is back: what waited for it starts now, its backoff forgotten."""
+        for child in self._children.values():
+            if child.spec.tier > server.spec.tier and child.state == "backoff":
+                child.failures = 0
+                child.next_start = time.monotonic()
 
     def _on_ready(self, child: _Child, *, startup: bool) -> None:
         assert child.ready is not None and child.process is not None
@@ -325,6 +351,7 @@ class Supervisor:
             self._dirty = True
             took = time.monotonic() - child.started_at
             self.log(f"{child.spec.name} ready (pid {child.process.pid}, {took:.1f}s)")
+            self._wake_dependents(child)
             return
         if startup:
             self._kill_group(child)
@@ -349,13 +376,19 @@ class Supervisor:
         if startup and spec.ready is not None:
             raise StartupError(spec.name, f"{describe_exit(code)} while starting")
         ran = time.monotonic() - child.started_at
-        child.failures = 1 if ran >= self.stable_after else child.failures + 1
+        if code == RESTART_NOW:
+            child.failures = 0
+            self._schedule_restart(child, f"asked to restart after {ran:.1f}s", delay=0.0)
+            return
+        blameless = ran >= self.stable_after or self._down_below(child) is not None
+        child.failures = 1 if blameless else child.failures + 1
         self._schedule_restart(child, f"{describe_exit(code)} after {ran:.1f}s")
 
-    def _schedule_restart(self, child: _Child, reason: str) -> None:
+    def _schedule_restart(self, child: _Child, reason: str, delay: float | None = None) -> None:
         if child.state == "backoff":
             child.failures += 1
-        delay = backoff_delay(max(1, child.failures), self.base_delay, self.max_delay)
+        if delay is None:
+            delay = backoff_delay(max(1, child.failures), self.base_delay, self.max_delay)
         child.state = "backoff"
         child.next_start = time.monotonic() + delay
         child.detail = f"{reason}; restarting in {delay:.1f}s"

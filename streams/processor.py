@@ -4,8 +4,9 @@ At-least-once by design (see DESIGN.md's known traps): one agent, concurrency 1,
 sink whose writes are idempotent by position. The intake (`streams.intake`) parks every
 message it cannot trust or apply and applies the rest, so a bad message never fails a
 batch. faust's `take_events` acks a batch when the loop body finishes, even when it
-raised; so a batch that still fails (the database is gone) ends the process at once (no
-ack, no commit) and the supervisor restarts it to re-read from the last commit.
+raised or was cancelled; so the batch is acked only once the intake returned, and a
+batch that still fails (the database is gone) ends the process at once (no ack, no
+commit) and the supervisor restarts it to re-read from the last commit.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 
+from streams.generation import group_id
 from streams.parking import RawMessage
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,9 @@ Intake = Callable[[Sequence[RawMessage]], Any]
 Report = Callable[[str, str], None]
 
 EXIT_BATCH_FAILED = 70
+EXIT_BROKER_LOST = 75  # the broker lost the log: restart into the new generation's group
 FETCH_MAX_WAIT_MS = 100
+SESSION_TIMEOUT_S = 2.0
 
 
 def prompt_fetches() -> None:
@@ -55,6 +59,35 @@ def prompt_fetches() -> None:
     aiokafka.AIOKafkaConsumer = PromptConsumer
 
 
+def _die_unacked(message: str, count: int) -> None:
+    log.exception(message, count)
+    os._exit(EXIT_BATCH_FAILED)
+
+
+async def apply_before_ack(intake: Intake, messages: Sequence[RawMessage]) -> None:
+    """Run `intake(messages)` in a thread; return (and let `take_events` ack) only once done.
+
+    faust's `take_events` acks the batch in a `finally`, so it also acks when the agent is
+    cancelled mid-batch (faust stopping or restarting the agent after a broker error), and
+    a stop commits what was acked. A thread cannot be cancelled: without care the sink is
+    still writing (the analytics part not yet fsynced) while its offsets are committed,
+    and an exit then loses the batch (issue 11: analytics 85.00 vs 84.00). So a cancel
+    waits for the intake to finish before it goes on; a failed intake, or a second cancel
+    while waiting, ends the process at once, with nothing acked.
+    """
+    work = asyncio.ensure_future(asyncio.to_thread(intake, messages))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.shield(work)  # applied before the ack runs, or never acked
+        except BaseException:
+            _die_unacked("batch of %d interrupted twice or failed; exiting unacked", len(messages))
+        raise
+    except Exception:
+        _die_unacked("batch of %d failed; exiting without acking it", len(messages))
+
+
 @dataclass(frozen=True)
 class ProcessorSettings:
     name: str
@@ -64,15 +97,18 @@ class ProcessorSettings:
     batch_size: int = 500
     batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
+    generation: int = 0  # of the broker's log (streams/generation.py): names the group
 
     @property
     def group(self) -> str:
-        return group_name(self.name)
+        """The consumer group, also the parked rows' `group_name`: per generation, since
+        offsets (the parking lot's key) name other messages in a new log."""
+        return group_id(self.name, self.generation)
 
 
-def group_name(worker: str) -> str:
+def group_name(worker: str, generation: int = 0) -> str:
     """Worker `worker`'s consumer group, also its name in the parking lot."""
-    return f"crm-{worker}"
+    return group_id(worker, generation)
 
 
 def raw_message(event: Any) -> RawMessage:
@@ -96,6 +132,7 @@ def build_app(
     report: Report,
     lag: Callable[[], int] | None = None,
     parked: Callable[[], int] | None = None,
+    log_replaced: Callable[[], bool] | None = None,
 ) -> faust.App:
     brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
     datadir = settings.data_dir / "faust" / settings.name
@@ -110,8 +147,10 @@ def build_app(
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_rebalance_timeout=settings.rebalance_timeout,
-        broker_session_timeout=max(6.0, settings.rebalance_timeout * 2),
-        broker_heartbeat_interval=1.0,
+        # A worker killed with SIGKILL stays a member until its session times out, and its
+        # restarted self cannot join before that: 2 s (was 6 s) with heartbeats every 0.5 s.
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=SESSION_TIMEOUT_S / 4,
         broker_commit_every=settings.batch_size,
         broker_commit_interval=1.0,
     )
@@ -122,15 +161,18 @@ def build_app(
     async def apply(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             messages = [raw_message(event) for event in events]
-            try:
-                await asyncio.to_thread(intake, messages)
-            except Exception:
-                log.exception("batch of %d failed; exiting without acking it", len(messages))
-                os._exit(EXIT_BATCH_FAILED)
+            await apply_before_ack(intake, messages)
             counters["batches"] += 1
             counters["events"] += len(messages)
 
-    @app.timer(2.0)
+    @app.timer(0.5)
+    async def watch_the_log() -> None:
+        # Offsets into a log the broker lost are meaningless; see streams/generation.py.
+        if log_replaced is not None and await asyncio.to_thread(log_replaced):
+            log.warning("the broker lost its log; restarting into the new consumer group")
+            report("starting", "the broker lost its log: rejoining as a new consumer group")
+            os._exit(EXIT_BROKER_LOST)
+
     async def heartbeat() -> None:
         behind = await asyncio.to_thread(lag) if lag else None
         lag_text = f", lag {behind}" if behind is not None else ""
@@ -139,6 +181,15 @@ def build_app(
             "ok",
             f"{counters['events']} events in {counters['batches']} batches{lag_text}{parked_text}",
         )
+
+    app.timer(1.0)(heartbeat)
+
+    async def joined(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Say "ok" the moment the group has taken us in, not at the next timer tick: the
+        # restart time after a kill is measured until /healthz is 200 again.
+        await heartbeat()
+
+    app.on_partitions_assigned.connect(cast(Any, joined))
 
     return app
 
@@ -149,14 +200,17 @@ def run_processor(
     report: Report,
     lag: Callable[[], int] | None = None,
     parked: Callable[[], int] | None = None,
+    log_replaced: Callable[[], bool] | None = None,
 ) -> None:
     """Block until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly).
 
     `lag()`: how many recorded events this worker has not applied yet (for /healthz);
-    `parked()`: how many messages this process parked (for its heartbeat).
+    `parked()`: how many messages this process parked (for its heartbeat);
+    `log_replaced()`: true once the broker lost the log this worker reads (the process
+    then ends at once, to be restarted into the new generation's consumer group).
     """
     prompt_fetches()
-    app = build_app(settings, intake, report, lag, parked)
+    app = build_app(settings, intake, report, lag, parked, log_replaced)
     report("starting", "joining the consumer group")
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.execute_from_commandline()

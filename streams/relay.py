@@ -11,6 +11,7 @@ Envelope ids are stable, and every consumer applies an event at most once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from commands.application import CrmApplication
 from streams.envelope import encode, validate
@@ -36,6 +38,7 @@ so under load it is done at most 4 times a second rather than after every batch.
 of everything (the embedded broker's restart) is found either way: the topic is gone."""
 
 Report = Callable[[str, str], None]
+BROKER_RETRY_SECONDS = 0.2
 
 PROGRESS_DDL = """
 CREATE TABLE IF NOT EXISTS crm_relay_progress (
@@ -127,6 +130,10 @@ class Relay:
             linger_ms=2,
             batch_size=512 * 1024,
             max_request_size=8 * 1024 * 1024,
+            # A send to a dead broker fails within seconds (the default waits 120 s),
+            # so the relay notices a broker kill and recovers in place.
+            request_timeout_ms=3000,
+            delivery_timeout_ms=4000,
             client_id="crm-relay",
         )
 
@@ -209,10 +216,16 @@ class Relay:
         last_check = 0.0
         ensure_topic(self.bootstrap, self.topic, self.partitions)
         while not stop.is_set():
-            if time.monotonic() - last_check >= check_interval:
-                self.broker_lost_data()
-                last_check = time.monotonic()
-            sent = self.publish_batch()
+            try:
+                if time.monotonic() - last_check >= check_interval:
+                    self.broker_lost_data()
+                    last_check = time.monotonic()
+                sent = self.publish_batch()
+            except KafkaError as error:
+                self._broker_trouble(error, report)
+                last_check = 0.0  # once it answers, first ask whether it lost the topic
+                stop.wait(BROKER_RETRY_SECONDS)
+                continue
             report(
                 "ok",
                 f"published up to position {self.progress.position}, lag {self.lag()}, "
@@ -220,6 +233,21 @@ class Relay:
             )
             if not sent:
                 self.wait_for_events(min(check_interval, 0.5))
+
+    def _broker_trouble(self, error: KafkaError, report: Report) -> None:
+        """The broker failed a send or a probe (killed, restarting): stay up and retry.
+
+        Ending the process instead (as before) cost a whole restart of the relay, several
+        seconds of the recovery after a broker kill. The producer may be fenced for good
+        (a restarted broker does not know its idempotent producer id), so a fresh one is
+        made; nothing was bookmarked for the failed batch, so it is sent again.
+        """
+        log.warning("broker unavailable (%s); retrying", error)
+        report("error", f"broker unavailable: {type(error).__name__}; retrying")
+        self.producer.close(timeout=1)
+        # Still down: the closed producer fails the next send, and we come back here.
+        with contextlib.suppress(KafkaError):
+            self.producer = self._new_producer()
 
     def close(self) -> None:
         self.producer.close(timeout=5)

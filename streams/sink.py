@@ -3,6 +3,8 @@ to the read models in ONE PostgreSQL transaction together with their checkpoints
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +15,8 @@ from projections.apply import ApplyResult, apply_batch
 from projections.handlers import PROJECTIONS, Projection
 from projections.schema import create_all
 from streams.source import EnvelopeOpener
+
+RECONNECT_FOR_S = 30.0  # how long a batch waits for PostgreSQL before the worker gives up
 
 
 class ReadModelSink:
@@ -34,6 +38,26 @@ class ReadModelSink:
         self.highest_position = 0
 
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
+        """Apply the batch; when PostgreSQL went away (killed, restarting), wait for it and
+        apply again (the checkpoints make that safe) instead of ending the process, whose
+        restart and consumer-group join would cost seconds more of recovery."""
+        deadline = time.monotonic() + RECONNECT_FOR_S
+        while True:
+            try:
+                return self._apply(envelopes)
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                self._reconnect()
+
+    def _reconnect(self) -> None:
+        self.conn.close()
+        # Still down: the next attempt fails on the closed connection, and waits again.
+        with contextlib.suppress(psycopg.OperationalError):
+            self.conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=2)
+
+    def _apply(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
         opened = self.opener.open_all(envelopes)
         with self.conn.transaction():
             result = apply_batch(self.conn, opened, self.projections)

@@ -8,6 +8,7 @@ the process shell in `ops`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,34 +79,41 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     report("starting", "connecting to the database and the broker")
     from bootstrap import open_store  # the composition root; only the process body
+    from streams.generation import GenerationWatch
     from streams.processor import ProcessorSettings, run_processor
 
     app = open_store(config.database_url, config.master_key, kind="worker")
-    settings = ProcessorSettings(name, config.kafka_bootstrap, config.topic, config.data_dir)
+    watch = GenerationWatch(config.database_url, config.topic)
+    settings = ProcessorSettings(
+        name, config.kafka_bootstrap, config.topic, config.data_dir, generation=watch.started_in
+    )
     try:
-        with opened_intake(name, app, config) as (intake, opened):
-            run_processor(settings, intake, report, opened.lag, lambda: intake.parked)
+        with opened_intake(name, app, config, settings.group) as (intake, opened):
+            run_processor(settings, intake, report, opened.lag, lambda: intake.parked, watch.moved)
     finally:
         app.close()
 
 
 def worker_of_group(group: str) -> str | None:
-    """The worker whose consumer group (and parking-lot name) is `group`."""
+    """The worker whose consumer group (and parking-lot name) is `group`, of any
+    generation of the broker's log (`crm-NAME` or `crm-NAME-gN`)."""
     from streams.processor import group_name
 
-    return next((name for name in WORKERS if group_name(name) == group), None)
+    base = re.sub(r"-g[0-9]+$", "", group)
+    return next((name for name in WORKERS if group_name(name) == base), None)
 
 
 @contextmanager
 def opened_intake(
-    name: str, app: CrmApplication, config: StreamConfig
+    name: str, app: CrmApplication, config: StreamConfig, group: str | None = None
 ) -> Iterator[tuple[Intake, OpenedSink]]:
     """Worker `name`'s sink behind its intake (also what `crm parked retry` applies with)."""
     from streams.intake import Intake
     from streams.processor import group_name
 
     opened = WORKERS[name].open(app, config)
-    intake = Intake(group_name(name), app.stream_signing_key, opened.sink, config.database_url)
+    group = group or group_name(name)
+    intake = Intake(group, app.stream_signing_key, opened.sink, config.database_url)
     try:
         yield intake, opened
     finally:

@@ -58,6 +58,8 @@ HELP = {
     "events in Parquet, beside the same questions on the PostgreSQL read models.",
     "compliance": "`crm audit verify` events/s over 1M chained events and as-of latency for "
     "a customer with 10,000 events (as `crm audit bench`).",
+    "recovery": "Seconds until /healthz is 200 and a fresh write is readable after a kill -9 "
+    "of PostgreSQL, the broker, the relay and each worker (a `crm up` of its own).",
 }
 
 

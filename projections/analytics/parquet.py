@@ -34,10 +34,16 @@ def _temp_name(target: Path) -> Path:
 
 
 def _publish(temp: Path, target: Path) -> None:
-    """Make a finished temp file durable, then put it in place in one rename."""
+    """Make a finished temp file durable, put it in place in one rename, and make the
+    rename durable too (fsync of the folder): only then may the worker ack its batch."""
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _write_atomically(table: pa.Table, target: Path) -> None:

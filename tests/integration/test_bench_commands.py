@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from bench.commands import MEASUREMENTS, BenchConfig, run_commands_bench, table, write_result
-from tests.integration.support.platform import clean_env, crm_argv
+from chaos.running import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

@@ -14,18 +14,18 @@ import jwt
 import pytest
 import typer
 
+from chaos.running import (
+    clean_env,
+    crm_argv,
+    running_platform,
+    scratch_data_dir,
+)
 from gateway.auth import verify_token as gateway_verify
 from gateway.roles import ROLES, Role
 from ops.cli import app as cli_app
 from ops.cli import command_names
 from ops.embedded.ports import free_port
 from ops.tokens import parse_ttl, verify_token
-from tests.integration.support.platform import (
-    clean_env,
-    crm_argv,
-    running_platform,
-    scratch_data_dir,
-)
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.running import clean_env, crm_argv
 from ops.embedded.ports import free_port
-from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

@@ -200,3 +200,50 @@ def test_republishes_everything_when_the_broker_lost_its_data(
     finally:
         relay.close()
         stop_kafka(process)
+
+
+def test_the_running_relay_rides_out_a_broker_restart_without_exiting(
+    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 11, item 6: a broker kill used to end the relay process (a send failed), and
+    its restart cost seconds of the recovery. It now retries in place and re-publishes."""
+    import threading
+
+    from tests.integration.support.waiting import wait_for
+
+    for i in range(3):
+        register(service, f"Before{i}", f"before{i}@example.com")
+    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
+    process = broker.start()
+    topic = "crm.events"
+    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    reports: list[tuple[str, str]] = []
+
+    def body() -> None:
+        try:
+            relay.run(stop, lambda status, detail: reports.append((status, detail)))
+        except BaseException as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=body)
+    runner.start()
+    try:
+        wait_for(lambda: relay.progress.position == 3, timeout=30)
+        process.kill()  # kill -9: the memory-only broker forgets everything
+        process.wait()
+        register(service, "During", "during@example.com")
+        wait_for(lambda: any(status == "error" for status, _ in reports) or failures, 30)
+        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
+        wait_for(lambda: relay.progress.republished == 1 or failures, timeout=60)
+        register(service, "After", "after@example.com")
+        wait_for(lambda: relay.progress.position == 5 or failures, timeout=60)
+        assert failures == [] and runner.is_alive()
+        on_topic = consume_all(broker.bootstrap, topic, 100, timeout_ms=3000)
+        assert len({decode(m.value)["id"] for m in on_topic}) == 5
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        relay.close()
+        stop_kafka(process)

@@ -10,6 +10,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from chaos.running import clean_env, crm_argv
 from commands.crypto import generate_master_key
 from commands.messages import (
     Command,
@@ -25,7 +26,6 @@ from commands.messages import (
 from demo.command import seed_database
 from demo.history import DemoHistory
 from demo.vocabulary import SOURCES
-from tests.integration.support.platform import clean_env, crm_argv
 
 pytestmark = pytest.mark.integration
 

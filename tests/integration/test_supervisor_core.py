@@ -301,3 +301,82 @@ def test_the_lock_admits_one_holder_and_dies_with_it(tmp_path: Path) -> None:
     assert lock_holder(tmp_path) is None  # the kernel dropped it: no stale lock
     with DataDirLock(tmp_path):
         pass
+
+
+def test_a_child_asking_to_restart_is_started_again_at_once(
+    tmp_path: Path, supervisors: list[Supervisor]
+) -> None:
+    """Exit code 75 (a worker whose broker lost its log): no backoff, not a failure."""
+    starts = tmp_path / "starts"
+    again = python(
+        """
+        import sys
+        with open(sys.argv[1], "a") as f:
+            f.write("started\\n")
+        sys.exit(75)
+        """,
+        str(starts),
+    )
+    logged: list[str] = []
+    supervisor = Supervisor([ChildSpec("worker", again)], base_delay=60.0, log=logged.append)
+    supervisors.append(supervisor)
+    supervisor.start()
+    wait_for(lambda: len(lines(starts)) >= 3, timeout=30, tick=supervisor.tick)
+    assert any("asked to restart" in line and "in 0.0s" in line for line in logged)
+
+
+def test_a_component_waits_for_its_server_instead_of_failing_into_backoff(
+    tmp_path: Path, supervisors: list[Supervisor]
+) -> None:
+    """PostgreSQL is killed and the relay with it: the relay is started once, when the
+    server is ready again, not crash-looped into a long backoff while it recovers."""
+    journal = tmp_path / "journal"
+    ready_file = tmp_path / "ready"  # the pid of the server that is ready
+    server = python("import time\nwhile True:\n    time.sleep(0.05)")
+    needs_server = python(
+        """
+        import os, sys, time
+        with open(sys.argv[2], "a") as f:
+            f.write("component started\\n")
+        def server_ready():
+            try:
+                os.kill(int(open(sys.argv[1]).read()), 0)
+                return True
+            except (OSError, ValueError):
+                return False
+        while server_ready():
+            time.sleep(0.05)
+        sys.exit(1)
+        """,
+        str(ready_file),
+        str(journal),
+    )
+
+    def slow_ready(process: subprocess.Popen[bytes]) -> None:
+        time.sleep(1.0)  # a server recovering: a component started meanwhile fails at once
+        ready_file.write_text(str(process.pid))
+
+    supervisor = Supervisor(
+        [
+            ChildSpec("server", server, tier=0, ready=slow_ready),
+            ChildSpec("component", needs_server, tier=1),
+        ],
+        base_delay=0.1,
+    )
+    supervisors.append(supervisor)
+    supervisor.start()
+    old = supervisor.pid("server")
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_for(
+        lambda: (
+            supervisor.pid("server") not in (None, old)
+            and supervisor.state("server") == "running"
+            and supervisor.restarts("component") >= 1
+            and len(lines(journal)) >= 2
+        ),
+        timeout=30,
+        tick=supervisor.tick,
+    )
+    assert supervisor.restarts("component") == 1
+    assert lines(journal) == ["component started"] * 2

@@ -11,8 +11,8 @@ import psutil
 import psycopg
 import pytest
 
+from chaos.running import PlatformProcess, running_platform, scratch_data_dir
 from ops.lock import lock_holder
-from tests.integration.support.platform import PlatformProcess, running_platform, scratch_data_dir
 from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
@@ -181,7 +181,7 @@ def test_each_child_command_line_names_it(platform: PlatformProcess) -> None:
 def test_a_second_up_on_the_same_folder_is_refused(platform: PlatformProcess) -> None:
     import subprocess
 
-    from tests.integration.support.platform import clean_env, crm_argv
+    from chaos.running import clean_env, crm_argv
 
     result = subprocess.run(
         crm_argv("up", "--data-dir", str(platform.data_dir), "--port", "0"),

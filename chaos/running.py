@@ -1,6 +1,7 @@
-"""Run a real `crm up` from a test: start it, wait until healthy, poke it, stop it.
+"""Run a real `crm up` as a child process: start it, wait until healthy, poke it, stop it.
 
-For integration and end-to-end tests (`tests/integration/`):
+For end-to-end tests (`tests/integration/`), the fault suite (`chaos`) and the recovery
+benchmark (`bench/recovery.py`):
 
     with running_platform(tmp_path / "crm") as platform:
         platform.wait_healthy()

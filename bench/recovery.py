@@ -1,0 +1,92 @@
+"""`crm bench recovery`: after a `kill -9` of each part, how long until the platform serves.
+
+For PostgreSQL, the broker, the relay and each worker, under a light GraphQL load on a
+real `crm up` of its own (the suite's servers are not used: the kills need the
+supervisor): seconds until `/healthz` is 200 again AND a write made after the kill is
+visible in a read. Target: at most 5 s each (issue 11). The kill and the measurement
+are the fault suite's (`chaos.faults`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from bench.document import now, row
+from chaos import RECOVERY_TARGET_S, TARGETS
+from chaos.faults import Recovery, kill_and_recover
+from chaos.load import Ledger, Load
+from chaos.platform import api_factory, platform_up
+
+Log = Callable[[str], None]
+SETTLE_S = {"tiny": 1.0}  # load between kills, by size; 3 s otherwise
+
+
+def _measure(repeats: int, settle_s: float, log: Log) -> list[Recovery]:
+    import time
+
+    ledger = Ledger()
+    recoveries: list[Recovery] = []
+    with platform_up() as platform:
+        make_api = api_factory(platform)
+        load = Load(make_api, ledger, customers=10)
+        load.start(1)
+        probe = make_api()
+        try:
+            for repeat in range(repeats):
+                for target in TARGETS:
+                    time.sleep(settle_s)
+                    recovery = kill_and_recover(platform, target, probe, ledger)
+                    log(
+                        f"repeat {repeat + 1}: {target} serves again after "
+                        f"{recovery.write_visible_s:.1f}s"
+                    )
+                    recoveries.append(recovery)
+        finally:
+            probe.close()
+            load.stop()
+    return recoveries
+
+
+def run_recovery(size: str, repeats: int | None, log: Log) -> dict[str, Any]:
+    started = now()
+    runs = repeats or {"tiny": 1, "quick": 1}.get(size, 3)
+    settle_s = SETTLE_S.get(size, 3.0)
+    recoveries = _measure(runs, settle_s, log)
+    results: dict[str, Any] = {}
+    summary = []
+    targets = {}
+    for target in TARGETS:
+        times = [r.write_visible_s for r in recoveries if r.target == target]
+        healthy = [r.healthy_s for r in recoveries if r.target == target]
+        worst = max(times)
+        results[target] = {
+            "serving_again_s": {"median": statistics.median(times), "max": worst, "runs": times},
+            "healthz_200_s": {"median": statistics.median(healthy), "runs": healthy},
+        }
+        met = worst <= RECOVERY_TARGET_S
+        targets[f"{target}_recovery_s"] = {
+            "target": RECOVERY_TARGET_S,
+            "measured": round(worst, 2),
+            "met": met,
+        }
+        summary.append(
+            row(
+                f"kill -9 {target}: serving again (max s)",
+                worst,
+                "s",
+                target=f"<= {RECOVERY_TARGET_S:.0f} s",
+                met=met,
+            )
+        )
+    return {
+        "benchmark": "recovery",
+        "size": size,
+        "config": {"repeats": runs, "settle_s": settle_s, "targets": list(TARGETS)},
+        "started_at": started,
+        "finished_at": now(),
+        "results": results,
+        "summary": summary,
+        "targets": targets,
+    }
