@@ -3,18 +3,29 @@ PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements.lock
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install up demo test test-fast lint format bench chaos clean
+.PHONY: install lock up demo test test-fast lint format bench chaos clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The versions CI tested: every dependency pinned by requirements.lock (`make lock`).
+$(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# Re-pin after changing pyproject.toml: resolve its ranges afresh in a scratch venv and
+# write the exact versions to requirements.lock (commit it; `make install` uses it).
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable > $(LOCK)
+	rm -rf .lock-venv
 
 # Start every part, supervised, until Ctrl-C (`make up ARGS="--port 8001"`).
 up: install
@@ -36,6 +47,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

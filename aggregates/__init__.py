@@ -1,6 +1,8 @@
 """Write-side domain model: aggregates, validation and policy (rules from RULES.md).
 
 Pure code: no I/O and no clock. Commands take business time `at` from the caller.
+
+May import `events` only (import-linter checks it; `make lint`).
 """
 
 from __future__ import annotations

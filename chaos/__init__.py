@@ -12,6 +12,9 @@ else, and that `/healthz` never said 200 while reads failed.
 Modules: `client` (GraphQL with retries), `load` (the writers and their ledger),
 `faults` (kills and recovery times), `sampler` (health vs reads), `inject`, `verify`,
 `run` (the whole run and its result file).
+
+Tooling, kept apart from the runtime: may import everything; `ops` reaches it only
+through the thin `crm chaos` verb.
 """
 
 from __future__ import annotations

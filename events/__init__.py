@@ -1,4 +1,7 @@
-"""Every event type of the platform, and a registry by CloudEvents type."""
+"""Every event type of the platform, and a registry by CloudEvents type.
+
+Imports nothing of the project: events are the facts everything else builds on.
+"""
 
 from __future__ import annotations
 

@@ -15,4 +15,7 @@ Read side (called by the GraphQL gateway):
 
 Each projection (`projections.handlers`) owns its tables and its checkpoint column in
 rm_applied; merges and derived stages are resolved at read time.
+
+May import `events` only (import-linter checks it; `make lint`): the read side never
+reaches into the write side's code.
 """
