@@ -107,28 +107,37 @@ def facts_as_of(
     )
 
 
-def lifecycle_stage(
+def lifecycle_with_reason(
     facts: CustomerFacts, now: datetime, thresholds: Thresholds = DEFAULT_THRESHOLDS
-) -> str:
-    """RULES.md "Lifecycle stage": checked top to bottom, the first that holds wins."""
+) -> tuple[str, str]:
+    """RULES.md "Lifecycle stage" and the row of its table that decided it (for events)."""
     t = thresholds
     is_customer = facts.purchase_count > 0 or facts.stage == t.customer_stage
     last = facts.last_purchase_at
     if is_customer and last is not None and now - last > t.churned_after:
-        return "CHURNED"
-    if is_customer and (
-        (last is not None and now - last > t.at_risk_after) or facts.has_severe_open_complaint
-    ):
-        return "AT_RISK"
+        return "CHURNED", f"last purchase more than {t.churned_after.days} days ago"
+    if is_customer and last is not None and now - last > t.at_risk_after:
+        return "AT_RISK", f"last purchase more than {t.at_risk_after.days} days ago"
+    if is_customer and facts.has_severe_open_complaint:
+        return "AT_RISK", f"open complaint of severity {' or '.join(t.severe_severities)}"
     if facts.loyal_window_purchases >= t.loyal_purchases:
-        return "LOYAL"
+        return "LOYAL", (
+            f"at least {t.loyal_purchases} purchases in the last {t.loyal_window.days} days"
+        )
     if facts.purchase_count >= t.repeat_purchases:
-        return "REPEAT_CUSTOMER"
+        return "REPEAT_CUSTOMER", f"at least {t.repeat_purchases} purchases"
     if is_customer:
-        return "NEW_CUSTOMER"
+        return "NEW_CUSTOMER", f"a purchase or stage {t.customer_stage}"
     if facts.stage in t.opportunity_stages:
-        return "OPPORTUNITY"
-    return "PROSPECT"
+        return "OPPORTUNITY", f"pipeline stage {facts.stage}"
+    return "PROSPECT", f"pipeline stage {facts.stage} without purchases"
+
+
+def lifecycle_stage(
+    facts: CustomerFacts, now: datetime, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> str:
+    """RULES.md "Lifecycle stage": checked top to bottom, the first that holds wins."""
+    return lifecycle_with_reason(facts, now, thresholds)[0]
 
 
 def tier(facts: CustomerFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
