@@ -14,12 +14,14 @@ from events.customer import (
     CustomerTagged,
     CustomerUntagged,
     DuplicateMerged,
+    LifecycleStageChanged,
     NeedRecorded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
     SatisfactionSurveyAnswered,
     StageMoved,
+    TierChanged,
 )
 
 ALL_EVENTS: tuple[type[CrmEvent], ...] = (
@@ -38,6 +40,8 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     CustomerMerged,
     DuplicateMerged,
     CustomerForgotten,
+    LifecycleStageChanged,
+    TierChanged,
     ComplaintFiled,
     ComplaintEscalated,
     ComplaintResolved,
@@ -63,10 +67,12 @@ __all__ = [
     "CustomerTagged",
     "CustomerUntagged",
     "DuplicateMerged",
+    "LifecycleStageChanged",
     "NeedRecorded",
     "OwnerAssigned",
     "PurchaseRecorded",
     "ReferralRecorded",
     "SatisfactionSurveyAnswered",
     "StageMoved",
+    "TierChanged",
 ]

@@ -48,6 +48,16 @@ CHANNELS = ("PHONE", "EMAIL", "MEETING", "VISIT", "WECHAT", "SOCIAL", "WEB", "OT
 DIRECTIONS = ("INBOUND", "OUTBOUND")
 STAGES = ("LEAD", "CONTACTED", "QUALIFIED", "PROPOSAL", "QUOTE", "NEGOTIATION", "WON", "LOST")
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+LIFECYCLE_STAGES = (
+    "PROSPECT",
+    "OPPORTUNITY",
+    "NEW_CUSTOMER",
+    "REPEAT_CUSTOMER",
+    "LOYAL",
+    "AT_RISK",
+    "CHURNED",
+)
+TIERS = ("VIP", "GOLD", "SILVER", "BRONZE")
 
 
 def enum_schema(values: tuple[str, ...], *, nullable: bool = False) -> dict[str, Any]:

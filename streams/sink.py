@@ -3,7 +3,8 @@ to the read models in ONE PostgreSQL transaction together with their checkpoints
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -23,7 +24,9 @@ class ReadModelSink:
         app: CrmApplication,
         database_url: str,
         projections: Sequence[Projection] = PROJECTIONS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.clock = clock  # "now" for lifecycle and tier; tests move it
         self.opener = EnvelopeOpener(app)
         self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
@@ -36,7 +39,7 @@ class ReadModelSink:
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
         opened = self.opener.open_all(envelopes)
         with self.conn.transaction():
-            result = apply_batch(self.conn, opened, self.projections)
+            result = apply_batch(self.conn, opened, self.projections, now=self.clock())
         self.applied += result.applied
         self.highest_position = max(
             [self.highest_position, *(int(e["position"]) for e in envelopes)]
