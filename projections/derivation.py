@@ -26,6 +26,7 @@ from projections.derived import (
     facts_as_of,
     lifecycle_with_reason,
     tier,
+    tier_reason,
 )
 
 TICK = timedelta(microseconds=1)
@@ -40,6 +41,7 @@ class Derived:
     reason: str
     as_of: datetime
     valid_until: datetime | None
+    tier_reason: str = ""
 
 
 def answer_at(
@@ -48,13 +50,13 @@ def answer_at(
     complaints: Sequence[ComplaintFact],
     at: datetime,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
-) -> tuple[str, str, str]:
-    """(lifecycle stage, tier, reason) at `at`."""
+) -> tuple[str, str, str, str]:
+    """(lifecycle stage, tier, lifecycle reason, tier reason) at `at`."""
     facts = facts_as_of(
         stage=stage, purchases=purchases, complaints=complaints, now=at, thresholds=thresholds
     )
     lifecycle, reason = lifecycle_with_reason(facts, at, thresholds)
-    return lifecycle, tier(facts, thresholds), reason
+    return lifecycle, tier(facts, thresholds), reason, tier_reason(facts, thresholds)
 
 
 def _purchase_moments(
@@ -109,5 +111,5 @@ def derive(
     for moment in sorted(candidates):
         later = answer_at(stage, purchases, complaints, moment, thresholds)
         if later[:2] != current[:2]:
-            return Derived(current[0], current[1], current[2], now, moment)
-    return Derived(current[0], current[1], current[2], now, None)
+            return Derived(current[0], current[1], current[2], now, moment, current[3])
+    return Derived(current[0], current[1], current[2], now, None, current[3])

@@ -140,6 +140,14 @@ def lifecycle_stage(
     return lifecycle_with_reason(facts, now, thresholds)[0]
 
 
+def tier_reason(facts: CustomerFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
+    """The facts `tier` decided on, in words (for the scheduler's `TierChanged`)."""
+    return (
+        f"{facts.tier_window_purchases} purchases totalling {facts.tier_window_total} CNY"
+        f" in the last {thresholds.tier_window.days} days"
+    )
+
+
 def tier(facts: CustomerFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
     """RULES.md "Tier": from the purchases of the tier window, in CNY; first match wins."""
     t = thresholds

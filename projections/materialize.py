@@ -37,6 +37,7 @@ class TreeFacts:
     stage: str
     stored_as_of: datetime | None
     stored: tuple[str, str]
+    valid_until: datetime | None = None
     merged_into: UUID | None = None
     forgotten: bool = False
     purchases: list[PurchaseFact] = field(default_factory=list)
@@ -64,7 +65,7 @@ SELECT DISTINCT c.id FROM up JOIN rm_customers AS c ON c.id = up.id
 """
 
 ROWS_SQL: Final = """
-SELECT id, stage, derived_as_of, lifecycle_stage, tier, merged_into, forgotten
+SELECT id, stage, derived_as_of, lifecycle_stage, tier, valid_until, merged_into, forgotten
 FROM rm_customers WHERE id = ANY(%(roots)s::uuid[]) ORDER BY id
 """
 LOCK: Final = " FOR UPDATE"
@@ -114,10 +115,10 @@ def load_facts(
     params = {"roots": list(roots)}
     found: dict[UUID, TreeFacts] = {}
     rows_sql = ROWS_SQL + LOCK if lock else ROWS_SQL
-    for cid, stage, as_of, lifecycle, tier, merged_into, forgotten in conn.execute(
+    for cid, stage, as_of, lifecycle, tier, until, merged_into, forgotten in conn.execute(
         rows_sql, params
     ):
-        found[cid] = TreeFacts(stage, as_of, (lifecycle, tier), merged_into, forgotten)
+        found[cid] = TreeFacts(stage, as_of, (lifecycle, tier), until, merged_into, forgotten)
     for root, at, total in conn.execute(PURCHASES_SQL, params):
         found[root].purchases.append(PurchaseFact(at, Decimal(total)))
     for root, severity, filed, resolved, status in conn.execute(COMPLAINTS_SQL, params):
