@@ -64,6 +64,7 @@ def apply_batch(
     projections: Sequence[Projection] = PROJECTIONS,
     *,
     now: datetime | None = None,
+    materialize: bool = True,
 ) -> ApplyResult:
     """Apply the events each projection has not applied yet; see `ApplyResult`.
 
@@ -73,7 +74,8 @@ def apply_batch(
     block is refused, since the writes and their checkpoints must commit together.
     Every customer with a fresh event then gets its lifecycle, tier and summaries
     recomputed as of `now` (default: the clock), in the same transaction
-    (`projections.materialize`).
+    (`projections.materialize`); a replay passes ``materialize=False`` and refreshes
+    every customer once at its end instead of once per batch.
     """
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
         raise ValueError("apply a batch inside a transaction: use `with conn.transaction():`")
@@ -95,7 +97,7 @@ def apply_batch(
             fresh_positions.add(event.position)
     advance_checkpoints(conn, reached)
     fresh_events = [e for e in events if e.position in fresh_positions]
-    if fresh_events:
+    if fresh_events and materialize:
         refresh(
             conn,
             {e.subject_id for e in fresh_events},

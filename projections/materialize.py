@@ -216,3 +216,17 @@ def refresh(
     rows = compute(load_facts(conn, roots, lock=True), now, thresholds, hints)
     write(conn, rows)
     return rows
+
+
+def refresh_all(
+    conn: Connection[Any],
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    chunk: int = 2000,
+) -> int:
+    """Recompute every customer's columns, `chunk` at a time (after a replay)."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM rm_customers ORDER BY id")]
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        write(conn, compute(load_facts(conn, part, lock=True), now, thresholds))
+    return len(ids)
