@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections.apply import apply_envelopes
-from projections.materialize import refresh
 from projections.derived import ComplaintFact, PurchaseFact, facts_as_of, lifecycle_stage, tier
+from projections.materialize import refresh
 from projections.queries import (
     funnel,
     get_customers,
