@@ -10,12 +10,14 @@ audit trail, Kafka, subscriptions and analytics like every other change, and who
 projection stores the new answer. A change is visible within INTERVAL plus the
 projection's lag of its moment (well under 60 s with INTERVAL = 15 s).
 
-Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>``, so a
-tick that runs again before the projection caught up records nothing new, and the
-aggregate records nothing when the values are equal. Customers that take no commands
-(merged duplicates, forgotten customers) and rows whose answer did not change (a read
-model from before these columns) are refreshed in place instead: there is no change to
-record.
+Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>`` and no
+`occurredAt` (the command service stamps its clock, and an omitted time is not part of
+the key's fingerprint), so a tick that runs again before the projection caught up
+records nothing new; the aggregate records nothing when the values are equal.
+Customers that take no commands (merged duplicates, forgotten customers), rows whose
+answer did not change (a read model from before these columns) and customers whose
+command is refused (no such stream) are refreshed in place instead: there is no
+change to record.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Final, Protocol
 import psycopg
 
 from aggregates.errors import DomainError
+from commands.idempotency import IdempotencyMismatch
 from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.materialize import Materialized, compute, load_facts, refresh
@@ -61,7 +64,7 @@ class Tick:
     refused: int = 0
 
 
-def _command(m: Materialized, now: datetime) -> AdvanceLifecycle:
+def _command(m: Materialized) -> AdvanceLifecycle:
     d, f = m.derived, m.facts
     due = f.valid_until.isoformat() if f.valid_until else "none"
     return AdvanceLifecycle(
@@ -72,7 +75,6 @@ def _command(m: Materialized, now: datetime) -> AdvanceLifecycle:
         from_tier=f.stored[1],
         to_tier=d.tier,
         tier_reason=d.tier_reason,
-        occurred_at=now,
         idempotency_key=f"lifecycle:{m.id}:{due}",
     )
 
@@ -82,17 +84,21 @@ def _records_event(m: Materialized) -> bool:
     return changed and m.facts.merged_into is None and not m.facts.forgotten
 
 
-def _record(service: Handler, commands: Sequence[AdvanceLifecycle]) -> tuple[int, int]:
-    """Issue each command on its own (one refusal must not hold back the others)."""
-    recorded = refused = 0
+def _record(service: Handler, commands: Sequence[AdvanceLifecycle]) -> tuple[int, list[Any]]:
+    """Issue each command on its own (one refusal must not hold back the others); returns
+    how many were recorded (or had been, by an earlier tick) and the refused customers."""
+    recorded, refused = 0, []
     for command in commands:
         try:
             service.handle(command, CommandContext(actor=ACTOR))
             recorded += 1
+        except IdempotencyMismatch:
+            # This moment's change is recorded already (with values of an earlier tick);
+            # its projection recomputes the row as of its own clock.
+            recorded += 1
         except DomainError as error:
-            # e.g. forgotten since the row was read: the projection settles it.
             log.warning("lifecycle change of %s refused: %s", command.customer_id, error)
-            refused += 1
+            refused.append(command.customer_id)
     return recorded, refused
 
 
@@ -104,17 +110,18 @@ def advance(
     limit: int = BATCH,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Tick:
-    """One tick as of `now` (tests pass a later `now` instead of waiting 91 days)."""
+    """One tick as of `now` (tests pass a later `now`, and a service whose clock says
+    the same, instead of waiting 91 days)."""
     with conn.transaction():
         due = [row[0] for row in conn.execute(DUE_SQL, [now, limit])]
         rows = compute(load_facts(conn, due), now, thresholds) if due else []
     changes = [m for m in rows if _records_event(m)]
-    in_place = [m.id for m in rows if not _records_event(m)]
+    recorded, refused = _record(service, [_command(m) for m in changes])
+    in_place = [m.id for m in rows if not _records_event(m)] + refused
     if in_place:
         with conn.transaction():
             refresh(conn, in_place, now, thresholds)
-    recorded, refused = _record(service, [_command(m, now) for m in changes])
-    return Tick(len(due), recorded, len(in_place), refused)
+    return Tick(len(due), recorded, len(in_place), len(refused))
 
 
 def run(
