@@ -30,7 +30,9 @@ from ops.quality.frames import derived_state_frame
 from projections.derivation import TICK
 from projections.queries import get_customers, lifecycle_distribution, list_customers
 from projections.views import CustomerFilter
+from streams.envelope import validate
 from streams.lifecycle_scheduler import ACTOR, advance
+from streams.source import EventSource
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +105,10 @@ def test_day_91_is_recorded_by_the_scheduler_as_an_event(
 
     assert row(conn, cid) == ("AT_RISK", "BRONZE", bought + 180 * DAY + TICK)
     assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "recorded once, by the scheduler"
+    published = EventSource(app).read_after(0, 100).envelopes
+    assert [e["type"] for e in published][-1] == CHANGED
+    for envelope in published:
+        validate(envelope)  # what the relay checks before it publishes to Kafka
     assert advance(conn, scheduler, later).due == 0
     view = get_customers(conn, [cid])[cid]
     assert view.lifecycle_stage == "AT_RISK"
