@@ -15,6 +15,9 @@ from projections.handlers import PROJECTIONS, Projection
 from projections.schema import create_all
 from streams.source import EnvelopeOpener
 
+ATTEMPTS = 3
+"""Tries of one batch when PostgreSQL rolled it back (deadlock, serialization)."""
+
 
 class ReadModelSink:
     """Applies envelope batches at most once per event (checkpoints per customer)."""
@@ -38,8 +41,16 @@ class ReadModelSink:
 
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
         opened = self.opener.open_all(envelopes)
-        with self.conn.transaction():
-            result = apply_batch(self.conn, opened, self.projections, now=self.clock())
+        for attempt in range(ATTEMPTS):
+            try:
+                with self.conn.transaction():
+                    result = apply_batch(self.conn, opened, self.projections, now=self.clock())
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                # A deadlock with another worker's batch (both recomputing survivors of
+                # cross merges): the transaction is gone whole, so running it again is safe.
+                if attempt == ATTEMPTS - 1:
+                    raise
         self.applied += result.applied
         self.highest_position = max(
             [self.highest_position, *(int(e["position"]) for e in envelopes)]

@@ -30,6 +30,7 @@ from ops.quality.frames import derived_state_frame
 from projections.derivation import TICK
 from projections.queries import get_customers, lifecycle_distribution, list_customers
 from projections.views import CustomerFilter
+from streams import sink
 from streams.envelope import validate
 from streams.lifecycle_scheduler import ACTOR, advance
 from streams.source import EventSource
@@ -161,3 +162,23 @@ def test_the_check_frame_flags_a_stored_stage_the_rule_disagrees_with(
     assert (frame.loc[str(good), "rule_lifecycle_stage"]) == "NEW_CUSTOMER"
     assert (frame.loc[str(bad), "stored_lifecycle_stage"]) == "LOYAL"
     assert (frame.loc[str(bad), "rule_lifecycle_stage"]) == "NEW_CUSTOMER"
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_applied_again(
+    app: CrmApplication, conn: Conn, sync: ReadModelSync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers recomputing survivors of cross merges can deadlock; PostgreSQL rolls
+    one batch back whole, and the sink runs it again instead of restarting the worker."""
+    real, calls = sink.apply_batch, []
+
+    def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sink, "apply_batch", deadlocked_once)
+    cid = customer(CommandService(app), "Twice")
+    sync()
+    assert len(calls) == 2
+    assert row(conn, cid)[0] == "PROSPECT"
