@@ -61,14 +61,16 @@ from events import (
     CustomerTagged,
     CustomerUntagged,
     DuplicateMerged,
+    LifecycleStageChanged,
     NeedRecorded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
     SatisfactionSurveyAnswered,
     StageMoved,
+    TierChanged,
 )
-from events.vocabulary import CHANNELS, DIRECTIONS, LEAD
+from events.vocabulary import CHANNELS, DIRECTIONS, LEAD, LIFECYCLE_STAGES, TIERS
 
 __all__ = ["UNSET", "Customer", "PurchaseLine", "Unset"]
 
@@ -340,6 +342,47 @@ class Customer(Aggregate):
         check_no_contact_data(why, field="reason")  # the reason outlives the key
         self.trigger_event(CustomerForgotten, timestamp=when, reason=why)
 
+    def advance_lifecycle(
+        self,
+        *,
+        from_stage: str,
+        to_stage: str,
+        stage_reason: str,
+        from_tier: str,
+        to_tier: str,
+        tier_reason: str,
+        at: datetime,
+    ) -> None:
+        """Record what time alone changed in the derived state (the scheduler's command).
+
+        The read side computes lifecycle and tier over the whole merge tree, which this
+        aggregate does not see, so the values come in; the rule here is that only a
+        change is recorded: equal values record nothing (a repeated tick is harmless).
+        """
+        when = self._command_time(at)
+        stages = [
+            check_choice(v, LIFECYCLE_STAGES, field=f)
+            for v, f in ((from_stage, "fromStage"), (to_stage, "toStage"))
+        ]
+        tiers = [
+            check_choice(v, TIERS, field=f)
+            for v, f in ((from_tier, "fromTier"), (to_tier, "toTier"))
+        ]
+        if stages[0] != stages[1]:
+            reason = require_text(stage_reason, field="stageReason", max_length=REASON_MAX)
+            self.trigger_event(
+                LifecycleStageChanged,
+                timestamp=when,
+                from_stage=stages[0],
+                to_stage=stages[1],
+                reason=reason,
+            )
+        if tiers[0] != tiers[1]:
+            reason = require_text(tier_reason, field="tierReason", max_length=REASON_MAX)
+            self.trigger_event(
+                TierChanged, timestamp=when, from_tier=tiers[0], to_tier=tiers[1], reason=reason
+            )
+
     # ------------------------------------------------------------- queries
 
     @property
@@ -483,6 +526,14 @@ class Customer(Aggregate):
     @when.register
     def _duplicate_merged(self, event: DuplicateMerged) -> None:
         self.merged_duplicates.append(event.duplicate_id)
+
+    @when.register
+    def _lifecycle_changed(self, event: LifecycleStageChanged) -> None:
+        self.lifecycle_stage: str = event.to_stage
+
+    @when.register
+    def _tier_changed(self, event: TierChanged) -> None:
+        self.tier: str = event.to_tier
 
     @when.register
     def _forgotten(self, event: CustomerForgotten) -> None:

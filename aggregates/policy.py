@@ -1,7 +1,8 @@
 """Configurable business thresholds, with the defaults RULES.md gives.
 
 RULES.md says thresholds and stage lists are configuration, not constants in code, so
-commands take a `Policy` and read models derive lifecycle and tier from the same one.
+commands take a `Policy`. The lifecycle and tier thresholds are the read side's alone
+(no command depends on them): they are defined once, in `projections.derived.Thresholds`.
 The ops layer builds one from settings (``Policy(rates_to_cny=settings.rates_to_cny)``);
 everything else can use `Policy.default()`.
 """
@@ -14,7 +15,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from aggregates.errors import ValidationFailed
-from events.vocabulary import LEAD, LOST, OPPORTUNITY_STAGES, PIPELINE_PATH, WON
+from events.vocabulary import LEAD, LOST, PIPELINE_PATH, WON
 
 # Same table as ops/config.py's DEFAULT_RATES_TO_CNY (aggregates may not import ops).
 DEFAULT_RATES_TO_CNY: Mapping[str, Decimal] = MappingProxyType(
@@ -40,21 +41,6 @@ class Policy:
     # The ordered path; LEAD first and WON last (the rules name both).
     stages: tuple[str, ...] = PIPELINE_PATH
     lost_stage: str = LOST
-    opportunity_stages: tuple[str, ...] = OPPORTUNITY_STAGES
-    # Lifecycle (RULES.md "Lifecycle stage").
-    churned_after_days: int = 180
-    at_risk_after_days: int = 90
-    at_risk_severities: tuple[str, ...] = ("HIGH", "CRITICAL")
-    loyal_min_purchases: int = 5
-    loyal_window_days: int = 365
-    repeat_min_purchases: int = 2
-    # Tier (RULES.md "Tier"), totals in the base currency.
-    tier_window_days: int = 365
-    vip_min_total: Decimal = Decimal("100000")
-    vip_min_purchases: int = 12
-    vip_frequent_min_total: Decimal = Decimal("50000")
-    gold_min_total: Decimal = Decimal("20000")
-    silver_min_total: Decimal = Decimal("2000")
 
     def __post_init__(self) -> None:
         rates = {str(code).strip().upper(): rate for code, rate in self.rates_to_cny.items()}

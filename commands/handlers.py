@@ -20,6 +20,7 @@ from aggregates.customer import Customer
 from aggregates.errors import RuleViolated
 from aggregates.purchase import PurchaseLine
 from commands.messages import (
+    AdvanceLifecycle,
     AnswerSatisfactionSurvey,
     AssignOwner,
     ChangeConsent,
@@ -218,6 +219,20 @@ def forget_customer(uow: UnitOfWork, cmd: ForgetCustomer, at: datetime) -> Outco
     return Outcome(customer, customer.id)
 
 
+def advance_lifecycle(uow: UnitOfWork, cmd: AdvanceLifecycle, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.advance_lifecycle(
+        from_stage=cmd.from_stage,
+        to_stage=cmd.to_stage,
+        stage_reason=cmd.stage_reason,
+        from_tier=cmd.from_tier,
+        to_tier=cmd.to_tier,
+        tier_reason=cmd.tier_reason,
+        at=at,
+    )
+    return Outcome(customer, customer.id)
+
+
 HANDLERS: dict[type[Command], Handler] = {
     RegisterCustomer: register_customer,
     ChangeContactDetails: change_contact_details,
@@ -234,4 +249,5 @@ HANDLERS: dict[type[Command], Handler] = {
     ResolveComplaint: resolve_complaint,
     MergeCustomers: merge_customers,
     ForgetCustomer: forget_customer,
+    AdvanceLifecycle: advance_lifecycle,
 }

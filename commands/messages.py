@@ -208,6 +208,24 @@ class ForgetCustomer(Command):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class AdvanceLifecycle(Command):
+    """Record what time alone changed in a customer's lifecycle stage and tier.
+
+    Issued by the scheduler (actor ``system:scheduler``) with the values the read side
+    stored (`from_*`) and the ones the rules give at `occurred_at` (`to_*`); equal
+    values record nothing.
+    """
+
+    customer_id: UUID
+    from_stage: str
+    to_stage: str
+    stage_reason: str
+    from_tier: str
+    to_tier: str
+    tier_reason: str
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     RegisterCustomer,
     ChangeContactDetails,
@@ -224,4 +242,5 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ResolveComplaint,
     MergeCustomers,
     ForgetCustomer,
+    AdvanceLifecycle,
 )

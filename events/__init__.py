@@ -17,12 +17,14 @@ from events.customer import (
     CustomerTagged,
     CustomerUntagged,
     DuplicateMerged,
+    LifecycleStageChanged,
     NeedRecorded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
     SatisfactionSurveyAnswered,
     StageMoved,
+    TierChanged,
 )
 
 ALL_EVENTS: tuple[type[CrmEvent], ...] = (
@@ -41,6 +43,8 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     CustomerMerged,
     DuplicateMerged,
     CustomerForgotten,
+    LifecycleStageChanged,
+    TierChanged,
     ComplaintFiled,
     ComplaintEscalated,
     ComplaintResolved,
@@ -66,10 +70,12 @@ __all__ = [
     "CustomerTagged",
     "CustomerUntagged",
     "DuplicateMerged",
+    "LifecycleStageChanged",
     "NeedRecorded",
     "OwnerAssigned",
     "PurchaseRecorded",
     "ReferralRecorded",
     "SatisfactionSurveyAnswered",
     "StageMoved",
+    "TierChanged",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from events.base import CrmCreated, CrmEvent, enum_schema
-from events.vocabulary import CHANNELS, DIRECTIONS
+from events.vocabulary import CHANNELS, DIRECTIONS, LIFECYCLE_STAGES, TIERS
 from events.vocabulary import PIPELINE_STAGES as STAGES
 
 
@@ -192,4 +192,33 @@ class CustomerForgotten(CrmEvent):
     """Right to erasure: the customer's key is destroyed in the same transaction."""
 
     TYPE = "crm.customer.forgotten"
+    reason: str
+
+
+class LifecycleStageChanged(CrmEvent):
+    """Time alone moved the lifecycle stage (day 91 after the last purchase: AT_RISK).
+
+    Recorded by the scheduler (actor ``system:scheduler``) at the moment it saw the
+    change; changes caused by other facts (a purchase) need no event of their own.
+    `reason` names the rule that holds now.
+    """
+
+    TYPE = "crm.customer.lifecycle_stage_changed"
+    FIELD_SCHEMAS = {
+        "from_stage": enum_schema(LIFECYCLE_STAGES),
+        "to_stage": enum_schema(LIFECYCLE_STAGES),
+    }
+    from_stage: str
+    to_stage: str
+    reason: str
+
+
+class TierChanged(CrmEvent):
+    """Time alone moved the tier (a purchase left, or a back-dated one entered, the
+    365-day window); recorded by the scheduler like `LifecycleStageChanged`."""
+
+    TYPE = "crm.customer.tier_changed"
+    FIELD_SCHEMAS = {"from_tier": enum_schema(TIERS), "to_tier": enum_schema(TIERS)}
+    from_tier: str
+    to_tier: str
     reason: str

@@ -91,3 +91,29 @@ COMPLAINT_STATUSES: Final = words(ComplaintStatus)
 OPEN: Final = ComplaintStatus.OPEN.value
 ESCALATED: Final = ComplaintStatus.ESCALATED.value
 RESOLVED: Final = ComplaintStatus.RESOLVED.value
+
+
+class LifecycleStage(enum.Enum):
+    """Where a customer stands (RULES.md "Lifecycle stage"): derived from the facts by the
+    projections, and a fact itself once time moves it (`LifecycleStageChanged`)."""
+
+    PROSPECT = "PROSPECT"
+    OPPORTUNITY = "OPPORTUNITY"
+    NEW_CUSTOMER = "NEW_CUSTOMER"
+    REPEAT_CUSTOMER = "REPEAT_CUSTOMER"
+    LOYAL = "LOYAL"
+    AT_RISK = "AT_RISK"
+    CHURNED = "CHURNED"
+
+
+class Tier(enum.Enum):
+    """Purchases in the last 365 days (RULES.md "Tier"); a fact once `TierChanged`."""
+
+    VIP = "VIP"
+    GOLD = "GOLD"
+    SILVER = "SILVER"
+    BRONZE = "BRONZE"
+
+
+LIFECYCLE_STAGES: Final = words(LifecycleStage)
+TIERS: Final = words(Tier)

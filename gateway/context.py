@@ -44,7 +44,7 @@ class Loaders:
         )
 
     async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
-        found = await self.deps.reads.run(get_customers, ids, self.now, self.deps.thresholds)
+        found = await self.deps.reads.run(get_customers, ids)
         return [found.get(i) for i in ids]
 
     async def _load_complaints(self, keys: list[ComplaintKey]) -> list[list[ComplaintView]]:

@@ -64,8 +64,9 @@ class GatewayDeps:
 
     `after_write` is called in the mutation's thread with each command's result, after
     the write and before the payload is read: tests (and a single-process demo) use it
-    to bring the read models up to date synchronously. `clock` is "now" for derived
-    stages (lifecycle, tier), one reading per request.
+    to bring the read models up to date synchronously. `clock` is the request's
+    "now" (one reading per request); reads never derive with it (lifecycle and tier are
+    stored columns), only a lagging mutation payload does (`gateway.write_view`).
     """
 
     app: CrmApplication

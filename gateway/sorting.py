@@ -18,7 +18,6 @@ from uuid import UUID
 from psycopg import Connection, sql
 
 from projections.customer_list import filter_conditions, filtered_cte
-from projections.derived import Thresholds
 from projections.queries import get_customers
 from projections.views import CustomerEdge, CustomerFilter, CustomerPage
 
@@ -65,13 +64,11 @@ def sorted_page(
     direction: str,
     first: int,
     after: str | None,
-    now: datetime,
-    thresholds: Thresholds,
 ) -> CustomerPage:
     """One page in (`field`, id) order, ascending or descending, and the filter's total."""
     key, key_type = KEYS[field]
     descending = direction == "DESC"
-    _, params = filter_conditions(where, now, thresholds)
+    _, params = filter_conditions(where)
     keyset: sql.Composable = sql.SQL("")
     if after is not None:
         params["after_key"], params["after_id"] = read_sorted_cursor(after, field, direction)
@@ -88,7 +85,7 @@ counted AS (
 )
 SELECT id, k, total FROM counted {keyset} ORDER BY k {order}, id {order} LIMIT %(limit)s"""
     ).format(
-        filtered=filtered_cte(where, now, thresholds),
+        filtered=filtered_cte(where),
         key=key,
         keyset=keyset,
         order=order,
@@ -98,12 +95,12 @@ SELECT id, k, total FROM counted {keyset} ORDER BY k {order}, id {order} LIMIT %
         total = int(rows[0][2])
     else:
         count = sql.SQL("WITH RECURSIVE {} SELECT count(*) FROM filtered").format(
-            filtered_cte(where, now, thresholds)
+            filtered_cte(where)
         )
         found = conn.execute(count, params).fetchone()
         total = int(found[0]) if found else 0
     page = rows[:first]
-    views = get_customers(conn, [r[0] for r in page], now, thresholds, follow_merges=False)
+    views = get_customers(conn, [r[0] for r in page], follow_merges=False)
     edges = [
         CustomerEdge(sorted_cursor(field, direction, k, i), views[i])
         for i, k, _ in page

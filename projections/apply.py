@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
+from events import LifecycleStageChanged, TierChanged
 from projections.checkpoints import advance_checkpoints, lock_checkpoints
 from projections.handlers import PROJECTIONS, Projection
 from projections.incoming import IncomingEvent, parse_envelope
+from projections.materialize import refresh
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,22 @@ def _in_order(envelopes: Iterable[Mapping[str, Any]]) -> tuple[list[IncomingEven
     return [by_position[p] for p in sorted(by_position)], repeats
 
 
+def _scheduler_moments(events: Sequence[IncomingEvent]) -> dict[UUID, datetime]:
+    """Per customer, the latest moment a scheduler event says the derived state changed."""
+    moments: dict[UUID, datetime] = {}
+    for e in events:
+        if e.known and e.kind in (LifecycleStageChanged.TYPE, TierChanged.TYPE):
+            moments[e.subject_id] = max(moments.get(e.subject_id, e.occurred_at), e.occurred_at)
+    return moments
+
+
 def apply_batch(
     conn: Connection[Any],
     envelopes: Iterable[Mapping[str, Any]],
     projections: Sequence[Projection] = PROJECTIONS,
+    *,
+    now: datetime | None = None,
+    materialize: bool = True,
 ) -> ApplyResult:
     """Apply the events each projection has not applied yet; see `ApplyResult`.
 
@@ -57,6 +72,10 @@ def apply_batch(
     the others are neither written nor advanced. Never commits: the caller commits, and
     only then commits its Kafka offsets. An autocommit connection outside a transaction
     block is refused, since the writes and their checkpoints must commit together.
+    Every customer with a fresh event then gets its lifecycle, tier and summaries
+    recomputed as of `now` (default: the clock), in the same transaction
+    (`projections.materialize`); a replay passes ``materialize=False`` and refreshes
+    every customer once at its end instead of once per batch.
     """
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
         raise ValueError("apply a batch inside a transaction: use `with conn.transaction():`")
@@ -77,6 +96,14 @@ def apply_batch(
             reached[(projection.name, event.subject_id)] = event.position
             fresh_positions.add(event.position)
     advance_checkpoints(conn, reached)
+    fresh_events = [e for e in events if e.position in fresh_positions]
+    if fresh_events and materialize:
+        refresh(
+            conn,
+            {e.subject_id for e in fresh_events},
+            now or datetime.now(UTC),
+            hints=_scheduler_moments(fresh_events),
+        )
     unknown = sum(1 for e in events if e.position in fresh_positions and not e.known)
     applied = len(fresh_positions) - unknown
     return ApplyResult(
@@ -86,6 +113,8 @@ def apply_batch(
     )
 
 
-def apply_envelopes(conn: Connection[Any], envelopes: Iterable[Mapping[str, Any]]) -> int:
+def apply_envelopes(
+    conn: Connection[Any], envelopes: Iterable[Mapping[str, Any]], *, now: datetime | None = None
+) -> int:
     """Apply a batch in the caller's transaction; returns how many new known events it held."""
-    return apply_batch(conn, envelopes).applied
+    return apply_batch(conn, envelopes, now=now).applied

@@ -1,8 +1,8 @@
 """The filtered, keyset-paginated customer list.
 
 Order is (created_at, id): stable under inserts elsewhere and cheap with the matching
-index, and the cursor is exactly that pair. Lifecycle stage and tier filters need the
-derived facts of every candidate, so those joins are only added when asked for.
+index, and the cursor is exactly that pair. Lifecycle stage and tier are indexed
+columns the projections maintain, so filtering on them is a plain lookup.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 from psycopg import Connection, sql
 
 from projections.cursors import read_customer_cursor
-from projections.derived import Thresholds, facts_ctes, lifecycle_sql, tier_sql
-from projections.membership import ALL_ROOTS, is_duplicate, tree_ctes
+from projections.membership import is_duplicate
 from projections.views import CustomerFilter
 
 
@@ -24,10 +23,8 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def filter_conditions(
-    where: CustomerFilter, now: datetime, thresholds: Thresholds
-) -> tuple[list[sql.Composable], dict[str, Any]]:
-    """SQL conditions over ``rm_customers AS c`` (and ``facts AS f``) and their parameters."""
+def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
+    """SQL conditions over ``rm_customers AS c`` and their parameters."""
     conditions: list[sql.Composable] = [sql.SQL("NOT {}").format(is_duplicate(sql.SQL("c.id")))]
     params: dict[str, Any] = {}
     if where.text:
@@ -41,35 +38,20 @@ def filter_conditions(
     if where.tag:
         params["tag"] = where.tag.strip().lower()
         conditions.append(sql.SQL("c.tags @> ARRAY[%(tag)s]::text[]"))
-    for name in ("stage", "region", "owner"):
+    for name in ("stage", "region", "owner", "lifecycle_stage", "tier"):
         value = getattr(where, name)
         if value is not None:
             params[name] = value
             conditions.append(sql.SQL("c.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
-    if where.lifecycle_stage:
-        params["lifecycle_stage"] = where.lifecycle_stage
-        lifecycle = lifecycle_sql(now, thresholds)
-        conditions.append(sql.SQL("{} = %(lifecycle_stage)s").format(lifecycle))
-    if where.tier:
-        params["tier"] = where.tier
-        conditions.append(sql.SQL("{} = %(tier)s").format(tier_sql(thresholds)))
     return conditions, params
 
 
-def filtered_cte(where: CustomerFilter, now: datetime, thresholds: Thresholds) -> sql.Composed:
-    """CTE ``filtered(id, created_at)``, preceded by the facts CTEs when needed."""
-    conditions, _ = filter_conditions(where, now, thresholds)
-    derived = where.tier is not None or where.lifecycle_stage is not None
-    prefix = (
-        sql.SQL("{}, {},").format(tree_ctes(ALL_ROOTS), facts_ctes(now, thresholds))
-        if derived
-        else sql.SQL("")
-    )
-    join = sql.SQL("JOIN facts AS f ON f.root_id = c.id") if derived else sql.SQL("")
+def filtered_cte(where: CustomerFilter) -> sql.Composed:
+    """CTE ``filtered(id, created_at)``: the profiles the filter keeps."""
+    conditions, _ = filter_conditions(where)
     return sql.SQL(
-        "{prefix} filtered AS ("
-        "SELECT c.id, c.created_at FROM rm_customers AS c {join} WHERE {cond})"
-    ).format(prefix=prefix, join=join, cond=sql.SQL(" AND ").join(conditions))
+        "filtered AS (SELECT c.id, c.created_at FROM rm_customers AS c WHERE {cond})"
+    ).format(cond=sql.SQL(" AND ").join(conditions))
 
 
 def page_of_ids(
@@ -77,11 +59,9 @@ def page_of_ids(
     where: CustomerFilter,
     first: int,
     after: str | None,
-    now: datetime,
-    thresholds: Thresholds,
 ) -> tuple[list[tuple[Any, datetime]], int, bool]:
     """(id, created_at) of the page, the total matching the filter, and whether more follow."""
-    _, params = filter_conditions(where, now, thresholds)
+    _, params = filter_conditions(where)
     keyset = sql.SQL("")
     if after is not None:
         params["after_at"], params["after_id"] = read_customer_cursor(after)
@@ -91,13 +71,13 @@ def page_of_ids(
         """WITH RECURSIVE {filtered},
 counted AS (SELECT id, created_at, count(*) OVER () AS total FROM filtered)
 SELECT id, created_at, total FROM counted {keyset} ORDER BY created_at, id LIMIT %(limit)s"""
-    ).format(filtered=filtered_cte(where, now, thresholds), keyset=keyset)
+    ).format(filtered=filtered_cte(where), keyset=keyset)
     rows = conn.execute(statement, params).fetchall()
     if rows:
         total = int(rows[0][2])
     else:
         count = sql.SQL("WITH RECURSIVE {} SELECT count(*) FROM filtered").format(
-            filtered_cte(where, now, thresholds)
+            filtered_cte(where)
         )
         total = int(conn.execute(count, params).fetchone()[0])  # type: ignore[index]
     return [(r[0], r[1]) for r in rows[:first]], total, len(rows) > first

@@ -1,9 +1,11 @@
-"""Lifecycle stage and tier: derived at read time from stored facts and `now`.
+"""Lifecycle stage and tier: the one definition of RULES.md's tables and thresholds.
 
-Neither is stored, because time passing changes them with no new event (a customer is
-AT_RISK on day 91 although nothing happened). Each rule exists twice and the tests hold
-the two together: as SQL expressions, so lists can filter and distributions can group
-on them inside PostgreSQL, and as pure Python functions, which say the rule plainly.
+The projections apply the Python functions and store the answers
+(`projections.derivation`, `projections.materialize`); reads look them up. Where SQL
+must state the rule (as-of questions: the analytics macros ``customers_at(ts)``, the
+benchmarks), `lifecycle_case` and `tier_case` generate it from the same `Thresholds`,
+for PostgreSQL and DuckDB alike; `tests/integration/test_analytics.py` holds the SQL
+and the stored answers together.
 
 Semantics of time (exact durations, not calendar days): a last purchase is "more than
 90 days ago" when ``now - last > 90 days``; a purchase is "in the last 365 days" when
@@ -107,28 +109,45 @@ def facts_as_of(
     )
 
 
-def lifecycle_stage(
+def lifecycle_with_reason(
     facts: CustomerFacts, now: datetime, thresholds: Thresholds = DEFAULT_THRESHOLDS
-) -> str:
-    """RULES.md "Lifecycle stage": checked top to bottom, the first that holds wins."""
+) -> tuple[str, str]:
+    """RULES.md "Lifecycle stage" and the row of its table that decided it (for events)."""
     t = thresholds
     is_customer = facts.purchase_count > 0 or facts.stage == t.customer_stage
     last = facts.last_purchase_at
     if is_customer and last is not None and now - last > t.churned_after:
-        return "CHURNED"
-    if is_customer and (
-        (last is not None and now - last > t.at_risk_after) or facts.has_severe_open_complaint
-    ):
-        return "AT_RISK"
+        return "CHURNED", f"last purchase more than {t.churned_after.days} days ago"
+    if is_customer and last is not None and now - last > t.at_risk_after:
+        return "AT_RISK", f"last purchase more than {t.at_risk_after.days} days ago"
+    if is_customer and facts.has_severe_open_complaint:
+        return "AT_RISK", f"open complaint of severity {' or '.join(t.severe_severities)}"
     if facts.loyal_window_purchases >= t.loyal_purchases:
-        return "LOYAL"
+        return "LOYAL", (
+            f"at least {t.loyal_purchases} purchases in the last {t.loyal_window.days} days"
+        )
     if facts.purchase_count >= t.repeat_purchases:
-        return "REPEAT_CUSTOMER"
+        return "REPEAT_CUSTOMER", f"at least {t.repeat_purchases} purchases"
     if is_customer:
-        return "NEW_CUSTOMER"
+        return "NEW_CUSTOMER", f"a purchase or stage {t.customer_stage}"
     if facts.stage in t.opportunity_stages:
-        return "OPPORTUNITY"
-    return "PROSPECT"
+        return "OPPORTUNITY", f"pipeline stage {facts.stage}"
+    return "PROSPECT", f"pipeline stage {facts.stage} without purchases"
+
+
+def lifecycle_stage(
+    facts: CustomerFacts, now: datetime, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> str:
+    """RULES.md "Lifecycle stage": checked top to bottom, the first that holds wins."""
+    return lifecycle_with_reason(facts, now, thresholds)[0]
+
+
+def tier_reason(facts: CustomerFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
+    """The facts `tier` decided on, in words (for the scheduler's `TierChanged`)."""
+    return (
+        f"{facts.tier_window_purchases} purchases totalling {facts.tier_window_total} CNY"
+        f" in the last {thresholds.tier_window.days} days"
+    )
 
 
 def tier(facts: CustomerFacts, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
@@ -198,55 +217,61 @@ facts AS (
     )
 
 
+def _quoted(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_quoted(v) for v in values) + ")"
+
+
+def interval_text(duration: timedelta) -> str:
+    """`interval` as plain SQL text that PostgreSQL and DuckDB both read."""
+    return f"'{duration // timedelta(microseconds=1)} microseconds'::INTERVAL"
+
+
+def lifecycle_case(now: str, facts: str = "f", thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
+    """`lifecycle_stage` as one SQL CASE, for PostgreSQL and DuckDB alike.
+
+    `now` is an SQL expression (a literal, or DuckDB's macro parameter ``ts``); the
+    columns are those of `CustomerFacts` on the relation aliased `facts`. The one
+    generator of the rule in SQL: the analytics catalog uses it too.
+    """
+    t, f = thresholds, facts
+    customer = f"({f}.purchase_count > 0 OR {f}.stage = {_quoted(t.customer_stage)})"
+    return f"""CASE
+    WHEN {customer} AND {f}.last_purchase_at < {now} - {interval_text(t.churned_after)}
+        THEN 'CHURNED'
+    WHEN {customer} AND ({f}.last_purchase_at < {now} - {interval_text(t.at_risk_after)}
+        OR {f}.has_severe_open_complaint) THEN 'AT_RISK'
+    WHEN {f}.loyal_window_purchases >= {t.loyal_purchases} THEN 'LOYAL'
+    WHEN {f}.purchase_count >= {t.repeat_purchases} THEN 'REPEAT_CUSTOMER'
+    WHEN {customer} THEN 'NEW_CUSTOMER'
+    WHEN {f}.stage IN {_in_list(t.opportunity_stages)} THEN 'OPPORTUNITY'
+    ELSE 'PROSPECT'
+END"""
+
+
+def tier_case(facts: str = "f", thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
+    """`tier` as one SQL CASE over the `CustomerFacts` columns (PostgreSQL and DuckDB)."""
+    t, f = thresholds, facts
+    return f"""CASE
+    WHEN {f}.tier_window_total >= {t.vip_total}
+        OR ({f}.tier_window_purchases >= {t.vip_frequent_purchases}
+            AND {f}.tier_window_total >= {t.vip_frequent_total}) THEN 'VIP'
+    WHEN {f}.tier_window_total >= {t.gold_total} THEN 'GOLD'
+    WHEN {f}.tier_window_total >= {t.silver_total} THEN 'SILVER'
+    ELSE 'BRONZE'
+END"""
+
+
 def lifecycle_sql(
     now: datetime, thresholds: Thresholds = DEFAULT_THRESHOLDS, facts: str = "f"
 ) -> sql.Composed:
-    """`lifecycle_stage` as a CASE over the columns of the `facts` CTE (aliased `facts`)."""
-    t = thresholds
-    f = sql.Identifier(facts)
-    return sql.SQL(
-        """CASE
-    WHEN ({f}.purchase_count > 0 OR {f}.stage = {won})
-         AND {f}.last_purchase_at < {now} - {churned} THEN 'CHURNED'
-    WHEN ({f}.purchase_count > 0 OR {f}.stage = {won})
-         AND ({f}.last_purchase_at < {now} - {at_risk} OR {f}.has_severe_open_complaint)
-         THEN 'AT_RISK'
-    WHEN {f}.loyal_window_purchases >= {loyal} THEN 'LOYAL'
-    WHEN {f}.purchase_count >= {repeat} THEN 'REPEAT_CUSTOMER'
-    WHEN {f}.purchase_count > 0 OR {f}.stage = {won} THEN 'NEW_CUSTOMER'
-    WHEN {f}.stage = ANY({opportunity}) THEN 'OPPORTUNITY'
-    ELSE 'PROSPECT'
-END"""
-    ).format(
-        f=f,
-        now=sql.Literal(now),
-        won=sql.Literal(t.customer_stage),
-        churned=interval(t.churned_after),
-        at_risk=interval(t.at_risk_after),
-        loyal=sql.Literal(t.loyal_purchases),
-        repeat=sql.Literal(t.repeat_purchases),
-        opportunity=_text_array(t.opportunity_stages),
-    )
+    """`lifecycle_case` at a literal `now`, for as-of questions in PostgreSQL."""
+    return sql.SQL(lifecycle_case("{now}", facts, thresholds)).format(now=sql.Literal(now))
 
 
 def tier_sql(thresholds: Thresholds = DEFAULT_THRESHOLDS, facts: str = "f") -> sql.Composed:
-    """`tier` as a CASE over the columns of the `facts` CTE (aliased `facts`)."""
-    t = thresholds
-    f = sql.Identifier(facts)
-    return sql.SQL(
-        """CASE
-    WHEN {f}.tier_window_total >= {vip}
-         OR ({f}.tier_window_purchases >= {frequent} AND {f}.tier_window_total >= {frequent_total})
-         THEN 'VIP'
-    WHEN {f}.tier_window_total >= {gold} THEN 'GOLD'
-    WHEN {f}.tier_window_total >= {silver} THEN 'SILVER'
-    ELSE 'BRONZE'
-END"""
-    ).format(
-        f=f,
-        vip=sql.Literal(t.vip_total),
-        frequent=sql.Literal(t.vip_frequent_purchases),
-        frequent_total=sql.Literal(t.vip_frequent_total),
-        gold=sql.Literal(t.gold_total),
-        silver=sql.Literal(t.silver_total),
-    )
+    """`tier_case` for PostgreSQL."""
+    return sql.SQL(tier_case(facts, thresholds)).format()

@@ -1,7 +1,8 @@
-"""Build `CustomerView`s for resolved profile ids in three set-based queries.
+"""Build `CustomerView`s for resolved profile ids: one lookup of rm_customers rows.
 
-Used by `get_customers` (DataLoader batches) and by list pages, so a page of fifty
-customers costs the same three round trips as one customer.
+Lifecycle stage, tier and the purchase and touch summaries (over the merge tree) are
+columns the projections wrote (`projections.materialize`); nothing is derived here.
+Used by `get_customers` (DataLoader batches) and by list pages.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection, sql
+from psycopg import Connection
 from psycopg.rows import dict_row
 
-from events.vocabulary import CHANNELS
-from projections.derived import Thresholds, facts_ctes, lifecycle_sql, tier_sql
-from projections.membership import GIVEN_ROOTS, tree_ctes
 from projections.views import (
     ChannelCount,
     Consent,
@@ -29,71 +27,24 @@ from projections.views import (
     TouchSummary,
 )
 
+PROFILE_SQL = "SELECT * FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
 
-def _profile_sql(now: datetime, thresholds: Thresholds) -> sql.Composed:
-    return sql.SQL(
-        """WITH RECURSIVE {tree}, {facts},
-summary AS (
-    SELECT t.root_id, count(p.position) AS purchase_count, coalesce(sum(p.total_cny), 0) AS total,
-        min(p.occurred_at) AS first_at, max(p.occurred_at) AS last_at
-    FROM tree AS t LEFT JOIN rm_purchases AS p ON p.customer_id = t.member_id
-    GROUP BY t.root_id
-),
-members AS (
-    SELECT root_id,
-        coalesce(array_agg(member_id ORDER BY member_id) FILTER (WHERE member_id <> root_id),
-            '{{}}') AS merged_ids
-    FROM tree GROUP BY root_id
-)
-SELECT c.*, {lifecycle} AS lifecycle_stage, {tier} AS tier,
-    s.purchase_count, s.total AS purchase_total, s.first_at AS first_purchase_at,
-    s.last_at AS last_purchase_at, mb.merged_ids
-FROM rm_customers AS c
-JOIN facts AS f ON f.root_id = c.id
-JOIN summary AS s ON s.root_id = c.id
-JOIN members AS mb ON mb.root_id = c.id"""
-    ).format(
-        tree=tree_ctes(GIVEN_ROOTS),
-        facts=facts_ctes(now, thresholds),
-        lifecycle=lifecycle_sql(now, thresholds),
-        tier=tier_sql(thresholds),
+
+def _touches(row: Mapping[str, Any]) -> TouchSummary:
+    return TouchSummary(
+        count=row["touch_count"],
+        last_at=row["last_touch_at"],
+        by_channel=tuple(
+            ChannelCount(c["channel"], int(c["count"])) for c in row["touches_by_channel"]
+        ),
     )
-
-
-TOUCHES_SQL = sql.SQL(
-    """WITH RECURSIVE {tree}
-SELECT t.root_id, k.channel, count(*) AS n, max(k.occurred_at) AS last_at
-FROM tree AS t JOIN rm_touches AS k ON k.customer_id = t.member_id
-GROUP BY t.root_id, k.channel"""
-).format(tree=tree_ctes(GIVEN_ROOTS))
-
-
-def _channel_order(channel: str) -> tuple[int, str]:
-    return (CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS), channel)
-
-
-def _touch_summaries(conn: Connection[Any], roots: Sequence[UUID]) -> dict[UUID, TouchSummary]:
-    grouped: dict[UUID, list[tuple[str, int, datetime]]] = {}
-    for root, channel, n, last_at in conn.execute(TOUCHES_SQL, {"roots": list(roots)}):
-        grouped.setdefault(root, []).append((channel, n, last_at))
-    return {
-        root: TouchSummary(
-            count=sum(n for _, n, _ in rows),
-            last_at=max(last for _, _, last in rows),
-            by_channel=tuple(
-                ChannelCount(channel, n)
-                for channel, n, _ in sorted(rows, key=lambda r: _channel_order(r[0]))
-            ),
-        )
-        for root, rows in grouped.items()
-    }
 
 
 def _at(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-def _view(row: Mapping[str, Any], touches: TouchSummary | None) -> CustomerView:
+def _view(row: Mapping[str, Any]) -> CustomerView:
     return CustomerView(
         id=row["id"],
         version=row["version"],
@@ -118,7 +69,7 @@ def _view(row: Mapping[str, Any], touches: TouchSummary | None) -> CustomerView:
             first_at=row["first_purchase_at"],
             last_at=row["last_purchase_at"],
         ),
-        touches=touches or TouchSummary(count=0, last_at=None, by_channel=()),
+        touches=_touches(row),
         consents=tuple(
             Consent(c["purpose"], c.get("channel"), bool(c["granted"]), _at(c["at"]))
             for c in row["consents"]
@@ -145,15 +96,12 @@ def _view(row: Mapping[str, Any], touches: TouchSummary | None) -> CustomerView:
     )
 
 
-def views_of_roots(
-    conn: Connection[Any], roots: Sequence[UUID], now: datetime, thresholds: Thresholds
-) -> dict[UUID, CustomerView]:
-    """The views of these profile ids (already resolved through merges)."""
+def views_of_roots(conn: Connection[Any], roots: Sequence[UUID]) -> dict[UUID, CustomerView]:
+    """The views of these profile ids (already resolved through merges): one lookup."""
     wanted = sorted(set(roots))
     if not wanted:
         return {}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_profile_sql(now, thresholds), {"roots": wanted})
+        cur.execute(PROFILE_SQL, {"roots": wanted})
         rows = cur.fetchall()
-    touches = _touch_summaries(conn, wanted)
-    return {row["id"]: _view(row, touches.get(row["id"])) for row in rows}
+    return {row["id"]: _view(row) for row in rows}

@@ -1,15 +1,17 @@
 """The read API the GraphQL gateway calls: plain functions over a psycopg connection.
 
 All are synchronous and read-only; each takes the connection (the gateway owns pools
-and transactions). Lifecycle stage and tier depend on `now` (default: the current
-time) and on `Thresholds` (default: RULES.md). A merged duplicate's id answers with
-its survivor's profile, which counts both customers' purchases, touches, complaints.
+and transactions). Every answer is a lookup of rows the projections wrote: lifecycle
+stage, tier and summaries are materialized (`projections.materialize`) and time-driven
+changes are recorded by the scheduler, so no read derives them. A merged duplicate's
+id answers with its survivor's profile, which counts both customers' purchases,
+touches, complaints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,15 +21,8 @@ from psycopg.rows import dict_row
 from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH
 from projections.cursors import customer_cursor, read_timeline_cursor, timeline_cursor
 from projections.customer_list import page_of_ids
-from projections.derived import (
-    DEFAULT_THRESHOLDS,
-    Thresholds,
-    facts_ctes,
-    lifecycle_sql,
-    tier_sql,
-)
 from projections.incoming import split_type
-from projections.membership import ALL_ROOTS, GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
+from projections.membership import GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
 from projections.positions import applied_position
 from projections.profiles import views_of_roots
 from projections.views import (
@@ -59,14 +54,6 @@ __all__ = [
 MAX_PAGE = 500
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError("`now` needs a time zone")
-    return now
-
-
 def _uuids(ids: Iterable[UUID | str]) -> list[UUID]:
     """Ids as UUIDs; strings that are not UUIDs cannot name a customer and are dropped."""
     found = []
@@ -87,8 +74,6 @@ def _page_size(first: int) -> int:
 def get_customers(
     conn: Connection[Any],
     ids: Iterable[UUID | str],
-    now: datetime | None = None,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     *,
     follow_merges: bool = True,
 ) -> dict[UUID, CustomerView]:
@@ -98,7 +83,7 @@ def get_customers(
     duplicate's own view instead (with `merged_into` set), e.g. for compliance screens.
     """
     asked = resolve(conn, _uuids(ids), follow_merges=follow_merges)
-    views = views_of_roots(conn, list(asked.values()), _now(now), thresholds)
+    views = views_of_roots(conn, list(asked.values()))
     return {a: views[root] for a, root in asked.items() if root in views}
 
 
@@ -107,19 +92,14 @@ def list_customers(
     filter: CustomerFilter | None = None,  # the contract's argument name
     first: int = 20,
     after: str | None = None,
-    now: datetime | None = None,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> CustomerPage:
     """One page of profiles (merged duplicates left out), oldest first, and the total.
 
     Returns (rows, total_count, has_next, end_cursor); rows are (cursor, view) edges.
     `after` is a cursor from an earlier page; a bad one raises `InvalidCursor`.
     """
-    at = _now(now)
-    ids, total, has_next = page_of_ids(
-        conn, filter or CustomerFilter(), _page_size(first), after, at, thresholds
-    )
-    views = views_of_roots(conn, [i for i, _ in ids], at, thresholds)
+    ids, total, has_next = page_of_ids(conn, filter or CustomerFilter(), _page_size(first), after)
+    views = views_of_roots(conn, [i for i, _ in ids])
     edges = [
         CustomerEdge(customer_cursor(created_at, i), views[i])
         for i, created_at in ids
@@ -192,30 +172,23 @@ WHERE NOT {duplicate}
     return steps
 
 
-def _distribution(
-    conn: Connection[Any], expression: sql.Composable, now: datetime, thresholds: Thresholds
-) -> dict[str, int]:
+def _distribution(conn: Connection[Any], column: str) -> dict[str, int]:
+    """Profiles (merged duplicates left out) per value of a materialized column."""
     statement = sql.SQL(
-        "WITH RECURSIVE {tree}, {facts} SELECT {expr} AS value, count(*) FROM facts AS f GROUP BY 1"
-    ).format(tree=tree_ctes(ALL_ROOTS), facts=facts_ctes(now, thresholds), expr=expression)
+        "SELECT c.{col}, count(*) FROM rm_customers AS c WHERE NOT {duplicate} GROUP BY 1"
+    ).format(col=sql.Identifier(column), duplicate=is_duplicate(sql.SQL("c.id")))
     return {value: int(n) for value, n in conn.execute(statement)}
 
 
-def lifecycle_distribution(
-    conn: Connection[Any], now: datetime | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
-) -> list[LifecycleCount]:
-    """How many profiles are in each lifecycle stage at `now`; every stage listed."""
-    at = _now(now)
-    counts = _distribution(conn, lifecycle_sql(at, thresholds), at, thresholds)
+def lifecycle_distribution(conn: Connection[Any]) -> list[LifecycleCount]:
+    """How many profiles are in each lifecycle stage; every stage listed."""
+    counts = _distribution(conn, "lifecycle_stage")
     return [LifecycleCount(stage, counts.get(stage, 0)) for stage in LIFECYCLE_STAGES]
 
 
-def tier_distribution(
-    conn: Connection[Any], now: datetime | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
-) -> list[TierCount]:
-    """How many profiles are in each tier at `now`; every tier listed."""
-    at = _now(now)
-    counts = _distribution(conn, tier_sql(thresholds), at, thresholds)
+def tier_distribution(conn: Connection[Any]) -> list[TierCount]:
+    """How many profiles are in each tier; every tier listed."""
+    counts = _distribution(conn, "tier")
     return [TierCount(tier, counts.get(tier, 0)) for tier in TIERS]
 
 

@@ -55,6 +55,40 @@ CREATE INDEX IF NOT EXISTS rm_customers_owner ON rm_customers (owner);
 CREATE INDEX IF NOT EXISTS rm_customers_stage ON rm_customers (stage);
 CREATE INDEX IF NOT EXISTS rm_customers_email ON rm_customers (email)"""
 
+DERIVED_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("lifecycle_stage", "text", "NOT NULL DEFAULT 'PROSPECT'"),
+    ("lifecycle_reason", "text", ""),
+    ("tier", "text", "NOT NULL DEFAULT 'BRONZE'"),
+    ("derived_as_of", "timestamptz", ""),
+    ("valid_until", "timestamptz", ""),
+    ("purchase_count", "integer", "NOT NULL DEFAULT 0"),
+    ("purchase_total", "numeric", "NOT NULL DEFAULT 0"),
+    ("first_purchase_at", "timestamptz", ""),
+    ("last_purchase_at", "timestamptz", ""),
+    ("touch_count", "integer", "NOT NULL DEFAULT 0"),
+    ("last_touch_at", "timestamptz", ""),
+    ("touches_by_channel", "jsonb", "NOT NULL DEFAULT '[]'"),
+    ("open_complaints", "integer", "NOT NULL DEFAULT 0"),
+    ("merged_ids", "uuid[]", "NOT NULL DEFAULT '{}'"),
+)
+"""rm_customers' materialized columns (`projections.materialize` writes them): lifecycle
+stage, tier, until when they hold, and the summaries over the merge tree. Added with
+ADD COLUMN IF NOT EXISTS so a read model from before them gains them in place (then
+`crm projections rebuild` fills them)."""
+
+DERIVED_DDL: Final = ";\n".join(
+    [
+        *(
+            f"ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS {name} {kind} {rest}".rstrip()
+            for name, kind, rest in DERIVED_COLUMNS
+        ),
+        "CREATE INDEX IF NOT EXISTS rm_customers_lifecycle ON rm_customers (lifecycle_stage)",
+        "CREATE INDEX IF NOT EXISTS rm_customers_tier ON rm_customers (tier)",
+        "CREATE INDEX IF NOT EXISTS rm_customers_valid_until ON rm_customers (valid_until)"
+        " WHERE valid_until IS NOT NULL",
+    ]
+)
+
 MERGES_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_merges (
     duplicate_id uuid PRIMARY KEY,
@@ -161,6 +195,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
 ALL_DDL: Final = (
     APPLIED_DDL,
     CUSTOMERS_DDL,
+    DERIVED_DDL,
     MERGES_DDL,
     PURCHASES_DDL,
     TOUCHES_DDL,

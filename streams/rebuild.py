@@ -12,6 +12,7 @@ the rebuild's duration and then drains.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from psycopg import sql
 from commands.application import CrmApplication
 from projections.apply import apply_batch
 from projections.handlers import PROJECTIONS, Projection
+from projections.materialize import refresh_all
 from projections.schema import PROJECTION_TABLES, create_all
 from streams.source import EnvelopeOpener, EventSource
 
@@ -44,8 +46,13 @@ def rebuild(
     *,
     batch_size: int = 2000,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Replay the event store into the chosen projections (all by default); returns events."""
+    """Replay the event store into the chosen projections (all by default); returns events.
+
+    Lifecycle, tier and summaries are computed once per customer at the end, as of
+    `now` (default: the clock), rather than after every batch.
+    """
     projections = select_projections(names)
     source = EventSource(app)
     opener = EnvelopeOpener(app)
@@ -61,11 +68,13 @@ def rebuild(
                 batch = source.read_after(position, batch_size)
                 if not batch.envelopes:
                     break
-                apply_batch(conn, opener.open_all(batch.envelopes), projections)
+                opened = opener.open_all(batch.envelopes)
+                apply_batch(conn, opened, projections, materialize=False)
                 position = batch.last_position
                 replayed += len(batch.envelopes)
                 if progress:
                     progress(replayed, max(total, position))
+            refresh_all(conn, now or datetime.now(UTC))
     return replayed
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -17,6 +18,8 @@ from projections.schema import create_all
 from streams.source import EnvelopeOpener
 
 RECONNECT_FOR_S = 30.0  # how long a batch waits for PostgreSQL before the worker gives up
+ATTEMPTS = 3
+"""Tries of one batch when PostgreSQL rolled it back (deadlock, serialization)."""
 
 
 class ReadModelSink:
@@ -27,7 +30,9 @@ class ReadModelSink:
         app: CrmApplication,
         database_url: str,
         projections: Sequence[Projection] = PROJECTIONS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.clock = clock  # "now" for lifecycle and tier; tests move it
         self.opener = EnvelopeOpener(app)
         self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
@@ -59,8 +64,16 @@ class ReadModelSink:
 
     def _apply(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
         opened = self.opener.open_all(envelopes)
-        with self.conn.transaction():
-            result = apply_batch(self.conn, opened, self.projections)
+        for attempt in range(ATTEMPTS):
+            try:
+                with self.conn.transaction():
+                    result = apply_batch(self.conn, opened, self.projections, now=self.clock())
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                # A deadlock with another worker's batch (both recomputing survivors of
+                # cross merges): the transaction is gone whole, so running it again is safe.
+                if attempt == ATTEMPTS - 1:
+                    raise
         self.applied += result.applied
         self.highest_position = max(
             [self.highest_position, *(int(e["position"]) for e in envelopes)]

@@ -54,10 +54,27 @@ def _analytics(app: CrmApplication, config: StreamConfig) -> OpenedSink:
     return OpenedSink(sink, lag, lambda: None)
 
 
+Body = Callable[[StreamConfig, Report, StopFlag], None]
+
+
+def _no_sink(app: CrmApplication, config: StreamConfig) -> OpenedSink:
+    raise ValueError("this worker consumes no topic, so it has no sink")
+
+
+def _lifecycle(config: StreamConfig, report: Report, stop: StopFlag) -> None:
+    from streams.lifecycle_scheduler import run as run_scheduler
+
+    run_scheduler(config, report, stop)
+
+
 @dataclass(frozen=True)
 class Worker:
+    """`open` gives a topic consumer's sink; a worker with its own `body` runs that
+    instead (e.g. the lifecycle scheduler, which reads the read models, not the topic)."""
+
     job: str
     open: Opener
+    body: Body | None = None
 
 
 WORKERS: dict[str, Worker] = {
@@ -68,6 +85,11 @@ WORKERS: dict[str, Worker] = {
     "analytics": Worker(
         "write events to Parquet files and the DuckDB catalog for analysts", _analytics
     ),
+    "lifecycle": Worker(
+        "record lifecycle-stage and tier changes that time alone causes (day 91: AT_RISK)",
+        _no_sink,
+        _lifecycle,
+    ),
 }
 """Every worker `crm up` starts, with the job it does."""
 
@@ -77,6 +99,10 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     not polled here)."""
     if name not in WORKERS:
         raise ValueError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
+    body = WORKERS[name].body
+    if body is not None:
+        body(config, report, stop)
+        return
     report("starting", "connecting to the database and the broker")
     from bootstrap import open_store  # the composition root; only the process body
     from streams.generation import GenerationWatch

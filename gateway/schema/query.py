@@ -173,9 +173,7 @@ class Query:
         )
         try:
             if default:
-                page = await deps.reads.run(
-                    list_customers, where, size, after, ctx.now, deps.thresholds
-                )
+                page = await deps.reads.run(list_customers, where, size, after)
             else:
                 page = await deps.reads.run(
                     sorted_page,
@@ -184,8 +182,6 @@ class Query:
                     direction=order.direction.value,
                     first=size,
                     after=after,
-                    now=ctx.now,
-                    thresholds=deps.thresholds,
                 )
         except (InvalidCursor, BadCursor) as error:
             raise invalid(str(error), "after") from None
@@ -230,14 +226,14 @@ class Query:
     async def lifecycle_distribution(self, info: GInfo) -> list[LifecycleCount]:
         ctx = info.context
         ctx.require(P.READ_ANALYTICS, "read distributions")
-        counts = await ctx.deps.reads.run(lifecycle_distribution, ctx.now, ctx.deps.thresholds)
+        counts = await ctx.deps.reads.run(lifecycle_distribution)
         return [LifecycleCount(stage=LifecycleStage(c.stage), count=c.count) for c in counts]
 
     @strawberry.field
     async def tier_distribution(self, info: GInfo) -> list[TierCount]:
         ctx = info.context
         ctx.require(P.READ_ANALYTICS, "read distributions")
-        counts = await ctx.deps.reads.run(tier_distribution, ctx.now, ctx.deps.thresholds)
+        counts = await ctx.deps.reads.run(tier_distribution)
         return [TierCount(tier=Tier(c.tier), count=c.count) for c in counts]
 
     @strawberry.field(

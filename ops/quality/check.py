@@ -8,7 +8,12 @@ import duckdb
 import psycopg
 
 from commands.application import CrmApplication
-from ops.quality.frames import analytics_frames, purchase_totals_frame, read_model_frames
+from ops.quality.frames import (
+    analytics_frames,
+    derived_state_frame,
+    purchase_totals_frame,
+    read_model_frames,
+)
 from ops.quality.runner import QualityReport, run_suites
 from ops.quality.store import store_facts
 from ops.quality.suites import all_suites
@@ -27,4 +32,5 @@ def check_platform(
         frames = read_model_frames(conn)
         frames.update(analytics_frames(catalog))
         frames["purchase_totals"] = purchase_totals_frame(facts, conn, catalog)
+        frames["derived_state"] = derived_state_frame(conn)
     return run_suites(frames, all_suites(facts), project_dir, build_docs=build_docs)

@@ -6,6 +6,7 @@ read models `numeric`, the analytics `DECIMAL(18,2)`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import psycopg
 
 from ops.quality.store import StoreFacts
 from projections import queries
+from projections.derivation import derive
+from projections.materialize import load_facts
 
 CENT = Decimal("0.01")
 
@@ -89,3 +92,41 @@ def purchase_totals_frame(
             "analytics_total": [str(_cents(analytics.get(i))) for i in ids],
         }
     )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def derived_state_frame(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """Per customer, the stored lifecycle stage, tier and valid_until beside what the
+    rules (`projections.derivation`, the one definition) give over its stored facts
+    (merge tree included) at the moment the row was computed for."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM rm_customers ORDER BY id")]
+    facts = load_facts(conn, ids)
+    now = datetime.now(UTC)
+    rows = []
+    for cid in ids:
+        f = facts[cid]
+        rule = derive(f.stage, f.purchases, f.complaints, f.stored_as_of or now)
+        rows.append(
+            {
+                "id": str(cid),
+                "stored_lifecycle_stage": f.stored[0],
+                "rule_lifecycle_stage": rule.lifecycle_stage,
+                "stored_tier": f.stored[1],
+                "rule_tier": rule.tier,
+                "stored_valid_until": _text(f.valid_until),
+                "rule_valid_until": _text(rule.valid_until),
+            }
+        )
+    columns = [
+        "id",
+        "stored_lifecycle_stage",
+        "rule_lifecycle_stage",
+        "stored_tier",
+        "rule_tier",
+        "stored_valid_until",
+        "rule_valid_until",
+    ]
+    return pd.DataFrame(rows, columns=columns)

@@ -125,8 +125,21 @@ def analytics_suites(facts: StoreFacts) -> list[Suite]:
     ]
 
 
+def _equal(a: str, b: str) -> Expectation:
+    return gxe.ExpectColumnPairValuesToBeEqual(column_A=a, column_B=b)
+
+
 def reconciliation_suites() -> list[Suite]:
     return [
+        Suite(
+            "derived_state",
+            [
+                *_id("id"),
+                _equal("stored_lifecycle_stage", "rule_lifecycle_stage"),
+                _equal("stored_tier", "rule_tier"),
+                _equal("stored_valid_until", "rule_valid_until"),
+            ],
+        ),
         Suite(
             "purchase_totals",
             [
@@ -138,7 +151,7 @@ def reconciliation_suites() -> list[Suite]:
                     column_A="store_total", column_B="analytics_total"
                 ),
             ],
-        )
+        ),
     ]
 
 

@@ -5,10 +5,11 @@ every query, so one connection keeps seeing new events. The file is written to a
 name and renamed over the old one, and only when its SQL changed (a reader holding the
 old file keeps the old, still valid, definitions until it reconnects).
 
-Lifecycle stage and tier follow `projections.derived` (the same rules and thresholds,
-as SQL over the analytics datasets); time-dependent views take ``now()`` and have a
-table macro twin taking the moment explicitly: ``customers_at(ts)``, ``rfm_at(ts)``,
-``funnel_between(from_ts, to_ts, src)``.
+Lifecycle stage and tier are `projections.derived`'s rules as SQL generated from the
+one definition (`lifecycle_case`, `tier_case`, the same generator the PostgreSQL side
+uses), so a threshold changes in one place; time-dependent views take ``now()`` and
+have a table macro twin taking the moment explicitly: ``customers_at(ts)``,
+``rfm_at(ts)``, ``funnel_between(from_ts, to_ts, src)``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from events.vocabulary import PIPELINE_PATH
 from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
 from projections.analytics.sql import literal, literal_list, literal_tuple
-from projections.derived import DEFAULT_THRESHOLDS, Thresholds
+from projections.derived import DEFAULT_THRESHOLDS, Thresholds, lifecycle_case, tier_case
 from projections.membership import MAX_DEPTH
 
 VERSION_TABLE = "catalog_info"
@@ -122,26 +123,8 @@ f AS (
 )
 SELECT f.customer_id, f.registered_at, f.region, f.source, f.company, f.industry, f.owner,
     f.referred_by, f.tags, f.stage, f.stage_changed_at, f.furthest_stage,
-    CASE
-        WHEN (f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)})
-             AND f.last_purchase_at < ts - {_interval(t.churned_after)} THEN 'CHURNED'
-        WHEN (f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)})
-             AND (f.last_purchase_at < ts - {_interval(t.at_risk_after)}
-                  OR f.has_severe_open_complaint) THEN 'AT_RISK'
-        WHEN f.loyal_window_purchases >= {t.loyal_purchases} THEN 'LOYAL'
-        WHEN f.purchase_count >= {t.repeat_purchases} THEN 'REPEAT_CUSTOMER'
-        WHEN f.purchase_count > 0 OR f.stage = {literal(t.customer_stage)} THEN 'NEW_CUSTOMER'
-        WHEN f.stage IN {literal_tuple(t.opportunity_stages)} THEN 'OPPORTUNITY'
-        ELSE 'PROSPECT'
-    END AS lifecycle_stage,
-    CASE
-        WHEN f.tier_window_total >= {t.vip_total}
-             OR (f.tier_window_purchases >= {t.vip_frequent_purchases}
-                 AND f.tier_window_total >= {t.vip_frequent_total}) THEN 'VIP'
-        WHEN f.tier_window_total >= {t.gold_total} THEN 'GOLD'
-        WHEN f.tier_window_total >= {t.silver_total} THEN 'SILVER'
-        ELSE 'BRONZE'
-    END AS tier,
+    {lifecycle_case("ts", "f", t)} AS lifecycle_stage,
+    {tier_case("f", t)} AS tier,
     f.purchase_count, f.purchase_total, f.first_purchase_at, f.last_purchase_at,
     f.tier_window_total, f.touches, f.inbound_touches, f.outbound_touches, f.last_touch_at,
     f.open_complaints, f.forgotten, f.created_at, f.updated_at, f.version

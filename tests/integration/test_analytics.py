@@ -70,7 +70,7 @@ def seeded(servers: ServerSet, tmp_path_factory: pytest.TempPathFactory) -> Iter
     key = generate_master_key()
     seed_database(url, key=key, customers=300, seed=11, batch=25, until=NOW)
     app = CrmApplication(url, master_key=key, pool_size=2)
-    rebuild(app, url)
+    rebuild(app, url, now=NOW)  # lifecycle and tier as of NOW, as the views are asked
     data_dir = tmp_path_factory.mktemp("analytics-data")
     layout = AnalyticsLayout.for_data_dir(data_dir)
     rebuild_analytics(app, layout, batch_size=700)  # several batches, then compaction

@@ -11,32 +11,23 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from commands.application import CrmApplication
 from commands.service import CommandService
-from projections.schema import ALL_TABLES
 from streams.rebuild import rebuild
 from streams.topic import ensure_topic
 from tests.integration.support.servers import ServerSet
-from tests.integration.support.streaming import one_customer, start_worker, stop
+from tests.integration.support.streaming import (
+    one_customer,
+    read_model_snapshot,
+    start_worker,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def snapshot(database_url: str) -> dict[str, list[Any]]:
-    with psycopg.connect(database_url) as conn:
-        return {
-            t: sorted(
-                conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(t))).fetchall(),
-                key=repr,
-            )
-            for t in ALL_TABLES
-        }
 
 
 def wait_applied(database_url: str, last_position: int, timeout: float = 60) -> None:
@@ -106,9 +97,9 @@ def test_twenty_kill_9s_of_relay_and_workers_under_load_lose_and_double_nothing(
         for process in processes:
             stop(process)
 
-    incremental = snapshot(database_url)
+    incremental = read_model_snapshot(database_url)
     with psycopg.connect(database_url) as conn:
         purchases = conn.execute("SELECT count(*), sum(total_cny) FROM rm_purchases").fetchone()
     assert purchases == (customers, Decimal("120.00") * customers)  # nothing lost or doubled
     rebuild(app, database_url)
-    assert snapshot(database_url) == incremental
+    assert read_model_snapshot(database_url) == incremental

@@ -6,7 +6,8 @@ Runs against the real PostgreSQL of the test session, one fresh database per tes
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -16,10 +17,17 @@ from projections.apply import apply_batch, apply_envelopes
 from projections.handlers import PROJECTIONS
 from projections.queries import get_customers, timeline
 from projections.schema import create_all, drop_all, reset_projection
-from tests.integration.support.read_models import Conn, apply, dump
+from tests.integration.support.read_models import Conn, dump
+from tests.integration.support.read_models import apply as apply_at
 from tests.support.projection_events import T0, Envelope, Events, days
 
 pytestmark = pytest.mark.integration
+
+NOW = T0 + days(10)
+
+
+def apply(conn: Conn, envelopes: Sequence[Envelope], now: datetime = NOW) -> int:
+    return apply_at(conn, envelopes, now)
 
 
 def story(events: Events) -> tuple[Any, list[Envelope]]:
@@ -61,7 +69,7 @@ def test_a_customers_story_builds_its_profile(conn: Conn) -> None:
     cid, batch = story(events)
     assert apply(conn, batch) == len(batch)
 
-    view = get_customers(conn, [cid], now=T0 + days(10))[cid]
+    view = get_customers(conn, [cid])[cid]
     assert (view.name, view.email, view.phone, view.address) == (
         "Ann Lee",
         "ann@acme.com",
@@ -100,7 +108,7 @@ def test_redelivering_a_batch_changes_nothing(conn: Conn) -> None:
     _, batch = story(Events())
     apply(conn, batch)
     before = dump(conn)
-    result = apply_batch(conn, batch)
+    result = apply_batch(conn, batch, now=T0 + days(10))
     conn.commit()
     assert (result.applied, result.duplicates, result.unknown) == (0, len(batch), 0)
     assert dump(conn) == before
@@ -110,7 +118,7 @@ def test_repeats_inside_one_batch_apply_once(conn: Conn) -> None:
     events = Events()
     cid, registered = events.register(at=T0)
     purchase = events.purchase(cid, 100, at=T0 + days(1))
-    result = apply_batch(conn, [registered, purchase, purchase, registered])
+    result = apply_batch(conn, [registered, purchase, purchase, registered], now=T0 + days(10))
     conn.commit()
     assert (result.applied, result.duplicates) == (2, 2)
     assert get_customers(conn, [cid])[cid].purchases.count == 1
@@ -162,8 +170,8 @@ def test_unknown_types_are_counted_once_and_skipped(conn: Conn) -> None:
     )
     future = events.purchase(cid, 5, at=T0)
     future["type"] = "crm.customer.purchase_recorded.v9"
-    result = apply_batch(conn, [registered, strange, future])
-    apply_batch(conn, [strange, future])
+    result = apply_batch(conn, [registered, strange, future], now=T0 + days(10))
+    apply_batch(conn, [strange, future], now=T0 + days(10))
     conn.commit()
     assert (result.applied, result.unknown) == (1, 2)
     seen = conn.execute("SELECT type, seen FROM rm_unknown_events ORDER BY type").fetchall()
@@ -179,7 +187,7 @@ def test_one_projection_can_be_rebuilt_alone(conn: Conn) -> None:
     reset_projection(conn, "purchases")
     conn.commit()
     assert conn.execute("SELECT count(*) FROM rm_purchases").fetchone() == (0,)
-    result = apply_batch(conn, batch)
+    result = apply_batch(conn, batch, now=T0 + days(10))
     conn.commit()
     assert result.applied == len(batch)  # new to the purchases projection only
     assert dump(conn) == before

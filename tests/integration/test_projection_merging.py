@@ -4,6 +4,8 @@ whatever order the two partitions deliver in; read-your-writes across a merge.""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from uuid import uuid4
 
@@ -21,12 +23,17 @@ from projections.queries import (
     tier_distribution,
 )
 from projections.schema import create_all, drop_all, reset_projection
-from tests.integration.support.read_models import Conn, apply
+from tests.integration.support.read_models import Conn
+from tests.integration.support.read_models import apply as apply_at
 from tests.support.projection_events import T0, Envelope, Events, days
 
 NOW = T0 + days(30)
 
 pytestmark = pytest.mark.integration
+
+
+def apply(conn: Conn, envelopes: Sequence[Envelope], now: datetime = NOW) -> int:
+    return apply_at(conn, envelopes, now)
 
 
 class Pair:
@@ -64,7 +71,7 @@ class Pair:
 def test_the_survivor_counts_both_customers(conn: Conn) -> None:
     pair = Pair(Events())
     apply(conn, pair.everything)
-    views = get_customers(conn, [pair.survivor, pair.duplicate], NOW)
+    views = get_customers(conn, [pair.survivor, pair.duplicate])
     assert views[pair.duplicate] == views[pair.survivor]
     view = views[pair.survivor]
     assert (view.id, view.name, view.email) == (pair.survivor, "Sam Survivor", "sam@example.com")
@@ -79,17 +86,17 @@ def test_the_survivor_counts_both_customers(conn: Conn) -> None:
     assert [c.severity for c in complaints[pair.survivor]] == ["LOW", "HIGH"]
     assert complaints[pair.duplicate] == complaints[pair.survivor]
 
-    page = list_customers(conn, None, first=10, now=NOW)
+    page = list_customers(conn, None, first=10)
     assert [e.node.id for e in page.rows] == [pair.survivor] and page.total_count == 1
-    assert sum(c.count for c in lifecycle_distribution(conn, NOW)) == 1
-    assert sum(t.count for t in tier_distribution(conn, NOW)) == 1
+    assert sum(c.count for c in lifecycle_distribution(conn)) == 1
+    assert sum(t.count for t in tier_distribution(conn)) == 1
     assert funnel(conn)[0].reached == 1
 
 
 def test_the_duplicates_own_view_is_still_there_when_asked_for(conn: Conn) -> None:
     pair = Pair(Events())
     apply(conn, pair.everything)
-    own = get_customers(conn, [pair.duplicate], NOW, follow_merges=False)[pair.duplicate]
+    own = get_customers(conn, [pair.duplicate], follow_merges=False)[pair.duplicate]
     assert (own.id, own.merged_into, own.name) == (pair.duplicate, pair.survivor, "Sam S.")
     assert own.purchases.count == 2 and own.merged_ids == ()
 
@@ -113,13 +120,13 @@ ORDERS = {
 def test_arrival_order_of_the_two_partitions_does_not_matter(conn: Conn, order: str) -> None:
     pair = Pair(Events())
     apply(conn, pair.everything)
-    expected = get_customers(conn, [pair.survivor], NOW)[pair.survivor]
+    expected = get_customers(conn, [pair.survivor])[pair.survivor]
     drop_all(conn)
     create_all(conn)
     conn.commit()
     for batch in ORDERS[order](pair):
         apply(conn, batch)
-    assert get_customers(conn, [pair.duplicate], NOW)[pair.duplicate] == expected
+    assert get_customers(conn, [pair.duplicate])[pair.duplicate] == expected
 
 
 def test_merges_chain_to_the_last_survivor(conn: Conn) -> None:
@@ -130,10 +137,10 @@ def test_merges_chain_to_the_last_survivor(conn: Conn) -> None:
     batch = [reg_a, reg_b, reg_c, *(events.purchase(x, 10, at=T0 + days(1)) for x in (a, b, c))]
     batch += events.merge(b, a, at=T0 + days(2)) + events.merge(c, b, at=T0 + days(3))
     apply(conn, batch)
-    views = get_customers(conn, [a, b, c], NOW)
+    views = get_customers(conn, [a, b, c])
     assert {v.id for v in views.values()} == {c}
     assert views[a].purchases.count == 3 and set(views[a].merged_ids) == {a, b}
-    assert list_customers(conn, None, now=NOW).total_count == 1
+    assert list_customers(conn, None).total_count == 1
 
 
 def test_a_link_whose_survivor_is_not_yet_known_hides_nobody(conn: Conn) -> None:
@@ -142,8 +149,8 @@ def test_a_link_whose_survivor_is_not_yet_known_hides_nobody(conn: Conn) -> None
     ghost = uuid4()
     merged, _ = events.merge(ghost, d, at=T0 + days(1))
     apply(conn, [registered, merged])
-    assert get_customers(conn, [d], NOW)[d].id == d
-    assert list_customers(conn, None, now=NOW).total_count == 1
+    assert get_customers(conn, [d])[d].id == d
+    assert list_customers(conn, None).total_count == 1
 
 
 # --- applied_position ------------------------------------------------------------------
@@ -169,7 +176,7 @@ def test_applied_position_waits_for_every_projection(conn: Conn) -> None:
     conn.commit()
     assert applied_position(conn, cid) == 0
     rebuilt = [p for p in PROJECTIONS if p.name == "purchases"]
-    apply_batch(conn, [registered], rebuilt)
+    apply_batch(conn, [registered], rebuilt, now=NOW)
     conn.commit()
     assert applied_position(conn, cid) == registered["position"]
 

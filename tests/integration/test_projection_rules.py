@@ -1,7 +1,8 @@
-"""RULES.md on the read side, in SQL against PostgreSQL: funnel, lifecycle stage, tier.
+"""RULES.md on the read side, against PostgreSQL: funnel, lifecycle stage, tier.
 
 The lifecycle and tier cases are the very table tests/unit/test_projection_derived.py
-runs through the Python functions, so the SQL and Python versions cannot drift apart.
+runs through the Python functions: here they go through the projections, which store
+the answer (`projections.materialize`), and the reads, which only look it up.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from events.vocabulary import LIFECYCLE_STAGES, PIPELINE_PATH, TIERS
 from projections.derived import ComplaintFact, PurchaseFact, facts_as_of, lifecycle_stage, tier
+from projections.materialize import refresh
 from projections.queries import (
     funnel,
     get_customers,
@@ -26,12 +29,22 @@ from projections.queries import (
     tier_distribution,
 )
 from projections.views import CustomerFilter
-from projections.vocabulary import LIFECYCLE_STAGES, PIPELINE_PATH, TIERS
-from tests.integration.support.read_models import Conn, apply
+from tests.integration.support.read_models import Conn
+from tests.integration.support.read_models import apply as apply_at
 from tests.support.projection_cases import DAY, LIFECYCLE_CASES, NOW, TIER_CASES, Case
 from tests.support.projection_events import T0, Envelope, Events, days
 
 pytestmark = pytest.mark.integration
+
+
+def apply(conn: Conn, envelopes: Sequence[Envelope], now: datetime = NOW) -> int:
+    return apply_at(conn, envelopes, now)
+
+
+def refresh_at(conn: Conn, cid: UUID, now: datetime) -> None:
+    """What the scheduler does once a stored answer's moment has passed."""
+    refresh(conn, [cid], now)
+    conn.commit()
 
 
 def last_position(conn: Conn) -> int:
@@ -70,29 +83,29 @@ def seed(conn: Conn, cases: Sequence[Case]) -> dict[UUID, Case]:
 
 def test_every_lifecycle_row_in_sql(conn: Conn) -> None:
     seeded = seed(conn, LIFECYCLE_CASES)
-    views = get_customers(conn, list(seeded), NOW)
+    views = get_customers(conn, list(seeded))
     got = {seeded[cid].name: view.lifecycle_stage for cid, view in views.items()}
     assert got == {case.name: case.expected for case in LIFECYCLE_CASES}
     expected = Counter(case.expected for case in LIFECYCLE_CASES)
-    assert {c.stage: c.count for c in lifecycle_distribution(conn, NOW)} == {
+    assert {c.stage: c.count for c in lifecycle_distribution(conn)} == {
         stage: expected.get(stage, 0) for stage in LIFECYCLE_STAGES
     }
     for stage, count in expected.items():
-        page = list_customers(conn, CustomerFilter(lifecycle_stage=stage), first=100, now=NOW)
+        page = list_customers(conn, CustomerFilter(lifecycle_stage=stage), first=100)
         assert page.total_count == count
         assert {e.node.lifecycle_stage for e in page.rows} == {stage}
 
 
 def test_every_tier_row_in_sql(conn: Conn) -> None:
     seeded = seed(conn, TIER_CASES)
-    views = get_customers(conn, list(seeded), NOW)
+    views = get_customers(conn, list(seeded))
     got = {seeded[cid].name: view.tier for cid, view in views.items()}
     assert got == {case.name: case.expected for case in TIER_CASES}
     expected = Counter(case.expected for case in TIER_CASES)
-    assert {t.tier: t.count for t in tier_distribution(conn, NOW)} == {
+    assert {t.tier: t.count for t in tier_distribution(conn)} == {
         t: expected.get(t, 0) for t in TIERS
     }
-    page = list_customers(conn, CustomerFilter(tier="GOLD"), first=100, now=NOW)
+    page = list_customers(conn, CustomerFilter(tier="GOLD"), first=100)
     assert sorted(e.node.name or "" for e in page.rows) == sorted(
         c.name for c in TIER_CASES if c.expected == "GOLD"
     )
@@ -102,21 +115,25 @@ def test_every_tier_row_in_sql(conn: Conn) -> None:
     ("day", "stage"),
     [(90, "NEW_CUSTOMER"), (91, "AT_RISK"), (180, "AT_RISK"), (181, "CHURNED")],
 )
-def test_time_alone_moves_the_lifecycle_stage(conn: Conn, day: int, stage: str) -> None:
+def test_time_alone_moves_the_stored_lifecycle_stage(conn: Conn, day: int, stage: str) -> None:
     events = Events()
     cid, registered = events.register(at=T0)
-    apply(conn, [registered, events.purchase(cid, 100, at=T0)])
-    assert get_customers(conn, [cid], T0 + days(day))[cid].lifecycle_stage == stage
-    counts = {c.stage: c.count for c in lifecycle_distribution(conn, T0 + days(day))}
+    apply(conn, [registered, events.purchase(cid, 100, at=T0)], now=T0)
+    assert get_customers(conn, [cid])[cid].lifecycle_stage == "NEW_CUSTOMER"
+    refresh_at(conn, cid, T0 + days(day))
+    assert get_customers(conn, [cid])[cid].lifecycle_stage == stage
+    counts = {c.stage: c.count for c in lifecycle_distribution(conn)}
     assert counts[stage] == 1 and sum(counts.values()) == 1
 
 
 def test_a_tier_decays_as_purchases_age(conn: Conn) -> None:
     events = Events()
     cid, registered = events.register(at=T0)
-    apply(conn, [registered, events.purchase(cid, 30000, at=T0)])
-    assert get_customers(conn, [cid], T0 + days(365))[cid].tier == "GOLD"
-    assert get_customers(conn, [cid], T0 + days(366))[cid].tier == "BRONZE"
+    apply(conn, [registered, events.purchase(cid, 30000, at=T0)], now=T0)
+    refresh_at(conn, cid, T0 + days(365))
+    assert get_customers(conn, [cid])[cid].tier == "GOLD"
+    refresh_at(conn, cid, T0 + days(366))
+    assert get_customers(conn, [cid])[cid].tier == "BRONZE"
 
 
 purchase_strategy = st.lists(
@@ -142,7 +159,7 @@ complaint_strategy = st.lists(
     complaints=complaint_strategy,
     later=st.integers(min_value=0, max_value=200),
 )
-def test_sql_and_python_agree(
+def test_stored_and_python_agree(
     conn: Conn,
     stage: str,
     purchases: list[tuple[int, Decimal]],
@@ -154,8 +171,8 @@ def test_sql_and_python_agree(
         "random", "", stage, tuple((float(a), str(v)) for a, v in purchases), tuple(complaints)
     )
     cid, batch = customer_for(events, case)
-    apply(conn, batch)
     now = NOW + later * DAY
+    apply(conn, batch, now=now)
     facts = facts_as_of(
         stage=stage,
         purchases=[PurchaseFact(NOW - a * DAY, v) for a, v in purchases],
@@ -165,7 +182,7 @@ def test_sql_and_python_agree(
         ],
         now=now,
     )
-    view = get_customers(conn, [cid], now)[cid]
+    view = get_customers(conn, [cid])[cid]
     assert (view.lifecycle_stage, view.tier) == (lifecycle_stage(facts, now), tier(facts))
 
 

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
@@ -30,10 +29,10 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
-from projections.schema import ALL_TABLES
 from streams.rebuild import rebuild
 from streams.sink import ReadModelSink
 from streams.source import EventSource
+from tests.integration.support.streaming import read_model_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -81,17 +80,6 @@ def make_history(service: CommandService) -> list[UUID]:
     return ids
 
 
-def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    with psycopg.connect(database_url) as conn:
-        for table in ALL_TABLES:
-            rows = conn.execute(
-                sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))
-            ).fetchall()
-            tables[table] = sorted(rows, key=repr)
-    return tables
-
-
 def deliver_like_kafka(envelopes: list[dict[str, Any]], seed: int) -> list[list[dict[str, Any]]]:
     """Per-customer order kept, customers interleaved, some batches delivered twice."""
     rng = random.Random(seed)
@@ -122,14 +110,14 @@ def test_rebuild_equals_incremental_build(app: CrmApplication, database_url: str
             sink(batch)
     finally:
         sink.close()
-    incremental = snapshot(database_url)
+    incremental = read_model_snapshot(database_url)
     assert incremental["rm_customers"], "the incremental build produced read models"
 
     seen: list[tuple[int, int]] = []
     replayed = rebuild(app, database_url, batch_size=5, progress=lambda n, t: seen.append((n, t)))
     assert replayed == len(envelopes)
     assert seen[-1] == (len(envelopes), len(envelopes))
-    assert snapshot(database_url) == incremental
+    assert read_model_snapshot(database_url) == incremental
 
 
 def test_rebuild_of_one_projection_leaves_the_others_alone(
@@ -141,12 +129,12 @@ def test_rebuild_of_one_projection_leaves_the_others_alone(
         sink(EventSource(app).read_after(0, 10_000).envelopes)
     finally:
         sink.close()
-    before = snapshot(database_url)
+    before = read_model_snapshot(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DELETE FROM rm_funnel")
         conn.execute("UPDATE rm_touches SET customer_id = customer_id")  # untouched by rebuild
     rebuild(app, database_url, ["funnel"])
-    assert snapshot(database_url) == before
+    assert read_model_snapshot(database_url) == before
 
 
 def test_unknown_projection_name_is_refused(app: CrmApplication, database_url: str) -> None:

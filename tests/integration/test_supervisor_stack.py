@@ -18,7 +18,7 @@ from tests.integration.support.servers import ServerSet
 pytestmark = pytest.mark.integration
 
 HEALTHY_WITHIN = 30.0
-COMPONENTS = {"gateway", "relay", "worker-projections", "worker-analytics"}
+COMPONENTS = {"gateway", "relay", "worker-projections", "worker-analytics", "worker-lifecycle"}
 # crm up, the components, tansu, and PostgreSQL with its own background processes
 EMBEDDED_TREE = 1 + len(COMPONENTS) + 1 + 4
 
@@ -62,6 +62,7 @@ def test_healthz_names_every_component_honestly(platform: PlatformProcess) -> No
     assert "published up to position" in components["relay"]["detail"]
     assert components["worker-projections"]["status"] in {"ok", "starting"}
     assert components["worker-analytics"]["status"] in {"ok", "starting"}
+    assert components["worker-lifecycle"]["status"] in {"ok", "starting"}
     assert components["gateway"]["status"] == "ok"
     assert "/graphql" in components["gateway"]["detail"]
     assert components["database"]["status"] == "ok"

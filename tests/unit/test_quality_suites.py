@@ -112,6 +112,17 @@ def good_frames() -> dict[str, pd.DataFrame]:
                 "analytics_total": totals,
             }
         ),
+        "derived_state": pd.DataFrame(
+            {
+                "id": IDS,
+                "stored_lifecycle_stage": ["LOYAL", "AT_RISK", "PROSPECT"],
+                "rule_lifecycle_stage": ["LOYAL", "AT_RISK", "PROSPECT"],
+                "stored_tier": ["VIP", "GOLD", "BRONZE"],
+                "rule_tier": ["VIP", "GOLD", "BRONZE"],
+                "stored_valid_until": ["2025-01-01 00:00:00+00:00", "", ""],
+                "rule_valid_until": ["2025-01-01 00:00:00+00:00", "", ""],
+            }
+        ),
     }
 
 

@@ -34,9 +34,14 @@ from streams.source import EventSource
 class ReadModelSync:
     """Apply every stored event not applied yet to the read models, in this thread."""
 
-    def __init__(self, app: CrmApplication, database_url: str) -> None:
+    def __init__(
+        self,
+        app: CrmApplication,
+        database_url: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.source = EventSource(app)
-        self.sink = ReadModelSink(app, database_url)
+        self.sink = ReadModelSink(app, database_url, clock=clock)
         self.position = 0
         self.lock = threading.Lock()
 
@@ -75,7 +80,7 @@ class GatewayHarness:
         production: bool = False,
     ) -> GatewayHarness:
         app = CrmApplication(database_url, master_key=generate_master_key(), pool_size=4)
-        sync = ReadModelSync(app, database_url)
+        sync = ReadModelSync(app, database_url, clock)
         deps = GatewayDeps(
             app=app,
             service=CommandService(app),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -15,9 +16,10 @@ from tests.support.projection_events import Envelope
 Conn = psycopg.Connection[Any]
 
 
-def apply(conn: Conn, envelopes: Sequence[Envelope]) -> int:
-    """Apply and commit, as the sink does per batch; the number of events that counted."""
-    applied = apply_envelopes(conn, envelopes)
+def apply(conn: Conn, envelopes: Sequence[Envelope], now: datetime) -> int:
+    """Apply and commit, as the sink does per batch, with derived state (lifecycle, tier)
+    computed as of `now`; the number of events that counted."""
+    applied = apply_envelopes(conn, envelopes, now=now)
     conn.commit()
     return applied
 

@@ -8,6 +8,10 @@ import signal
 import subprocess
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
 
 from commands.messages import (
     CommandContext,
@@ -18,6 +22,7 @@ from commands.messages import (
     RegisterCustomer,
 )
 from commands.service import CommandService
+from projections.schema import ALL_TABLES
 from tests.integration.support.servers import ServerSet
 
 CTX = CommandContext(actor="processor-test")
@@ -79,3 +84,20 @@ def one_customer(service: CommandService, i: int) -> None:
         ),
         CTX,
     )
+
+
+def read_model_snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row, sorted, for comparing two builds of the same events.
+
+    `derived_as_of` is left out: when lifecycle and tier were computed is the clock's;
+    what they are (and until when) is compared.
+    """
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    with psycopg.connect(database_url) as conn:
+        for table in ALL_TABLES:
+            cursor = conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
+            names = [d.name for d in cursor.description or ()]
+            kept = [i for i, n in enumerate(names) if n != "derived_as_of"]
+            rows = [tuple(r[i] for i in kept) for r in cursor.fetchall()]
+            tables[table] = sorted(rows, key=repr)
+    return tables

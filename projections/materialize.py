@@ -1,0 +1,232 @@
+"""The materialized columns of rm_customers: lifecycle, tier, summaries over the merge tree.
+
+After a batch's projections wrote their facts, `refresh` recomputes every customer the
+batch touched, and every survivor above it (a duplicate's purchase counts for its
+survivor), in the batch's transaction, so the columns commit with the checkpoints.
+The facts are read set-based (one query per kind for all touched trees); the rules are
+applied in Python (`projections.derivation`), the one definition of them.
+
+"now" for a refresh is the clock, never earlier than the moment the row was last
+computed for, nor than the moment a scheduler event says (`LifecycleStageChanged` and
+`TierChanged` carry `as_of`): a replay recomputes as of today, and a scheduler's
+change is stored as the rule says at the moment it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
+
+from psycopg import Connection, sql
+
+from events.vocabulary import CHANNELS
+from projections.bulk import as_jsonb
+from projections.derivation import Derived, derive
+from projections.derived import DEFAULT_THRESHOLDS, ComplaintFact, PurchaseFact, Thresholds
+from projections.membership import GIVEN_ROOTS, MAX_DEPTH, tree_ctes
+
+
+@dataclass
+class TreeFacts:
+    """Everything the materialized columns of one profile are computed from."""
+
+    stage: str
+    stored_as_of: datetime | None
+    stored: tuple[str, str]
+    valid_until: datetime | None = None
+    merged_into: UUID | None = None
+    forgotten: bool = False
+    purchases: list[PurchaseFact] = field(default_factory=list)
+    complaints: list[ComplaintFact] = field(default_factory=list)
+    open_complaints: int = 0
+    touches: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    merged_ids: list[UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Materialized:
+    id: UUID
+    derived: Derived
+    facts: TreeFacts
+
+
+UP_SQL: Final = """
+WITH RECURSIVE up AS (
+    SELECT s.id, 0 AS depth FROM unnest(%(ids)s::uuid[]) AS s(id)
+    UNION ALL
+    SELECT m.survivor_id, up.depth + 1 FROM up JOIN rm_merges AS m ON m.duplicate_id = up.id
+    WHERE up.depth < %(depth)s
+)
+SELECT DISTINCT c.id FROM up JOIN rm_customers AS c ON c.id = up.id
+"""
+
+ROWS_SQL: Final = """
+SELECT id, stage, derived_as_of, lifecycle_stage, tier, valid_until, merged_into, forgotten
+FROM rm_customers WHERE id = ANY(%(roots)s::uuid[]) ORDER BY id
+"""
+LOCK: Final = " FOR UPDATE"
+"""A refresh locks its rows first, in id order: two batches recomputing one survivor
+(from its own partition and from a duplicate's) take turns, and the second one reads
+the first one's facts."""
+
+
+def _tree_query(body: str) -> sql.Composed:
+    return sql.SQL("WITH RECURSIVE {tree} {body}").format(
+        tree=tree_ctes(GIVEN_ROOTS), body=sql.SQL(body)
+    )
+
+
+PURCHASES_SQL: Final = _tree_query(
+    "SELECT t.root_id, p.occurred_at, p.total_cny"
+    " FROM tree AS t JOIN rm_purchases AS p ON p.customer_id = t.member_id"
+)
+COMPLAINTS_SQL: Final = _tree_query(
+    "SELECT t.root_id, k.severity, k.filed_at, k.resolved_at, k.status"
+    " FROM tree AS t JOIN rm_complaints AS k ON k.customer_id = t.member_id"
+)
+TOUCHES_SQL: Final = _tree_query(
+    "SELECT t.root_id, k.channel, count(*), max(k.occurred_at)"
+    " FROM tree AS t JOIN rm_touches AS k ON k.customer_id = t.member_id"
+    " GROUP BY t.root_id, k.channel"
+)
+MEMBERS_SQL: Final = _tree_query(
+    "SELECT root_id, array_agg(member_id ORDER BY member_id) FROM tree"
+    " WHERE member_id <> root_id GROUP BY root_id"
+)
+
+
+def with_survivors(conn: Connection[Any], ids: Iterable[UUID]) -> list[UUID]:
+    """`ids` that have a profile row, plus every customer they were merged into."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = conn.execute(UP_SQL, {"ids": wanted, "depth": MAX_DEPTH}).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def load_facts(
+    conn: Connection[Any], roots: Sequence[UUID], *, lock: bool = False
+) -> dict[UUID, TreeFacts]:
+    """The facts of each profile in `roots` (own id and merged duplicates), five queries."""
+    params = {"roots": list(roots)}
+    found: dict[UUID, TreeFacts] = {}
+    rows_sql = ROWS_SQL + LOCK if lock else ROWS_SQL
+    for cid, stage, as_of, lifecycle, tier, until, merged_into, forgotten in conn.execute(
+        rows_sql, params
+    ):
+        found[cid] = TreeFacts(stage, as_of, (lifecycle, tier), until, merged_into, forgotten)
+    for root, at, total in conn.execute(PURCHASES_SQL, params):
+        found[root].purchases.append(PurchaseFact(at, Decimal(total)))
+    for root, severity, filed, resolved, status in conn.execute(COMPLAINTS_SQL, params):
+        found[root].complaints.append(ComplaintFact(severity or "", filed, resolved))
+        found[root].open_complaints += status != "RESOLVED"
+    for root, channel, n, last in conn.execute(TOUCHES_SQL, params):
+        found[root].touches[channel] = (int(n), last)
+    for root, members in conn.execute(MEMBERS_SQL, params):
+        found[root].merged_ids = list(members)
+    return found
+
+
+def compute(
+    facts: Mapping[UUID, TreeFacts],
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    hints: Mapping[UUID, datetime] | None = None,
+) -> list[Materialized]:
+    """Apply the rules to each profile as of max(now, its stored as-of, its hint)."""
+    hints = hints or {}
+    done = []
+    for cid in sorted(facts):
+        f = facts[cid]
+        moments = [now, *(m for m in (f.stored_as_of, hints.get(cid)) if m is not None)]
+        derived = derive(f.stage, f.purchases, f.complaints, max(moments), thresholds)
+        done.append(Materialized(cid, derived, f))
+    return done
+
+
+def _channel_order(channel: str) -> tuple[int, str]:
+    return (CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS), channel)
+
+
+def _record(m: Materialized) -> dict[str, Any]:
+    f, d = m.facts, m.derived
+    times = [p.occurred_at for p in f.purchases]
+    return {
+        "id": m.id,
+        "lifecycle_stage": d.lifecycle_stage,
+        "lifecycle_reason": d.reason,
+        "tier": d.tier,
+        "derived_as_of": d.as_of,
+        "valid_until": d.valid_until,
+        "purchase_count": len(f.purchases),
+        "purchase_total": sum((p.total_cny for p in f.purchases), Decimal(0)),
+        "first_purchase_at": min(times, default=None),
+        "last_purchase_at": max(times, default=None),
+        "touch_count": sum(n for n, _ in f.touches.values()),
+        "last_touch_at": max((at for _, at in f.touches.values()), default=None),
+        "touches_by_channel": [
+            {"channel": c, "count": f.touches[c][0]} for c in sorted(f.touches, key=_channel_order)
+        ],
+        "open_complaints": f.open_complaints,
+        "merged_ids": f.merged_ids,
+    }
+
+
+WRITE_SQL: Final = """
+UPDATE rm_customers AS c SET
+    lifecycle_stage = r.lifecycle_stage, lifecycle_reason = r.lifecycle_reason, tier = r.tier,
+    derived_as_of = r.derived_as_of, valid_until = r.valid_until,
+    purchase_count = r.purchase_count, purchase_total = r.purchase_total,
+    first_purchase_at = r.first_purchase_at, last_purchase_at = r.last_purchase_at,
+    touch_count = r.touch_count, last_touch_at = r.last_touch_at,
+    touches_by_channel = r.touches_by_channel, open_complaints = r.open_complaints,
+    merged_ids = r.merged_ids
+FROM jsonb_to_recordset(%s) AS r(
+    id uuid, lifecycle_stage text, lifecycle_reason text, tier text, derived_as_of timestamptz,
+    valid_until timestamptz, purchase_count integer, purchase_total numeric,
+    first_purchase_at timestamptz, last_purchase_at timestamptz, touch_count integer,
+    last_touch_at timestamptz, touches_by_channel jsonb, open_complaints integer,
+    merged_ids uuid[])
+WHERE c.id = r.id
+"""
+
+
+def write(conn: Connection[Any], rows: Sequence[Materialized]) -> None:
+    """Store the computed columns in one statement (rows in id order: no deadlocks)."""
+    if rows:
+        records = [_record(m) for m in sorted(rows, key=lambda m: m.id)]
+        conn.execute(WRITE_SQL, [as_jsonb(records)])
+
+
+def refresh(
+    conn: Connection[Any],
+    subjects: Iterable[UUID],
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    hints: Mapping[UUID, datetime] | None = None,
+) -> list[Materialized]:
+    """Recompute and store the columns of `subjects` and of every survivor above them."""
+    roots = with_survivors(conn, subjects)
+    if not roots:
+        return []
+    rows = compute(load_facts(conn, roots, lock=True), now, thresholds, hints)
+    write(conn, rows)
+    return rows
+
+
+def refresh_all(
+    conn: Connection[Any],
+    now: datetime,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    chunk: int = 2000,
+) -> int:
+    """Recompute every customer's columns, `chunk` at a time (after a replay)."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM rm_customers ORDER BY id")]
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        write(conn, compute(load_facts(conn, part, lock=True), now, thresholds))
+    return len(ids)

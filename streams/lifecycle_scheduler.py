@@ -1,0 +1,156 @@
+"""The lifecycle scheduler (`crm worker lifecycle`): time moves stages without a command.
+
+A customer becomes AT_RISK on day 91 with no new fact. The projections store, per
+customer, `valid_until`: the first moment its lifecycle stage or tier changes by time
+alone (`projections.derivation`). Every `INTERVAL` seconds this process picks the
+customers whose moment has passed (an index range scan), applies the rules as of
+`now`, and records the change through the command layer as `AdvanceLifecycle` by actor
+``system:scheduler``: `LifecycleStageChanged` / `TierChanged` events, which reach the
+audit trail, Kafka, subscriptions and analytics like every other change, and whose
+projection stores the new answer. A change is visible within INTERVAL plus the
+projection's lag of its moment (well under 60 s with INTERVAL = 15 s).
+
+Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>`` and no
+`occurredAt` (the command service stamps its clock, and an omitted time is not part of
+the key's fingerprint), so a tick that runs again before the projection caught up
+records nothing new; the aggregate records nothing when the values are equal.
+Customers that take no commands (merged duplicates, forgotten customers), rows whose
+answer did not change (a read model from before these columns) and customers whose
+command is refused (no such stream) are refreshed in place instead: there is no
+change to record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import psycopg
+
+from aggregates.errors import DomainError
+from commands.idempotency import IdempotencyMismatch
+from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
+from projections.derived import DEFAULT_THRESHOLDS, Thresholds
+from projections.materialize import Materialized, compute, load_facts, refresh
+from streams.relay_main import Report, StopFlag, StreamConfig
+
+ACTOR: Final = "system:scheduler"
+INTERVAL: Final = 15.0
+"""Seconds between ticks: with the projection's lag, a change shows well within 60 s."""
+BATCH: Final = 500
+"""Customers per tick at most (the most overdue first); a backlog drains tick by tick."""
+
+DUE_SQL: Final = """
+SELECT id FROM rm_customers WHERE valid_until <= %s ORDER BY valid_until, id LIMIT %s
+"""
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    def handle(self, command: Any, context: CommandContext) -> CommandResult: ...
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one tick did: customers due, changes recorded as events, rows refreshed."""
+
+    due: int
+    recorded: int
+    refreshed: int
+    refused: int = 0
+
+
+def _command(m: Materialized) -> AdvanceLifecycle:
+    d, f = m.derived, m.facts
+    due = f.valid_until.isoformat() if f.valid_until else "none"
+    return AdvanceLifecycle(
+        customer_id=m.id,
+        from_stage=f.stored[0],
+        to_stage=d.lifecycle_stage,
+        stage_reason=d.reason,
+        from_tier=f.stored[1],
+        to_tier=d.tier,
+        tier_reason=d.tier_reason,
+        idempotency_key=f"lifecycle:{m.id}:{due}",
+    )
+
+
+def _records_event(m: Materialized) -> bool:
+    changed = (m.derived.lifecycle_stage, m.derived.tier) != m.facts.stored
+    return changed and m.facts.merged_into is None and not m.facts.forgotten
+
+
+def _record(service: Handler, commands: Sequence[AdvanceLifecycle]) -> tuple[int, list[Any]]:
+    """Issue each command on its own (one refusal must not hold back the others); returns
+    how many were recorded (or had been, by an earlier tick) and the refused customers."""
+    recorded, refused = 0, []
+    for command in commands:
+        try:
+            service.handle(command, CommandContext(actor=ACTOR))
+            recorded += 1
+        except IdempotencyMismatch:
+            # This moment's change is recorded already (with values of an earlier tick);
+            # its projection recomputes the row as of its own clock.
+            recorded += 1
+        except DomainError as error:
+            log.warning("lifecycle change of %s refused: %s", command.customer_id, error)
+            refused.append(command.customer_id)
+    return recorded, refused
+
+
+def advance(
+    conn: psycopg.Connection[Any],
+    service: Handler,
+    now: datetime,
+    *,
+    limit: int = BATCH,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Tick:
+    """One tick as of `now` (tests pass a later `now`, and a service whose clock says
+    the same, instead of waiting 91 days)."""
+    with conn.transaction():
+        due = [row[0] for row in conn.execute(DUE_SQL, [now, limit])]
+        rows = compute(load_facts(conn, due), now, thresholds) if due else []
+    changes = [m for m in rows if _records_event(m)]
+    recorded, refused = _record(service, [_command(m) for m in changes])
+    in_place = [m.id for m in rows if not _records_event(m)] + refused
+    if in_place:
+        with conn.transaction():
+            refresh(conn, in_place, now, thresholds)
+    return Tick(len(due), recorded, len(in_place), len(refused))
+
+
+def run(
+    config: StreamConfig,
+    report: Report,
+    stop: StopFlag,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    interval: float = INTERVAL,
+) -> None:
+    """Body of `crm worker lifecycle`: a tick every `interval` seconds until stopped."""
+    from bootstrap import command_service, open_store  # the composition root; process body
+
+    report("starting", "connecting to the database")
+    app = open_store(config.database_url, config.master_key, kind="worker")
+    try:
+        with psycopg.connect(config.database_url, autocommit=True) as conn:
+            service = command_service(app)
+            while not stop.is_set():
+                try:
+                    tick = advance(conn, service, clock())
+                except psycopg.errors.UndefinedTable:
+                    # The projections worker creates the read models; it may start later.
+                    report("starting", "waiting for the read-model tables")
+                else:
+                    report(
+                        "ok",
+                        f"every {interval:g}s; last tick: {tick.due} due, {tick.recorded}"
+                        f" recorded, {tick.refreshed} refreshed, {tick.refused} refused",
+                    )
+                stop.wait(interval)
+    finally:
+        app.close()
