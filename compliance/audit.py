@@ -54,6 +54,7 @@ from compliance.corruption import (
     open_event,
     stream_rows,
 )
+from compliance.stored import positioned
 from events import CustomerRegistered
 
 TimeBasis = Literal["business", "recorded"]
@@ -158,18 +159,7 @@ def _stored_rows(app: CrmApplication, stream_ids: Sequence[UUID]) -> list[_Row]:
         ).format(_events_table(app)),
         (list(stream_ids),),
     )
-    return [
-        _Row(
-            int(row["notification_id"]),
-            StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            ),
-        )
-        for row in rows
-    ]
+    return [_Row(*positioned(row)) for row in rows]
 
 
 def _require_customer(rows: Sequence[_Row], customer_id: UUID) -> None:

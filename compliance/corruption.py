@@ -26,6 +26,7 @@ from psycopg import sql
 
 from commands.application import CrmApplication
 from commands.mapper import CorruptedValue
+from compliance.stored import positioned
 
 
 @dataclass(frozen=True)
@@ -147,15 +148,4 @@ def stream_rows(
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
         curs.execute(statement, (stream_id, version if version is not None else 2**62))
-        return [
-            (
-                int(row["notification_id"]),
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                ),
-            )
-            for row in curs.fetchall()
-        ]
+        return [positioned(row) for row in curs.fetchall()]

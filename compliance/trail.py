@@ -22,6 +22,7 @@ from commands.application import CrmApplication
 from commands.mapper import CorruptedValue, personal_fields
 from compliance.audit import customer_streams
 from compliance.corruption import Corruption, corruption_of
+from compliance.stored import positioned
 from events import CrmEvent, CustomerScoped
 from streams.envelope import event_data
 
@@ -66,18 +67,7 @@ def events_with_positions(
     ).format(_events_table(app))
     with app.crm_recorder.datastore.get_connection() as conn, conn.cursor() as curs:
         curs.execute(statement, (list(stream_ids), after, limit))
-        return [
-            (
-                int(row["notification_id"]),
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                ),
-            )
-            for row in curs.fetchall()
-        ]
+        return [positioned(row) for row in curs.fetchall()]
 
 
 def audit_page(

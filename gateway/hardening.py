@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import (
@@ -194,12 +194,13 @@ def _bad_variables(value: Any, path: str) -> str | None:
     return None
 
 
-def _bad_literals(node: Node) -> StringValueNode | None:
+def _string_literal(node: Node, wrong: Callable[[str], bool]) -> StringValueNode | None:
+    """The first string literal in the document whose value is `wrong`, or None."""
     stack: list[Any] = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, StringValueNode):
-            if _bad_text(current.value):
+            if wrong(current.value):
                 return current
             continue
         if isinstance(current, ValueNode) and not isinstance(
@@ -213,6 +214,10 @@ def _bad_literals(node: Node) -> StringValueNode | None:
             elif isinstance(child, tuple | list):
                 stack.extend(c for c in child if isinstance(c, Node))
     return None
+
+
+def _bad_literals(node: Node) -> StringValueNode | None:
+    return _string_literal(node, _bad_text)
 
 
 class StorableText(SchemaExtension):
@@ -266,20 +271,7 @@ def _oversized(value: Any, path: str) -> tuple[str, str] | None:
 
 
 def _long_literal(node: Node) -> StringValueNode | None:
-    stack: list[Any] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, StringValueNode):
-            if len(current.value) > MAX_STRING_CHARS:
-                return current
-            continue
-        for key in current.keys:
-            child = getattr(current, key, None)
-            if isinstance(child, Node):
-                stack.append(child)
-            elif isinstance(child, tuple | list):
-                stack.extend(c for c in child if isinstance(c, Node))
-    return None
+    return _string_literal(node, lambda text: len(text) > MAX_STRING_CHARS)
 
 
 class BoundedInput(SchemaExtension):
