@@ -8,7 +8,10 @@ It builds, from resolved settings (a database URL, a master key, …):
 - the command service (`command_service`);
 - the gateway's dependencies (`gateway_deps`, `gateway_deps_for(settings)`);
 - the outbox relay (`relay`);
-- the workers' sinks (`read_model_sink`, `analytics_sink`).
+- the workers' sinks (`read_model_sink`, `analytics_sink`) and what they open sealed
+  fields with: a `SealedReader` (`sealed_reader`: the key ring, the transcoder, the
+  signing key and the store's newest position, on two connections), so a worker never
+  builds the whole store application.
 
 Who asks it: the process entries in `ops` (`crm gateway` builds the deps here and hands
 them to `gateway.app.create_app`; `crm up`'s schema step; every verb through
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
+from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
 
 if TYPE_CHECKING:
@@ -177,7 +181,13 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
             publisher.close()
 
 
-def read_model_sink(app: CrmApplication, database_url: str) -> ReadModelSink:
+def sealed_reader(database_url: str, master_key: str | bytes) -> SealedReader:
+    """What a worker needs to open sealed fields, check signatures and report lag: the key
+    ring on two connections, not the whole store application."""
+    return SealedReader(database_url, master_key)
+
+
+def read_model_sink(app: SealedSource, database_url: str) -> ReadModelSink:
     """The projections worker's sink: opens sealed fields with `app`'s key ring."""
     from streams.sink import ReadModelSink
 

@@ -149,6 +149,17 @@ class CrmApplication(Application[UUID]):
         assert isinstance(self.recorder, CrmRecorder)
         return self.recorder
 
+    @property
+    def transcoder(self) -> JSONTranscoder:
+        """The transcoder personal fields are sealed with (`commands.sealed_reader`)."""
+        transcoder = self.crm_mapper.transcoder
+        assert isinstance(transcoder, JSONTranscoder)
+        return transcoder
+
+    def max_position(self) -> int:
+        """The store's newest global position (0 while it is empty)."""
+        return self.recorder.max_notification_id() or 0
+
     def _fetch_wrapped_keys(self, customer_ids: Sequence[UUID]) -> Mapping[UUID, bytes]:
         return self.crm_recorder.select_wrapped_keys(customer_ids)
 

@@ -49,6 +49,8 @@ EVENT_META = "crm_event_meta"
 IDEMPOTENCY = "crm_idempotency"
 EMAIL_RESERVATIONS = "crm_email_reservations"
 CUSTOMER_KEYS = "crm_customer_keys"
+STORED_EVENTS = "stored_events"
+"""The events table (eventsourcing's, named for the platform): other readers query it too."""
 
 # Constraint names the service tells apart (PostgreSQL's defaults for these tables).
 EVENTS_PKEY_SUFFIX = "_events_pkey"
@@ -127,7 +129,7 @@ class CrmRecorder(PostgresApplicationRecorder):
     """`PostgresApplicationRecorder` plus the side tables (see module docstring)."""
 
     def __init__(
-        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+        self, datastore: PostgresDatastore, *, events_table_name: str = STORED_EVENTS
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         prefix = events_table_name.removesuffix("_events")

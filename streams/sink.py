@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from commands.application import CrmApplication
+from commands.sealed_reader import SealedSource
 from projections.apply import ApplyResult, apply_batch
 from projections.handlers import PROJECTIONS, Projection
 from projections.schema import create_all
@@ -27,13 +27,14 @@ class ReadModelSink:
 
     def __init__(
         self,
-        app: CrmApplication,
+        source: SealedSource,
         database_url: str,
         projections: Sequence[Projection] = PROJECTIONS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.clock = clock  # "now" for lifecycle and tier; tests move it
-        self.opener = EnvelopeOpener(app)
+        self.opener = EnvelopeOpener(source)
+        self.source = source
         self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
         self.projections = projections
@@ -86,7 +87,7 @@ class ReadModelSink:
         Partitions advance independently, so this is the distance from the furthest one:
         a lower bound of the work left, exact when the worker is idle.
         """
-        newest = self.opener.app.recorder.max_notification_id() or 0
+        newest = self.source.max_position()
         with psycopg.connect(self.database_url) as conn:
             row = conn.execute("SELECT coalesce(max(position), 0) FROM rm_applied").fetchone()
         applied = max(self.highest_position, int(row[0]) if row else 0)

@@ -20,6 +20,7 @@ from eventsourcing.utils import resolve_topic
 from commands.application import CrmApplication
 from commands.crypto import UnreadableCiphertext, field_aad, open_sealed, seal
 from commands.mapper import SEALED, subject_of
+from commands.sealed_reader import SealedSource
 from events import CrmEvent
 from streams.envelope import RecordedMeta, event_class, to_envelope
 
@@ -92,13 +93,13 @@ class EventSource:
 class EnvelopeOpener:
     """Opens the sealed personal fields of envelopes with the key ring (None once forgotten)."""
 
-    def __init__(self, app: CrmApplication) -> None:
-        self.app = app
-        self.transcoder = app.crm_mapper.transcoder
+    def __init__(self, source: SealedSource) -> None:
+        self.source = source  # the store application or, in a worker, a SealedReader
+        self.transcoder = source.transcoder
 
     def open_all(self, envelopes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         subjects = {UUID(str(e["subject"])) for e in envelopes}
-        self.app.keys.prefetch(subjects)
+        self.source.keys.prefetch(subjects)
         return [self.open(e) for e in envelopes]
 
     def open(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,10 +108,10 @@ class EnvelopeOpener:
         subject = UUID(str(envelope["subject"]))
         cls = event_class(envelope)
         if cls is not None and cls.TYPE == "crm.customer.forgotten":
-            self.app.keys.tombstone(subject)
+            self.source.keys.tombstone(subject)
         sealed = [k for k, v in data.items() if isinstance(v, str) and v.startswith(WIRE_PREFIX)]
         if sealed:
-            cipher = self.app.keys.for_read(subject)
+            cipher = self.source.keys.for_read(subject)
             for name in sealed:
                 data[name] = self._open_field(cipher, subject, name, data[name])
         opened["data"] = data

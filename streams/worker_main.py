@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from streams.relay_main import Report, StopFlag, StreamConfig
 
 if TYPE_CHECKING:
-    from commands.application import CrmApplication
+    from commands.sealed_reader import SealedSource
     from streams.intake import Intake
 
 Sink = Callable[[Sequence[Mapping[str, Any]]], Any]
@@ -32,23 +32,23 @@ class OpenedSink:
     close: Callable[[], None]
 
 
-Opener = Callable[["CrmApplication", StreamConfig], OpenedSink]
+Opener = Callable[["SealedSource", StreamConfig], OpenedSink]
 
 
-def _read_models(app: CrmApplication, config: StreamConfig) -> OpenedSink:
+def _read_models(source: SealedSource, config: StreamConfig) -> OpenedSink:
     from bootstrap import read_model_sink
 
-    sink = read_model_sink(app, config.database_url)
+    sink = read_model_sink(source, config.database_url)
     return OpenedSink(sink, sink.lag, sink.close)
 
 
-def _analytics(app: CrmApplication, config: StreamConfig) -> OpenedSink:
+def _analytics(source: SealedSource, config: StreamConfig) -> OpenedSink:
     from bootstrap import analytics_sink
 
     sink = analytics_sink(config.data_dir)
 
     def lag() -> int:
-        newest = app.recorder.max_notification_id() or 0
+        newest = source.max_position()
         return max(0, newest - sink.highest_position)
 
     return OpenedSink(sink, lag, lambda: None)
@@ -57,7 +57,7 @@ def _analytics(app: CrmApplication, config: StreamConfig) -> OpenedSink:
 Body = Callable[[StreamConfig, Report, StopFlag], None]
 
 
-def _no_sink(app: CrmApplication, config: StreamConfig) -> OpenedSink:
+def _no_sink(source: SealedSource, config: StreamConfig) -> OpenedSink:
     raise ValueError("this worker consumes no topic, so it has no sink")
 
 
@@ -104,11 +104,12 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         body(config, report, stop)
         return
     report("starting", "connecting to the database and the broker")
-    from bootstrap import open_store  # the composition root; only the process body
+    from bootstrap import sealed_reader  # the composition root; only the process body
     from streams.generation import GenerationWatch
     from streams.processor import ProcessorSettings, run_processor
 
-    app = open_store(config.database_url, config.master_key, kind="worker")
+    # A worker opens sealed fields and reports lag: the key ring, not the store application.
+    app = sealed_reader(config.database_url, config.master_key)
     watch = GenerationWatch(config.database_url, config.topic)
     settings = ProcessorSettings(
         name, config.kafka_bootstrap, config.topic, config.data_dir, generation=watch.started_in
@@ -131,7 +132,7 @@ def worker_of_group(group: str) -> str | None:
 
 @contextmanager
 def opened_intake(
-    name: str, app: CrmApplication, config: StreamConfig, group: str | None = None
+    name: str, app: SealedSource, config: StreamConfig, group: str | None = None
 ) -> Iterator[tuple[Intake, OpenedSink]]:
     """Worker `name`'s sink behind its intake (also what `crm parked retry` applies with)."""
     from streams.intake import Intake
