@@ -17,7 +17,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from events import LifecycleStageChanged, TierChanged
-from projections.checkpoints import advance_checkpoints, lock_checkpoints
+from projections.checkpoints import Checkpoints, advance_checkpoints, claim_checkpoints
 from projections.handlers import PROJECTIONS, Projection
 from projections.incoming import IncomingEvent, parse_envelope
 from projections.materialize import refresh
@@ -47,6 +47,44 @@ def _in_order(envelopes: Iterable[Mapping[str, Any]]) -> tuple[list[IncomingEven
             continue
         by_position[event.position] = event
     return [by_position[p] for p in sorted(by_position)], repeats
+
+
+def _latest_positions(events: Sequence[IncomingEvent]) -> dict[UUID, int]:
+    """Per subject, the highest position in the batch: where its checkpoints move to
+    (every event up to it is now applied, by this batch or an earlier one)."""
+    latest: dict[UUID, int] = {}
+    for e in events:
+        latest[e.subject_id] = e.position  # events are sorted by position
+    return latest
+
+
+def _by_projection(checkpoints: Checkpoints) -> dict[str, dict[UUID, int]]:
+    """The locked checkpoints regrouped: projection -> subject -> position."""
+    grouped: dict[str, dict[UUID, int]] = {}
+    for (name, subject), position in checkpoints.items():
+        grouped.setdefault(name, {})[subject] = position
+    return grouped
+
+
+def _first_positions(events: Sequence[IncomingEvent]) -> dict[UUID, int]:
+    """Per subject, the lowest position in the batch."""
+    first: dict[UUID, int] = {}
+    for e in reversed(events):
+        first[e.subject_id] = e.position
+    return first
+
+
+def _fresh_for(
+    events: list[IncomingEvent], first: Mapping[UUID, int], done: Mapping[UUID, int]
+) -> list[IncomingEvent]:
+    """The batch's events a projection has not applied yet, given its checkpoints.
+
+    A live batch is usually all fresh (every subject's first event is past its
+    checkpoint): then the list is shared and needs no per-event lookup.
+    """
+    if all(done.get(subject, 0) < position for subject, position in first.items()):
+        return events
+    return [e for e in events if e.position > done.get(e.subject_id, 0)]
 
 
 def _scheduler_moments(events: Sequence[IncomingEvent]) -> dict[UUID, datetime]:
@@ -82,20 +120,21 @@ def apply_batch(
     events, repeats = _in_order(envelopes)
     if not events:
         return ApplyResult(applied=0, duplicates=repeats, unknown=0)
-    names = [p.name for p in projections]
-    checkpoints = lock_checkpoints(conn, names, (e.subject_id for e in events))
+    latest = _latest_positions(events)
+    claim = claim_checkpoints(conn, [p.name for p in projections], latest)
+    first, done = _first_positions(events), _by_projection(claim.before)
     reached: dict[tuple[str, UUID], int] = {}
     fresh_positions: set[int] = set()
-    done = checkpoints.get
     for projection in projections:
-        fresh = [e for e in events if e.position > done((projection.name, e.subject_id), 0)]
+        fresh = _fresh_for(events, first, done.get(projection.name, {}))
         if not fresh:
             continue
         projection.apply(conn, fresh)
-        for event in fresh:
-            reached[(projection.name, event.subject_id)] = event.position
-            fresh_positions.add(event.position)
-    advance_checkpoints(conn, reached)
+        subjects = latest if fresh is events else {e.subject_id for e in fresh}
+        reached.update(((projection.name, s), latest[s]) for s in subjects)
+        fresh_positions.update(e.position for e in fresh)
+    # Rows the claim created already hold the batch's positions.
+    advance_checkpoints(conn, {k: p for k, p in reached.items() if k not in claim.created})
     fresh_events = [e for e in events if e.position in fresh_positions]
     if fresh_events and materialize:
         refresh(
