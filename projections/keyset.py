@@ -91,11 +91,20 @@ def read_cursor(cursor: str, order: Order) -> tuple[Any, UUID]:
         raise BadCursor(f"invalid cursor {cursor!r}") from error
 
 
+LIMIT: Final = sql.Placeholder("limit")
+
+
 def page_statement(
-    where: CustomerFilter, order: Order, ascending: bool, *, cursor: bool, inclusive: bool = False
+    where: CustomerFilter,
+    order: Order,
+    ascending: bool,
+    *,
+    cursor: bool,
+    inclusive: bool = False,
+    limit: sql.Composable = LIMIT,
 ) -> tuple[sql.Composed, dict[str, Any]]:
-    """SELECT (id, key) of listed customers in (key, id) order, from the cursor
-    (``%(key)s``, ``%(id)s``) on, at most ``%(limit)s``; and the filter's parameters."""
+    """SELECT (id, k, rn) of listed customers in (key, id) order, from the cursor
+    (``%(key)s``, ``%(id)s``) on, at most `limit`; and the filter's parameters."""
     key, key_type = KEYS[order.field]
     conditions, params = filter_conditions(where)
     if cursor:
@@ -107,31 +116,31 @@ def page_statement(
         )
     way = sql.SQL("ASC" if ascending else "DESC")
     statement = sql.SQL(
-        "SELECT c.id, {key} FROM rm_customers AS c WHERE {cond}"
-        " ORDER BY {key} {way}, c.id {way} LIMIT %(limit)s"
-    ).format(key=key, cond=sql.SQL(" AND ").join(conditions), way=way)
+        "SELECT c.id, {key} AS k, row_number() OVER (ORDER BY {key} {way}, c.id {way}) AS rn"
+        " FROM rm_customers AS c WHERE {cond} ORDER BY {key} {way}, c.id {way} LIMIT {limit}"
+    ).format(key=key, cond=sql.SQL(" AND ").join(conditions), way=way, limit=limit)
     return statement, params
 
 
-def _ids(
-    conn: Connection[Any],
-    where: CustomerFilter,
-    order: Order,
-    forward: bool,
-    limit: int,
-    cursor: tuple[Any, UUID] | None,
-    inclusive: bool = False,
-) -> list[tuple[UUID, Any]]:
-    """(id, key) of up to `limit` listed customers past `cursor` (at it too when
-    `inclusive`), walking the order forwards or backwards; the nearest first."""
+def page_query(
+    where: CustomerFilter, order: Order, forward: bool, *, cursor: bool
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """One statement: the page's (id, k, rn), rn counting from the cursor, and `behind`,
+    whether a listed customer lies at or behind the cursor (one index probe; false
+    without one). A row with a null id only carries `behind` (an empty page). The
+    caller orders by rn: no sort in the plan at all."""
     ascending = (order.direction == "ASC") == forward
-    statement, params = page_statement(
-        where, order, ascending, cursor=cursor is not None, inclusive=inclusive
+    page, params = page_statement(where, order, ascending, cursor=cursor)
+    if not cursor:
+        return sql.SQL("SELECT p.id, p.k, p.rn, false FROM ({}) AS p").format(page), params
+    probe, _ = page_statement(
+        where, order, not ascending, cursor=True, inclusive=True, limit=sql.Literal(1)
     )
-    if cursor is not None:
-        params["key"], params["id"] = cursor
-    params["limit"] = limit
-    return [(row[0], row[1]) for row in conn.execute(statement, params)]
+    statement = sql.SQL(
+        "SELECT p.id, p.k, p.rn, b.behind FROM (SELECT EXISTS ({probe}) AS behind) AS b"
+        " LEFT JOIN LATERAL ({page}) AS p ON true"
+    ).format(probe=probe, page=page)
+    return statement, params
 
 
 def keyset_page(
@@ -146,18 +155,24 @@ def keyset_page(
 ) -> KeysetPage:
     """`first` after `after`, or `last` before `before` (Relay); rows in list order.
 
-    The side walked is measured with one extra row; the other side's flag is one
-    index probe from the cursor: true iff a listed customer lies at or behind it.
+    One statement (`page_query`): the side walked is measured with one extra row; the
+    other side's flag is one index probe from the cursor.
     """
     forward = last is None
     size = first if forward else last
     assert size is not None and size >= 0
     given = after if forward else before
     cursor = read_cursor(given, order) if given is not None else None
-    found = _ids(conn, where, order, forward, size + 1, cursor)
+    statement, params = page_query(where, order, forward, cursor=cursor is not None)
+    if cursor is not None:
+        params["key"], params["id"] = cursor
+    params["limit"] = size + 1
+    rows = conn.execute(statement, params).fetchall()
+    listed = sorted((r for r in rows if r[0] is not None), key=lambda r: int(r[2]))
+    found = [(r[0], r[1]) for r in listed]
     page = found[:size]
     beyond = len(found) > size
-    behind = cursor is not None and bool(_ids(conn, where, order, not forward, 1, cursor, True))
+    behind = bool(rows and rows[0][3])
     if not forward:
         page.reverse()
     views = views_of_roots(conn, [i for i, _ in page])

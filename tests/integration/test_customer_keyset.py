@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from projections.cursors import InvalidCursor
-from projections.keyset import KEYS, BadCursor, Order, keyset_page, page_statement
+from projections.keyset import KEYS, BadCursor, Order, keyset_page, page_query
 from projections.views import CustomerFilter
 from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 from tests.integration.support.read_models import Conn
@@ -146,9 +146,8 @@ def test_a_page_is_an_index_walk_without_offset_or_sort(conn: Conn) -> None:
     cases = [(FILTERS[name][0], Order()) for name in ("none", "lifecycle", "tier")]
     cases += [(CustomerFilter(), order) for order in ORDERS]
     for where, order in cases:
-        for cursor in (False, True):
-            ascending = order.direction == "ASC"
-            statement, params = page_statement(where, order, ascending, cursor=cursor)
+        for cursor, forward in ((False, True), (True, True), (True, False)):
+            statement, params = page_query(where, order, forward, cursor=cursor)
             params.update(limit=21, key="2026-01-01T05:00:00+00:00", id=UUID(int=0))
             if order.field == "NAME":
                 params["key"] = "n1"
