@@ -33,7 +33,7 @@ from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 CUSTOMER_SERIES: Final = (100_000, 300_000, 1_000_000)
 CHUNK: Final = 100_000
 
-LIFECYCLE_WEIGHTS: Final = (30, 10, 15, 15, 8, 7, 10, 5)
+LIFECYCLE_WEIGHTS: Final = (30, 10, 15, 15, 8, 7, 15)
 TIER_WEIGHTS: Final = {"BRONZE": 70, "SILVER": 20, "GOLD": 8, "VIP": 2}
 REGIONS: Final = ("上海", "北京", "广州", "深圳", "杭州", "成都", "海外", "南京")
 STAGES: Final = ("LEAD", "CONTACTED", "QUALIFIED", "PROPOSAL", "WON", "LOST")
