@@ -172,6 +172,7 @@ def counted_dimension(where: CustomerFilter) -> tuple[str, str] | None:
 def _duplicates_matching(conn: Connection[Any], where: CustomerFilter) -> int:
     """Merged duplicates the filter matches (the list leaves them out), from rm_merges."""
     conditions, params = filter_conditions(where)
+    # conditions[0] is the list's "not a merged duplicate"; these rows are exactly those.
     statement = sql.SQL(
         "SELECT count(*) FROM rm_merges AS dm"
         " JOIN rm_customers AS ds ON ds.id = dm.survivor_id"
