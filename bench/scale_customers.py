@@ -4,7 +4,8 @@ The read-model rows are generated set-based (``INSERT … SELECT generate_series
 straight into PostgreSQL through the projections' own tables, so the counters'
 triggers and every index are maintained as in production and the run stays within the
 bench's time. The mix follows the demo's: lifecycle stages and tiers skewed (few VIPs),
-0.6% of customers merged away as duplicates (`demo.story.DUPLICATE_RATE`). Each size is
+0.6% of customers merged away as duplicates (`demo.story.DUPLICATE_RATE`), both sides of
+each merge applied (as in a settled read model). Each size is
 measured, never extrapolated: the read functions the gateway calls, on PostgreSQL
 (the size effect, without HTTP; the gateway scenario prices HTTP and GraphQL).
 """
@@ -41,7 +42,7 @@ STAGES: Final = ("LEAD", "CONTACTED", "QUALIFIED", "PROPOSAL", "WON", "LOST")
 GENERATE_SQL: Final = """
 INSERT INTO rm_customers (id, name, email, company, region, source, owner, tags, stage,
     created_at, updated_at, version, last_position, lifecycle_stage, tier,
-    purchase_count, purchase_total)
+    purchase_count, purchase_total, merged_into)
 SELECT md5('customer' || g)::uuid, 'Customer ' || g, 'c' || g || '@example.com',
     'Company ' || (g %% 5000), (%(regions)s::text[])[1 + g %% 8], 'web',
     'owner-' || (g %% 40),
@@ -52,12 +53,14 @@ SELECT md5('customer' || g)::uuid, 'Customer ' || g, 'c' || g || '@example.com',
     3, g,
     (%(lifecycle)s::text[])[1 + abs(hashint4(g)) %% cardinality(%(lifecycle)s::text[])],
     (%(tiers)s::text[])[1 + abs(hashint4(g + 7)) %% cardinality(%(tiers)s::text[])],
-    g %% 9, (g %% 9) * 1234.5
+    g %% 9, (g %% 9) * 1234.5,
+    CASE WHEN g %% %(every)s = 0 THEN md5('customer' || (g - 1))::uuid END
 FROM generate_series(%(start)s::int, %(stop)s::int) AS g
 """
 MERGES_SQL: Final = """
-INSERT INTO rm_merges (duplicate_id, survivor_id, merged_at)
-SELECT md5('customer' || g)::uuid, md5('customer' || (g - 1))::uuid, now()
+INSERT INTO rm_merges (duplicate_id, survivor_id, merged_at, duplicate_position,
+    survivor_position)
+SELECT md5('customer' || g)::uuid, md5('customer' || (g - 1))::uuid, now(), g, g
 FROM generate_series(%(start)s::int, %(stop)s::int) AS g WHERE g %% %(every)s = 0
 """
 

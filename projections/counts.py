@@ -10,9 +10,13 @@ function of rm_customers (two builds of the same events compare equal).
 
 Lists leave merged duplicates out (`projections.membership.is_duplicate`: the link
 counts once the survivor's row exists, whatever order the partitions arrived in). The
-counters count rows, and the duplicates matching the filter are subtracted at read
-time by walking rm_merges: exact in every arrival order, and the cost grows with the
-number of merges, not of customers.
+counters count only rows with ``merged_into IS NULL`` (row-local, so exact and free of
+races between partitions). That differs from the list's rule only while a merge is
+half-applied: the duplicate's side is in (``merged_into`` set) but the survivor's row
+is not yet, or the survivor's side created the link before the duplicate's row got
+``merged_into``. Either way one of the link's two positions is still NULL, so a read
+adds the difference over those incomplete links only (a partial index on rm_merges):
+none in a settled read model, whatever the number of merges.
 
 Exact by counter: no filter, or exactly one of lifecycle stage, tier, pipeline stage,
 owner, region or tag. Any other combination (two or more dimensions, or `text`) is an
@@ -72,11 +76,12 @@ counters are deleted in a second statement (a statement does not see its own CTE
 writes); only rows this transaction already locked."""
 
 _COLUMNS: Final = "lifecycle_stage, tier, stage, owner, region, tags"
+_UNMERGED: Final = "WHERE merged_into IS NULL"
 _CHANGED: Final = {
-    "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows",
-    "delete": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows",
-    "update": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows"
-    f" UNION ALL SELECT 1, {_COLUMNS} FROM new_rows",
+    "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows {_UNMERGED}",
+    "delete": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows {_UNMERGED}",
+    "update": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows {_UNMERGED}"
+    f" UNION ALL SELECT 1, {_COLUMNS} FROM new_rows {_UNMERGED}",
 }
 _REFERENCING: Final = {
     "insert": "NEW TABLE AS new_rows",
@@ -114,19 +119,23 @@ CREATE INDEX IF NOT EXISTS rm_customers_lifecycle_created
 CREATE INDEX IF NOT EXISTS rm_customers_tier_created ON rm_customers (tier, created_at, id);
 CREATE INDEX IF NOT EXISTS rm_customers_updated_at_id ON rm_customers (updated_at, id);
 CREATE INDEX IF NOT EXISTS rm_customers_name_id
-    ON rm_customers ((coalesce(lower(name), '')), id)"""
+    ON rm_customers ((coalesce(lower(name), '')), id);
+CREATE INDEX IF NOT EXISTS rm_merges_incomplete ON rm_merges (duplicate_id)
+    WHERE duplicate_position IS NULL OR survivor_position IS NULL"""
 """Keyset pages read (sort key, id) in index order: the two filters the list is mostly
-asked with, in the default order, and every other order unfiltered."""
+asked with, in the default order, and every other order unfiltered. Totals read the
+incomplete merge links only."""
 
 BACKFILL_SQL: Final = """
 INSERT INTO rm_customer_counts (dimension, value, n)
 SELECT x.dimension, x.value, count(*) FROM rm_customers AS r CROSS JOIN LATERAL (VALUES
     ('all', ''), ('lifecycle_stage', r.lifecycle_stage), ('tier', r.tier),
     ('stage', r.stage), ('owner', r.owner), ('region', r.region)
-) AS x(dimension, value) WHERE x.value IS NOT NULL GROUP BY 1, 2
+) AS x(dimension, value) WHERE x.value IS NOT NULL AND r.merged_into IS NULL GROUP BY 1, 2
 UNION ALL
 SELECT 'tag', t.tag, count(*) FROM rm_customers AS r
-CROSS JOIN LATERAL (SELECT DISTINCT unnest(r.tags)) AS t(tag) GROUP BY 1, 2"""
+CROSS JOIN LATERAL (SELECT DISTINCT unnest(r.tags)) AS t(tag)
+WHERE r.merged_into IS NULL GROUP BY 1, 2"""
 """Counts of a read model written before the counters existed (or with triggers off)."""
 
 BACKFILL_DDL: Final = f"""
@@ -169,31 +178,34 @@ def counted_dimension(where: CustomerFilter) -> tuple[str, str] | None:
     return (name, value.strip().lower()) if name == "tag" else (name, value)
 
 
-def _duplicates_matching(conn: Connection[Any], where: CustomerFilter) -> int:
-    """Merged duplicates the filter matches (the list leaves them out), from rm_merges."""
-    conditions, params = filter_conditions(where)
-    # conditions[0] is the list's "not a merged duplicate"; these rows are exactly those.
-    statement = sql.SQL(
-        "SELECT count(*) FROM rm_merges AS dm"
-        " JOIN rm_customers AS ds ON ds.id = dm.survivor_id"
-        " JOIN rm_customers AS c ON c.id = dm.duplicate_id WHERE {}"
-    ).format(sql.SQL(" AND ").join([sql.SQL("true"), *conditions[1:]]))
-    row = conn.execute(statement, params).fetchone()
-    return int(row[0]) if row else 0
+CORRECTED_SQL: Final = """
+SELECT coalesce((SELECT n FROM rm_customer_counts WHERE dimension = %(dimension)s
+                 AND value = %(value)s), 0)
+     + coalesce((SELECT sum(
+           CASE WHEN NOT EXISTS (SELECT 1 FROM rm_customers AS s WHERE s.id = dm.survivor_id)
+                THEN 1 ELSE 0 END
+         - CASE WHEN c.merged_into IS NULL THEN 1 ELSE 0 END)
+       FROM rm_merges AS dm JOIN rm_customers AS c ON c.id = dm.duplicate_id
+       WHERE (dm.duplicate_position IS NULL OR dm.survivor_position IS NULL) AND {cond}), 0)
+"""
+"""One statement (one snapshot): the counter, plus for each half-applied merge whose
+duplicate the filter matches, listed-by-the-rule minus counted-by-the-counter."""
 
 
 def count_customers(conn: Connection[Any], where: CustomerFilter | None = None) -> int:
     """How many customers the list shows for `where`; exact (see the module docstring)."""
     where = where or CustomerFilter()
+    conditions, params = filter_conditions(where)
     key = counted_dimension(where)
     if key is None:
-        conditions, params = filter_conditions(where)
         statement = sql.SQL("SELECT count(*) FROM rm_customers AS c WHERE {}").format(
             sql.SQL(" AND ").join(conditions)
         )
-        row = conn.execute(statement, params).fetchone()
-        return int(row[0]) if row else 0
-    found = conn.execute(
-        "SELECT n FROM rm_customer_counts WHERE dimension = %s AND value = %s", key
-    ).fetchone()
-    return (int(found[0]) if found else 0) - _duplicates_matching(conn, where)
+    else:
+        params["dimension"], params["value"] = key
+        # conditions[0] is the list's "not a merged duplicate": the sum decides that here.
+        statement = sql.SQL(CORRECTED_SQL).format(
+            cond=sql.SQL(" AND ").join([sql.SQL("true"), *conditions[1:]])
+        )
+    row = conn.execute(statement, params).fetchone()
+    return int(row[0]) if row else 0

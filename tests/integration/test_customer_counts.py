@@ -102,7 +102,18 @@ def test_totals_stay_exact_through_every_kind_of_change(conn: Conn) -> None:
     assert count_customers(conn, CustomerFilter()) == 4
     assert_exact(conn)
 
-    apply(conn, [events.forget(b, at=T0 + days(8))])
+    # The survivor's side first: the link exists, the duplicate's row is not marked yet.
+    e, reg_e = events.register("Eve", at=T0 + days(8), region="north")
+    f, reg_f = events.register("Fay", at=T0 + days(8), region="north")
+    merged_e, survivor_f = events.merge(f, e, at=T0 + days(9))
+    apply(conn, [reg_e, reg_f, survivor_f])
+    assert count_customers(conn, CustomerFilter(region="north")) == 3
+    assert_exact(conn)
+    apply(conn, [merged_e])
+    assert count_customers(conn, CustomerFilter(region="north")) == 3
+    assert_exact(conn)
+
+    apply(conn, [events.forget(b, at=T0 + days(10))])
     assert_exact(conn)
 
 
