@@ -18,7 +18,8 @@ from bench.scale import ScaleConfig, document
 
 def refit_scale(scale: dict[str, Any]) -> dict[str, Any]:
     config = ScaleConfig(**{**scale["config"], "steps": tuple(scale["config"]["steps"])})
-    fresh = document(config, scale["results"]["points"], scale["started_at"])
+    results = scale["results"]
+    fresh = document(config, results["points"], scale["started_at"], results.get("customers"))
     return {**fresh, "finished_at": scale["finished_at"], "loadavg_after": scale["loadavg_after"]}
 
 

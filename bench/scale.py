@@ -7,6 +7,11 @@ gateway's 360° and list read functions called directly on PostgreSQL (the size 
 without HTTP; the gateway scenario prices HTTP and GraphQL). Sizes past `max_events`
 are not measured: the series is fitted (lines in events, latency in log10(events)) and
 extrapolated to the issue's 20M events, labelled as such.
+
+Then the customers series (`bench.scale_customers`): list and 360° latency measured at
+100k, 300k and 1M customers on read-model rows generated set-based, with the issue's
+targets (list p99 < 50 ms at every size and at the largest ≤ 1.5× the smallest; 360°
+p99 < 20 ms). That series is measured only, never extrapolated.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any
 
 import psycopg
 
-from bench.document import Size, now, row
+from bench.document import Size, now, row, target
 from bench.fit import extrapolate_best, extrapolate_linear
 from bench.history import EVENTS_PER_CUSTOMER, seed_history
+from bench.scale_customers import CUSTOMER_SERIES, measure_customers
 from bench.scale_probe import disk_usage, query_latencies
 from bench.server import scratch_database
 from bootstrap import open_store
@@ -40,13 +46,15 @@ class ScaleConfig:
     size: Size
     steps: tuple[int, ...]  # events at each measured point
     samples: int  # read queries per kind and point
+    customers: tuple[int, ...] = CUSTOMER_SERIES  # customers at each point of that series
 
     @classmethod
     def make(cls, size: Size, max_events: int | None = None) -> Any:
         if size == "tiny":
-            return cls(size, (300, 900), 20)
+            return cls(size, (300, 900), 20, (1_000, 3_000))
         if size == "quick":
-            return cls(size, tuple(s for s in (5_000, 15_000) if s <= (max_events or 15_000)), 100)
+            steps = tuple(s for s in (5_000, 15_000) if s <= (max_events or 15_000))
+            return cls(size, steps, 100, (10_000, 30_000, 100_000))
         limit = max_events or 1_000_000
         return cls(size, tuple(s for s in SERIES if s <= limit) or (limit,), 300)
 
@@ -64,7 +72,9 @@ def run_scale(server_url: str, config: ScaleConfig, log: Log) -> dict[str, Any]:
             events += seeded.events
             points.append(measure_point(url, key, events, config.samples, log))
             points[-1]["seed_events_per_s"] = round(seeded.events_per_second, 1)
-    return document(config, points, started)
+    with scratch_database(server_url, "bench_scale_customers") as url:
+        by_customers = measure_customers(url, config.customers, config.samples * 3, log)
+    return document(config, points, started, by_customers)
 
 
 def measure_point(url: str, key: str, events: int, samples: int, log: Log) -> dict[str, Any]:
@@ -121,7 +131,58 @@ def extrapolation(points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def document(config: ScaleConfig, points: list[dict[str, Any]], started: str) -> dict[str, Any]:
+LIST_KINDS = ("list_lifecycle", "list_lifecycle_total", "list_tier", "list_tier_total")
+LIST_P99_MS = 50.0
+LIST_GROWTH = 1.5
+PROFILE_P99_MS = 20.0
+
+
+def customer_rows(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Summary rows and targets of the customers series (each size measured)."""
+    rows, targets = [], {}
+    for p in points:
+        n, q = p["customers"], p["query_ms"]
+        for kind in (*LIST_KINDS, "profile_360"):
+            goal = PROFILE_P99_MS if kind == "profile_360" else LIST_P99_MS
+            checked = target(goal, q[kind]["p99"], at_most=True)
+            targets[f"{kind}_p99_at_{n}"] = checked
+            rows.append(
+                row(
+                    f"{n:,} customers: {kind.replace('_', ' ')}",
+                    q[kind]["p99"],
+                    "ms p99",
+                    p50_ms=q[kind]["p50"],
+                    p99_ms=q[kind]["p99"],
+                    target=f"< {goal:g} ms",
+                    met=checked["met"],
+                )
+            )
+    if len(points) > 1:
+        small, large = points[0], points[-1]
+        for kind in LIST_KINDS:
+            base = small["query_ms"][kind]["p99"]
+            growth = large["query_ms"][kind]["p99"] / base if base else 0.0
+            checked = target(LIST_GROWTH, growth, at_most=True)
+            targets[f"{kind}_growth"] = checked
+            rows.append(
+                row(
+                    f"{kind.replace('_', ' ')}: p99 at {large['customers']:,} / at "
+                    f"{small['customers']:,} customers",
+                    round(growth, 2),
+                    "×",
+                    target=f"≤ {LIST_GROWTH}×",
+                    met=checked["met"],
+                )
+            )
+    return rows, targets
+
+
+def document(
+    config: ScaleConfig,
+    points: list[dict[str, Any]],
+    started: str,
+    customers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     summary = []
     for p in points:
         q = p["query_ms"]
@@ -148,6 +209,7 @@ def document(config: ScaleConfig, points: list[dict[str, Any]], started: str) ->
             )
         )
     fitted = extrapolation(points)
+    customer_summary, customer_targets = customer_rows(customers or [])
     if fitted:
         label = f"{GOAL_EVENTS:,} events (EXTRAPOLATED)"
         summary.append(row(f"{label}: disk per event", fitted["bytes_per_event"], "B/event"))
@@ -161,7 +223,7 @@ def document(config: ScaleConfig, points: list[dict[str, Any]], started: str) ->
         "started_at": started,
         "finished_at": now(),
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "results": {"points": points, "extrapolated": fitted},
-        "summary": summary,
-        "targets": {},
+        "results": {"points": points, "extrapolated": fitted, "customers": customers or []},
+        "summary": summary + customer_summary,
+        "targets": customer_targets,
     }

@@ -19,15 +19,15 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH
-from projections.cursors import customer_cursor, read_timeline_cursor, timeline_cursor
-from projections.customer_list import page_of_ids
+from projections.counts import count_customers
+from projections.cursors import read_timeline_cursor, timeline_cursor
 from projections.incoming import split_type
+from projections.keyset import Order, keyset_page
 from projections.membership import GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
 from projections.positions import applied_position
 from projections.profiles import views_of_roots
 from projections.views import (
     ComplaintView,
-    CustomerEdge,
     CustomerFilter,
     CustomerPage,
     CustomerView,
@@ -96,16 +96,13 @@ def list_customers(
     """One page of profiles (merged duplicates left out), oldest first, and the total.
 
     Returns (rows, total_count, has_next, end_cursor); rows are (cursor, view) edges.
-    `after` is a cursor from an earlier page; a bad one raises `InvalidCursor`.
+    `after` is a cursor from an earlier page; a bad one raises `InvalidCursor`. The
+    page is a keyset walk and the total a counter lookup (`projections.keyset`,
+    `projections.counts`).
     """
-    ids, total, has_next = page_of_ids(conn, filter or CustomerFilter(), _page_size(first), after)
-    views = views_of_roots(conn, [i for i, _ in ids])
-    edges = [
-        CustomerEdge(customer_cursor(created_at, i), views[i])
-        for i, created_at in ids
-        if i in views
-    ]
-    return CustomerPage(edges, total, has_next, edges[-1].cursor if edges else None)
+    where = filter or CustomerFilter()
+    page = keyset_page(conn, where, Order(), first=_page_size(first), after=after)
+    return CustomerPage(page.rows, count_customers(conn, where), page.has_next, page.end_cursor)
 
 
 COMPLAINTS_SQL = sql.SQL(

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from psycopg import Connection, sql
 
+from projections.counts import COUNTS_ALL_DDL
+
 APPLIED_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_applied (
     projection text NOT NULL,
@@ -181,7 +183,7 @@ CREATE TABLE IF NOT EXISTS rm_unknown_events (
 )"""
 
 PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
-    "customers": ("rm_customers",),
+    "customers": ("rm_customers", "rm_customer_counts"),
     "merges": ("rm_merges",),
     "purchases": ("rm_purchases",),
     "touches": ("rm_touches",),
@@ -197,6 +199,7 @@ ALL_DDL: Final = (
     CUSTOMERS_DDL,
     DERIVED_DDL,
     MERGES_DDL,
+    COUNTS_ALL_DDL,
     PURCHASES_DDL,
     TOUCHES_DDL,
     COMPLAINTS_DDL,

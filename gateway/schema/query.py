@@ -24,7 +24,6 @@ from gateway.schema.enums import (
     CustomerOrderField,
     LifecycleStage,
     PipelineStage,
-    SortDirection,
     Tier,
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
@@ -40,22 +39,35 @@ from gateway.schema.types import (
     Funnel,
     FunnelStage,
     LifecycleCount,
+    Node,
     PageInfo,
     TierCount,
 )
-from gateway.sorting import BadCursor, sorted_page
 from projections import views
+from projections.counts import count_customers
 from projections.cursors import InvalidCursor
-from projections.queries import funnel, lifecycle_distribution, list_customers, tier_distribution
+from projections.keyset import Order, keyset_page
+from projections.queries import funnel, lifecycle_distribution, tier_distribution
 
 GInfo = Info[GatewayContext, None]
 P = Permission
 
 
-def _page_size(first: int, most: int) -> int:
+def _page_size(first: int, most: int, name: str = "first") -> int:
     if first < 0 or first > most:
-        raise invalid(f"first must be between 0 and {most}", "first")
+        raise invalid(f"{name} must be between 0 and {most}", name)
     return first
+
+
+def _direction(
+    first: int | None, after: str | None, last: int | None, before: str | None, most: int
+) -> tuple[int | None, int | None]:
+    """Relay's arguments as one walk: (first, None) forwards or (None, last) backwards."""
+    if last is None and before is None:
+        return _page_size(20 if first is None else first, most), None
+    if after is not None:
+        raise invalid("after pages forwards: give first/after or last/before, not both", "after")
+    return None, _page_size(20 if last is None else last, most, "last")
 
 
 def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.CustomerFilter:
@@ -146,9 +158,20 @@ class Query:
         view = await ctx.loaders.customers.load(customer_id)
         return Customer(view=view, personal=ctx.sees_personal) if view else None
 
+    @strawberry.field(description="The customer (or any object) with this global id (Relay).")
+    async def node(self, info: GInfo, id: strawberry.ID) -> Node | None:
+        ctx = info.context
+        ctx.require(P.READ_CUSTOMERS, "read customers")
+        view = await ctx.loaders.customers.load(parse_id(id, "id"))
+        return Customer(view=view, personal=ctx.sees_personal) if view else None
+
     @strawberry.field(
-        description="Relay-style list; filter by text, tag, tier, lifecycle stage, pipeline "
-        "stage, owner, region; ordered by `orderBy` (default: oldest first)."
+        description="Relay connection; filter by text, tag, tier, lifecycle stage, pipeline "
+        "stage, owner, region; ordered by `orderBy` (default: oldest first). Keyset pages "
+        "by (sort key, id), no OFFSET: `first`/`after` forwards, `last`/`before` backwards "
+        "(with `last` or `before`, `first` is ignored). Cursors are opaque and belong to "
+        "their order. `totalCount` is computed only when selected; see its description "
+        "for which filters are counter lookups."
     )
     async def customers(
         self,
@@ -157,10 +180,12 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
         order_by: CustomerOrder | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> CustomerConnection:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
-        size = _page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
+        size, back = _direction(first, after, last, before, ctx.deps.limits.max_page_size)
         where = _read_filter(ctx, filter)
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
@@ -168,24 +193,18 @@ class Query:
             error.extensions["field"] = "orderBy.field"
             raise error
         deps = ctx.deps
-        default = (
-            order.field is CustomerOrderField.CREATED_AT and order.direction is SortDirection.ASC
-        )
+        keyed = Order(order.field.value, order.direction.value)
         try:
-            if default:
-                page = await deps.reads.run(list_customers, where, size, after)
-            else:
-                page = await deps.reads.run(
-                    sorted_page,
-                    where,
-                    field=order.field.value,
-                    direction=order.direction.value,
-                    first=size,
-                    after=after,
-                )
-        except (InvalidCursor, BadCursor) as error:
-            raise invalid(str(error), "after") from None
+            page = await deps.reads.run(
+                keyset_page, where, keyed, first=size, after=after, last=back, before=before
+            )
+        except InvalidCursor as error:
+            raise invalid(str(error), "after" if back is None else "before") from None
         ctx.loaders.prime_customers([edge.node for edge in page.rows])
+
+        async def counter() -> int:
+            return await deps.reads.run(count_customers, where)
+
         return CustomerConnection(
             edges=[
                 CustomerEdge(
@@ -193,8 +212,13 @@ class Query:
                 )
                 for e in page.rows
             ],
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
-            total_count=page.total_count,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=page.end_cursor,
+                has_previous_page=page.has_previous,
+                start_cursor=page.start_cursor,
+            ),
+            counter=counter,
         )
 
     @strawberry.field(
@@ -267,7 +291,9 @@ class Query:
         return AuditEventConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+                has_next_page=has_next,
+                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=edges[0].cursor if edges else None,
             ),
         )
 

@@ -7,6 +7,7 @@ anyway once the customer is forgotten (the views already hold None then).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -117,8 +118,18 @@ class Complaint:
         return self.view.version
 
 
+@strawberry.interface(
+    description="An object with a global id (Relay), fetched again by `node(id:)`. A "
+    "customer's global id is its `id` as is (a UUID, as the contract has it)."
+)
+class Node:
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError
+
+
 @strawberry.type(description="The 360° profile of a customer, from the read models.")
-class Customer:
+class Customer(Node):
     view: strawberry.Private[CustomerView]
     personal: strawberry.Private[bool]
 
@@ -233,6 +244,12 @@ class Customer:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Whether items lie before the page. The customer list answers exactly "
+        "both ways; the audit trail pages forwards only and says false.",
+    )
+    start_cursor: str | None = None
 
 
 @strawberry.type
@@ -241,11 +258,24 @@ class CustomerEdge:
     cursor: str
 
 
+TOTAL_COUNT_HELP = (
+    "How many customers match the filter (merged duplicates left out), computed only "
+    "when selected. Exact always. From counters the projections maintain (a lookup, "
+    "whatever the list's size) with no filter or with exactly one of lifecycleStage, "
+    "tier, stage, owner, region or tag; any other combination, or text, is an exact "
+    "count over the dimension indexes, whose cost grows with the number of matches."
+)
+
+
 @strawberry.type
 class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
-    total_count: int = strawberry.field(description="How many customers match the filter.")
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description=TOTAL_COUNT_HELP)
+    async def total_count(self) -> int:
+        return await self.counter()
 
 
 @strawberry.type

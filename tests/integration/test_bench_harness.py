@@ -60,6 +60,9 @@ def check_results(doc: dict[str, Any]) -> None:
     assert [p["events"] for p in points] == sorted(p["events"] for p in points)
     assert all(p["bytes_per_event"] > 0 and p["rebuild_seconds"] > 0 for p in points)
     assert s["scale"]["results"]["extrapolated"]["to_events"] == 20_000_000
+    by_customers = s["scale"]["results"]["customers"]
+    assert [p["customers"] for p in by_customers] == [1_000, 3_000]
+    assert all(p["query_ms"]["list_tier_total"]["p99"] > 0 for p in by_customers)
     analytics = s["analytics"]["results"]
     assert analytics["rows"]["events"] == s["analytics"]["config"]["events"]
     queries = analytics["queries"]

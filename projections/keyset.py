@@ -1,0 +1,186 @@
+"""Keyset pages of the customer list, in every supported order, both ways.
+
+A page is ``WHERE filter AND (key, id) > cursor ORDER BY key, id LIMIT n + 1`` over
+rm_customers: no OFFSET, no count, so its cost is the index walk to the page, whatever
+the list's size (`projections.counts` gives the total, only when asked). The key is the
+sort column and the id breaks ties, which makes every order total and pages stable
+under concurrent inserts. `last`/`before` walk the same index backwards and return the
+page in list order.
+
+Cursors are opaque and tamper-checked: a default-order cursor is the tagged
+(created_at, id) of `projections.cursors`; another order's carries its field and
+direction, so a cursor of one order is refused by another (`BadCursor`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from psycopg import Connection, sql
+
+from projections.cursors import InvalidCursor, customer_cursor, read_customer_cursor
+from projections.customer_list import filter_conditions
+from projections.profiles import views_of_roots
+from projections.views import CustomerEdge, CustomerFilter
+
+KEYS: Final[dict[str, tuple[sql.Composable, str]]] = {
+    "CREATED_AT": (sql.SQL("c.created_at"), "timestamptz"),
+    "UPDATED_AT": (sql.SQL("c.updated_at"), "timestamptz"),
+    "NAME": (sql.SQL("coalesce(lower(c.name), '')"), "text"),
+}
+"""Sort field -> (SQL key over ``rm_customers AS c``, its type); each has an index."""
+
+
+class BadCursor(InvalidCursor):
+    """Not a cursor of this order."""
+
+
+@dataclass(frozen=True)
+class Order:
+    field: str = "CREATED_AT"
+    direction: str = "ASC"
+
+    @property
+    def default(self) -> bool:
+        return (self.field, self.direction) == ("CREATED_AT", "ASC")
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[CustomerEdge]
+    has_next: bool
+    has_previous: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def _encode(value: list[Any]) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def make_cursor(order: Order, key: Any, customer_id: UUID) -> str:
+    if order.default:
+        return customer_cursor(key, customer_id)
+    text = key.isoformat() if isinstance(key, datetime) else str(key)
+    return _encode(["s", order.field, order.direction, text, str(customer_id)])
+
+
+def read_cursor(cursor: str, order: Order) -> tuple[Any, UUID]:
+    """(key, id) of a cursor this order handed out; `InvalidCursor`/`BadCursor` otherwise."""
+    if order.default:
+        return read_customer_cursor(cursor)
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        tag, field, direction, key, customer_id = json.loads(
+            base64.urlsafe_b64decode(padded.encode())
+        )
+        if (tag, field, direction) != ("s", order.field, order.direction):
+            raise BadCursor("the cursor belongs to another order or list")
+        typed: Any = datetime.fromisoformat(key) if KEYS[field][1] != "text" else str(key)
+        return typed, UUID(str(customer_id))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+        if isinstance(error, BadCursor):
+            raise
+        raise BadCursor(f"invalid cursor {cursor!r}") from error
+
+
+LIMIT: Final = sql.Placeholder("limit")
+
+
+def page_statement(
+    where: CustomerFilter,
+    order: Order,
+    ascending: bool,
+    *,
+    cursor: bool,
+    inclusive: bool = False,
+    limit: sql.Composable = LIMIT,
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """SELECT (id, k, rn) of listed customers in (key, id) order, from the cursor
+    (``%(key)s``, ``%(id)s``) on, at most `limit`; and the filter's parameters."""
+    key, key_type = KEYS[order.field]
+    conditions, params = filter_conditions(where)
+    if cursor:
+        op = (">" if ascending else "<") + ("=" if inclusive else "")
+        conditions.append(
+            sql.SQL("({key}, c.id) {op} (%(key)s::{type}, %(id)s::uuid)").format(
+                key=key, op=sql.SQL(op), type=sql.SQL(key_type)
+            )
+        )
+    way = sql.SQL("ASC" if ascending else "DESC")
+    statement = sql.SQL(
+        "SELECT c.id, {key} AS k, row_number() OVER (ORDER BY {key} {way}, c.id {way}) AS rn"
+        " FROM rm_customers AS c WHERE {cond} ORDER BY {key} {way}, c.id {way} LIMIT {limit}"
+    ).format(key=key, cond=sql.SQL(" AND ").join(conditions), way=way, limit=limit)
+    return statement, params
+
+
+def page_query(
+    where: CustomerFilter, order: Order, forward: bool, *, cursor: bool
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """One statement: the page's (id, k, rn), rn counting from the cursor, and `behind`,
+    whether a listed customer lies at or behind the cursor (one index probe; false
+    without one). A row with a null id only carries `behind` (an empty page). The
+    caller orders by rn: no sort in the plan at all."""
+    ascending = (order.direction == "ASC") == forward
+    page, params = page_statement(where, order, ascending, cursor=cursor)
+    if not cursor:
+        return sql.SQL("SELECT p.id, p.k, p.rn, false FROM ({}) AS p").format(page), params
+    probe, _ = page_statement(
+        where, order, not ascending, cursor=True, inclusive=True, limit=sql.Literal(1)
+    )
+    statement = sql.SQL(
+        "SELECT p.id, p.k, p.rn, b.behind FROM (SELECT EXISTS ({probe}) AS behind) AS b"
+        " LEFT JOIN LATERAL ({page}) AS p ON true"
+    ).format(probe=probe, page=page)
+    return statement, params
+
+
+def keyset_page(
+    conn: Connection[Any],
+    where: CustomerFilter,
+    order: Order,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> KeysetPage:
+    """`first` after `after`, or `last` before `before` (Relay); rows in list order.
+
+    One statement (`page_query`): the side walked is measured with one extra row; the
+    other side's flag is one index probe from the cursor.
+    """
+    forward = last is None
+    size = first if forward else last
+    assert size is not None and size >= 0
+    given = after if forward else before
+    cursor = read_cursor(given, order) if given is not None else None
+    statement, params = page_query(where, order, forward, cursor=cursor is not None)
+    if cursor is not None:
+        params["key"], params["id"] = cursor
+    params["limit"] = size + 1
+    rows = conn.execute(statement, params).fetchall()
+    listed = sorted((r for r in rows if r[0] is not None), key=lambda r: int(r[2]))
+    found = [(r[0], r[1]) for r in listed]
+    page = found[:size]
+    beyond = len(found) > size
+    behind = bool(rows and rows[0][3])
+    if not forward:
+        page.reverse()
+    views = views_of_roots(conn, [i for i, _ in page])
+    edges = [CustomerEdge(make_cursor(order, k, i), views[i]) for i, k in page if i in views]
+    return KeysetPage(
+        rows=edges,
+        has_next=beyond if forward else behind,
+        has_previous=behind if forward else beyond,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
