@@ -1,0 +1,167 @@
+"""The parallel part of a full rebuild: one process per customer-hash partition.
+
+Round one replays partition k (every event whose subject hashes to k, up to the
+position the rebuild fixed at its start) into the shadow tables, through `apply_batch`
+without materializing. Partitions share no customer, so their checkpoints never meet;
+a merge touches two customers, and each side's event lands with its own customer, as
+Kafka delivers them to the live processor (rm_merges is an upsert filled from both).
+Round two, once every partition is in (merge trees span partitions), recomputes the
+materialized lifecycle/tier/summary columns, each process for the profiles of its hash.
+
+Processes are spawned (no fork of a process with pool threads): each opens its own
+application from the database URL and master key. Their counts go to the parent through
+shared memory, for the progress bar; a process whose parent died stops at its next batch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+from typing import Any, Final
+
+import psycopg
+
+from commands.application import CrmApplication
+from projections.apply import apply_batch
+from projections.materialize import compute, load_facts, write
+from streams.rebuild_shadow import use_shadow
+from streams.rebuild_source import Partition, StoreDecoder, partition_sql
+
+Counter = Callable[[int], None]
+POLL_S: Final = 0.2
+
+
+class RebuildFailed(RuntimeError):
+    """A rebuild worker failed; the serving tables are untouched (re-run to retry)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every worker needs to know: where, up to which position, how split."""
+
+    database_url: str
+    schema: str
+    upto: int
+    parts: int
+    batch_size: int
+    now: datetime
+
+
+def replay_partition(
+    app: CrmApplication, plan: Plan, part: int, counted: Counter, alive: Callable[[], bool]
+) -> int:
+    """Apply partition `part`'s events up to `plan.upto` to the shadow; returns how many."""
+    decoder = StoreDecoder(app, plan.schema)
+    partition = Partition(part, plan.parts)
+    done = position = 0
+    with (
+        psycopg.connect(plan.database_url, autocommit=True) as reader,
+        psycopg.connect(plan.database_url, autocommit=True) as writer,
+    ):
+        while alive():
+            batch = decoder.read(reader, position, plan.upto, plan.batch_size, partition)
+            if not batch.envelopes:
+                return done
+            with writer.transaction():
+                use_shadow(writer)
+                apply_batch(writer, batch.envelopes, materialize=False)
+            position = batch.last_position
+            done += len(batch.envelopes)
+            counted(len(batch.envelopes))
+    raise RebuildFailed("the rebuild's parent process is gone")
+
+
+_CUSTOMER_PART: Final = partition_sql("replace(id::text, '-', '')")
+CUSTOMERS_SQL: Final = f"SELECT id FROM rm_customers WHERE {_CUSTOMER_PART} = %(part)s ORDER BY id"
+
+
+def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
+    """Materialize the profiles of partition `part` in the shadow, as of `plan.now`."""
+    with psycopg.connect(plan.database_url, autocommit=True) as conn:
+        with conn.transaction():
+            use_shadow(conn)
+            params = {"parts": plan.parts, "part": part}
+            ids = [row[0] for row in conn.execute(CUSTOMERS_SQL, params)]
+        for start in range(0, len(ids), chunk):
+            with conn.transaction():
+                use_shadow(conn)
+                write(conn, compute(load_facts(conn, ids[start : start + chunk]), plan.now))
+    return len(ids)
+
+
+def _replay_child(plan: Plan, master_key: str | bytes, part: int, counts: Any) -> None:
+    parent = os.getppid()
+
+    def counted(n: int) -> None:
+        with counts.get_lock():
+            counts[part] += n
+
+    app = CrmApplication(plan.database_url, master_key=master_key, pool_size=1, max_overflow=1)
+    try:
+        replay_partition(app, plan, part, counted, lambda: os.getppid() == parent)
+    finally:
+        app.close()
+
+
+def _refresh_child(plan: Plan, part: int) -> None:
+    refresh_partition(plan, part)
+
+
+def _run_all(processes: Sequence[BaseProcess], on_tick: Callable[[], None] = lambda: None) -> None:
+    """Start, watch and join the processes; the first failure stops the others."""
+    for process in processes:
+        process.start()
+    try:
+        while any(p.is_alive() for p in processes):
+            failed = [p for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                raise RebuildFailed(f"rebuild worker {failed[0].name} exited {failed[0].exitcode}")
+            on_tick()
+            time.sleep(POLL_S)
+        failed = [p for p in processes if p.exitcode != 0]
+        if failed:
+            raise RebuildFailed(f"rebuild worker {failed[0].name} exited {failed[0].exitcode}")
+        on_tick()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def run_parallel(plan: Plan, master_key: str | bytes, progress: Counter) -> int:
+    """Both rounds in `plan.parts` spawned processes; `progress(total replayed)` as they go."""
+    ctx = multiprocessing.get_context("spawn")
+    counts = ctx.Array("q", plan.parts)
+    replays = [
+        ctx.Process(target=_replay_child, args=(plan, master_key, k, counts), name=f"replay-{k}")
+        for k in range(plan.parts)
+    ]
+    _run_all(replays, lambda: progress(sum(counts[:])))
+    refreshes = [
+        ctx.Process(target=_refresh_child, args=(plan, k), name=f"refresh-{k}")
+        for k in range(plan.parts)
+    ]
+    _run_all(refreshes)
+    return int(sum(counts[:]))
+
+
+def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
+    """Both rounds here, partition after partition (no master key at hand, or one core)."""
+    total = 0
+
+    def counted(n: int) -> None:
+        nonlocal total
+        total += n
+        progress(total)
+
+    for part in range(plan.parts):
+        replay_partition(app, plan, part, counted, lambda: True)
+    for part in range(plan.parts):
+        refresh_partition(plan, part)
+    return total
