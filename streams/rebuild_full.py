@@ -45,7 +45,7 @@ def _catch_up(
     decoder: StoreDecoder,
     after: int,
     batch_size: int,
-    now: datetime,
+    now: datetime | None,
     counted: Callable[[int], None],
     *,
     own_transactions: bool,
@@ -80,10 +80,10 @@ def rebuild_full(
     With `master_key`, `workers` processes (default: the cores) replay one customer-hash
     partition each; without it (a child process cannot borrow `app`'s key ring) the
     partitions run here, one after the other. Materialized columns are computed as of
-    `now` (default: the clock). Raises `RebuildBusy` if another full rebuild runs, and
+    `now` (default: the clock when the replay starts, then for events caught up later,
+    when they are applied, like a live processor does). Raises `RebuildBusy` if another full rebuild runs, and
     `RebuildFailed` if a worker fails (the serving tables unchanged either way).
     """
-    moment = now or datetime.now(UTC)
     done = 0
     with psycopg.connect(database_url, autocommit=True) as control:
         take_rebuild_lock(control)
@@ -101,7 +101,8 @@ def rebuild_full(
                 progress(done, total)
 
         parts = workers or default_workers()
-        plan = Plan(database_url, schema, upto, parts, batch_size, moment)
+        # After P is fixed: every event replayed in the workers happened before it.
+        plan = Plan(database_url, schema, upto, parts, batch_size, now or datetime.now(UTC))
         if master_key is not None and parts > 1:
             report(run_parallel(plan, master_key, report))
         else:
@@ -111,7 +112,7 @@ def rebuild_full(
             report(done + n)
 
         position = _catch_up(
-            control, decoder, upto, batch_size, moment, counted, own_transactions=True
+            control, decoder, upto, batch_size, now, counted, own_transactions=True
         )
         for attempt in range(SWAP_ATTEMPTS):
             last_few: list[int] = []  # counted once the swap commits
@@ -121,7 +122,7 @@ def rebuild_full(
                     decoder=decoder,
                     after=position,
                     batch_size=batch_size,
-                    now=moment,
+                    now=now,
                     counted=last_few.append,
                     own_transactions=False,
                 )
@@ -132,6 +133,6 @@ def rebuild_full(
                 if attempt == SWAP_ATTEMPTS - 1:
                     raise
                 position = _catch_up(
-                    control, decoder, position, batch_size, moment, counted, own_transactions=True
+                    control, decoder, position, batch_size, now, counted, own_transactions=True
                 )
     return done

@@ -101,7 +101,14 @@ def _replay_child(plan: Plan, master_key: str | bytes, part: int, counts: Any) -
         with counts.get_lock():
             counts[part] += n
 
-    app = CrmApplication(plan.database_url, master_key=master_key, pool_size=1, max_overflow=1)
+    # The store's tables exist; N processes creating them at once would collide.
+    app = CrmApplication(
+        plan.database_url,
+        master_key=master_key,
+        pool_size=1,
+        max_overflow=1,
+        env={"CREATE_TABLE": "n"},
+    )
     try:
         replay_partition(app, plan, part, counted, lambda: os.getppid() == parent)
     finally:
