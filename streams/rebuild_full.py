@@ -81,8 +81,8 @@ def rebuild_full(
     partition each; without it (a child process cannot borrow `app`'s key ring) the
     partitions run here, one after the other. Materialized columns are computed as of
     `now` (default: the clock when the replay starts, then for events caught up later,
-    when they are applied, like a live processor does). Raises `RebuildBusy` if another full rebuild runs, and
-    `RebuildFailed` if a worker fails (the serving tables unchanged either way).
+    when they are applied, like a live processor does). Raises `RebuildBusy` if another
+    full rebuild runs, `RebuildFailed` if a worker fails (serving tables unchanged).
     """
     done = 0
     with psycopg.connect(database_url, autocommit=True) as control:

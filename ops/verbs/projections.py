@@ -47,8 +47,8 @@ def rebuild(
     until the rebuilt ones commit.
     """
     from ops.cli import err_console, setting_errors, settings_from
-    from ops.progress import progress_bar
     from ops.keys import master_key
+    from ops.progress import progress_bar
     from ops.runtime import database_url, open_application
     from streams.rebuild import rebuild as rebuild_projections
     from streams.rebuild import select_projections
