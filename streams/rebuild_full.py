@@ -100,7 +100,7 @@ def rebuild_full(
             if progress:
                 progress(done, total)
 
-        parts = workers or default_workers()
+        parts = (workers or default_workers()) if master_key is not None else 1
         # After P is fixed: every event replayed in the workers happened before it.
         plan = Plan(database_url, schema, upto, parts, batch_size, now or datetime.now(UTC))
         if master_key is not None and parts > 1:

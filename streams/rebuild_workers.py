@@ -52,6 +52,24 @@ class Plan:
     now: datetime
 
 
+ATTEMPTS: Final = 3
+
+
+def _apply_to_shadow(conn: psycopg.Connection[Any], envelopes: list[dict[str, Any]]) -> None:
+    """One batch in one transaction, tried again if PostgreSQL rolled it back for a
+    deadlock: partitions share a few rows (a merge's rm_merges row is filled from both
+    customers' sides, rm_unknown_events counts per type), like the live sink's workers."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with conn.transaction():
+                use_shadow(conn)
+                apply_batch(conn, envelopes, materialize=False)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == ATTEMPTS - 1:
+                raise
+
+
 def replay_partition(
     app: CrmApplication, plan: Plan, part: int, counted: Counter, alive: Callable[[], bool]
 ) -> int:
@@ -67,9 +85,7 @@ def replay_partition(
             batch = decoder.read(reader, position, plan.upto, plan.batch_size, partition)
             if not batch.envelopes:
                 return done
-            with writer.transaction():
-                use_shadow(writer)
-                apply_batch(writer, batch.envelopes, materialize=False)
+            _apply_to_shadow(writer, batch.envelopes)
             position = batch.last_position
             done += len(batch.envelopes)
             counted(len(batch.envelopes))
