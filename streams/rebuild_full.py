@@ -32,8 +32,6 @@ from streams.rebuild_workers import Plan, run_in_process, run_parallel
 
 Progress = Callable[[int, int], None]
 SWAP_ATTEMPTS: Final = 5
-NEWEST: Final = 2**62
-"""Catch-up reads have no upper bound: whatever is recorded when they run."""
 
 
 def default_workers() -> int:
@@ -51,18 +49,19 @@ def _catch_up(
     own_transactions: bool,
 ) -> int:
     """Apply to the shadow every event recorded after `after`; returns the last position."""
-    while True:
-        batch = decoder.read(conn, after, NEWEST, batch_size)
+    while (newest := decoder.newest(conn)) > after:
+        batch = decoder.read(conn, after, newest, batch_size)
+        after = batch.last_position
         if not batch.envelopes:
-            return after
+            continue
         if own_transactions:
             with conn.transaction():
                 use_shadow(conn)
                 apply_batch(conn, batch.envelopes, now=now)
         else:
             apply_batch(conn, batch.envelopes, now=now)
-        after = batch.last_position
         counted(len(batch.envelopes))
+    return after
 
 
 def rebuild_full(

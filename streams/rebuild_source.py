@@ -54,8 +54,9 @@ LEFT JOIN {meta} AS m ON m.position = e.notification_id
 WHERE e.notification_id > %(after)s AND e.notification_id <= %(upto)s
   AND {partition} = %(part)s
 ORDER BY e.notification_id
-LIMIT %(limit)s
 """
+"""A window of positions, not a LIMIT: with the partition filter, PostgreSQL would read
+(and sort) every event after `after` for each batch, quadratic over a whole rebuild."""
 
 
 @dataclass(frozen=True)
@@ -106,27 +107,34 @@ class StoreDecoder:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def newest(self, conn: Connection[Any]) -> int:
+        """The store's newest position (0 when empty)."""
+        row = conn.execute(
+            sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(self.events_table)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def read(
         self,
         conn: Connection[Any],
         after: int,
         upto: int,
-        limit: int,
+        size: int,
         partition: Partition = EVERYTHING,
     ) -> DecodedBatch:
-        """Up to `limit` events of `partition` in (after, upto], decoded, in position order."""
+        """The events of `partition` in (after, min(upto, after + size × parts)], about
+        `size` of them, decoded, in position order; `last_position` is the window's end,
+        so the caller is done when it reaches `upto`."""
+        end = min(upto, after + size * partition.parts)
         params = {
             "after": after,
-            "upto": upto,
-            "limit": limit,
+            "upto": end,
             "scoped": SCOPED_TOPICS,
             "parts": partition.parts,
             "part": partition.part,
         }
         rows = conn.execute(self.query, params).fetchall()
-        if not rows:
-            return DecodedBatch([], after)
-        return DecodedBatch(self.decode(rows), int(rows[-1][0]))
+        return DecodedBatch(self.decode(rows) if rows else [], max(after, end))
 
     def decode(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         self.keys.prefetch({UUID(str(row[5])) for row in rows})

@@ -81,15 +81,16 @@ def replay_partition(
         psycopg.connect(plan.database_url, autocommit=True) as reader,
         psycopg.connect(plan.database_url, autocommit=True) as writer,
     ):
-        while alive():
+        while position < plan.upto:
+            if not alive():
+                raise RebuildFailed("the rebuild's parent process is gone")
             batch = decoder.read(reader, position, plan.upto, plan.batch_size, partition)
-            if not batch.envelopes:
-                return done
-            _apply_to_shadow(writer, batch.envelopes)
             position = batch.last_position
-            done += len(batch.envelopes)
-            counted(len(batch.envelopes))
-    raise RebuildFailed("the rebuild's parent process is gone")
+            if batch.envelopes:
+                _apply_to_shadow(writer, batch.envelopes)
+                done += len(batch.envelopes)
+                counted(len(batch.envelopes))
+    return done
 
 
 _CUSTOMER_PART: Final = partition_sql("replace(id::text, '-', '')")
