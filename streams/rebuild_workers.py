@@ -9,7 +9,9 @@ Round two, once every partition is in (merge trees span partitions), recomputes 
 materialized lifecycle/tier/summary columns, each process for the profiles of its hash.
 
 Processes are spawned (no fork of a process with pool threads): each opens its own
-application from the database URL and master key. Their counts go to the parent through
+application from the database URL and master key, and runs both rounds, waiting at a
+barrier between them. Callers' main modules need the `if __name__ == "__main__":` guard
+(spawn imports them again). Their counts go to the parent through
 shared memory, for the progress bar; a process whose parent died stops at its next batch.
 """
 
@@ -63,6 +65,8 @@ def _apply_to_shadow(conn: psycopg.Connection[Any], envelopes: list[dict[str, An
         try:
             with conn.transaction():
                 use_shadow(conn)
+                # Not waiting for the WAL flush per batch: a crash loses the shadow anyway.
+                conn.execute("SET LOCAL synchronous_commit = off")
                 apply_batch(conn, envelopes, materialize=False)
             return
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
@@ -111,7 +115,7 @@ def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
     return len(ids)
 
 
-def _replay_child(plan: Plan, master_key: str | bytes, part: int, counts: Any) -> None:
+def _child(plan: Plan, master_key: str | bytes, part: int, counts: Any, barrier: Any) -> None:
     parent = os.getppid()
 
     def counted(n: int) -> None:
@@ -130,9 +134,8 @@ def _replay_child(plan: Plan, master_key: str | bytes, part: int, counts: Any) -
         replay_partition(app, plan, part, counted, lambda: os.getppid() == parent)
     finally:
         app.close()
-
-
-def _refresh_child(plan: Plan, part: int) -> None:
+    # Round two once every partition is in; a failed sibling makes the parent end us.
+    barrier.wait()
     refresh_partition(plan, part)
 
 
@@ -162,16 +165,12 @@ def run_parallel(plan: Plan, master_key: str | bytes, progress: Counter) -> int:
     """Both rounds in `plan.parts` spawned processes; `progress(total replayed)` as they go."""
     ctx = multiprocessing.get_context("spawn")
     counts = ctx.Array("q", plan.parts)
-    replays = [
-        ctx.Process(target=_replay_child, args=(plan, master_key, k, counts), name=f"replay-{k}")
+    barrier = ctx.Barrier(plan.parts)
+    workers = [
+        ctx.Process(target=_child, args=(plan, master_key, k, counts, barrier), name=f"rebuild-{k}")
         for k in range(plan.parts)
     ]
-    _run_all(replays, lambda: progress(sum(counts[:])))
-    refreshes = [
-        ctx.Process(target=_refresh_child, args=(plan, k), name=f"refresh-{k}")
-        for k in range(plan.parts)
-    ]
-    _run_all(refreshes)
+    _run_all(workers, lambda: progress(sum(counts[:])))
     return int(sum(counts[:]))
 
 
