@@ -7,6 +7,9 @@ they were, and a re-run completes.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -207,3 +210,31 @@ def test_grants_on_the_serving_tables_carry_over(app: CrmApplication, database_u
             "SELECT has_table_privilege('public', 'rm_customers', 'SELECT')"
         ).fetchone()
     assert row and row[0]
+
+
+def test_a_worker_killed_leaves_the_serving_tables_and_a_rerun_completes(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    make_history(CommandService(app))
+    rebuild_in_place(app, database_url)
+    serving = read_model_snapshot(database_url)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rebuild(app, database_url, workers=2, master_key=key)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not (workers := multiprocessing.active_children()):
+        thread.join(0.01)  # the rebuild starts its workers from this process
+    os.kill(workers[0].pid or 0, signal.SIGKILL)
+    thread.join()
+    assert outcome and isinstance(outcome[0], RebuildFailed), outcome
+    assert read_model_snapshot(database_url) == serving
+
+    rebuild(app, database_url, workers=2, master_key=key)
+    assert read_model_snapshot(database_url) == serving
+    assert not shadow_exists(database_url)
