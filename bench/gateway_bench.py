@@ -71,7 +71,7 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
         seed_history(url, key, customers=config.customers)
         app = open_store(url, key, kind="bench")
         try:
-            rebuild(app, url)
+            rebuild(app, url, master_key=key)
         finally:
             app.close()
         ids = customer_ids(url)

@@ -69,7 +69,8 @@ def main(customers: int = 1000) -> None:
                 relay.close()
             # A fresh rebuild first: the sink then re-applies with checkpoints in place,
             # so its profile shows the worker's fixed per-batch costs.
-            profiled("rebuild", lambda: rebuild(app, url), RESULTS_DIR)
+            # In this process (workers=1) so the profile sees the replay, not a wait.
+            profiled("rebuild", lambda: rebuild(app, url, workers=1), RESULTS_DIR)
             profiled("worker-sink", lambda: apply_like_the_worker(app, url), RESULTS_DIR)
         finally:
             app.close()

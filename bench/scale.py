@@ -82,7 +82,7 @@ def measure_point(url: str, key: str, events: int, samples: int, log: Log) -> di
     try:
         log(f"scale: rebuilding the read models at {events:,} events")
         began = time.perf_counter()
-        rebuild(app, url)
+        rebuild(app, url, master_key=key)
         rebuild_seconds = time.perf_counter() - began
     finally:
         app.close()

@@ -6,7 +6,8 @@ One database holds a demo history (`bench.history`). Each repeat, interleaved:
   position order, build and validate envelopes, produce idempotently, wait for acks,
   keep the bookmark (events/s);
 - raw produce: the same keys and values, encoded before the clock starts, with aiokafka;
-- rebuild: `streams.rebuild.rebuild` of every projection, one transaction (events/s);
+- rebuild: `streams.rebuild.rebuild` of every projection: shadow tables filled by one
+  process per core, then swapped in (events/s);
 - raw consume: aiokafka reading the relay's topic from the start.
 
 Target: each of ours at least half of its raw counterpart.
@@ -86,7 +87,7 @@ def run_streams(server_url: str, bootstrap: str, config: StreamsConfig, log: Log
                 ensure_topic(bootstrap, raw_topic, PARTITIONS)
                 runs["raw_produce"].append(raw_produce(bootstrap, raw_topic, messages))
                 log(f"streams {repeat + 1}/{config.repeats}: rebuild every projection")
-                runs["rebuild"].append(timed(lambda: rebuild(app, url)))
+                runs["rebuild"].append(timed(lambda: rebuild(app, url, master_key=key)))
                 log(f"streams {repeat + 1}/{config.repeats}: raw aiokafka consume")
                 runs["raw_consume"].append(raw_consume(bootstrap, topic, len(messages)))
         finally:

@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+    from rich.text import Text
 
 Progress = Callable[[int, int], None]
+
+
+def _rate_column() -> object:
+    """Events per second so far (rich's speed column counts bytes)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("– events/s" if speed is None else f"{speed:,.0f} events/s")
+
+    return RateColumn()
 
 
 @contextmanager
@@ -17,6 +35,7 @@ def progress_bar(description: str) -> Iterator[Progress]:
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        _rate_column(),  # type: ignore[arg-type]
         TimeRemainingColumn(),
     ) as bar:
         task = bar.add_task(description, total=None)

@@ -59,13 +59,15 @@ def _subject(cls: type[CrmEvent], state: Mapping[str, Any]) -> Any:
     return state["originator_id"]
 
 
+@cache
+def _data_fields(cls: type[CrmEvent]) -> tuple[str, ...]:
+    """The class's own fields, once per class (`dataclasses.fields` is costly per event)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ENVELOPE_FIELDS)
+
+
 def event_data(cls: type[CrmEvent], state: Mapping[str, Any]) -> dict[str, Any]:
     """The event's own fields as JSON-safe values, in declaration order."""
-    return {
-        f.name: _plain(state.get(f.name))
-        for f in dataclasses.fields(cls)
-        if f.name not in ENVELOPE_FIELDS
-    }
+    return {name: _plain(state.get(name)) for name in _data_fields(cls)}
 
 
 def to_envelope(

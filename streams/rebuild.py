@@ -1,12 +1,17 @@
 """Rebuild read models from the event store while the platform keeps serving.
 
-The whole rebuild is ONE transaction: delete the projections' rows and checkpoints,
-replay every event from the store, commit. Until the commit, readers keep seeing the
-old rows (MVCC; DELETE, not TRUNCATE, so no exclusive lock blocks them), and a live
-processor's batch waits on the checkpoint rows, then skips what the rebuild applied and
-adds what came after. So the switch is atomic and nothing is lost or counted twice.
-Processors wait for the rebuild (they lock checkpoints first), so their lag grows by
-the rebuild's duration and then drains.
+A full rebuild (every projection, what `crm projections rebuild` does by default) fills
+shadow tables in parallel and swaps them in (`rebuild_full`): see
+`streams.rebuild_shadow` for the swap and crash safety, `streams.rebuild_workers` for
+the partitions, `streams.rebuild_source` for reading the store without envelopes
+round-tripping through JSON and the key ring twice.
+
+Rebuilding some projections only (`rebuild_in_place`) is ONE transaction: delete those
+projections' rows and checkpoints, replay every event from the store, commit. Until the
+commit, readers keep seeing the old rows (MVCC; DELETE, not TRUNCATE, so no exclusive
+lock blocks them), and a live processor's batch waits on the checkpoint rows, then skips
+what the rebuild applied and adds what came after. It is not split across processes:
+the other projections' tables must stay in service, and materializing reads them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from projections.apply import apply_batch
 from projections.handlers import PROJECTIONS, Projection
 from projections.materialize import refresh_all
 from projections.schema import PROJECTION_TABLES, create_all
+from streams.rebuild_full import rebuild_full
 from streams.source import EnvelopeOpener, EventSource
 
 Progress = Callable[[int, int], None]
@@ -47,8 +53,45 @@ def rebuild(
     batch_size: int = 2000,
     progress: Progress | None = None,
     now: datetime | None = None,
+    workers: int | None = None,
+    master_key: str | bytes | None = None,
 ) -> int:
-    """Replay the event store into the chosen projections (all by default); returns events.
+    """Rebuild the chosen projections (all by default); returns the events replayed.
+
+    All of them: `rebuild_full` (parallel when `master_key` is given, see there). Some:
+    `rebuild_in_place`.
+    """
+    projections = select_projections(names)
+    if len(projections) < len(PROJECTIONS):
+        return rebuild_in_place(
+            app,
+            database_url,
+            [p.name for p in projections],
+            batch_size=batch_size,
+            progress=progress,
+            now=now,
+        )
+    return rebuild_full(
+        app,
+        database_url,
+        batch_size=batch_size,
+        progress=progress,
+        now=now,
+        workers=workers,
+        master_key=master_key,
+    )
+
+
+def rebuild_in_place(
+    app: CrmApplication,
+    database_url: str,
+    names: Sequence[str] | None = None,
+    *,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Replay the event store into the chosen projections in one transaction.
 
     Lifecycle, tier and summaries are computed once per customer at the end, as of
     `now` (default: the clock), rather than after every batch.

@@ -32,12 +32,22 @@ def rebuild(
     data_dir: Annotated[
         str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-w", min=1, help="Processes of a full rebuild (default: cores)."
+        ),
+    ] = None,
 ) -> None:
-    """Drop and rebuild read models from the event store, while the platform keeps serving.
+    """Rebuild read models from the event store, while the platform keeps serving.
 
-    One transaction: readers see the old rows until the rebuilt ones commit.
+    All of them (the default): shadow tables filled by one process per core, then
+    swapped in, in one short transaction; a crash leaves the serving tables as they were
+    and a re-run starts over. Some of them: one transaction, readers see the old rows
+    until the rebuilt ones commit.
     """
     from ops.cli import err_console, setting_errors, settings_from
+    from ops.keys import master_key
     from ops.progress import progress_bar
     from ops.runtime import database_url, open_application
     from streams.rebuild import rebuild as rebuild_projections
@@ -60,5 +70,7 @@ def rebuild(
                 url,
                 [p.name for p in chosen],
                 progress=progress,
+                workers=workers,
+                master_key=master_key(settings),
             )
     typer.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {count} events")

@@ -45,6 +45,7 @@ def test_rebuild_verb_fills_the_read_models_from_the_store(
     result = crm("projections", "rebuild", env=env)
     assert result.returncode == 0, result.stderr
     assert "from 3 events" in result.stdout
+    assert "events/s" in result.stdout, "the progress bar shows the rate"
     with psycopg.connect(database_url) as conn:
         names = sorted(r[0] for r in conn.execute("SELECT name FROM rm_customers").fetchall())
     assert names == ["R0", "R1", "R2"]

@@ -1,0 +1,123 @@
+"""The shadow schema a full rebuild fills, and the short transaction that puts it in service.
+
+Every read-model table is created again, empty and with its indexes, in the schema
+`rm_rebuild` (`create_all` run with that search_path), so the projections' own SQL
+(unqualified table names) writes there unchanged. The serving tables are not touched
+until the swap: a crash anywhere before it leaves them as they were, and the next run
+drops the half-filled shadow and starts over.
+
+The swap takes the serving checkpoints table first (the lock a live processor's batch
+takes first too: processors wait, readers do not), applies to the shadow whatever was
+recorded since the rebuild's last pass, then replaces each serving table with its
+shadow (DROP + SET SCHEMA, catalog-only) and copies the grants over. A processor
+blocked meanwhile resolves the table names again once it gets the lock and continues
+on the new tables, whose checkpoints include everything up to the swap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from psycopg import Connection, sql
+
+from projections.schema import ALL_TABLES, create_all
+
+SHADOW: Final = "rm_rebuild"
+ADVISORY_LOCK: Final = 0x636D725F72656275  # "crm_rebu": one full rebuild at a time
+LOCK_TIMEOUT: Final = "5s"
+"""How long the swap waits for a table lock before giving up (and trying again): a
+long-running reader must not make every other reader queue behind the swap."""
+
+
+class RebuildBusy(RuntimeError):
+    """Another full rebuild holds the rebuild lock."""
+
+
+def take_rebuild_lock(conn: Connection[Any]) -> None:
+    """Hold the session's rebuild lock (released when the connection closes)."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK]).fetchone()
+    if not row or not row[0]:
+        raise RebuildBusy("another `crm projections rebuild` is running on this database")
+
+
+def serving_schema(conn: Connection[Any]) -> str:
+    row = conn.execute("SELECT current_schema()").fetchone()
+    if not row or not row[0]:
+        raise RuntimeError("no current schema: set search_path for the read models")
+    return str(row[0])
+
+
+def prepare_shadow(conn: Connection[Any]) -> None:
+    """An empty shadow schema with every read-model table (a crashed run's one dropped)."""
+    with conn.transaction():
+        create_all(conn)  # serving tables exist, so the swap has something to lock
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SHADOW)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SHADOW)))
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(SHADOW)))
+        create_all(conn)
+
+
+def drop_shadow(conn: Connection[Any]) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SHADOW)))
+
+
+def use_shadow(conn: Connection[Any]) -> None:
+    """Point this transaction's unqualified table names at the shadow (and only there:
+    a table missing from it is an error, never a silent write to the serving one)."""
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(SHADOW)))
+
+
+GRANTS_SQL: Final = """
+SELECT a.privilege_type,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END
+FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+LEFT JOIN pg_roles AS r ON r.oid = a.grantee
+WHERE n.nspname = %s AND c.relname = %s AND a.grantee <> c.relowner
+"""
+
+
+def _grants(conn: Connection[Any], schema: str, table: str) -> list[sql.Composed]:
+    """GRANTs that give the new table what the serving one allowed (e.g. crm_reader)."""
+    rows = conn.execute(GRANTS_SQL, [schema, table]).fetchall()
+    return [
+        sql.SQL("GRANT {} ON {} TO {}").format(
+            sql.SQL(privilege), sql.Identifier(schema, table), sql.SQL(grantee)
+        )
+        for privilege, grantee in rows
+    ]
+
+
+def swap(conn: Connection[Any], catch_up: Callable[[Connection[Any]], int]) -> int:
+    """Catch the shadow up and put it in service, in one transaction; returns what
+    `catch_up` (run with the checkpoints locked, search_path on the shadow) returned.
+
+    Raises `psycopg.errors.LockNotAvailable` when a lock is not had within
+    `LOCK_TIMEOUT`; nothing changed then, and the caller may try again.
+    """
+    with conn.transaction():
+        serving = serving_schema(conn)
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
+        checkpoints = sql.Identifier(serving, "rm_applied")
+        conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(checkpoints))
+        use_shadow(conn)
+        caught = catch_up(conn)
+        tables = [sql.Identifier(serving, t) for t in ALL_TABLES]
+        conn.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(tables))
+        )
+        grants = [g for t in ALL_TABLES for g in _grants(conn, serving, t)]
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(tables)))
+        for table in ALL_TABLES:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                    sql.Identifier(SHADOW, table), sql.Identifier(serving)
+                )
+            )
+        for grant in grants:
+            conn.execute(grant)
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SHADOW)))
+    return caught

@@ -1,0 +1,190 @@
+"""The parallel part of a full rebuild: one process per customer-hash partition.
+
+Round one replays partition k (every event whose subject hashes to k, up to the
+position the rebuild fixed at its start) into the shadow tables, through `apply_batch`
+without materializing. Partitions share no customer, so their checkpoints never meet;
+a merge touches two customers, and each side's event lands with its own customer, as
+Kafka delivers them to the live processor (rm_merges is an upsert filled from both).
+Round two, once every partition is in (merge trees span partitions), recomputes the
+materialized lifecycle/tier/summary columns, each process for the profiles of its hash.
+
+Processes are spawned (no fork of a process with pool threads): each opens its own
+application from the database URL and master key, and runs both rounds, waiting at a
+barrier between them. Callers' main modules need the `if __name__ == "__main__":` guard
+(spawn imports them again). Their counts go to the parent through
+shared memory, for the progress bar; a process whose parent died stops at its next batch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+from typing import Any, Final
+
+import psycopg
+
+from commands.application import CrmApplication
+from projections.apply import apply_batch
+from projections.materialize import compute, load_facts, write
+from streams.rebuild_shadow import use_shadow
+from streams.rebuild_source import Partition, StoreDecoder, partition_sql
+
+Counter = Callable[[int], None]
+POLL_S: Final = 0.2
+
+
+class RebuildFailed(RuntimeError):
+    """A rebuild worker failed; the serving tables are untouched (re-run to retry)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every worker needs to know: where, up to which position, how split."""
+
+    database_url: str
+    schema: str
+    upto: int
+    parts: int
+    batch_size: int
+    now: datetime
+
+
+ATTEMPTS: Final = 3
+
+
+def _apply_to_shadow(conn: psycopg.Connection[Any], envelopes: list[dict[str, Any]]) -> None:
+    """One batch in one transaction, tried again if PostgreSQL rolled it back for a
+    deadlock: partitions share a few rows (a merge's rm_merges row is filled from both
+    customers' sides, rm_unknown_events counts per type), like the live sink's workers."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with conn.transaction():
+                use_shadow(conn)
+                # Not waiting for the WAL flush per batch: a crash loses the shadow anyway.
+                conn.execute("SET LOCAL synchronous_commit = off")
+                apply_batch(conn, envelopes, materialize=False)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == ATTEMPTS - 1:
+                raise
+
+
+def replay_partition(
+    app: CrmApplication, plan: Plan, part: int, counted: Counter, alive: Callable[[], bool]
+) -> int:
+    """Apply partition `part`'s events up to `plan.upto` to the shadow; returns how many."""
+    decoder = StoreDecoder(app, plan.schema)
+    partition = Partition(part, plan.parts)
+    done = position = 0
+    with (
+        psycopg.connect(plan.database_url, autocommit=True) as reader,
+        psycopg.connect(plan.database_url, autocommit=True) as writer,
+    ):
+        while position < plan.upto:
+            if not alive():
+                raise RebuildFailed("the rebuild's parent process is gone")
+            batch = decoder.read(reader, position, plan.upto, plan.batch_size, partition)
+            position = batch.last_position
+            if batch.envelopes:
+                _apply_to_shadow(writer, batch.envelopes)
+                done += len(batch.envelopes)
+                counted(len(batch.envelopes))
+    return done
+
+
+_CUSTOMER_PART: Final = partition_sql("replace(id::text, '-', '')")
+CUSTOMERS_SQL: Final = f"SELECT id FROM rm_customers WHERE {_CUSTOMER_PART} = %(part)s ORDER BY id"
+
+
+def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
+    """Materialize the profiles of partition `part` in the shadow, as of `plan.now`."""
+    with psycopg.connect(plan.database_url, autocommit=True) as conn:
+        with conn.transaction():
+            use_shadow(conn)
+            params = {"parts": plan.parts, "part": part}
+            ids = [row[0] for row in conn.execute(CUSTOMERS_SQL, params)]
+        for start in range(0, len(ids), chunk):
+            with conn.transaction():
+                use_shadow(conn)
+                write(conn, compute(load_facts(conn, ids[start : start + chunk]), plan.now))
+    return len(ids)
+
+
+def _child(plan: Plan, master_key: str | bytes, part: int, counts: Any, barrier: Any) -> None:
+    parent = os.getppid()
+
+    def counted(n: int) -> None:
+        with counts.get_lock():
+            counts[part] += n
+
+    # The store's tables exist; N processes creating them at once would collide.
+    app = CrmApplication(
+        plan.database_url,
+        master_key=master_key,
+        pool_size=1,
+        max_overflow=1,
+        env={"CREATE_TABLE": "n"},
+    )
+    try:
+        replay_partition(app, plan, part, counted, lambda: os.getppid() == parent)
+    finally:
+        app.close()
+    # Round two once every partition is in; a failed sibling makes the parent end us.
+    barrier.wait()
+    refresh_partition(plan, part)
+
+
+def _run_all(processes: Sequence[BaseProcess], on_tick: Callable[[], None] = lambda: None) -> None:
+    """Start, watch and join the processes; the first failure stops the others."""
+    for process in processes:
+        process.start()
+    try:
+        while any(p.is_alive() for p in processes):
+            failed = [p for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                raise RebuildFailed(f"rebuild worker {failed[0].name} exited {failed[0].exitcode}")
+            on_tick()
+            time.sleep(POLL_S)
+        failed = [p for p in processes if p.exitcode != 0]
+        if failed:
+            raise RebuildFailed(f"rebuild worker {failed[0].name} exited {failed[0].exitcode}")
+        on_tick()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def run_parallel(plan: Plan, master_key: str | bytes, progress: Counter) -> int:
+    """Both rounds in `plan.parts` spawned processes; `progress(total replayed)` as they go."""
+    ctx = multiprocessing.get_context("spawn")
+    counts = ctx.Array("q", plan.parts)
+    barrier = ctx.Barrier(plan.parts)
+    workers = [
+        ctx.Process(target=_child, args=(plan, master_key, k, counts, barrier), name=f"rebuild-{k}")
+        for k in range(plan.parts)
+    ]
+    _run_all(workers, lambda: progress(sum(counts[:])))
+    return int(sum(counts[:]))
+
+
+def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
+    """Both rounds here, partition after partition (no master key at hand, or one core)."""
+    total = 0
+
+    def counted(n: int) -> None:
+        nonlocal total
+        total += n
+        progress(total)
+
+    for part in range(plan.parts):
+        replay_partition(app, plan, part, counted, lambda: True)
+    for part in range(plan.parts):
+        refresh_partition(plan, part)
+    return total

@@ -1,0 +1,240 @@
+"""A full rebuild while the platform serves: shadow tables, parallel workers, the swap.
+
+Afterwards the read models equal a clean one-pass replay of the whole store, whatever a
+live processor applied meanwhile; a failure before the swap leaves the serving tables as
+they were, and a re-run completes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+import streams.rebuild_workers
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from commands.messages import (
+    CommandContext,
+    PurchaseLineInput,
+    RecordContactTouch,
+    RecordPurchase,
+    RegisterCustomer,
+)
+from commands.service import CommandService
+from streams.rebuild import rebuild, rebuild_in_place
+from streams.rebuild_shadow import ADVISORY_LOCK, SHADOW, RebuildBusy
+from streams.rebuild_workers import RebuildFailed
+from streams.sink import ReadModelSink
+from streams.source import EventSource
+from tests.integration.support.streaming import read_model_snapshot
+from tests.integration.test_rebuild import make_history
+
+pytestmark = pytest.mark.integration
+
+CTX = CommandContext(actor="online-rebuild-test")
+
+
+@pytest.fixture
+def key() -> str:
+    return generate_master_key()
+
+
+@pytest.fixture
+def app(database_url: str, key: str) -> Iterator[CrmApplication]:
+    application = CrmApplication(database_url, master_key=key, pool_size=4)
+    yield application
+    application.close()
+
+
+def more_history(service: CommandService, n: int) -> None:
+    customer_id = service.handle(
+        RegisterCustomer(name=f"Live {n}", email=f"live{n}@example.com"), CTX
+    ).customer_id
+    service.handle(RecordContactTouch(customer_id=customer_id, channel="PHONE"), CTX)
+    service.handle(
+        RecordPurchase(
+            customer_id=customer_id,
+            order_id=f"L-{n}",
+            lines=(PurchaseLineInput(sku="S", quantity=1, unit_price=Decimal("10")),),
+        ),
+        CTX,
+    )
+
+
+class LivePlatform:
+    """Commands recorded and a live processor applying them, on a thread, until stopped."""
+
+    def __init__(self, app: CrmApplication, database_url: str) -> None:
+        self.service = CommandService(app)
+        self.source = EventSource(app)
+        self.sink = ReadModelSink(app, database_url)
+        self.position = 0
+        self.applied_during = 0
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run)
+
+    def drain(self) -> int:
+        """Apply what was recorded after the last delivered position, like Kafka would."""
+        applied = 0
+        while True:
+            batch = self.source.read_after(self.position, 50)
+            if not batch.envelopes:
+                return applied
+            applied += self.sink(batch.envelopes).applied
+            self.position = batch.last_position
+
+    def _run(self) -> None:
+        n = 0
+        try:
+            while not self.stop.is_set():
+                more_history(self.service, n)
+                n += 1
+                self.applied_during += self.drain()
+        except BaseException as error:  # reported by the test, not lost in the thread
+            self.error = error
+
+    def __enter__(self) -> LivePlatform:
+        self.drain()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        try:
+            self.drain()
+        finally:
+            self.sink.close()
+
+
+def store_size(app: CrmApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def shadow_exists(database_url: str) -> bool:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT to_regnamespace(%s)", [SHADOW]).fetchone()
+    return bool(row and row[0])
+
+
+def test_parallel_rebuild_while_a_processor_applies_equals_a_one_pass_replay(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    make_history(CommandService(app))
+    with LivePlatform(app, database_url) as live:
+        before = store_size(app)
+        replayed = rebuild(app, database_url, workers=2, master_key=key, batch_size=7)
+        after = store_size(app)
+    assert live.error is None
+    assert live.applied_during > 0, "the processor applied events during the rebuild"
+    assert before <= replayed <= after, "the rebuild caught up with what came meanwhile"
+    assert not shadow_exists(database_url)
+    online = read_model_snapshot(database_url)
+
+    rebuild_in_place(app, database_url)  # one transaction, one pass over the store
+    assert read_model_snapshot(database_url) == online
+    timeline = {row[0] for row in online["rm_timeline"]}
+    with psycopg.connect(database_url) as conn:
+        recorded = {r[0] for r in conn.execute("SELECT notification_id FROM stored_events")}
+    assert timeline == recorded, "every event in the read models, none lost"
+
+
+def test_a_worker_failing_leaves_the_serving_tables_and_a_rerun_completes(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    make_history(CommandService(app))
+    rebuild_in_place(app, database_url)
+    serving = read_model_snapshot(database_url)
+
+    # A worker with another master key cannot open any customer's key: it raises.
+    with pytest.raises(RebuildFailed, match="exited"):
+        rebuild(app, database_url, workers=2, master_key=generate_master_key())
+    assert read_model_snapshot(database_url) == serving
+    assert shadow_exists(database_url), "the half-filled shadow is left for the re-run"
+
+    assert rebuild(app, database_url, workers=2, master_key=key) == store_size(app)
+    assert read_model_snapshot(database_url) == serving
+    assert not shadow_exists(database_url)
+
+
+def test_a_crash_mid_replay_in_process_leaves_the_serving_tables(
+    app: CrmApplication, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history(CommandService(app))
+    rebuild_in_place(app, database_url)
+    serving = read_model_snapshot(database_url)
+    real_apply = streams.rebuild_workers.apply_batch
+    calls = 0
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("crash mid-rebuild")
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(streams.rebuild_workers, "apply_batch", crashing)
+    with pytest.raises(RuntimeError, match="crash mid-rebuild"):
+        rebuild(app, database_url, batch_size=5)
+    assert read_model_snapshot(database_url) == serving
+
+    monkeypatch.setattr(streams.rebuild_workers, "apply_batch", real_apply)
+    rebuild(app, database_url, batch_size=5)
+    assert read_model_snapshot(database_url) == serving
+
+
+def test_a_second_full_rebuild_at_once_is_refused(app: CrmApplication, database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
+        with pytest.raises(RebuildBusy, match="another"):
+            rebuild(app, database_url)
+
+
+def test_grants_on_the_serving_tables_carry_over(app: CrmApplication, database_url: str) -> None:
+    make_history(CommandService(app))
+    rebuild(app, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("GRANT SELECT ON rm_customers TO PUBLIC")
+    rebuild(app, database_url)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT has_table_privilege('public', 'rm_customers', 'SELECT')"
+        ).fetchone()
+    assert row and row[0]
+
+
+def test_a_worker_killed_leaves_the_serving_tables_and_a_rerun_completes(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    make_history(CommandService(app))
+    rebuild_in_place(app, database_url)
+    serving = read_model_snapshot(database_url)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rebuild(app, database_url, workers=2, master_key=key)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not (workers := multiprocessing.active_children()):
+        thread.join(0.01)  # the rebuild starts its workers from this process
+    os.kill(workers[0].pid or 0, signal.SIGKILL)
+    thread.join()
+    assert outcome and isinstance(outcome[0], RebuildFailed), outcome
+    assert read_model_snapshot(database_url) == serving
+
+    rebuild(app, database_url, workers=2, master_key=key)
+    assert read_model_snapshot(database_url) == serving
+    assert not shadow_exists(database_url)
