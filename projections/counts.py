@@ -146,15 +146,14 @@ END IF;
 END $fill$"""
 """A read model from before the counters gains them in place: rows but no `all` counter."""
 
-COUNTS_ALL_DDL: Final = ";\n".join(
-    [
-        COUNTS_DDL,
-        *(_trigger_ddl(op) for op in ("insert", "update", "delete")),
-        TRUNCATE_DDL,
-        KEYSET_INDEXES_DDL,
-        BACKFILL_DDL,
-    ]
+TRIGGERS_DDL: Final = ";\n".join(
+    [*(_trigger_ddl(op) for op in ("insert", "update", "delete")), TRUNCATE_DDL]
 )
+"""The counters' trigger functions and triggers, created in the first schema of the
+search_path. A table moved to another schema keeps triggers whose functions stayed
+behind: a rebuild's swap runs this again in the serving schema (`streams.rebuild_shadow`)."""
+
+COUNTS_ALL_DDL: Final = ";\n".join([COUNTS_DDL, TRIGGERS_DDL, KEYSET_INDEXES_DDL, BACKFILL_DDL])
 """Run by `projections.schema.create_all` after rm_customers exists; idempotent."""
 
 

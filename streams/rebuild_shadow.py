@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from psycopg import Connection, sql
 
+from projections.counts import TRIGGERS_DDL
 from projections.schema import ALL_TABLES, create_all
 
 SHADOW: Final = "rm_rebuild"
@@ -119,5 +120,10 @@ def swap(conn: Connection[Any], catch_up: Callable[[Connection[Any]], int]) -> i
             )
         for grant in grants:
             conn.execute(grant)
+        # The moved tables' triggers still call functions in the shadow schema, which is
+        # dropped next (CASCADE would take the triggers with it): re-point them at
+        # functions of the serving schema first.
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(serving)))
+        conn.execute(TRIGGERS_DDL)
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SHADOW)))
     return caught

@@ -238,3 +238,38 @@ def test_a_worker_killed_leaves_the_serving_tables_and_a_rerun_completes(
     rebuild(app, database_url, workers=2, master_key=key)
     assert read_model_snapshot(database_url) == serving
     assert not shadow_exists(database_url)
+
+
+def test_counters_still_follow_writes_after_the_swap(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    """The swap moves the shadow's tables into service; their counter triggers must call
+    functions that survive the shadow schema's drop, or every later write goes uncounted."""
+    service = CommandService(app)
+    make_history(service)
+    sink = ReadModelSink(app, database_url)  # running before the swap, as a live worker is
+    source = EventSource(app)
+    rebuild(app, database_url, workers=2, master_key=key)
+    try:
+        with psycopg.connect(database_url) as conn:
+            before = count_all(conn)
+        start = store_size(app)
+        service.handle(RegisterCustomer(name="After the swap"), CTX)
+        sink(source.read_after(start, 100).envelopes)
+        with psycopg.connect(database_url) as conn:
+            assert count_all(conn) == before + 1
+            triggers = conn.execute(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE t.tgrelid = 'rm_customers'::regclass AND n.nspname = current_schema()"
+            ).fetchone()
+            assert triggers and triggers[0] == 4
+    finally:
+        sink.close()
+
+
+def count_all(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT coalesce(sum(n), 0) FROM rm_customer_counts WHERE dimension = 'all'"
+    ).fetchone()
+    return int(row[0]) if row else 0
