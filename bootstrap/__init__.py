@@ -46,7 +46,9 @@ if TYPE_CHECKING:
     from streams.relay_main import StreamConfig
     from streams.sink import ReadModelSink
 
-ProcessKind = Literal["gateway", "relay", "worker", "command", "schema", "seed", "probe", "bench"]
+ProcessKind = Literal[
+    "gateway", "relay", "worker", "command", "schema", "seed", "probe", "bench", "rebuild"
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ POOLS: Mapping[ProcessKind, PoolSize] = {
     # A benchmark's side application (loading, reading); scenarios that measure the
     # pool itself pass `pool_size`.
     "bench": PoolSize(2),
+    # One of a parallel rebuild's N processes: reads its partition of the store.
+    "rebuild": PoolSize(1, overflow=1),
 }
 """Pool sizes per process kind: what each process needs, not one size for all."""
 
@@ -85,8 +89,12 @@ def open_store(
     kind: ProcessKind,
     snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
     pool_size: int | None = None,
+    create_tables: bool = True,
 ) -> CrmApplication:
-    """The event store application for a process of `kind`; the caller closes it."""
+    """The event store application for a process of `kind`; the caller closes it.
+
+    `create_tables=False` where the tables exist and several processes start at once (a
+    parallel rebuild's workers): their CREATEs would collide."""
     pool = POOLS[kind]
     return CrmApplication(
         database_url,
@@ -94,6 +102,7 @@ def open_store(
         snapshot_interval=snapshot_interval,
         pool_size=pool.size if pool_size is None else pool_size,
         max_overflow=pool.overflow,
+        env=None if create_tables else {"CREATE_TABLE": "n"},
     )
 
 

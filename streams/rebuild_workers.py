@@ -122,14 +122,10 @@ def _child(plan: Plan, master_key: str | bytes, part: int, counts: Any, barrier:
         with counts.get_lock():
             counts[part] += n
 
+    from bootstrap import open_store  # the composition root; only the process body
+
     # The store's tables exist; N processes creating them at once would collide.
-    app = CrmApplication(
-        plan.database_url,
-        master_key=master_key,
-        pool_size=1,
-        max_overflow=1,
-        env={"CREATE_TABLE": "n"},
-    )
+    app = open_store(plan.database_url, master_key, kind="rebuild", create_tables=False)
     try:
         replay_partition(app, plan, part, counted, lambda: os.getppid() == parent)
     finally:

@@ -7,9 +7,7 @@ import os
 import pwd
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -17,19 +15,10 @@ import pytest
 
 from ops.embedded.pg_security import APP_ROLE
 from ops.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres, stop_postgres
+from tests.integration.support.servers import open_folder
 from tests.integration.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def open_folder() -> Iterator[Path]:
-    """A folder the server's own user can enter. Not pytest's tmp_path: a parallel pytest
-    session resets /tmp/pytest-of-<user> to 0700 at any time, locking the server out."""
-    with tempfile.TemporaryDirectory(prefix="crm-pg-") as name:
-        folder = Path(name)
-        folder.chmod(0o755)
-        yield folder
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from ops.embedded.postgres import EmbeddedPostgres, stop_postgres
 from streams.topic import ensure_topic
-from tests.integration.support.servers import ServerSet
+from tests.integration.support.servers import ServerSet, open_folder
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +22,13 @@ def test_postgres_answers_sql(database_url: str) -> None:
         assert conn.execute("SELECT sum(n) FROM t").fetchone() == (42,)
 
 
-def test_embedded_postgres_keeps_data_across_restart(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
-    server = EmbeddedPostgres(tmp_path / "pgdata")
+def test_embedded_postgres_keeps_data_across_restart() -> None:
+    with open_folder() as folder:
+        keeps_data_across_restart(folder)
+
+
+def keeps_data_across_restart(folder: Path) -> None:
+    server = EmbeddedPostgres(folder / "pgdata")
     process = server.start()
     try:
         with psycopg.connect(server.url, autocommit=True) as conn:
@@ -34,7 +38,7 @@ def test_embedded_postgres_keeps_data_across_restart(tmp_path: Path) -> None:
         stop_postgres(process)
     assert process.poll() is not None
 
-    again = EmbeddedPostgres(tmp_path / "pgdata")
+    again = EmbeddedPostgres(folder / "pgdata")
     process = again.start()
     try:
         with psycopg.connect(again.url) as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,3 +73,13 @@ def started_servers(workdir: Path) -> Iterator[ServerSet]:
     finally:
         for name, process in reversed(processes):
             (stop_postgres if name == "postgres" else stop_kafka)(process)
+
+
+@contextmanager
+def open_folder() -> Iterator[Path]:
+    """A folder the server's own user can enter. Not pytest's tmp_path: a parallel pytest
+    session resets /tmp/pytest-of-<user> to 0700 at any time, locking the server out."""
+    with tempfile.TemporaryDirectory(prefix="crm-pg-") as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        yield folder
