@@ -10,7 +10,7 @@ It builds, from resolved settings (a database URL, a master key, …):
 - the outbox relay (`relay`);
 - the workers' sinks (`read_model_sink`, `analytics_sink`) and what they open sealed
   fields with: a `SealedReader` (`sealed_reader`: the key ring, the transcoder, the
-  signing key and the store's newest position, on two connections), so a worker never
+  signing key and the store's newest position, on one connection), so a worker never
   builds the whole store application.
 
 Who asks it: the process entries in `ops` (`crm gateway` builds the deps here and hands
@@ -192,7 +192,7 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
 
 def sealed_reader(database_url: str, master_key: str | bytes) -> SealedReader:
     """What a worker needs to open sealed fields, check signatures and report lag: the key
-    ring on two connections, not the whole store application."""
+    ring on one connection, not the whole store application."""
     return SealedReader(database_url, master_key)
 
 

@@ -10,12 +10,14 @@ per worker (`bootstrap.sealed_reader`).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
-from psycopg_pool import ConnectionPool
 
 from commands.crypto import MasterKey, derive_stream_signing_key, parse_master_key
 from commands.keys import KeyRing
@@ -46,7 +48,7 @@ def crm_transcoder() -> JSONTranscoder:
 
 
 class SealedReader:
-    """The key ring, transcoder and signing key of the platform, on two connections."""
+    """The key ring, transcoder and signing key of the platform, on one connection."""
 
     def __init__(
         self, database_url: str, master_key: str | bytes, *, key_cache_ttl: float = 5.0
@@ -54,30 +56,45 @@ class SealedReader:
         master = parse_master_key(master_key)
         self.stream_signing_key = derive_stream_signing_key(master)
         self.transcoder = crm_transcoder()
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url,
-            min_size=1,
-            max_size=2,
-            kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
-            open=True,
-            name="sealed-reader",
-        )
+        self._url = database_url
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
         self.keys = KeyRing(MasterKey(master), self._fetch_wrapped_keys, ttl=key_cache_ttl)
 
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one statement on the reader's connection, opened again when it was lost
+        (a PostgreSQL restart): fails fast instead of waiting on a pool's reconnect
+        backoff, so the caller's own retry decides how long to wait for the server."""
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+                    return self._conn.execute(statement, params).fetchall()
+                except psycopg.OperationalError:
+                    self._drop()
+                    if attempt == 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
     def _fetch_wrapped_keys(self, customer_ids: Sequence[UUID]) -> Mapping[UUID, bytes]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT customer_id, wrapped_key FROM {CUSTOMER_KEYS} WHERE customer_id = ANY(%s)",
-                (list(customer_ids),),
-            ).fetchall()
+        rows = self._query(
+            f"SELECT customer_id, wrapped_key FROM {CUSTOMER_KEYS} WHERE customer_id = ANY(%s)",
+            (list(customer_ids),),
+        )
         return {row[0]: bytes(row[1]) for row in rows}
 
     def max_position(self) -> int:
         """The store's newest global position (0 while it is empty)."""
-        with self._pool.connection() as conn:
-            row = conn.execute(f"SELECT max(notification_id) FROM {STORED_EVENTS}").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        rows = self._query(f"SELECT max(notification_id) FROM {STORED_EVENTS}")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            self._drop()
