@@ -121,6 +121,7 @@ class CrmApplication(Application[UUID]):
         }
         super().__init__(env=settings)
         assert isinstance(self.recorder, CrmRecorder)
+        _replace_dead_connections_at_once(self.recorder.datastore.pool)
         self.recorder.snapshots_table_name = (
             f"{self.recorder.events_table_name.removesuffix('_events')}_snapshots"
             if self.snapshots is not None
@@ -263,3 +264,23 @@ class CrmApplication(Application[UUID]):
             originator = notification.originator_id
             ids.add(originator if isinstance(originator, UUID) else UUID(originator))
         self.keys.prefetch(ids)
+
+
+def _replace_dead_connections_at_once(pool: Any) -> None:
+    """After a PostgreSQL restart every pooled connection is dead. The pool's pre-ping
+    finds them one checkout at a time, and its background reconnects back off while the
+    server is still down, so the first write after a restart waited out the whole pool
+    timeout (30 s, measured). One dead connection means all are: check the whole pool at
+    once (`pool.check()`), as the gateway's read pool does (`gateway.db`)."""
+    ping = getattr(pool, "_check", None)
+    if ping is None:  # not the psycopg_pool this was written against: keep its own check
+        return
+
+    def check(conn: Any) -> None:
+        try:
+            ping(conn)
+        except Exception:
+            pool.check()
+            raise
+
+    pool._check = check
