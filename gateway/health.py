@@ -179,27 +179,23 @@ async def check_broker(bootstrap: str | None) -> dict[str, Any]:
     return {"status": "down", "detail": f"cannot reach {bootstrap}"}
 
 
-PARKED_SQL = "SELECT count(*) FROM crm_parked"
-
-
 async def count_parked(url: str | None) -> int | None:
-    """Messages waiting in the workers' parking lot (0 before the table exists; None when
-    the database cannot be asked, which the database check reports)."""
+    """Messages waiting in the workers' parking lot (`streams.parking.parked_count`; None
+    when the database cannot be asked, which the database check reports)."""
     if not url:
         return None
     import psycopg
 
+    from streams.parking import parked_count
+
+    def count() -> int:
+        with psycopg.connect(url, connect_timeout=int(CHECK_TIMEOUT), autocommit=True) as conn:
+            return parked_count(conn)
+
     try:
-        conn = await psycopg.AsyncConnection.connect(
-            url, connect_timeout=int(CHECK_TIMEOUT), autocommit=True
-        )
-        async with conn:
-            row = await (await conn.execute(PARKED_SQL)).fetchone()
-    except psycopg.errors.UndefinedTable:
-        return 0
+        return await asyncio.to_thread(count)
     except (psycopg.Error, OSError):
         return None
-    return int(row[0]) if row else 0
 
 
 def overall_status(healthy: bool, parked: int | None) -> str:

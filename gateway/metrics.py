@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from streams.parking import parked_count
+
 METRICS_PATH = "/metrics"
 
 LAG_SQL = """
@@ -34,18 +36,9 @@ SELECT
 """
 
 
-def _parked(conn: psycopg.Connection[Any]) -> int:
-    try:
-        with conn.transaction():
-            row = conn.execute("SELECT count(*) FROM crm_parked").fetchone()
-    except psycopg.errors.UndefinedTable:
-        return 0
-    return int(row[0]) if row else 0
-
-
 def read_lag(database_url: str) -> dict[str, Any]:
     with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
-        parked = _parked(conn)
+        parked = parked_count(conn)
         try:
             row = conn.execute(LAG_SQL).fetchone()
         except psycopg.errors.UndefinedTable:
