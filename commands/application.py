@@ -13,10 +13,11 @@ variable in a process cannot silently change how events are stored.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
@@ -119,7 +120,8 @@ class CrmApplication(Application[UUID]):
             **postgres_env(database_url),
             **(env or {}),
         }
-        super().__init__(env=settings)
+        with _creating_alone(database_url, settings["CREATE_TABLE"] == "y"):
+            super().__init__(env=settings)
         assert isinstance(self.recorder, CrmRecorder)
         _replace_dead_connections_at_once(self.recorder.datastore.pool)
         self.recorder.snapshots_table_name = (
@@ -284,3 +286,24 @@ def _replace_dead_connections_at_once(pool: Any) -> None:
             raise
 
     pool._check = check
+
+
+CREATE_LOCK = 0x63726D5F73746F72  # "crm_stor"
+
+
+@contextlib.contextmanager
+def _creating_alone(database_url: str, creating: bool) -> Iterator[None]:
+    """Hold a session advisory lock while the library creates the store's types, tables,
+    indexes and functions. `crm up`'s processes all open the store at once (and again
+    after PostgreSQL restarts); the library's `CREATE TYPE` / `CREATE TABLE IF NOT EXISTS`
+    run concurrently fail ("duplicate key … pg_type", "tuple concurrently updated") and
+    end a process, which costs it a restart."""
+    if not creating:
+        yield
+        return
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=30) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
