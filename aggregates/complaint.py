@@ -44,6 +44,9 @@ __all__ = ["Complaint"]
 class Complaint(Aggregate):
     """OPEN -> ESCALATED -> RESOLVED, or OPEN -> RESOLVED; CRITICAL escalates on filing."""
 
+    # A class default, so a snapshot taken before assignments existed still reads.
+    assignee: str | None = None
+
     # ----------------------------------------------------------------- commands
 
     @classmethod
@@ -150,7 +153,7 @@ class Complaint(Aggregate):
         self.escalated_at: datetime | None = None
         self.escalated_automatically: bool = False
         self.resolved_at: datetime | None = None
-        self.assignee: str | None = None
+        self.assignee = None
 
     @when.register
     def _escalated(self, event: ComplaintEscalated) -> None:
