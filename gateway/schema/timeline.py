@@ -267,19 +267,36 @@ Build = Callable[[_Reader, dict[str, Any]], Any]
 
 
 def _registered(r: _Reader, base: dict[str, Any]) -> Any:
-    fields = {k: r.text(k) for k in ("company", "region", "source", "owner")}
-    base["summary"] = "Registered" + (f" (source {fields['source']})" if fields["source"] else "")
-    personal = {k: r.private(k) for k in ("name", "email", "phone")}
-    return RegisteredEntry(**base, **fields, **personal)
+    source = r.text("source")
+    base["summary"] = "Registered" + (f" (source {source})" if source else "")
+    return RegisteredEntry(
+        **base,
+        name=r.private("name"),
+        email=r.private("email"),
+        phone=r.private("phone"),
+        company=r.text("company"),
+        region=r.text("region"),
+        source=source,
+        owner=r.text("owner"),
+    )
 
 
 def _details(r: _Reader, base: dict[str, Any]) -> Any:
     changed = [str(c) for c in r.get("changed") or ()]
     base["summary"] = "Changed " + ", ".join(changed)
-    shown = {k: r.private(k) if k in changed else None for k in ("name", "email", "phone")}
-    address = r.private("address") if "address" in changed else None
-    company = r.text("company") if "company" in changed else None
-    return DetailsChangedEntry(**base, changed=changed, **shown, address=address, company=company)
+
+    def shown(key: str) -> str | None:
+        return r.private(key) if key in changed else None
+
+    return DetailsChangedEntry(
+        **base,
+        changed=changed,
+        name=shown("name"),
+        email=shown("email"),
+        phone=shown("phone"),
+        address=shown("address"),
+        company=r.text("company") if "company" in changed else None,
+    )
 
 
 def _tagged(r: _Reader, base: dict[str, Any]) -> Any:
