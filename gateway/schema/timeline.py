@@ -99,7 +99,9 @@ class PurchaseEntry(TimelineEntry):
 
 @strawberry.type
 class TouchEntry(TimelineEntry):
-    channel: Channel
+    channel: Channel | None = strawberry.field(
+        description="Always set; nullable like ConsentEntry.channel, so one query can select both."
+    )
     direction: Direction
     summary_text: str | None = strawberry.field(description="The touch's own summary (personal).")
     outcome: str | None
@@ -157,7 +159,7 @@ class LifecycleChangeEntry(TimelineEntry):
     to_stage: LifecycleStage | None
     from_tier: Tier | None
     to_tier: Tier | None
-    reason: str
+    reason: str | None
 
 
 @strawberry.type
@@ -176,7 +178,9 @@ class ConsentEntry(TimelineEntry):
 
 @strawberry.type
 class OwnerChangeEntry(TimelineEntry):
-    owner: str
+    owner: str | None = strawberry.field(
+        description="The new owner; always set (nullable like RegisteredEntry.owner)."
+    )
     previous_owner: str | None
     reason: str | None
 
@@ -189,7 +193,9 @@ class MergeEntry(TimelineEntry):
 
 @strawberry.type
 class ForgottenEntry(TimelineEntry):
-    reason: str = strawberry.field(description="Kept: it never holds contact data.")
+    reason: str | None = strawberry.field(
+        description="Kept after erasure: it never holds contact data."
+    )
 
 
 @strawberry.type
@@ -217,7 +223,11 @@ ENTRY_TYPES: tuple[type, ...] = (
     ForgottenEntry,
     ReferralEntry,
 )
-"""Every concrete type (the schema lists them, since fields return the interface)."""
+"""Every concrete type (the schema lists them, since fields return the interface).
+
+A field name shared by several entry types has one type in all of them (nullable where
+any is), so a client selects them side by side in inline fragments without aliases.
+"""
 
 
 class _Reader:
@@ -411,7 +421,7 @@ def _lifecycle(r: _Reader, base: dict[str, Any]) -> Any:
         to_stage=stages[1],
         from_tier=tiers[0],
         to_tier=tiers[1],
-        reason=r.text("reason") or "",
+        reason=r.text("reason"),
     )
 
 
@@ -434,7 +444,7 @@ def _owner(r: _Reader, base: dict[str, Any]) -> Any:
     previous = r.text("previous_owner")
     base["summary"] = f"Owner {previous or '(none)'} → {r.text('owner')}"
     return OwnerChangeEntry(
-        **base, owner=r.text("owner") or "", previous_owner=previous, reason=r.private("reason")
+        **base, owner=r.text("owner"), previous_owner=previous, reason=r.private("reason")
     )
 
 
@@ -451,7 +461,7 @@ def _merge(r: _Reader, base: dict[str, Any]) -> Any:
 
 def _forgotten(r: _Reader, base: dict[str, Any]) -> Any:
     base["summary"] = "Personal data erased"
-    return ForgottenEntry(**base, reason=r.text("reason") or "")
+    return ForgottenEntry(**base, reason=r.text("reason"))
 
 
 def _referral(r: _Reader, base: dict[str, Any]) -> Any:
