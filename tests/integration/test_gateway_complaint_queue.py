@@ -1,0 +1,109 @@
+"""The complaint queue across customers over HTTP: longest waiting first, filters by
+status, severity, assignee and age, keyset pages, roles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from gateway.deps import Limits
+from tests.integration.support.gateway import GatewayHarness, first_error
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.timeline import NOW, done, file_complaint, new_customer
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+QUEUE = """query($status: ComplaintStatus, $severity: Severity, $assignee: String,
+  $older: Int, $unassigned: Boolean = false, $first: Int, $after: String) {
+  complaintQueue(status: $status, severity: $severity, assignee: $assignee,
+    olderThanHours: $older, unassigned: $unassigned, first: $first, after: $after) {
+    edges { cursor node { id customerId severity status assignee filedAt slaAgeHours
+      description } }
+    pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
+    url = servers.new_database()
+    harness = GatewayHarness.start(url, clock=lambda: NOW, limits=Limits(read_wait_seconds=1.0))
+    yield harness
+    await harness.aclose()
+    servers.drop_database(url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def complaints(gw: GatewayHarness) -> dict[str, str]:
+    """Five complaints of two customers, filed at hours 10..50 of T0, in varied states.
+
+    NOW is T0 + 60 days (1440 h), so their SLA ages are 1430, 1420, … hours.
+    """
+    ann = await new_customer(gw, "Ann Queue")
+    bo = await new_customer(gw, "Bo Queue")
+    ids = {
+        "a": await file_complaint(gw, ann, "LOW", hours=10),
+        "b": await file_complaint(gw, bo, "HIGH", hours=20),
+        "c": await file_complaint(gw, ann, "CRITICAL", hours=30),  # escalated on filing
+        "d": await file_complaint(gw, bo, "HIGH", hours=40),
+        "e": await file_complaint(gw, ann, "MEDIUM", hours=1400),  # 40 hours old
+    }
+    await done(gw, "assignComplaint", {"complaintId": ids["b"], "assignee": "susan"})
+    await done(gw, "assignComplaint", {"complaintId": ids["c"], "assignee": "susan"})
+    await done(gw, "assignComplaint", {"complaintId": ids["d"], "assignee": "li"})
+    await done(gw, "resolveComplaint", {"complaintId": ids["d"], "resolution": "fixed"})
+    return ids
+
+
+async def queue(gw: GatewayHarness, role: str = "support", **args: Any) -> Any:
+    return (await gw.data(QUEUE, args, role=role))["complaintQueue"]
+
+
+def order(page: Any, ids: dict[str, str]) -> list[str]:
+    names = {v: k for k, v in ids.items()}
+    return [names[e["node"]["id"]] for e in page["edges"]]
+
+
+async def test_unresolved_ones_come_longest_waiting_first(
+    gw: GatewayHarness, complaints: dict[str, str]
+) -> None:
+    page = await queue(gw)
+    assert order(page, complaints) == ["a", "b", "c", "e"], "resolved d is left out"
+    ages = [e["node"]["slaAgeHours"] for e in page["edges"]]
+    assert ages == [1430.0, 1420.0, 1410.0, 40.0]
+    assert page["edges"][0]["node"]["description"] == "the parcel was late"
+
+
+async def test_filters(gw: GatewayHarness, complaints: dict[str, str]) -> None:
+    assert order(await queue(gw, status="ESCALATED"), complaints) == ["c"]
+    assert order(await queue(gw, status="RESOLVED"), complaints) == ["d"]
+    assert order(await queue(gw, severity="HIGH"), complaints) == ["b"]
+    assert order(await queue(gw, assignee="susan"), complaints) == ["b", "c"]
+    assert order(await queue(gw, unassigned=True), complaints) == ["a", "e"]
+    assert order(await queue(gw, older=100), complaints) == ["a", "b", "c"]
+    assert order(await queue(gw, older=100, assignee="susan", status="OPEN"), complaints) == ["b"]
+
+
+async def test_keyset_pages(gw: GatewayHarness, complaints: dict[str, str]) -> None:
+    first = await queue(gw, first=3)
+    assert order(first, complaints) == ["a", "b", "c"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = await queue(gw, first=3, after=first["pageInfo"]["endCursor"])
+    assert order(rest, complaints) == ["e"]
+    assert rest["pageInfo"] == {
+        "hasNextPage": False,
+        "hasPreviousPage": True,
+        "endCursor": rest["edges"][0]["cursor"],
+    }
+
+
+async def test_roles_and_bad_arguments(gw: GatewayHarness, complaints: dict[str, str]) -> None:
+    sales = await queue(gw, role="sales")
+    assert len(sales["edges"]) == 4
+    analyst = await gw.gql(QUEUE, {}, role="analyst")
+    assert first_error(analyst)["extensions"]["code"] == "FORBIDDEN"
+    negative = await gw.gql(QUEUE, {"older": -1})
+    assert first_error(negative)["extensions"] == {"code": "VALIDATION", "field": "olderThanHours"}
+    cursor = await gw.gql(QUEUE, {"after": "bad"})
+    assert first_error(cursor)["extensions"] == {"code": "VALIDATION", "field": "after"}
