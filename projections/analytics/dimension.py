@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from events import (
+    ComplaintAssigned,
     ComplaintEscalated,
     ComplaintFiled,
     ComplaintResolved,
@@ -33,7 +34,10 @@ from projections.vocabulary import STAGE_RANK
 
 Row = dict[str, Any]
 
-COMPLAINT_KINDS = frozenset({ComplaintFiled.TYPE, ComplaintEscalated.TYPE, ComplaintResolved.TYPE})
+COMPLAINT_KINDS = frozenset(
+    {ComplaintFiled.TYPE, ComplaintEscalated.TYPE, ComplaintAssigned.TYPE, ComplaintResolved.TYPE}
+)
+"""An assignment only moves the complaint's version here (analysts get no assignee)."""
 
 
 def _uuid(value: Any) -> UUID | None:

@@ -74,6 +74,21 @@ def mutations(ids: dict[str, str]) -> dict[Permission, tuple[str, dict[str, Any]
             "fileComplaint",
             {"customerId": c, "category": "c", "severity": "LOW", "description": "d"},
         ),
+        Permission.ASSIGN_OWNER: ("assignOwner", {"customerId": c, "owner": "amy"}),
+        Permission.RECORD_NEED: ("recordNeed", {"customerId": c, "description": "desks"}),
+        Permission.CHANGE_CONSENT: (
+            "changeConsent",
+            {"customerId": c, "purpose": "marketing", "granted": True},
+        ),
+        Permission.ANSWER_SURVEY: (
+            "answerSurvey",
+            {"customerId": c, "surveyId": "s-1", "score": 4},
+        ),
+        Permission.ESCALATE_COMPLAINT: ("escalateComplaint", {"complaintId": ids["complaint"]}),
+        Permission.ASSIGN_COMPLAINT: (
+            "assignComplaint",
+            {"complaintId": ids["complaint"], "assignee": "susan"},
+        ),
         Permission.RESOLVE_COMPLAINT: (
             "resolveComplaint",
             {"complaintId": ids["complaint"], "resolution": "done"},
@@ -119,6 +134,10 @@ QUERIES = {
     Permission.READ_CUSTOMERS: "query($id: ID!) { customer(id: $id) { id } }",
     Permission.READ_ANALYTICS: "{ funnel { stages { stage } } }",
     Permission.READ_AUDIT: "query($id: ID!) { auditTrail(customerId: $id) { edges { cursor } } }",
+    Permission.READ_TIMELINE: (
+        "query($id: ID!) { customer(id: $id) { timeline { edges { cursor } } } }"
+    ),
+    Permission.READ_COMPLAINT_QUEUE: "{ complaintQueue { edges { cursor } } }",
 }
 
 
