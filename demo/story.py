@@ -29,6 +29,7 @@ from uuid import UUID
 
 from commands.messages import (
     AnswerSatisfactionSurvey,
+    AssignComplaint,
     AssignOwner,
     ChangeConsent,
     ChangeContactDetails,
@@ -59,10 +60,12 @@ from demo.vocabulary import (
     LOST_REASONS,
     NEEDS,
     OUTCOMES,
+    REASSIGN_REASONS,
     REGIONS,
     RESOLUTIONS,
     SEVERITY_WEIGHTS,
     SOURCES,
+    SUPPORT_AGENTS,
     SURVEY_COMMENTS,
     TAGS_BY_KIND,
     TOUCH_SUMMARIES,
@@ -98,6 +101,7 @@ STEP_BACK = 0.05
 DUPLICATE_RATE = 0.006
 FORGET_RATE = 0.004
 REASSIGN_RATE = 0.1
+ASSIGN_RATE = 0.75
 CONTACT_CHANGE_RATE = 0.15
 CONSENT_RATE = 0.55
 CONSENT_WITHDRAW_RATE = 0.12
@@ -248,7 +252,8 @@ class StoryWriter:
                 middle.extend(self._complaint(rng, story))
         if rng.random() < REASSIGN_RATE:
             others = [o for o in self.people.owners if o != owner]
-            middle.insert(rng.randint(0, len(middle)), self._assign(story, rng.choice(others)))
+            reassign = self._assign(story, rng.choice(others), rng.choice(REASSIGN_REASONS))
+            middle.insert(rng.randint(0, len(middle)), reassign)
         if rng.random() < CONTACT_CHANGE_RATE:
             middle.insert(rng.randint(0, len(middle)), self._contact_change(rng, story))
         story.steps.extend(middle)
@@ -334,8 +339,10 @@ class StoryWriter:
     def _move(self, story: Story, to: str, reason: str | None = None) -> Step:
         return Step(MoveStage, {"customer_id": story.customer_id, "to": to, "reason": reason})
 
-    def _assign(self, story: Story, owner: str) -> Step:
-        return Step(AssignOwner, {"customer_id": story.customer_id, "owner": owner})
+    def _assign(self, story: Story, owner: str, reason: str) -> Step:
+        return Step(
+            AssignOwner, {"customer_id": story.customer_id, "owner": owner, "reason": reason}
+        )
 
     def _consent(self, rng: random.Random, story: Story, *, granted: bool) -> Step:
         purpose = CONSENT_PURPOSES[0] if granted else rng.choice(CONSENT_PURPOSES[:2])
@@ -431,6 +438,9 @@ class StoryWriter:
                 },
             )
         ]
+        agent = rng.choice(SUPPORT_AGENTS) if rng.random() < ASSIGN_RATE else None
+        if agent is not None:
+            steps.append(Step(AssignComplaint, {"complaint_id": complaint_id, "assignee": agent}))
         escalate_odds = {"HIGH": 0.4, "MEDIUM": 0.1}.get(severity, 0.0)
         if rng.random() < escalate_odds:
             steps.append(
@@ -439,6 +449,11 @@ class StoryWriter:
                     {"complaint_id": complaint_id, "reason": rng.choice(ESCALATION_REASONS)},
                 )
             )
+            if agent is not None and rng.random() < 0.5:  # escalations go to someone else
+                senior = rng.choice([a for a in SUPPORT_AGENTS if a != agent])
+                steps.append(
+                    Step(AssignComplaint, {"complaint_id": complaint_id, "assignee": senior})
+                )
         if rng.random() < 0.82:
             worst = severity in ("HIGH", "CRITICAL")
             satisfaction = None

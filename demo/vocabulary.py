@@ -230,6 +230,16 @@ ESCALATION_REASONS: Final = (
     "超过承诺处理时效",
 )
 
+SUPPORT_AGENTS: Final = ("support.wang", "support.li", "support.zhao", "support.chen")
+"""Who complaints are assigned to (user names, as tokens' subjects would be)."""
+
+REASSIGN_REASONS: Final = (
+    "销售区域调整",
+    "原负责人离职",
+    "客户要求更换对接人",
+    "大客户转交重点客户组",
+)
+
 SURVEY_COMMENTS: Final = (
     "整体满意,希望报表更灵活",
     "实施顾问很专业",

@@ -13,6 +13,8 @@ import pytest
 from chaos.running import clean_env, crm_argv
 from commands.crypto import generate_master_key
 from commands.messages import (
+    AssignComplaint,
+    AssignOwner,
     Command,
     EscalateComplaint,
     FileComplaint,
@@ -68,7 +70,7 @@ def test_every_customer_history_is_in_time_order_within_the_last_year(
         if isinstance(command, FileComplaint):
             assert command.complaint_id is not None
             owner_of_complaint[command.complaint_id] = command.customer_id
-        if isinstance(command, EscalateComplaint | ResolveComplaint):
+        if isinstance(command, EscalateComplaint | AssignComplaint | ResolveComplaint):
             customer = owner_of_complaint[command.complaint_id]
         elif isinstance(command, MergeCustomers):
             customer = command.duplicate_id
@@ -95,12 +97,21 @@ def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
     assert moves["CONTACTED"] > moves["QUALIFIED"] > moves["NEGOTIATION"] > 0  # drop-off
     assert 0.05 * 2000 < moves["WON"] < 0.2 * 2000 and moves["LOST"] > 0
     assert any(c.to == "LEAD" and c.reason for c in big if isinstance(c, MoveStage))  # won back
+    assert all(c.reason for c in big if isinstance(c, AssignOwner))  # hand-overs say why
     currencies = Counter(c.currency for c in big if isinstance(c, RecordPurchase))
     assert currencies["CNY"] > currencies["USD"] > 0 and currencies["EUR"] > 0
     severities = Counter(c.severity for c in big if isinstance(c, FileComplaint))
     assert set(severities) == {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
     assert any(c.satisfaction for c in big if isinstance(c, ResolveComplaint))
-    for kind in ("MergeCustomers", "ForgetCustomer", "AnswerSatisfactionSurvey", "RecordNeed"):
+    for kind in (
+        "MergeCustomers",
+        "ForgetCustomer",
+        "AnswerSatisfactionSurvey",
+        "RecordNeed",
+        "AssignComplaint",
+        "EscalateComplaint",
+        "ChangeConsent",
+    ):
         assert kinds[kind] > 0, kind
 
 
