@@ -52,7 +52,7 @@ MAX_LIST_ITEMS = 200
 """No input list of the contract needs more (tags: 50, purchase lines: 100)."""
 MAX_STRING_CHARS = 10_000
 """The longest text field is a complaint description (5,000 characters)."""
-LIST_FACTORS = {"complaints": 10}
+LIST_FACTORS = {"complaints": 10, "openNeeds": 10, "consents": 10}
 """Lists without a `first` argument whose length is bounded only by the data."""
 
 
