@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
+from anyio import to_thread
 
 from gateway.deps import Limits
-from tests.integration.support.gateway import GatewayHarness, first_error
+from projections.schema import reset_projection
+from tests.integration.support.gateway import GatewayHarness, ReadModelSync, first_error
 from tests.integration.support.servers import ServerSet
 from tests.integration.support.timeline import NOW, done, file_complaint, new_customer
 
@@ -107,3 +110,20 @@ async def test_roles_and_bad_arguments(gw: GatewayHarness, complaints: dict[str,
     assert first_error(negative)["extensions"] == {"code": "VALIDATION", "field": "olderThanHours"}
     cursor = await gw.gql(QUEUE, {"after": "bad"})
     assert first_error(cursor)["extensions"] == {"code": "VALIDATION", "field": "after"}
+
+
+async def test_a_rebuilt_complaints_projection_holds_the_same_queue(
+    gw: GatewayHarness, complaints: dict[str, str]
+) -> None:
+    before = await queue(gw, status=None)
+    with psycopg.connect(gw.database_url, autocommit=True) as conn:
+        reset_projection(conn, "complaints")
+    assert (await queue(gw))["edges"] == [], "the read model was emptied"
+    replay = ReadModelSync(gw.deps.app, gw.database_url, clock=lambda: NOW)
+    try:
+        await to_thread.run_sync(replay)
+    finally:
+        replay.close()
+    after = await queue(gw, status=None)
+    assert after == before
+    assert [e["node"]["assignee"] for e in after["edges"]] == [None, "susan", "susan", None]
