@@ -81,3 +81,36 @@ async def test_a_page_of_100_with_complaints_takes_a_bounded_handful_of_queries(
     assert sum(len(e["node"]["complaints"]) for e in edges) == 75
     assert all(len(e["node"]["open"]) == len(e["node"]["complaints"]) for e in edges)
     print(f"SQL statements for a page of 100 customers with complaints: {first_page}")
+
+
+LISTS = """
+query($after: String) {
+  customers(first: 50, after: $after) {
+    pageInfo { endCursor }
+    edges { node {
+      id
+      complaints { id }
+      timeline(first: 3) { edges { node { kind position } } pageInfo { hasNextPage } }
+      complaintsOnly: timeline(first: 1, types: [COMPLAINT_FILED]) { edges { node { kind } } }
+      orders(first: 2) { edges { node { orderId } } }
+      touchHistory(first: 2) { edges { node { channel } } }
+    } }
+  }
+}
+"""
+
+
+async def test_timelines_and_lists_of_a_page_are_batched(gw: GatewayHarness) -> None:
+    before = gw.deps.reads.statements
+    page = (await gw.data(LISTS))["customers"]
+    first_page = gw.deps.reads.statements - before
+    nodes = [e["node"] for e in page["edges"]]
+    assert len(nodes) == 50
+    assert all(n["timeline"]["edges"][-1]["node"]["kind"] == "REGISTERED" for n in nodes)
+    assert all(bool(n["complaintsOnly"]["edges"]) == bool(n["complaints"]) for n in nodes)
+    assert any(n["complaints"] for n in nodes) and not all(n["complaints"] for n in nodes)
+    assert first_page <= MAX_STATEMENTS + 6, first_page
+    before = gw.deps.reads.statements
+    await gw.data(LISTS, {"after": page["pageInfo"]["endCursor"]})
+    assert gw.deps.reads.statements - before == first_page, "the cost does not grow"
+    print(f"SQL statements for 50 customers with two timelines, orders, touches: {first_page}")
