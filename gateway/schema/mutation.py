@@ -190,7 +190,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Hand the customer to another owner, with a reason; the hand-over is "
-        "an OWNER_CHANGE entry of the timeline (previous owner, new owner, reason, actor). "
+        "an OWNER_CHANGE entry of the timeline (previous owner, new owner, reason, actor); "
+        "`timeline(types: [OWNER_CHANGE])` is the owner history. "
         "The same owner again records nothing."
     )
     async def assign_owner(self, info: GInfo, input: AssignOwnerInput) -> CustomerPayload:

@@ -61,7 +61,7 @@ class TimelineEntry:
     )
 
 
-@strawberry.type
+@strawberry.type(description="REGISTERED: the customer was registered (contacts personal).")
 class RegisteredEntry(TimelineEntry):
     name: str | None
     email: str | None
@@ -72,7 +72,9 @@ class RegisteredEntry(TimelineEntry):
     owner: str | None
 
 
-@strawberry.type
+@strawberry.type(
+    description="DETAILS_CHANGED: contact details changed; only the `changed` fields are set."
+)
 class DetailsChangedEntry(TimelineEntry):
     changed: list[str] = strawberry.field(description="Names of the fields that changed.")
     name: str | None
@@ -82,13 +84,13 @@ class DetailsChangedEntry(TimelineEntry):
     company: str | None
 
 
-@strawberry.type
+@strawberry.type(description="TAGGED: tags added or removed.")
 class TaggedEntry(TimelineEntry):
     added: list[str]
     removed: list[str]
 
 
-@strawberry.type
+@strawberry.type(description="PURCHASE: an order with its lines, in its currency and in CNY.")
 class PurchaseEntry(TimelineEntry):
     order_id: str
     total: Decimal = strawberry.field(description="In `currency`.")
@@ -97,7 +99,9 @@ class PurchaseEntry(TimelineEntry):
     lines: list[OrderLine]
 
 
-@strawberry.type
+@strawberry.type(
+    description="TOUCH: a contact on some channel (`summaryText` and `outcome` personal)."
+)
 class TouchEntry(TimelineEntry):
     channel: Channel | None = strawberry.field(
         description="Always set; nullable like ConsentEntry.channel, so one query can select both."
@@ -107,14 +111,14 @@ class TouchEntry(TimelineEntry):
     outcome: str | None
 
 
-@strawberry.type
+@strawberry.type(description="NEED: a need was recorded (texts personal).")
 class NeedEntry(TimelineEntry):
     need_id: str
     description: str | None
     product_interest: str | None
 
 
-@strawberry.type
+@strawberry.type(description="COMPLAINT_FILED: a complaint was filed (description personal).")
 class ComplaintFiledEntry(TimelineEntry):
     complaint_id: strawberry.ID
     category: str
@@ -122,28 +126,30 @@ class ComplaintFiledEntry(TimelineEntry):
     description: str | None
 
 
-@strawberry.type
+@strawberry.type(description="COMPLAINT_ESCALATED: by hand (with a reason) or by the rules.")
 class ComplaintEscalatedEntry(TimelineEntry):
     complaint_id: strawberry.ID
     reason: str | None
     automatic: bool = strawberry.field(description="True when the rules escalated it (CRITICAL).")
 
 
-@strawberry.type
+@strawberry.type(description="COMPLAINT_ASSIGNED: handed to a support agent.")
 class ComplaintAssignedEntry(TimelineEntry):
     complaint_id: strawberry.ID
     assignee: str
     previous_assignee: str | None
 
 
-@strawberry.type
+@strawberry.type(
+    description="COMPLAINT_RESOLVED: closed, with the customer's satisfaction if given."
+)
 class ComplaintResolvedEntry(TimelineEntry):
     complaint_id: strawberry.ID
     resolution: str | None
     satisfaction: int | None
 
 
-@strawberry.type
+@strawberry.type(description="STAGE_MOVE: the pipeline stage moved (a backward move has a reason).")
 class StageMoveEntry(TimelineEntry):
     from_: PipelineStage = strawberry.field(name="from")
     to: PipelineStage
@@ -151,8 +157,8 @@ class StageMoveEntry(TimelineEntry):
 
 
 @strawberry.type(
-    description="Time alone moved the lifecycle stage or the tier (recorded by the "
-    "scheduler); the other pair is null."
+    description="LIFECYCLE_CHANGE: time alone moved the lifecycle stage or the tier "
+    "(recorded by the scheduler); the other pair is null."
 )
 class LifecycleChangeEntry(TimelineEntry):
     from_stage: LifecycleStage | None
@@ -162,21 +168,24 @@ class LifecycleChangeEntry(TimelineEntry):
     reason: str | None
 
 
-@strawberry.type
+@strawberry.type(description="SURVEY: a satisfaction survey was answered (comment personal).")
 class SurveyEntry(TimelineEntry):
     survey_id: str
     score: int
     comment: str | None
 
 
-@strawberry.type
+@strawberry.type(description="CONSENT: consent granted or withdrawn.")
 class ConsentEntry(TimelineEntry):
     purpose: str
     channel: Channel | None = strawberry.field(description="Null: the whole purpose.")
     granted: bool
 
 
-@strawberry.type
+@strawberry.type(
+    description="OWNER_CHANGE: the customer was handed to another owner; "
+    "`timeline(types: [OWNER_CHANGE])` is the owner history."
+)
 class OwnerChangeEntry(TimelineEntry):
     owner: str | None = strawberry.field(
         description="The new owner; always set (nullable like RegisteredEntry.owner)."
@@ -185,20 +194,22 @@ class OwnerChangeEntry(TimelineEntry):
     reason: str | None
 
 
-@strawberry.type(description="Either side of a merge: this customer survived, or was merged.")
+@strawberry.type(
+    description="MERGE: either side of a merge: this customer survived, or was merged."
+)
 class MergeEntry(TimelineEntry):
     survivor_id: strawberry.ID
     duplicate_id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="FORGOTTEN: personal data erased (right to erasure).")
 class ForgottenEntry(TimelineEntry):
     reason: str | None = strawberry.field(
         description="Kept after erasure: it never holds contact data."
     )
 
 
-@strawberry.type
+@strawberry.type(description="REFERRAL: this customer brought in another.")
 class ReferralEntry(TimelineEntry):
     referred_customer_id: strawberry.ID
 
