@@ -53,17 +53,28 @@ class QueuePage(NamedTuple):
     has_previous: bool
 
 
-QUEUE_SQL = """
-SELECT k.* FROM rm_complaints AS k
-WHERE k.status = ANY(%(statuses)s::text[])
+_WHERE = """k.status = ANY(%(statuses)s::text[])
   AND (%(severity)s::text IS NULL OR k.severity = %(severity)s)
   AND (%(assignee)s::text IS NULL OR k.assignee = %(assignee)s)
   AND (NOT %(unassigned)s OR k.assignee IS NULL)
-  AND (%(before)s::timestamptz IS NULL OR k.filed_at <= %(before)s)
-  AND (%(after_at)s::timestamptz IS NULL OR (k.filed_at, k.id) > (%(after_at)s, %(after_id)s::uuid))
+  AND (%(before)s::timestamptz IS NULL OR k.filed_at <= %(before)s)"""
+
+QUEUE_SQL = f"""
+SELECT k.* FROM rm_complaints AS k
+WHERE {_WHERE}
+  AND (%(after_at)s::timestamptz IS NULL
+       OR (k.filed_at, k.id) > (%(after_at)s, %(after_id)s::uuid))
 ORDER BY k.filed_at, k.id
 LIMIT %(limit)s
 """
+
+EARLIER_SQL = f"""
+SELECT EXISTS (
+    SELECT 1 FROM rm_complaints AS k
+    WHERE {_WHERE} AND (k.filed_at, k.id) <= (%(after_at)s, %(after_id)s::uuid)
+)
+"""
+"""Whether the filter matches anything before the page (one index probe)."""
 
 _FIELDS = tuple(ComplaintView.__dataclass_fields__)
 
@@ -85,6 +96,10 @@ def complaint_queue(
     }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(QUEUE_SQL, params).fetchall()
+    earlier = False
+    if after is not None:
+        found = conn.execute(EARLIER_SQL, params).fetchone()
+        earlier = bool(found and found[0])
     views = [ComplaintView(**{k: row[k] for k in _FIELDS}) for row in rows[:first]]
     edges = [QueueEdge(queue_cursor(v.filed_at, v.id), v) for v in views]
-    return QueuePage(edges, has_next=len(rows) > first, has_previous=after is not None)
+    return QueuePage(edges, has_next=len(rows) > first, has_previous=earlier)

@@ -127,3 +127,15 @@ async def test_a_rebuilt_complaints_projection_holds_the_same_queue(
     after = await queue(gw, status=None)
     assert after == before
     assert [e["node"]["assignee"] for e in after["edges"]] == [None, "susan", "susan", None]
+
+
+async def test_has_previous_page_says_whether_the_filter_matches_before_the_cursor(
+    gw: GatewayHarness, complaints: dict[str, str]
+) -> None:
+    everything = await queue(gw, first=2)
+    cursor = everything["edges"][0]["cursor"]  # complaint a, the oldest
+    susan = await queue(gw, assignee="susan", after=cursor)
+    assert order(susan, complaints) == ["b", "c"]
+    assert susan["pageInfo"]["hasPreviousPage"] is False, "a is not susan's"
+    later = await queue(gw, after=cursor)
+    assert later["pageInfo"]["hasPreviousPage"] is True
