@@ -183,6 +183,7 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
             config.kafka_bootstrap,
             config.topic,
             partitions=config.partitions,
+            security=config.kafka_security,
         )
         try:
             yield publisher

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from streams.kafka_clients import KafkaSecurity
+
 
 class GatewaySettings(Protocol):
     """What the gateway reads from the platform settings."""
@@ -24,6 +26,9 @@ class GatewaySettings(Protocol):
 
     @property
     def jwt_secret(self) -> str | None: ...
+
+    @property
+    def kafka_security(self) -> KafkaSecurity: ...
 
     @property
     def master_key(self) -> str | None: ...

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from streams.kafka_clients import KafkaConfigError, KafkaSecurity, Mechanism, Protocol
+
 DEFAULT_RATES_TO_CNY: dict[str, Decimal] = {
     "CNY": Decimal("1"),
     "USD": Decimal("7.10"),
@@ -40,6 +42,16 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
     kafka_partitions: int = Field(default=4, ge=1)
+    # A managed cluster's security (docs/deployment.md); every client gets them through
+    # `streams.kafka_clients`. The embedded broker speaks PLAINTEXT.
+    kafka_security_protocol: Protocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Mechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = Field(default=None, repr=False)
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle (PEM)")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client cert (mTLS)")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client key (mTLS)")
+    kafka_ssl_check_hostname: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")
@@ -80,6 +92,25 @@ class Settings(BaseSettings):
     @property
     def embedded_kafka(self) -> bool:
         return not self.kafka_bootstrap
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The `CRM_KAFKA_*` security settings, checked (a `SettingError` names the rule)."""
+        from ops.errors import SettingError
+
+        try:
+            return KafkaSecurity(
+                protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_username=self.kafka_sasl_username,
+                sasl_password=self.kafka_sasl_password,
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+                ssl_check_hostname=self.kafka_ssl_check_hostname,
+            ).check()
+        except KafkaConfigError as error:
+            raise SettingError(error.setting, f"{error.message} [{error.code}]") from None
 
     @property
     def endpoints_file(self) -> Path:
@@ -130,9 +161,11 @@ def load_settings_checked(**overrides: Any) -> Settings:
     from ops.errors import SettingError
 
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else None
         setting = env_name(field) if field else "settings"
         raise SettingError(setting, f"{first['msg']} (got {first.get('input')!r})") from None
+    settings.kafka_security  # noqa: B018 -- refuse a cluster setting that cannot work, now
+    return settings

@@ -12,6 +12,7 @@ import pytest
 import bootstrap
 from commands.messages import CommandContext, RegisterCustomer
 from gateway.app import create_app, serving_status
+from streams.kafka_clients import PLAINTEXT
 from streams.relay_main import StreamConfig
 from streams.source import EventSource
 
@@ -43,6 +44,7 @@ def gateway_settings(
         master_key=master_key,
         production=False,
         max_token_ttl_days=7,
+        kafka_security=PLAINTEXT,
     )
 
 
