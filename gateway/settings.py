@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from gateway.auth import IdentityProvider
 from streams.kafka_clients import KafkaSecurity
 
 
@@ -29,6 +30,12 @@ class GatewaySettings(Protocol):
 
     @property
     def kafka_security(self) -> KafkaSecurity: ...
+
+    @property
+    def identity_provider(self) -> IdentityProvider | None: ...
+
+    @property
+    def cors_origins(self) -> list[str]: ...
 
     @property
     def master_key(self) -> str | None: ...

@@ -8,6 +8,7 @@ When `database_url` / `kafka_bootstrap` are unset, the embedded servers start.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.auth import PROVIDER_ALGORITHMS, IdentityProvider
 from streams.kafka_clients import KafkaConfigError, KafkaSecurity, Mechanism, Protocol
 
 DEFAULT_RATES_TO_CNY: dict[str, Decimal] = {
@@ -57,6 +59,17 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")
     master_key: str | None = Field(default=None, description="base64 key wrapping customer keys")
     production: bool = False
+    # Tokens of an identity provider (OIDC), beside the local HS256 ones (docs/deployment.md).
+    oidc_jwks_url: str | None = Field(default=None, description="the provider's JWKS URL")
+    oidc_issuer: str | None = Field(default=None, description="`iss` its tokens carry")
+    oidc_audience: str | None = Field(default=None, description="`aud` meant for this API")
+    oidc_role_claim: str = "role"
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    oidc_jwks_refresh_cooldown: float = Field(default=30.0, ge=0)
+    cors_allowed_origins: str = Field(
+        default="", description="comma-separated browser origins allowed to call the API"
+    )
     max_token_ttl_days: int = Field(
         default=30, ge=1, le=3650, description="longest token lifetime minted or accepted"
     )
@@ -113,6 +126,48 @@ class Settings(BaseSettings):
             raise SettingError(error.setting, f"{error.message} [{error.code}]") from None
 
     @property
+    def identity_provider(self) -> IdentityProvider | None:
+        """The OIDC provider whose tokens the gateway accepts, when its JWKS URL is set."""
+        from ops.errors import SettingError
+
+        if not self.oidc_jwks_url:
+            return None
+        if not self.oidc_jwks_url.startswith(("https://", "http://")):
+            raise SettingError("CRM_OIDC_JWKS_URL", "must be an https:// (or http://) URL")
+        for name in ("oidc_issuer", "oidc_audience"):
+            if not getattr(self, name):
+                raise SettingError(env_name(name), "required with CRM_OIDC_JWKS_URL")
+        algorithms = tuple(a.strip() for a in self.oidc_algorithms.split(",") if a.strip())
+        unknown = sorted(set(algorithms) - set(PROVIDER_ALGORITHMS)) or not algorithms
+        if unknown:
+            raise SettingError(
+                "CRM_OIDC_ALGORITHMS", f"choose from {', '.join(PROVIDER_ALGORITHMS)}"
+            )
+        return IdentityProvider(
+            jwks_url=self.oidc_jwks_url,
+            issuer=str(self.oidc_issuer),
+            audience=str(self.oidc_audience),
+            algorithms=algorithms,
+            role_claim=self.oidc_role_claim,
+            cache_seconds=self.oidc_jwks_cache_seconds,
+            refresh_cooldown=self.oidc_jwks_refresh_cooldown,
+        )
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """`cors_allowed_origins` as a list; each an origin (scheme://host[:port]) or `*`."""
+        from ops.errors import SettingError
+
+        origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise SettingError(
+                    "CRM_CORS_ALLOWED_ORIGINS",
+                    f"{origin!r} is not an origin such as https://app.example.com",
+                )
+        return origins
+
+    @property
     def endpoints_file(self) -> Path:
         return self.data_dir / "endpoints.json"
 
@@ -167,5 +222,8 @@ def load_settings_checked(**overrides: Any) -> Settings:
         field = str(first["loc"][0]) if first.get("loc") else None
         setting = env_name(field) if field else "settings"
         raise SettingError(setting, f"{first['msg']} (got {first.get('input')!r})") from None
-    settings.kafka_security  # noqa: B018 -- refuse a cluster setting that cannot work, now
+    # Refuse now, in one line, a combination that cannot work (not at first use).
+    settings.kafka_security  # noqa: B018
+    settings.identity_provider  # noqa: B018
+    settings.cors_origins  # noqa: B018
     return settings

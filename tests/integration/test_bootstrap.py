@@ -43,6 +43,8 @@ def gateway_settings(
         jwt_secret=secret,
         master_key=master_key,
         production=False,
+        cors_origins=[],
+        identity_provider=None,
         max_token_ttl_days=7,
         kafka_security=PLAINTEXT,
     )
