@@ -11,7 +11,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -41,6 +41,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path(".crm"), description="where embedded servers keep data")
     database_url: str | None = Field(default=None, description="external PostgreSQL URL")
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none", description="`transaction`: the URL is a transaction-pooling PgBouncer"
+    )
+    # Connections per process (docs/deployment.md has the formula for N processes).
+    database_pool_gateway: int = Field(default=8, ge=1, le=200)
+    database_pool_gateway_overflow: int = Field(default=16, ge=0, le=200)
+    database_read_pool: int = Field(default=8, ge=1, le=200)
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
     kafka_partitions: int = Field(default=4, ge=1)
