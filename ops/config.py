@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         from ops.errors import SettingError
 
         try:
-            return KafkaSecurity(
+            security = KafkaSecurity(
                 protocol=self.kafka_security_protocol,
                 sasl_mechanism=self.kafka_sasl_mechanism,
                 sasl_username=self.kafka_sasl_username,
@@ -131,6 +131,14 @@ class Settings(BaseSettings):
             ).check()
         except KafkaConfigError as error:
             raise SettingError(error.setting, f"{error.message} [{error.code}]") from None
+        if self.embedded_kafka and security.protocol != "PLAINTEXT":
+            # The embedded broker speaks PLAINTEXT: the settings are for a cluster not named.
+            raise SettingError(
+                "CRM_KAFKA_BOOTSTRAP",
+                f"required with CRM_KAFKA_SECURITY_PROTOCOL={security.protocol} "
+                "(the embedded broker speaks PLAINTEXT) [KAFKA_SECURITY_WITHOUT_CLUSTER]",
+            )
+        return security
 
     @property
     def identity_provider(self) -> IdentityProvider | None:

@@ -190,6 +190,18 @@ def test_a_setting_that_cannot_work_is_refused_naming_it(
     assert caught.value.setting == setting and code in str(caught.value)
 
 
+def test_security_settings_without_a_cluster_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded broker speaks PLAINTEXT: SASL settings without CRM_KAFKA_BOOTSTRAP
+    would make every process fail to connect to it."""
+    monkeypatch.setenv("CRM_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CRM_KAFKA_SASL_USERNAME", "crm")
+    monkeypatch.setenv("CRM_KAFKA_SASL_PASSWORD", "s3cret")
+    with pytest.raises(SettingError) as caught:
+        load_settings_checked()
+    assert caught.value.setting == "CRM_KAFKA_BOOTSTRAP"
+    assert "KAFKA_SECURITY_WITHOUT_CLUSTER" in str(caught.value)
+
+
 def test_an_unknown_protocol_or_mechanism_names_its_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
