@@ -68,6 +68,23 @@ async def test_the_gateway_serves_graphql_over_the_deps_bootstrap_builds(
         deps.close()
 
 
+def test_the_gateways_connection_counts_are_settings(
+    tmp_path: Path, database_url: str, master_key: str
+) -> None:
+    settings = gateway_settings(tmp_path, database_url, master_key, secret="s3cret")
+    settings.database_pool_gateway = 3
+    settings.database_pool_gateway_overflow = 2
+    settings.database_read_pool = 2
+    deps = bootstrap.gateway_deps_for(settings)  # type: ignore[arg-type]
+    assert deps is not None
+    try:
+        store_pool = deps.app.recorder.datastore.pool  # type: ignore[attr-defined]
+        assert (store_pool.min_size, store_pool.max_size) == (3, 5)
+        assert deps.reads.pool.max_size == 2
+    finally:
+        deps.close()
+
+
 def test_without_a_jwt_secret_there_are_no_deps_and_no_graphql(
     tmp_path: Path, database_url: str, master_key: str
 ) -> None:
