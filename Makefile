@@ -7,9 +7,18 @@ LOCK := requirements.lock
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install lock up demo test test-fast lint format bench chaos clean
+.PHONY: install system-packages lock up demo test test-fast lint format bench chaos clean
 
-install: $(STAMP)
+install: system-packages $(STAMP)
+
+# Debian packages the tests use: PgBouncer (tests/integration/test_external_postgres.py runs
+# the platform through it in transaction pooling). Installed only when missing.
+SYSTEM_PACKAGES := pgbouncer
+system-packages:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+	  { command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
+	  echo "note: could not install $(SYSTEM_PACKAGES) (apt-get as root); its tests will fail"
 
 # The versions CI tested: every dependency pinned by requirements.lock (`make lock`).
 $(STAMP): pyproject.toml $(LOCK)

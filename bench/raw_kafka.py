@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from bench.stats import Run
+from streams.kafka_clients import aio_consumer, aio_producer
 
 Message = tuple[bytes, bytes]
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[Message]) -> Run:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    producer = aio_producer(
+        bootstrap,
         acks="all",
         linger_ms=2,
         max_batch_size=512 * 1024,
@@ -38,9 +37,9 @@ async def _produce(bootstrap: str, topic: str, messages: list[Message]) -> Run:
 
 
 async def _consume(bootstrap: str, topic: str, expected: int) -> Run:
-    consumer = AIOKafkaConsumer(
+    consumer = aio_consumer(
+        bootstrap,
         topic,
-        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

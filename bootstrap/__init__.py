@@ -90,6 +90,7 @@ def open_store(
     snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
     pool_size: int | None = None,
     create_tables: bool = True,
+    overflow: int | None = None,
 ) -> CrmApplication:
     """The event store application for a process of `kind`; the caller closes it.
 
@@ -101,7 +102,7 @@ def open_store(
         master_key=master_key,
         snapshot_interval=snapshot_interval,
         pool_size=pool.size if pool_size is None else pool_size,
-        max_overflow=pool.overflow,
+        max_overflow=pool.overflow if overflow is None else overflow,
         env=None if create_tables else {"CREATE_TABLE": "n"},
     )
 
@@ -140,6 +141,7 @@ def gateway_deps(
     *,
     limits: Limits | None = None,
     read_pool_size: int = 8,
+    store_pool: PoolSize = POOLS["gateway"],
 ) -> GatewayDeps:
     """Deps over one database (event store and read models), with default policy."""
     from commands.group_commit import GroupCommitter
@@ -147,7 +149,13 @@ def gateway_deps(
     from gateway.db import ReadPool
     from gateway.deps import GatewayDeps, Limits
 
-    app = open_store(database_url, master_key, kind="gateway")
+    app = open_store(
+        database_url,
+        master_key,
+        kind="gateway",
+        pool_size=store_pool.size,
+        overflow=store_pool.overflow,
+    )
     return GatewayDeps(
         app=app,
         # Concurrent mutations share transactions (one fsync per round, not per command).
@@ -168,7 +176,18 @@ def gateway_deps_for(settings: GatewaySettings) -> GatewayDeps | None:
     # Settings objects without the knob (older callers, tests) keep the default cap.
     days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
     limits = Limits(max_token_lifetime=timedelta(days=days))
-    return gateway_deps(settings.database_url, settings.master_key, limits=limits)
+    default = POOLS["gateway"]
+    store_pool = PoolSize(
+        getattr(settings, "database_pool_gateway", default.size),
+        getattr(settings, "database_pool_gateway_overflow", default.overflow),
+    )
+    return gateway_deps(
+        settings.database_url,
+        settings.master_key,
+        limits=limits,
+        read_pool_size=getattr(settings, "database_read_pool", 8),
+        store_pool=store_pool,
+    )
 
 
 @contextmanager
@@ -183,6 +202,7 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
             config.kafka_bootstrap,
             config.topic,
             partitions=config.partitions,
+            security=config.kafka_security,
         )
         try:
             yield publisher

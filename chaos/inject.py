@@ -15,8 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 
+from streams.kafka_clients import consumer as new_consumer
+from streams.kafka_clients import producer as new_producer
 from streams.signing import signed_headers, signing_key
 
 HUGE_POSITION = 10**15
@@ -31,7 +33,7 @@ class Injected:
 
 
 def _a_real_purchase(bootstrap: str, topic: str) -> dict[str, Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(bootstrap, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
@@ -64,7 +66,7 @@ def inject(bootstrap: str, topic: str, master_key: str) -> list[Injected]:
         ("unsigned", forged_value, subject, None),
         ("bad-signature", forged_value, subject, signed_headers(theirs, subject, forged_value)),
     ]
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = new_producer(bootstrap, acks="all")
     try:
         sent = []
         for kind, value, key, headers in messages:

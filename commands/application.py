@@ -21,6 +21,7 @@ import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     JSONTranscoder,
     Mapper,
     Notification,
@@ -47,6 +48,10 @@ from events.base import CustomerScoped
 DEFAULT_SNAPSHOT_INTERVAL = 50
 
 
+LIBRARY_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
+"""What the library takes as ``POSTGRES_*``; every other URL parameter is `extra_params`."""
+
+
 def postgres_env(database_url: str) -> dict[str, str]:
     """``POSTGRES_*`` settings of the library from a URL or a libpq conninfo string."""
     params = conninfo_to_dict(database_url)
@@ -57,6 +62,14 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
     }
+
+
+def extra_params(database_url: str) -> dict[str, Any]:
+    """The URL's libpq parameters the library has no ``POSTGRES_*`` for: `sslmode`,
+    `sslrootcert`, `options`, `target_session_attrs`, `application_name`, keepalives…
+    They go to its pool's connection arguments, so the event store connects exactly as
+    every other connection made from the same URL."""
+    return {k: v for k, v in conninfo_to_dict(database_url).items() if k not in LIBRARY_PARAMS}
 
 
 def default_snapshotting(interval: int) -> dict[type[Aggregate], int]:
@@ -90,7 +103,14 @@ class CrmApplication(Application[UUID]):
         key_cache_ttl: float = 5.0,
         email_secret: bytes | None = None,
         env: Mapping[str, str] | None = None,
+        prepared_statements: bool = True,
     ) -> None:
+        """`prepared_statements=False` behind a transaction-pooling PgBouncer (< 1.21), where
+        a statement prepared on one server connection is unknown on the next."""
+        self._connection_args: dict[str, Any] = {
+            **extra_params(database_url),
+            **({} if prepared_statements else {"prepare_threshold": None}),
+        }
         master = parse_master_key(master_key)
         self.master_key = MasterKey(master)
         self.email_secret = email_secret or derive_email_secret(master)
@@ -136,6 +156,14 @@ class CrmApplication(Application[UUID]):
         """Only the explicit settings; an unnamed environment keeps the table names
         ``stored_events`` / ``stored_snapshots`` that the other components read."""
         return Environment("", dict(env or {}))
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory, its pool given the URL's other parameters before it opens."""
+        factory = super().construct_factory(env)
+        pool = getattr(getattr(factory, "datastore", None), "pool", None)
+        if pool is not None and isinstance(pool.kwargs, dict):
+            pool.kwargs.update(self._connection_args)
+        return factory
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()
@@ -301,9 +329,11 @@ def _creating_alone(database_url: str, creating: bool) -> Iterator[None]:
     if not creating:
         yield
         return
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=30) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
+    # A transaction-scoped lock held by an open transaction: through a transaction-pooling
+    # PgBouncer a session lock would stay on whichever server connection took it.
+    with (
+        psycopg.connect(database_url, connect_timeout=30) as conn,
+        conn.transaction(),
+    ):
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
+        yield

@@ -31,6 +31,7 @@ from compliance import analytics
 from compliance.needles import clear_residue, known_values
 from compliance.readmodels import scrub_read_models
 from compliance.residue import Finding, search_database, search_files, search_topic
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 
 @dataclass
@@ -58,6 +59,7 @@ class SearchScope:
     database: bool = True
     files: Path | None = None
     topic: tuple[str, str] | None = None  # (bootstrap, topic)
+    topic_security: KafkaSecurity = PLAINTEXT  # the cluster's SASL/SSL settings
 
 
 def erase(
@@ -127,5 +129,5 @@ def search(
         receipt.searched.append(f"every file under {scope.files}")
     if scope.topic is not None:
         bootstrap, topic = scope.topic
-        receipt.findings += search_topic(bootstrap, topic, needles)
+        receipt.findings += search_topic(bootstrap, topic, needles, security=scope.topic_security)
         receipt.searched.append(f"every message of topic {topic}")

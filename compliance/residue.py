@@ -25,6 +25,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from streams import kafka_clients
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -208,15 +211,21 @@ def duckdb_tables(duck: Any) -> list[tuple[str, str, list[str]]]:
 
 
 def search_topic(
-    bootstrap: str, topic: str, needles: Mapping[str, str], *, timeout: float = 30.0
+    bootstrap: str,
+    topic: str,
+    needles: Mapping[str, str],
+    *,
+    timeout: float = 30.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[Finding]:
     """Every message of `topic` from the start (no consumer group: nothing is committed)."""
     import time
 
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = kafka_clients.consumer(
+        bootstrap,
+        security=security,
         enable_auto_commit=False,
         group_id=None,
         consumer_timeout_ms=1000,

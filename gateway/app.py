@@ -17,12 +17,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.db import ReadPool
 from gateway.health import platform_health
+from gateway.logs import REQUEST_ID_HEADER
 from gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
@@ -65,9 +68,30 @@ def create_app(
     *,
     deps: GatewayDeps | None = None,
 ) -> Starlette:
-    app = Starlette(routes=[*routes(settings, deps), *extra_routes])
+    app = Starlette(
+        routes=[*routes(settings, deps), *extra_routes],
+        middleware=cors_middleware(settings.cors_origins),
+    )
     app.state.settings = settings
     return app
+
+
+def cors_middleware(origins: Sequence[str]) -> list[Middleware]:
+    """Browsers on these origins may call the API (none by default: same origin only).
+
+    Bearer tokens, not cookies, so no credentials mode; the preflight is cached 10 min."""
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "accept", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    ]
 
 
 def serving_status(app: Starlette) -> tuple[str, str]:

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from gateway.auth import IdentityProvider
 from gateway.deps import GatewayDeps
 from gateway.http import GatewayView
 from gateway.live import LiveEvents
 from gateway.schema import build_schema
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 GRAPHQL_PATH = "/graphql"
 
@@ -56,12 +58,16 @@ def create_graphql_app(
     production: bool,
     kafka_bootstrap: str | None = None,
     topic: str | None = None,
+    kafka_security: KafkaSecurity = PLAINTEXT,
+    identity: IdentityProvider | None = None,
     path: str = GRAPHQL_PATH,
 ) -> GraphQLApp:
     if not jwt_secret:
         raise ValueError("the gateway needs a JWT secret")
     if kafka_bootstrap and topic and deps.live is None:
-        deps.live = LiveEvents(kafka_bootstrap, topic)
+        deps.live = LiveEvents(kafka_bootstrap, topic, kafka_security)
     schema = build_schema(deps.limits, production=production)
-    view = GatewayView(schema, deps, jwt_secret=jwt_secret, production=production)
+    view = GatewayView(
+        schema, deps, jwt_secret=jwt_secret, production=production, identity=identity
+    )
     return GraphQLApp(view=view, deps=deps, path=path)

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from anyio import to_thread
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -42,7 +43,14 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.auth import Unauthenticated, authenticate, token_of_connection_params
+from gateway.auth import (
+    IdentityProvider,
+    Principal,
+    TokenVerifier,
+    Unauthenticated,
+    bearer_token,
+    token_of_connection_params,
+)
 from gateway.context import GatewayContext
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, classify
@@ -86,11 +94,17 @@ def negotiate(accept: str | None) -> str | None:
 
 
 def error_response(
-    status: int, message: str, media: str | None, code: str | None = None, **headers: str
+    status: int,
+    message: str,
+    media: str | None,
+    code: str | None = None,
+    reason: str | None = None,
+    **headers: str,
 ) -> Response:
+    """`reason`: the finer code of a refusal (e.g. TOKEN_EXPIRED beside UNAUTHENTICATED)."""
     error: dict[str, Any] = {"message": message}
     if code:
-        error["extensions"] = {"code": code}
+        error["extensions"] = {"code": code, **({"reason": reason} if reason else {})}
     return JSONResponse(
         {"errors": [error]},
         status_code=status,
@@ -118,6 +132,7 @@ class GatewayView(GraphQL[GatewayContext, None]):
         *,
         jwt_secret: str,
         production: bool,
+        identity: IdentityProvider | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -130,6 +145,17 @@ class GatewayView(GraphQL[GatewayContext, None]):
         self.deps = deps
         self.jwt_secret = jwt_secret
         self.production = production
+        self.tokens = TokenVerifier(
+            jwt_secret, identity, max_lifetime=deps.limits.max_token_lifetime
+        )
+
+    async def authenticate(self, header: str | None) -> Principal:
+        """The caller's principal. A provider's token may need its key set fetched (on
+        start and rotation): that runs in a thread, never blocking the event loop."""
+        token = bearer_token(header)
+        if self.tokens.is_local(token):
+            return self.tokens.verify(token)
+        return await to_thread.run_sync(self.tokens.verify, token)
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -167,17 +193,14 @@ class GatewayView(GraphQL[GatewayContext, None]):
         if request.method == "POST" and self.declared_too_large(request):
             return self.too_large(media)
         try:
-            principal = authenticate(
-                request.headers.get("authorization"),
-                self.jwt_secret,
-                max_lifetime=self.deps.limits.max_token_lifetime,
-            )
+            principal = await self.authenticate(request.headers.get("authorization"))
         except Unauthenticated as error:
             return error_response(
                 401,
                 str(error),
                 media,
                 UNAUTHENTICATED,
+                reason=error.code,
                 **{"WWW-Authenticate": 'Bearer realm="crm", error="invalid_token"'},
             )
         if request.method == "POST":
@@ -289,11 +312,9 @@ class GatewayView(GraphQL[GatewayContext, None]):
         if header is None and context.request is not None:
             header = context.request.headers.get("authorization")
         try:
-            context.principal = authenticate(
-                header, self.jwt_secret, max_lifetime=self.deps.limits.max_token_lifetime
-            )
+            context.principal = await self.authenticate(header)
         except Unauthenticated as error:
-            raise ConnectionRejectionError({"message": str(error)}) from error
+            raise ConnectionRejectionError({"message": str(error), "code": error.code}) from error
         return UNSET
 
 

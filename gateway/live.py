@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from streams.envelope import decode
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity, aio_consumer
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class Subscriber:
 class LiveEvents:
     """Fan-out of the topic's new envelopes to subscribers (see module docstring)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.topic = topic
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
@@ -95,11 +97,10 @@ class LiveEvents:
             raise LiveUnavailable(f"live events unavailable: {self._failure or 'broker timeout'}")
 
     async def _consume(self, ready: asyncio.Event) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        consumer = AIOKafkaConsumer(
+        consumer = aio_consumer(
+            self.bootstrap,
             self.topic,
-            bootstrap_servers=self.bootstrap,
+            security=self.security,
             group_id=None,
             auto_offset_reset="latest",
             enable_auto_commit=False,

@@ -26,6 +26,8 @@ def graphql_app(settings: GatewaySettings, deps: GatewayDeps | None) -> GraphQLA
         production=settings.production,
         kafka_bootstrap=settings.kafka_bootstrap,
         topic=settings.kafka_topic,
+        kafka_security=settings.kafka_security,
+        identity=settings.identity_provider,
     )
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from gateway.auth import IdentityProvider
+from streams.kafka_clients import KafkaSecurity
+
 
 class GatewaySettings(Protocol):
     """What the gateway reads from the platform settings."""
@@ -24,6 +27,15 @@ class GatewaySettings(Protocol):
 
     @property
     def jwt_secret(self) -> str | None: ...
+
+    @property
+    def kafka_security(self) -> KafkaSecurity: ...
+
+    @property
+    def identity_provider(self) -> IdentityProvider | None: ...
+
+    @property
+    def cors_origins(self) -> list[str]: ...
 
     @property
     def master_key(self) -> str | None: ...

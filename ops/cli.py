@@ -66,7 +66,13 @@ def setting_errors() -> Iterator[None]:
 
 
 def settings_from(**overrides: Any) -> Settings:
-    return load_settings_checked(**overrides)
+    """The process's settings; behind a transaction pooler, no prepared statements from
+    here on (`commands.pooling`), before any connection is made."""
+    from commands.pooling import set_prepared_statements
+
+    settings = load_settings_checked(**overrides)
+    set_prepared_statements(settings.database_pooler != "transaction")
+    return settings
 
 
 def _log(message: str) -> None:

@@ -8,9 +8,10 @@ When `database_url` / `kafka_bootstrap` are unset, the embedded servers start.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -19,6 +20,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from gateway.auth import PROVIDER_ALGORITHMS, IdentityProvider
+from streams.kafka_clients import KafkaConfigError, KafkaSecurity, Mechanism, Protocol
 
 DEFAULT_RATES_TO_CNY: dict[str, Decimal] = {
     "CNY": Decimal("1"),
@@ -37,14 +41,42 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path(".crm"), description="where embedded servers keep data")
     database_url: str | None = Field(default=None, description="external PostgreSQL URL")
+    database_pooler: Literal["none", "transaction"] = Field(
+        default="none", description="`transaction`: the URL is a transaction-pooling PgBouncer"
+    )
+    # Connections per process (docs/deployment.md has the formula for N processes).
+    database_pool_gateway: int = Field(default=8, ge=1, le=200)
+    database_pool_gateway_overflow: int = Field(default=16, ge=0, le=200)
+    database_read_pool: int = Field(default=8, ge=1, le=200)
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
     kafka_partitions: int = Field(default=4, ge=1)
+    # A managed cluster's security (docs/deployment.md); every client gets them through
+    # `streams.kafka_clients`. The embedded broker speaks PLAINTEXT.
+    kafka_security_protocol: Protocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Mechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = Field(default=None, repr=False)
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle (PEM)")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client cert (mTLS)")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client key (mTLS)")
+    kafka_ssl_check_hostname: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")
     master_key: str | None = Field(default=None, description="base64 key wrapping customer keys")
     production: bool = False
+    # Tokens of an identity provider (OIDC), beside the local HS256 ones (docs/deployment.md).
+    oidc_jwks_url: str | None = Field(default=None, description="the provider's JWKS URL")
+    oidc_issuer: str | None = Field(default=None, description="`iss` its tokens carry")
+    oidc_audience: str | None = Field(default=None, description="`aud` meant for this API")
+    oidc_role_claim: str = "role"
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    oidc_jwks_refresh_cooldown: float = Field(default=30.0, ge=0)
+    cors_allowed_origins: str = Field(
+        default="", description="comma-separated browser origins allowed to call the API"
+    )
     max_token_ttl_days: int = Field(
         default=30, ge=1, le=3650, description="longest token lifetime minted or accepted"
     )
@@ -80,6 +112,75 @@ class Settings(BaseSettings):
     @property
     def embedded_kafka(self) -> bool:
         return not self.kafka_bootstrap
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The `CRM_KAFKA_*` security settings, checked (a `SettingError` names the rule)."""
+        from ops.errors import SettingError
+
+        try:
+            security = KafkaSecurity(
+                protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_username=self.kafka_sasl_username,
+                sasl_password=self.kafka_sasl_password,
+                ssl_cafile=self.kafka_ssl_cafile,
+                ssl_certfile=self.kafka_ssl_certfile,
+                ssl_keyfile=self.kafka_ssl_keyfile,
+                ssl_check_hostname=self.kafka_ssl_check_hostname,
+            ).check()
+        except KafkaConfigError as error:
+            raise SettingError(error.setting, f"{error.message} [{error.code}]") from None
+        if self.embedded_kafka and security.protocol != "PLAINTEXT":
+            # The embedded broker speaks PLAINTEXT: the settings are for a cluster not named.
+            raise SettingError(
+                "CRM_KAFKA_BOOTSTRAP",
+                f"required with CRM_KAFKA_SECURITY_PROTOCOL={security.protocol} "
+                "(the embedded broker speaks PLAINTEXT) [KAFKA_SECURITY_WITHOUT_CLUSTER]",
+            )
+        return security
+
+    @property
+    def identity_provider(self) -> IdentityProvider | None:
+        """The OIDC provider whose tokens the gateway accepts, when its JWKS URL is set."""
+        from ops.errors import SettingError
+
+        if not self.oidc_jwks_url:
+            return None
+        if not self.oidc_jwks_url.startswith(("https://", "http://")):
+            raise SettingError("CRM_OIDC_JWKS_URL", "must be an https:// (or http://) URL")
+        for name in ("oidc_issuer", "oidc_audience"):
+            if not getattr(self, name):
+                raise SettingError(env_name(name), "required with CRM_OIDC_JWKS_URL")
+        algorithms = tuple(a.strip() for a in self.oidc_algorithms.split(",") if a.strip())
+        unknown = sorted(set(algorithms) - set(PROVIDER_ALGORITHMS)) or not algorithms
+        if unknown:
+            raise SettingError(
+                "CRM_OIDC_ALGORITHMS", f"choose from {', '.join(PROVIDER_ALGORITHMS)}"
+            )
+        return IdentityProvider(
+            jwks_url=self.oidc_jwks_url,
+            issuer=str(self.oidc_issuer),
+            audience=str(self.oidc_audience),
+            algorithms=algorithms,
+            role_claim=self.oidc_role_claim,
+            cache_seconds=self.oidc_jwks_cache_seconds,
+            refresh_cooldown=self.oidc_jwks_refresh_cooldown,
+        )
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """`cors_allowed_origins` as a list; each an origin (scheme://host[:port]) or `*`."""
+        from ops.errors import SettingError
+
+        origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise SettingError(
+                    "CRM_CORS_ALLOWED_ORIGINS",
+                    f"{origin!r} is not an origin such as https://app.example.com",
+                )
+        return origins
 
     @property
     def endpoints_file(self) -> Path:
@@ -130,9 +231,14 @@ def load_settings_checked(**overrides: Any) -> Settings:
     from ops.errors import SettingError
 
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else None
         setting = env_name(field) if field else "settings"
         raise SettingError(setting, f"{first['msg']} (got {first.get('input')!r})") from None
+    # Refuse now, in one line, a combination that cannot work (not at first use).
+    settings.kafka_security  # noqa: B018
+    settings.identity_provider  # noqa: B018
+    settings.cors_origins  # noqa: B018
+    return settings

@@ -36,6 +36,7 @@ from ops.errors import SettingError
 from ops.heartbeat import write_json_atomic
 from ops.lock import DataDirLock
 from ops.supervisor import ChildSpec, StartupError, Supervisor
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 SERVER_STOP_TIMEOUT = 20.0
 COMPONENT_STOP_TIMEOUT = 10.0
@@ -122,7 +123,13 @@ def check_database(url: str, timeout: int = 3) -> None:
         )
 
 
-def check_broker(bootstrap: str, topic: str, partitions: int, timeout: float = 3.0) -> None:
+def check_broker(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    timeout: float = 3.0,
+    security: KafkaSecurity = PLAINTEXT,
+) -> None:
     """An external Kafka must be reachable; the topic is created when missing."""
     reachable = False
     for server in bootstrap.split(","):
@@ -138,7 +145,7 @@ def check_broker(bootstrap: str, topic: str, partitions: int, timeout: float = 3
             "CRM_KAFKA_BOOTSTRAP", f"cannot reach any Kafka bootstrap server in {bootstrap!r}"
         )
     try:
-        ensure_topic_retrying(bootstrap, topic, partitions, timeout=10.0)
+        ensure_topic_retrying(bootstrap, topic, partitions, timeout=10.0, security=security)
     except Exception as error:
         raise SettingError(
             "CRM_KAFKA_BOOTSTRAP", f"cannot create topic {topic!r} on {bootstrap}: {error}"
@@ -151,6 +158,7 @@ def ensure_topic_retrying(
     partitions: int,
     timeout: float,
     alive: Callable[[], bool] = lambda: True,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """`ensure_topic`, retried while a just-started broker finishes starting."""
     from streams.topic import ensure_topic
@@ -158,7 +166,7 @@ def ensure_topic_retrying(
     deadline = time.monotonic() + timeout
     while True:
         try:
-            ensure_topic(bootstrap, topic, partitions)
+            ensure_topic(bootstrap, topic, partitions, security)
             return
         except Exception:
             if time.monotonic() > deadline or not alive():
@@ -173,7 +181,12 @@ def preflight(settings: Settings) -> Settings:
     if settings.database_url:
         check_database(settings.database_url)
     if settings.kafka_bootstrap:
-        check_broker(settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions)
+        check_broker(
+            settings.kafka_bootstrap,
+            settings.kafka_topic,
+            settings.kafka_partitions,
+            security=settings.kafka_security,
+        )
     return settings
 
 

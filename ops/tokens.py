@@ -1,8 +1,10 @@
 """Signed tokens for local use: `crm token --role sales --subject alice`.
 
-HS256 JWTs with the claims `sub` (who), `role` (one of `ROLES`), `iss` ("crm"),
-`iat` and `exp`. `ROLES` is the gateway's own list (`gateway.roles`), so a token is
-minted for exactly the roles the gateway accepts. The secret is `CRM_JWT_SECRET` when
+The command line's side only: its options checked (`--ttl`, `--role`, `--subject`) and
+the secret found; minting and verifying are `gateway.auth`'s (HS256 JWTs with the claims
+`sub` (who), `role` (one of `ROLES`), `iss` ("crm"), `iat` and `exp`). `ROLES` is the
+gateway's own list (`gateway.roles`), so a token is minted for exactly the roles the
+gateway accepts. The secret is `CRM_JWT_SECRET` when
 set (production); otherwise a random secret generated once into `D/jwt.secret` (mode
 0600) and reused, so tokens stay valid across restarts of the same data folder.
 """
@@ -10,17 +12,15 @@ set (production); otherwise a random secret generated once into `D/jwt.secret` (
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
+from gateway import auth
 from gateway.roles import ROLES
 from ops.errors import SettingError
 from ops.keys import jwt_secret
 
-__all__ = ["ROLES", "check_role", "jwt_secret", "mint_token", "parse_ttl", "verify_token"]
+__all__ = ["ROLES", "check_role", "jwt_secret", "mint_token", "parse_ttl"]
 
-ISSUER = "crm"
-ALGORITHM = "HS256"
 DEFAULT_TTL = "12h"
 MAX_TTL = timedelta(days=30)
 """Default cap on `--ttl` (setting `max_token_ttl_days`); the gateway refuses tokens
@@ -53,28 +53,8 @@ def check_role(role: str) -> str:
 def mint_token(
     secret: str, *, role: str, subject: str, ttl: timedelta, now: datetime | None = None
 ) -> str:
-    import jwt
-
+    """`gateway.auth.mint_token` (the one token module), after the command line's checks."""
     check_role(role)
     if not subject.strip():
         raise SettingError("--subject", "must not be empty")
-    issued = now or datetime.now(UTC)
-    claims = {
-        "sub": subject,
-        "role": role,
-        "iss": ISSUER,
-        "iat": int(issued.timestamp()),
-        "exp": int((issued + ttl).timestamp()),
-    }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
-
-
-def verify_token(secret: str, token: str) -> dict[str, Any]:
-    """The claims of a valid token; raises `jwt.InvalidTokenError` otherwise."""
-    import jwt
-
-    claims: dict[str, Any] = jwt.decode(
-        token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
-    )
-    check_role(str(claims.get("role")))
-    return claims
+    return auth.mint_token(secret, subject=subject, role=role, ttl=ttl, now=now)

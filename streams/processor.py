@@ -22,6 +22,7 @@ from typing import Any, cast
 import faust
 
 from streams.generation import group_id
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class ProcessorSettings:
     batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
     generation: int = 0  # of the broker's log (streams/generation.py): names the group
+    security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
 
     @property
     def group(self) -> str:
@@ -140,6 +142,7 @@ def build_app(
     app = faust.App(
         settings.group,
         broker=brokers,
+        broker_credentials=faust_credentials(settings.security),
         store="memory://",
         datadir=str(datadir),
         web_enabled=False,

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from commands.application import CrmApplication
 from streams.envelope import encode, validate
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer, producer
 from streams.signing import signed_headers
 from streams.source import EventSource
 from streams.topic import ensure_topic
@@ -106,10 +107,12 @@ class Relay:
         partitions: int = 4,
         batch_size: int = 1000,
         validate_messages: bool = True,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.source = EventSource(app)
         self.signing_key = app.stream_signing_key
         self.bootstrap = bootstrap
+        self.security = security
         self.topic = topic
         self.partitions = partitions
         self.batch_size = batch_size
@@ -117,14 +120,15 @@ class Relay:
         self.store = ProgressStore(database_url, topic)
         self.progress = self.store.load()
         self.producer = self._new_producer()
-        self.probe = KafkaConsumer(bootstrap_servers=bootstrap, client_id="crm-relay-probe")
+        self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
         self.listener = psycopg.connect(database_url, autocommit=True)
         self.listener.execute("LISTEN stored_events")
 
     def _new_producer(self) -> KafkaProducer:
-        return KafkaProducer(
-            bootstrap_servers=self.bootstrap,
+        return producer(
+            self.bootstrap,
+            self.security,
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
@@ -155,7 +159,7 @@ class Relay:
         remembered = self.progress.partition_ends
         lost = ends is None or any(ends.get(p, 0) < end for p, end in remembered.items())
         if ends is None:
-            ensure_topic(self.bootstrap, self.topic, self.partitions)
+            ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
         if lost and (self.progress.position > 0 or remembered):
             log.warning(
                 "broker lost data on %s (had %s, now %s): re-publishing from the event store",
@@ -214,7 +218,7 @@ class Relay:
 
     def run(self, stop: Any, report: Report, *, check_interval: float = 1.0) -> None:
         last_check = 0.0
-        ensure_topic(self.bootstrap, self.topic, self.partitions)
+        ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
         while not stop.is_set():
             try:
                 if time.monotonic() - last_check >= check_interval:

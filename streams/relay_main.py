@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
+
 Report = Callable[[str, str], None]
 """report(status, detail): status is ok | idle | starting | error."""
 
@@ -35,6 +37,7 @@ class StreamConfig:
     data_dir: Path
     partitions: int = 4
     master_key: str = field(default="", repr=False)  # base64; for `CrmApplication`
+    kafka_security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import contextlib
 
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity, admin_client
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+
+def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, security: KafkaSecurity = PLAINTEXT
+) -> None:
     """Create the topic if it is missing (idempotent; a no-op on a live cluster)."""
-    from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crm-admin")
+    admin = admin_client(bootstrap, security, client_id="crm-admin")
     try:
         if topic in admin.list_topics():
             return

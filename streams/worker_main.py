@@ -112,7 +112,12 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     app = sealed_reader(config.database_url, config.master_key)
     watch = GenerationWatch(config.database_url, config.topic)
     settings = ProcessorSettings(
-        name, config.kafka_bootstrap, config.topic, config.data_dir, generation=watch.started_in
+        name,
+        config.kafka_bootstrap,
+        config.topic,
+        config.data_dir,
+        generation=watch.started_in,
+        security=config.kafka_security,
     )
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):

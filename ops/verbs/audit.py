@@ -429,7 +429,13 @@ def forget(
         url = database_url(settings)
         root = settings.analytics_path.parent
         topic = (kafka_bootstrap(settings), settings.kafka_topic) if scan_topic else None
-        scope = None if no_scan else SearchScope(database=True, files=root, topic=topic)
+        scope = (
+            None
+            if no_scan
+            else SearchScope(
+                database=True, files=root, topic=topic, topic_security=settings.kafka_security
+            )
+        )
         with open_app(data_dir) as app:
             try:
                 receipt = erase(

@@ -155,6 +155,7 @@ def _reapply(settings: Settings, worker: str, found: Parked) -> str | None:
         topic=found.message.topic,
         data_dir=settings.data_dir,
         master_key=master_key(settings),
+        kafka_security=settings.kafka_security,
     )
     with (
         open_application(settings, pool_size=2) as app,

@@ -12,6 +12,7 @@ import pytest
 import bootstrap
 from commands.messages import CommandContext, RegisterCustomer
 from gateway.app import create_app, serving_status
+from streams.kafka_clients import PLAINTEXT
 from streams.relay_main import StreamConfig
 from streams.source import EventSource
 
@@ -42,7 +43,10 @@ def gateway_settings(
         jwt_secret=secret,
         master_key=master_key,
         production=False,
+        cors_origins=[],
+        identity_provider=None,
         max_token_ttl_days=7,
+        kafka_security=PLAINTEXT,
     )
 
 
@@ -60,6 +64,23 @@ async def test_the_gateway_serves_graphql_over_the_deps_bootstrap_builds(
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             response = await client.post("/graphql", json={"query": "{ __typename }"})
         assert response.status_code == 401  # GraphQL is mounted and asks for a token
+    finally:
+        deps.close()
+
+
+def test_the_gateways_connection_counts_are_settings(
+    tmp_path: Path, database_url: str, master_key: str
+) -> None:
+    settings = gateway_settings(tmp_path, database_url, master_key, secret="s3cret")
+    settings.database_pool_gateway = 3
+    settings.database_pool_gateway_overflow = 2
+    settings.database_read_pool = 2
+    deps = bootstrap.gateway_deps_for(settings)  # type: ignore[arg-type]
+    assert deps is not None
+    try:
+        store_pool = deps.app.recorder.datastore.pool  # type: ignore[attr-defined]
+        assert (store_pool.min_size, store_pool.max_size) == (3, 5)
+        assert deps.reads.pool.max_size == 2
     finally:
         deps.close()
 

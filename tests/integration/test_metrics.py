@@ -36,6 +36,8 @@ async def test_metrics_report_relay_and_projection_lag(
         jwt_secret="x",
         master_key=None,
         production=False,
+        cors_origins=[],
+        identity_provider=None,
     )
     gateway = create_app(settings)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=gateway)

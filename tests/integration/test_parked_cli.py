@@ -63,6 +63,8 @@ async def test_parked_verbs_health_and_metrics_end_to_end(
         jwt_secret="x",
         master_key=None,
         production=False,
+        cors_origins=[],
+        identity_provider=None,
     )
     health = await get(settings, "/healthz")
     assert health.status_code == 200  # reads work: degraded, not down

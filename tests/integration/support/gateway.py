@@ -23,7 +23,7 @@ from commands.crypto import generate_master_key
 from commands.messages import CommandResult
 from commands.service import CommandService
 from compliance.access_log import AccessLog
-from gateway.auth import mint_token
+from gateway.auth import IdentityProvider, mint_token
 from gateway.db import ReadPool
 from gateway.deps import GatewayDeps, Limits, utc_now
 from gateway.graphql_app import GraphQLApp, create_graphql_app
@@ -78,6 +78,7 @@ class GatewayHarness:
         sync_writes: bool = True,
         clock: Callable[[], datetime] = utc_now,
         production: bool = False,
+        identity: IdentityProvider | None = None,
     ) -> GatewayHarness:
         app = CrmApplication(database_url, master_key=generate_master_key(), pool_size=4)
         sync = ReadModelSync(app, database_url, clock)
@@ -97,6 +98,7 @@ class GatewayHarness:
             production=production,
             kafka_bootstrap=kafka_bootstrap,
             topic=topic,
+            identity=identity,
         )
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=Starlette(routes=graphql.routes)),

@@ -1,0 +1,142 @@
+"""External PostgreSQL as it is run for real: the full URL (options, application_name,
+target_session_attrs, sslmode…) reaches the event store's pool, and the platform runs
+through a real PgBouncer in transaction pooling: writes, the relay, a worker and the
+gateway's reads, with prepared statements off (`CRM_DATABASE_POOLER=transaction`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from commands.application import CrmApplication
+from commands.pooling import prepared_statements, set_prepared_statements
+from commands.service import CommandService
+from gateway.db import ReadPool
+from streams import kafka_clients
+from streams.topic import ensure_topic
+from tests.integration.support.pgbouncer import running_pgbouncer
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import one_customer, start_worker, stop
+
+pytestmark = pytest.mark.integration
+
+CUSTOMERS = 12  # x 4 commands: every statement runs far more than psycopg's threshold of 5
+
+
+def with_params(url: str, **params: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, **params)
+
+
+@pytest.fixture
+def no_prepared_statements() -> Iterator[None]:
+    set_prepared_statements(False)
+    try:
+        yield
+    finally:
+        set_prepared_statements(True)
+
+
+def test_the_event_store_connects_with_every_parameter_of_the_url(
+    database_url: str, master_key: str
+) -> None:
+    url = with_params(
+        database_url,
+        application_name="crm-store-test",
+        options="-c statement_timeout=12345",
+        target_session_attrs="read-write",
+        sslmode="prefer",
+    )
+    app = CrmApplication(url, master_key=master_key, pool_size=1)
+    try:
+        with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            shown = [
+                conn.execute(f"SHOW {name}").fetchone()[name]
+                for name in ("application_name", "statement_timeout")
+            ]
+            assert conn.info.get_parameters()["target_session_attrs"] == "read-write"
+    finally:
+        app.close()
+    assert shown == ["crm-store-test", "12345ms"]
+
+
+def test_the_event_store_can_be_told_not_to_prepare(database_url: str, master_key: str) -> None:
+    app = CrmApplication(
+        database_url, master_key=master_key, pool_size=1, prepared_statements=False
+    )
+    try:
+        with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            assert conn.prepare_threshold is None
+    finally:
+        app.close()
+
+
+def applied(reads: ReadPool) -> tuple[Any, ...]:
+    def query(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM rm_customers), "
+            "(SELECT coalesce(sum(total_cny), 0) FROM rm_purchases)"
+        ).fetchone()
+        return tuple(row or ())
+
+    try:
+        return reads.call(query)
+    except psycopg.errors.UndefinedTable:
+        return (0, Decimal(0))
+
+
+def test_the_platform_runs_through_pgbouncer_in_transaction_pooling(
+    servers: ServerSet,
+    database_url: str,
+    kafka_topic: str,
+    master_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_prepared_statements: None,
+) -> None:
+    with running_pgbouncer(database_url) as bouncer:
+        url = bouncer.url(database_url, application_name="crm-via-pgbouncer")
+        monkeypatch.setenv("CRM_DATABASE_POOLER", "transaction")  # the processes' setting
+        ensure_topic(servers.kafka_bootstrap, kafka_topic, 2)
+        app = CrmApplication(url, master_key=master_key, pool_size=2)
+        reads = ReadPool(url, max_size=2)
+        processes = [
+            start_worker(servers, url, kafka_topic, master_key, tmp_path / name, verb)
+            for name, verb in (("relay", ("relay",)), ("worker", ("worker", "projections")))
+        ]
+        try:
+            assert not prepared_statements()
+            service = CommandService(app)
+            for i in range(CUSTOMERS):
+                one_customer(service, i)  # writes through the bouncer
+            assert app.recorder.max_notification_id() == CUSTOMERS * 4  # a read of the store
+            expected = (CUSTOMERS, Decimal("120.00") * CUSTOMERS)
+            deadline = time.monotonic() + 120
+            while applied(reads) != expected:  # the gateway's reads, through the bouncer
+                assert time.monotonic() < deadline, f"applied only {applied(reads)}"
+                assert all(p.poll() is None for p in processes), bouncer.log()[-2000:]
+                time.sleep(0.3)
+        finally:
+            for process in processes:
+                stop(process)
+            reads.close()
+            app.close()
+        log = bouncer.log()
+    assert "prepared statement" not in log and "ERROR" not in log, log[-2000:]
+    consumer = kafka_clients.consumer(
+        servers.kafka_bootstrap,
+        kafka_topic,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        enable_auto_commit=False,
+    )
+    try:
+        published = sum(1 for _ in consumer)
+    finally:
+        consumer.close()
+    assert published >= CUSTOMERS * 4  # the relay published every event (at least once)
