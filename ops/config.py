@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     base_currency: str = "CNY"
     rates_to_cny: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES_TO_CNY))
     snapshot_interval: int = Field(default=50, ge=1)
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="the processes' log lines: JSON objects or plain text"
+    )
 
     @field_validator("data_dir")
     @classmethod
