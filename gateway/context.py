@@ -23,6 +23,7 @@ from gateway.access import AccessNotes
 from gateway.auth import Principal
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
+from gateway.observe import trace_correlation_id
 from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
 from projections.activity import ActivityPage, order_pages, touch_pages
@@ -160,4 +161,4 @@ class GatewayContext:
 
     def command_context(self) -> CommandContext:
         """The write side's context: the token's subject is the actor of every event."""
-        return CommandContext(actor=self.who.subject)
+        return CommandContext(actor=self.who.subject, correlation_id=trace_correlation_id())

@@ -55,7 +55,12 @@ from gateway.context import GatewayContext
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, classify
 from gateway.graphiql import graphiql_html
-from gateway.logs import REQUEST_ID_HEADER, client_request_id, without_suggestions
+from gateway.logs import (
+    REQUEST_ID_HEADER,
+    client_request_id,
+    current_request_id,
+    without_suggestions,
+)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -212,6 +217,7 @@ class GatewayView(GraphQL[GatewayContext, None]):
         context.request_id = client_request_id(request.headers.get(REQUEST_ID_HEADER)) or (
             context.request_id
         )
+        current_request_id.set(context.request_id)
         try:
             response = await self.run(request, context=context)
         except HTTPException as error:

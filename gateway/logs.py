@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from contextvars import ContextVar
 
 import strawberry
 from graphql import GraphQLError
@@ -24,8 +25,18 @@ from gateway.errors import INTERNAL, classify
 log = logging.getLogger("crm.gateway")
 
 REQUEST_ID_HEADER = "x-request-id"
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
+"""The request being served, for every log line written while serving it."""
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on each record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
 
 
 def client_request_id(value: str | None) -> str | None:

@@ -6,7 +6,9 @@
   a read-model projection applied (partitions advance independently, so this is the
   distance from the furthest; 0 when caught up);
 - `crm_parked_messages`: messages the workers parked instead of applying (`crm parked
-  list`); anything above 0 needs an operator.
+  list`); anything above 0 needs an operator;
+- `crm_graphql_request_seconds{operation,type,outcome}`: a histogram of the GraphQL
+  operations this gateway served (`gateway.observe`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.observe import request_metrics
 from streams.parking import parked_count
 
 METRICS_PATH = "/metrics"
@@ -78,6 +81,6 @@ def metrics_route(database_url: str | None) -> Route:
             lag = await asyncio.to_thread(read_lag, database_url)
         except psycopg.Error as error:
             return Response(f"database unreachable: {error}\n", status_code=503)
-        return Response(render(lag), media_type=CONTENT_TYPE_LATEST)
+        return Response(render(lag) + request_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     return Route(METRICS_PATH, metrics, methods=["GET"], name="metrics")

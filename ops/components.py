@@ -57,6 +57,16 @@ def _require_servers(settings: Settings, verb: str) -> tuple[str, str]:
     return settings.database_url, settings.kafka_bootstrap
 
 
+def start_telemetry(component: str, settings: Settings) -> None:
+    """JSON (or text) logs and, when the OTEL_* variables ask for it, traces."""
+    from ops import telemetry
+
+    try:
+        telemetry.configure(component, settings.log_format)
+    except ValueError as error:
+        raise SettingError("OTEL_TRACES_EXPORTER", str(error).split(": ", 1)[-1]) from error
+
+
 def run_stream_process(settings: Settings, kind: str, worker: str | None = None) -> None:
     """`crm relay` (kind "relay") or `crm worker NAME` (kind "worker")."""
     from ops.keys import master_key
@@ -78,6 +88,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         kafka_security=settings.kafka_security,
     )
     name = "relay" if kind == "relay" else f"worker-{worker}"
+    start_telemetry(name, settings)
     stop = StopFlag().install()
     heartbeat = Heartbeat(settings.run_dir, name).start()
     try:
@@ -102,6 +113,7 @@ def run_gateway(settings: Settings) -> None:
     from gateway.app import create_app, serving_status
     from ops.keys import with_secrets
 
+    start_telemetry("gateway", settings)
     heartbeat = Heartbeat(settings.run_dir, "gateway")
     heartbeat.report("starting", "loading the application")
     heartbeat.start()

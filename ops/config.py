@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     base_currency: str = "CNY"
     rates_to_cny: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES_TO_CNY))
     snapshot_interval: int = Field(default=50, ge=1)
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="the processes' log lines: JSON objects or plain text"
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -23,6 +23,7 @@ from gateway.access import RecordAccess
 from gateway.deps import Limits
 from gateway.hardening import BoundedInput, ErrorPolicy, StorableText, cost_limit
 from gateway.logs import GatewaySchema
+from gateway.observe import ObserveOperations
 from gateway.outcomes import ReportMutationOutcomes
 from gateway.reported import ReportedErrors
 from gateway.schema.mutation import Mutation
@@ -40,6 +41,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     """
     limits = limits or Limits()
     extensions: list[Any] = [
+        ObserveOperations,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=limits.cache_size),
         lambda: ValidationCache(maxsize=limits.cache_size),
