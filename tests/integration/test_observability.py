@@ -104,6 +104,8 @@ async def test_metrics_have_a_latency_histogram_per_operation(
         jwt_secret="x",
         master_key=None,
         production=False,
+        cors_origins=[],
+        identity_provider=None,
     )
     transport = httpx.ASGITransport(app=create_app(settings))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
