@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
 from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
+from projections.business_time import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
     from aggregates.policy import Policy
@@ -203,9 +204,10 @@ def read_model_sink(app: SealedSource, database_url: str) -> ReadModelSink:
     return ReadModelSink(app, database_url)
 
 
-def analytics_sink(data_dir: Path) -> AnalyticsSink:
-    """The analytics worker's sink: Parquet files and the DuckDB catalog under `data_dir`."""
+def analytics_sink(data_dir: Path, zone: str = DEFAULT_TIMEZONE) -> AnalyticsSink:
+    """The analytics worker's sink: Parquet files and the DuckDB catalog under `data_dir`,
+    business months in `zone` (`CRM_TIMEZONE`)."""
     from projections.analytics.layout import AnalyticsLayout
     from projections.analytics.writer import AnalyticsSink
 
-    return AnalyticsSink(AnalyticsLayout.for_data_dir(data_dir))
+    return AnalyticsSink(AnalyticsLayout.for_data_dir(data_dir), zone=zone)
