@@ -141,6 +141,7 @@ def gateway_deps(
     *,
     limits: Limits | None = None,
     read_pool_size: int = 8,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> GatewayDeps:
     """Deps over one database (event store and read models), with default policy."""
     from commands.group_commit import GroupCommitter
@@ -156,6 +157,7 @@ def gateway_deps(
         reads=ReadPool(database_url, max_size=read_pool_size),
         limits=limits or Limits(),
         access_log=AccessLog(app),
+        timezone=timezone,
     )
 
 
@@ -169,7 +171,8 @@ def gateway_deps_for(settings: GatewaySettings) -> GatewayDeps | None:
     # Settings objects without the knob (older callers, tests) keep the default cap.
     days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
     limits = Limits(max_token_lifetime=timedelta(days=days))
-    return gateway_deps(settings.database_url, settings.master_key, limits=limits)
+    zone = getattr(settings, "timezone", DEFAULT_TIMEZONE)
+    return gateway_deps(settings.database_url, settings.master_key, limits=limits, timezone=zone)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -35,6 +35,7 @@ from gateway.schema.types import (
     AuditEvent,
     AuditEventConnection,
     AuditEventEdge,
+    BusinessTime,
     Customer,
     CustomerConnection,
     CustomerEdge,
@@ -48,6 +49,8 @@ from gateway.schema.types import (
     TierCount,
 )
 from projections import views
+from projections.business_time import day_window, today
+from projections.business_time import zone as business_zone
 from projections.counts import count_customers
 from projections.cursors import InvalidCursor
 from projections.keyset import Order, keyset_page
@@ -249,7 +252,8 @@ class Query:
 
     @strawberry.field(
         description="Conversion through the pipeline for customers created in the window "
-        "[from, to)."
+        "[from, to), or in the whole business days fromDate..toDate (inclusive, in the "
+        "deployment's zone, `CRM_TIMEZONE`); a moment and a date for the same end are refused."
     )
     async def funnel(
         self,
@@ -257,11 +261,23 @@ class Query:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         source: str | None = None,
+        from_date: date | None = None,
+        to_date: date | None = None,
     ) -> Funnel:
         ctx = info.context
         ctx.require(P.READ_ANALYTICS, "read the funnel")
+        if from_ is not None and from_date is not None:
+            raise invalid("give from or fromDate, not both", "fromDate")
+        if to is not None and to_date is not None:
+            raise invalid("give to or toDate, not both", "toDate")
+        if from_date is not None and to_date is not None and to_date < from_date:
+            raise invalid("toDate must not be before fromDate", "toDate")
+        first, end = day_window(from_date, to_date, ctx.deps.timezone)
+        from_, to = from_ or first, to or end
         steps = await ctx.deps.reads.run(funnel, from_, to, source)
         return Funnel(
+            from_=from_,
+            to=to,
             stages=[
                 FunnelStage(
                     stage=PipelineStage(s.stage),
@@ -269,7 +285,18 @@ class Query:
                     conversion_from_previous=s.conversion_from_previous,
                 )
                 for s in steps
-            ]
+            ],
+        )
+
+    @strawberry.field(description="The deployment's business zone, now and today in it.")
+    def business_time(self, info: GInfo) -> BusinessTime:
+        ctx = info.context
+        ctx.require(P.READ_CUSTOMERS, "read the business calendar")
+        zone_name = ctx.deps.timezone
+        return BusinessTime(
+            timezone=zone_name,
+            now=ctx.now.astimezone(business_zone(zone_name)),
+            today=today(ctx.now, zone_name),
         )
 
     @strawberry.field

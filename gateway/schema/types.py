@@ -9,7 +9,7 @@ sees them sees each in full or partially masked, as `gateway.masking`'s matrix s
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -292,6 +292,24 @@ class FunnelStage:
 @strawberry.type
 class Funnel:
     stages: list[FunnelStage]
+    from_: datetime | None = strawberry.field(
+        name="from",
+        default=None,
+        description="Start of the window (inclusive), with the business zone's offset when "
+        "given as a date.",
+    )
+    to: datetime | None = strawberry.field(
+        default=None, description="End of the window (exclusive), likewise."
+    )
+
+
+@strawberry.type(description="The business calendar: the deployment's zone and its today.")
+class BusinessTime:
+    timezone: str = strawberry.field(
+        description='IANA zone (`CRM_TIMEZONE`), e.g. "Asia/Shanghai".'
+    )
+    now: datetime = strawberry.field(description="The request's moment, with the zone's offset.")
+    today: date = strawberry.field(description="The business day in that zone.")
 
 
 @strawberry.type
