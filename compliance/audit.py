@@ -268,30 +268,67 @@ def replay(
 
 
 def changes_until(
-    app: CrmApplication, customer_id: UUID, last: int, *, redact: bool
+    app: CrmApplication, customer_id: UUID, last: int, *, redact: bool, after: int = 0
 ) -> dict[int, tuple[FieldChange, ...]]:
-    """Per global position up to `last`, the fields that event changed (before, after).
+    """Per global position in (`after`, `last`], the fields that event changed, with their
+    values before and after it.
 
-    Folds the customer's streams from their first event (an audit page starts anywhere,
-    and its first event's "before" is the fold of everything earlier). `redact` as in
-    `replay`: personal values stay None, so only their names say they changed.
+    An audit page starts anywhere: each stream's state right before the page's first
+    event of it is loaded at that version (`load`: the repository's snapshots bound the
+    work, so a page costs about its own length, not the whole history), then the page's
+    events are folded onto it. `redact` as in `replay`: personal values stay None (the
+    state before is then folded from the redacted events, not loaded opened), so only
+    the event's own list of changed fields names them.
     """
-    rows = [r for r in _stored_rows(app, customer_streams(app, customer_id)) if r.position <= last]
+    rows = _stored_rows_between(app, customer_streams(app, customer_id), after, last)
     if not redact:
         app.keys.prefetch({customer_id})
     aggregates: dict[UUID, Any] = {}
-    states: dict[UUID, dict[str, Any]] = {}
+    states: dict[UUID, dict[str, Any] | None] = {}
     found: dict[int, tuple[FieldChange, ...]] = {}
     for row in rows:
-        one = open_event(app, row.position, row.stored, redact=redact)
         stream = UUID(str(row.stored.originator_id))
-        aggregate = advance(aggregates.get(stream), one, row.stored.originator_version)
+        version = row.stored.originator_version
+        if stream not in states:
+            aggregates[stream] = _state_before(app, stream, version, redact=redact)
+            start = aggregates[stream]
+            states[stream] = aggregate_state(start) if start is not None else None
+        one = open_event(app, row.position, row.stored, redact=redact)
+        aggregate = advance(aggregates.get(stream), one, version)
         aggregates[stream] = aggregate
         state = aggregate_state(aggregate) if aggregate is not None else {}
         data = _event_data(one.event) if one.event is not None else {}
-        found[row.position] = field_changes(states.get(stream), state, touched=touched_fields(data))
+        found[row.position] = field_changes(states[stream], state, touched=touched_fields(data))
         states[stream] = state
     return found
+
+
+def _state_before(app: CrmApplication, stream: UUID, version: int, *, redact: bool) -> Any:
+    """The stream's aggregate at `version - 1` (None before its first event)."""
+    if version <= 1:
+        return None
+    if not redact:
+        return load(app, stream, version - 1)[0]
+    aggregate: Any = None
+    for position, stored in stream_rows(app, stream, version - 1):
+        one = open_event(app, position, stored, redact=True)
+        aggregate = advance(aggregate, one, stored.originator_version)
+    return aggregate
+
+
+def _stored_rows_between(
+    app: CrmApplication, stream_ids: Sequence[UUID], after: int, last: int
+) -> list[_Row]:
+    rows = _query(
+        app,
+        sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) AND notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id"
+        ).format(_events_table(app)),
+        (list(stream_ids), after, last),
+    )
+    return [_Row(*positioned(row)) for row in rows]
 
 
 def _step(

@@ -339,7 +339,9 @@ class Query:
         if records and _selects(info.selected_fields, "changes"):
             last = records[-1].position
             changes = await to_thread.run_sync(
-                lambda: changes_until(ctx.deps.app, cid, last, redact=not ctx.sees_personal)
+                lambda: changes_until(
+                    ctx.deps.app, cid, last, redact=not ctx.sees_personal, after=start
+                )
             )
         role = ctx.who.role
         for r in records:

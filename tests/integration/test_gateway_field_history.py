@@ -6,10 +6,13 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 import pytest_asyncio
+from anyio import to_thread
 
+from commands.messages import ChangeContactDetails, CommandContext
 from gateway.deps import Limits
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
@@ -150,3 +153,31 @@ async def test_support_sees_partial_phone_and_email_and_analyst_none(gw: Gateway
     assert support == {"name": "Wang Wu", "email": "z***@example.com", "phone": "138****8000"}
     analyst = (await gw.data(query, {"id": cid}, role="analyst"))["customer"]
     assert analyst == {"name": None, "email": None, "phone": None}
+
+
+async def test_a_late_page_starts_from_a_snapshot_and_agrees_with_the_whole_fold(
+    gw: GatewayHarness,
+) -> None:
+    cid = await register(gw, name="Long History", email="long@example.com")
+    customer = UUID(cid)
+
+    def write() -> None:
+        context = CommandContext(actor="sales-2")
+        for i in range(120):  # past the snapshot interval: a later page loads a snapshot
+            when = T0 + timedelta(hours=i + 1)
+            command = ChangeContactDetails(
+                customer_id=customer,
+                occurred_at=when,
+                **({"company": f"c{i}"} if i % 2 else {"email": f"l{i}@example.com"}),
+            )
+            gw.deps.service.handle(command, context)
+
+    await to_thread.run_sync(write)
+    whole = [changes_of(n) for n in await trail(gw, cid, first=500)]
+    assert len(whole) == 121
+    data = await gw.data(TRAIL, {"id": cid, "first": 100}, role="compliance")
+    cursor = data["auditTrail"]["pageInfo"]["endCursor"]
+    late = [changes_of(n) for n in await trail(gw, cid, first=50, after=cursor)]
+    assert late == whole[100:]
+    assert late[-1] == {"company": ("c117", "c119")}
+    assert late[-2] == {"email": ("l116@example.com", "l118@example.com")}
