@@ -21,6 +21,7 @@ does the conversion; everything else here is plain text handling.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 from pypinyin import lazy_pinyin
@@ -71,18 +72,27 @@ def _long_enough(digits: str, *, anchored: bool) -> PhoneQuery | None:
 
 def name_pinyin(name: str | None) -> str | None:
     """``张三`` -> ``zhang san``; ``Ann Lee`` -> ``ann lee``; ``李 Ann`` -> ``li ann``."""
-    if not name:
-        return None
+    return _pinyin(name) if name else None
+
+
+@lru_cache(maxsize=65536)
+def _pinyin(name: str) -> str | None:
+    # Cached: a rebuild meets the same names again (merges, re-folds), and pypinyin's
+    # phrase matching costs a few hundred microseconds a name.
     syllables = (s.strip() for s in lazy_pinyin(name, errors="default"))
     return _SPACES.sub(" ", " ".join(s for s in syllables if s)).lower() or None
 
 
-def name_initials(name: str | None) -> str | None:
-    """``张三`` -> ``zs``; Latin words give their first letters (``Ann Lee`` -> ``al``)."""
-    spelled = name_pinyin(name)
-    if spelled is None:
+def initials_of(spelled: str | None) -> str | None:
+    """The first letters of a pinyin key's words: ``zhang san`` -> ``zs``."""
+    if not spelled:
         return None
     return "".join(word[0] for word in spelled.split(" ") if word) or None
+
+
+def name_initials(name: str | None) -> str | None:
+    """``张三`` -> ``zs``; Latin words give their first letters (``Ann Lee`` -> ``al``)."""
+    return initials_of(name_pinyin(name))
 
 
 def pinyin_query(text: str) -> str | None:
