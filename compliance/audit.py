@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.chain import STREAM_SUBJECTS
 from commands.recorder import EventMeta
+from compliance.changes import FieldChange, field_changes, touched_fields
 from compliance.corruption import (
     Corruption,
     Opened,
@@ -192,6 +193,8 @@ class AuditStep:
     state: dict[str, Any]
     corrupted: tuple[Corruption, ...] = ()
     """Values of this event that could not be read (they show as None)."""
+    changes: tuple[FieldChange, ...] = ()
+    """The state fields this event changed, with their values before and after it."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +212,7 @@ class AuditStep:
             "personal_fields": list(self.personal_fields),
             "data": self.data,
             "state": self.state,
+            "changes": [c.as_dict() for c in self.changes],
             "corrupted": [c.as_dict() for c in self.corrupted],
         }
 
@@ -247,6 +251,7 @@ def replay(
     opened = [(row, open_event(app, row.position, row.stored, redact=redact)) for row in rows]
     cutoff = _cutoffs(opened, metas, until, basis) if until is not None else None
     aggregates: dict[UUID, Any] = {}
+    states: dict[UUID, dict[str, Any]] = {}
     steps: list[AuditStep] = []
     for row, one in opened:
         stream = UUID(str(row.stored.originator_id))
@@ -255,8 +260,75 @@ def replay(
             continue
         aggregate = advance(aggregates.get(stream), one, version)
         aggregates[stream] = aggregate
-        steps.append(_step(row, one, metas.get(row.position), customer_id, aggregate))
+        step = _step(row, one, metas.get(row.position), customer_id, aggregate)
+        changes = field_changes(states.get(stream), step.state, touched=touched_fields(step.data))
+        states[stream] = step.state
+        steps.append(replace(step, changes=changes))
     return steps
+
+
+def changes_until(
+    app: CrmApplication, customer_id: UUID, last: int, *, redact: bool, after: int = 0
+) -> dict[int, tuple[FieldChange, ...]]:
+    """Per global position in (`after`, `last`], the fields that event changed, with their
+    values before and after it.
+
+    An audit page starts anywhere: each stream's state right before the page's first
+    event of it is loaded at that version (`load`: the repository's snapshots bound the
+    work, so a page costs about its own length, not the whole history), then the page's
+    events are folded onto it. `redact` as in `replay`: personal values stay None (the
+    state before is then folded from the redacted events, not loaded opened), so only
+    the event's own list of changed fields names them.
+    """
+    rows = _stored_rows_between(app, customer_streams(app, customer_id), after, last)
+    if not redact:
+        app.keys.prefetch({customer_id})
+    aggregates: dict[UUID, Any] = {}
+    states: dict[UUID, dict[str, Any] | None] = {}
+    found: dict[int, tuple[FieldChange, ...]] = {}
+    for row in rows:
+        stream = UUID(str(row.stored.originator_id))
+        version = row.stored.originator_version
+        if stream not in states:
+            aggregates[stream] = _state_before(app, stream, version, redact=redact)
+            start = aggregates[stream]
+            states[stream] = aggregate_state(start) if start is not None else None
+        one = open_event(app, row.position, row.stored, redact=redact)
+        aggregate = advance(aggregates.get(stream), one, version)
+        aggregates[stream] = aggregate
+        state = aggregate_state(aggregate) if aggregate is not None else {}
+        data = _event_data(one.event) if one.event is not None else {}
+        found[row.position] = field_changes(states[stream], state, touched=touched_fields(data))
+        states[stream] = state
+    return found
+
+
+def _state_before(app: CrmApplication, stream: UUID, version: int, *, redact: bool) -> Any:
+    """The stream's aggregate at `version - 1` (None before its first event)."""
+    if version <= 1:
+        return None
+    if not redact:
+        return load(app, stream, version - 1)[0]
+    aggregate: Any = None
+    for position, stored in stream_rows(app, stream, version - 1):
+        one = open_event(app, position, stored, redact=True)
+        aggregate = advance(aggregate, one, stored.originator_version)
+    return aggregate
+
+
+def _stored_rows_between(
+    app: CrmApplication, stream_ids: Sequence[UUID], after: int, last: int
+) -> list[_Row]:
+    rows = _query(
+        app,
+        sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) AND notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id"
+        ).format(_events_table(app)),
+        (list(stream_ids), after, last),
+    )
+    return [_Row(*positioned(row)) for row in rows]
 
 
 def _step(

@@ -86,6 +86,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         partitions=settings.kafka_partitions,
         master_key=master_key(settings),
         kafka_security=settings.kafka_security,
+        timezone=settings.timezone,
     )
     name = "relay" if kind == "relay" else f"worker-{worker}"
     start_telemetry(name, settings)

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from gateway.auth import PROVIDER_ALGORITHMS, IdentityProvider
+from projections.business_time import DEFAULT_TIMEZONE, zone
 from streams.kafka_clients import KafkaConfigError, KafkaSecurity, Mechanism, Protocol
 
 DEFAULT_RATES_TO_CNY: dict[str, Decimal] = {
@@ -86,6 +87,16 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="the processes' log lines: JSON objects or plain text"
     )
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE,
+        description="IANA zone of business dates: cohort months, funnel days, today",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)  # UnknownTimeZone (a ValueError) names the rule
+        return value
 
     @field_validator("data_dir")
     @classmethod

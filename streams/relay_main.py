@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from projections.business_time import DEFAULT_TIMEZONE
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 Report = Callable[[str, str], None]
@@ -38,6 +39,7 @@ class StreamConfig:
     partitions: int = 4
     master_key: str = field(default="", repr=False)  # base64; for `CrmApplication`
     kafka_security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
+    timezone: str = DEFAULT_TIMEZONE  # business dates (cohort months): `CRM_TIMEZONE`
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:
