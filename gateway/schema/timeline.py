@@ -19,6 +19,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from gateway import masking
 from gateway.access import note_returned
 from gateway.schema.enums import (
     Channel,
@@ -256,7 +257,10 @@ class _Reader:
         return None if value is None else str(value)
 
     def private(self, key: str) -> str | None:
-        value = self.text(key) if self.personal else None
+        """Full, partial (``138****8000`` for support) or null, by `gateway.masking`."""
+        principal = getattr(self.info.context, "principal", None)
+        role = principal.role if principal is not None else None
+        value = masking.shown(role, key, self.text(key)) if self.personal else None
         note_returned(self.info, self.customer_id, key, value)
         return value
 

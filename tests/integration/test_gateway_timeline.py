@@ -137,7 +137,12 @@ async def test_types_keeps_only_those_kinds(gw: GatewayHarness, busy: dict[str, 
 
 async def test_masking_follows_the_role(gw: GatewayHarness, busy: dict[str, Any]) -> None:
     support = await timeline(gw, busy["id"], role="support", first=100)
-    assert support["edges"][-1]["node"]["email"] == "tim@example.com"
+    registered = support["edges"][-1]["node"]
+    assert registered["name"] == "Tim Line"  # support sees contact details partially masked
+    assert registered["email"] == "t***@example.com"
+    assert registered["phone"] == "138****8000"
+    sales = await timeline(gw, busy["id"], role="sales", first=100)
+    assert sales["edges"][-1]["node"]["email"] == "tim@example.com"
     refused = await gw.gql(TIMELINE, {"id": busy["id"]}, role="analyst")
     assert first_error(refused)["extensions"]["code"] == "FORBIDDEN"
     sales = await timeline(gw, busy["id"], role="sales", types=["TOUCH"], first=1)
