@@ -1,13 +1,15 @@
 """End to end over GraphQL on the real servers: one customer walked through every
 command the API offers, then its timeline checked against what was sent: the kinds,
-their order (newest first), their values and actors; and after `forgetCustomer`, the
-same entries with the personal values gone.
+their order (newest first), their values and actors; its audit trail's before and after
+values per field; and after `forgetCustomer`, the same entries with the personal values
+gone.
 
 (`AdvanceLifecycle` is the scheduler's command, not a mutation: tests of the lifecycle
 scheduler cover its LIFECYCLE_CHANGE entries' source.)"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -247,3 +249,49 @@ async def test_forgetting_keeps_the_entries_and_drops_the_personal_values(
     assert by_kind["NEED"]["description"] is None and by_kind["NEED"]["needId"] == "n-1"
     assert by_kind["PURCHASE"]["total"] == "2985.00", "facts that are not personal stay"
     assert by_kind["OWNER_CHANGE"]["reason"] is None and by_kind["OWNER_CHANGE"]["owner"] == "amy"
+
+
+TRAIL = """query($id: ID!) { auditTrail(customerId: $id, first: 200) { edges { node {
+  type actor streamId changes { field before after } } } } }"""
+
+
+def _changes(node: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {
+        c["field"]: (
+            None if c["before"] is None else json.loads(c["before"]),
+            None if c["after"] is None else json.loads(c["after"]),
+        )
+        for c in node["changes"]
+    }
+
+
+async def test_the_audit_trail_has_each_commands_before_and_after(gw: GatewayHarness) -> None:
+    cid, ids, _expected = await walk(gw)
+    edges = (await gw.data(TRAIL, {"id": cid}, role="compliance"))["auditTrail"]["edges"]
+    own = [e["node"] for e in edges if e["node"]["streamId"] == cid]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for node in own:
+        by_type.setdefault(node["type"].split(".")[2], []).append(node)
+
+    registered = by_type["registered"][0]
+    assert _changes(registered)["name"] == (None, "Jia Walker")
+    assert _changes(registered)["email"] == (None, "jia@example.com")
+    assert registered["actor"] == "admin-user"
+    contact = by_type["contact_details_changed"][0]
+    assert _changes(contact) == {"address": (None, "1 Bund Rd")}
+    assert contact["actor"] == "sam@crm"
+    added, removed = by_type["tagged"][0], by_type["untagged"][0]
+    assert _changes(added)["tags"][0] in (None, [])
+    assert set(_changes(added)["tags"][1]) == {"vip", "east"}
+    assert set(_changes(removed)["tags"][0]) == {"vip", "east"}
+    assert _changes(removed)["tags"][1] == ["vip"]
+    assert _changes(by_type["stage_moved"][0])["stage"] == ("LEAD", "QUALIFIED")
+    owner = _changes(by_type["owner_assigned"][0])
+    assert owner["owner"] == ("bob", "amy")
+
+    complaint = [e["node"] for e in edges if e["node"]["streamId"] == ids["complaint"]]
+    statuses = [_changes(n).get("status") for n in complaint]
+    assert ("OPEN", "ESCALATED") in statuses and ("ESCALATED", "RESOLVED") in statuses
+    assigned = next(n for n in complaint if n["type"].split(".")[2] == "assigned")
+    assert _changes(assigned)["assignee"] == (None, "sue")
+    assert assigned["actor"] == "sue@crm"
