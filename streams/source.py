@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -19,7 +20,7 @@ from eventsourcing.utils import resolve_topic
 
 from commands.application import CrmApplication
 from commands.crypto import UnreadableCiphertext, field_aad, open_sealed, seal
-from commands.mapper import SEALED, subject_of
+from commands.mapper import SEALED, WHOLE_STATE, CorruptedValue, subject_of
 from commands.sealed_reader import SealedSource
 from events import CrmEvent
 from streams.envelope import RecordedMeta, event_class, to_envelope
@@ -54,13 +55,8 @@ class EventSource:
         return SourcedBatch(envelopes, notifications[-1].id)
 
     def _envelope(self, notification: Notification, meta: Any) -> dict[str, Any]:
-        cls: type[CrmEvent] = resolve_topic(notification.topic)
-        # Redacted decode: upcast state with every personal field None, no key needed.
-        state = self.app.crm_mapper.decode_state(notification, cls=cls, redact=True)
-        raw = self.transcoder.decode(notification.state)
-        for name, blob in (raw.get(SEALED) or {}).items():
-            state[name] = WIRE_PREFIX + blob
-        self._seal_clear_fields(cls, raw, state)
+        cls = _event_class(notification.topic)
+        state = self._wire_state(cls, notification)
         recorded = RecordedMeta(
             position=notification.id,
             recorded_at=meta.recorded_at if meta else state["timestamp"],
@@ -70,24 +66,63 @@ class EventSource:
         )
         return to_envelope(cls, state, recorded)
 
+    def _wire_state(self, cls: type[CrmEvent], notification: Notification) -> dict[str, Any]:
+        """The upcast state with personal fields as wire tokens, from ONE decode of the
+        stored bytes (the relay decoded them twice: a redacted decode for the upcast state,
+        then again for the sealed blobs; 20% of its time went to building envelopes).
+
+        Same result as `CrmMapper.decode_state(redact=True)` plus the tokens: personal
+        fields are None while the upcasters run, then get their sealed values back.
+        """
+        stream = notification.originator_id
+        try:
+            state: dict[str, Any] = self.transcoder.decode(notification.state)
+        except Exception as error:
+            raise CorruptedValue(
+                cast(UUID, stream), notification.originator_version, WHOLE_STATE, str(error)
+            ) from error
+        sealed: dict[str, str] = state.pop(SEALED, None) or {}
+        clear = {n: state[n] for n in cls.PERSONAL if state.get(n) is not None and n not in sealed}
+        state["originator_id"] = stream
+        state["originator_version"] = notification.originator_version
+        for name in (*sealed, *clear):
+            state[name] = None
+        upcast(cls, state)
+        for name, blob in sealed.items():
+            state[name] = WIRE_PREFIX + blob
+        if clear:
+            self._seal_clear_fields(cls, clear, state)
+        return state
+
     def _seal_clear_fields(
-        self, cls: type[CrmEvent], raw: Mapping[str, Any], state: dict[str, Any]
+        self, cls: type[CrmEvent], clear: Mapping[str, Any], state: dict[str, Any]
     ) -> None:
         """Personal fields stored in clear (recorded before the field was sealed, e.g. a
         v2 touch's `outcome`) go out sealed under the customer's key like the others, so
         the topic never carries them in clear and processors still open them; once the
         customer is forgotten they go out as null."""
-        clear = [n for n in cls.PERSONAL if raw.get(n) is not None and n not in raw.get(SEALED, {})]
-        if not clear:
-            return
         subject = subject_of(cls, state, state["originator_id"])
         cipher = self.app.keys.for_read(subject)
-        for name in clear:
-            if cipher is None:
-                continue  # already None in the redacted state
-            plain = self.transcoder.encode(raw[name])
-            blob = seal(cipher, plain, field_aad(subject, name))
+        if cipher is None:
+            return  # already None
+        for name, value in clear.items():
+            blob = seal(cipher, self.transcoder.encode(value), field_aad(subject, name))
             state[name] = WIRE_PREFIX + base64.b64encode(blob).decode("ascii")
+
+
+@cache
+def _event_class(topic: str) -> type[CrmEvent]:
+    cls: type[CrmEvent] = resolve_topic(topic)
+    return cls
+
+
+def upcast(cls: type[CrmEvent], state: dict[str, Any]) -> None:
+    """Bring a stored state up to the class's version, as the mapper does on read."""
+    class_version = getattr(cls, "class_version", 1)
+    from_version = state.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
 
 
 class EnvelopeOpener:
