@@ -27,10 +27,11 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from commands.application import CrmApplication
+from streams.envelope import to_envelope
 from streams.relay_producer import DeliveryFailed, ProducerPipeline
 from streams.relay_progress import ProgressStore, RelayProgress
 from streams.sampling import VALIDATE_EVERY, SampledValidator
-from streams.source import EventSource
+from streams.source import EventSource, StoredEvent
 from streams.topic import ensure_topic
 from streams.wire import WireMessage, wire_message
 
@@ -149,9 +150,10 @@ class Relay:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def _message(self, envelope: dict[str, Any]) -> WireMessage:
-        self.validator.check(envelope)
-        return wire_message(self.signing_key, envelope)
+    def _message(self, event: StoredEvent) -> WireMessage:
+        if self.validator.due():  # the envelope as a dict only for the sample
+            self.validator.check(to_envelope(event.cls, event.state, event.meta))
+        return wire_message(self.signing_key, event.cls, event.state, event.meta)
 
     def fill(self) -> int:
         """Read and queue batches until `window` are in flight or the store has no more;
@@ -159,12 +161,12 @@ class Relay:
         reads, so the bookmark follows the broker closely under load."""
         queued = 0
         while len(self.pipeline.in_flight) < self.window:
-            batch = self.source.read_after(self.sent, self.batch_size)
-            if not batch.envelopes:
+            batch = self.source.read_stored_after(self.sent, self.batch_size)
+            if not batch.events:
                 break
-            self.pipeline.send([self._message(e) for e in batch.envelopes], batch.last_position)
+            self.pipeline.send([self._message(e) for e in batch.events], batch.last_position)
             self.sent = batch.last_position
-            queued += len(batch.envelopes)
+            queued += len(batch.events)
             self.bookmark(self.pipeline.delivered())
         return queued
 

@@ -32,14 +32,18 @@ class SampledValidator:
         self.counts = ValidationCounts()
         self._since = 0
 
-    def check(self, envelope: Mapping[str, Any]) -> None:
-        """Validate this envelope if it is the sample's turn; count the outcome."""
+    def due(self) -> bool:
+        """Whether the next message is the sample's: one in `every` (never when 0)."""
         if not self.every:
-            return
+            return False
         self._since += 1
         if self._since < self.every:
-            return
+            return False
         self._since = 0
+        return True
+
+    def check(self, envelope: Mapping[str, Any]) -> None:
+        """Validate one (sampled) envelope and count the outcome."""
         self.counts.validated += 1
         try:
             validate(envelope)

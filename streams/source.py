@@ -34,6 +34,22 @@ class SourcedBatch:
     last_position: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One recorded event as the relay encodes it: its class, its upcast state with
+    personal fields as wire tokens, and what the store knows about it."""
+
+    cls: type[CrmEvent]
+    state: dict[str, Any]
+    meta: RecordedMeta
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    events: list[StoredEvent]
+    last_position: int
+
+
 class EventSource:
     """Envelopes after a position, straight from the event store (never a read model)."""
 
@@ -45,16 +61,23 @@ class EventSource:
         return self.app.recorder.max_notification_id() or 0
 
     def read_after(self, position: int, limit: int) -> SourcedBatch:
+        batch = self.read_stored_after(position, limit)
+        envelopes = [to_envelope(e.cls, e.state, e.meta) for e in batch.events]
+        return SourcedBatch(envelopes, batch.last_position)
+
+    def read_stored_after(self, position: int, limit: int) -> StoredBatch:
+        """The events after `position`, decoded once; the relay encodes them straight to
+        bytes (`streams.wire`), everything else reads them as envelopes (`read_after`)."""
         notifications = self.app.recorder.select_notifications(
             start=position, limit=limit, inclusive_of_start=False
         )
         if not notifications:
-            return SourcedBatch([], position)
+            return StoredBatch([], position)
         metas = self.app.crm_recorder.select_event_meta([n.id for n in notifications])
-        envelopes = [self._envelope(n, metas.get(n.id)) for n in notifications]
-        return SourcedBatch(envelopes, notifications[-1].id)
+        events = [self._stored(n, metas.get(n.id)) for n in notifications]
+        return StoredBatch(events, notifications[-1].id)
 
-    def _envelope(self, notification: Notification, meta: Any) -> dict[str, Any]:
+    def _stored(self, notification: Notification, meta: Any) -> StoredEvent:
         cls = _event_class(notification.topic)
         state = self._wire_state(cls, notification)
         recorded = RecordedMeta(
@@ -64,7 +87,7 @@ class EventSource:
             correlation_id=meta.correlation_id if meta else None,
             causation_id=meta.causation_id if meta else None,
         )
-        return to_envelope(cls, state, recorded)
+        return StoredEvent(cls, state, recorded)
 
     def _wire_state(self, cls: type[CrmEvent], notification: Notification) -> dict[str, Any]:
         """The upcast state with personal fields as wire tokens, from ONE decode of the
