@@ -90,6 +90,7 @@ class Relay:
         self.store = ProgressStore(database_url, topic)
         self.progress = self.store.load()
         self.sent = self.progress.position  # read ahead of the bookmark: what is in flight
+        self.caught_up = False  # the last read found nothing after `sent`
         self.pipeline = ProducerPipeline(bootstrap, topic, producer_config)
         self.probe = KafkaConsumer(bootstrap_servers=bootstrap, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
@@ -157,12 +158,14 @@ class Relay:
 
     def fill(self) -> int:
         """Read and queue batches until `window` are in flight or the store has no more;
-        returns how many events were queued. Acknowledged batches are bookmarked between
+        returns how many events were queued (0 also when the window is full: `caught_up`
+        tells whether the store had nothing more). Acknowledged batches are bookmarked between
         reads, so the bookmark follows the broker closely under load."""
         queued = 0
         while len(self.pipeline.in_flight) < self.window:
             batch = self.source.read_stored_after(self.sent, self.batch_size)
-            if not batch.events:
+            self.caught_up = not batch.events
+            if self.caught_up:
                 break
             self.pipeline.send([self._message(e) for e in batch.events], batch.last_position)
             self.sent = batch.last_position
@@ -199,9 +202,8 @@ class Relay:
         self.broker_lost_data()
         sent = 0
         while True:
-            queued = self.step(wait=0.05)
-            sent += queued
-            if not queued and not self.pipeline.in_flight:
+            sent += self.step(wait=0.05)
+            if self.caught_up and not self.pipeline.in_flight:
                 return sent
 
     def lag(self) -> int:
@@ -224,7 +226,7 @@ class Relay:
                 if time.monotonic() - last_check >= check_interval:
                     self.broker_lost_data()
                     last_check = time.monotonic()
-                queued = self.step(wait=0.05)
+                self.step(wait=0.05)
             except BROKER_ERRORS as error:
                 self._broker_trouble(error, report)
                 last_check = 0.0  # once it answers, first ask whether it lost the topic
@@ -235,7 +237,7 @@ class Relay:
                 f"leading; published up to position {self.progress.position}, lag {self.lag()}, "
                 f"re-published after broker loss {self.progress.republished}x",
             )
-            if not queued and not self.pipeline.in_flight:
+            if self.caught_up and not self.pipeline.in_flight:
                 self.wait_for_events(min(check_interval, 0.5))
 
     def _broker_trouble(self, error: Exception, report: Report) -> None:

@@ -102,7 +102,10 @@ def test_publishes_every_event_in_order_keyed_by_customer_with_sealed_personal_d
     ids = [register(service, f"客户 {i}", f"c{i}@example.com") for i in range(3)]
     for customer_id in ids:
         history(service, customer_id)
-    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=3)
+    # Batches of 2, 2 in flight: the pipeline fills, drains and refills six times.
+    relay = Relay(
+        app, database_url, kafka_bootstrap, kafka_topic, partitions=3, batch_size=2, window=2
+    )
     try:
         assert relay.publish_available() == 12
         assert relay.lag() == 0
