@@ -8,6 +8,7 @@ clean return, and hands the real work to the package that owns it: `gateway.app`
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from types import FrameType
 
 from ops.config import Settings
 from ops.errors import SettingError
-from ops.heartbeat import Heartbeat
+from ops.heartbeat import COMPONENT_ENV, Heartbeat
 
 
 class StopFlag:
@@ -76,7 +77,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         partitions=settings.kafka_partitions,
         master_key=master_key(settings),
     )
-    name = "relay" if kind == "relay" else f"worker-{worker}"
+    name = os.environ.get(COMPONENT_ENV) or ("relay" if kind == "relay" else f"worker-{worker}")
     stop = StopFlag().install()
     heartbeat = Heartbeat(settings.run_dir, name).start()
     try:

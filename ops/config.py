@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
     kafka_partitions: int = Field(default=4, ge=1)
+    relays: int = Field(
+        default=1, ge=1, description="relay processes `crm up` runs: one leads, the rest stand by"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")

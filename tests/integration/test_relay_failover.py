@@ -77,7 +77,8 @@ def test_a_standby_relay_takes_over_when_the_leader_is_killed_under_load(
     loader = threading.Thread(target=load)
     try:
         wait_for(lambda: bookmark(database_url, kafka_topic) >= 4, timeout=60)
-        second = start_worker(servers, database_url, kafka_topic, master_key, second_dir, ("relay",))
+        relay = ("relay",)
+        second = start_worker(servers, database_url, kafka_topic, master_key, second_dir, relay)
         wait_for(lambda: heartbeat(second_dir).get("status") == "idle", timeout=60)
         assert "standby" in heartbeat(second_dir)["detail"]
         assert heartbeat(first_dir)["status"] == "ok"
