@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.partitioner.default import murmur2
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
@@ -119,6 +120,8 @@ def test_publishes_every_event_in_order_keyed_by_customer_with_sealed_personal_d
     for message, envelope in zip(messages, envelopes, strict=True):
         validate(envelope)
         assert message.key.decode() == envelope["subject"]
+        # The kafka-python relay's (and Java client's) partition: customers stay put.
+        assert message.partition == (murmur2(message.key) & 0x7FFFFFFF) % 3
         assert b"example.com" not in message.value and "客户".encode() not in message.value
         assert envelope["actor"] == "relay-test"
     for customer_id in ids:
