@@ -36,6 +36,9 @@ ALTER TABLE crm_relay_progress
 LEADER_LOCK_CLASS = 0x52454C59
 """First half of the two-key advisory lock ("RELY"); the second is the topic's hash. The
 two-key form never collides with the single-bigint locks used elsewhere."""
+DDL_LOCK_CLASS = LEADER_LOCK_CLASS + 1
+"""Held while a relay creates or migrates the bookmark table (a class of its own, so it
+never meets a topic's leader lock)."""
 
 
 @dataclass
@@ -60,7 +63,11 @@ class ProgressStore:
         self.conn = psycopg.connect(database_url, autocommit=True)
         self.topic = topic
         self.leading = False
-        self.conn.execute(PROGRESS_DDL)
+        with self.conn.transaction():
+            # Relays started together (`crm up --relays 2`) would race on CREATE TABLE IF
+            # NOT EXISTS ("duplicate key … pg_type"): one at a time.
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (DDL_LOCK_CLASS,))
+            self.conn.execute(PROGRESS_DDL)
 
     def try_lead(self) -> bool:
         """Take the topic's leader lock if no other relay holds it; True while we hold it."""
