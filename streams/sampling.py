@@ -11,12 +11,16 @@ valid event behind it too.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from streams.envelope import InvalidEnvelope, validate
 from streams.relay_progress import ValidationCounts
+from streams.source import EventSource
+from streams.wire import wire_message
 
 log = logging.getLogger(__name__)
 
@@ -56,3 +60,26 @@ class SampledValidator:
         """The counts since the last call (saved with the bookmark, added up there)."""
         counts, self.counts = self.counts, ValidationCounts()
         return counts
+
+
+def validate_stored(source: EventSource, signing_key: bytes, batch: int = 1000) -> StoreCheck:
+    """Every stored event as the relay would send it (its wire bytes, parsed) against the
+    committed schemas: what `crm schemas check --events` runs, the full check that the
+    relay only samples."""
+    check, position = StoreCheck(), 0
+    while (stored := source.read_stored_after(position, batch)).events:
+        for event in stored.events:
+            value = wire_message(signing_key, event.cls, event.state, event.meta).value
+            check.checked += 1
+            try:
+                validate(json.loads(value))
+            except InvalidEnvelope as error:
+                check.problems.append(f"position {event.meta.position}: {error}")
+        position = stored.last_position
+    return check
+
+
+@dataclass
+class StoreCheck:
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)

@@ -3,6 +3,7 @@ crash and resume without gaps, and re-publishing after the broker loses its data
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -327,3 +328,27 @@ def test_sampled_validation_is_counted_with_the_bookmark(
             (kafka_topic,),
         ).fetchone()
     assert row == (3, 1, 0)  # one message in two validated: the 2nd; none broke its schema
+
+
+def test_schemas_check_events_validates_every_stored_event_as_the_relay_sends_it(
+    service: CommandService, database_url: str, master_key: str, tmp_path: Path
+) -> None:
+    """The relay validates a sample; `crm schemas check --events` validates them all."""
+    from ops.crm_process import clean_env, crm_argv
+
+    customer_id = register(service, "Sun 孙", "sun@example.com")
+    history(service, customer_id)
+    env = {
+        "CRM_DATABASE_URL": database_url,
+        "CRM_MASTER_KEY": master_key,
+        "CRM_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        crm_argv("schemas", "check", "--events"),
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 stored events checked, 0 invalid" in result.stdout
