@@ -50,8 +50,6 @@ broker's acknowledgement of the first; what a crash may re-send."""
 LEADER_POLL_SECONDS = 0.25
 """How often a standby asks for the leader lock: the takeover delay after a leader dies."""
 
-DRAIN_SECONDS = 30.0
-
 Report = Callable[[str, str], None]
 BROKER_RETRY_SECONDS = 0.2
 BROKER_ERRORS = (KafkaError, KafkaException, DeliveryFailed)

@@ -113,14 +113,6 @@ class ProducerPipeline:
             position = self.in_flight.popleft().last_position
         return position
 
-    def drain(self, timeout: float) -> int | None:
-        """Wait until every batch is acknowledged (or fails); `delivered()` afterwards."""
-        left = self.producer.flush(timeout)
-        if left:
-            self._raise_if_failed()
-            raise DeliveryFailed(f"{left} messages not acknowledged within {timeout:.0f} s")
-        return self.delivered()
-
     def _raise_if_failed(self) -> None:
         if self._fatal is not None:
             raise DeliveryFailed(f"producer failed: {self._fatal.str()}")
