@@ -5,6 +5,9 @@
 - `crm_projection_lag_events{projection}`: recorded events beyond the furthest position
   a read-model projection applied (partitions advance independently, so this is the
   distance from the furthest; 0 when caught up);
+- `crm_relay_validated_messages{topic}` / `crm_relay_invalid_messages{topic}`: how many
+  of the relay's messages were checked against their JSON Schemas (a sample, one in
+  `validate_every`) and how many of those broke them (sent anyway; the workers park them);
 - `crm_parked_messages`: messages the workers parked instead of applying (`crm parked
   list`); anything above 0 needs an operator;
 - `crm_graphql_request_seconds{operation,type,outcome}`: a histogram of the GraphQL
@@ -39,6 +42,9 @@ SELECT
 """
 
 
+VALIDATION_SQL = "SELECT topic, validated, invalid FROM crm_relay_progress"
+
+
 def read_lag(database_url: str) -> dict[str, Any]:
     with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
         parked = parked_count(conn)
@@ -46,12 +52,17 @@ def read_lag(database_url: str) -> dict[str, Any]:
             row = conn.execute(LAG_SQL).fetchone()
         except psycopg.errors.UndefinedTable:
             return {"newest": 0, "relay": {}, "projections": {}, "parked": parked}
+        try:
+            validation = {t: (v, i) for t, v, i in conn.execute(VALIDATION_SQL).fetchall()}
+        except psycopg.errors.UndefinedColumn:  # a bookmark table from before sampling
+            validation = {}
     assert row is not None
     return {
         "newest": int(row[0]),
         "relay": dict(row[1]),
         "projections": dict(row[2]),
         "parked": parked,
+        "validation": validation,
     }
 
 
@@ -67,6 +78,16 @@ def render(lag: dict[str, Any]) -> bytes:
     )
     for name, position in lag["projections"].items():
         projection.labels(name).set(max(0, newest - int(position)))
+    validated = Gauge(
+        "crm_relay_validated_messages", "Messages checked (a sample)", ["topic"], registry=registry
+    )
+    invalid = Gauge(
+        "crm_relay_invalid_messages", "Sampled messages that broke their schema", ["topic"],
+        registry=registry,
+    )  # fmt: skip
+    for topic, (checked, broken) in lag.get("validation", {}).items():
+        validated.labels(topic).set(checked)
+        invalid.labels(topic).set(broken)
     Gauge("crm_parked_messages", "Messages parked instead of applied", registry=registry).set(
         lag.get("parked", 0)
     )

@@ -102,8 +102,18 @@ def command_names(typer_app: typer.Typer) -> set[str]:
 # -- operator verbs -----------------------------------------------------------
 
 
+Relays = Annotated[
+    int | None,
+    typer.Option(
+        "--relays",
+        help="Relay processes (CRM_RELAYS, default 1): one publishes, the others stand by.",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
-def up(data_dir: DataDir = None, port: Port = None) -> None:
+def up(data_dir: DataDir = None, port: Port = None, relays: Relays = None) -> None:
     """Start the whole platform (servers, gateway, relay, workers) and supervise it.
 
     Writes DATA_DIR/endpoints.json and prints the GraphQL URL once /healthz says every
@@ -112,7 +122,7 @@ def up(data_dir: DataDir = None, port: Port = None) -> None:
     from ops.stack import run_up
 
     with setting_errors():
-        run_up(settings_from(data_dir=data_dir, port=port), _log, _announce)
+        run_up(settings_from(data_dir=data_dir, port=port, relays=relays), _log, _announce)
 
 
 @app.command()

@@ -8,6 +8,7 @@ clean return, and hands the real work to the package that owns it: `gateway.app`
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from types import FrameType
 
 from ops.config import Settings
 from ops.errors import SettingError
-from ops.heartbeat import Heartbeat
+from ops.heartbeat import COMPONENT_ENV, Heartbeat
 
 
 class StopFlag:
@@ -88,7 +89,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         kafka_security=settings.kafka_security,
         timezone=settings.timezone,
     )
-    name = "relay" if kind == "relay" else f"worker-{worker}"
+    name = os.environ.get(COMPONENT_ENV) or ("relay" if kind == "relay" else f"worker-{worker}")
     start_telemetry(name, settings)
     stop = StopFlag().install()
     heartbeat = Heartbeat(settings.run_dir, name).start()

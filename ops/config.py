@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(default=None, description="client cert (mTLS)")
     kafka_ssl_keyfile: Path | None = Field(default=None, description="client key (mTLS)")
     kafka_ssl_check_hostname: bool = True
+    relays: int = Field(
+        default=1, ge=1, description="relay processes `crm up` runs: one leads, the rest stand by"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 STATUSES = ("ok", "idle", "starting", "error")
+COMPONENT_ENV = "CRM_COMPONENT_NAME"
+"""Set by `crm up` for a replica (`relay-2`): the name its heartbeat file goes under."""
 INTERVAL = 2.0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from ops.config import Settings
 from ops.errors import SettingError
-from ops.heartbeat import write_json_atomic
+from ops.heartbeat import COMPONENT_ENV, write_json_atomic
 from ops.lock import DataDirLock
 from ops.supervisor import ChildSpec, StartupError, Supervisor
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
@@ -292,6 +292,11 @@ def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str, str | N
     return specs, database_url, bootstrap, reader_url
 
 
+def relay_names(count: int) -> list[str]:
+    """`relay`, `relay-2`, …: each replica's name for its log and heartbeat."""
+    return ["relay" if n == 1 else f"relay-{n}" for n in range(1, count + 1)]
+
+
 def plan(settings: Settings) -> Plan:
     servers, database_url, bootstrap, reader_url = server_specs(settings)
     result = Plan(settings, database_url, bootstrap, servers, reader_url)
@@ -317,7 +322,10 @@ def plan(settings: Settings) -> Plan:
     gateway = component("gateway", "gateway")
     # The first component: its start creates every table, before any process races to.
     result.specs.append(dataclasses.replace(gateway, before_start=prepare))
-    result.specs.append(component("relay", "relay"))
+    for name in relay_names(settings.relays):
+        # One leads (a PostgreSQL advisory lock), the others stand by to take over.
+        relay = component(name, "relay")
+        result.specs.append(dataclasses.replace(relay, env={**env, COMPONENT_ENV: name}))
     for worker in worker_names():
         result.specs.append(component(f"worker-{worker}", "worker", worker))
     return result

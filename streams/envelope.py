@@ -23,7 +23,7 @@ from events import BY_TYPE, CrmEvent, CustomerScoped
 from schemas.generate import ENVELOPE_FIELDS, all_schemas
 
 SOURCE = "crm/event-store"
-_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://schemas.crm.local/events")
+ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://schemas.crm.local/events")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class RecordedMeta:
 
 
 def envelope_id(stream: UUID, version: int) -> UUID:
-    return uuid5(_ID_NAMESPACE, f"{stream}:{version}")
+    return uuid5(ID_NAMESPACE, f"{stream}:{version}")
 
 
 def _plain(value: Any) -> Any:
@@ -60,14 +60,14 @@ def _subject(cls: type[CrmEvent], state: Mapping[str, Any]) -> Any:
 
 
 @cache
-def _data_fields(cls: type[CrmEvent]) -> tuple[str, ...]:
+def data_fields(cls: type[CrmEvent]) -> tuple[str, ...]:
     """The class's own fields, once per class (`dataclasses.fields` is costly per event)."""
     return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ENVELOPE_FIELDS)
 
 
 def event_data(cls: type[CrmEvent], state: Mapping[str, Any]) -> dict[str, Any]:
     """The event's own fields as JSON-safe values, in declaration order."""
-    return {name: _plain(state.get(name)) for name in _data_fields(cls)}
+    return {name: _plain(state.get(name)) for name in data_fields(cls)}
 
 
 def to_envelope(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from confluent_kafka import Producer as RdkafkaProducer
     from faust.types.auth import CredentialsT
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
@@ -226,6 +227,17 @@ def producer(bootstrap: str, security: KafkaSecurity = PLAINTEXT, **kwargs: Any)
     from kafka import KafkaProducer
 
     return KafkaProducer(bootstrap_servers=bootstrap, **_merged(security, kwargs))
+
+
+def rdkafka_producer(
+    bootstrap: str, security: KafkaSecurity = PLAINTEXT, config: Mapping[str, Any] | None = None
+) -> RdkafkaProducer:
+    """librdkafka's producer (the relay's hot path); `config` in librdkafka's dotted names."""
+    from confluent_kafka import Producer
+
+    return Producer(
+        {**(config or {}), **librdkafka_config(security), "bootstrap.servers": bootstrap}
+    )
 
 
 def consumer(

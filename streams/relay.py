@@ -1,34 +1,40 @@
 """The outbox relay: every recorded event, in global-position order, onto the Kafka topic.
 
 Delivery is at-least-once and never skips: the relay remembers the last position it
-has seen acknowledged (`crm_relay_progress`, written only after the producer's flush
-returned), so a crash re-sends at most one batch. It also remembers the partition end
-offsets the broker reported after that flush; when the topic is gone or any partition
-is shorter than that (the embedded broker keeps nothing across its restart), the broker
-has lost data and the relay re-publishes everything from the event store.
+has seen acknowledged (`crm_relay_progress`, written only after the broker's delivery
+reports for that batch and every batch before it), so a crash re-sends at most the
+batches in flight (`WINDOW`), never skips one. Reading the store overlaps sending: while
+librdkafka ships one batch (`streams.relay_producer`), the relay reads and encodes the
+next. It also remembers the partition end offsets the broker reported; when the topic is
+gone or any partition is shorter than that (the embedded broker keeps nothing across its
+restart), the broker has lost data and the relay re-publishes everything from the store.
 Envelope ids are stable, and every consumer applies an event at most once.
+
+Any number of relays may run: one leads (`streams.relay_progress`: an advisory lock on
+the bookmark's connection), the others wait in `run` and take over when it dies.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
-from kafka import KafkaProducer, TopicPartition
+from confluent_kafka import KafkaException
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from commands.application import CrmApplication
-from streams.envelope import encode, validate
-from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer, producer
-from streams.signing import signed_headers
-from streams.source import EventSource
+from streams.envelope import to_envelope
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer
+from streams.relay_producer import DeliveryFailed, ProducerPipeline
+from streams.relay_progress import ProgressStore, RelayProgress
+from streams.sampling import VALIDATE_EVERY, SampledValidator
+from streams.source import EventSource, StoredEvent
 from streams.topic import ensure_topic
+from streams.wire import WireMessage, wire_message
 
 log = logging.getLogger(__name__)
 
@@ -38,60 +44,21 @@ data is measured against (a topic shorter than them); probing them costs two rou
 so under load it is done at most 4 times a second rather than after every batch. Loss
 of everything (the embedded broker's restart) is found either way: the topic is gone."""
 
+WINDOW = 4
+"""Batches in flight at once: enough that the store read of the next batches overlaps the
+broker's acknowledgement of the first; what a crash may re-send."""
+
+LEADER_POLL_SECONDS = 0.25
+"""How often a standby asks for the leader lock: the takeover delay after a leader dies."""
+
 Report = Callable[[str, str], None]
 BROKER_RETRY_SECONDS = 0.2
-
-PROGRESS_DDL = """
-CREATE TABLE IF NOT EXISTS crm_relay_progress (
-    topic text PRIMARY KEY,
-    position bigint NOT NULL,
-    partition_ends jsonb NOT NULL DEFAULT '{}',
-    republished integer NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now()
-)
-"""
+BROKER_ERRORS = (KafkaError, KafkaException, DeliveryFailed)
+"""kafka-python's (the probe, topic administration) and librdkafka's (the producer)."""
 
 
-@dataclass
-class RelayProgress:
-    position: int = 0
-    partition_ends: dict[int, int] = field(default_factory=dict)
-    republished: int = 0
-
-
-class ProgressStore:
-    """The relay's own bookmark, in the event store's database."""
-
-    def __init__(self, database_url: str, topic: str) -> None:
-        self.conn = psycopg.connect(database_url, autocommit=True)
-        self.topic = topic
-        self.conn.execute(PROGRESS_DDL)
-
-    def load(self) -> RelayProgress:
-        row = self.conn.execute(
-            "SELECT position, partition_ends, republished FROM crm_relay_progress WHERE topic = %s",
-            (self.topic,),
-        ).fetchone()
-        if row is None:
-            return RelayProgress()
-        return RelayProgress(row[0], {int(k): int(v) for k, v in row[1].items()}, row[2])
-
-    def save(self, progress: RelayProgress) -> None:
-        self.conn.execute(
-            "INSERT INTO crm_relay_progress (topic, position, partition_ends, republished) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (topic) DO UPDATE SET "
-            "position = EXCLUDED.position, partition_ends = EXCLUDED.partition_ends, "
-            "republished = EXCLUDED.republished, updated_at = now()",
-            (
-                self.topic,
-                progress.position,
-                json.dumps(progress.partition_ends),
-                progress.republished,
-            ),
-        )
-
-    def close(self) -> None:
-        self.conn.close()
+class NotLeader(RuntimeError):
+    """Another relay publishes this topic; this one may only wait (`run` does)."""
 
 
 class Relay:
@@ -106,8 +73,10 @@ class Relay:
         *,
         partitions: int = 4,
         batch_size: int = 1000,
-        validate_messages: bool = True,
         security: KafkaSecurity = PLAINTEXT,
+        window: int = WINDOW,
+        validate_every: int = VALIDATE_EVERY,
+        producer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.source = EventSource(app)
         self.signing_key = app.stream_signing_key
@@ -116,30 +85,39 @@ class Relay:
         self.topic = topic
         self.partitions = partitions
         self.batch_size = batch_size
-        self.validate_messages = validate_messages
+        self.window = window
+        self.validator = SampledValidator(validate_every)
+        self.producer_config = producer_config
         self.store = ProgressStore(database_url, topic)
         self.progress = self.store.load()
-        self.producer = self._new_producer()
+        self.sent = self.progress.position  # read ahead of the bookmark: what is in flight
+        self.caught_up = False  # the last read found nothing after `sent`
+        self.pipeline = ProducerPipeline(bootstrap, topic, security, producer_config)
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
         self.listener = psycopg.connect(database_url, autocommit=True)
         self.listener.execute("LISTEN stored_events")
 
-    def _new_producer(self) -> KafkaProducer:
-        return producer(
-            self.bootstrap,
-            self.security,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=2,
-            batch_size=512 * 1024,
-            max_request_size=8 * 1024 * 1024,
-            # A send to a dead broker fails within seconds (the default waits 120 s),
-            # so the relay notices a broker kill and recovers in place.
-            request_timeout_ms=3000,
-            delivery_timeout_ms=4000,
-            client_id="crm-relay",
+    def _restart_pipeline(self) -> None:
+        """A fresh producer, resending from the bookmark (the old one's batches are dropped)."""
+        self.pipeline.close(timeout=1)
+        self.pipeline = ProducerPipeline(
+            self.bootstrap, self.topic, self.security, self.producer_config
         )
+        self.sent = self.progress.position
+
+    # -- leadership ---------------------------------------------------------------------------
+
+    def lead(self) -> bool:
+        """Lead if no other relay does; on taking over, go on from the last leader's bookmark."""
+        if self.store.leading:
+            return True
+        if not self.store.try_lead():
+            return False
+        self.progress = self.store.load()
+        self._restart_pipeline()
+        log.info("relay leads %s from position %s", self.topic, self.progress.position)
+        return True
 
     # -- broker checks ------------------------------------------------------------------------
 
@@ -170,43 +148,66 @@ class Relay:
             self.progress = RelayProgress(0, {}, self.progress.republished + 1)
             self.store.save(self.progress)
             # The new broker does not know our idempotent producer id: start a fresh one.
-            self.producer.close(timeout=5)
-            self.producer = self._new_producer()
+            self._restart_pipeline()
             return True
         return False
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish_batch(self) -> int:
-        """Send the next batch and wait for the broker's acknowledgement; returns its size."""
-        batch = self.source.read_after(self.progress.position, self.batch_size)
-        if not batch.envelopes:
-            return 0
-        futures = []
-        for envelope in batch.envelopes:
-            if self.validate_messages:
-                validate(envelope)
-            key, value = envelope["subject"].encode(), encode(envelope)
-            headers = signed_headers(self.signing_key, key, value)  # workers apply only these
-            futures.append(self.producer.send(self.topic, key=key, value=value, headers=headers))
-        self.producer.flush()
-        for future in futures:
-            future.get(timeout=30)  # raises if any send failed: nothing is marked as sent
+    def _message(self, event: StoredEvent) -> WireMessage:
+        if self.validator.due():  # the envelope as a dict only for the sample
+            self.validator.check(to_envelope(event.cls, event.state, event.meta))
+        return wire_message(self.signing_key, event.cls, event.state, event.meta)
+
+    def fill(self) -> int:
+        """Read and queue batches until `window` are in flight or the store has no more;
+        returns how many events were queued (0 also when the window is full: `caught_up`
+        tells whether the store had nothing more). Acknowledged batches are bookmarked between
+        reads, so the bookmark follows the broker closely under load."""
+        queued = 0
+        while len(self.pipeline.in_flight) < self.window:
+            batch = self.source.read_stored_after(self.sent, self.batch_size)
+            self.caught_up = not batch.events
+            if self.caught_up:
+                break
+            self.pipeline.send([self._message(e) for e in batch.events], batch.last_position)
+            self.sent = batch.last_position
+            queued += len(batch.events)
+            self.bookmark(self.pipeline.delivered())
+        return queued
+
+    def bookmark(self, position: int | None) -> None:
+        """Remember `position` as published (every event up to it acknowledged)."""
+        if position is None:
+            return
         ends = self.progress.partition_ends
         if time.monotonic() - self._ends_probed_at >= ENDS_REFRESH_SECONDS:
             ends = self._partition_ends() or {}
             self._ends_probed_at = time.monotonic()
-        self.progress = RelayProgress(batch.last_position, ends, self.progress.republished)
-        self.store.save(self.progress)
-        return len(batch.envelopes)
+        self.progress = RelayProgress(position, ends, self.progress.republished)
+        self.store.save(self.progress, self.validator.take_counts())
+
+    def step(self, wait: float) -> int:
+        """Queue what the window allows, then bookmark what the broker acknowledged, waiting
+        up to `wait` for a report when nothing new could be queued; returns events queued."""
+        queued = self.fill()
+        self.bookmark(self.pipeline.delivered(0.0 if queued else wait))
+        return queued
 
     def publish_available(self) -> int:
-        """Drain everything recorded so far (tests, rebuilds); returns how many were sent."""
+        """Drain everything recorded so far (tests, rebuilds); returns how many were sent.
+
+        Raises `NotLeader` while another relay leads the topic, and `DeliveryFailed` when
+        the broker does not acknowledge (nothing past the last good batch is bookmarked).
+        """
+        if not self.lead():
+            raise NotLeader(f"another relay leads {self.topic}")
         self.broker_lost_data()
         sent = 0
-        while count := self.publish_batch():
-            sent += count
-        return sent
+        while True:
+            sent += self.step(wait=0.05)
+            if self.caught_up and not self.pipeline.in_flight:
+                return sent
 
     def lag(self) -> int:
         return max(0, self.source.max_position() - self.progress.position)
@@ -220,41 +221,43 @@ class Relay:
         last_check = 0.0
         ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
         while not stop.is_set():
+            if not self.lead():
+                report("idle", f"standby: another relay publishes {self.topic}")
+                stop.wait(LEADER_POLL_SECONDS)
+                continue
             try:
                 if time.monotonic() - last_check >= check_interval:
                     self.broker_lost_data()
                     last_check = time.monotonic()
-                sent = self.publish_batch()
-            except KafkaError as error:
+                self.step(wait=0.05)
+            except BROKER_ERRORS as error:
                 self._broker_trouble(error, report)
                 last_check = 0.0  # once it answers, first ask whether it lost the topic
                 stop.wait(BROKER_RETRY_SECONDS)
                 continue
             report(
                 "ok",
-                f"published up to position {self.progress.position}, lag {self.lag()}, "
+                f"leading; published up to position {self.progress.position}, lag {self.lag()}, "
                 f"re-published after broker loss {self.progress.republished}x",
             )
-            if not sent:
+            if self.caught_up and not self.pipeline.in_flight:
                 self.wait_for_events(min(check_interval, 0.5))
 
-    def _broker_trouble(self, error: KafkaError, report: Report) -> None:
+    def _broker_trouble(self, error: Exception, report: Report) -> None:
         """The broker failed a send or a probe (killed, restarting): stay up and retry.
 
         Ending the process instead (as before) cost a whole restart of the relay, several
         seconds of the recovery after a broker kill. The producer may be fenced for good
         (a restarted broker does not know its idempotent producer id), so a fresh one is
-        made; nothing was bookmarked for the failed batch, so it is sent again.
+        made; nothing was bookmarked past the last acknowledged batch, so the rest is sent
+        again.
         """
         log.warning("broker unavailable (%s); retrying", error)
         report("error", f"broker unavailable: {type(error).__name__}; retrying")
-        self.producer.close(timeout=1)
-        # Still down: the closed producer fails the next send, and we come back here.
-        with contextlib.suppress(KafkaError):
-            self.producer = self._new_producer()
+        self._restart_pipeline()
 
     def close(self) -> None:
-        self.producer.close(timeout=5)
+        self.pipeline.close()
         self.probe.close()
         self.listener.close()
         self.store.close()

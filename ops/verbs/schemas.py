@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", "-d", help="Data folder of the platform (CRM_DATA_DIR)."),
+]
 
 schemas_app = typer.Typer(
     help="Published contracts: JSON Schema per event type and version.", no_args_is_help=True
@@ -23,11 +30,38 @@ def export() -> None:
 
 
 @schemas_app.command()
-def check() -> None:
-    """Exit 1 when the committed schema files differ from what the code generates."""
+def check(
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Also validate every stored event, as the relay sends it, against the "
+            "schemas (the relay itself validates a sample).",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Exit 1 when the committed schema files differ from what the code generates (or,
+    with --events, when a stored event's envelope breaks them)."""
     from schemas.generate import differences
 
     problems = differences()
     for name in problems:
         typer.echo(f"out of date: {name}", err=True)
+    if events:
+        problems += _check_events(data_dir)
     raise typer.Exit(1 if problems else 0)
+
+
+def _check_events(data_dir: str | None) -> list[str]:
+    from ops.cli import setting_errors, settings_from
+    from ops.runtime import open_application
+    from streams.sampling import validate_stored
+    from streams.source import EventSource
+
+    with setting_errors(), open_application(settings_from(data_dir=data_dir)) as app:
+        result = validate_stored(EventSource(app), app.stream_signing_key)
+    for problem in result.problems:
+        typer.echo(f"invalid envelope: {problem}", err=True)
+    typer.echo(f"{result.checked} stored events checked, {len(result.problems)} invalid")
+    return result.problems

@@ -26,7 +26,7 @@ async def test_metrics_report_relay_and_projection_lag(
 ) -> None:
     app = CrmApplication(database_url, master_key=generate_master_key(), pool_size=2)
     service = CommandService(app)
-    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=2)
+    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=2, validate_every=1)
     sink = ReadModelSink(app, database_url)
     settings = SimpleNamespace(
         data_dir=tmp_path,
@@ -52,6 +52,8 @@ async def test_metrics_report_relay_and_projection_lag(
         assert gauge(response.text, "crm_events_recorded") == 3
         assert gauge(response.text, "crm_relay_lag_events") == 0
         assert 'crm_projection_lag_events{projection="customers"} 1.0' in response.text
+        assert f'crm_relay_validated_messages{{topic="{kafka_topic}"}} 3.0' in response.text
+        assert f'crm_relay_invalid_messages{{topic="{kafka_topic}"}} 0.0' in response.text
         assert sink.lag() == 1
     finally:
         relay.close()

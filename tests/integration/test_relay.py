@@ -3,6 +3,7 @@ crash and resume without gaps, and re-publishing after the broker loses its data
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ from uuid import UUID
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.partitioner.default import murmur2
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
@@ -102,7 +104,10 @@ def test_publishes_every_event_in_order_keyed_by_customer_with_sealed_personal_d
     ids = [register(service, f"客户 {i}", f"c{i}@example.com") for i in range(3)]
     for customer_id in ids:
         history(service, customer_id)
-    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=3)
+    # Batches of 2, 2 in flight: the pipeline fills, drains and refills six times.
+    relay = Relay(
+        app, database_url, kafka_bootstrap, kafka_topic, partitions=3, batch_size=2, window=2
+    )
     try:
         assert relay.publish_available() == 12
         assert relay.lag() == 0
@@ -116,6 +121,8 @@ def test_publishes_every_event_in_order_keyed_by_customer_with_sealed_personal_d
     for message, envelope in zip(messages, envelopes, strict=True):
         validate(envelope)
         assert message.key.decode() == envelope["subject"]
+        # The kafka-python relay's (and Java client's) partition: customers stay put.
+        assert message.partition == (murmur2(message.key) & 0x7FFFFFFF) % 3
         assert b"example.com" not in message.value and "客户".encode() not in message.value
         assert envelope["actor"] == "relay-test"
     for customer_id in ids:
@@ -247,3 +254,101 @@ def test_the_running_relay_rides_out_a_broker_restart_without_exiting(
         runner.join(timeout=30)
         relay.close()
         stop_kafka(process)
+
+
+def test_wire_bytes_equal_the_envelope_and_carry_cloudevents_and_trace_headers(
+    app: CrmApplication,
+    service: CommandService,
+    database_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+) -> None:
+    """The relay writes each message straight from the decoded event (orjson, one decode);
+    it must be the very envelope `to_envelope` describes and the schemas accept."""
+    import json
+
+    from streams.envelope import encode, to_envelope
+    from streams.signing import header_value, signature_problem
+    from streams.source import EventSource
+    from streams.wire import wire_message
+
+    customer_id = register(service, "Zhou 周", "zhou@example.com")
+    history(service, customer_id)  # a Decimal price, a touch with free text, a stage move
+    service.handle(ForgetCustomer(customer_id=customer_id, reason="erasure"), CTX)
+    stored = EventSource(app).read_stored_after(0, 100).events
+    assert len(stored) == 5
+    key = app.stream_signing_key
+    for event in stored:
+        envelope = to_envelope(event.cls, event.state, event.meta)
+        message = wire_message(key, event.cls, event.state, event.meta)
+        assert json.loads(message.value) == json.loads(encode(envelope))
+        validate(json.loads(message.value))
+        assert message.key == envelope["subject"].encode()
+
+    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=2, validate_every=1)
+    try:
+        assert relay.publish_available() == 5
+    finally:
+        relay.close()
+    for message in consume_all(kafka_bootstrap, kafka_topic, 5):
+        envelope = decode(message.value)
+        headers = message.headers
+        assert signature_problem(key, headers, message.key, message.value) is None
+        assert header_value(headers, "ce_id") == envelope["id"].encode()
+        assert header_value(headers, "ce_type") == envelope["type"].encode()
+        assert header_value(headers, "ce_source") == envelope["source"].encode()
+        assert header_value(headers, "ce_time") == envelope["time"].encode()
+        assert header_value(headers, "ce_specversion") == b"1.0"
+        # W3C trace context: the command's correlation id is the trace; the span from the id.
+        version, trace, span, flags = (header_value(headers, "traceparent") or b"").split(b"-")
+        assert (version, flags) == (b"00", b"01")
+        assert trace.decode() == UUID(envelope["correlationid"]).hex
+        assert span.decode() == UUID(envelope["id"]).hex[16:]
+
+
+def test_sampled_validation_is_counted_with_the_bookmark(
+    app: CrmApplication,
+    service: CommandService,
+    database_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+) -> None:
+    import psycopg
+
+    for i in range(3):
+        register(service, f"S{i}", f"s{i}@example.com")
+    relay = Relay(app, database_url, kafka_bootstrap, kafka_topic, partitions=2, validate_every=2)
+    try:
+        assert relay.publish_available() == 3
+    finally:
+        relay.close()
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT position, validated, invalid FROM crm_relay_progress WHERE topic = %s",
+            (kafka_topic,),
+        ).fetchone()
+    assert row == (3, 1, 0)  # one message in two validated: the 2nd; none broke its schema
+
+
+def test_schemas_check_events_validates_every_stored_event_as_the_relay_sends_it(
+    service: CommandService, database_url: str, master_key: str, tmp_path: Path
+) -> None:
+    """The relay validates a sample; `crm schemas check --events` validates them all."""
+    from ops.crm_process import clean_env, crm_argv
+
+    customer_id = register(service, "Sun 孙", "sun@example.com")
+    history(service, customer_id)
+    env = {
+        "CRM_DATABASE_URL": database_url,
+        "CRM_MASTER_KEY": master_key,
+        "CRM_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        crm_argv("schemas", "check", "--events"),
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 stored events checked, 0 invalid" in result.stdout

@@ -259,6 +259,7 @@ CLIENTS = {
     "KafkaAdminClient",
     "AIOKafkaProducer",
     "AIOKafkaConsumer",
+    "Producer",  # confluent-kafka's (librdkafka), the relay's
 }
 
 
