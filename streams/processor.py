@@ -24,6 +24,7 @@ import faust
 from streams.generation import group_id
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
+from streams.tracing import traced_batch
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ def build_app(
     async def apply(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             messages = [raw_message(event) for event in events]
-            await apply_before_ack(intake, messages)
+            with traced_batch(settings.name, messages):
+                await apply_before_ack(intake, messages)
             counters["batches"] += 1
             counters["events"] += len(messages)
 

@@ -7,22 +7,20 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from uuid import UUID
 
 import httpx
 import pytest
 import pytest_asyncio
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.app import create_app
 from ops import telemetry
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
+from tests.support.tracing import recorded_spans
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,13 +34,8 @@ TRAIL = "query($id: ID!) { auditTrail(customerId: $id) { edges { node { type cor
 
 
 @pytest.fixture(scope="module")
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)  # once per process: the gateway's tracer is a proxy
-    yield exporter
-    exporter.clear()
+def spans() -> InMemorySpanExporter:
+    return recorded_spans()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
