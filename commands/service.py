@@ -51,7 +51,7 @@ from commands.recorder import (
     StoredResult,
     WriteEffects,
 )
-from commands.unit_of_work import UnitOfWork
+from commands.unit_of_work import UnitOfWork, named_streams
 
 
 class WriteConflict(Exception):
@@ -155,6 +155,22 @@ class CommandService:
         stored = self.app.crm_recorder.select_results(wanted) if wanted else {}
         now = self.clock()
         uow = UnitOfWork(self.app, self.policy)
+        try:
+            return self._run_all(uow, commands, context, contexts, scoped, stored, now)
+        finally:
+            uow.discard()
+
+    def _run_all(
+        self,
+        uow: UnitOfWork,
+        commands: list[Command],
+        context: CommandContext,
+        contexts: Sequence[CommandContext] | None,
+        scoped: list[ScopedKey | None],
+        stored: dict[ScopedKey, StoredResult],
+        now: datetime,
+    ) -> list[CommandResult]:
+        uow.preload(named_streams(commands))
         done: list[_Done | StoredResult | int] = []  # int: same key as an earlier command
         records: list[IdempotencyRecord] = []
         first_with_key: dict[ScopedKey, tuple[int, str]] = {}
