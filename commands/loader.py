@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Composed, Identifier
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class AggregateLoader:
                 found[aggregate_id] = self._fallback(aggregate_id)
         return found
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _select(self, ids: list[UUID], after: list[int]) -> dict[UUID, list[Any]]:
         with self.app.crm_recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._statement, (ids, after, [v == 0 for v in after]), prepare=True)
