@@ -285,6 +285,7 @@ class CommandService:
             recordings = self.app.record(
                 events, aggregates=uow.aggregates, effects=effects, new_ciphers=ciphers
             )
+            uow.saved()
         except IntegrityError as error:
             raise self._explain(error, uow, scoped, known) from error
         except KeyDestroyed as error:

@@ -59,15 +59,26 @@ class UnitOfWork:
         self._in_order: list[Any] = []
         self.commands: dict[EventKey, str] = {}
         self._preloaded: dict[UUID, Aggregate | None] = {}
+        self._saved = False
 
     def preload(self, ids: Sequence[UUID]) -> None:
         """Load the named aggregates at once (ids of streams that don't exist: fine)."""
         self._preloaded.update(self.app.loader.take([i for i in ids if i not in self._preloaded]))
 
+    def saved(self) -> None:
+        """The save committed: the application gave the aggregates it saved back already."""
+        self._saved = True
+
     def discard(self) -> None:
-        """Hand back what this unit of work held, after a save that did not happen."""
-        held = [a for a in self._preloaded.values() if a is not None]
-        held += [a for i, a in self._aggregates.items() if i not in self._preloaded]
+        """Hand back what this unit of work still holds (call once, when done).
+
+        After a committed save, only what no handler touched: the saved aggregates went
+        back with the save and may already be in another unit of work's hands."""
+        held = [
+            a for i, a in self._preloaded.items() if a is not None and i not in self._aggregates
+        ]
+        if not self._saved:
+            held += self._aggregates.values()
         self.app.loader.give_back(held)
         self._preloaded.clear()
 
