@@ -22,7 +22,8 @@ from bootstrap import command_service, open_store
 from commands.application import CrmApplication
 from commands.group_commit import GroupCommitter, GroupStats
 from commands.messages import CommandContext
-from demo.history import DemoHistory
+from demo.history import COHORT_SIZE, DemoHistory
+from demo.parallel import load_in_processes
 from demo.runner import load
 
 ACTOR = "bench"
@@ -111,10 +112,19 @@ def run_bulk(
     batch: int,
     seed: int,
     on_batch: Callable[[float, int], None] | None = None,
+    processes: int = 1,
 ) -> Run:
-    """A demo history through `handle_many`; units are events recorded."""
+    """A demo history through `handle_many`; units are events recorded. `processes` > 1
+    deals the (independent) batches out to that many worker processes (`demo.parallel`)."""
     history = DemoHistory(customers=customers, seed=seed, until=datetime.now(UTC))
     batches = list(history.batches(batch))  # generated before the clock starts
+    if processes > 1:
+        if batch < COHORT_SIZE:
+            raise ValueError(f"several processes need whole cohorts: batch >= {COHORT_SIZE}")
+        report = load_in_processes(
+            database_url, key, batches, customers=customers, processes=processes
+        )
+        return Run(report.events, report.seconds)
     app = crm_application(database_url, key, pool_size=2)
     try:
         report = load(command_service(app), batches, customers=customers, on_batch=on_batch)

@@ -13,6 +13,8 @@ variable in a process cannot silently change how events are stored.
 from __future__ import annotations
 
 import contextlib
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -41,6 +43,7 @@ from commands.crypto import (
     parse_master_key,
 )
 from commands.keys import KeyRing
+from commands.loader import AggregateLoader
 from commands.mapper import CrmMapper
 from commands.recorder import CrmRecorder, WriteEffects
 from events.base import CustomerScoped
@@ -149,6 +152,7 @@ class CrmApplication(Application[UUID]):
             if self.snapshots is not None
             else None
         )
+        self.loader = AggregateLoader(self, maxsize=aggregate_cache_size)
 
     # -- construction hooks ------------------------------------------------------------------
 
@@ -215,8 +219,14 @@ class CrmApplication(Application[UUID]):
         those that crossed a snapshot interval are snapshotted.
         """
         events = list(events)  # a caller may pass an aggregate's live pending list
+        # The library's `save` minus its per-object protocol checks (`isinstance` against a
+        # runtime Protocol, ~30 µs an event): these are events, recorded as they are.
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        processing.saved_kwargs["effects"] = effects
         with self.keys.writing(new_ciphers or {}, forgetting=effects.destroyed_keys):
-            recordings = self.save(*events, effects=effects)
+            recordings = self._record(processing)
+        self._notify(recordings)
         for aggregate in aggregates:
             aggregate.collect_events()
         self._snapshot_crossed(aggregates, events)
@@ -224,21 +234,17 @@ class CrmApplication(Application[UUID]):
         return recordings
 
     def _refresh_cache(self, aggregates: Sequence[Aggregate], forgotten: set[UUID]) -> None:
-        """Keep the saved state cached, so the next load only asks "anything newer?".
-
-        Safe with concurrent writers: loads still fast-forward from the cached version,
-        so a slightly older copy put here by a slower thread is caught up on read.
-        Forgotten customers are evicted instead: cached objects hold decrypted state.
-        """
+        """Give the saved aggregates back to the loader (`commands.loader`), so the next
+        load only asks "anything newer?". Forgotten customers are evicted instead (from
+        the library's cache too): cached objects hold decrypted state."""
+        self.loader.give_back(a for a in aggregates if a.id not in forgotten)
+        self.loader.forget(forgotten)
         cache = self.repository.cache
         if cache is None:
             return
-        for aggregate in aggregates:
-            if aggregate.id in forgotten:
-                with contextlib.suppress(KeyError):
-                    cache.get(aggregate.id, evict=True)
-            else:
-                cache.put(aggregate.id, aggregate)
+        for aggregate_id in forgotten:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshot from the aggregates in memory, not by re-reading their streams."""
@@ -296,17 +302,34 @@ class CrmApplication(Application[UUID]):
         self.keys.prefetch(ids)
 
 
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled connection may sit idle before its checkout is pinged."""
+
+
 def _replace_dead_connections_at_once(pool: Any) -> None:
     """After a PostgreSQL restart every pooled connection is dead. The pool's pre-ping
     finds them one checkout at a time, and its background reconnects back off while the
     server is still down, so the first write after a restart waited out the whole pool
     timeout (30 s, measured). One dead connection means all are: check the whole pool at
-    once (`pool.check()`), as the gateway's read pool does (`gateway.db`)."""
+    once (`pool.check()`), as the gateway's read pool does (`gateway.db`).
+
+    A connection checked out again within `PING_AFTER_IDLE` seconds is not pinged: on
+    the write path the ping was one extra round trip per checkout (a fifth of the
+    single-command path's time, profiled), and a restart takes longer than that, so
+    connections that lived through one have been idle long enough to be pinged. A query
+    on a connection that died within the second fails as `OperationalError`, which the
+    recorder and loader retry on another connection."""
     ping = getattr(pool, "_check", None)
     if ping is None:  # not the psycopg_pool this was written against: keep its own check
         return
+    last_checkout: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
     def check(conn: Any) -> None:
+        now = time.monotonic()
+        recent = now - last_checkout.get(conn, -PING_AFTER_IDLE) < PING_AFTER_IDLE
+        last_checkout[conn] = now
+        if recent:
+            return
         try:
             ping(conn)
         except Exception:

@@ -6,12 +6,15 @@ and ``body`` encodes what the audit trail relies on: the position, stream id, ve
 topic and stored state bytes of the event, and its ``crm_event_meta`` row (actor,
 correlation, causation, command, recorded time) when it has one.
 
-Writing: `chain_statements` creates a PL/pgSQL function that the recorder calls inside
-the events' transaction, after the library's EXCLUSIVE lock on the events table (see
-`commands.recorder`). Inserts are serialised by that lock, so the head read by the
-function is the true previous link: no race, and no extra round trip (the call rides on
-the COMMIT like the other side statements). Positions skipped by rolled-back saves are
-not gaps in the chain: it links consecutive existing positions.
+Writing: the recorder reads the chain's head inside the events' transaction, after the
+library's EXCLUSIVE lock on the events table (see `commands.recorder`), in the same round
+trip as the events' insert; it links the round's events in Python (`link_rows`: it holds
+every byte a link covers, including the metadata it writes itself) and inserts the links
+set-based, one statement per round. Inserts are serialised by that lock, so the head read
+is the true previous link: no race. Positions skipped by rolled-back saves are not gaps in
+the chain: it links consecutive existing positions. The PL/pgSQL function
+(`append_statement`) stays as the same encoding in SQL: the tests use it to rewrite a
+chain the way someone with database access would.
 
 Verifying lives with the compliance staff's tools (`compliance.verify`); it shares this
 module's encoding: `BODY_SQL` (the writer's expression, also what the verifier streams)
@@ -25,6 +28,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from eventsourcing.utils import get_topic
 from psycopg import sql
@@ -43,6 +47,8 @@ _NO_META = b"\x00"
 _META = b"\x01"
 _NULL = b"\x00"
 _SOME = b"\x01"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 # -- the encoding, shared by the writer (SQL) and the verifier (Python) -------------------
 
@@ -98,6 +104,22 @@ def link_body(
 
 def link_hash(prev_hash: bytes, body: bytes) -> bytes:
     return hashlib.sha256(prev_hash + body).digest()
+
+
+def link_rows(head: bytes, bodies: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Hashes and previous hashes of consecutive links after `head` (the writer's side)."""
+    hashes: list[bytes] = []
+    prevs: list[bytes] = []
+    for body in bodies:
+        prevs.append(head)
+        head = hashlib.sha256(head + body).digest()
+        hashes.append(head)
+    return hashes, prevs
+
+
+def micros_of(moment: datetime) -> int:
+    """Whole microseconds since the epoch, exactly as `MICROS_SQL` reads a timestamptz."""
+    return (moment - _EPOCH) // _MICRO
 
 
 def _opt_text(column: str) -> str:
@@ -212,6 +234,21 @@ _SUBJECTS_SELECT = (
     "(convert_from(e.state, 'UTF8')::jsonb -> 'customer_id' ->> '_data_')::uuid, "
     "e.notification_id FROM {events} e WHERE e.originator_version = 1"
 )
+
+
+def head_statement(tables: ChainTables) -> sql.Composed:
+    """The chain's last hash (read after the events table's lock: the true head)."""
+    return sql.SQL("SELECT hash FROM {} ORDER BY position DESC LIMIT 1").format(
+        tables.t(CHAIN_TABLE)
+    )
+
+
+def insert_links_statement(tables: ChainTables) -> sql.Composed:
+    """Links computed in Python (`link_rows`), one statement for a round, binary arrays."""
+    return sql.SQL(
+        "INSERT INTO {} (position, hash, prev_hash) "
+        "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[])"
+    ).format(tables.t(CHAIN_TABLE))
 
 
 def append_statement(tables: ChainTables) -> sql.Composed:

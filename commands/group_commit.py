@@ -15,6 +15,9 @@ position, or its own error:
 - A refused command (a `DomainError` carrying ``command_index``) gets its error; the
   others are recorded again without it (an all-or-nothing batch must not let one bad
   command fail its neighbours).
+- A lost race with another writer (a stream's version taken meanwhile) retries only the
+  commands naming the clashed stream: the rest are recorded at once, in a transaction
+  of their own, and the clashed ones go through the service's retries.
 - A failure no single command is named for (an email taken twice within the round, a
   stream still contended after the service's own retries) splits the round in halves,
   recursively, so the culprit ends up alone with its error and the rest are recorded.
@@ -44,7 +47,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from aggregates.errors import DomainError
 from commands.messages import Command, CommandContext, CommandResult
-from commands.service import CommandService
+from commands.service import CommandService, WriteConflict
+from commands.unit_of_work import named_streams
 
 DEFAULT_WINDOW = 0.002
 DEFAULT_MAX_BATCH = 128
@@ -70,6 +74,7 @@ class GroupStats:
     transactions: int = 0
     refused: int = 0
     splits: int = 0
+    partial_retries: int = 0
     largest_round: int = 0
 
 
@@ -203,8 +208,13 @@ class GroupCommitter:
     def _commit_round(self, calls: list[_Call]) -> None:
         self._record(calls, calls[0].context)
 
-    def _record(self, calls: Sequence[_Call], context: CommandContext) -> None:
-        """Record `calls` together, dropping refused ones and splitting what can't be told."""
+    def _record(
+        self, calls: Sequence[_Call], context: CommandContext, *, retry_all: bool = False
+    ) -> None:
+        """Record `calls` together, dropping refused ones and splitting what can't be told.
+
+        `retry_all`: let the service retry lost races itself (once a round's conflict
+        could not be narrowed down to some of its commands)."""
         pending = list(calls)
         while pending:
             self.stats.transactions += 1
@@ -213,7 +223,17 @@ class GroupCommitter:
                     [c.command for c in pending],
                     pending[0].context,
                     contexts=[c.context for c in pending],
+                    retry_conflicts=retry_all,
                 )
+            except WriteConflict as conflict:
+                clashed = [c for c in pending if conflict.streams & set(named_streams([c.command]))]
+                if clashed and len(clashed) < len(pending):
+                    self.stats.partial_retries += 1
+                    self._record([c for c in pending if c not in clashed], context)
+                    self._record(clashed, context, retry_all=True)
+                    return
+                retry_all = True
+                continue
             except INFRASTRUCTURE_ERRORS as error:
                 for call in pending:
                     call.fail(error)

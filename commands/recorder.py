@@ -5,18 +5,22 @@ exactly when the events are. Metadata of a position, the idempotency result of a
 command, an email reservation, a customer's key: if any of them committed apart from
 the events, a crash between two commits would leave a command half-recorded.
 
-Why *after* the insert (`_fetch_ids_after_insert_events`): the library takes an
-EXCLUSIVE lock on ``stored_events`` right before inserting, so that positions commit in
-order (no gaps a follower could skip). Writing the side tables once that lock is held
-means (a) the positions of the new events are known, (b) every side-table write is
-serialised by the same lock, so two transactions never wait on each other's side rows
-while one holds the table lock (no deadlocks), and (c) checks such as "this customer's
-key still exists" cannot race with a forget. The side statements are pipelined and
-ride on the COMMIT round trip; a constraint they break surfaces as the library's
-`IntegrityError` whose ``__cause__`` names the constraint.
+Why the recorder does the insert itself (`CrmRecorder.insert_events`, replacing the
+library's): the library takes an EXCLUSIVE lock on ``stored_events`` right before
+inserting, so that positions commit in order (no gaps a follower could skip); we keep that
+lock and that order, but insert every table set-based with binary typed arrays (one
+statement per table per save), where the library builds a composite value per event in
+Python. Writing the side tables once that lock is held means (a) the positions of the new
+events are known, (b) every side-table write is serialised by the same lock, so two
+transactions never wait on each other's side rows while one holds the table lock (no
+deadlocks), and (c) checks such as "this customer's key still exists" cannot race with a
+forget. The side statements are pipelined and ride on the COMMIT round trip; a constraint
+they break surfaces as the library's `IntegrityError` whose ``__cause__`` names the
+constraint, and any error rolls the whole save back.
 
 Every save, with or without effects, also links its events into the hash chain
-(`commands.chain`, last, so the chained metadata is the committed one) and indexes the
+(`commands.chain`: computed here from the bytes being inserted, the metadata's recorded
+time included, since the recorder sets it) and indexes the
 streams that belong to another customer (complaints) in ``crm_stream_subjects``.
 """
 
@@ -25,21 +29,33 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from commands.access_table import access_log_statements
 from commands.chain import (
+    GENESIS,
     ChainTables,
-    append_statement,
+    MetaFields,
     chain_statements,
+    head_statement,
+    insert_links_statement,
+    link_body,
+    link_rows,
+    micros_of,
     scoped_creation_topics,
     subjects_statement,
 )
@@ -140,7 +156,18 @@ class CrmRecorder(PostgresApplicationRecorder):
             chain_statements(self.chain_tables, scoped_creation_topics())
         )
         self.sql_create_statements.extend(access_log_statements(self.datastore.schema))
-        self._chain_append = append_statement(self.chain_tables)
+        self._chain_head = head_statement(self.chain_tables)
+        self._insert_links = insert_links_statement(self.chain_tables)
+        self._insert_binary = SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(self._t(self.events_table_name))
+        self._insert_meta = SQL(
+            "INSERT INTO {} (position, actor, correlation_id, causation_id, command, "
+            "recorded_at) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::uuid[], "
+            "%b::uuid[], %b::text[], %b::timestamptz[])"
+        ).format(self._t(EVENT_META))
         self._scoped_topics = frozenset(scoped_creation_topics())
         self._index_subjects = subjects_statement(self.chain_tables)
 
@@ -178,37 +205,84 @@ class CrmRecorder(PostgresApplicationRecorder):
         """Whether a violated constraint is the stream version key of the events table."""
         return constraint == f"{self.events_table_name}_pkey"
 
-    # -- the hook inside the events' transaction --------------------------------------------
+    # -- the save: one transaction, set-based --------------------------------------------
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        """Events, metadata, side rows and chain links of one save, in one transaction.
+
+        Replaces the library's insert (same lock, same NOTIFY, same positions) because its
+        ``unnest(stored_event[])`` builds a composite value per row in Python; here every
+        table gets one statement per save with binary typed arrays. Round trips: the lock,
+        the insert and the chain head in one (the head is read after the lock, so it is
+        the true previous link), then the side rows and links, riding on the COMMIT.
+        An error anywhere rolls the whole save back.
+        """
+        if not stored_events:
+            return None
         effects: WriteEffects | None = kwargs.get("effects")
-        if effects is not None and ids is not None:
-            positions = {
-                (cast_uuid(se.originator_id), se.originator_version): nid
-                for se, nid in zip(stored_events, ids, strict=True)
-            }
-            self._write_meta(curs, stored_events, ids, effects)
-            self._write_effects(curs, effects, positions)
-        if ids:
-            self._write_chain(curs, stored_events, ids)
+        recorded_at = datetime.now(UTC)
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor() as curs,
+            conn.cursor() as head,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self._insert_binary, event_columns(stored_events), prepare=True)
+            head.execute(self._chain_head, prepare=True)
+            # Sync now, so a stream version clash surfaces here as the IntegrityError the
+            # service tells apart, not later as an aborted pipeline.
+            pipeline.sync()
+            ids = [row["notification_id"] for row in curs.fetchall()]
+            if len(ids) != len(stored_events):
+                raise ProgrammingError(f"got {len(ids)} positions for {len(stored_events)} events")
+            found = head.fetchone()
+            previous = bytes(found["hash"]) if found else GENESIS
+            metas = None
+            if effects is not None:
+                metas = self._write_meta(curs, stored_events, ids, effects, recorded_at)
+                positions = {
+                    (cast_uuid(se.originator_id), se.originator_version): nid
+                    for se, nid in zip(stored_events, ids, strict=True)
+                }
+                self._write_effects(curs, effects, positions)
+            self._write_chain(curs, stored_events, ids, metas, previous)
         return ids
 
     def _write_chain(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], ids: Sequence[int]
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        ids: Sequence[int],
+        metas: Sequence[MetaFields] | None,
+        previous: bytes,
     ) -> None:
-        """Link the new events into the hash chain; index new complaint streams."""
-        positions = list(ids)
+        """Link the new events into the hash chain (in Python); index new complaint streams."""
         scoped = [
             nid
-            for se, nid in zip(stored_events, positions, strict=True)
+            for se, nid in zip(stored_events, ids, strict=True)
             if se.originator_version == 1 and se.topic in self._scoped_topics
         ]
         if scoped:
             curs.execute(self._index_subjects, (scoped,), prepare=True)
-        curs.execute(self._chain_append, (positions,), prepare=True)
+        bodies = [
+            link_body(
+                nid,
+                cast_uuid(se.originator_id).bytes,
+                se.originator_version,
+                se.topic,
+                se.state,
+                metas[n] if metas is not None else None,
+            )
+            for n, (se, nid) in enumerate(zip(stored_events, ids, strict=True))
+        ]
+        hashes, prevs = link_rows(previous, bodies)
+        curs.execute(self._insert_links, (list(ids), hashes, prevs), prepare=True)
 
     def _write_meta(
         self,
@@ -216,25 +290,36 @@ class CrmRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         ids: Sequence[int],
         effects: WriteEffects,
-    ) -> None:
+        recorded_at: datetime,
+    ) -> list[MetaFields]:
+        """One ``crm_event_meta`` row per event; returns them as the chain encodes them."""
         default = (effects.actor, effects.correlation_id, effects.causation_id)
         names, actors, correlations, causations = [], [], [], []
+        metas: list[MetaFields] = []
+        micros = micros_of(recorded_at)
         for se in stored_events:
             key = (cast_uuid(se.originator_id), se.originator_version)
-            names.append(effects.commands.get(key, effects.default_command))
+            name = effects.commands.get(key, effects.default_command)
             actor, correlation, causation = effects.contexts.get(key, default)
+            names.append(name)
             actors.append(actor)
             correlations.append(correlation)
             causations.append(causation)
+            metas.append(
+                MetaFields(
+                    actor,
+                    correlation.bytes if correlation is not None else None,
+                    causation.bytes if causation is not None else None,
+                    name,
+                    micros,
+                )
+            )
         curs.execute(
-            SQL(
-                "INSERT INTO {} (position, actor, correlation_id, causation_id, command) "
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::uuid[], %s::uuid[], "
-                "%s::text[])"
-            ).format(self._t(EVENT_META)),
-            (list(ids), actors, correlations, causations, names),
+            self._insert_meta,
+            (list(ids), actors, correlations, causations, names, [recorded_at] * len(ids)),
             prepare=True,
         )
+        return metas
 
     def _write_effects(
         self, curs: Cursor[DictRow], effects: WriteEffects, positions: Mapping[EventKey, int]
@@ -420,6 +505,18 @@ def idempotency_migration(schema: str) -> list[Composable]:
             name=Literal(IDEMPOTENCY),
         ),
     ]
+
+
+def event_columns(
+    stored_events: Sequence[StoredEvent],
+) -> tuple[list[UUID], list[int], list[str], list[bytes]]:
+    """The events as four typed arrays (ids, versions, topics, states) for `unnest`."""
+    return (
+        [cast_uuid(se.originator_id) for se in stored_events],
+        [se.originator_version for se in stored_events],
+        [se.topic for se in stored_events],
+        [se.state for se in stored_events],
+    )
 
 
 def cast_uuid(value: UUID | str) -> UUID:

@@ -19,6 +19,7 @@ violated constraints are told apart by name and turned into domain errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,11 +52,29 @@ from commands.recorder import (
     StoredResult,
     WriteEffects,
 )
-from commands.unit_of_work import UnitOfWork
+from commands.unit_of_work import UnitOfWork, named_streams
 
 
 class WriteConflict(Exception):
-    """A concurrent writer got there first; the attempt is worth repeating."""
+    """A concurrent writer got there first; the attempt is worth repeating.
+
+    `streams`: the stream ids whose version clashed, when the database named them (a
+    group-commit round retries only the commands on those streams).
+    """
+
+    def __init__(self, message: str, streams: frozenset[UUID] = frozenset()) -> None:
+        super().__init__(message)
+        self.streams = streams
+
+
+_CLASHED_KEY = re.compile(r"\(originator_id, originator_version\)=\(([0-9a-f-]{36}),")
+
+
+def clashed_streams(error: BaseException) -> frozenset[UUID]:
+    """The stream id in a version-key violation's detail ("Key (...)=(id, 5) already
+    exists"); empty when the database did not say."""
+    detail = getattr(getattr(error.__cause__, "diag", None), "message_detail", None) or ""
+    return frozenset(UUID(found) for found in _CLASHED_KEY.findall(detail))
 
 
 @dataclass
@@ -107,17 +126,22 @@ class CommandService:
         context: CommandContext,
         *,
         contexts: Sequence[CommandContext] | None = None,
+        retry_conflicts: bool = True,
     ) -> list[CommandResult]:
         """Record many commands in one transaction: all of them, or (on error) none.
 
         A refused command raises its domain error with ``command_index`` set on it.
         Emails are checked against the batch's final state: a batch may move an address
-        from one customer to another in any order.
+        from one customer to another in any order. `retry_conflicts=False`: a lost race
+        raises `WriteConflict` (naming the clashed streams) instead of being retried, for
+        a caller that retries only the commands concerned (`GroupCommitter`).
         """
         if not commands:
             return []
         if contexts is not None and len(contexts) != len(commands):
             raise ValueError("one context per command")
+        if not retry_conflicts:
+            return self._attempt(list(commands), context, contexts)
         return self._with_retries(list(commands), context, contexts)
 
     # -- attempts -------------------------------------------------------------------------
@@ -155,6 +179,22 @@ class CommandService:
         stored = self.app.crm_recorder.select_results(wanted) if wanted else {}
         now = self.clock()
         uow = UnitOfWork(self.app, self.policy)
+        try:
+            return self._run_all(uow, commands, context, contexts, scoped, stored, now)
+        finally:
+            uow.discard()
+
+    def _run_all(
+        self,
+        uow: UnitOfWork,
+        commands: list[Command],
+        context: CommandContext,
+        contexts: Sequence[CommandContext] | None,
+        scoped: list[ScopedKey | None],
+        stored: dict[ScopedKey, StoredResult],
+        now: datetime,
+    ) -> list[CommandResult]:
+        uow.preload(named_streams(commands))
         done: list[_Done | StoredResult | int] = []  # int: same key as an earlier command
         records: list[IdempotencyRecord] = []
         first_with_key: dict[ScopedKey, tuple[int, str]] = {}
@@ -245,6 +285,7 @@ class CommandService:
             recordings = self.app.record(
                 events, aggregates=uow.aggregates, effects=effects, new_ciphers=ciphers
             )
+            uow.saved()
         except IntegrityError as error:
             raise self._explain(error, uow, scoped, known) from error
         except KeyDestroyed as error:
@@ -272,11 +313,15 @@ class CommandService:
         if constraint == CUSTOMER_KEYS_PKEY:
             return Conflict("customer already exists", field="customerId")
         if self.app.crm_recorder.is_events_conflict(constraint):
-            return self._stream_conflict(uow, scoped, known)
+            return self._stream_conflict(uow, scoped, known, clashed_streams(error))
         return error
 
     def _stream_conflict(
-        self, uow: UnitOfWork, scoped: Sequence[ScopedKey | None], known: set[ScopedKey]
+        self,
+        uow: UnitOfWork,
+        scoped: Sequence[ScopedKey | None],
+        known: set[ScopedKey],
+        streams: frozenset[UUID],
     ) -> Exception:
         """Retry a lost race, unless a stream we meant to create already existed.
 
@@ -289,7 +334,7 @@ class CommandService:
         for aggregate_id, field in uow.created.items():
             if self.app.recorder.select_events(aggregate_id, limit=1):
                 return Conflict(f"{aggregate_id} already exists", field=field)
-        return WriteConflict("another writer got there first")
+        return WriteConflict("another writer got there first", streams)
 
     # -- results --------------------------------------------------------------------------
 

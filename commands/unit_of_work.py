@@ -5,14 +5,20 @@ One command or a whole batch (imports) runs through a `UnitOfWork`: it is an ide
 remembers which streams were created (a clash on those is "already exists", not a
 concurrent write worth retrying), and it attributes each new event to the command that
 caused it, for ``crm_event_meta`` and idempotency positions.
+
+Loading: `preload` takes every aggregate a batch names in one query
+(`commands.loader.AggregateLoader`, which hands them out without copying); an id a
+handler asks for that was not preloaded is loaded on its own. After the save the
+application gives the aggregates back; after a failure, `discard` does (only unchanged
+ones are kept).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from aggregates.complaint import Complaint
@@ -23,6 +29,20 @@ from commands.application import CrmApplication
 from commands.recorder import EventKey
 
 A = TypeVar("A", bound=Aggregate)
+
+STREAM_FIELDS = ("customer_id", "complaint_id", "referred_by", "survivor_id", "duplicate_id")
+"""Command fields that name a stream: what `preload` takes for a batch."""
+
+
+def named_streams(commands: Sequence[Any]) -> list[UUID]:
+    """The stream ids a batch of commands names (existing or to be created)."""
+    ids: list[UUID] = []
+    for command in commands:
+        for name in STREAM_FIELDS:
+            value = getattr(command, name, None)
+            if isinstance(value, UUID):
+                ids.append(value)
+    return ids
 
 
 class UnitOfWork:
@@ -38,6 +58,29 @@ class UnitOfWork:
         self._touched: set[UUID] = set()  # since the last `attribute`
         self._in_order: list[Any] = []
         self.commands: dict[EventKey, str] = {}
+        self._preloaded: dict[UUID, Aggregate | None] = {}
+        self._saved = False
+
+    def preload(self, ids: Sequence[UUID]) -> None:
+        """Load the named aggregates at once (ids of streams that don't exist: fine)."""
+        self._preloaded.update(self.app.loader.take([i for i in ids if i not in self._preloaded]))
+
+    def saved(self) -> None:
+        """The save committed: the application gave the aggregates it saved back already."""
+        self._saved = True
+
+    def discard(self) -> None:
+        """Hand back what this unit of work still holds (call once, when done).
+
+        After a committed save, only what no handler touched: the saved aggregates went
+        back with the save and may already be in another unit of work's hands."""
+        held = [
+            a for i, a in self._preloaded.items() if a is not None and i not in self._aggregates
+        ]
+        if not self._saved:
+            held += self._aggregates.values()
+        self.app.loader.give_back(held)
+        self._preloaded.clear()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -52,10 +95,11 @@ class UnitOfWork:
         if found is not None:
             self._touched.add(aggregate_id)
         else:
-            try:
-                found = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                found = None
+            if aggregate_id in self._preloaded:
+                found = self._preloaded[aggregate_id]
+            else:
+                found = self.app.loader.take([aggregate_id])[aggregate_id]
+                self._preloaded[aggregate_id] = found
             if isinstance(found, cls):
                 self._track(found)
         if not isinstance(found, cls):

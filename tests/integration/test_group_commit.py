@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -49,11 +50,14 @@ class GatedService(CommandService):
         context: CommandContext,
         *,
         contexts: Sequence[CommandContext] | None = None,
+        retry_conflicts: bool = True,
     ) -> list[CommandResult]:
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
         self.batches.append(len(commands))
-        return super().handle_many(commands, context, contexts=contexts)
+        return super().handle_many(
+            commands, context, contexts=contexts, retry_conflicts=retry_conflicts
+        )
 
 
 @pytest.fixture
@@ -319,6 +323,7 @@ def test_an_unreachable_database_fails_the_round_at_once(app: CrmApplication) ->
             context: CommandContext,
             *,
             contexts: Sequence[CommandContext] | None = None,
+            retry_conflicts: bool = True,
         ) -> list[CommandResult]:
             Down.attempts += 1
             raise OperationalError("connection refused")
@@ -331,3 +336,44 @@ def test_an_unreachable_database_fails_the_round_at_once(app: CrmApplication) ->
     committer.close()
     assert all(isinstance(f.exception(5), OperationalError) for f in futures)
     assert Down.attempts == committer.stats.rounds  # no splitting, one try per round
+
+
+def test_a_lost_race_retries_only_the_commands_on_the_clashed_stream(database_url: str) -> None:
+    """Another process writes to X between the round's load and its save, three times:
+    the command on Y is recorded with the first retry, only X's goes round again."""
+    key = generate_master_key()
+    app = CrmApplication(database_url, master_key=key, pool_size=4)
+    other = CrmApplication(database_url, master_key=key, pool_size=2)
+    gated = GatedService(app)
+    x, y = register(CommandService(app), 2)
+    interfere = [3]
+    runs: dict[UUID, int] = {x: 0, y: 0}
+    touch = gated.handlers[RecordContactTouch]
+
+    def racing_touch(uow: Any, command: RecordContactTouch, at: Any) -> Any:
+        runs[command.customer_id] += 1
+        if command.customer_id == x and interfere[0] > 0:
+            interfere[0] -= 1
+            CommandService(other).handle(RecordContactTouch(customer_id=x, channel="EMAIL"), CTX)
+        return touch(uow, command, at)
+
+    gated.handlers[RecordContactTouch] = racing_touch
+    try:
+        committer, futures = one_round(
+            gated,
+            [
+                (RecordContactTouch(customer_id=x, channel="PHONE", summary="x"), CTX),
+                (RecordContactTouch(customer_id=y, channel="PHONE", summary="y"), CTX),
+            ],
+        )
+        committer.close()
+    finally:
+        other.close()
+        app.close()
+    on_x, on_y = (outcome(f) for f in futures)
+    assert isinstance(on_x, CommandResult) and isinstance(on_y, CommandResult)
+    assert on_x.version == 1 + 3 + 1 and on_y.version == 2
+    assert committer.stats.partial_retries == 1
+    assert runs == {x: 1 + 3, y: 2}  # y: its round, then the round of the rest
+    assert on_y.position is not None and on_x.position is not None
+    assert on_y.position < on_x.position
