@@ -44,10 +44,12 @@ from types import TracebackType
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
+from opentelemetry.trace import SpanContext
 
 from aggregates.errors import DomainError
 from commands.messages import Command, CommandContext, CommandResult
 from commands.service import CommandService, WriteConflict
+from commands.tracing import command_span, current_span_context, round_span
 from commands.unit_of_work import named_streams
 
 DEFAULT_WINDOW = 0.002
@@ -85,6 +87,7 @@ class _Call:
     command: Command
     context: CommandContext
     future: Future[CommandResult] = field(default_factory=Future)
+    span: SpanContext = field(default_factory=current_span_context)  # the caller's
 
     def succeed(self, result: CommandResult) -> None:
         self.future.set_result(result)
@@ -137,7 +140,8 @@ class GroupCommitter:
 
     def handle(self, command: Command, context: CommandContext) -> CommandResult:
         """Record one command (with others); blocks until its own result or error."""
-        return self.submit(command, context).result()
+        with command_span(command.type_name):
+            return self.submit(command, context).result()
 
     def submit(self, command: Command, context: CommandContext) -> Future[CommandResult]:
         """Enqueue without waiting; the future holds the result or the error."""
@@ -206,7 +210,8 @@ class GroupCommitter:
             return calls
 
     def _commit_round(self, calls: list[_Call]) -> None:
-        self._record(calls, calls[0].context)
+        with round_span([call.span for call in calls]):
+            self._record(calls, calls[0].context)
 
     def _record(
         self, calls: Sequence[_Call], context: CommandContext, *, retry_all: bool = False

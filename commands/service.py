@@ -52,6 +52,7 @@ from commands.recorder import (
     StoredResult,
     WriteEffects,
 )
+from commands.tracing import command_span, commit_span
 from commands.unit_of_work import UnitOfWork, named_streams
 
 
@@ -118,7 +119,8 @@ class CommandService:
 
     def handle(self, command: Command, context: CommandContext) -> CommandResult:
         """Record one command; see the module docstring for retries and idempotency."""
-        return self._with_retries([command], context)[0]
+        with command_span(command.type_name):
+            return self._with_retries([command], context)[0]
 
     def handle_many(
         self,
@@ -265,6 +267,19 @@ class CommandService:
         scoped: Sequence[ScopedKey | None],
         known: set[ScopedKey],
         contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] | None = None,
+    ) -> dict[EventKey, int]:
+        with commit_span(len(commands)):
+            return self._save_traced(uow, records, context, commands, scoped, known, contexts)
+
+    def _save_traced(
+        self,
+        uow: UnitOfWork,
+        records: list[IdempotencyRecord],
+        context: CommandContext,
+        commands: Sequence[Command],
+        scoped: Sequence[ScopedKey | None],
+        known: set[ScopedKey],
+        contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] | None,
     ) -> dict[EventKey, int]:
         events = uow.pending_events()
         recorder = self.app.crm_recorder

@@ -65,6 +65,13 @@ async def test_a_callers_trace_reaches_the_events_and_the_exported_span(
     assert span.name == "graphql mutation TraceRegister"
     assert f"{span.context.trace_id:032x}" == TRACE_ID
     assert span.parent is not None and f"{span.parent.span_id:016x}" == CALLER_SPAN
+    same_trace = {
+        s.name: s for s in spans.get_finished_spans() if s.context.trace_id == span.context.trace_id
+    }
+    command = same_trace["command RegisterCustomer"]
+    assert command.parent is not None and command.parent.span_id == span.context.span_id
+    commit = same_trace["commit"]
+    assert commit.parent is not None and commit.parent.span_id == command.context.span_id
 
 
 async def test_without_a_caller_each_request_gets_its_own_trace(
