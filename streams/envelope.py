@@ -23,7 +23,7 @@ from events import BY_TYPE, CrmEvent, CustomerScoped
 from schemas.generate import ENVELOPE_FIELDS, all_schemas
 
 SOURCE = "crm/event-store"
-_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://schemas.crm.local/events")
+ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://schemas.crm.local/events")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class RecordedMeta:
 
 
 def envelope_id(stream: UUID, version: int) -> UUID:
-    return uuid5(_ID_NAMESPACE, f"{stream}:{version}")
+    return uuid5(ID_NAMESPACE, f"{stream}:{version}")
 
 
 def _plain(value: Any) -> Any:
