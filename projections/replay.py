@@ -155,3 +155,24 @@ def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:
     copy_records(conn, "rm_applied", CHECKPOINT_COLUMNS, replay.checkpoints())
     merges.write(conn, replay.links)
     unknown_events.write(conn, replay.unknown)
+
+
+REPLAYED: Final = (
+    "customers",
+    "merges",
+    "purchases",
+    "touches",
+    "complaints",
+    "funnel",
+    "timeline",
+    "unknown_events",
+)
+"""The projections `PartitionReplay` writes: a full rebuild checks it covers them all."""
+
+
+def check_covers(names: Sequence[str] = PROJECTION_NAMES) -> None:
+    """Refuse a full rebuild that would leave a projection out (one added to
+    `PROJECTIONS` but not taught to the replay)."""
+    missing = sorted(set(names) - set(REPLAYED))
+    if missing:
+        raise RuntimeError(f"projections/replay.py does not replay: {', '.join(missing)}")

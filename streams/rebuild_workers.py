@@ -32,7 +32,13 @@ import psycopg
 
 from commands.application import CrmApplication
 from projections.materialize import compute, load_facts, write
-from projections.replay import PartitionReplay, write_folded, write_profiles, write_window
+from projections.replay import (
+    PartitionReplay,
+    check_covers,
+    write_folded,
+    write_profiles,
+    write_window,
+)
 from streams.rebuild_shadow import use_shadow
 from streams.rebuild_source import Partition, StoreDecoder, partition_sql
 
@@ -80,6 +86,7 @@ def replay_partition(
     app: CrmApplication, plan: Plan, part: int, counted: Counter, alive: Callable[[], bool]
 ) -> int:
     """Replay partition `part`'s events up to `plan.upto` into the shadow; returns how many."""
+    check_covers()
     decoder = StoreDecoder(app, plan.schema)
     partition = Partition(part, plan.parts)
     replay = PartitionReplay()

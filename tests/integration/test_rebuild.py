@@ -160,9 +160,7 @@ def test_parallel_set_based_rebuild_equals_incremental_build(database_url: str) 
         incremental = read_model_snapshot(database_url)
         assert incremental["rm_merges"] and incremental["rm_timeline"]
 
-        assert rebuild(app, database_url, batch_size=3, workers=2, master_key=key) == len(
-            envelopes
-        )
+        assert rebuild(app, database_url, batch_size=3, workers=2, master_key=key) == len(envelopes)
         assert read_model_snapshot(database_url) == incremental
     finally:
         app.close()
