@@ -32,16 +32,15 @@ class ApplyResult:
     unknown: int
 
 
-def _in_order(envelopes: Iterable[Mapping[str, Any]]) -> tuple[list[IncomingEvent], int]:
-    """Parsed events by position, each once; also how many repeats the batch itself held.
+def _in_order(events: Iterable[IncomingEvent]) -> tuple[list[IncomingEvent], int]:
+    """Events by position, each once; also how many repeats the batch itself held.
 
     Sorting by global position keeps every customer's own order (its events' positions
     increase) and makes the batch's outcome independent of cross-customer arrival order.
     """
     by_position: dict[int, IncomingEvent] = {}
     repeats = 0
-    for envelope in envelopes:
-        event = parse_envelope(envelope)
+    for event in events:
         if event.position in by_position:
             repeats += 1
             continue
@@ -104,6 +103,24 @@ def apply_batch(
     now: datetime | None = None,
     materialize: bool = True,
 ) -> ApplyResult:
+    """Parse delivered envelopes and apply them: `apply_events`."""
+    return apply_events(
+        conn,
+        (parse_envelope(e) for e in envelopes),
+        projections,
+        now=now,
+        materialize=materialize,
+    )
+
+
+def apply_events(
+    conn: Connection[Any],
+    incoming: Iterable[IncomingEvent],
+    projections: Sequence[Projection] = PROJECTIONS,
+    *,
+    now: datetime | None = None,
+    materialize: bool = True,
+) -> ApplyResult:
     """Apply the events each projection has not applied yet; see `ApplyResult`.
 
     Pass a subset of `projections` to rebuild some of them (after `reset_projection`):
@@ -117,7 +134,7 @@ def apply_batch(
     """
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
         raise ValueError("apply a batch inside a transaction: use `with conn.transaction():`")
-    events, repeats = _in_order(envelopes)
+    events, repeats = _in_order(incoming)
     if not events:
         return ApplyResult(applied=0, duplicates=repeats, unknown=0)
     latest = _latest_positions(events)

@@ -19,7 +19,7 @@ from typing import Any, Final
 import psycopg
 
 from commands.application import CrmApplication
-from projections.apply import apply_batch
+from projections.apply import apply_events
 from streams.rebuild_shadow import (
     prepare_shadow,
     serving_schema,
@@ -52,15 +52,15 @@ def _catch_up(
     while (newest := decoder.newest(conn)) > after:
         batch = decoder.read(conn, after, newest, batch_size)
         after = batch.last_position
-        if not batch.envelopes:
+        if not batch.events:
             continue
         if own_transactions:
             with conn.transaction():
                 use_shadow(conn)
-                apply_batch(conn, batch.envelopes, now=now)
+                apply_events(conn, batch.events, now=now)
         else:
-            apply_batch(conn, batch.envelopes, now=now)
-        counted(len(batch.envelopes))
+            apply_events(conn, batch.events, now=now)
+        counted(len(batch.events))
     return after
 
 

@@ -2,8 +2,10 @@
 
 The live path turns each stored event into a wire envelope (fields sealed again for the
 topic) and opens it on the other side; a rebuild needs neither. Here the mapper decodes
-and opens each stored event once (keys prefetched per batch) and `to_envelope` wraps the
-plain state as the dict `apply_batch` reads, with no JSON or base64 in between.
+and opens each stored event once (keys prefetched per batch) and `incoming` builds the
+`IncomingEvent` the projections read straight from the plain state: no envelope dict,
+no ISO strings or UUID text parsed back, no JSON or base64 in between. It equals
+`parse_envelope(to_envelope(...))` field for field (a unit test holds it to that).
 
 Partitions are by the event's *subject* (the customer whose checkpoints it moves: a
 complaint's events belong to its customer), computed in SQL so that each worker reads
@@ -13,8 +15,12 @@ like one Kafka partition delivers it to the live processor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
 from typing import Any, Final
 from uuid import UUID
 
@@ -24,8 +30,10 @@ from psycopg import Connection, sql
 
 from commands.application import CrmApplication
 from commands.recorder import EVENT_META
-from events import BY_TYPE, CustomerForgotten, CustomerScoped
-from streams.envelope import RecordedMeta, to_envelope
+from events import BY_TYPE, CrmEvent, CustomerForgotten, CustomerScoped
+from projections.incoming import IncomingEvent
+from schemas.generate import ENVELOPE_FIELDS
+from streams.envelope import ID_NAMESPACE, RecordedMeta
 
 SCOPED_TOPICS: Final = sorted(
     get_topic(c) for c in BY_TYPE.values() if issubclass(c, CustomerScoped)
@@ -76,12 +84,98 @@ EVERYTHING: Final = Partition(0, 1)
 
 @dataclass(frozen=True)
 class DecodedBatch:
-    envelopes: list[dict[str, Any]]
+    events: list[IncomingEvent]
     last_position: int
 
 
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+_NAMESPACE_BYTES: Final = ID_NAMESPACE.bytes
+
+
+def event_id(stream: UUID, version: int) -> str:
+    """`str(envelope_id(stream, version))` without building UUID objects (a rebuild
+    computes one per event): uuid5 is SHA-1 over namespace and name, version and
+    variant bits set, in the 8-4-4-4-12 form."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{stream}:{version}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
+
+
+def _plain(value: Any) -> Any:
+    """`streams.envelope._plain` (JSON-safe values), the common types answered first;
+    a unit test holds the two to the same output."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What every event of one class shares, worked out once per class."""
+
+    type_name: str
+    kind: str
+    schema_version: int
+    scoped: bool
+    fields: tuple[str, ...]
+    event_class: type[CrmEvent] | None
+
+
+@cache
+def _shape(cls: type[CrmEvent]) -> _Shape:
+    return _Shape(
+        type_name=cls.cloudevents_type(),
+        kind=cls.TYPE,
+        schema_version=int(getattr(cls, "class_version", 1)),
+        scoped=issubclass(cls, CustomerScoped),
+        fields=tuple(f.name for f in fields(cls) if f.name not in ENVELOPE_FIELDS),
+        event_class=BY_TYPE.get(cls.TYPE),
+    )
+
+
+def incoming(cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta) -> IncomingEvent:
+    """The event as the projections read it, from its decoded (current-version) state."""
+    shape = _shape(cls)
+    stream = _uuid(state["originator_id"])
+    version = int(state["originator_version"])
+    return IncomingEvent(
+        position=meta.position,
+        type_name=shape.type_name,
+        kind=shape.kind,
+        schema_version=shape.schema_version,
+        subject_id=_uuid(state["customer_id"]) if shape.scoped else stream,
+        stream_id=stream,
+        stream_version=version,
+        occurred_at=state["timestamp"],
+        recorded_at=meta.recorded_at,
+        actor=meta.actor,
+        event_id=event_id(stream, version),
+        data={name: _plain(state.get(name)) for name in shape.fields},
+        event_class=shape.event_class,
+    )
+
+
 class StoreDecoder:
-    """Reads a partition of the store after a position and decodes it into envelopes.
+    """Reads a partition of the store after a position and decodes it into `IncomingEvent`s.
 
     Table names are qualified with the store's `schema`: the connection reading may have
     its search_path on the rebuild's shadow schema."""
@@ -136,11 +230,11 @@ class StoreDecoder:
         rows = conn.execute(self.query, params).fetchall()
         return DecodedBatch(self.decode(rows) if rows else [], max(after, end))
 
-    def decode(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        self.keys.prefetch({UUID(str(row[5])) for row in rows})
-        return [self._envelope(row) for row in rows]
+    def decode(self, rows: Sequence[Sequence[Any]]) -> list[IncomingEvent]:
+        self.keys.prefetch({UUID(subject) for subject in {str(row[5]) for row in rows}})
+        return [self._event(row) for row in rows]
 
-    def _envelope(self, row: Sequence[Any]) -> dict[str, Any]:
+    def _event(self, row: Sequence[Any]) -> IncomingEvent:
         position, stream, version, topic, state, subject, recorded_at, actor, corr, cause = row
         cls = resolve_topic(topic)
         stored = StoredEvent(
@@ -159,4 +253,4 @@ class StoreDecoder:
             correlation_id=corr,
             causation_id=cause,
         )
-        return to_envelope(cls, decoded, meta)
+        return incoming(cls, decoded, meta)

@@ -1,7 +1,8 @@
 """The parallel part of a full rebuild: one process per customer-hash partition.
 
 Round one replays partition k (every event whose subject hashes to k, up to the
-position the rebuild fixed at its start) into the shadow tables, through `apply_batch`
+position the rebuild fixed at its start) into the empty shadow tables, set-based
+(`projections.replay`: folded rows kept in memory, appends and the final rows by COPY),
 without materializing. Partitions share no customer, so their checkpoints never meet;
 a merge touches two customers, and each side's event lands with its own customer, as
 Kafka delivers them to the live processor (rm_merges is an upsert filled from both).
@@ -23,14 +24,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from multiprocessing.process import BaseProcess
 from typing import Any, Final
 
 import psycopg
 
 from commands.application import CrmApplication
-from projections.apply import apply_batch
 from projections.materialize import compute, load_facts, write
+from projections.replay import (
+    PartitionReplay,
+    check_covers,
+    write_folded,
+    write_profiles,
+    write_window,
+)
 from streams.rebuild_shadow import use_shadow
 from streams.rebuild_source import Partition, StoreDecoder, partition_sql
 
@@ -57,17 +65,17 @@ class Plan:
 ATTEMPTS: Final = 3
 
 
-def _apply_to_shadow(conn: psycopg.Connection[Any], envelopes: list[dict[str, Any]]) -> None:
-    """One batch in one transaction, tried again if PostgreSQL rolled it back for a
+def in_shadow(conn: psycopg.Connection[Any], write: Callable[[], None]) -> None:
+    """Run `write` in one shadow transaction, again if PostgreSQL rolled it back for a
     deadlock: partitions share a few rows (a merge's rm_merges row is filled from both
-    customers' sides, rm_unknown_events counts per type), like the live sink's workers."""
+    customers' sides, rm_unknown_events counts per type, the list counters)."""
     for attempt in range(ATTEMPTS):
         try:
             with conn.transaction():
                 use_shadow(conn)
                 # Not waiting for the WAL flush per batch: a crash loses the shadow anyway.
                 conn.execute("SET LOCAL synchronous_commit = off")
-                apply_batch(conn, envelopes, materialize=False)
+                write()
             return
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             if attempt == ATTEMPTS - 1:
@@ -77,9 +85,11 @@ def _apply_to_shadow(conn: psycopg.Connection[Any], envelopes: list[dict[str, An
 def replay_partition(
     app: CrmApplication, plan: Plan, part: int, counted: Counter, alive: Callable[[], bool]
 ) -> int:
-    """Apply partition `part`'s events up to `plan.upto` to the shadow; returns how many."""
+    """Replay partition `part`'s events up to `plan.upto` into the shadow; returns how many."""
+    check_covers()
     decoder = StoreDecoder(app, plan.schema)
     partition = Partition(part, plan.parts)
+    replay = PartitionReplay()
     done = position = 0
     with (
         psycopg.connect(plan.database_url, autocommit=True) as reader,
@@ -90,10 +100,13 @@ def replay_partition(
                 raise RebuildFailed("the rebuild's parent process is gone")
             batch = decoder.read(reader, position, plan.upto, plan.batch_size, partition)
             position = batch.last_position
-            if batch.envelopes:
-                _apply_to_shadow(writer, batch.envelopes)
-                done += len(batch.envelopes)
-                counted(len(batch.envelopes))
+            if batch.events:
+                window = replay.fold(batch.events)
+                in_shadow(writer, partial(write_window, writer, window))
+                done += len(batch.events)
+                counted(len(batch.events))
+        in_shadow(writer, partial(write_profiles, writer, replay))
+        in_shadow(writer, partial(write_folded, writer, replay))
     return done
 
 

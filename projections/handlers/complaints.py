@@ -6,8 +6,9 @@ order with the customer's other events; the complaint id is the envelope's strea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -54,7 +55,7 @@ KINDS = (
 Row = dict[str, Any]
 
 
-def _new_row(event: IncomingEvent) -> Row:
+def new_row(event: IncomingEvent) -> Row:
     row: Row = {name: None for name, _ in COLUMNS}
     row.update(
         id=event.stream_id,
@@ -108,10 +109,15 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
         for event in relevant:
             row = rows.get(event.stream_id)
             if row is None:
-                row = rows[event.stream_id] = _new_row(event)
+                row = rows[event.stream_id] = new_row(event)
             fold(row, event)
         write_records(conn, "rm_complaints", COLUMNS, list(rows.values()), key=("id",))
-    forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+    forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+
+
+def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:
+    """Null the free text of these customers' complaints."""
+    forgotten = sorted(customers)
     if forgotten:
         conn.execute(
             "UPDATE rm_complaints SET description = NULL, escalation_reason = NULL,"

@@ -72,7 +72,7 @@ CONTACT_FIELDS = ("name", "email", "phone", "address", "company")
 Row = dict[str, Any]
 
 
-def _new_row(event: IncomingEvent) -> Row:
+def new_row(event: IncomingEvent) -> Row:
     """An empty profile; also the stub for an event whose registration was never seen."""
     return {
         "id": event.subject_id,
@@ -292,7 +292,7 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     for event in fold_events:
         row = rows.get(event.subject_id)
         if row is None:
-            row = rows[event.subject_id] = _new_row(event)
+            row = rows[event.subject_id] = new_row(event)
         fold(row, event)
     for subject in folding:
         search_keys(rows[subject])

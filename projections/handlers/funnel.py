@@ -33,7 +33,7 @@ COLUMNS = (
 Row = dict[str, Any]
 
 
-def _new_row(event: IncomingEvent) -> Row:
+def new_row(event: IncomingEvent) -> Row:
     return {
         "customer_id": event.subject_id,
         "registered_at": event.occurred_at,
@@ -78,7 +78,7 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     for event in relevant:
         row = rows.get(event.subject_id)
         if row is None:
-            row = rows[event.subject_id] = _new_row(event)
+            row = rows[event.subject_id] = new_row(event)
         fold(row, event)
     write_records(conn, "rm_funnel", COLUMNS, list(rows.values()), key=("customer_id",))
 

@@ -33,7 +33,8 @@ MERGE = {
 }
 
 
-def _link(event: IncomingEvent) -> dict[str, Any] | None:
+def link(event: IncomingEvent) -> dict[str, Any] | None:
+    """The row one side of a merge fills in (None for a malformed event)."""
     if event.kind == CustomerMerged.TYPE:
         survivor = as_uuid(event.data.get("survivor_id"))
         if survivor is None:
@@ -55,19 +56,28 @@ def _link(event: IncomingEvent) -> dict[str, Any] | None:
     }
 
 
+def collect(links: dict[UUID, dict[str, Any]], events: Sequence[IncomingEvent]) -> None:
+    """Fold the merge events into `links` (duplicate id -> row), as `MERGE` would."""
+    for event in of_kind(events, CustomerMerged.TYPE, DuplicateMerged.TYPE):
+        found = link(event)
+        if found is None:
+            continue
+        known = links.get(found["duplicate_id"])
+        if known is not None:
+            found = {**known, **found, "merged_at": min(known["merged_at"], found["merged_at"])}
+        links[found["duplicate_id"]] = found
+
+
+def write(conn: Connection[Any], links: dict[UUID, dict[str, Any]]) -> None:
+    """Upsert the links in key order (two partitions' writers lock them in one order)."""
+    rows = [links[k] for k in sorted(links)]
+    write_records(conn, "rm_merges", COLUMNS, rows, key=("duplicate_id",), merge=MERGE)
+
+
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     links: dict[UUID, dict[str, Any]] = {}
-    for event in of_kind(events, CustomerMerged.TYPE, DuplicateMerged.TYPE):
-        link = _link(event)
-        if link is None:
-            continue
-        known = links.get(link["duplicate_id"])
-        if known is not None:
-            link = {**known, **link, "merged_at": min(known["merged_at"], link["merged_at"])}
-        links[link["duplicate_id"]] = link
-    write_records(
-        conn, "rm_merges", COLUMNS, list(links.values()), key=("duplicate_id",), merge=MERGE
-    )
+    collect(links, events)
+    write(conn, links)
 
 
 PROJECTION = Projection("merges", apply)

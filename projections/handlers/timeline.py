@@ -8,8 +8,9 @@ the facts: type, time, position and actor stay readable for the audit trail.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -70,7 +71,12 @@ def record(event: IncomingEvent) -> dict[str, Any]:
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     rows = [record(e) for e in events if e.known]
     write_records(conn, "rm_timeline", COLUMNS, rows, key=("position",), on_conflict="nothing")
-    forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+    forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+
+
+def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:
+    """Null the personal fields of these customers' rows (the facts stay)."""
+    forgotten = sorted(customers)
     if forgotten:
         conn.execute(SCRUB_SQL, {"forgotten": forgotten, "personal": PERSONAL_BY_TYPE})
 

@@ -6,8 +6,9 @@ primary key and lets a merged survivor add its duplicates' touches when read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -43,7 +44,12 @@ def record(event: IncomingEvent) -> dict[str, Any]:
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     rows = [record(e) for e in of_kind(events, ContactTouchRecorded.TYPE)]
     write_records(conn, "rm_touches", COLUMNS, rows, key=("position",), on_conflict="nothing")
-    forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+    forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+
+
+def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:
+    """Null the free text of these customers' touches."""
+    forgotten = sorted(customers)
     if forgotten:
         conn.execute(
             "UPDATE rm_touches SET summary = NULL, outcome = NULL WHERE customer_id = ANY(%s)"

@@ -23,8 +23,8 @@ MERGE = {
 }
 
 
-def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
-    counts: dict[str, dict[str, Any]] = {}
+def count(counts: dict[str, dict[str, Any]], events: Sequence[IncomingEvent]) -> None:
+    """Add the unknown events among `events` to `counts` (type -> row)."""
     for event in events:
         if event.known:
             continue
@@ -33,9 +33,18 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
         )
         entry["seen"] += 1
         entry["last_position"] = max(entry["last_position"], event.position)
-    write_records(
-        conn, "rm_unknown_events", COLUMNS, list(counts.values()), key=("type",), merge=MERGE
-    )
+
+
+def write(conn: Connection[Any], counts: dict[str, dict[str, Any]]) -> None:
+    """Add `counts` to the stored ones, in key order (writers share these rows)."""
+    rows = [counts[k] for k in sorted(counts)]
+    write_records(conn, "rm_unknown_events", COLUMNS, rows, key=("type",), merge=MERGE)
+
+
+def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
+    counts: dict[str, dict[str, Any]] = {}
+    count(counts, events)
+    write(conn, counts)
 
 
 PROJECTION = Projection("unknown_events", apply)

@@ -172,7 +172,7 @@ def test_a_crash_mid_replay_in_process_leaves_the_serving_tables(
     make_history(CommandService(app))
     rebuild_in_place(app, database_url)
     serving = read_model_snapshot(database_url)
-    real_apply = streams.rebuild_workers.apply_batch
+    real_write = streams.rebuild_workers.write_window
     calls = 0
 
     def crashing(*args: Any, **kwargs: Any) -> Any:
@@ -180,14 +180,14 @@ def test_a_crash_mid_replay_in_process_leaves_the_serving_tables(
         calls += 1
         if calls == 3:
             raise RuntimeError("crash mid-rebuild")
-        return real_apply(*args, **kwargs)
+        return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(streams.rebuild_workers, "apply_batch", crashing)
+    monkeypatch.setattr(streams.rebuild_workers, "write_window", crashing)
     with pytest.raises(RuntimeError, match="crash mid-rebuild"):
         rebuild(app, database_url, batch_size=5)
     assert read_model_snapshot(database_url) == serving
 
-    monkeypatch.setattr(streams.rebuild_workers, "apply_batch", real_apply)
+    monkeypatch.setattr(streams.rebuild_workers, "write_window", real_write)
     rebuild(app, database_url, batch_size=5)
     assert read_model_snapshot(database_url) == serving
 
