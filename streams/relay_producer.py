@@ -82,6 +82,7 @@ class ProducerPipeline:
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.topic = topic
+        self.security = security
         self._fatal: KafkaError | None = None
         config = {**BASE_CONFIG, **(extra or {})}
         config["error_cb"] = self._on_error

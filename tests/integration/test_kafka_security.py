@@ -116,7 +116,7 @@ async def test_the_gateways_live_consumer_uses_the_settings(
         app, database_url, servers.kafka_bootstrap, kafka_topic, partitions=1, security=security
     )
     try:
-        assert relay.producer.config["security_protocol"] == "PLAINTEXT"
+        assert relay.pipeline.security is security  # librdkafka_config(security): unit-tested
         assert relay.probe.config["security_protocol"] == "PLAINTEXT"
         async with live.subscribe(None) as subscriber:
             one_customer(CommandService(app), 0)
