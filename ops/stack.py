@@ -35,7 +35,7 @@ from ops.config import Settings
 from ops.errors import SettingError
 from ops.heartbeat import write_json_atomic
 from ops.lock import DataDirLock
-from ops.supervisor import ChildSpec, StartupError, Supervisor
+from ops.supervisor import ChildSpec, StartupError, Supervisor, replicas
 
 SERVER_STOP_TIMEOUT = 20.0
 COMPONENT_STOP_TIMEOUT = 10.0
@@ -83,6 +83,29 @@ def check_port(settings: Settings) -> Settings:
             "choose another port with --port or CRM_PORT",
         )
     return settings
+
+
+def open_listener(settings: Settings) -> socket.socket:
+    """The gateways' one listening socket, bound here and inherited by every gateway.
+
+    One accept queue shared by N gateway processes (what uvicorn's and gunicorn's own
+    workers do): the kernel hands each connection to whichever gateway accepts first,
+    and while a gateway restarts after a crash, connections wait in the queue instead of
+    being refused or reset (which SO_REUSEPORT, a queue per process, would do).
+    """
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((settings.host, settings.port))
+    except OSError as error:
+        listener.close()
+        raise SettingError(
+            "CRM_PORT", f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
+        ) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
 
 
 def check_data_dir(settings: Settings) -> None:
@@ -189,6 +212,7 @@ class Plan:
     kafka_bootstrap: str
     specs: list[ChildSpec] = field(default_factory=list)
     reader_url: str | None = None  # the embedded server's read-only role, for analysts
+    listen_fd: int | None = None  # the gateways' shared socket (`open_listener`)
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -199,8 +223,12 @@ class Plan:
             CRM_KAFKA_TOPIC=self.settings.kafka_topic,
             CRM_HOST=self.settings.host,
             CRM_PORT=str(self.settings.port),
+            CRM_KAFKA_PARTITIONS=str(self.settings.kafka_partitions),
+            CRM_KAFKA_REPLICATION_FACTOR=str(self.settings.kafka_replication_factor),
             PYTHONUNBUFFERED="1",
         )
+        env.pop("CRM_PROCESS_NAME", None)  # each replica gets its own (`replicas`)
+        env.pop("CRM_LISTEN_FD", None)
         return env
 
     def endpoints(self) -> dict[str, Any]:
@@ -279,9 +307,14 @@ def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str, str | N
     return specs, database_url, bootstrap, reader_url
 
 
-def plan(settings: Settings) -> Plan:
+TOPIC_WORKERS = ("projections", "analytics")
+"""Workers that consume the topic: `--workers N` runs N of each, one consumer group. The
+lifecycle scheduler reads the read models, not the topic, and stays one process."""
+
+
+def plan(settings: Settings, listen_fd: int | None = None) -> Plan:
     servers, database_url, bootstrap, reader_url = server_specs(settings)
-    result = Plan(settings, database_url, bootstrap, servers, reader_url)
+    result = Plan(settings, database_url, bootstrap, servers, reader_url, listen_fd)
     env = result.child_env()
 
     def component(name: str, *args: str) -> ChildSpec:
@@ -302,11 +335,18 @@ def plan(settings: Settings) -> Plan:
         prepare_database(database_url, master_key(settings))
 
     gateway = component("gateway", "gateway")
+    if listen_fd is not None:
+        gateway = dataclasses.replace(
+            gateway, env={**env, "CRM_LISTEN_FD": str(listen_fd)}, pass_fds=(listen_fd,)
+        )
+    gateways = replicas(gateway, settings.gateways)
     # The first component: its start creates every table, before any process races to.
-    result.specs.append(dataclasses.replace(gateway, before_start=prepare))
+    gateways[0] = dataclasses.replace(gateways[0], before_start=prepare)
+    result.specs.extend(gateways)
     result.specs.append(component("relay", "relay"))
     for worker in worker_names():
-        result.specs.append(component(f"worker-{worker}", "worker", worker))
+        count = settings.workers if worker in TOPIC_WORKERS else 1
+        result.specs.extend(replicas(component(f"worker-{worker}", "worker", worker), count))
     return result
 
 
@@ -383,7 +423,8 @@ def run_up(
         # Generated on first start, before any child needs them.
         jwt_secret(settings)
         master_key(settings)
-        the_plan = plan(settings)
+        listener = open_listener(settings)
+        the_plan = plan(settings, listener.fileno())
         supervisor = Supervisor(
             the_plan.specs, status_path=settings.run_dir / SUPERVISOR_FILE, log=log
         )
@@ -409,6 +450,7 @@ def run_up(
         finally:
             log(f"stopping ({signals.received or 'error'})")
             supervisor.stop(force=lambda: signals.forced)
+            listener.close()
             _clear_run_state(settings)
             log("stopped")
 

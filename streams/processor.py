@@ -179,7 +179,8 @@ def build_app(
         parked_text = f", {parked()} parked so far" if parked else ""
         report(
             "ok",
-            f"{counters['events']} events in {counters['batches']} batches{lag_text}{parked_text}",
+            f"{counters['events']} events in {counters['batches']} batches{lag_text}"
+            f"{parked_text}, partitions {assigned(app, settings.topic)}",
         )
 
     app.timer(1.0)(heartbeat)
@@ -192,6 +193,16 @@ def build_app(
     app.on_partitions_assigned.connect(cast(Any, joined))
 
     return app
+
+
+def assigned(app: faust.App, topic: str) -> str:
+    """The partitions of `topic` this member holds now, e.g. "0,2" (replicas of one worker
+    share them; a rebalance moves them)."""
+    try:
+        partitions = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+    except Exception:  # not joined yet: faust has no consumer assignment to show
+        return "none"
+    return ",".join(str(p) for p in partitions) or "none"
 
 
 def run_processor(
