@@ -145,7 +145,9 @@ def check_database(url: str, timeout: int = 3) -> None:
         )
 
 
-def check_broker(bootstrap: str, topic: str, partitions: int, timeout: float = 3.0) -> None:
+def check_broker(
+    bootstrap: str, topic: str, partitions: int, replication_factor: int = 1, timeout: float = 3.0
+) -> None:
     """An external Kafka must be reachable; the topic is created when missing."""
     reachable = False
     for server in bootstrap.split(","):
@@ -161,7 +163,9 @@ def check_broker(bootstrap: str, topic: str, partitions: int, timeout: float = 3
             "CRM_KAFKA_BOOTSTRAP", f"cannot reach any Kafka bootstrap server in {bootstrap!r}"
         )
     try:
-        ensure_topic_retrying(bootstrap, topic, partitions, timeout=10.0)
+        ensure_topic_retrying(
+            bootstrap, topic, partitions, timeout=10.0, replicas=replication_factor
+        )
     except Exception as error:
         raise SettingError(
             "CRM_KAFKA_BOOTSTRAP", f"cannot create topic {topic!r} on {bootstrap}: {error}"
@@ -174,6 +178,7 @@ def ensure_topic_retrying(
     partitions: int,
     timeout: float,
     alive: Callable[[], bool] = lambda: True,
+    replicas: int = 1,
 ) -> None:
     """`ensure_topic`, retried while a just-started broker finishes starting."""
     from streams.topic import ensure_topic
@@ -181,7 +186,7 @@ def ensure_topic_retrying(
     deadline = time.monotonic() + timeout
     while True:
         try:
-            ensure_topic(bootstrap, topic, partitions)
+            ensure_topic(bootstrap, topic, partitions, replicas)
             return
         except Exception:
             if time.monotonic() > deadline or not alive():
@@ -196,7 +201,12 @@ def preflight(settings: Settings) -> Settings:
     if settings.database_url:
         check_database(settings.database_url)
     if settings.kafka_bootstrap:
-        check_broker(settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions)
+        check_broker(
+            settings.kafka_bootstrap,
+            settings.kafka_topic,
+            settings.kafka_partitions,
+            settings.kafka_replication_factor,
+        )
     return settings
 
 
@@ -393,6 +403,21 @@ def _clear_run_state(settings: Settings) -> None:
         settings.endpoints_file.unlink()
 
 
+def _warn_partitions(the_plan: Plan, log: Log) -> None:
+    """Name a live topic narrower than the partition setting (it is not widened)."""
+    from streams.topic import partition_shortfall
+
+    settings = the_plan.settings
+    try:
+        warning = partition_shortfall(
+            the_plan.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions
+        )
+    except Exception as error:  # the broker's health is /healthz's business
+        warning = f"could not count the topic's partitions: {error}"
+    if warning:
+        log(f"warning: {warning}")
+
+
 @dataclass
 class Running:
     """What an `on_healthy` hook gets: the plan, the supervisor, the time it took."""
@@ -430,6 +455,7 @@ def run_up(
         )
         try:
             supervisor.start(should_stop=lambda: signals.stopping)
+            _warn_partitions(the_plan, log)
             healthy = False
             warned = False
             while not signals.stopping:
