@@ -174,8 +174,13 @@ def build_app(
             os._exit(EXIT_BROKER_LOST)
 
     async def heartbeat() -> None:
-        behind = await asyncio.to_thread(lag) if lag else None
-        lag_text = f", lag {behind}" if behind is not None else ""
+        try:
+            behind = await asyncio.to_thread(lag) if lag else None
+            lag_text = f", lag {behind}" if behind is not None else ""
+        except Exception as error:
+            # PostgreSQL restarting: a timer that raised would crash faust and cost a
+            # process restart and a group join; the sink reconnects by itself.
+            lag_text = f", lag unknown ({type(error).__name__})"
         parked_text = f", {parked()} parked so far" if parked else ""
         report(
             "ok",
