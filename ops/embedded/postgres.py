@@ -233,6 +233,11 @@ class EmbeddedPostgres:
             "checkpoint_timeout=30s",
             "-c",
             "max_wal_size=256MB",
+            # Before crash recovery PostgreSQL fsyncs the data folder; file by file
+            # (the default) that took 4.5 s of a 6.6 s restart here, one syncfs() of the
+            # file system takes a fraction. Same durability: everything reaches the disk.
+            "-c",
+            "recovery_init_sync_method=syncfs",
         ]
 
     def wait_ready(
