@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.document import now, row
-from chaos import RECOVERY_TARGET_S, TARGETS
+from chaos import RECOVERY_TARGET_S
+from chaos import TARGETS as CHAOS_TARGETS
 from chaos.faults import Recovery, kill_and_recover
 from chaos.load import Ledger, Load
 from chaos.platform import api_factory, platform_up, replicated
@@ -26,6 +27,7 @@ from chaos.platform import api_factory, platform_up, replicated
 Log = Callable[[str], None]
 SETTLE_S = {"tiny": 1.0}  # load between kills, by size; 3 s otherwise
 REPLICAS = (1, 2)
+TARGETS = ("gateway", *CHAOS_TARGETS)  # the gateway too: its socket outlives it
 
 
 def _measure(repeats: int, settle_s: float, replicas: int, log: Log) -> list[Recovery]:
