@@ -19,6 +19,8 @@ The body names each process's status either way.
 `processes` lists every row of PostgreSQL's process table (`streams.processes`): each
 gateway, relay and worker of the deployment, on any host, stale ones marked. The
 supervisor's view covers only one `crm up`'s children; the table covers the deployment.
+Without a supervisor (one container per process), the table's live rows are the
+components the status is judged on.
 
 Messages the workers parked instead of applying (`crm_parked`, docs/streams.md) make the
 status "degraded" with a `parked` count, still with 200: every part is up and reads
@@ -226,6 +228,22 @@ async def deployment_processes(url: str | None) -> list[dict[str, Any]] | None:
         return None
 
 
+def table_components(processes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Without a `crm up` beside the gateway (a container per process), the components are
+    the process table's live rows, `NAME@HOST:PID`, each in its component's group; stale
+    rows are listed under `processes` only (a replaced container is not a fault)."""
+    return {
+        f"{row['component']}@{row['host']}:{row['pid']}": {
+            "component": row["component"],
+            "status": row["status"],
+            "detail": row["detail"],
+            "pid": row["pid"],
+        }
+        for row in processes
+        if not row["stale"]
+    }
+
+
 def grouped(components: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """(components with no process up, replicas down while another of theirs is up)."""
     groups: dict[str, list[bool]] = {}
@@ -261,6 +279,8 @@ async def platform_health(
         deployment_processes(database_url),
     )
     components = component_statuses(run_dir)
+    if "supervisor" not in components:
+        components.update(table_components(processes or []))
     components["database"] = database
     components["broker"] = broker
     down, replicas_down = grouped(components)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.health import grouped, overall_status
+from gateway.health import grouped, overall_status, table_components
 from ops.presence import ProbeServer
 from ops.supervisor import ChildSpec, replicas
 
@@ -74,3 +74,35 @@ def test_probes_answer_live_and_ready_from_the_last_report() -> None:
         assert httpx.get(f"{probes.url}/nope").status_code == 404
     finally:
         probes.close()
+
+
+def test_without_a_supervisor_the_process_table_gives_the_components() -> None:
+    rows = [
+        {
+            "component": "gateway",
+            "host": "a",
+            "pid": 1,
+            "status": "ok",
+            "detail": "",
+            "stale": False,
+        },
+        {
+            "component": "gateway",
+            "host": "b",
+            "pid": 7,
+            "status": "stale",
+            "detail": "",
+            "stale": True,
+        },
+        {
+            "component": "relay",
+            "host": "b",
+            "pid": 8,
+            "status": "error",
+            "detail": "x",
+            "stale": False,
+        },
+    ]
+    components = table_components(rows)
+    assert set(components) == {"gateway@a:1", "relay@b:8"}
+    assert grouped(components) == (["relay"], [])
