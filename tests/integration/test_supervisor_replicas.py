@@ -19,7 +19,7 @@ from chaos.faults import fresh_write_visible
 from chaos.load import Ledger, Load
 from chaos.platform import api_factory
 from chaos.running import PlatformProcess, running_platform, scratch_data_dir
-from chaos.verify import analytics_tally, read_model_tally, settled
+from chaos.verify import analytics_tally, crm, read_model_tally, settled
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +128,14 @@ def test_healthz_lists_every_process_from_the_database(platform: PlatformProcess
     probe = httpx.get(f"{worker['probe']}/readyz", timeout=5)
     assert probe.status_code == 200
     assert probe.json()["pid"] == expected["worker-projections"]
+
+
+def test_crm_status_lists_every_replica_and_the_process_table(platform: PlatformProcess) -> None:
+    status = crm(platform.data_dir, "status")
+    assert status.code == 0, status.tail
+    assert "processes (from PostgreSQL" in status.stdout
+    for name in ("gateway-2", "worker-projections-2", "worker-analytics-2"):
+        assert name in status.stdout
 
 
 def test_a_killed_worker_replica_loses_nothing(platform: PlatformProcess) -> None:
