@@ -9,7 +9,8 @@ Order of events:
    `CRM_DATABASE_URL` / `CRM_KAFKA_BOOTSTRAP` name external ones), each ready
    before the next tier starts;
 3. the components, each a `crm ...` child process that gets the resolved settings
-   through `CRM_*` variables: `crm gateway`, `crm relay`, `crm worker NAME`;
+   through `CRM_*` variables: `crm gateway` (× `gateways`, all serving the one socket
+   `crm up` bound), `crm relay`, `crm worker NAME` (× `workers` for the topic workers);
 4. once `/healthz` answers 200: `D/endpoints.json` and the GraphQL URL on stdout;
 5. supervision until SIGINT/SIGTERM, then a stop in reverse order.
 """

@@ -24,7 +24,9 @@ Why it is shaped like this:
   loop keeps watching everything else meanwhile. Stopping goes tier by tier in
   reverse: the child's stop signal to its group, SIGKILL after its timeout.
 - `status()` (and the file at `status_path`, rewritten every second) says what runs,
-  with pids, states and restart counts, for `/healthz` and `crm status`.
+  with pids, states and restart counts, for `/healthz` and `crm status`; each entry names
+  its `component`, so replicas (`replicas(spec, n)`: `name`, `name-2`, ...) are judged
+  together (a component is up while one of its replicas is).
 
 Not thread-safe: call `start`, `tick` and `stop` from one thread (the main one). Every
 child process of the supervisor's process that appears after the supervisor was created
