@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from eventsourcing import persistence
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
@@ -39,6 +40,13 @@ of everything (the embedded broker's restart) is found either way: the topic is 
 
 Report = Callable[[str, str], None]
 BROKER_RETRY_SECONDS = 0.2
+DATABASE_RETRY_SECONDS = 0.2
+DATABASE_LOST: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,  # our own connections (and the pool's PoolTimeout)
+    persistence.OperationalError,  # the event store's, translated by the library
+    persistence.InterfaceError,
+)
+"""PostgreSQL went away: what the relay reconnects from instead of ending."""
 
 PROGRESS_DDL = """
 CREATE TABLE IF NOT EXISTS crm_relay_progress (
@@ -114,6 +122,7 @@ class Relay:
         self.partitions = partitions
         self.batch_size = batch_size
         self.validate_messages = validate_messages
+        self.database_url = database_url
         self.store = ProgressStore(database_url, topic)
         self.progress = self.store.load()
         self.producer = self._new_producer()
@@ -221,18 +230,20 @@ class Relay:
                     self.broker_lost_data()
                     last_check = time.monotonic()
                 sent = self.publish_batch()
+                report(
+                    "ok",
+                    f"published up to position {self.progress.position}, lag {self.lag()}, "
+                    f"re-published after broker loss {self.progress.republished}x",
+                )
+                if not sent:
+                    self.wait_for_events(min(check_interval, 0.5))
             except KafkaError as error:
                 self._broker_trouble(error, report)
                 last_check = 0.0  # once it answers, first ask whether it lost the topic
                 stop.wait(BROKER_RETRY_SECONDS)
-                continue
-            report(
-                "ok",
-                f"published up to position {self.progress.position}, lag {self.lag()}, "
-                f"re-published after broker loss {self.progress.republished}x",
-            )
-            if not sent:
-                self.wait_for_events(min(check_interval, 0.5))
+            except DATABASE_LOST as error:
+                self._database_trouble(error, report)
+                stop.wait(DATABASE_RETRY_SECONDS)
 
     def _broker_trouble(self, error: KafkaError, report: Report) -> None:
         """The broker failed a send or a probe (killed, restarting): stay up and retry.
@@ -248,6 +259,28 @@ class Relay:
         # Still down: the closed producer fails the next send, and we come back here.
         with contextlib.suppress(KafkaError):
             self.producer = self._new_producer()
+
+    def _database_trouble(self, error: Exception, report: Report) -> None:
+        """PostgreSQL went away (killed, restarting): stay up, reconnect, go on.
+
+        Ending the process instead cost a whole restart of the relay after every restart
+        of PostgreSQL: most of the recovery time (bench/NOTES.md, "Replicas and
+        recovery"). The bookmark is re-read from the database, which holds only what was
+        acknowledged, so a batch in flight is sent again (consumers dedupe by position).
+        The event source's pool checks its connections on checkout by itself.
+        """
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        log.warning("database unavailable (%s); reconnecting", first)
+        report("error", f"database unavailable: {first}; reconnecting")
+        with contextlib.suppress(psycopg.Error):
+            self.listener.close()
+            self.store.close()
+        with contextlib.suppress(psycopg.OperationalError):
+            store = ProgressStore(self.database_url, self.topic)
+            listener = psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
+            listener.execute("LISTEN stored_events")
+            self.store, self.listener = store, listener
+            self.progress = self.store.load()
 
     def close(self) -> None:
         self.producer.close(timeout=5)
