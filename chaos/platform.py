@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,11 +11,22 @@ from chaos.running import PlatformProcess, running_platform, scratch_data_dir
 
 
 @contextmanager
-def platform_up(timeout: float = 120.0) -> Iterator[PlatformProcess]:
-    """`crm up` on a new data folder, healthy; stopped and removed afterwards."""
-    with scratch_data_dir("crm-chaos-") as data_dir, running_platform(data_dir) as platform:
+def platform_up(
+    timeout: float = 120.0, env: Mapping[str, str] | None = None
+) -> Iterator[PlatformProcess]:
+    """`crm up` on a new data folder, healthy; stopped and removed afterwards. `env`:
+    `CRM_*` settings for it, e.g. `replicated(2)`."""
+    with (
+        scratch_data_dir("crm-chaos-") as data_dir,
+        running_platform(data_dir, env=env) as platform,
+    ):
         platform.wait_healthy(timeout=timeout)
         yield platform
+
+
+def replicated(count: int) -> dict[str, str]:
+    """Settings for `count` gateways and `count` members per topic worker."""
+    return {"CRM_GATEWAYS": str(count), "CRM_WORKERS": str(count)}
 
 
 def api_factory(platform: PlatformProcess) -> Callable[[], Api]:

@@ -1,6 +1,7 @@
 """The gateway's starlette application.
 
-`create_app(settings, deps=deps)` builds the app from a list of routes: `/healthz`,
+`create_app(settings, deps=deps)` builds the app from a list of routes: `/healthz` (the
+whole platform), `/livez` and `/readyz` (this process only: what an orchestrator probes),
 `/metrics` and, given deps (built by `bootstrap.gateway_deps_for(settings)` in
 `crm gateway`), the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket
 subscriptions).
@@ -13,6 +14,7 @@ The settings object is anything with the attributes of `GatewaySettings`: in pra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.db import ReadPool
-from gateway.health import platform_health
+from gateway.health import UP_STATUSES, check_database, platform_health
 from gateway.logs import REQUEST_ID_HEADER
 from gateway.settings import GatewaySettings
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 GRAPHQL_PATH = "/graphql"
 HEALTH_PATH = "/healthz"
+LIVE_PATH = "/livez"
+READY_PATH = "/readyz"
 
 
 def health_route(settings: GatewaySettings, reads: ReadPool | None = None) -> Route:
@@ -48,6 +52,31 @@ def health_route(settings: GatewaySettings, reads: ReadPool | None = None) -> Ro
     return Route(HEALTH_PATH, healthz, methods=["GET"], name="healthz")
 
 
+def probe_routes(settings: GatewaySettings, reads: ReadPool | None = None) -> list[Route]:
+    """This process's probes. Live: it answers HTTP (a wedged event loop does not).
+    Ready: its read pool answers `SELECT 1`, so a request routed here can be served; the
+    other parts of the platform are `/healthz`'s business, not a reason to take this
+    gateway out of a load balancer."""
+
+    async def livez(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "pid": os.getpid()})
+
+    async def readyz(request: Request) -> JSONResponse:
+        database = await check_database(settings.database_url, reads)
+        ready = database.get("status") in UP_STATUSES
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "pid": os.getpid(),
+            "database": database,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    return [
+        Route(LIVE_PATH, livez, methods=["GET"], name="livez"),
+        Route(READY_PATH, readyz, methods=["GET"], name="readyz"),
+    ]
+
+
 def routes(settings: GatewaySettings, deps: GatewayDeps | None = None) -> list[BaseRoute]:
     """Every route the gateway serves. GraphQL is added here when there are deps."""
     from gateway.metrics import metrics_route
@@ -57,6 +86,7 @@ def routes(settings: GatewaySettings, deps: GatewayDeps | None = None) -> list[B
     reads = graphql.deps.reads if graphql is not None else None
     return [
         health_route(settings, reads),
+        *probe_routes(settings, reads),
         metrics_route(settings.database_url),
         *(graphql.routes if graphql is not None else []),
     ]

@@ -10,8 +10,17 @@ Three sources, so the answer is honest even when a part lies or hangs:
   runs `SELECT 1` through the gateway's read pool when there is one (the same pool,
   connection check and retry the GraphQL reads use), so 200 means reads work now.
 
-200 when every component is `ok` or `idle` (idle: a real process that says what it does
-not do yet); 503 otherwise. The body names each component's status either way.
+200 when every component has a process that is `ok` or `idle` (idle: a real process
+that says what it does not do yet); 503 otherwise. A component run as several replicas
+(`crm up --gateways N --workers N`) is up while one of them is: a killed replica is named
+in `replicas_down` and makes the status "degraded", not 503, since the platform serves.
+The body names each process's status either way.
+
+`processes` lists every row of PostgreSQL's process table (`streams.processes`): each
+gateway, relay and worker of the deployment, on any host, stale ones marked. The
+supervisor's view covers only one `crm up`'s children; the table covers the deployment.
+Without a supervisor (one container per process), the table's live rows are the
+components the status is judged on.
 
 Messages the workers parked instead of applying (`crm_parked`, docs/streams.md) make the
 status "degraded" with a `parked` count, still with 200: every part is up and reads
@@ -91,6 +100,8 @@ def _supervised(
 ) -> dict[str, Any]:
     pid = child.get("pid")
     entry: dict[str, Any] = {"pid": pid, "restarts": child.get("restarts", 0)}
+    if child.get("component", name) != name:
+        entry["component"] = child["component"]  # a replica: up while any of its group is
     state = child.get("state")
     if state != "running":
         entry.update(status="down", detail=str(child.get("detail") or state))
@@ -198,10 +209,60 @@ async def count_parked(url: str | None) -> int | None:
         return None
 
 
-def overall_status(healthy: bool, parked: int | None) -> str:
+async def deployment_processes(url: str | None) -> list[dict[str, Any]] | None:
+    """Every process of the deployment from PostgreSQL's process table (None when the
+    database cannot be asked, which the database check reports)."""
+    if not url:
+        return None
+    import psycopg
+
+    from streams.processes import list_processes
+
+    def read() -> list[dict[str, Any]]:
+        with psycopg.connect(url, connect_timeout=int(CHECK_TIMEOUT), autocommit=True) as conn:
+            return list_processes(conn)
+
+    try:
+        return await asyncio.to_thread(read)
+    except (psycopg.Error, OSError):
+        return None
+
+
+def table_components(processes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Without a `crm up` beside the gateway (a container per process), the components are
+    the process table's live rows, `NAME@HOST:PID`, each in its component's group; stale
+    rows are listed under `processes` only (a replaced container is not a fault)."""
+    return {
+        f"{row['component']}@{row['host']}:{row['pid']}": {
+            "component": row["component"],
+            "status": row["status"],
+            "detail": row["detail"],
+            "pid": row["pid"],
+        }
+        for row in processes
+        if not row["stale"]
+    }
+
+
+def grouped(components: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """(components with no process up, replicas down while another of theirs is up)."""
+    groups: dict[str, list[bool]] = {}
+    for name, entry in components.items():
+        group = str(entry.get("component", name))
+        groups.setdefault(group, []).append(entry.get("status") in UP_STATUSES)
+    down = sorted(group for group, ups in groups.items() if not any(ups))
+    replicas_down = sorted(
+        name
+        for name, entry in components.items()
+        if entry.get("status") not in UP_STATUSES and str(entry.get("component", name)) not in down
+    )
+    return down, replicas_down
+
+
+def overall_status(healthy: bool, parked: int | None, replicas_down: int = 0) -> str:
     if not healthy:
         return "unavailable"
-    return "degraded" if parked else "ok"
+    return "degraded" if parked or replicas_down else "ok"
 
 
 async def platform_health(
@@ -211,20 +272,25 @@ async def platform_health(
     reads: ReadPool | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """(all up?, body) for `/healthz`; parked messages degrade the body's status only."""
-    database, broker, parked = await asyncio.gather(
+    database, broker, parked, processes = await asyncio.gather(
         check_database(database_url, reads),
         check_broker(kafka_bootstrap),
         count_parked(database_url),
+        deployment_processes(database_url),
     )
     components = component_statuses(run_dir)
+    if "supervisor" not in components:
+        components.update(table_components(processes or []))
     components["database"] = database
     components["broker"] = broker
-    healthy = all(entry.get("status") in UP_STATUSES for entry in components.values())
-    down = sorted(n for n, e in components.items() if e.get("status") not in UP_STATUSES)
+    down, replicas_down = grouped(components)
+    healthy = not down
     body = {
-        "status": overall_status(healthy, parked),
+        "status": overall_status(healthy, parked, len(replicas_down)),
         "down": down,
+        "replicas_down": replicas_down,
         "parked": parked,
         "components": components,
+        "processes": processes,
     }
     return healthy, body

@@ -52,6 +52,23 @@ Port = Annotated[
     ),
 ]
 
+Gateways = Annotated[
+    int | None,
+    typer.Option(
+        "--gateways",
+        help="Gateway processes on the one port (CRM_GATEWAYS, default 1).",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Processes per topic worker, sharing its partitions (CRM_WORKERS, default 1).",
+        show_default=False,
+    ),
+]
+
 
 @contextmanager
 def setting_errors() -> Iterator[None]:
@@ -113,7 +130,13 @@ Relays = Annotated[
 
 
 @app.command()
-def up(data_dir: DataDir = None, port: Port = None, relays: Relays = None) -> None:
+def up(
+    data_dir: DataDir = None,
+    port: Port = None,
+    gateways: Gateways = None,
+    workers: Workers = None,
+    relays: Relays = None,
+) -> None:
     """Start the whole platform (servers, gateway, relay, workers) and supervise it.
 
     Writes DATA_DIR/endpoints.json and prints the GraphQL URL once /healthz says every
@@ -122,11 +145,16 @@ def up(data_dir: DataDir = None, port: Port = None, relays: Relays = None) -> No
     from ops.stack import run_up
 
     with setting_errors():
-        run_up(settings_from(data_dir=data_dir, port=port, relays=relays), _log, _announce)
+        settings = settings_from(
+            data_dir=data_dir, port=port, gateways=gateways, workers=workers, relays=relays
+        )
+        run_up(settings, _log, _announce)
 
 
 @app.command()
-def demo(data_dir: DataDir = None, port: Port = None) -> None:
+def demo(
+    data_dir: DataDir = None, port: Port = None, gateways: Gateways = None, workers: Workers = None
+) -> None:
     """Like `up`, plus an admin token and demo data (`crm seed`, when that verb exists).
 
     The token is printed as soon as the platform is healthy; the demo data then loads
@@ -178,7 +206,8 @@ def demo(data_dir: DataDir = None, port: Port = None) -> None:
         )
 
     with setting_errors():
-        run_up(settings_from(data_dir=data_dir, port=port), _log, _announce, on_healthy)
+        settings = settings_from(data_dir=data_dir, port=port, gateways=gateways, workers=workers)
+        run_up(settings, _log, _announce, on_healthy)
 
 
 def _print_sample_query(url: str, token: str) -> None:
@@ -229,8 +258,29 @@ def status(data_dir: DataDir = None) -> None:
             str(entry.get("detail", "")),
         )
     console.print(table)
+    _print_processes(body.get("processes"))
     if response.status_code != 200:
         raise typer.Exit(1)
+
+
+def _print_processes(processes: list[dict[str, Any]] | None) -> None:
+    """The deployment's process table: every process on every host (stale ones marked)."""
+    if not processes:
+        return
+    table = Table(title="processes (from PostgreSQL: every host)")
+    for column in ("component", "host", "pid", "status", "age s", "probe", "detail"):
+        table.add_column(column)
+    for entry in processes:
+        table.add_row(
+            str(entry.get("component")),
+            str(entry.get("host")),
+            str(entry.get("pid")),
+            str(entry.get("status")),
+            str(entry.get("age_s")),
+            str(entry.get("probe") or ""),
+            str(entry.get("detail", "")),
+        )
+    console.print(table)
 
 
 @app.command()

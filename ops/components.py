@@ -1,22 +1,25 @@
 """The process shells of `crm gateway`, `crm relay` and `crm worker NAME`.
 
 Each shell resolves the settings (from the `CRM_*` variables `crm up` passes down),
-keeps the process's heartbeat in `D/run/<name>.json`, turns SIGTERM/SIGINT into a
-clean return, and hands the real work to the package that owns it: `gateway.app`,
-`streams.relay_main`, `streams.worker_main`. Those packages never import `ops`.
+keeps the process's heartbeat in `D/run/<name>.json` and its row in PostgreSQL's process
+table, serves `/livez` and `/readyz` (the gateway on its own port, a relay or worker on
+`CRM_PROBE_PORT`), turns SIGTERM/SIGINT into a clean return, and hands the real work to
+the package that owns it: `gateway.app`, `streams.relay_main`, `streams.worker_main`.
+Those packages never import `ops`.
 """
 
 from __future__ import annotations
 
-import os
 import signal
+import socket
 import threading
 import time
 from types import FrameType
 
 from ops.config import Settings
 from ops.errors import SettingError
-from ops.heartbeat import COMPONENT_ENV, Heartbeat
+from ops.heartbeat import Heartbeat
+from ops.presence import ProbeServer, TableBeat
 
 
 class StopFlag:
@@ -89,10 +92,18 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         kafka_security=settings.kafka_security,
         timezone=settings.timezone,
     )
-    name = os.environ.get(COMPONENT_ENV) or ("relay" if kind == "relay" else f"worker-{worker}")
+    name = settings.process_name or ("relay" if kind == "relay" else f"worker-{worker}")
     start_telemetry(name, settings)
     stop = StopFlag().install()
-    heartbeat = Heartbeat(settings.run_dir, name).start()
+    try:
+        probes = ProbeServer(name, settings.host, settings.probe_port).start()
+    except OSError as error:
+        raise SettingError(
+            "CRM_PROBE_PORT", f"cannot serve probes on port {settings.probe_port}: {error}"
+        ) from None
+    table = TableBeat(database_url, name, probe=probes.url).start()
+    heartbeat = Heartbeat(settings.run_dir, name, listeners=(table.update, probes.update))
+    heartbeat.start()
     try:
         if kind == "relay":
             relay_main.run(config, heartbeat.report, stop)
@@ -104,6 +115,8 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         raise
     finally:
         heartbeat.close()
+        table.close()
+        probes.close()
 
 
 def run_gateway(settings: Settings) -> None:
@@ -115,8 +128,11 @@ def run_gateway(settings: Settings) -> None:
     from gateway.app import create_app, serving_status
     from ops.keys import with_secrets
 
-    start_telemetry("gateway", settings)
-    heartbeat = Heartbeat(settings.run_dir, "gateway")
+    name = settings.process_name or "gateway"
+    start_telemetry(name, settings)
+    table = TableBeat(settings.database_url, name) if settings.database_url else None
+    listeners = (table.update,) if table else ()
+    heartbeat = Heartbeat(settings.run_dir, name, listeners=listeners)
     heartbeat.report("starting", "loading the application")
     heartbeat.start()
     settings = with_secrets(settings)
@@ -131,6 +147,11 @@ def run_gateway(settings: Settings) -> None:
             timeout_graceful_shutdown=5,
         )
     )
+    # Under `crm up` every gateway serves the one socket it inherited (`ops.stack`).
+    sockets = [socket.socket(fileno=settings.listen_fd)] if settings.listen_fd is not None else None
+    if table is not None:
+        table.probe = f"http://{settings.local_host}:{settings.port}"
+        table.start()
 
     def report_when_serving() -> None:
         while not server.started and not server.should_exit:
@@ -140,8 +161,10 @@ def run_gateway(settings: Settings) -> None:
 
     threading.Thread(target=report_when_serving, name="gateway-status", daemon=True).start()
     try:
-        server.run()
+        server.run(sockets=sockets)
     finally:
         heartbeat.close()
+        if table is not None:
+            table.close()
     if not server.started:
         raise SystemExit(1)  # could not bind the port: uvicorn logged why

@@ -51,7 +51,15 @@ class Settings(BaseSettings):
     database_read_pool: int = Field(default=8, ge=1, le=200)
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
-    kafka_partitions: int = Field(default=4, ge=1)
+    kafka_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="partitions of a new topic (not widened live)",
+    )
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, le=16, description="replicas of each partition (a new topic only)"
+    )
     # A managed cluster's security (docs/deployment.md); every client gets them through
     # `streams.kafka_clients`. The embedded broker speaks PLAINTEXT.
     kafka_security_protocol: Protocol = "PLAINTEXT"
@@ -67,6 +75,29 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    gateways: int = Field(
+        default=1, ge=1, le=64, description="gateway processes `crm up` runs on the one port"
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes per topic worker (projections, analytics) sharing its partitions",
+    )
+    probe_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of a relay's or worker's /livez and /readyz (0: any free port)",
+    )
+    process_name: str | None = Field(
+        default=None, description="this process's name in health answers (`crm up` sets it)"
+    )
+    listen_fd: int | None = Field(
+        default=None,
+        ge=0,
+        description="a listening socket the gateway serves on, inherited from `crm up`",
+    )
     jwt_secret: str | None = Field(default=None, description="HS256 secret; generated if unset")
     master_key: str | None = Field(default=None, description="base64 key wrapping customer keys")
     production: bool = False

@@ -1,5 +1,8 @@
 """Heartbeats: each supervised process says how it is, in `D/run/<name>.json`.
 
+Kept beside the process's row in PostgreSQL (`ops.presence`): `crm up`'s `/healthz`
+reads these local files, which work while PostgreSQL itself is down or restarting.
+
 The file holds `{"name", "status", "detail", "pid", "ts"}` with status one of
 ok | idle | starting | error. A background thread rewrites it every couple of
 seconds with the last reported status, so a file older than ~10 s means the
@@ -13,12 +16,11 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 STATUSES = ("ok", "idle", "starting", "error")
-COMPONENT_ENV = "CRM_COMPONENT_NAME"
-"""Set by `crm up` for a replica (`relay-2`): the name its heartbeat file goes under."""
 INTERVAL = 2.0
 
 
@@ -35,9 +37,16 @@ def write_json_atomic(path: Path, payload: Any, mode: int = 0o644) -> None:
 class Heartbeat:
     """Writes one component's heartbeat; `report` may be called from any thread."""
 
-    def __init__(self, run_dir: Path, name: str, interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        name: str,
+        interval: float = INTERVAL,
+        listeners: Sequence[Callable[[str, str], None]] = (),
+    ) -> None:
         self.path = run_dir / f"{name}.json"
         self.name = name
+        self.listeners = list(listeners)  # told every report: the process row, the probes
         self.interval = interval
         self._status = "starting"
         self._detail = ""
@@ -51,6 +60,8 @@ class Heartbeat:
         with self._lock:
             self._status, self._detail = status, detail
             self._write()
+        for listener in self.listeners:
+            listener(status, detail)
 
     def _write(self) -> None:
         write_json_atomic(

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 
 def prepare_database(database_url: str, master_key: str) -> None:
-    """The event store's tables (and its side tables), then the read models' and the
-    workers' parking lot."""
+    """The event store's tables (and its side tables), then the read models', the
+    workers' parking lot and the process table."""
     import psycopg
 
     from bootstrap import open_store
     from projections.schema import create_all
     from streams.parking import create_parking
+    from streams.processes import create_processes
 
     open_store(database_url, master_key, kind="schema").close()
     with psycopg.connect(database_url) as conn, conn.transaction():
         create_all(conn)
         create_parking(conn)
+        create_processes(conn)

@@ -9,7 +9,8 @@ Order of events:
    `CRM_DATABASE_URL` / `CRM_KAFKA_BOOTSTRAP` name external ones), each ready
    before the next tier starts;
 3. the components, each a `crm ...` child process that gets the resolved settings
-   through `CRM_*` variables: `crm gateway`, `crm relay`, `crm worker NAME`;
+   through `CRM_*` variables: `crm gateway` (× `gateways`, all serving the one socket
+   `crm up` bound), `crm relay`, `crm worker NAME` (× `workers` for the topic workers);
 4. once `/healthz` answers 200: `D/endpoints.json` and the GraphQL URL on stdout;
 5. supervision until SIGINT/SIGTERM, then a stop in reverse order.
 """
@@ -33,9 +34,9 @@ from typing import Any
 
 from ops.config import Settings
 from ops.errors import SettingError
-from ops.heartbeat import COMPONENT_ENV, write_json_atomic
+from ops.heartbeat import write_json_atomic
 from ops.lock import DataDirLock
-from ops.supervisor import ChildSpec, StartupError, Supervisor
+from ops.supervisor import ChildSpec, StartupError, Supervisor, replicas
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 SERVER_STOP_TIMEOUT = 20.0
@@ -86,6 +87,29 @@ def check_port(settings: Settings) -> Settings:
     return settings
 
 
+def open_listener(settings: Settings) -> socket.socket:
+    """The gateways' one listening socket, bound here and inherited by every gateway.
+
+    One accept queue shared by N gateway processes (what uvicorn's and gunicorn's own
+    workers do): the kernel hands each connection to whichever gateway accepts first,
+    and while a gateway restarts after a crash, connections wait in the queue instead of
+    being refused or reset (which SO_REUSEPORT, a queue per process, would do).
+    """
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((settings.host, settings.port))
+    except OSError as error:
+        listener.close()
+        raise SettingError(
+            "CRM_PORT", f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
+        ) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
 def check_data_dir(settings: Settings) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +151,7 @@ def check_broker(
     bootstrap: str,
     topic: str,
     partitions: int,
+    replication_factor: int = 1,
     timeout: float = 3.0,
     security: KafkaSecurity = PLAINTEXT,
 ) -> None:
@@ -145,7 +170,14 @@ def check_broker(
             "CRM_KAFKA_BOOTSTRAP", f"cannot reach any Kafka bootstrap server in {bootstrap!r}"
         )
     try:
-        ensure_topic_retrying(bootstrap, topic, partitions, timeout=10.0, security=security)
+        ensure_topic_retrying(
+            bootstrap,
+            topic,
+            partitions,
+            timeout=10.0,
+            security=security,
+            replicas=replication_factor,
+        )
     except Exception as error:
         raise SettingError(
             "CRM_KAFKA_BOOTSTRAP", f"cannot create topic {topic!r} on {bootstrap}: {error}"
@@ -159,6 +191,7 @@ def ensure_topic_retrying(
     timeout: float,
     alive: Callable[[], bool] = lambda: True,
     security: KafkaSecurity = PLAINTEXT,
+    replicas: int = 1,
 ) -> None:
     """`ensure_topic`, retried while a just-started broker finishes starting."""
     from streams.topic import ensure_topic
@@ -166,7 +199,7 @@ def ensure_topic_retrying(
     deadline = time.monotonic() + timeout
     while True:
         try:
-            ensure_topic(bootstrap, topic, partitions, security)
+            ensure_topic(bootstrap, topic, partitions, security, replicas)
             return
         except Exception:
             if time.monotonic() > deadline or not alive():
@@ -185,6 +218,7 @@ def preflight(settings: Settings) -> Settings:
             settings.kafka_bootstrap,
             settings.kafka_topic,
             settings.kafka_partitions,
+            settings.kafka_replication_factor,
             security=settings.kafka_security,
         )
     return settings
@@ -202,6 +236,7 @@ class Plan:
     kafka_bootstrap: str
     specs: list[ChildSpec] = field(default_factory=list)
     reader_url: str | None = None  # the embedded server's read-only role, for analysts
+    listen_fd: int | None = None  # the gateways' shared socket (`open_listener`)
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -212,8 +247,12 @@ class Plan:
             CRM_KAFKA_TOPIC=self.settings.kafka_topic,
             CRM_HOST=self.settings.host,
             CRM_PORT=str(self.settings.port),
+            CRM_KAFKA_PARTITIONS=str(self.settings.kafka_partitions),
+            CRM_KAFKA_REPLICATION_FACTOR=str(self.settings.kafka_replication_factor),
             PYTHONUNBUFFERED="1",
         )
+        env.pop("CRM_PROCESS_NAME", None)  # each replica gets its own (`replicas`)
+        env.pop("CRM_LISTEN_FD", None)
         return env
 
     def endpoints(self) -> dict[str, Any]:
@@ -292,14 +331,14 @@ def server_specs(settings: Settings) -> tuple[list[ChildSpec], str, str, str | N
     return specs, database_url, bootstrap, reader_url
 
 
-def relay_names(count: int) -> list[str]:
-    """`relay`, `relay-2`, …: each replica's name for its log and heartbeat."""
-    return ["relay" if n == 1 else f"relay-{n}" for n in range(1, count + 1)]
+TOPIC_WORKERS = ("projections", "analytics")
+"""Workers that consume the topic: `--workers N` runs N of each, one consumer group. The
+lifecycle scheduler reads the read models, not the topic, and stays one process."""
 
 
-def plan(settings: Settings) -> Plan:
+def plan(settings: Settings, listen_fd: int | None = None) -> Plan:
     servers, database_url, bootstrap, reader_url = server_specs(settings)
-    result = Plan(settings, database_url, bootstrap, servers, reader_url)
+    result = Plan(settings, database_url, bootstrap, servers, reader_url, listen_fd)
     env = result.child_env()
 
     def component(name: str, *args: str) -> ChildSpec:
@@ -320,14 +359,19 @@ def plan(settings: Settings) -> Plan:
         prepare_database(database_url, master_key(settings))
 
     gateway = component("gateway", "gateway")
+    if listen_fd is not None:
+        gateway = dataclasses.replace(
+            gateway, env={**env, "CRM_LISTEN_FD": str(listen_fd)}, pass_fds=(listen_fd,)
+        )
+    gateways = replicas(gateway, settings.gateways)
     # The first component: its start creates every table, before any process races to.
-    result.specs.append(dataclasses.replace(gateway, before_start=prepare))
-    for name in relay_names(settings.relays):
-        # One leads (a PostgreSQL advisory lock), the others stand by to take over.
-        relay = component(name, "relay")
-        result.specs.append(dataclasses.replace(relay, env={**env, COMPONENT_ENV: name}))
+    gateways[0] = dataclasses.replace(gateways[0], before_start=prepare)
+    result.specs.extend(gateways)
+    # One relay leads (a PostgreSQL advisory lock), the others stand by to take over.
+    result.specs.extend(replicas(component("relay", "relay"), settings.relays))
     for worker in worker_names():
-        result.specs.append(component(f"worker-{worker}", "worker", worker))
+        count = settings.workers if worker in TOPIC_WORKERS else 1
+        result.specs.extend(replicas(component(f"worker-{worker}", "worker", worker), count))
     return result
 
 
@@ -374,6 +418,21 @@ def _clear_run_state(settings: Settings) -> None:
         settings.endpoints_file.unlink()
 
 
+def _warn_partitions(the_plan: Plan, log: Log) -> None:
+    """Name a live topic narrower than the partition setting (it is not widened)."""
+    from streams.topic import partition_shortfall
+
+    settings = the_plan.settings
+    try:
+        warning = partition_shortfall(
+            the_plan.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions
+        )
+    except Exception as error:  # the broker's health is /healthz's business
+        warning = f"could not count the topic's partitions: {error}"
+    if warning:
+        log(f"warning: {warning}")
+
+
 @dataclass
 class Running:
     """What an `on_healthy` hook gets: the plan, the supervisor, the time it took."""
@@ -404,12 +463,14 @@ def run_up(
         # Generated on first start, before any child needs them.
         jwt_secret(settings)
         master_key(settings)
-        the_plan = plan(settings)
+        listener = open_listener(settings)
+        the_plan = plan(settings, listener.fileno())
         supervisor = Supervisor(
             the_plan.specs, status_path=settings.run_dir / SUPERVISOR_FILE, log=log
         )
         try:
             supervisor.start(should_stop=lambda: signals.stopping)
+            _warn_partitions(the_plan, log)
             healthy = False
             warned = False
             while not signals.stopping:
@@ -430,6 +491,7 @@ def run_up(
         finally:
             log(f"stopping ({signals.received or 'error'})")
             supervisor.stop(force=lambda: signals.forced)
+            listener.close()
             _clear_run_state(settings)
             log("stopped")
 

@@ -11,7 +11,9 @@ Why it is shaped like this:
   before a restart (orphaned PostgreSQL backends would otherwise keep the old shared
   memory attached and block the new server) and at the end (nothing is left behind).
 - A child that exits is restarted after an exponential backoff (0.5 s, 1 s, 2 s, ...
-  capped at 10 s); a child that ran for a while before dying starts again at 0.5 s.
+  capped at 10 s); a child that ran for a while (`stable_after`) before dying starts
+  again at once: a kill -9 or an OOM kill is not a crash loop, and the restart delay is
+  part of the recovery time.
   A child that exits with `RESTART_NOW` (75, EX_TEMPFAIL: "start me again", e.g. a
   worker whose broker lost its log) is started again at once, not counted as a failure.
 - Components depend on the servers below them: while a lower tier is down, a dead
@@ -22,7 +24,9 @@ Why it is shaped like this:
   loop keeps watching everything else meanwhile. Stopping goes tier by tier in
   reverse: the child's stop signal to its group, SIGKILL after its timeout.
 - `status()` (and the file at `status_path`, rewritten every second) says what runs,
-  with pids, states and restart counts, for `/healthz` and `crm status`.
+  with pids, states and restart counts, for `/healthz` and `crm status`; each entry names
+  its `component`, so replicas (`replicas(spec, n)`: `name`, `name-2`, ...) are judged
+  together (a component is up while one of its replicas is).
 
 Not thread-safe: call `start`, `tick` and `stop` from one thread (the main one). Every
 child process of the supervisor's process that appears after the supervisor was created
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import signal
 import subprocess
@@ -83,6 +88,33 @@ class ChildSpec:
     heartbeat: bool = False
     oneshot: bool = False  # run once (a job): never restarted, not a component
     on_exit: Callable[[int], None] | None = None  # oneshot only: called with the exit code
+    component: str | None = None  # what it is a replica of (`replicas`); its name if None
+    pass_fds: tuple[int, ...] = ()  # descriptors the child inherits (the gateways' socket)
+
+    @property
+    def group(self) -> str:
+        return self.component or self.name
+
+
+def replica_name(name: str, index: int) -> str:
+    """`gateway`, `gateway-2`, `gateway-3`, ...: the first keeps the plain name."""
+    return name if index == 1 else f"{name}-{index}"
+
+
+def replicas(spec: ChildSpec, count: int) -> list[ChildSpec]:
+    """`count` copies of `spec`, each its own child (own pid, log, heartbeat and restarts),
+    all of one component. Each copy's environment names it in `CRM_PROCESS_NAME`, so the
+    process reports under that name. Any component may be replicated this way (gateways,
+    workers, relays): what a replica must share or elect is the component's business."""
+    copies = []
+    for index in range(1, count + 1):
+        name = replica_name(spec.name, index)
+        env = {**(spec.env or os.environ), "CRM_PROCESS_NAME": name}
+        log_path = spec.log_path.with_name(f"{name}.log") if spec.log_path else None
+        copies.append(
+            dataclasses.replace(spec, name=name, component=spec.group, env=env, log_path=log_path)
+        )
+    return copies
 
 
 def backoff_delay(failures: int, base: float = 0.5, cap: float = 10.0) -> float:
@@ -193,6 +225,7 @@ class Supervisor:
                 "last_exit": child.last_exit,
                 "detail": child.detail,
                 "heartbeat": child.spec.heartbeat,
+                "component": child.spec.group,
                 "command": " ".join(child.spec.command),
             }
             (jobs if child.spec.oneshot else components)[name] = entry
@@ -290,6 +323,7 @@ class Supervisor:
                     stdout=log or subprocess.DEVNULL,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    pass_fds=spec.pass_fds,
                 )
             finally:
                 if log is not None:
@@ -380,7 +414,13 @@ class Supervisor:
             child.failures = 0
             self._schedule_restart(child, f"asked to restart after {ran:.1f}s", delay=0.0)
             return
-        blameless = ran >= self.stable_after or self._down_below(child) is not None
+        if ran >= self.stable_after:
+            # It ran well, then died (a kill -9, an OOM): not a crash loop, so no backoff;
+            # every tenth of a second here is a tenth of the recovery time.
+            child.failures = 0
+            self._schedule_restart(child, f"{describe_exit(code)} after {ran:.1f}s", delay=0.0)
+            return
+        blameless = self._down_below(child) is not None
         child.failures = 1 if blameless else child.failures + 1
         self._schedule_restart(child, f"{describe_exit(code)} after {ran:.1f}s")
 

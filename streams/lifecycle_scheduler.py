@@ -39,6 +39,7 @@ from streams.relay_main import Report, StopFlag, StreamConfig
 
 ACTOR: Final = "system:scheduler"
 INTERVAL: Final = 15.0
+RETRY_S: Final = 0.5  # between attempts to reach PostgreSQL again
 """Seconds between ticks: with the projection's lag, a change shows well within 60 s."""
 BATCH: Final = 500
 """Customers per tick at most (the most overdue first); a backlog drains tick by tick."""
@@ -136,21 +137,35 @@ def run(
 
     report("starting", "connecting to the database")
     app = open_store(config.database_url, config.master_key, kind="worker")
+    conn: psycopg.Connection[Any] | None = None
     try:
-        with psycopg.connect(config.database_url, autocommit=True) as conn:
-            service = command_service(app)
-            while not stop.is_set():
-                try:
-                    tick = advance(conn, service, clock())
-                except psycopg.errors.UndefinedTable:
-                    # The projections worker creates the read models; it may start later.
-                    report("starting", "waiting for the read-model tables")
-                else:
-                    report(
-                        "ok",
-                        f"every {interval:g}s; last tick: {tick.due} due, {tick.recorded}"
-                        f" recorded, {tick.refreshed} refreshed, {tick.refused} refused",
-                    )
-                stop.wait(interval)
+        service = command_service(app)
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(config.database_url, autocommit=True, connect_timeout=3)
+                tick = advance(conn, service, clock())
+            except psycopg.errors.UndefinedTable:
+                # The projections worker creates the read models; it may start later.
+                report("starting", "waiting for the read-model tables")
+            except psycopg.OperationalError as error:
+                # PostgreSQL restarting: reconnect in place instead of ending the process
+                # (a restart costs seconds of the recovery after a kill -9 of PostgreSQL).
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                report("starting", f"database unreachable, retrying: {first}")
+                if conn is not None:
+                    conn.close()
+                conn = None
+                stop.wait(RETRY_S)
+                continue
+            else:
+                report(
+                    "ok",
+                    f"every {interval:g}s; last tick: {tick.due} due, {tick.recorded}"
+                    f" recorded, {tick.refreshed} refreshed, {tick.refused} refused",
+                )
+            stop.wait(interval)
     finally:
+        if conn is not None:
+            conn.close()
         app.close()

@@ -179,12 +179,18 @@ def build_app(
             os._exit(EXIT_BROKER_LOST)
 
     async def heartbeat() -> None:
-        behind = await asyncio.to_thread(lag) if lag else None
-        lag_text = f", lag {behind}" if behind is not None else ""
+        try:
+            behind = await asyncio.to_thread(lag) if lag else None
+            lag_text = f", lag {behind}" if behind is not None else ""
+        except Exception as error:
+            # PostgreSQL restarting: a timer that raised would crash faust and cost a
+            # process restart and a group join; the sink reconnects by itself.
+            lag_text = f", lag unknown ({type(error).__name__})"
         parked_text = f", {parked()} parked so far" if parked else ""
         report(
             "ok",
-            f"{counters['events']} events in {counters['batches']} batches{lag_text}{parked_text}",
+            f"{counters['events']} events in {counters['batches']} batches{lag_text}"
+            f"{parked_text}, partitions {assigned(app, settings.topic)}",
         )
 
     app.timer(1.0)(heartbeat)
@@ -197,6 +203,16 @@ def build_app(
     app.on_partitions_assigned.connect(cast(Any, joined))
 
     return app
+
+
+def assigned(app: faust.App, topic: str) -> str:
+    """The partitions of `topic` this member holds now, e.g. "0,2" (replicas of one worker
+    share them; a rebalance moves them)."""
+    try:
+        partitions = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+    except Exception:  # not joined yet: faust has no consumer assignment to show
+        return "none"
+    return ",".join(str(p) for p in partitions) or "none"
 
 
 def run_processor(

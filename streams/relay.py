@@ -16,6 +16,7 @@ the bookmark's connection), the others wait in `run` and take over when it dies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import KafkaException
+from eventsourcing import persistence
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
@@ -53,6 +55,13 @@ LEADER_POLL_SECONDS = 0.25
 
 Report = Callable[[str, str], None]
 BROKER_RETRY_SECONDS = 0.2
+DATABASE_RETRY_SECONDS = 0.2
+DATABASE_LOST: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,  # our own connections (and the pool's PoolTimeout)
+    persistence.OperationalError,  # the event store's, translated by the library
+    persistence.InterfaceError,
+)
+"""PostgreSQL went away: what the relay reconnects from instead of ending."""
 BROKER_ERRORS = (KafkaError, KafkaException, DeliveryFailed)
 """kafka-python's (the probe, topic administration) and librdkafka's (the producer)."""
 
@@ -88,6 +97,7 @@ class Relay:
         self.window = window
         self.validator = SampledValidator(validate_every)
         self.producer_config = producer_config
+        self.database_url = database_url
         self.store = ProgressStore(database_url, topic)
         self.progress = self.store.load()
         self.sent = self.progress.position  # read ahead of the bookmark: what is in flight
@@ -221,11 +231,11 @@ class Relay:
         last_check = 0.0
         ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
         while not stop.is_set():
-            if not self.lead():
-                report("idle", f"standby: another relay publishes {self.topic}")
-                stop.wait(LEADER_POLL_SECONDS)
-                continue
             try:
+                if not self.lead():
+                    report("idle", f"standby: another relay publishes {self.topic}")
+                    stop.wait(LEADER_POLL_SECONDS)
+                    continue
                 if time.monotonic() - last_check >= check_interval:
                     self.broker_lost_data()
                     last_check = time.monotonic()
@@ -234,6 +244,10 @@ class Relay:
                 self._broker_trouble(error, report)
                 last_check = 0.0  # once it answers, first ask whether it lost the topic
                 stop.wait(BROKER_RETRY_SECONDS)
+                continue
+            except DATABASE_LOST as error:
+                self._database_trouble(error, report)
+                stop.wait(DATABASE_RETRY_SECONDS)
                 continue
             report(
                 "ok",
@@ -255,6 +269,28 @@ class Relay:
         log.warning("broker unavailable (%s); retrying", error)
         report("error", f"broker unavailable: {type(error).__name__}; retrying")
         self._restart_pipeline()
+
+    def _database_trouble(self, error: Exception, report: Report) -> None:
+        """PostgreSQL went away (killed, restarting): stay up, reconnect, go on.
+
+        Ending the process instead cost a whole restart of the relay after every restart
+        of PostgreSQL: most of the recovery time (bench/NOTES.md, "Replicas and
+        recovery"). The new progress store does not lead: the next `lead()` takes the
+        lock again (a standby may have taken it meanwhile), re-reads the bookmark, which
+        holds only what was acknowledged, and restarts the pipeline, so a batch in flight
+        is sent again (consumers dedupe by position).
+        """
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        log.warning("database unavailable (%s); reconnecting", first)
+        report("error", f"database unavailable: {first}; reconnecting")
+        with contextlib.suppress(psycopg.Error):
+            self.listener.close()
+            self.store.close()
+        with contextlib.suppress(psycopg.OperationalError):
+            store = ProgressStore(self.database_url, self.topic)
+            listener = psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
+            listener.execute("LISTEN stored_events")
+            self.store, self.listener = store, listener
 
     def close(self) -> None:
         self.pipeline.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ops.stack import relay_names
+from ops.config import Settings
+from ops.stack import plan
 from streams.sampling import SampledValidator
 
 
@@ -25,6 +28,10 @@ def test_zero_validates_nothing_and_a_negative_sample_is_refused() -> None:
         SampledValidator(every=-1)
 
 
-def test_crm_up_names_each_relay_replica() -> None:
-    assert relay_names(1) == ["relay"]
-    assert relay_names(3) == ["relay", "relay-2", "relay-3"]
+def test_crm_up_runs_and_names_each_relay_replica(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, database_url="postgresql://db/crm", kafka_bootstrap="k:9092", relays=3
+    )
+    relays = [spec for spec in plan(settings).specs if spec.command[-1] == "relay"]
+    assert [spec.name for spec in relays] == ["relay", "relay-2", "relay-3"]
+    assert [spec.env["CRM_PROCESS_NAME"] for spec in relays] == ["relay", "relay-2", "relay-3"]

@@ -1,0 +1,108 @@
+"""Replicated components without servers: names, environment, health grouping, probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from gateway.health import grouped, overall_status, table_components
+from ops.presence import ProbeServer
+from ops.supervisor import ChildSpec, replicas
+
+
+def test_replicas_are_named_logged_and_told_their_names_apart() -> None:
+    spec = ChildSpec(
+        "worker-projections",
+        ["crm", "worker", "projections"],
+        env={"CRM_PORT": "1"},
+        log_path=Path("/d/logs/worker-projections.log"),
+    )
+    copies = replicas(spec, 3)
+    assert [c.name for c in copies] == [
+        "worker-projections",
+        "worker-projections-2",
+        "worker-projections-3",
+    ]
+    assert {c.group for c in copies} == {"worker-projections"}
+    assert [c.env and c.env["CRM_PROCESS_NAME"] for c in copies] == [c.name for c in copies]
+    assert all(c.env and c.env["CRM_PORT"] == "1" for c in copies)
+    assert [c.log_path and c.log_path.name for c in copies] == [
+        "worker-projections.log",
+        "worker-projections-2.log",
+        "worker-projections-3.log",
+    ]
+    assert replicas(spec, 1)[0].name == "worker-projections"
+
+
+def test_a_component_is_up_while_one_of_its_replicas_is() -> None:
+    components = {
+        "gateway": {"status": "down"},
+        "gateway-2": {"status": "ok", "component": "gateway"},
+        "relay": {"status": "ok"},
+        "database": {"status": "ok"},
+    }
+    down, replicas_down = grouped(components)
+    assert down == []
+    assert replicas_down == ["gateway"]
+    assert overall_status(not down, 0, len(replicas_down)) == "degraded"
+
+
+def test_a_component_with_every_replica_down_is_down() -> None:
+    components = {
+        "worker-projections": {"status": "down"},
+        "worker-projections-2": {"status": "starting", "component": "worker-projections"},
+        "relay": {"status": "ok"},
+    }
+    down, replicas_down = grouped(components)
+    assert down == ["worker-projections"]
+    assert replicas_down == []
+    assert overall_status(not down, 0, 0) == "unavailable"
+
+
+def test_probes_answer_live_and_ready_from_the_last_report() -> None:
+    probes = ProbeServer("worker-projections").start()
+    try:
+        assert httpx.get(f"{probes.url}/livez").status_code == 200
+        assert httpx.get(f"{probes.url}/readyz").status_code == 503  # still starting
+        probes.update("ok", "joined")
+        ready = httpx.get(f"{probes.url}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["component"] == "worker-projections"
+        probes.update("error", "database gone")
+        assert httpx.get(f"{probes.url}/livez").status_code == 503
+        assert httpx.get(f"{probes.url}/nope").status_code == 404
+    finally:
+        probes.close()
+
+
+def test_without_a_supervisor_the_process_table_gives_the_components() -> None:
+    rows = [
+        {
+            "component": "gateway",
+            "host": "a",
+            "pid": 1,
+            "status": "ok",
+            "detail": "",
+            "stale": False,
+        },
+        {
+            "component": "gateway",
+            "host": "b",
+            "pid": 7,
+            "status": "stale",
+            "detail": "",
+            "stale": True,
+        },
+        {
+            "component": "relay",
+            "host": "b",
+            "pid": 8,
+            "status": "error",
+            "detail": "x",
+            "stale": False,
+        },
+    ]
+    components = table_components(rows)
+    assert set(components) == {"gateway@a:1", "relay@b:8"}
+    assert grouped(components) == (["relay"], [])
