@@ -3,7 +3,7 @@
 `create_app(settings, deps=deps)` builds the app from a list of routes: `/healthz`,
 `/metrics` and, given deps (built by `bootstrap.gateway_deps_for(settings)` in
 `crm gateway`), the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket
-subscriptions).
+subscriptions) and the web console at `/` (`gateway.console`, its files under `/static`).
 `serving_status(app)` tells the process's heartbeat what the gateway really serves,
 so the health answer stays honest if GraphQL could not be mounted.
 
@@ -47,15 +47,19 @@ def health_route(settings: GatewaySettings, reads: ReadPool | None = None) -> Ro
 
 def routes(settings: GatewaySettings, deps: GatewayDeps | None = None) -> list[BaseRoute]:
     """Every route the gateway serves. GraphQL is added here when there are deps."""
+    from gateway.console import console_routes
     from gateway.metrics import metrics_route
     from gateway.mount import graphql_app
 
     graphql = graphql_app(settings, deps)
     reads = graphql.deps.reads if graphql is not None else None
+    # The console is a client of /graphql: served only where GraphQL is.
+    console = console_routes(getattr(settings, "timezone", None)) if graphql is not None else []
     return [
         health_route(settings, reads),
         metrics_route(settings.database_url),
         *(graphql.routes if graphql is not None else []),
+        *console,
     ]
 
 

@@ -1,0 +1,46 @@
+// Money in CNY and dates in the deployment's time zone, in the chosen language.
+import { config } from "./config.js";
+import { language } from "./i18n.js";
+
+const locale = () => (language() === "zh" ? "zh-CN" : "en-GB");
+
+export function money(amount) {
+  if (amount === null || amount === undefined) return "—";
+  // Amounts are decimal strings; Intl formats them without a float round trip where
+  // the browser supports string input, and at most to the cent either way.
+  return new Intl.NumberFormat("zh-CN", { style: "currency", currency: "CNY" }).format(amount);
+}
+
+export function dateTime(iso) {
+  if (!iso) return "—";
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone: config.timeZone,
+    dateStyle: "medium",
+    timeStyle: "short",
+  }).format(new Date(iso));
+}
+
+export function percent(fraction) {
+  if (fraction === null || fraction === undefined) return "—";
+  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(
+    fraction,
+  );
+}
+
+// "2024-05-01T09:00" in the deployment's zone -> ISO with that zone's offset, for inputs.
+export function zonedInputToIso(local) {
+  const guess = new Date(`${local}:00Z`);
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: config.timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(guess);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  const shown = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"));
+  return new Date(guess.getTime() - (shown - guess.getTime())).toISOString();
+}
