@@ -21,6 +21,7 @@ from aggregates.validation import (
     DESCRIPTION_MAX,
     ID_MAX,
     REASON_MAX,
+    SHORT_TEXT_MAX,
     check_choice,
     check_satisfaction,
     check_uuid,
@@ -28,7 +29,13 @@ from aggregates.validation import (
     require_aware,
     require_text,
 )
-from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved, CrmEvent
+from events import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintResolved,
+    CrmEvent,
+)
 from events.vocabulary import CRITICAL, ESCALATED, OPEN, RESOLVED, SEVERITIES
 
 __all__ = ["Complaint"]
@@ -36,6 +43,9 @@ __all__ = ["Complaint"]
 
 class Complaint(Aggregate):
     """OPEN -> ESCALATED -> RESOLVED, or OPEN -> RESOLVED; CRITICAL escalates on filing."""
+
+    # A class default, so a snapshot taken before assignments existed still reads.
+    assignee: str | None = None
 
     # ----------------------------------------------------------------- commands
 
@@ -86,6 +96,25 @@ class Complaint(Aggregate):
             automatic=False,
         )
 
+    def assign(self, *, assignee: str, at: datetime) -> None:
+        """Hand the complaint to a support agent; the same agent again records nothing."""
+        when = require_aware(at)
+        agent = require_text(assignee, field="assignee", max_length=SHORT_TEXT_MAX, multiline=False)
+        self.check_assignable()
+        if agent != self.assignee:
+            self.trigger_event(
+                ComplaintAssigned,
+                timestamp=when,
+                customer_id=self.customer_id,
+                assignee=agent,
+                previous_assignee=self.assignee,
+            )
+
+    def check_assignable(self) -> None:
+        """A resolved complaint is closed: nobody can be assigned to work it."""
+        if self.status == RESOLVED:
+            raise RuleViolated("a resolved complaint cannot be assigned", field="complaintId")
+
     def resolve(self, *, resolution: str, satisfaction: int | None = None, at: datetime) -> None:
         """Close the complaint; resolving it twice is refused."""
         when = require_aware(at)
@@ -124,12 +153,17 @@ class Complaint(Aggregate):
         self.escalated_at: datetime | None = None
         self.escalated_automatically: bool = False
         self.resolved_at: datetime | None = None
+        self.assignee = None
 
     @when.register
     def _escalated(self, event: ComplaintEscalated) -> None:
         self.status = ESCALATED
         self.escalated_at = event.timestamp
         self.escalated_automatically = event.automatic
+
+    @when.register
+    def _assigned(self, event: ComplaintAssigned) -> None:
+        self.assignee = event.assignee
 
     @when.register
     def _resolved(self, event: ComplaintResolved) -> None:

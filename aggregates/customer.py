@@ -278,13 +278,22 @@ class Customer(Aggregate):
             StageMoved, timestamp=when, from_stage=self.stage, to_stage=target, reason=why
         )
 
-    def assign_owner(self, *, owner: str, at: datetime) -> None:
-        """Hand the customer to a salesperson; re-assigning the same owner records nothing."""
+    def assign_owner(self, *, owner: str, reason: str | None = None, at: datetime) -> None:
+        """Hand the customer to a salesperson; re-assigning the same owner records nothing.
+
+        The previous owner and the reason travel with the event, so the timeline shows
+        the whole chain of hand-overs without reconstructing it.
+        """
         when = self._command_time(at)
         new_owner = require_text(owner, field="owner", max_length=SHORT_TEXT_MAX)
+        why = normalize_text(reason, field="reason", max_length=REASON_MAX)
         if new_owner != self.owner:
             self.trigger_event(
-                OwnerAssigned, timestamp=when, owner=new_owner, previous_owner=self.owner
+                OwnerAssigned,
+                timestamp=when,
+                owner=new_owner,
+                previous_owner=self.owner,
+                reason=why,
             )
 
     def change_consent(

@@ -22,6 +22,7 @@ from aggregates.purchase import PurchaseLine
 from commands.messages import (
     AdvanceLifecycle,
     AnswerSatisfactionSurvey,
+    AssignComplaint,
     AssignOwner,
     ChangeConsent,
     ChangeContactDetails,
@@ -153,7 +154,7 @@ def move_stage(uow: UnitOfWork, cmd: MoveStage, at: datetime) -> Outcome:
 
 def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
-    customer.assign_owner(owner=cmd.owner, at=at)
+    customer.assign_owner(owner=cmd.owner, reason=cmd.reason, at=at)
     return Outcome(customer, customer.id)
 
 
@@ -196,6 +197,12 @@ def _open_complaint(uow: UnitOfWork, complaint_id: UUID, expected: int | None) -
 def escalate_complaint(uow: UnitOfWork, cmd: EscalateComplaint, at: datetime) -> Outcome:
     complaint = _open_complaint(uow, cmd.complaint_id, cmd.expected_version)
     complaint.escalate(reason=cmd.reason, at=at)
+    return Outcome(complaint, complaint.customer_id)
+
+
+def assign_complaint(uow: UnitOfWork, cmd: AssignComplaint, at: datetime) -> Outcome:
+    complaint = _open_complaint(uow, cmd.complaint_id, cmd.expected_version)
+    complaint.assign(assignee=cmd.assignee, at=at)
     return Outcome(complaint, complaint.customer_id)
 
 
@@ -246,6 +253,7 @@ HANDLERS: dict[type[Command], Handler] = {
     AnswerSatisfactionSurvey: answer_survey,
     FileComplaint: file_complaint,
     EscalateComplaint: escalate_complaint,
+    AssignComplaint: assign_complaint,
     ResolveComplaint: resolve_complaint,
     MergeCustomers: merge_customers,
     ForgetCustomer: forget_customer,

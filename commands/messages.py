@@ -148,8 +148,11 @@ class MoveStage(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class AssignOwner(Command):
+    """Hand the customer to `owner`; `reason` says why (kept in the timeline)."""
+
     customer_id: UUID
     owner: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +186,14 @@ class FileComplaint(Command):
 class EscalateComplaint(Command):
     complaint_id: UUID
     reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignComplaint(Command):
+    """Hand a complaint that is not resolved to a support agent."""
+
+    complaint_id: UUID
+    assignee: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +250,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     AnswerSatisfactionSurvey,
     FileComplaint,
     EscalateComplaint,
+    AssignComplaint,
     ResolveComplaint,
     MergeCustomers,
     ForgetCustomer,

@@ -6,7 +6,12 @@ Imports nothing of the project: events are the facts everything else builds on.
 from __future__ import annotations
 
 from events.base import CrmCreated, CrmEvent, CustomerScoped
-from events.complaint import ComplaintEscalated, ComplaintFiled, ComplaintResolved
+from events.complaint import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintResolved,
+)
 from events.customer import (
     ConsentChanged,
     ContactDetailsChanged,
@@ -47,6 +52,7 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     TierChanged,
     ComplaintFiled,
     ComplaintEscalated,
+    ComplaintAssigned,
     ComplaintResolved,
 )
 
@@ -55,6 +61,7 @@ BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
 __all__ = [
     "ALL_EVENTS",
     "BY_TYPE",
+    "ComplaintAssigned",
     "ComplaintEscalated",
     "ComplaintFiled",
     "ComplaintResolved",

@@ -28,6 +28,18 @@ class ComplaintEscalated(CustomerScoped, CrmEvent):
     automatic: bool
 
 
+class ComplaintAssigned(CustomerScoped, CrmEvent):
+    """Handed to a support agent; `previous_assignee` is None on the first assignment.
+
+    Who assigned it and when travel with every event (the actor and the timestamp).
+    """
+
+    TYPE = "crm.complaint.assigned"
+    customer_id: UUID
+    assignee: str
+    previous_assignee: str | None
+
+
 class ComplaintResolved(CustomerScoped, CrmEvent):
     TYPE = "crm.complaint.resolved"
     PERSONAL = ("resolution",)

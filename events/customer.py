@@ -143,9 +143,21 @@ class StageMoved(CrmEvent):
 
 
 class OwnerAssigned(CrmEvent):
+    """v2 added `reason` (why the customer was handed over); v1 events had none.
+
+    The reason is free text, so it is sealed like the other reasons."""
+
     TYPE = "crm.customer.owner_assigned"
+    PERSONAL = ("reason",)
+    class_version = 2
+    ADDED_IN = {"reason": 2}
     owner: str
     previous_owner: str | None
+    reason: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["reason"] = None
 
 
 class ConsentChanged(CrmEvent):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,10 +25,16 @@ from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
 from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
+from projections.activity import ActivityPage, order_pages, touch_pages
 from projections.queries import complaints_for, get_customers
+from projections.timeline_pages import TimelinePageOf, TimelineWindow, timeline_pages
 from projections.views import ComplaintView, CustomerView
 
 ComplaintKey = tuple[UUID, str | None]
+TimelineKey = tuple[UUID, TimelineWindow]
+ActivityPages = Callable[..., dict[UUID, ActivityPage]]
+ActivityKey = tuple[UUID, int, str | None]
+"""(customer id, first, after)."""
 
 
 class Loaders:
@@ -41,6 +48,15 @@ class Loaders:
         )
         self.complaints: DataLoader[ComplaintKey, list[ComplaintView]] = DataLoader(
             load_fn=self._load_complaints
+        )
+        self.timelines: DataLoader[TimelineKey, TimelinePageOf] = DataLoader(
+            load_fn=self._load_timelines
+        )
+        self.orders: DataLoader[ActivityKey, ActivityPage] = DataLoader(
+            load_fn=lambda keys: self._load_activity(order_pages, keys)
+        )
+        self.touches: DataLoader[ActivityKey, ActivityPage] = DataLoader(
+            load_fn=lambda keys: self._load_activity(touch_pages, keys)
         )
 
     async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
@@ -61,6 +77,41 @@ class Loaders:
             for customer_id, complaints in answer.items()
         }
         return [found.get(key, []) for key in keys]
+
+    async def _load_timelines(self, keys: list[TimelineKey]) -> list[TimelinePageOf]:
+        """One statement per distinct window (usually one: a page of customers asks
+        each for the same slice)."""
+        by_window: dict[TimelineWindow, list[UUID]] = defaultdict(list)
+        for customer_id, window in keys:
+            by_window[window].append(customer_id)
+        windows = list(by_window)
+        answers = await asyncio.gather(
+            *(self.deps.reads.run(timeline_pages, by_window[w], w) for w in windows)
+        )
+        found = {
+            (customer_id, window): page
+            for window, answer in zip(windows, answers, strict=True)
+            for customer_id, page in answer.items()
+        }
+        return [found[key] for key in keys]
+
+    async def _load_activity(
+        self, pages: ActivityPages, keys: list[ActivityKey]
+    ) -> list[ActivityPage]:
+        by_slice: dict[tuple[int, str | None], list[UUID]] = defaultdict(list)
+        for customer_id, first, after in keys:
+            by_slice[(first, after)].append(customer_id)
+        slices = list(by_slice)
+        answers = await asyncio.gather(
+            *(self.deps.reads.run(pages, by_slice[s], first=s[0], after=s[1]) for s in slices)
+        )
+        found = {
+            (customer_id, first, after): page
+            for (first, after), answer in zip(slices, answers, strict=True)
+            for customer_id, page in answer.items()
+        }
+        empty = ActivityPage([], has_next=False)
+        return [found.get(key, empty) for key in keys]
 
     def prime_customers(self, views: list[CustomerView]) -> None:
         for view in views:

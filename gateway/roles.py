@@ -6,10 +6,14 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 | role       | may                                                                     |
 | ---------- | ----------------------------------------------------------------------- |
 | admin      | everything                                                              |
-| sales      | read customers with personal data; all mutations but merge and forget   |
-| support    | read customers with personal data; touches, complaints                  |
+| sales      | read customers with personal data, timelines, the complaint queue; all  |
+|            | mutations but merge and forget                                          |
+| support    | read customers with personal data, timelines, the complaint queue;      |
+|            | touches, complaints (file, escalate, assign, resolve)                   |
 | analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
 | compliance | read everything; auditTrail, customerAsOf; forget and merge             |
+
+docs/roles.md shows the same matrix per GraphQL field.
 
 A role without a permission gets a FORBIDDEN error (and nothing is recorded); a role
 without `SEE_PERSONAL` gets null for personal fields and redacted audit data instead.
@@ -36,6 +40,8 @@ class Permission(enum.StrEnum):
     READ_ANALYTICS = "read funnel and distributions"
     READ_AUDIT = "read the audit trail and past states"
     SUBSCRIBE = "receive live events"
+    READ_TIMELINE = "read a customer's timeline"
+    READ_COMPLAINT_QUEUE = "read the complaint queue"
     # -- mutations, one each
     REGISTER_CUSTOMER = "registerCustomer"
     CHANGE_CONTACT_DETAILS = "changeContactDetails"
@@ -43,7 +49,13 @@ class Permission(enum.StrEnum):
     RECORD_CONTACT_TOUCH = "recordContactTouch"
     RECORD_PURCHASE = "recordPurchase"
     MOVE_STAGE = "moveStage"
+    ASSIGN_OWNER = "assignOwner"
+    RECORD_NEED = "recordNeed"
+    CHANGE_CONSENT = "changeConsent"
+    ANSWER_SURVEY = "answerSurvey"
     FILE_COMPLAINT = "fileComplaint"
+    ESCALATE_COMPLAINT = "escalateComplaint"
+    ASSIGN_COMPLAINT = "assignComplaint"
     RESOLVE_COMPLAINT = "resolveComplaint"
     MERGE_CUSTOMERS = "mergeCustomers"
     FORGET_CUSTOMER = "forgetCustomer"
@@ -51,9 +63,17 @@ class Permission(enum.StrEnum):
 
 P = Permission
 
-_READ_WITH_PERSONAL: Final = frozenset({P.READ_CUSTOMERS, P.SEE_PERSONAL, P.SUBSCRIBE})
+_READ_WITH_PERSONAL: Final = frozenset(
+    {P.READ_CUSTOMERS, P.SEE_PERSONAL, P.SUBSCRIBE, P.READ_TIMELINE, P.READ_COMPLAINT_QUEUE}
+)
 _TOUCHES_AND_COMPLAINTS: Final = frozenset(
-    {P.RECORD_CONTACT_TOUCH, P.FILE_COMPLAINT, P.RESOLVE_COMPLAINT}
+    {
+        P.RECORD_CONTACT_TOUCH,
+        P.FILE_COMPLAINT,
+        P.ESCALATE_COMPLAINT,
+        P.ASSIGN_COMPLAINT,
+        P.RESOLVE_COMPLAINT,
+    }
 )
 
 MATRIX: Final[dict[Role, frozenset[Permission]]] = {
@@ -66,6 +86,10 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.TAG_CUSTOMER,
         P.RECORD_PURCHASE,
         P.MOVE_STAGE,
+        P.ASSIGN_OWNER,
+        P.RECORD_NEED,
+        P.CHANGE_CONSENT,
+        P.ANSWER_SURVEY,
     },
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),

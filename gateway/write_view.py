@@ -121,4 +121,5 @@ def complaint_view_from_store(app: CrmApplication, complaint_id: UUID) -> Compla
         escalated_at=complaint.escalated_at,
         resolved_at=complaint.resolved_at,
         version=complaint.version,
+        assignee=complaint.assignee,
     )

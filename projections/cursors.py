@@ -56,3 +56,27 @@ def read_timeline_cursor(cursor: str) -> int:
         return int(str(position))
     except (TypeError, ValueError) as error:
         raise InvalidCursor(f"invalid cursor {cursor!r}") from error
+
+
+def queue_cursor(filed_at: datetime, complaint_id: UUID) -> str:
+    return _encode(["q", filed_at.isoformat(), str(complaint_id)])
+
+
+def read_queue_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        filed_at, complaint_id = _decode(cursor, "q")
+        return datetime.fromisoformat(str(filed_at)), UUID(str(complaint_id))
+    except (TypeError, ValueError) as error:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from error
+
+
+def activity_cursor(position: int) -> str:
+    return _encode(["a", position])
+
+
+def read_activity_cursor(cursor: str) -> int:
+    try:
+        (position,) = _decode(cursor, "a")
+        return int(str(position))
+    except (TypeError, ValueError) as error:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from error

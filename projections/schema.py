@@ -145,7 +145,15 @@ CREATE TABLE IF NOT EXISTS rm_complaints (
     version integer NOT NULL,
     last_position bigint NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rm_complaints_customer ON rm_complaints (customer_id, filed_at)"""
+CREATE INDEX IF NOT EXISTS rm_complaints_customer ON rm_complaints (customer_id, filed_at);
+ALTER TABLE rm_complaints ADD COLUMN IF NOT EXISTS assignee text;
+ALTER TABLE rm_complaints ADD COLUMN IF NOT EXISTS assigned_at timestamptz;
+ALTER TABLE rm_complaints ADD COLUMN IF NOT EXISTS assigned_by text;
+CREATE INDEX IF NOT EXISTS rm_complaints_queue ON rm_complaints (status, filed_at, id);
+CREATE INDEX IF NOT EXISTS rm_complaints_assignee ON rm_complaints (assignee, filed_at, id)"""
+"""The complaint queue (`projections.complaint_queue`) walks (status, filed_at, id) or
+(assignee, filed_at, id); the assignment columns are added in place to a read model
+from before them (then `crm projections rebuild complaints` fills them)."""
 
 FUNNEL_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_funnel (

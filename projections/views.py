@@ -122,6 +122,9 @@ class ComplaintView:
     escalated_at: datetime | None
     resolved_at: datetime | None
     version: int
+    assignee: str | None = None
+    assigned_at: datetime | None = None
+    assigned_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ class TimelineEntry:
     recorded_at: datetime
     actor: str | None
     data: Mapping[str, Any] = field(repr=False)
+    event_id: str | None = None
+    customer_id: UUID | None = None
 
 
 @dataclass(frozen=True)

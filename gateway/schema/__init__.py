@@ -29,6 +29,7 @@ from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.scalars import SCALAR_MAP
 from gateway.schema.subscription import Subscription
+from gateway.schema.timeline import ENTRY_TYPES
 
 
 def build_schema(limits: Limits | None = None, *, production: bool = False) -> strawberry.Schema:
@@ -58,6 +59,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        types=ENTRY_TYPES,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )

@@ -13,6 +13,7 @@ import enum
 import strawberry
 
 from events.vocabulary import Channel, ComplaintStatus, Direction, PipelineStage, Severity
+from projections.timeline_kinds import TimelineKind
 from projections.vocabulary import LifecycleStage, Tier
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Severity",
     "SortDirection",
     "Tier",
+    "TimelineKind",
 ]
 
 # Registration attaches the GraphQL definition to the class and returns it unchanged.
@@ -38,6 +40,12 @@ for _vocabulary in (
     Severity,
 ):
     strawberry.enum(_vocabulary)
+strawberry.enum(
+    TimelineKind,
+    description="What a timeline entry records; each kind has its own entry type. TAGGED "
+    "covers tags added and removed, MERGE both sides of a merge, LIFECYCLE_CHANGE the "
+    "scheduler's lifecycle-stage and tier changes.",
+)
 
 
 @strawberry.enum(description="What a customer list is ordered by (ties broken by id).")

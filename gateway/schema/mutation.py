@@ -36,6 +36,14 @@ from gateway.schema.inputs import (
     ResolveComplaintInput,
     TagCustomerInput,
 )
+from gateway.schema.more_inputs import (
+    AnswerSurveyInput,
+    AssignComplaintInput,
+    AssignOwnerInput,
+    ChangeConsentInput,
+    EscalateComplaintInput,
+    RecordNeedInput,
+)
 from gateway.schema.types import Complaint, Customer
 from gateway.store import last_position_of
 
@@ -112,6 +120,9 @@ class CustomerPayload:
 @strawberry.type
 class ComplaintPayload:
     written: strawberry.Private[Written]
+    client_mutation_id: str | None = strawberry.field(
+        default=None, description="The input's clientMutationId, as sent (Relay)."
+    )
 
     @strawberry.field
     async def complaint(self, info: GInfo) -> Complaint:
@@ -176,6 +187,43 @@ class Mutation:
     ) -> ComplaintPayload:
         written = await execute(info, P.RESOLVE_COMPLAINT, input.command)
         return ComplaintPayload(written=written)
+
+    @strawberry.mutation(
+        description="Hand the customer to another owner, with a reason; the hand-over is "
+        "an OWNER_CHANGE entry of the timeline (previous owner, new owner, reason, actor). "
+        "The same owner again records nothing."
+    )
+    async def assign_owner(self, info: GInfo, input: AssignOwnerInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.ASSIGN_OWNER, input.command))
+
+    @strawberry.mutation(description="Record something the customer needs (an open need).")
+    async def record_need(self, info: GInfo, input: RecordNeedInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.RECORD_NEED, input.command))
+
+    @strawberry.mutation(description="Grant or withdraw consent; every decision is recorded.")
+    async def change_consent(self, info: GInfo, input: ChangeConsentInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.CHANGE_CONSENT, input.command))
+
+    @strawberry.mutation(description="Record a satisfaction survey answer (score 1 to 5).")
+    async def answer_survey(self, info: GInfo, input: AnswerSurveyInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.ANSWER_SURVEY, input.command))
+
+    @strawberry.mutation(
+        description="Escalate an OPEN complaint (RULE otherwise: escalated or resolved)."
+    )
+    async def escalate_complaint(
+        self, info: GInfo, input: EscalateComplaintInput
+    ) -> ComplaintPayload:
+        written = await execute(info, P.ESCALATE_COMPLAINT, input.command)
+        return ComplaintPayload(written=written)
+
+    @strawberry.mutation(
+        description="Assign a complaint to a support agent; a resolved complaint cannot be "
+        "assigned (RULE on complaintId). The same agent again records nothing."
+    )
+    async def assign_complaint(self, info: GInfo, input: AssignComplaintInput) -> ComplaintPayload:
+        written = await execute(info, P.ASSIGN_COMPLAINT, input.command)
+        return ComplaintPayload(written=written, client_mutation_id=input.client_mutation_id)
 
     @strawberry.mutation(description="Close the duplicate in favour of the survivor.")
     async def merge_customers(self, info: GInfo, input: MergeCustomersInput) -> CustomerPayload:

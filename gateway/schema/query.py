@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -21,17 +21,23 @@ from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
 from gateway.roles import Permission
 from gateway.schema.enums import (
+    ComplaintStatus,
     CustomerOrderField,
     LifecycleStage,
     PipelineStage,
+    Severity,
     Tier,
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
+from gateway.schema.paging import direction, page_size
 from gateway.schema.scalars import parse_id
 from gateway.schema.types import (
     AuditEvent,
     AuditEventConnection,
     AuditEventEdge,
+    Complaint,
+    ComplaintConnection,
+    ComplaintEdge,
     Customer,
     CustomerConnection,
     CustomerEdge,
@@ -44,6 +50,7 @@ from gateway.schema.types import (
     TierCount,
 )
 from projections import views
+from projections.complaint_queue import QueueFilter, complaint_queue
 from projections.counts import count_customers
 from projections.cursors import InvalidCursor
 from projections.keyset import Order, keyset_page
@@ -51,23 +58,6 @@ from projections.queries import funnel, lifecycle_distribution, tier_distributio
 
 GInfo = Info[GatewayContext, None]
 P = Permission
-
-
-def _page_size(first: int, most: int, name: str = "first") -> int:
-    if first < 0 or first > most:
-        raise invalid(f"{name} must be between 0 and {most}", name)
-    return first
-
-
-def _direction(
-    first: int | None, after: str | None, last: int | None, before: str | None, most: int
-) -> tuple[int | None, int | None]:
-    """Relay's arguments as one walk: (first, None) forwards or (None, last) backwards."""
-    if last is None and before is None:
-        return _page_size(20 if first is None else first, most), None
-    if after is not None:
-        raise invalid("after pages forwards: give first/after or last/before, not both", "after")
-    return None, _page_size(20 if last is None else last, most, "last")
 
 
 def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.CustomerFilter:
@@ -185,7 +175,7 @@ class Query:
     ) -> CustomerConnection:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
-        size, back = _direction(first, after, last, before, ctx.deps.limits.max_page_size)
+        size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
         where = _read_filter(ctx, filter)
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
@@ -219,6 +209,56 @@ class Query:
                 start_cursor=page.start_cursor,
             ),
             counter=counter,
+        )
+
+    @strawberry.field(
+        description="Complaints across customers, longest waiting (largest SLA age) first: "
+        "filed earliest first, ties by id. No `status` means the unresolved ones (OPEN and "
+        "ESCALATED). `olderThanHours` keeps those filed at least that many hours before "
+        "now; `unassigned` those nobody was assigned to. Keyset pages, forwards only. "
+        "Sales, support, compliance and admin; descriptions by role."
+    )
+    async def complaint_queue(
+        self,
+        info: GInfo,
+        status: ComplaintStatus | None = None,
+        severity: Severity | None = None,
+        assignee: str | None = None,
+        older_than_hours: int | None = None,
+        unassigned: bool = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> ComplaintConnection:
+        ctx = info.context
+        ctx.require(P.READ_COMPLAINT_QUEUE, "read the complaint queue")
+        size = page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
+        if older_than_hours is not None and older_than_hours < 0:
+            raise invalid("olderThanHours must not be negative", "olderThanHours")
+        where = QueueFilter(
+            status=status.value if status else None,
+            severity=severity.value if severity else None,
+            assignee=assignee,
+            unassigned=unassigned,
+            filed_before=None
+            if older_than_hours is None
+            else ctx.now - timedelta(hours=older_than_hours),
+        )
+        try:
+            page = await ctx.deps.reads.run(complaint_queue, where, first=size, after=after)
+        except InvalidCursor as error:
+            raise invalid(str(error), "after") from None
+        edges = [
+            ComplaintEdge(cursor=e.cursor, node=Complaint(view=e.node, personal=ctx.sees_personal))
+            for e in page.edges
+        ]
+        return ComplaintConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=edges[-1].cursor if edges else None,
+                has_previous_page=page.has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
         )
 
     @strawberry.field(
@@ -274,7 +314,7 @@ class Query:
         ctx = info.context
         ctx.require(P.READ_AUDIT, "read the audit trail")
         cid = parse_id(customer_id, "customerId")
-        size = _page_size(100 if first is None else first, ctx.deps.limits.max_audit_page_size)
+        size = page_size(100 if first is None else first, ctx.deps.limits.max_audit_page_size)
         start = read_audit_cursor(after) if after is not None else 0
         records, has_next, corrupted = await to_thread.run_sync(
             lambda: audit_page(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -17,14 +18,33 @@ from strawberry.types import Info
 
 from gateway.access import note_returned
 from gateway.context import GatewayContext
+from gateway.errors import invalid
+from gateway.roles import Permission
 from gateway.schema.enums import (
     Channel,
     ComplaintStatus,
+    Direction,
     LifecycleStage,
     PipelineStage,
     Severity,
     Tier,
+    TimelineKind,
 )
+from gateway.schema.paging import direction, page_size
+from gateway.schema.profile_lists import (
+    Consent,
+    Need,
+    Order,
+    OrderEdge,
+    SurveyAnswer,
+    TimelineEntryEdge,
+    Touch,
+    TouchEdge,
+)
+from gateway.schema.timeline import OrderLine, timeline_entry
+from projections.activity import OrderView, TouchView
+from projections.cursors import InvalidCursor, read_activity_cursor, read_timeline_cursor
+from projections.timeline_pages import TimelineWindow
 from projections.views import ComplaintView, CustomerView
 
 GInfo = Info[GatewayContext, None]
@@ -116,6 +136,31 @@ class Complaint:
     @strawberry.field
     def version(self) -> int:
         return self.view.version
+
+    @strawberry.field(description="The support agent working it; null until assigned.")
+    def assignee(self) -> str | None:
+        return self.view.assignee
+
+    @strawberry.field
+    def assigned_at(self) -> datetime | None:
+        return self.view.assigned_at
+
+    @strawberry.field(description="Who made the last assignment (the token's subject).")
+    def assigned_by(self) -> str | None:
+        return self.view.assigned_by
+
+    @strawberry.field(description="Personal: null for roles without personal data access.")
+    def escalation_reason(self, info: GInfo) -> str | None:
+        reason = self.view.escalation_reason
+        return _read(info, self.view.customer_id, "escalationReason", reason, self.personal)
+
+    @strawberry.field(
+        description="Hours the complaint has waited: from filing until it was resolved, or "
+        "until the request's now while it is not."
+    )
+    def sla_age_hours(self, info: GInfo) -> float:
+        end = self.view.resolved_at or info.context.now
+        return round((end - self.view.filed_at).total_seconds() / 3600, 2)
 
 
 @strawberry.interface(
@@ -219,6 +264,128 @@ class Customer(Node):
         found = await info.context.loaders.complaints.load(key)
         return [Complaint(view=c, personal=self.personal) for c in found]
 
+    @strawberry.field(
+        description="What happened to the customer and its complaints, newest first, typed "
+        "per kind (`types` keeps only those kinds). Keyset pages by global position: "
+        "`first`/`after` walk to older entries, `last`/`before` to newer ones (with "
+        "either of those, `first` is ignored). Each id has its own timeline (a merge does "
+        "not join histories). Sales, support, compliance and admin; personal fields by role."
+    )
+    async def timeline(
+        self,
+        info: GInfo,
+        first: int | None = 20,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        types: list[TimelineKind] | None = None,
+    ) -> TimelineConnection:
+        ctx = info.context
+        ctx.require(Permission.READ_TIMELINE, "read the timeline")
+        size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
+        for name, cursor in (("after", after), ("before", before)):
+            try:
+                if cursor is not None:
+                    read_timeline_cursor(cursor)
+            except InvalidCursor as error:
+                raise invalid(str(error), name) from None
+        kinds = None if types is None else tuple(sorted(set(types), key=lambda k: k.value))
+        window = TimelineWindow(first=size, after=after, last=back, before=before, kinds=kinds)
+        page = await ctx.loaders.timelines.load((self.view.id, window))
+        edges = []
+        for edge in page.edges:
+            node = timeline_entry(info, edge.node, self.personal)
+            if node is not None:
+                edges.append(TimelineEntryEdge(cursor=edge.cursor, node=node))
+        cursors = [e.cursor for e in page.edges]
+        return TimelineConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=cursors[-1] if cursors else None,
+                has_previous_page=page.has_previous,
+                start_cursor=cursors[0] if cursors else None,
+            ),
+        )
+
+    @strawberry.field(
+        description="Orders, newest first (a survivor's include its duplicates'), with "
+        "their lines, currency and CNY total. Keyset pages, forwards only."
+    )
+    async def orders(
+        self, info: GInfo, first: int | None = 20, after: str | None = None
+    ) -> OrderConnection:
+        ctx = info.context
+        size = _activity_args(first, after, ctx.deps.limits.max_page_size)
+        page = await ctx.loaders.orders.load((self.view.id, size, after))
+        edges = [OrderEdge(cursor=c, node=_order(v)) for c, v in page.edges]
+        return OrderConnection(edges=edges, page_info=_forward_info(page.has_next, after, edges))
+
+    @strawberry.field(
+        description="Contact touches, newest first (a survivor's include its duplicates'). "
+        "Keyset pages, forwards only. `touches` has the counts."
+    )
+    async def touch_history(
+        self, info: GInfo, first: int | None = 20, after: str | None = None
+    ) -> TouchConnection:
+        ctx = info.context
+        size = _activity_args(first, after, ctx.deps.limits.max_page_size)
+        page = await ctx.loaders.touches.load((self.view.id, size, after))
+        edges = [TouchEdge(cursor=c, node=self._touch(info, v)) for c, v in page.edges]
+        return TouchConnection(edges=edges, page_info=_forward_info(page.has_next, after, edges))
+
+    def _touch(self, info: GInfo, touch: TouchView) -> Touch:
+        return Touch(
+            customer_id=strawberry.ID(str(touch.customer_id)),
+            at=touch.occurred_at,
+            channel=Channel(touch.channel),
+            direction=Direction(touch.direction),
+            summary=_read(info, touch.customer_id, "summary", touch.summary, self.personal),
+            outcome=_read(info, touch.customer_id, "outcome", touch.outcome, self.personal),
+        )
+
+    @strawberry.field(description="Needs recorded for the customer, oldest first.")
+    def open_needs(self, info: GInfo) -> list[Need]:
+        cid = self.view.id
+        return [
+            Need(
+                need_id=n.need_id,
+                description=_read(info, cid, "description", n.description, self.personal),
+                product_interest=_read(
+                    info, cid, "productInterest", n.product_interest, self.personal
+                ),
+                recorded_at=n.recorded_at,
+            )
+            for n in self.view.needs
+        ]
+
+    @strawberry.field(
+        description="The latest answer of each survey, newest first (at most `first`)."
+    )
+    def latest_surveys(self, info: GInfo, first: int = 10) -> list[SurveyAnswer]:
+        newest = sorted(self.view.surveys, key=lambda s: s.answered_at, reverse=True)
+        return [
+            SurveyAnswer(
+                survey_id=s.survey_id,
+                score=s.score,
+                comment=_read(info, self.view.id, "comment", s.comment, self.personal),
+                answered_at=s.answered_at,
+            )
+            for s in newest[: max(0, first)]
+        ]
+
+    @strawberry.field(description="The current consent per purpose (and channel).")
+    def consents(self) -> list[Consent]:
+        return [
+            Consent(
+                purpose=c.purpose,
+                channel=Channel(c.channel) if c.channel else None,
+                granted=c.granted,
+                changed_at=c.changed_at,
+            )
+            for c in self.view.consents
+        ]
+
     @strawberry.field
     def forgotten(self) -> bool:
         return self.view.forgotten
@@ -250,6 +417,71 @@ class PageInfo:
         "both ways; the audit trail pages forwards only and says false.",
     )
     start_cursor: str | None = None
+
+
+@strawberry.type(description="A customer's timeline, newest first.")
+class TimelineConnection:
+    edges: list[TimelineEntryEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class TouchConnection:
+    edges: list[TouchEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class ComplaintEdge:
+    cursor: str
+    node: Complaint
+
+
+@strawberry.type(description="The complaint queue, longest waiting first.")
+class ComplaintConnection:
+    edges: list[ComplaintEdge]
+    page_info: PageInfo
+
+
+def _activity_args(first: int | None, after: str | None, most: int) -> int:
+    size = page_size(20 if first is None else first, most)
+    if after is not None:
+        try:
+            read_activity_cursor(after)
+        except InvalidCursor as error:
+            raise invalid(str(error), "after") from None
+    return size
+
+
+def _forward_info(has_next: bool, after: str | None, edges: list[Any]) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+    )
+
+
+def _order(order: OrderView) -> Order:
+    return Order(
+        order_id=order.order_id,
+        customer_id=strawberry.ID(str(order.customer_id)),
+        at=order.occurred_at,
+        currency=order.currency,
+        rate_to_cny=order.rate_to_cny,
+        total=order.total,
+        total_cny=order.total_cny,
+        lines=[
+            OrderLine(sku=li.sku, quantity=li.quantity, unit_price=li.unit_price, amount=li.amount)
+            for li in order.lines
+        ],
+    )
 
 
 @strawberry.type

@@ -11,7 +11,13 @@ from typing import Any
 
 from psycopg import Connection
 
-from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved, CustomerForgotten
+from events import (
+    ComplaintAssigned,
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintResolved,
+    CustomerForgotten,
+)
 from events.vocabulary import ESCALATED, OPEN, RESOLVED
 from projections.bulk import load_rows, write_records
 from projections.handlers.base import Projection, of_kind
@@ -33,9 +39,17 @@ COLUMNS = (
     ("resolved_at", "timestamptz"),
     ("version", "integer"),
     ("last_position", "bigint"),
+    ("assignee", "text"),
+    ("assigned_at", "timestamptz"),
+    ("assigned_by", "text"),
 )
 PERSONAL_COLUMNS = ("description", "escalation_reason", "resolution")
-KINDS = (ComplaintFiled.TYPE, ComplaintEscalated.TYPE, ComplaintResolved.TYPE)
+KINDS = (
+    ComplaintFiled.TYPE,
+    ComplaintEscalated.TYPE,
+    ComplaintAssigned.TYPE,
+    ComplaintResolved.TYPE,
+)
 
 Row = dict[str, Any]
 
@@ -69,6 +83,10 @@ def fold(row: Row, event: IncomingEvent) -> None:
             escalated_at=event.occurred_at,
             escalation_reason=data.get("reason"),
             escalated_automatically=bool(data.get("automatic")),
+        )
+    elif event.kind == ComplaintAssigned.TYPE:
+        row.update(
+            assignee=data.get("assignee"), assigned_at=event.occurred_at, assigned_by=event.actor
         )
     elif event.kind == ComplaintResolved.TYPE:
         row.update(

@@ -97,6 +97,8 @@ def test_the_role_matrix_is_rules_md() -> None:
     assert {p for p in mutations if allows(Role.SUPPORT, p)} == {
         Permission.RECORD_CONTACT_TOUCH,
         Permission.FILE_COMPLAINT,
+        Permission.ESCALATE_COMPLAINT,
+        Permission.ASSIGN_COMPLAINT,
         Permission.RESOLVE_COMPLAINT,
     }
     assert not {p for p in mutations if allows(Role.ANALYST, p)}
@@ -116,6 +118,13 @@ def test_the_role_matrix_is_rules_md() -> None:
         Role.ANALYST,
         Role.COMPLIANCE,
     ]
+    for reading in (Permission.READ_TIMELINE, Permission.READ_COMPLAINT_QUEUE):
+        assert [r for r in Role if allows(r, reading)] == [
+            Role.ADMIN,
+            Role.SALES,
+            Role.SUPPORT,
+            Role.COMPLIANCE,
+        ]
 
 
 def test_media_type_negotiation() -> None:

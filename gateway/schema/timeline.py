@@ -1,0 +1,498 @@
+"""The timeline's GraphQL types: one interface, one concrete type per kind of entry.
+
+Built from rm_timeline rows (`projections.timeline_pages`): the row keeps the event's
+data as delivered, so each entry reads its fields from there. Personal fields (names,
+contacts, free texts and reasons) follow the role as everywhere else: null for a role
+without personal data access (and null anyway once the customer is forgotten), noted
+in the access log when returned. `summary` is built from non-personal fields only, so
+it reads the same for every role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.access import note_returned
+from gateway.schema.enums import (
+    Channel,
+    Direction,
+    LifecycleStage,
+    PipelineStage,
+    Severity,
+    Tier,
+    TimelineKind,
+)
+from projections.incoming import split_type
+from projections.timeline_kinds import KIND_OF_TYPE
+from projections.views import TimelineEntry as EntryView
+
+Data = Mapping[str, Any]
+
+
+@strawberry.type(description="One line of an order, amounts in the order's currency.")
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+@strawberry.interface(
+    description="One thing that happened to a customer (or one of its complaints), as "
+    "the timeline shows it. Each kind has its own type with the kind's fields."
+)
+class TimelineEntry:
+    id: strawberry.ID = strawberry.field(description="The event's id.")
+    kind: TimelineKind
+    at: datetime = strawberry.field(description="Business time of the event.")
+    actor: str | None = strawberry.field(
+        description="Who caused it (the token's subject; system:scheduler for time-driven)."
+    )
+    position: int = strawberry.field(description="Global position in the event store.")
+    summary: str = strawberry.field(
+        description="One line for people, from non-personal fields only (same for every role)."
+    )
+
+
+@strawberry.type
+class RegisteredEntry(TimelineEntry):
+    name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+    region: str | None
+    source: str | None
+    owner: str | None
+
+
+@strawberry.type
+class DetailsChangedEntry(TimelineEntry):
+    changed: list[str] = strawberry.field(description="Names of the fields that changed.")
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    company: str | None
+
+
+@strawberry.type
+class TaggedEntry(TimelineEntry):
+    added: list[str]
+    removed: list[str]
+
+
+@strawberry.type
+class PurchaseEntry(TimelineEntry):
+    order_id: str
+    total: Decimal = strawberry.field(description="In `currency`.")
+    currency: str
+    total_cny: Decimal = strawberry.field(description="In the base currency (CNY).")
+    lines: list[OrderLine]
+
+
+@strawberry.type
+class TouchEntry(TimelineEntry):
+    channel: Channel
+    direction: Direction
+    summary_text: str | None = strawberry.field(description="The touch's own summary (personal).")
+    outcome: str | None
+
+
+@strawberry.type
+class NeedEntry(TimelineEntry):
+    need_id: str
+    description: str | None
+    product_interest: str | None
+
+
+@strawberry.type
+class ComplaintFiledEntry(TimelineEntry):
+    complaint_id: strawberry.ID
+    category: str
+    severity: Severity
+    description: str | None
+
+
+@strawberry.type
+class ComplaintEscalatedEntry(TimelineEntry):
+    complaint_id: strawberry.ID
+    reason: str | None
+    automatic: bool = strawberry.field(description="True when the rules escalated it (CRITICAL).")
+
+
+@strawberry.type
+class ComplaintAssignedEntry(TimelineEntry):
+    complaint_id: strawberry.ID
+    assignee: str
+    previous_assignee: str | None
+
+
+@strawberry.type
+class ComplaintResolvedEntry(TimelineEntry):
+    complaint_id: strawberry.ID
+    resolution: str | None
+    satisfaction: int | None
+
+
+@strawberry.type
+class StageMoveEntry(TimelineEntry):
+    from_: PipelineStage = strawberry.field(name="from")
+    to: PipelineStage
+    reason: str | None
+
+
+@strawberry.type(
+    description="Time alone moved the lifecycle stage or the tier (recorded by the "
+    "scheduler); the other pair is null."
+)
+class LifecycleChangeEntry(TimelineEntry):
+    from_stage: LifecycleStage | None
+    to_stage: LifecycleStage | None
+    from_tier: Tier | None
+    to_tier: Tier | None
+    reason: str
+
+
+@strawberry.type
+class SurveyEntry(TimelineEntry):
+    survey_id: str
+    score: int
+    comment: str | None
+
+
+@strawberry.type
+class ConsentEntry(TimelineEntry):
+    purpose: str
+    channel: Channel | None = strawberry.field(description="Null: the whole purpose.")
+    granted: bool
+
+
+@strawberry.type
+class OwnerChangeEntry(TimelineEntry):
+    owner: str
+    previous_owner: str | None
+    reason: str | None
+
+
+@strawberry.type(description="Either side of a merge: this customer survived, or was merged.")
+class MergeEntry(TimelineEntry):
+    survivor_id: strawberry.ID
+    duplicate_id: strawberry.ID
+
+
+@strawberry.type
+class ForgottenEntry(TimelineEntry):
+    reason: str = strawberry.field(description="Kept: it never holds contact data.")
+
+
+@strawberry.type
+class ReferralEntry(TimelineEntry):
+    referred_customer_id: strawberry.ID
+
+
+ENTRY_TYPES: tuple[type, ...] = (
+    RegisteredEntry,
+    DetailsChangedEntry,
+    TaggedEntry,
+    PurchaseEntry,
+    TouchEntry,
+    NeedEntry,
+    ComplaintFiledEntry,
+    ComplaintEscalatedEntry,
+    ComplaintAssignedEntry,
+    ComplaintResolvedEntry,
+    StageMoveEntry,
+    LifecycleChangeEntry,
+    SurveyEntry,
+    ConsentEntry,
+    OwnerChangeEntry,
+    MergeEntry,
+    ForgottenEntry,
+    ReferralEntry,
+)
+"""Every concrete type (the schema lists them, since fields return the interface)."""
+
+
+class _Reader:
+    """Reads one entry's data: personal fields masked by role and noted when returned."""
+
+    def __init__(self, info: Info[Any, None], view: EntryView, personal: bool) -> None:
+        self.info, self.view, self.personal = info, view, personal
+        self.customer_id: UUID = view.customer_id or view.stream_id
+
+    def get(self, key: str) -> Any:
+        return self.view.data.get(key)
+
+    def text(self, key: str) -> str | None:
+        value = self.view.data.get(key)
+        return None if value is None else str(value)
+
+    def private(self, key: str) -> str | None:
+        value = self.text(key) if self.personal else None
+        note_returned(self.info, self.customer_id, key, value)
+        return value
+
+    def id(self, key: str) -> strawberry.ID:
+        return strawberry.ID(str(self.view.data.get(key) or ""))
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _lines(data: Data) -> list[OrderLine]:
+    return [
+        OrderLine(
+            sku=str(line.get("sku")),
+            quantity=int(line.get("quantity") or 0),
+            unit_price=_money(line.get("unit_price")),
+            amount=_money(line.get("amount")),
+        )
+        for line in data.get("lines") or ()
+    ]
+
+
+def _optional(enum: Any, value: Any) -> Any:
+    return None if value is None else enum(value)
+
+
+Build = Callable[[_Reader, dict[str, Any]], Any]
+
+
+def _registered(r: _Reader, base: dict[str, Any]) -> Any:
+    source = r.text("source")
+    base["summary"] = "Registered" + (f" (source {source})" if source else "")
+    return RegisteredEntry(
+        **base,
+        name=r.private("name"),
+        email=r.private("email"),
+        phone=r.private("phone"),
+        company=r.text("company"),
+        region=r.text("region"),
+        source=source,
+        owner=r.text("owner"),
+    )
+
+
+def _details(r: _Reader, base: dict[str, Any]) -> Any:
+    changed = [str(c) for c in r.get("changed") or ()]
+    base["summary"] = "Changed " + ", ".join(changed)
+
+    def shown(key: str) -> str | None:
+        return r.private(key) if key in changed else None
+
+    return DetailsChangedEntry(
+        **base,
+        changed=changed,
+        name=shown("name"),
+        email=shown("email"),
+        phone=shown("phone"),
+        address=shown("address"),
+        company=r.text("company") if "company" in changed else None,
+    )
+
+
+def _tagged(r: _Reader, base: dict[str, Any]) -> Any:
+    tags = [str(t) for t in r.get("tags") or ()]
+    untag = r.view.type.startswith("crm.customer.untagged")
+    base["summary"] = ("Untagged " if untag else "Tagged ") + ", ".join(tags)
+    added, removed = ([], tags) if untag else (tags, [])
+    return TaggedEntry(**base, added=added, removed=removed)
+
+
+def _purchase(r: _Reader, base: dict[str, Any]) -> Any:
+    currency = r.text("currency") or "CNY"
+    total, total_cny = _money(r.get("total")), _money(r.get("total_cny"))
+    base["summary"] = f"Order {r.text('order_id')}: {total} {currency} ({total_cny} CNY)"
+    return PurchaseEntry(
+        **base,
+        order_id=r.text("order_id") or "",
+        total=total,
+        currency=currency,
+        total_cny=total_cny,
+        lines=_lines(r.view.data),
+    )
+
+
+def _touch(r: _Reader, base: dict[str, Any]) -> Any:
+    channel, direction = Channel(r.get("channel")), Direction(r.get("direction") or "OUTBOUND")
+    base["summary"] = f"{direction.value.title()} {channel.value.lower()} touch"
+    return TouchEntry(
+        **base,
+        channel=channel,
+        direction=direction,
+        summary_text=r.private("summary"),
+        outcome=r.private("outcome"),
+    )
+
+
+def _need(r: _Reader, base: dict[str, Any]) -> Any:
+    base["summary"] = f"Need {r.text('need_id')} recorded"
+    return NeedEntry(
+        **base,
+        need_id=r.text("need_id") or "",
+        description=r.private("description"),
+        product_interest=r.private("product_interest"),
+    )
+
+
+def _complaint_id(r: _Reader) -> strawberry.ID:
+    return strawberry.ID(str(r.view.stream_id))
+
+
+def _filed(r: _Reader, base: dict[str, Any]) -> Any:
+    severity = Severity(r.get("severity") or "LOW")
+    base["summary"] = f"Complaint filed: {r.text('category')} ({severity.value})"
+    return ComplaintFiledEntry(
+        **base,
+        complaint_id=_complaint_id(r),
+        category=r.text("category") or "",
+        severity=severity,
+        description=r.private("description"),
+    )
+
+
+def _escalated(r: _Reader, base: dict[str, Any]) -> Any:
+    automatic = bool(r.get("automatic"))
+    base["summary"] = "Complaint escalated" + (" automatically" if automatic else "")
+    return ComplaintEscalatedEntry(
+        **base, complaint_id=_complaint_id(r), reason=r.private("reason"), automatic=automatic
+    )
+
+
+def _assigned(r: _Reader, base: dict[str, Any]) -> Any:
+    base["summary"] = f"Complaint assigned to {r.text('assignee')}"
+    return ComplaintAssignedEntry(
+        **base,
+        complaint_id=_complaint_id(r),
+        assignee=r.text("assignee") or "",
+        previous_assignee=r.text("previous_assignee"),
+    )
+
+
+def _resolved(r: _Reader, base: dict[str, Any]) -> Any:
+    score = r.get("satisfaction")
+    base["summary"] = "Complaint resolved" + (f" (satisfaction {score})" if score else "")
+    return ComplaintResolvedEntry(
+        **base,
+        complaint_id=_complaint_id(r),
+        resolution=r.private("resolution"),
+        satisfaction=None if score is None else int(score),
+    )
+
+
+def _stage(r: _Reader, base: dict[str, Any]) -> Any:
+    source, target = PipelineStage(r.get("from_stage")), PipelineStage(r.get("to_stage"))
+    base["summary"] = f"Stage {source.value} → {target.value}"
+    return StageMoveEntry(**base, from_=source, to=target, reason=r.private("reason"))
+
+
+def _lifecycle(r: _Reader, base: dict[str, Any]) -> Any:
+    stages = (
+        _optional(LifecycleStage, r.get("from_stage")),
+        _optional(LifecycleStage, r.get("to_stage")),
+    )
+    tiers = (_optional(Tier, r.get("from_tier")), _optional(Tier, r.get("to_tier")))
+    pair = stages if stages[1] is not None else tiers
+    what = "Lifecycle stage" if stages[1] is not None else "Tier"
+    base["summary"] = (
+        f"{what} {pair[0].value if pair[0] else '?'} → {pair[1].value if pair[1] else '?'}"
+    )
+    return LifecycleChangeEntry(
+        **base,
+        from_stage=stages[0],
+        to_stage=stages[1],
+        from_tier=tiers[0],
+        to_tier=tiers[1],
+        reason=r.text("reason") or "",
+    )
+
+
+def _survey(r: _Reader, base: dict[str, Any]) -> Any:
+    score = int(r.get("score") or 0)
+    base["summary"] = f"Survey {r.text('survey_id')} answered: {score}/5"
+    return SurveyEntry(
+        **base, survey_id=r.text("survey_id") or "", score=score, comment=r.private("comment")
+    )
+
+
+def _consent(r: _Reader, base: dict[str, Any]) -> Any:
+    granted, channel = bool(r.get("granted")), _optional(Channel, r.get("channel"))
+    where = f" on {channel.value}" if channel else ""
+    base["summary"] = f"Consent {'granted' if granted else 'withdrawn'}: {r.text('purpose')}{where}"
+    return ConsentEntry(**base, purpose=r.text("purpose") or "", channel=channel, granted=granted)
+
+
+def _owner(r: _Reader, base: dict[str, Any]) -> Any:
+    previous = r.text("previous_owner")
+    base["summary"] = f"Owner {previous or '(none)'} → {r.text('owner')}"
+    return OwnerChangeEntry(
+        **base, owner=r.text("owner") or "", previous_owner=previous, reason=r.private("reason")
+    )
+
+
+def _merge(r: _Reader, base: dict[str, Any]) -> Any:
+    me = strawberry.ID(str(r.view.stream_id))
+    if r.get("survivor_id") is not None:  # this customer was the duplicate
+        survivor, duplicate = r.id("survivor_id"), me
+        base["summary"] = f"Merged into {survivor}"
+    else:
+        survivor, duplicate = me, r.id("duplicate_id")
+        base["summary"] = f"Absorbed duplicate {duplicate}"
+    return MergeEntry(**base, survivor_id=survivor, duplicate_id=duplicate)
+
+
+def _forgotten(r: _Reader, base: dict[str, Any]) -> Any:
+    base["summary"] = "Personal data erased"
+    return ForgottenEntry(**base, reason=r.text("reason") or "")
+
+
+def _referral(r: _Reader, base: dict[str, Any]) -> Any:
+    base["summary"] = "Referred a new customer"
+    return ReferralEntry(**base, referred_customer_id=r.id("referred_customer_id"))
+
+
+K = TimelineKind
+BUILDERS: dict[TimelineKind, Build] = {
+    K.REGISTERED: _registered,
+    K.DETAILS_CHANGED: _details,
+    K.TAGGED: _tagged,
+    K.PURCHASE: _purchase,
+    K.TOUCH: _touch,
+    K.NEED: _need,
+    K.COMPLAINT_FILED: _filed,
+    K.COMPLAINT_ESCALATED: _escalated,
+    K.COMPLAINT_ASSIGNED: _assigned,
+    K.COMPLAINT_RESOLVED: _resolved,
+    K.STAGE_MOVE: _stage,
+    K.LIFECYCLE_CHANGE: _lifecycle,
+    K.SURVEY: _survey,
+    K.CONSENT: _consent,
+    K.OWNER_CHANGE: _owner,
+    K.MERGE: _merge,
+    K.FORGOTTEN: _forgotten,
+    K.REFERRAL: _referral,
+}
+
+
+def timeline_entry(info: Info[Any, None], view: EntryView, personal: bool) -> TimelineEntry | None:
+    """The typed entry of one rm_timeline row; None for a type this gateway does not know."""
+    kind = KIND_OF_TYPE.get(split_type(view.type)[0])
+    if kind is None:
+        return None
+    base: dict[str, Any] = {
+        "id": strawberry.ID(view.event_id or str(view.position)),
+        "kind": kind,
+        "at": view.occurred_at,
+        "actor": view.actor,
+        "position": view.position,
+    }
+    entry: TimelineEntry = BUILDERS[kind](_Reader(info, view, personal), base)
+    return entry
