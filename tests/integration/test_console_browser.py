@@ -48,7 +48,22 @@ def page(browser: Any, site: ConsoleSite) -> Iterator[Page]:
     assert guard.foreign == [], f"requests outside the gateway: {guard.foreign}"
 
 
-def test_sign_in_search_and_open_the_profile(page: Page, site: ConsoleSite) -> None:
+def card(page: Page, customer_id: str) -> Any:
+    return page.locator(f'.board-card[data-customer="{customer_id}"]')
+
+
+def column(page: Page, stage: str) -> Any:
+    return page.locator(f'.column[data-stage="{stage}"]')
+
+
+def drag(page: Page, customer_id: str, stage: str) -> None:
+    """Drag a card by its edge (its middle holds the keyboard controls) onto a column."""
+    card(page, customer_id).drag_to(column(page, stage), source_position={"x": 4, "y": 4})
+
+
+def test_search_open_the_profile_move_on_the_board_and_the_timeline_gains_it(
+    page: Page, site: ConsoleSite
+) -> None:
     customer = site.register("林晓峰", email="xiaofeng@example.com", company="青松贸易")
     site.register("Someone Else", email="else@example.com")
     sign_in(page, site, "sales", "li.na")
@@ -62,20 +77,19 @@ def test_sign_in_search_and_open_the_profile(page: Page, site: ConsoleSite) -> N
     expect(page.locator("#profile-title")).to_have_text("林晓峰")
     expect(page).to_have_url(re.compile(f"#/customers/{customer}$"))
     expect(page.locator("#profile-stage")).to_have_text("线索")
+    timeline = page.locator("#timeline li")
+    expect(timeline).to_have_count(1)
+    expect(timeline.first).to_have_attribute("data-kind", "REGISTERED")
     screenshot(page, "profile")
 
-
-def card(page: Page, customer_id: str) -> Any:
-    return page.locator(f'.board-card[data-customer="{customer_id}"]')
-
-
-def column(page: Page, stage: str) -> Any:
-    return page.locator(f'.column[data-stage="{stage}"]')
-
-
-def drag(page: Page, customer_id: str, stage: str) -> None:
-    """Drag a card by its edge (its middle holds the keyboard controls) onto a column."""
-    card(page, customer_id).drag_to(column(page, stage), source_position={"x": 4, "y": 4})
+    page.locator("#nav-board").click()
+    drag(page, customer, "CONTACTED")
+    expect(column(page, "CONTACTED").locator(f'[data-customer="{customer}"]')).to_be_visible()
+    card(page, customer).get_by_role("link").click()
+    expect(page.locator("#profile-stage")).to_have_text("已联系")
+    expect(timeline).to_have_count(2)
+    expect(timeline.first).to_have_attribute("data-kind", "STAGE_MOVE")
+    expect(timeline.first).to_contain_text("li.na")
 
 
 def test_drag_on_the_board_reaches_a_second_session_live(

@@ -137,7 +137,7 @@ export function Profile({ session, id }) {
       <${Activity} c=${c} />
       <${LiveFeed} events=${events} />
       <${Complaints} c=${c} />
-      <${Timeline} id=${c.id} version=${c.version} />
+      ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version} />`}
     </div>
   </article>`;
 }
