@@ -7,9 +7,19 @@ LOCK := requirements.lock
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: install lock up demo test test-fast lint format bench chaos clean
+.PHONY: install browser lock up demo test test-fast lint format bench chaos clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The console's browser tests drive Debian's Chromium (Playwright is pointed at it, it never
+# downloads a browser); a CJK font makes the screenshots readable. Installed when missing.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	  else echo "browser tests need /usr/bin/chromium: apt-get install $(BROWSER_PACKAGES)"; fi; \
+	fi
 
 # The versions CI tested: every dependency pinned by requirements.lock (`make lock`).
 $(STAMP): pyproject.toml $(LOCK)
