@@ -30,7 +30,9 @@ def vendor_url(name: str) -> str:
     return f"{STATIC_PATH}/vendor/{name}"
 
 
-def console_routes(timezone: str | None = None, *, graphql_path: str = "/graphql") -> list[BaseRoute]:
+def console_routes(
+    timezone: str | None = None, *, graphql_path: str = "/graphql"
+) -> list[BaseRoute]:
     """The console's routes; `timezone` (IANA name) is how dates are shown."""
     config = {"timeZone": timezone or DEFAULT_TIMEZONE, "graphqlPath": graphql_path}
 

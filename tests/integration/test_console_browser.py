@@ -185,14 +185,14 @@ def test_a_sales_token_sees_no_compliance_screen_and_the_api_refuses(
     expect(page.get_by_role("alert")).to_contain_text("无权")
     # The rule lives in the API: the same token asking directly is refused.
     answer = page.evaluate(
-        """async (id) => {
+        """async (query) => {
             const token = sessionStorage.getItem("crm-token");
             const response = await fetch("/graphql", { method: "POST",
               headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-              body: JSON.stringify({ query: `{ auditTrail(customerId: "${id}") { edges { cursor } } }` }) });
+              body: JSON.stringify({ query }) });
             return response.json();
         }""",
-        customer,
+        f'{{ auditTrail(customerId: "{customer}") {{ edges {{ cursor }} }} }}',
     )
     assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -261,8 +261,13 @@ def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
     buyer = site.register("Dashboard Buyer", source="web")
     site.data(
         "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { id } } }",
-        {"i": {"customerId": buyer, "orderId": "D-1",
-               "lines": [{"sku": "A", "quantity": 2, "unitPrice": "1234.50"}]}},
+        {
+            "i": {
+                "customerId": buyer,
+                "orderId": "D-1",
+                "lines": [{"sku": "A", "quantity": 2, "unitPrice": "1234.50"}],
+            }
+        },
     )
     sign_in(page, site, "admin")
     page.locator("#nav-dashboard").click()
