@@ -19,6 +19,7 @@ from gateway.context import GatewayContext
 from gateway.cursors import audit_cursor, read_audit_cursor
 from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
+from gateway.schema.chain import ChainStatus, verified_chain
 from gateway.roles import Permission
 from gateway.schema.enums import (
     ComplaintStatus,
@@ -299,6 +300,15 @@ class Query:
         ctx.require(P.READ_ANALYTICS, "read distributions")
         counts = await ctx.deps.reads.run(tier_distribution)
         return [TierCount(tier=Tier(c.tier), count=c.count) for c in counts]
+
+    @strawberry.field(
+        description="The hash chain over the whole event store, verified now (as `crm audit "
+        "verify`, without its outside checkpoint). Compliance and admin."
+    )
+    async def audit_chain(self, info: GInfo) -> ChainStatus:
+        ctx = info.context
+        ctx.require(P.READ_AUDIT, "verify the hash chain")
+        return await verified_chain(ctx.deps.app)
 
     @strawberry.field(
         description="Every event of one customer (and its complaints), oldest first, from "

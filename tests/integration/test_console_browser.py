@@ -229,6 +229,7 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     expect(trail).to_have_count(2)
     expect(trail.first).to_contain_text("test-setup")
     expect(page.locator("#asof-state")).to_contain_text(personal[0])
+    expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
     screenshot(page, "compliance")
 
     erase = page.locator("#erase")
