@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
 from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
+from projections.business_time import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
     from aggregates.policy import Policy
@@ -140,6 +141,7 @@ def gateway_deps(
     *,
     limits: Limits | None = None,
     read_pool_size: int = 8,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> GatewayDeps:
     """Deps over one database (event store and read models), with default policy."""
     from commands.group_commit import GroupCommitter
@@ -155,6 +157,7 @@ def gateway_deps(
         reads=ReadPool(database_url, max_size=read_pool_size),
         limits=limits or Limits(),
         access_log=AccessLog(app),
+        timezone=timezone,
     )
 
 
@@ -168,7 +171,8 @@ def gateway_deps_for(settings: GatewaySettings) -> GatewayDeps | None:
     # Settings objects without the knob (older callers, tests) keep the default cap.
     days = getattr(settings, "max_token_ttl_days", Limits.max_token_lifetime.days)
     limits = Limits(max_token_lifetime=timedelta(days=days))
-    return gateway_deps(settings.database_url, settings.master_key, limits=limits)
+    zone = getattr(settings, "timezone", DEFAULT_TIMEZONE)
+    return gateway_deps(settings.database_url, settings.master_key, limits=limits, timezone=zone)
 
 
 @contextmanager
@@ -203,9 +207,10 @@ def read_model_sink(app: SealedSource, database_url: str) -> ReadModelSink:
     return ReadModelSink(app, database_url)
 
 
-def analytics_sink(data_dir: Path) -> AnalyticsSink:
-    """The analytics worker's sink: Parquet files and the DuckDB catalog under `data_dir`."""
+def analytics_sink(data_dir: Path, zone: str = DEFAULT_TIMEZONE) -> AnalyticsSink:
+    """The analytics worker's sink: Parquet files and the DuckDB catalog under `data_dir`,
+    business months in `zone` (`CRM_TIMEZONE`)."""
     from projections.analytics.layout import AnalyticsLayout
     from projections.analytics.writer import AnalyticsSink
 
-    return AnalyticsSink(AnalyticsLayout.for_data_dir(data_dir))
+    return AnalyticsSink(AnalyticsLayout.for_data_dir(data_dir), zone=zone)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.chain import STREAM_SUBJECTS
 from commands.recorder import EventMeta
+from compliance.changes import FieldChange, field_changes, touched_fields
 from compliance.corruption import (
     Corruption,
     Opened,
@@ -192,6 +193,8 @@ class AuditStep:
     state: dict[str, Any]
     corrupted: tuple[Corruption, ...] = ()
     """Values of this event that could not be read (they show as None)."""
+    changes: tuple[FieldChange, ...] = ()
+    """The state fields this event changed, with their values before and after it."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +212,7 @@ class AuditStep:
             "personal_fields": list(self.personal_fields),
             "data": self.data,
             "state": self.state,
+            "changes": [c.as_dict() for c in self.changes],
             "corrupted": [c.as_dict() for c in self.corrupted],
         }
 
@@ -247,6 +251,7 @@ def replay(
     opened = [(row, open_event(app, row.position, row.stored, redact=redact)) for row in rows]
     cutoff = _cutoffs(opened, metas, until, basis) if until is not None else None
     aggregates: dict[UUID, Any] = {}
+    states: dict[UUID, dict[str, Any]] = {}
     steps: list[AuditStep] = []
     for row, one in opened:
         stream = UUID(str(row.stored.originator_id))
@@ -255,8 +260,38 @@ def replay(
             continue
         aggregate = advance(aggregates.get(stream), one, version)
         aggregates[stream] = aggregate
-        steps.append(_step(row, one, metas.get(row.position), customer_id, aggregate))
+        step = _step(row, one, metas.get(row.position), customer_id, aggregate)
+        changes = field_changes(states.get(stream), step.state, touched=touched_fields(step.data))
+        states[stream] = step.state
+        steps.append(replace(step, changes=changes))
     return steps
+
+
+def changes_until(
+    app: CrmApplication, customer_id: UUID, last: int, *, redact: bool
+) -> dict[int, tuple[FieldChange, ...]]:
+    """Per global position up to `last`, the fields that event changed (before, after).
+
+    Folds the customer's streams from their first event (an audit page starts anywhere,
+    and its first event's "before" is the fold of everything earlier). `redact` as in
+    `replay`: personal values stay None, so only their names say they changed.
+    """
+    rows = [r for r in _stored_rows(app, customer_streams(app, customer_id)) if r.position <= last]
+    if not redact:
+        app.keys.prefetch({customer_id})
+    aggregates: dict[UUID, Any] = {}
+    states: dict[UUID, dict[str, Any]] = {}
+    found: dict[int, tuple[FieldChange, ...]] = {}
+    for row in rows:
+        one = open_event(app, row.position, row.stored, redact=redact)
+        stream = UUID(str(row.stored.originator_id))
+        aggregate = advance(aggregates.get(stream), one, row.stored.originator_version)
+        aggregates[stream] = aggregate
+        state = aggregate_state(aggregate) if aggregate is not None else {}
+        data = _event_data(one.event) if one.event is not None else {}
+        found[row.position] = field_changes(states.get(stream), state, touched=touched_fields(data))
+        states[stream] = state
+    return found
 
 
 def _step(

@@ -43,17 +43,15 @@ STEP_COLUMNS = (
     "command",
     "data",
     "state",
+    "changes",
     "corrupted",
 )
 
 
 def replay_text(steps: Sequence[AuditStep]) -> Iterable[str]:
-    """One block per event; the state is shown as what changed in its stream."""
-    previous: dict[Any, dict[str, Any]] = {}
+    """One block per event; the state is shown as what changed in its stream, each
+    field with its value before and after the event."""
     for step in steps:
-        before = previous.get(step.stream_id, {})
-        changes = {k: v for k, v in step.state.items() if before.get(k, object()) != v}
-        previous[step.stream_id] = step.state
         recorded = step.recorded_at.isoformat() if step.recorded_at else "-"
         yield (
             f"#{step.position}  {step.type}  {step.stream_kind} {step.stream_id} v{step.version}"
@@ -65,7 +63,8 @@ def replay_text(steps: Sequence[AuditStep]) -> Iterable[str]:
             f"correlation {step.correlation_id or '-'}  causation {step.causation_id or '-'}"
         )
         yield f"    data   {_json(step.data)}"
-        yield f"    state  {_json(changes)}"
+        for change in step.changes:
+            yield f"    changed {change.field}: {_json(change.before)} -> {_json(change.after)}"
         for corruption in step.corrupted:
             yield f"    CORRUPTED  {corruption.message()}"
 
@@ -83,7 +82,7 @@ def replay_csv(steps: Sequence[AuditStep]) -> str:
         writer.writerow(
             [
                 _json(row[c])
-                if c in ("data", "state", "corrupted")
+                if c in ("data", "state", "changes", "corrupted")
                 else ("" if row[c] is None else row[c])
                 for c in STEP_COLUMNS
             ]

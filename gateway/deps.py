@@ -18,6 +18,7 @@ from commands.group_commit import GroupCommitter
 from commands.messages import Command, CommandContext, CommandResult
 from compliance.access_log import AccessLog
 from gateway.db import ReadPool
+from projections.business_time import DEFAULT_TIMEZONE
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class GatewayDeps:
     access_log: AccessLog | None = None
     """Where reads of personal data are recorded (docs/compliance.md §5); None records
     nothing (unit tests of the schema alone)."""
+    timezone: str = DEFAULT_TIMEZONE
+    """The business's zone (`CRM_TIMEZONE`): funnel days, "today" (`projections.business_time`)."""
 
     def close(self) -> None:
         if self.access_log is not None:

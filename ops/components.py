@@ -75,6 +75,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         data_dir=settings.data_dir,
         partitions=settings.kafka_partitions,
         master_key=master_key(settings),
+        timezone=settings.timezone,
     )
     name = "relay" if kind == "relay" else f"worker-{worker}"
     stop = StopFlag().install()

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from projections.business_time import DEFAULT_TIMEZONE, zone
+
 DEFAULT_RATES_TO_CNY: dict[str, Decimal] = {
     "CNY": Decimal("1"),
     "USD": Decimal("7.10"),
@@ -51,6 +53,16 @@ class Settings(BaseSettings):
     base_currency: str = "CNY"
     rates_to_cny: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES_TO_CNY))
     snapshot_interval: int = Field(default=50, ge=1)
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE,
+        description="IANA zone of business dates: cohort months, funnel days, today",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)  # UnknownTimeZone (a ValueError) names the rule
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from projections.membership import is_duplicate
+from projections.search_keys import phone_query, pinyin_query
 from projections.views import CustomerFilter
 
 
@@ -21,18 +22,36 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _text_condition(text: str, params: dict[str, Any]) -> sql.Composable:
+    """Name, email, phone or company containing the text as typed; and the phone typed
+    with spaces, dashes or +86 (`search_keys.phone_query`); and the name typed in pinyin
+    or by its initials (`search_keys.pinyin_query`)."""
+    params["text"] = like_pattern(text.strip())
+    alternatives = [
+        sql.SQL("c.name ILIKE %(text)s"),
+        sql.SQL("c.email ILIKE %(text)s"),
+        sql.SQL("c.phone ILIKE %(text)s"),
+        sql.SQL("c.company ILIKE %(text)s"),
+    ]
+    phone = phone_query(text)
+    if phone is not None:
+        params["phone"] = phone.digits + "%" if phone.anchored else like_pattern(phone.digits)
+        alternatives.append(sql.SQL("c.phone_digits LIKE %(phone)s"))
+    spelled = pinyin_query(text)
+    if spelled is not None:
+        params["pinyin"] = like_pattern(spelled)
+        params["initials"] = spelled + "%"
+        alternatives.append(sql.SQL("replace(c.name_pinyin, ' ', '') LIKE %(pinyin)s"))
+        alternatives.append(sql.SQL("c.name_initials LIKE %(initials)s"))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(alternatives))
+
+
 def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
     """SQL conditions over ``rm_customers AS c`` and their parameters."""
     conditions: list[sql.Composable] = [sql.SQL("NOT {}").format(is_duplicate(sql.SQL("c.id")))]
     params: dict[str, Any] = {}
     if where.text:
-        params["text"] = like_pattern(where.text.strip())
-        conditions.append(
-            sql.SQL(
-                "(c.name ILIKE %(text)s OR c.email ILIKE %(text)s"
-                " OR c.phone ILIKE %(text)s OR c.company ILIKE %(text)s)"
-            )
-        )
+        conditions.append(_text_condition(where.text, params))
     if where.tag:
         params["tag"] = where.tag.strip().lower()
         conditions.append(sql.SQL("c.tags @> ARRAY[%(tag)s]::text[]"))

@@ -32,9 +32,11 @@ from projections.views import CustomerEdge, CustomerFilter
 KEYS: Final[dict[str, tuple[sql.Composable, str]]] = {
     "CREATED_AT": (sql.SQL("c.created_at"), "timestamptz"),
     "UPDATED_AT": (sql.SQL("c.updated_at"), "timestamptz"),
-    "NAME": (sql.SQL("coalesce(lower(c.name), '')"), "text"),
+    "NAME": (sql.SQL("coalesce(c.name_pinyin, '')"), "text"),
 }
-"""Sort field -> (SQL key over ``rm_customers AS c``, its type); each has an index."""
+"""Sort field -> (SQL key over ``rm_customers AS c``, its type); each has an index. NAME
+sorts by the name's pinyin (`projections.search_keys`): Chinese names among Latin ones
+as a Chinese reader expects (张三 as "zhang san", between "Zara" and "Zhou")."""
 
 
 class BadCursor(InvalidCursor):

@@ -91,6 +91,21 @@ DERIVED_DDL: Final = ";\n".join(
     ]
 )
 
+SEARCH_DDL: Final = """
+ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS name_pinyin text;
+ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS name_initials text;
+ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS phone_digits text;
+CREATE INDEX IF NOT EXISTS rm_customers_pinyin_id ON rm_customers ((coalesce(name_pinyin, '')), id);
+CREATE INDEX IF NOT EXISTS rm_customers_pinyin_compact
+    ON rm_customers ((replace(name_pinyin, ' ', '')) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS rm_customers_initials ON rm_customers (name_initials text_pattern_ops);
+CREATE INDEX IF NOT EXISTS rm_customers_phone_digits
+    ON rm_customers (phone_digits text_pattern_ops)"""
+"""The search keys `projections.search_keys` computes in the customers fold: the NAME sort
+key (pinyin), pinyin and initials to match a name typed in letters, the phone's digits
+to match a number typed any way. Added in place (a read model from before them gains
+them; `crm projections rebuild customers` fills them)."""
+
 MERGES_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_merges (
     duplicate_id uuid PRIMARY KEY,
@@ -206,6 +221,7 @@ ALL_DDL: Final = (
     APPLIED_DDL,
     CUSTOMERS_DDL,
     DERIVED_DDL,
+    SEARCH_DDL,
     MERGES_DDL,
     COUNTS_ALL_DDL,
     PURCHASES_DDL,

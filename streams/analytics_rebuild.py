@@ -15,6 +15,7 @@ from commands.application import CrmApplication
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.schema import datasets
 from projections.analytics.writer import AnalyticsSink
+from projections.business_time import DEFAULT_TIMEZONE
 from streams.source import EventSource
 
 Progress = Callable[[int, int], None]
@@ -26,11 +27,13 @@ def rebuild_analytics(
     *,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    zone: str = DEFAULT_TIMEZONE,
 ) -> int:
-    """Replay every event into fresh analytics datasets; returns how many events."""
+    """Replay every event into fresh analytics datasets; returns how many events. The
+    catalog's business months are `zone`'s (`CRM_TIMEZONE`)."""
     for ds in datasets():
         shutil.rmtree(layout.dataset(ds.name), ignore_errors=True)
-    sink = AnalyticsSink(layout, compact_every=float("inf"))
+    sink = AnalyticsSink(layout, compact_every=float("inf"), zone=zone)
     source = EventSource(app)
     total = source.max_position()
     position = replayed = 0

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from projections.business_time import DEFAULT_TIMEZONE
+
 Report = Callable[[str, str], None]
 """report(status, detail): status is ok | idle | starting | error."""
 
@@ -35,6 +37,7 @@ class StreamConfig:
     data_dir: Path
     partitions: int = 4
     master_key: str = field(default="", repr=False)  # base64; for `CrmApplication`
+    timezone: str = DEFAULT_TIMEZONE  # business dates (cohort months): `CRM_TIMEZONE`
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

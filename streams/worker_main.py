@@ -45,7 +45,7 @@ def _read_models(source: SealedSource, config: StreamConfig) -> OpenedSink:
 def _analytics(source: SealedSource, config: StreamConfig) -> OpenedSink:
     from bootstrap import analytics_sink
 
-    sink = analytics_sink(config.data_dir)
+    sink = analytics_sink(config.data_dir, config.timezone)
 
     def lag() -> int:
         newest = source.max_position()

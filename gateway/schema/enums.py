@@ -48,7 +48,11 @@ strawberry.enum(
 )
 
 
-@strawberry.enum(description="What a customer list is ordered by (ties broken by id).")
+@strawberry.enum(
+    description="What a customer list is ordered by (ties broken by id). NAME sorts by "
+    "the name's toneless pinyin, so Chinese names fall among Latin ones as a Chinese "
+    "reader expects (张三 as `zhang san`)."
+)
 class CustomerOrderField(enum.Enum):
     CREATED_AT = "CREATED_AT"
     UPDATED_AT = "UPDATED_AT"

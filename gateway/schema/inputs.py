@@ -297,8 +297,10 @@ class ForgetCustomerInput:
 class CustomerFilter:
     text: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive substring of name, email, phone or company "
-        "(only for roles that may see personal data).",
+        description="Case-insensitive substring of name, email, phone or company, as "
+        "users type it: a phone with spaces, dashes, dots or a +86/0086 prefix "
+        "(`138 0013 8000`), a Chinese name in pinyin (`zhangsan`, `zhang san`) or by "
+        "its initials (`zs`). Only for roles that may see personal data.",
     )
     tag: str | None = None
     tier: Tier | None = None

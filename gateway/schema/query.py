@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
-from typing import Annotated
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
 
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
 from aggregates.customer import Customer as CustomerAggregate
-from compliance.audit import customer_at
+from compliance.audit import changes_until, customer_at
+from compliance.changes import FieldChange as ChangedField
 from compliance.trail import AuditRecord, audit_page
+from gateway import masking
 from gateway.consistency import wait_for_position
 from gateway.context import GatewayContext
 from gateway.cursors import audit_cursor, read_audit_cursor
 from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
+from gateway.roles import Permission, Role
 from gateway.schema.chain import ChainStatus, verified_chain
-from gateway.roles import Permission
 from gateway.schema.enums import (
     ComplaintStatus,
     CustomerOrderField,
@@ -36,6 +39,7 @@ from gateway.schema.types import (
     AuditEvent,
     AuditEventConnection,
     AuditEventEdge,
+    BusinessTime,
     Complaint,
     ComplaintConnection,
     ComplaintEdge,
@@ -43,6 +47,7 @@ from gateway.schema.types import (
     CustomerConnection,
     CustomerEdge,
     CustomerState,
+    FieldChange,
     Funnel,
     FunnelStage,
     LifecycleCount,
@@ -51,6 +56,8 @@ from gateway.schema.types import (
     TierCount,
 )
 from projections import views
+from projections.business_time import day_window, today
+from projections.business_time import zone as business_zone
 from projections.complaint_queue import QueueFilter, complaint_queue
 from projections.counts import count_customers
 from projections.cursors import InvalidCursor
@@ -79,7 +86,28 @@ def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.Cus
     )
 
 
-def audit_event(record: AuditRecord) -> AuditEvent:
+def field_change(change: ChangedField, role: Role) -> FieldChange:
+    """A change as the role sees it: personal values masked like the profile's fields."""
+
+    def text(value: Any) -> str | None:
+        if change.personal:
+            value = masking.shown(role, change.field, value if isinstance(value, str) else None)
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    return FieldChange(field=change.field, before=text(change.before), after=text(change.after))
+
+
+def _selects(selections: Sequence[Any], name: str) -> bool:
+    """Whether a field called `name` is selected anywhere below (fragments included)."""
+    return any(
+        getattr(s, "name", None) == name or _selects(getattr(s, "selections", None) or [], name)
+        for s in selections
+    )
+
+
+def audit_event(
+    record: AuditRecord, changes: Sequence[ChangedField] = (), role: Role | None = None
+) -> AuditEvent:
     return AuditEvent(
         position=record.position,
         type=record.type,
@@ -92,19 +120,20 @@ def audit_event(record: AuditRecord) -> AuditEvent:
         customer_id=strawberry.ID(str(record.customer_id)),
         correlation_id=str(record.correlation_id) if record.correlation_id else None,
         causation_id=str(record.causation_id) if record.causation_id else None,
+        changes=[field_change(c, role) for c in changes] if role is not None else [],
     )
 
 
-def customer_state(aggregate: CustomerAggregate, personal: bool) -> CustomerState:
-    def shown(value: str | None) -> str | None:
-        return value if personal else None
+def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
+    def shown(value: str | None, field: str) -> str | None:
+        return masking.shown(role, field, value)
 
     return CustomerState(
         id=strawberry.ID(str(aggregate.id)),
         version=aggregate.version,
-        name=shown(aggregate.name),
-        email=shown(aggregate.email),
-        phone=shown(aggregate.phone),
+        name=shown(aggregate.name, "name"),
+        email=shown(aggregate.email, "email"),
+        phone=shown(aggregate.phone, "phone"),
         company=aggregate.company,
         region=aggregate.region,
         source=aggregate.source,
@@ -264,7 +293,8 @@ class Query:
 
     @strawberry.field(
         description="Conversion through the pipeline for customers created in the window "
-        "[from, to)."
+        "[from, to), or in the whole business days fromDate..toDate (inclusive, in the "
+        "deployment's zone, `CRM_TIMEZONE`); a moment and a date for the same end are refused."
     )
     async def funnel(
         self,
@@ -272,11 +302,23 @@ class Query:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         source: str | None = None,
+        from_date: date | None = None,
+        to_date: date | None = None,
     ) -> Funnel:
         ctx = info.context
         ctx.require(P.READ_ANALYTICS, "read the funnel")
+        if from_ is not None and from_date is not None:
+            raise invalid("give from or fromDate, not both", "fromDate")
+        if to is not None and to_date is not None:
+            raise invalid("give to or toDate, not both", "toDate")
+        if from_date is not None and to_date is not None and to_date < from_date:
+            raise invalid("toDate must not be before fromDate", "toDate")
+        first, end = day_window(from_date, to_date, ctx.deps.timezone)
+        from_, to = from_ or first, to or end
         steps = await ctx.deps.reads.run(funnel, from_, to, source)
         return Funnel(
+            from_=from_,
+            to=to,
             stages=[
                 FunnelStage(
                     stage=PipelineStage(s.stage),
@@ -284,7 +326,18 @@ class Query:
                     conversion_from_previous=s.conversion_from_previous,
                 )
                 for s in steps
-            ]
+            ],
+        )
+
+    @strawberry.field(description="The deployment's business zone, now and today in it.")
+    def business_time(self, info: GInfo) -> BusinessTime:
+        ctx = info.context
+        ctx.require(P.READ_CUSTOMERS, "read the business calendar")
+        zone_name = ctx.deps.timezone
+        return BusinessTime(
+            timezone=zone_name,
+            now=ctx.now.astimezone(business_zone(zone_name)),
+            today=today(ctx.now, zone_name),
         )
 
     @strawberry.field
@@ -332,11 +385,27 @@ class Query:
             )
         )
         report_corrupted(info, corrupted)
+        changes: dict[int, tuple[ChangedField, ...]] = {}
+        if records and _selects(info.selected_fields, "changes"):
+            last = records[-1].position
+            changes = await to_thread.run_sync(
+                lambda: changes_until(ctx.deps.app, cid, last, redact=not ctx.sees_personal)
+            )
+        role = ctx.who.role
         for r in records:
             returned = [f for f in r.personal_fields if r.data.get(f) is not None]
-            ctx.access.note("graphql:auditTrail", r.customer_id, returned)
+            returned += [
+                c.field
+                for c in changes.get(r.position, ())
+                if c.personal and masking.shown(role, c.field, c.before or c.after) is not None
+            ]
+            ctx.access.note("graphql:auditTrail", r.customer_id, sorted(set(returned)))
         edges = [
-            AuditEventEdge(node=audit_event(r), cursor=audit_cursor(r.position)) for r in records
+            AuditEventEdge(
+                node=audit_event(r, changes.get(r.position, ()), role),
+                cursor=audit_cursor(r.position),
+            )
+            for r in records
         ]
         return AuditEventConnection(
             edges=edges,
@@ -360,7 +429,7 @@ class Query:
         report_corrupted(info, corrupted)
         if aggregate is None:
             return None
-        state = customer_state(aggregate, ctx.sees_personal)
+        state = customer_state(aggregate, ctx.who.role)
         shown = {"name": state.name, "email": state.email, "phone": state.phone}
         ctx.access.note("graphql:customerAsOf", cid, [f for f, v in shown.items() if v])
         return state

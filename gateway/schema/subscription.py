@@ -12,11 +12,12 @@ import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from gateway import masking
 from gateway.access import record_now
 from gateway.context import GatewayContext
 from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, GatewayError
 from gateway.live import LiveUnavailable
-from gateway.roles import Permission
+from gateway.roles import Permission, Role, sees_personal
 from gateway.schema.scalars import parse_optional_id
 from gateway.schema.types import AuditEvent
 from streams.source import WIRE_PREFIX, EnvelopeOpener
@@ -38,12 +39,18 @@ def opened_fields(envelope: Mapping[str, Any], data: Mapping[str, Any]) -> list[
 
 
 def event_of_envelope(
-    opener: EnvelopeOpener, envelope: Mapping[str, Any], personal: bool
+    opener: EnvelopeOpener, envelope: Mapping[str, Any], role: Role
 ) -> tuple[AuditEvent, list[str]]:
-    """An AuditEvent of a Kafka envelope, personal fields opened or nulled, and the
-    personal fields it carries opened."""
-    data = opener.open(envelope)["data"] if personal else _redacted(envelope.get("data") or {})
-    return _audit_event(envelope, data), opened_fields(envelope, data) if personal else []
+    """An AuditEvent of a Kafka envelope, personal fields opened (then masked per the
+    role's row of `gateway.masking`) or nulled, and the personal fields it returns."""
+    if not sees_personal(role):
+        return _audit_event(envelope, _redacted(envelope.get("data") or {})), []
+    sealed = _redacted(envelope.get("data") or {})
+    data = {
+        k: masking.shown(role, k, v) if sealed.get(k) is None and isinstance(v, str) else v
+        for k, v in opener.open(envelope)["data"].items()
+    }
+    return _audit_event(envelope, data), opened_fields(envelope, data)
 
 
 def _audit_event(envelope: Mapping[str, Any], data: Mapping[str, Any]) -> AuditEvent:
@@ -78,7 +85,6 @@ class Subscription:
         if live is None:
             raise GatewayError("live events are not configured on this gateway", UNAVAILABLE)
         opener = EnvelopeOpener(ctx.deps.app)
-        personal = ctx.sees_personal
         try:
             async with live.subscribe(wanted) as subscriber:
                 while True:
@@ -88,7 +94,7 @@ class Subscription:
                     if principal.expired():
                         raise GatewayError("the token has expired", UNAUTHENTICATED)
                     event, opened = await to_thread.run_sync(
-                        event_of_envelope, opener, envelope, personal
+                        event_of_envelope, opener, envelope, principal.role
                     )
                     ctx.access.note(OPERATION, UUID(str(envelope["subject"])), opened)
                     record_now(ctx)  # per event delivered: the subscription never "ends"

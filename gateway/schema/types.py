@@ -2,13 +2,14 @@
 
 Personal fields (name, email, phone, address, free texts) are decided once per object
 from the caller's role (`personal`): null for a role that may not see them, and null
-anyway once the customer is forgotten (the views already hold None then).
+anyway once the customer is forgotten (the views already hold None then); a role that
+sees them sees each in full or partially masked, as `gateway.masking`'s matrix says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from gateway import masking
 from gateway.access import note_returned
 from gateway.context import GatewayContext
 from gateway.errors import invalid
@@ -55,8 +57,10 @@ def _personal(value: str | None, shown: bool) -> str | None:
 
 
 def _read(info: GInfo, customer_id: UUID, field: str, value: str | None, shown: bool) -> str | None:
-    """A personal field as returned, noted for the access log when it is not null."""
-    returned = _personal(value, shown)
+    """A personal field as returned (full, partial or null by `gateway.masking`'s matrix),
+    noted for the access log when it is not null."""
+    principal = info.context.principal
+    returned = _personal(masking.shown(principal.role if principal else None, field, value), shown)
     note_returned(info, customer_id, field, returned)
     return returned
 
@@ -520,6 +524,24 @@ class FunnelStage:
 @strawberry.type
 class Funnel:
     stages: list[FunnelStage]
+    from_: datetime | None = strawberry.field(
+        name="from",
+        default=None,
+        description="Start of the window (inclusive), with the business zone's offset when "
+        "given as a date.",
+    )
+    to: datetime | None = strawberry.field(
+        default=None, description="End of the window (exclusive), likewise."
+    )
+
+
+@strawberry.type(description="The business calendar: the deployment's zone and its today.")
+class BusinessTime:
+    timezone: str = strawberry.field(
+        description='IANA zone (`CRM_TIMEZONE`), e.g. "Asia/Shanghai".'
+    )
+    now: datetime = strawberry.field(description="The request's moment, with the zone's offset.")
+    today: date = strawberry.field(description="The business day in that zone.")
 
 
 @strawberry.type
@@ -532,6 +554,21 @@ class LifecycleCount:
 class TierCount:
     tier: Tier
     count: int
+
+
+@strawberry.type(
+    description="One field an event changed, with its value right before and right after "
+    "the event (computed by folding the stream's earlier events)."
+)
+class FieldChange:
+    field: str = strawberry.field(description='State field, e.g. "email", "stage", "tags".')
+    before: str | None = strawberry.field(
+        description="JSON text of the value before the event; null on the stream's first "
+        "event, and for a personal field the caller's role may not see, or once forgotten."
+    )
+    after: str | None = strawberry.field(
+        description="JSON text of the value after the event; masked like `before`."
+    )
 
 
 @strawberry.type(description="One recorded event, as the event store (or the live topic) has it.")
@@ -550,6 +587,12 @@ class AuditEvent:
     customer_id: strawberry.ID
     correlation_id: str | None
     causation_id: str | None
+    changes: list[FieldChange] = strawberry.field(
+        default_factory=list,
+        description="The fields this event changed, before and after, masked by role like "
+        "`data` (partial masks where the role matrix says so). In `auditTrail` only: a live "
+        "event (subscription) carries the event alone and lists none.",
+    )
 
 
 @strawberry.type

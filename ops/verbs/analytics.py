@@ -111,14 +111,14 @@ def report(
 ) -> None:
     """Write an HTML report with charts: funnel, lifecycle and tier, cohort retention,
     revenue by month."""
-    from ops.cli import setting_errors
+    from ops.cli import setting_errors, settings_from
     from projections.analytics.report import write_report
 
     with setting_errors():
         layout = _layout(data_dir)
         target = out or layout.report_file
         with _catalog(layout) as con:
-            write_report(con, target)
+            write_report(con, target, zone=settings_from(data_dir=data_dir).timezone)
     typer.echo(f"report: {target}")
 
 
@@ -142,6 +142,7 @@ def rebuild(data_dir: DataDir = None) -> None:
                 app,
                 layout,
                 progress=progress,
+                zone=settings.timezone,
             )
     typer.echo(f"rebuilt analytics from {count} events: {layout.catalog}")
 

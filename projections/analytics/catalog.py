@@ -26,6 +26,7 @@ from events.vocabulary import PIPELINE_PATH
 from projections.analytics.layout import COMPACT_NAME, EMPTY_PART, PART_PREFIX, AnalyticsLayout
 from projections.analytics.schema import Dataset, datasets
 from projections.analytics.sql import literal, literal_list, literal_tuple
+from projections.business_time import DEFAULT_TIMEZONE
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds, lifecycle_case, tier_case
 from projections.membership import MAX_DEPTH
 
@@ -161,17 +162,22 @@ WITH counts AS (
 SELECT * FROM ({steps}) ORDER BY rank"""
 
 
-COHORTS = """CREATE VIEW cohorts AS
+def cohorts_view(zone: str) -> str:
+    """Cohort retention by business month in `zone`: one row per registration month and
+    month since, from 0 to the newest month with data, zeros where nobody bought (a
+    month whose customers never bought keeps its rows: a heat map shows it, empty)."""
+    tz = literal(zone)
+    return f"""CREATE VIEW cohorts AS
 WITH members AS (
     SELECT customer_id,
-        year(registered_at AT TIME ZONE 'UTC') * 12 + month(registered_at AT TIME ZONE 'UTC') - 1
+        year(registered_at AT TIME ZONE {tz}) * 12 + month(registered_at AT TIME ZONE {tz}) - 1
             AS cohort
     FROM customer_dim WHERE registered_at IS NOT NULL
 ),
 sizes AS (SELECT cohort, count(*) AS cohort_size FROM members GROUP BY ALL),
 orders AS (
     SELECT customer_id, order_total_cny,
-        year(occurred_at AT TIME ZONE 'UTC') * 12 + month(occurred_at AT TIME ZONE 'UTC') - 1
+        year(occurred_at AT TIME ZONE {tz}) * 12 + month(occurred_at AT TIME ZONE {tz}) - 1
             AS month_index
     FROM purchases WHERE line_no = 1
 ),
@@ -181,13 +187,25 @@ buyers AS (
     FROM orders AS o JOIN members AS m USING (customer_id)
     WHERE o.month_index >= m.cohort
     GROUP BY ALL
+),
+newest AS (
+    SELECT greatest((SELECT max(cohort) FROM sizes), (SELECT max(month_index) FROM orders))
+        AS month_index
+),
+grid AS (
+    SELECT s.cohort, s.cohort_size,
+        unnest(range(0, n.month_index - s.cohort + 1)) AS months_since
+    FROM sizes AS s, newest AS n
 )
-SELECT make_date((b.cohort // 12)::INTEGER, (b.cohort % 12 + 1)::INTEGER, 1) AS cohort_month,
-    b.months_since, s.cohort_size, count(*) AS active_customers,
-    count(*) / s.cohort_size AS retention, sum(b.revenue) AS revenue
-FROM buyers AS b JOIN sizes AS s USING (cohort)
-GROUP BY b.cohort, b.months_since, s.cohort_size
-ORDER BY cohort_month, b.months_since"""
+SELECT make_date((g.cohort // 12)::INTEGER, (g.cohort % 12 + 1)::INTEGER, 1) AS cohort_month,
+    g.months_since, g.cohort_size, count(b.customer_id) AS active_customers,
+    count(b.customer_id) / g.cohort_size AS retention,
+    coalesce(sum(b.revenue), 0) AS revenue
+FROM grid AS g
+LEFT JOIN buyers AS b ON b.cohort = g.cohort AND b.months_since = g.months_since
+GROUP BY g.cohort, g.months_since, g.cohort_size
+ORDER BY cohort_month, g.months_since"""
+
 
 RFM = """CREATE MACRO rfm_at(ts) AS TABLE
 WITH base AS (
@@ -203,7 +221,12 @@ SELECT *,
 FROM base"""
 
 
-def catalog_sql(layout: AnalyticsLayout, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
+def catalog_sql(
+    layout: AnalyticsLayout,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    zone: str = DEFAULT_TIMEZONE,
+) -> list[str]:
+    """Every statement of the catalog; business months are `zone`'s (`CRM_TIMEZONE`)."""
     statements = [dataset_view(layout, ds) for ds in datasets()]
     statements += [
         "CREATE VIEW events AS SELECT * FROM ds_events",
@@ -216,16 +239,20 @@ def catalog_sql(layout: AnalyticsLayout, thresholds: Thresholds = DEFAULT_THRESH
         " WHERE NOT forgotten",
         _funnel_macro(),
         "CREATE VIEW funnel AS SELECT * FROM funnel_between(NULL, NULL, NULL)",
-        COHORTS,
+        cohorts_view(zone),
         RFM,
         "CREATE VIEW rfm AS SELECT * FROM rfm_at(now())",
     ]
     return statements
 
 
-def write_catalog(layout: AnalyticsLayout, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> bool:
+def write_catalog(
+    layout: AnalyticsLayout,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    zone: str = DEFAULT_TIMEZONE,
+) -> bool:
     """(Re)write the catalog file when its definitions changed; True when written."""
-    statements = catalog_sql(layout, thresholds)
+    statements = catalog_sql(layout, thresholds, zone)
     digest = hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
     target = layout.catalog
     if target.exists() and _stored_digest(target) == digest:

@@ -23,6 +23,9 @@ matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from projections.analytics.sql import literal
+from projections.business_time import DEFAULT_TIMEZONE, month_start
+from projections.business_time import zone as business_zone
 from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
 ACCENT = "#2f6fb0"
@@ -78,7 +81,9 @@ def distribution_chart(
     return _png(figure)
 
 
-def cohort_chart(con: duckdb.DuckDBPyConnection, horizon: int = 12) -> str:
+def cohort_chart(
+    con: duckdb.DuckDBPyConnection, horizon: int = 12, zone: str = DEFAULT_TIMEZONE
+) -> str:
     rows = _rows(
         con,
         f"SELECT strftime(cohort_month, '%Y-%m'), months_since, retention FROM cohorts "
@@ -86,7 +91,7 @@ def cohort_chart(con: duckdb.DuckDBPyConnection, horizon: int = 12) -> str:
     )
     cohorts = sorted({r[0] for r in rows})
     # 0% where the month has passed without a buyer; blank where it has not come yet.
-    newest = datetime.now(UTC).strftime("%Y-%m")
+    newest = month_start(datetime.now(UTC), zone).strftime("%Y-%m")
     grid = [
         [0.0 if _months_between(c, newest) >= since else float("nan") for since in range(horizon)]
         for c in cohorts
@@ -111,11 +116,12 @@ def _months_between(first: str, last: str) -> int:
     return (y2 - y1) * 12 + (m2 - m1)
 
 
-def revenue_chart(con: duckdb.DuckDBPyConnection) -> str:
+def revenue_chart(con: duckdb.DuckDBPyConnection, zone: str = DEFAULT_TIMEZONE) -> str:
+    """Revenue per business month in `zone` (as the cohorts view counts months)."""
     rows = _rows(
         con,
-        "SELECT strftime(date_trunc('month', occurred_at), '%Y-%m'), sum(order_total_cny) "
-        "FROM purchases WHERE line_no = 1 GROUP BY 1 ORDER BY 1",
+        f"SELECT strftime(occurred_at AT TIME ZONE {literal(zone)}, '%Y-%m'), "
+        "sum(order_total_cny) FROM purchases WHERE line_no = 1 GROUP BY 1 ORDER BY 1",
     )
     figure, axes = plt.subplots(figsize=(8, 3.2))
     axes.bar([r[0] for r in rows], [float(r[1]) for r in rows], color=ACCENT)
@@ -134,8 +140,10 @@ def headline(con: duckdb.DuckDBPyConnection) -> Headline:
     return Headline(int(customers), int(orders), float(revenue), int(events))
 
 
-def render(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
-    at = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+def render(
+    con: duckdb.DuckDBPyConnection, now: datetime | None = None, zone: str = DEFAULT_TIMEZONE
+) -> str:
+    at = (now or datetime.now(UTC)).astimezone(business_zone(zone)).strftime("%Y-%m-%d %H:%M %Z")
     h = headline(con)
     charts = [
         ("Funnel", funnel_chart(con)),
@@ -144,8 +152,8 @@ def render(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
             distribution_chart(con, "lifecycle_stage", LIFECYCLE_STAGES, "Lifecycle stage"),
         ),
         ("Tiers", distribution_chart(con, "tier", TIERS, "Customer tier")),
-        ("Cohort retention", cohort_chart(con)),
-        ("Revenue by month", revenue_chart(con)),
+        ("Cohort retention", cohort_chart(con, zone=zone)),
+        ("Revenue by month", revenue_chart(con, zone)),
     ]
     cards = "".join(
         f'<div class="card"><div class="n">{value}</div><div>{html.escape(label)}</div></div>'
@@ -177,7 +185,9 @@ img {{ max-width: 100%; }}
 """
 
 
-def write_report(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
+def write_report(
+    con: duckdb.DuckDBPyConnection, target: Path, zone: str = DEFAULT_TIMEZONE
+) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(con), encoding="utf-8")
+    target.write_text(render(con, zone=zone), encoding="utf-8")
     return target

@@ -28,6 +28,7 @@ from projections.analytics.flatten import event_row, merge_row, purchase_rows
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.parquet import compact_all, dataset_files, ensure_datasets, write_part
 from projections.analytics.schema import Dataset, dataset
+from projections.business_time import DEFAULT_TIMEZONE
 from projections.incoming import IncomingEvent, parse_envelope
 
 Row = dict[str, Any]
@@ -73,13 +74,18 @@ class AnalyticsSink:
     """Writes envelope batches to the analytics datasets; compacts now and then."""
 
     def __init__(
-        self, layout: AnalyticsLayout, *, compact_every: float = 60.0, min_parts: int = 20
+        self,
+        layout: AnalyticsLayout,
+        *,
+        compact_every: float = 60.0,
+        min_parts: int = 20,
+        zone: str = DEFAULT_TIMEZONE,
     ) -> None:
         self.layout = layout
         ensure_datasets(layout)
         from projections.analytics.catalog import write_catalog
 
-        write_catalog(layout)
+        write_catalog(layout, zone=zone)
         self.compact_every = compact_every
         self.min_parts = min_parts
         self._last_compaction = time.monotonic()

@@ -32,6 +32,7 @@ from events.vocabulary import LEAD
 from projections.bulk import load_rows, write_records
 from projections.handlers.base import Projection, as_uuid
 from projections.incoming import IncomingEvent
+from projections.search_keys import name_initials, name_pinyin, phone_digits
 
 COLUMNS = (
     ("id", "uuid"),
@@ -59,8 +60,13 @@ COLUMNS = (
     ("updated_at", "timestamptz"),
     ("version", "integer"),
     ("last_position", "bigint"),
+    ("name_pinyin", "text"),
+    ("name_initials", "text"),
+    ("phone_digits", "text"),
 )
-PERSONAL_COLUMNS = ("name", "email", "phone", "address")
+SEARCH_KEYS = ("name_pinyin", "name_initials", "phone_digits")
+"""Derived from the name and phone (`projections.search_keys`): personal data too."""
+PERSONAL_COLUMNS = ("name", "email", "phone", "address", *SEARCH_KEYS)
 CONTACT_FIELDS = ("name", "email", "phone", "address", "company")
 
 Row = dict[str, Any]
@@ -223,6 +229,15 @@ def fold(row: Row, event: IncomingEvent) -> None:
     row["last_position"] = max(row["last_position"], event.position)
     if row["forgotten"]:
         scrub(row)
+    _search_keys(row)
+
+
+def _search_keys(row: Row) -> None:
+    """The keys the list searches and sorts by, from the row's name and phone as they are
+    now (None when those are: a forgotten customer keeps none)."""
+    row["name_pinyin"] = name_pinyin(row["name"])
+    row["name_initials"] = name_initials(row["name"])
+    row["phone_digits"] = phone_digits(row["phone"])
 
 
 BUMP_SQL = """

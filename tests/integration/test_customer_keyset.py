@@ -17,9 +17,10 @@ from tests.integration.support.read_models import Conn
 pytestmark = pytest.mark.integration
 
 GENERATE_SQL = """
-INSERT INTO rm_customers (id, name, created_at, updated_at, version, last_position,
-                          lifecycle_stage, tier, tags)
+INSERT INTO rm_customers (id, name, name_pinyin, created_at, updated_at, version,
+                          last_position, lifecycle_stage, tier, tags)
 SELECT gen_random_uuid(),
+       CASE WHEN g %% 11 = 0 THEN NULL ELSE 'n' || (g %% 29) END,
        CASE WHEN g %% 11 = 0 THEN NULL ELSE 'n' || (g %% 29) END,
        timestamptz '2026-01-01' + (g %% 53) * interval '1 hour',
        timestamptz '2026-01-01' + (g %% 17) * interval '1 minute',
@@ -41,7 +42,7 @@ SELECT id, gen_random_uuid(), now() FROM rm_customers WHERE last_position = 7
 ORACLE_KEYS = {
     "CREATED_AT": "c.created_at",
     "UPDATED_AT": "c.updated_at",
-    "NAME": "coalesce(lower(c.name), '')",
+    "NAME": "coalesce(c.name_pinyin, '')",
 }
 FILTERS: dict[str, tuple[CustomerFilter, str]] = {
     "none": (CustomerFilter(), "true"),

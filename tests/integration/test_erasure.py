@@ -6,6 +6,7 @@ trail still lists every event with its type, time, position and actor."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.service import CommandService
-from compliance.audit import replay
+from compliance.audit import AuditStep, changes_until, replay
+from compliance.changes import FieldChange
 from compliance.erasure import SearchScope, erase
 from compliance.residue import search_database, search_files, search_topic
 from projections.analytics.catalog import connect
@@ -74,6 +76,13 @@ def app(database_url: str, master_key: str) -> Iterator[CrmApplication]:
 
 def at(days: int) -> datetime:
     return T0 + timedelta(days=days)
+
+
+def _changes_text(steps: list[AuditStep], folded: dict[int, tuple[FieldChange, ...]]) -> str:
+    """Every before and after value of the replay's steps and of the audit pages' fold."""
+    changes = [c.as_dict() for s in steps for c in s.changes]
+    changes += [c.as_dict() for cs in folded.values() for c in cs]
+    return json.dumps(changes, ensure_ascii=False)
 
 
 def personal_history(service: CommandService) -> UUID:
@@ -225,6 +234,9 @@ def test_forgetting_reaches_every_copy(
         # The topic never carried it in clear: personal fields travel sealed.
         assert search_topic(kafka_bootstrap, kafka_topic, NEEDLES) == []
         trail_before = replay(app, zelda)
+        # Before/after history holds the values while the key exists (what must go).
+        history_before = _changes_text(trail_before, changes_until(app, zelda, 10**9, redact=False))
+        assert NAME in history_before and "42 Hidden Lane" in history_before
 
         env = {
             "CRM_DATABASE_URL": database_url,
@@ -279,6 +291,11 @@ def test_forgetting_reaches_every_copy(
                 assert envelope["data"].get(name) is None
         # The audit trail keeps every fact: type, time, position, actor.
         trail = replay(fresh, zelda)
+        # Its before/after history names the fields that changed, with no value left.
+        history = _changes_text(trail, changes_until(fresh, zelda, 10**9, redact=False))
+        for needle in (NAME, EMAIL, "13912345678", "42 Hidden Lane"):
+            assert needle not in history
+        assert any(c.field == "address" for s in trail for c in s.changes)
     finally:
         fresh.close()
     assert [(s.position, s.type, s.occurred_at, s.actor) for s in trail[:-1]] == [
