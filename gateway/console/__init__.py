@@ -19,10 +19,11 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from projections.business_time import DEFAULT_TIMEZONE
+
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
 CONFIG_PATH = "/console/config.json"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def vendor_url(name: str) -> str:

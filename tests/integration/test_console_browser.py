@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.integration.support.browser import (
+    TIMEZONE,
     ConsoleSite,
     launch,
     new_context,
@@ -273,6 +276,13 @@ def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
     sign_in(page, site, "admin")
     page.locator("#nav-dashboard").click()
     expect(page.locator("#funnel tbody tr")).to_have_count(7)  # LEAD … WON
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    page.get_by_label("开始").fill((today - timedelta(days=1)).isoformat())
+    page.get_by_label("结束").fill(today.isoformat())
+    page.get_by_label("来源").fill("web")
+    page.get_by_role("button", name="应用").click()
+    # Only the customer registered today from "web" is in that window.
+    expect(page.locator("#funnel tbody tr").first.locator("td.number").first).to_have_text("1")
     expect(page.locator("#lifecycle")).to_contain_text("新客户")
     screenshot(page, "dashboard")
 

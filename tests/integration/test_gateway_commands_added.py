@@ -91,7 +91,9 @@ async def test_record_need_shows_as_an_open_need(gw: GatewayHarness) -> None:
     empty = await mutate(gw, "recordNeed", {"customerId": cid, "description": ""})
     assert extensions(empty) == {"code": "VALIDATION", "field": "description"}
     before = await max_position(gw)
-    refused = await mutate(gw, "recordNeed", {"customerId": cid, "description": "x"}, role="analyst")
+    refused = await mutate(
+        gw, "recordNeed", {"customerId": cid, "description": "x"}, role="analyst"
+    )
     assert extensions(refused)["code"] == "FORBIDDEN" and await max_position(gw) == before
 
 

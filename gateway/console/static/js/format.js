@@ -26,21 +26,3 @@ export function percent(fraction) {
     fraction,
   );
 }
-
-// "2024-05-01T09:00" in the deployment's zone -> ISO with that zone's offset, for inputs.
-export function zonedInputToIso(local) {
-  const guess = new Date(`${local}:00Z`);
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: config.timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  }).formatToParts(guess);
-  const get = (type) => Number(parts.find((p) => p.type === type).value);
-  const shown = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"));
-  return new Date(guess.getTime() - (shown - guess.getTime())).toISOString();
-}

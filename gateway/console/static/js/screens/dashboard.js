@@ -2,11 +2,14 @@
 import { html, useState } from "../ui.js";
 import { gql, gqlWithFallback } from "../api.js";
 import { label, t } from "../i18n.js";
-import { money, percent, zonedInputToIso } from "../format.js";
+import { money, percent } from "../format.js";
 import { ErrorNote, Loading, useQuery } from "../components.js";
 
-const FUNNEL = `query Funnel($from: DateTime, $to: DateTime, $source: String) {
-  funnel(from: $from, to: $to, source: $source) { stages { stage reached conversionFromPrevious } }
+// Whole business days, both ends included, in the deployment's zone (the API's rule).
+const FUNNEL = `query Funnel($fromDate: Date, $toDate: Date, $source: String) {
+  funnel(fromDate: $fromDate, toDate: $toDate, source: $source) {
+    stages { stage reached conversionFromPrevious }
+  }
 }`;
 const DISTRIBUTIONS = `query Distributions {
   lifecycleDistribution { stage count }
@@ -36,8 +39,8 @@ function Funnel() {
   const apply = (event) => {
     event.preventDefault();
     setAsked({
-      from: range.from ? zonedInputToIso(`${range.from}T00:00`) : null,
-      to: range.to ? zonedInputToIso(`${range.to}T00:00`) : null,
+      fromDate: range.from || null,
+      toDate: range.to || null,
       source: range.source.trim() || null,
     });
   };
