@@ -228,9 +228,12 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     page.get_by_label("选择客户").fill("思远")
     page.get_by_role("button", name="搜索").click()
     page.get_by_role("link", name=personal[0]).click()
-    trail = page.locator("#audit-trail tbody tr")
+    trail = page.locator("#audit-trail > tbody > tr")
     expect(trail).to_have_count(2)
     expect(trail.first).to_contain_text("test-setup")
+    # Field-level history: the registration's fields, before (none) and after.
+    expect(trail.first.locator("table.changes")).to_contain_text("siyuan@example.com")
+    expect(trail.nth(1).locator("table.changes")).to_contain_text("vip-watch")
     expect(page.locator("#asof-state")).to_contain_text(personal[0])
     expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
     screenshot(page, "compliance")
@@ -258,7 +261,7 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
         assert customer in content or screen in ("#/customers", "#/board")
         for value in personal:
             assert value not in content, (screen, value)
-    expect(page.locator("#audit-trail tbody tr")).to_have_count(3)
+    expect(page.locator("#audit-trail > tbody > tr")).to_have_count(3)
 
 
 def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
@@ -300,3 +303,31 @@ def test_graphiql_renders_with_only_the_gateway_reachable(page: Page, site: Cons
     expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
     expect(page.locator(".graphiql-query-editor")).to_contain_text("FirstCustomers")
     screenshot(page, "graphiql")
+
+
+def test_the_complaint_queue_assigns_in_place(page: Page, site: ConsoleSite) -> None:
+    customer = site.register("投诉人")
+    filed = site.data(
+        "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { complaint { id } } }",
+        {
+            "i": {
+                "customerId": customer,
+                "category": "delivery",
+                "severity": "HIGH",
+                "description": "包裹迟到三天",
+            }
+        },
+    )
+    complaint = filed["fileComplaint"]["complaint"]["id"]
+    sign_in(page, site, "support", "wang.fang")
+    page.locator("#nav-complaintQueue").click()
+    row = page.locator(f'tr[data-complaint="{complaint}"]')
+    expect(row).to_contain_text("包裹迟到三天")
+    row.get_by_label("处理人").fill("wang.fang")
+    row.get_by_role("button", name="指派").click()
+    page.get_by_label("处理人", exact=True).first.fill("wang.fang")
+    page.get_by_label("处理人", exact=True).first.press("Tab")  # the filter: change on blur
+    expect(page.locator(f'tr[data-complaint="{complaint}"]')).to_be_visible()
+    screenshot(page, "complaint-queue")
+    assigned = site.data(f'{{ customer(id: "{customer}") {{ complaints {{ assignee }} }} }}')
+    assert assigned["customer"]["complaints"] == [{"assignee": "wang.fang"}]

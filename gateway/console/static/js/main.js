@@ -9,6 +9,7 @@ import { closeLive } from "./api.js";
 import { CustomerList } from "./screens/customers.js";
 import { Profile } from "./screens/profile.js";
 import { Board } from "./screens/board.js";
+import { Complaints } from "./screens/complaints.js";
 import { Forms } from "./screens/forms.js";
 import { Dashboard } from "./screens/dashboard.js";
 import { Compliance } from "./screens/compliance.js";
@@ -16,6 +17,7 @@ import { Compliance } from "./screens/compliance.js";
 const SCREENS = [
   { name: "customers", show: () => true },
   { name: "board", show: () => true },
+  { name: "complaintQueue", show: (s) => can(s, "complaintQueue") },
   { name: "forms", show: (s) => FORM_PERMISSIONS.some((p) => can(s, p)) },
   { name: "dashboard", show: (s) => can(s, "analytics") },
   { name: "compliance", show: (s) => can(s, "audit") },
@@ -77,6 +79,8 @@ function Screen({ session, route }) {
         : html`<${CustomerList} session=${session} />`;
     case "board":
       return html`<${Board} session=${session} />`;
+    case "complaintQueue":
+      return html`<${Complaints} session=${session} />`;
     case "forms":
       return html`<${Forms} session=${session} form=${route.id} />`;
     case "dashboard":

@@ -132,6 +132,11 @@ export const zh = {
   open: "打开",
   forbidden: "您的角色无权查看此页面。",
   notFound: "未找到",
+  complaintQueue: "投诉队列",
+  assignee: "处理人",
+  assign: "指派",
+  unassigned: "仅未指派",
+  slaAge: "已等待",
 };
 
 export const en = {
@@ -269,6 +274,11 @@ export const en = {
   open: "Open",
   forbidden: "Your role may not see this page.",
   notFound: "Not found",
+  complaintQueue: "Complaint queue",
+  assignee: "Assignee",
+  assign: "Assign",
+  unassigned: "Unassigned only",
+  slaAge: "Waiting",
 };
 
 zh.enums = {

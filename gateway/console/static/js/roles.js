@@ -1,7 +1,13 @@
 // What each role may do, mirroring gateway/roles.py, used only to hide what the API
 // would refuse anyway (a FORBIDDEN error). Keep in step with that table.
-const PERSONAL = ["seePersonal", "timeline"];
-const TOUCHES_AND_COMPLAINTS = ["recordContactTouch", "fileComplaint", "resolveComplaint"];
+const PERSONAL = ["seePersonal", "timeline", "complaintQueue"];
+const TOUCHES_AND_COMPLAINTS = [
+  "recordContactTouch",
+  "fileComplaint",
+  "escalateComplaint",
+  "assignComplaint",
+  "resolveComplaint",
+];
 
 const MATRIX = {
   admin: ["*"],
