@@ -245,6 +245,11 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     erase.get_by_role("button", name="删除个人数据").click()
     expect(erase.get_by_role("status")).to_contain_text("个人数据已删除")
     expect(trail).to_have_count(3)
+    # Every moment's state lost the personal data too, the one the slider showed included.
+    expect(page.locator("#asof-state")).to_contain_text("已删除")
+    page.get_by_label(re.compile("截至")).fill("0")
+    expect(page.locator("#asof-state")).to_contain_text("远航")
+    expect(page.locator("#asof-state")).not_to_contain_text(personal[0])
     screenshot(page, "compliance-erased")
 
     screens = [

@@ -10,10 +10,11 @@ const AS_OF = `query AsOf($id: ID!, $at: DateTime!) {
     purchaseCount purchaseTotal lastPurchaseAt forgotten mergedInto asOf }
 }`;
 
-export function AsOf({ id, events }) {
+// `version` changes after an erasure: past states are then asked again (they lose the data too).
+export function AsOf({ id, events, version }) {
   const [index, setIndex] = useState(events.length - 1);
   const at = events[Math.max(0, index)]?.occurredAt;
-  const { data, error } = useQuery(() => (at ? gql(AS_OF, { id, at }) : Promise.resolve(null)), [id, at]);
+  const { data, error } = useQuery(() => (at ? gql(AS_OF, { id, at }) : Promise.resolve(null)), [id, at, version]);
   const state = data?.customerAsOf;
   return html`<div class="asof">
     <h3>${t("asOf")}</h3>
@@ -27,6 +28,7 @@ export function AsOf({ id, events }) {
       <dt>${t("name")}</dt><dd>${state.name ?? (state.forgotten ? t("erased") : "—")}</dd>
       <dt>${t("email")}</dt><dd>${state.email ?? "—"}</dd>
       <dt>${t("phone")}</dt><dd>${state.phone ?? "—"}</dd>
+      <dt>${t("company")}</dt><dd>${state.company ?? "—"}</dd>
       <dt>${t("stage")}</dt><dd data-field="stage">${label("stage", state.stage)}</dd>
       <dt>${t("tags")}</dt><dd>${state.tags.join(", ") || "—"}</dd>
       <dt>${t("purchaseCount")}</dt><dd>${state.purchaseCount}</dd>

@@ -71,7 +71,7 @@ function Trail({ id, version }) {
           : html`<code class="data">${e.data}</code>`}</td>
       </tr>`)}</tbody>
     </table>
-    <${AsOf} id=${id} events=${events} />
+    <${AsOf} key=${events.length} id=${id} events=${events} version=${version} />
   </section>`;
 }
 
