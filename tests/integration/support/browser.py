@@ -173,7 +173,18 @@ def sign_in(page: Page, site: ConsoleSite, role: str, subject: str | None = None
     page.locator("header nav").wait_for()
 
 
-def screenshot(page: Page, name: str) -> Path:
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def screenshot(page: Page, name: str, *, check_labels: bool = True) -> Path:
+    """A picture of the screen for tests/results/screens/, after checking that every
+    control on it has a label (forms are usable with a screen reader and the keyboard)."""
+    page.wait_for_load_state("networkidle")
+    if check_labels:
+        unlabelled = page.evaluate(UNLABELLED)
+        assert unlabelled == [], f"controls without a label on {name}: {unlabelled}"
     SCREENS.mkdir(parents=True, exist_ok=True)
     path = SCREENS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

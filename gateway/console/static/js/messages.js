@@ -137,6 +137,8 @@ export const zh = {
   assign: "指派",
   unassigned: "仅未指派",
   slaAge: "已等待",
+  orders: "订单",
+  amount: "金额（原币种）",
 };
 
 export const en = {
@@ -279,6 +281,8 @@ export const en = {
   assign: "Assign",
   unassigned: "Unassigned only",
   slaAge: "Waiting",
+  orders: "Orders",
+  amount: "Amount (its currency)",
 };
 
 zh.enums = {

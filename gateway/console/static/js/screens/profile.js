@@ -13,6 +13,7 @@ const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
     id version name email phone address company industry region source owner tags
     stage lifecycleStage tier forgotten mergedIds referredBy createdAt updatedAt
     purchases { count total firstAt lastAt }
+    orders(first: 10) { edges { node { orderId at currency total totalCny } } }
     touches { count lastAt byChannel { channel count } }
     complaints { id category severity status filedAt resolvedAt description resolution }
   }
@@ -78,6 +79,21 @@ function Activity({ c }) {
   </section>`;
 }
 
+function Orders({ c }) {
+  const orders = c.orders.edges.map((e) => e.node);
+  return html`<section aria-labelledby="orders-title" class="card wide">
+    <h2 id="orders-title">${t("orders")}</h2>
+    ${orders.length === 0 ? html`<p>${t("nothing")}</p>` : html`<table class="list" id="orders">
+      <thead><tr><th scope="col">${t("orderId")}</th><th scope="col">${t("occurredAt")}</th>
+        <th scope="col">${t("amount")}</th><th scope="col">${t("purchaseTotal")}</th></tr></thead>
+      <tbody>${orders.map((o) => html`<tr>
+        <td>${o.orderId}</td><td>${dateTime(o.at)}</td>
+        <td class="number">${o.total} ${o.currency}</td>
+        <td class="number">${money(o.totalCny)}</td></tr>`)}</tbody>
+    </table>`}
+  </section>`;
+}
+
 function Complaints({ c }) {
   return html`<section aria-labelledby="complaints-title" class="card wide">
     <h2 id="complaints-title">${t("complaints")}</h2>
@@ -136,6 +152,7 @@ export function Profile({ session, id }) {
       <${Standing} c=${c} />
       <${Activity} c=${c} />
       <${LiveFeed} events=${events} />
+      <${Orders} c=${c} />
       <${Complaints} c=${c} />
       ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version} />`}
     </div>
