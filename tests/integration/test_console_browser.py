@@ -49,6 +49,7 @@ def page(browser: Any, site: ConsoleSite) -> Iterator[Page]:
     yield context.new_page()
     context.close()
     assert guard.foreign == [], f"requests outside the gateway: {guard.foreign}"
+    assert guard.script_errors == [], f"uncaught script errors: {guard.script_errors}"
 
 
 def card(page: Page, customer_id: str) -> Any:
@@ -118,7 +119,7 @@ def test_drag_on_the_board_reaches_a_second_session_live(
         screenshot(watcher, "profile-live")
     finally:
         watcher_context.close()
-    assert watcher_guard.foreign == []
+    assert watcher_guard.foreign == [] and watcher_guard.script_errors == []
 
 
 def test_an_illegal_move_shows_the_api_error_by_the_card(page: Page, site: ConsoleSite) -> None:

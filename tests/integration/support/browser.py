@@ -131,10 +131,16 @@ class ConsoleSite:
 
 @dataclass
 class Guard:
-    """Every request a browser context made that was not for the gateway (all aborted)."""
+    """Every request a browser context made that was not for the gateway (all aborted),
+    and every uncaught error of its pages' scripts."""
 
     origin: str
     foreign: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("websocket", self.websocket)
+        page.on("pageerror", lambda error: self.script_errors.append(str(error)))
 
     def route(self, route: Route, request: Request) -> None:
         if request.url.startswith(self.origin + "/"):
@@ -157,7 +163,7 @@ def new_context(playwright_browser: Any, site: ConsoleSite) -> tuple[BrowserCont
     context.set_default_timeout(15_000)
     guard = Guard(site.origin)
     context.route("**/*", guard.route)
-    context.on("page", lambda page: page.on("websocket", guard.websocket))
+    context.on("page", guard.watch)
     return context, guard
 
 
