@@ -55,13 +55,14 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ConsoleConfig:
+    size: str
     customers: int
     repeats: int
 
     @classmethod
     def make(cls, size: str, repeats: int | None) -> ConsoleConfig:
         customers, runs = {"tiny": (20, 2), "quick": (300, 5), "full": (3000, 15)}[size]
-        return cls(customers=customers, repeats=repeats or runs)
+        return cls(size=size, customers=customers, repeats=repeats or runs)
 
 
 @contextmanager
@@ -133,6 +134,7 @@ def run_console(server_url: str, config: ConsoleConfig, log: Log) -> dict[str, A
     base = statistics.median(baseline)
     return {
         "benchmark": "console",
+        "size": config.size,
         "config": asdict(config),
         "started_at": started,
         "finished_at": now(),

@@ -4,9 +4,11 @@ Screenshots of every screen go to tests/results/screens/."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -237,6 +239,14 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     expect(trail.nth(1).locator("table.changes")).to_contain_text("vip-watch")
     expect(page.locator("#asof-state")).to_contain_text(personal[0])
     expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["customer"]["email"] == personal[1]
+    assert [e["type"] for e in exported["events"]] == [
+        "crm.customer.registered.v1",
+        "crm.customer.tagged.v1",
+    ]
     screenshot(page, "compliance")
 
     erase = page.locator("#erase")
@@ -300,6 +310,12 @@ def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
     expect(page.locator("#revenue tr").last).to_contain_text(this_month)
     expect(page.locator("#revenue tr").last).to_contain_text("¥2,469.00")
     screenshot(page, "dashboard")
+
+    # Dates in the deployment's zone (Asia/Shanghai), whatever the browser's (UTC here).
+    shown = page.evaluate(
+        "async () => (await import('/static/js/format.js')).dateTime('2024-01-01T00:00:00Z')"
+    )
+    assert "08:00" in shown and "2024" in shown, shown
 
     page.get_by_label("语言").select_option("en")
     expect(page.locator("#nav-customers")).to_have_text("Customers")
