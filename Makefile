@@ -11,14 +11,16 @@ ARGS ?=
 
 install: system-packages $(STAMP)
 
-# Debian packages the tests use: PgBouncer (tests/integration/test_external_postgres.py runs
-# the platform through it in transaction pooling). Installed only when missing.
-SYSTEM_PACKAGES := pgbouncer
+# Debian packages the tests use, installed only when missing: PgBouncer (tests/integration/
+# test_external_postgres.py runs the platform through it in transaction pooling), Chromium
+# and its driver with a CJK font (the console's browser tests: Playwright is pointed at
+# /usr/bin/chromium and never downloads a browser; the font makes screenshots readable).
+SYSTEM_PACKAGES := pgbouncer chromium chromium-driver fonts-wqy-microhei
 system-packages:
-	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+	@{ { command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer; } && test -x /usr/bin/chromium; } || \
 	  { command -v apt-get >/dev/null && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "note: could not install $(SYSTEM_PACKAGES) (apt-get as root); its tests will fail"
+	  echo "note: could not install $(SYSTEM_PACKAGES) (apt-get as root); their tests will fail"
 
 # The versions CI tested: every dependency pinned by requirements.lock (`make lock`).
 $(STAMP): pyproject.toml $(LOCK)

@@ -165,6 +165,14 @@ def run_recovery(request: BenchRequest) -> dict[str, Any]:
     return run(request.size, request.repeats, request.log)
 
 
+def run_console(request: BenchRequest) -> dict[str, Any]:
+    """The web console's first screen, interactive, in headless Chromium (demo data)."""
+    from bench.console_bench import ConsoleConfig
+    from bench.console_bench import run_console as run
+
+    return run(request.server_url, ConsoleConfig.make(request.size, request.repeats), request.log)
+
+
 BENCHMARKS: dict[str, Runner] = {
     "commands": run_commands,
     "end_to_end": run_end_to_end,
@@ -174,4 +182,5 @@ BENCHMARKS: dict[str, Runner] = {
     "analytics": run_analytics,
     "compliance": run_compliance,
     "recovery": run_recovery,
+    "console": run_console,
 }

@@ -4,7 +4,7 @@
 whole platform), `/livez` and `/readyz` (this process only: what an orchestrator probes),
 `/metrics` and, given deps (built by `bootstrap.gateway_deps_for(settings)` in
 `crm gateway`), the GraphQL API at `/graphql` (GraphiQL in a browser, WebSocket
-subscriptions).
+subscriptions) and the web console at `/` (`gateway.console`, its files under `/static`).
 `serving_status(app)` tells the process's heartbeat what the gateway really serves,
 so the health answer stays honest if GraphQL could not be mounted.
 
@@ -79,16 +79,20 @@ def probe_routes(settings: GatewaySettings, reads: ReadPool | None = None) -> li
 
 def routes(settings: GatewaySettings, deps: GatewayDeps | None = None) -> list[BaseRoute]:
     """Every route the gateway serves. GraphQL is added here when there are deps."""
+    from gateway.console import console_routes
     from gateway.metrics import metrics_route
     from gateway.mount import graphql_app
 
     graphql = graphql_app(settings, deps)
     reads = graphql.deps.reads if graphql is not None else None
+    # The console is a client of /graphql: served only where GraphQL is.
+    console = console_routes(getattr(settings, "timezone", None)) if graphql is not None else []
     return [
         health_route(settings, reads),
         *probe_routes(settings, reads),
         metrics_route(settings.database_url),
         *(graphql.routes if graphql is not None else []),
+        *console,
     ]
 
 

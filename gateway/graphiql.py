@@ -3,6 +3,9 @@
 A token field at the top holds the bearer token; it is kept in the tab's
 sessionStorage (never in the URL) and sent as ``Authorization: Bearer …`` with every
 request, and in ``connection_init`` for subscriptions over WebSocket.
+
+React, ReactDOM and GraphiQL load from the gateway itself (`/static/vendor/`, files
+vendored in `gateway/console/static/vendor`), never from a CDN: the page works offline.
 """
 
 from __future__ import annotations
@@ -31,12 +34,9 @@ _HEAD = """<!doctype html>
   #bar input { flex: 1; font-family: monospace; font-size: 12px; padding: 4px; }
   #graphiql { flex: 1; min-height: 0; }
 </style>
-<script crossorigin src="https://unpkg.com/react@18.2.0/umd/react.production.min.js"
-  integrity="sha384-tMH8h3BGESGckSAVGZ82T9n90ztNXxvdwvdM6UoR56cYcf+0iGXBliJ29D+wZ/x8"></script>
-<script crossorigin src="https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js"
-  integrity="sha384-bm7MnzvK++ykSwVJ2tynSE5TRdN+xL418osEVF2DE/L/gfWHj91J2Sphe582B1Bh"></script>
-<link crossorigin rel="stylesheet" href="https://unpkg.com/graphiql@3.8.3/graphiql.min.css"
-  integrity="sha384-Mq3vbRBY71jfjQAt/DcjxUIYY33ksal4cgdRt9U/hNPvHBCaT2JfJ/PTRiPKf0aM">
+<script src="/static/vendor/react-18.2.0.production.min.js"></script>
+<script src="/static/vendor/react-dom-18.2.0.production.min.js"></script>
+<link rel="stylesheet" href="/static/vendor/graphiql-3.8.3.min.css">
 </head>
 <body>
 <div id="bar">
@@ -45,8 +45,7 @@ _HEAD = """<!doctype html>
          placeholder="paste a token from `crm token --role admin` or `make demo`">
 </div>
 <div id="graphiql">Loading…</div>
-<script crossorigin src="https://unpkg.com/graphiql@3.8.3/graphiql.min.js"
-  integrity="sha384-HbRVEFG0JGJZeAHCJ9Xm2+tpknBQ7QZmNlO/DgZtkZ0aJSypT96YYGRNod99l9Ie"></script>
+<script src="/static/vendor/graphiql-3.8.3.min.js"></script>
 <script>
 """
 

@@ -172,6 +172,7 @@ def demo(
             jwt_secret(settings), role="admin", subject="demo-admin", ttl=parse_ttl("12h")
         )
         _announce(f"admin token (12h): {token}")
+        _announce(f"web console: open {settings.console_url} and sign in with the token above")
         _print_sample_query(settings.graphql_url, token)
         _announce("serving until Ctrl-C")
         if "seed" not in command_names(app):

@@ -258,6 +258,11 @@ class Settings(BaseSettings):
         return f"http://{self.local_host}:{self.port}/graphql"
 
     @property
+    def console_url(self) -> str:
+        """The web console (`gateway.console`), served by the gateway at its root."""
+        return f"http://{self.local_host}:{self.port}/"
+
+    @property
     def health_url(self) -> str:
         return f"http://{self.local_host}:{self.port}/healthz"
 

@@ -23,6 +23,7 @@ from gateway.cursors import audit_cursor, read_audit_cursor
 from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
 from gateway.roles import Permission, Role
+from gateway.schema.chain import ChainStatus, verified_chain
 from gateway.schema.enums import (
     ComplaintStatus,
     CustomerOrderField,
@@ -33,6 +34,7 @@ from gateway.schema.enums import (
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
 from gateway.schema.paging import direction, page_size
+from gateway.schema.revenue import MonthRevenue, month_revenue
 from gateway.schema.scalars import parse_id
 from gateway.schema.types import (
     AuditEvent,
@@ -62,6 +64,7 @@ from projections.counts import count_customers
 from projections.cursors import InvalidCursor
 from projections.keyset import Order, keyset_page
 from projections.queries import funnel, lifecycle_distribution, tier_distribution
+from projections.revenue import MAX_MONTHS, revenue_by_month
 
 GInfo = Info[GatewayContext, None]
 P = Permission
@@ -339,6 +342,20 @@ class Query:
             today=today(ctx.now, zone_name),
         )
 
+    @strawberry.field(
+        description="Revenue (CNY) by calendar month in the business zone (`CRM_TIMEZONE`), the "
+        "last `months` (1 to 60) up to this one, oldest first; months without purchases are 0."
+    )
+    async def revenue_by_month(self, info: GInfo, months: int = 12) -> list[MonthRevenue]:
+        ctx = info.context
+        ctx.require(P.READ_ANALYTICS, "read revenue")
+        if not 1 <= months <= MAX_MONTHS:
+            raise invalid(f"months must be 1 to {MAX_MONTHS}", "months")
+        rows = await ctx.deps.reads.run(
+            revenue_by_month, now=ctx.now, zone=ctx.deps.timezone, months=months
+        )
+        return [month_revenue(row) for row in rows]
+
     @strawberry.field
     async def lifecycle_distribution(self, info: GInfo) -> list[LifecycleCount]:
         ctx = info.context
@@ -352,6 +369,15 @@ class Query:
         ctx.require(P.READ_ANALYTICS, "read distributions")
         counts = await ctx.deps.reads.run(tier_distribution)
         return [TierCount(tier=Tier(c.tier), count=c.count) for c in counts]
+
+    @strawberry.field(
+        description="The hash chain over the whole event store, verified now (as `crm audit "
+        "verify`, without its outside checkpoint). Compliance and admin."
+    )
+    async def audit_chain(self, info: GInfo) -> ChainStatus:
+        ctx = info.context
+        ctx.require(P.READ_AUDIT, "verify the hash chain")
+        return await verified_chain(ctx.deps.app)
 
     @strawberry.field(
         description="Every event of one customer (and its complaints), oldest first, from "

@@ -60,6 +60,8 @@ HELP = {
     "a customer with 10,000 events (as `crm audit bench`).",
     "recovery": "Seconds until /healthz is 200 and a fresh write is readable after a kill -9 "
     "of PostgreSQL, the broker, the relay and each worker (a `crm up` of its own).",
+    "console": "The web console's first screen (the customer list) interactive in headless "
+    "Chromium, with demo data, beside a bare round trip to the gateway (target <= 1 s).",
 }
 
 

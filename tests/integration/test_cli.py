@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 import typer
@@ -196,6 +197,10 @@ def test_demo_and_status_on_a_running_platform() -> None:
         claims = verify_claims(token, (data_dir / "jwt.secret").read_text().strip())
         assert claims["role"] == "admin"
         assert f"GraphQL: {demo.graphql_url}" in output
+        console_url = demo.graphql_url.removesuffix("graphql")
+        assert f"web console: open {console_url} " in output
+        page = httpx.get(console_url, timeout=10)
+        assert page.status_code == 200 and "/static/js/main.js" in page.text
         seeding = "loading demo data in the background" in output
         assert seeding == ("seed" in command_names(cli_app))
 

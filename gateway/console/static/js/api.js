@@ -1,0 +1,91 @@
+// The GraphQL client of the console: POST for queries and mutations, graphql-transport-ws
+// for subscriptions. Errors keep the API's shape: `code` and `field` from `extensions`.
+import { config } from "./config.js";
+import { currentSession, signOut } from "./session.js";
+
+export class ApiError extends Error {
+  constructor(errors, data = null) {
+    super(errors.map((e) => e.message).join("; "));
+    this.errors = errors;
+    this.data = data;
+    this.code = errors[0]?.extensions?.code || "ERROR";
+  }
+
+  // Field name (as in the GraphQL input, e.g. "email", "lines[0].quantity") -> message.
+  get fieldErrors() {
+    const byField = {};
+    for (const error of this.errors) {
+      const field = error.extensions?.field;
+      if (field && !byField[field]) byField[field] = error;
+    }
+    return byField;
+  }
+
+  // The schema lacks a field this query asks for (an older gateway): callers fall back.
+  get unknownField() {
+    return this.errors.some((e) => /Cannot query field/.test(e.message));
+  }
+}
+
+function authorization() {
+  const session = currentSession();
+  return session ? { Authorization: `Bearer ${session.token}` } : {};
+}
+
+export async function gql(query, variables = {}) {
+  const response = await fetch(config.graphqlPath, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/graphql-response+json, application/json",
+      ...authorization(),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  if (response.status === 401) {
+    signOut();
+    throw new ApiError([{ message: "Sign in again", extensions: { code: "UNAUTHENTICATED" } }]);
+  }
+  const body = await response.json();
+  if (body.errors?.length) throw new ApiError(body.errors, body.data);
+  return body.data;
+}
+
+// `primary` asks for newer fields (timeline, field changes); `fallback` is the same
+// question without them, for a gateway that does not have them yet.
+export async function gqlWithFallback(primary, fallback, variables) {
+  try {
+    return { data: await gql(primary, variables), full: true };
+  } catch (error) {
+    if (!(error instanceof ApiError) || !error.unknownField) throw error;
+    return { data: await gql(fallback, variables), full: false };
+  }
+}
+
+let socket = null;
+
+function liveClient() {
+  if (!socket) {
+    const url = new URL(config.graphqlPath, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    socket = window.graphqlWs.createClient({
+      url: url.href,
+      connectionParams: () => authorization(),
+      retryAttempts: 5,
+    });
+  }
+  return socket;
+}
+
+// Calls `onEvent(data)` for every result; returns the function that stops listening.
+export function subscribe(query, variables, onEvent, onError = () => {}) {
+  return liveClient().subscribe(
+    { query, variables },
+    { next: (result) => result.data && onEvent(result.data), error: onError, complete: () => {} },
+  );
+}
+
+export function closeLive() {
+  socket?.dispose();
+  socket = null;
+}

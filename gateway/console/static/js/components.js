@@ -1,0 +1,49 @@
+// Small pieces shared by the screens.
+import { html, useEffect, useState } from "./ui.js";
+import { enumValues, label, t } from "./i18n.js";
+
+// A personal field: the value, or why there is none (erased, or hidden from this role).
+export function Personal({ value, customer }) {
+  if (value !== null && value !== undefined && value !== "") return html`${value}`;
+  if (customer?.forgotten) return html`<span class="erased">${t("erased")}</span>`;
+  if (value === null && customer?.masked) return html`<span class="masked">${t("masked")}</span>`;
+  return html`—`;
+}
+
+// The API's error, with its code, as the user sees it.
+export function ErrorNote({ error }) {
+  if (!error) return null;
+  return html`<p class="error" role="alert">
+    <code>${error.code || "ERROR"}</code> ${error.message}
+  </p>`;
+}
+
+export function Loading() {
+  return html`<p class="loading" aria-busy="true">${t("loading")}</p>`;
+}
+
+// A labelled <select> over an enum (with an "all" choice when `any`).
+export function EnumSelect({ id, kind, value, onChange, any = false, text }) {
+  return html`<label for=${id}>${text}</label>
+    <select id=${id} value=${value ?? ""} onChange=${(e) => onChange(e.target.value || null)}>
+      ${any && html`<option value="">${t("allValues")}</option>`}
+      ${enumValues(kind).map((v) => html`<option value=${v}>${label(kind, v)}</option>`)}
+    </select>`;
+}
+
+// Load with `load()` whenever `keys` change; gives { data, error, loading, reload }.
+export function useQuery(load, keys) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setState((s) => ({ ...s, loading: true }));
+    load()
+      .then((data) => current && setState({ data, error: null, loading: false }))
+      .catch((error) => current && setState({ data: null, error, loading: false }));
+    return () => {
+      current = false;
+    };
+  }, [...keys, tick]);
+  return { ...state, reload: () => setTick((n) => n + 1) };
+}

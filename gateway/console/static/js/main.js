@@ -1,0 +1,114 @@
+// The console's shell: sign-in, the menu for the signed-in role, and the current screen.
+import { html, render, useEffect, useState } from "./ui.js";
+import { loadConfig } from "./config.js";
+import { currentSession, onSessionChange, signIn, signOut } from "./session.js";
+import { label, language, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { can } from "./roles.js";
+import { useRoute } from "./router.js";
+import { closeLive } from "./api.js";
+import { CustomerList } from "./screens/customers.js";
+import { Profile } from "./screens/profile.js";
+import { Board } from "./screens/board.js";
+import { Complaints } from "./screens/complaints.js";
+import { Forms } from "./screens/forms.js";
+import { Dashboard } from "./screens/dashboard.js";
+import { Compliance } from "./screens/compliance.js";
+
+const SCREENS = [
+  { name: "customers", show: () => true },
+  { name: "board", show: () => true },
+  { name: "complaintQueue", show: (s) => can(s, "complaintQueue") },
+  { name: "forms", show: (s) => FORM_PERMISSIONS.some((p) => can(s, p)) },
+  { name: "dashboard", show: (s) => can(s, "analytics") },
+  { name: "compliance", show: (s) => can(s, "audit") },
+];
+const FORM_PERMISSIONS = ["registerCustomer", "recordContactTouch", "mergeCustomers"];
+
+function SignIn() {
+  const [token, setToken] = useState("");
+  const [bad, setBad] = useState(false);
+  const submit = (event) => {
+    event.preventDefault();
+    setBad(!signIn(token));
+  };
+  return html`<main class="signin">
+    <h1>${t("appName")}</h1>
+    <form onSubmit=${submit} aria-label=${t("signIn")}>
+      <label for="token">${t("token")}</label>
+      <textarea id="token" rows="4" autocomplete="off" spellcheck="false"
+        placeholder=${t("tokenHint")} value=${token}
+        onInput=${(e) => setToken(e.target.value)}></textarea>
+      ${bad && html`<p class="error" role="alert">${t("badToken")}</p>`}
+      <button type="submit">${t("signIn")}</button>
+    </form>
+    <${LanguagePicker} />
+  </main>`;
+}
+
+function LanguagePicker() {
+  return html`<span class="language">
+    <label for="language">${t("language")}</label>
+    <select id="language" value=${language()} onChange=${(e) => setLanguage(e.target.value)}>
+      <option value="zh">中文</option>
+      <option value="en">English</option>
+    </select>
+  </span>`;
+}
+
+function Menu({ session, screen }) {
+  return html`<header>
+    <strong>${t("appName")}</strong>
+    <nav aria-label=${t("appName")}>
+      ${SCREENS.filter((s) => s.show(session)).map(
+        (s) => html`<a href="#/${s.name}" id="nav-${s.name}"
+          aria-current=${screen === s.name ? "page" : undefined}>${t(s.name)}</a>`,
+      )}
+    </nav>
+    <span class="who">${t("signedInAs", { subject: session.subject, role: label("role", session.role) })}</span>
+    <${LanguagePicker} />
+    <button type="button" onClick=${() => { closeLive(); signOut(); }}>${t("signOut")}</button>
+  </header>`;
+}
+
+function Screen({ session, route }) {
+  const allowed = SCREENS.find((s) => s.name === route.screen);
+  if (allowed && !allowed.show(session)) return html`<p class="error" role="alert">${t("forbidden")}</p>`;
+  switch (route.screen) {
+    case "customers":
+      return route.id ? html`<${Profile} session=${session} id=${route.id} />`
+        : html`<${CustomerList} session=${session} />`;
+    case "board":
+      return html`<${Board} session=${session} />`;
+    case "complaintQueue":
+      return html`<${Complaints} session=${session} />`;
+    case "forms":
+      return html`<${Forms} session=${session} form=${route.id} />`;
+    case "dashboard":
+      return html`<${Dashboard} />`;
+    case "compliance":
+      return html`<${Compliance} session=${session} id=${route.id} />`;
+    default:
+      return html`<p>${t("notFound")}</p>`;
+  }
+}
+
+function App() {
+  const [, setTick] = useState(0);
+  const route = useRoute();
+  useEffect(() => {
+    const rerender = () => setTick((n) => n + 1);
+    const stops = [onSessionChange(rerender), onLanguageChange(rerender)];
+    return () => stops.forEach((stop) => stop());
+  }, []);
+  const session = currentSession();
+  if (!session) return html`<${SignIn} />`;
+  return html`<${Menu} session=${session} screen=${route.screen} />
+    <main id="screen" key=${language()}><${Screen} session=${session} route=${route} /></main>`;
+}
+
+await loadConfig();
+document.documentElement.lang = language() === "zh" ? "zh-CN" : "en";
+const root = document.getElementById("app");
+root.textContent = ""; // the "…" shown while modules load
+render(html`<${App} />`, root);
+document.body.dataset.ready = "true";

@@ -1,0 +1,80 @@
+// The pipeline board: one column per stage. Drag a card to another column, or use the
+// card's "move to stage" control (keyboard), to call moveStage; the API decides whether
+// the move is allowed and its coded error is shown next to the card.
+import { html, useState } from "../ui.js";
+import { gql } from "../api.js";
+import { enumValues, label, t } from "../i18n.js";
+import { can } from "../roles.js";
+import { ErrorNote, Loading, Personal, useQuery } from "../components.js";
+
+const PER_COLUMN = 15;
+const STAGES = enumValues("stage");
+// One request for every column: an alias per stage.
+const BOARD = `query Board {
+${STAGES.map((stage) => `  ${stage}: customers(filter: {stage: ${stage}}, first: ${PER_COLUMN},
+      orderBy: {field: UPDATED_AT, direction: DESC}) {
+    totalCount edges { node { id name company owner tier forgotten version } } }`).join("\n")}
+}`;
+const MOVE = `mutation Move($input: MoveStageInput!) {
+  moveStage(input: $input) { customer { id stage version } }
+}`;
+
+function Card({ c, stage, mayMove, error, onMove }) {
+  const [to, setTo] = useState(stage);
+  const [reason, setReason] = useState("");
+  const fieldId = `move-${c.id}`;
+  return html`<li class="board-card" draggable=${mayMove} data-customer=${c.id}
+      onDragStart=${(e) => e.dataTransfer.setData("text/plain", c.id)}>
+    <a href="#/customers/${c.id}"><${Personal} value=${c.name} customer=${c} /></a>
+    <small>${c.company ?? ""} · ${label("tier", c.tier)}</small>
+    ${mayMove && html`<form class="move" onSubmit=${(e) => { e.preventDefault(); onMove(c, to, reason); }}>
+      <label for=${fieldId}>${t("moveTo")}</label>
+      <select id=${fieldId} value=${to} onChange=${(e) => setTo(e.target.value)}>
+        ${STAGES.map((s) => html`<option value=${s}>${label("stage", s)}</option>`)}
+      </select>
+      <label for="${fieldId}-reason">${t("reason")}</label>
+      <input id="${fieldId}-reason" value=${reason} onInput=${(e) => setReason(e.target.value)} />
+      <button type="submit">${t("move")}</button>
+    </form>`}
+    ${error && html`<${ErrorNote} error=${error} />`}
+  </li>`;
+}
+
+export function Board({ session }) {
+  const { data, error, reload } = useQuery(() => gql(BOARD), []);
+  const [errors, setErrors] = useState({});
+  const mayMove = can(session, "moveStage");
+  const masked = !can(session, "seePersonal");
+
+  const move = async (customer, to, reason) => {
+    setErrors((all) => ({ ...all, [customer.id]: null }));
+    try {
+      await gql(MOVE, { input: { customerId: customer.id, to, reason: reason || null } });
+      reload();
+    } catch (failure) {
+      setErrors((all) => ({ ...all, [customer.id]: failure }));
+    }
+  };
+  const cards = (stage) => data[stage].edges.map(({ node }) => ({ ...node, masked }));
+  const drop = (stage) => (event) => {
+    event.preventDefault();
+    const id = event.dataTransfer.getData("text/plain");
+    const customer = STAGES.flatMap(cards).find((c) => c.id === id);
+    if (customer) move(customer, stage, "");
+  };
+
+  if (error) return html`<${ErrorNote} error=${error} />`;
+  if (!data) return html`<${Loading} />`;
+  return html`<section aria-labelledby="board-title">
+    <h1 id="board-title">${t("board")}</h1>
+    ${mayMove && html`<p><small>${t("dragHint")}</small></p>`}
+    <div class="board">
+      ${STAGES.map((stage) => html`<section class="column" data-stage=${stage}
+          aria-labelledby="col-${stage}" onDragOver=${(e) => e.preventDefault()} onDrop=${drop(stage)}>
+        <h2 id="col-${stage}">${label("stage", stage)} <small>${data[stage].totalCount}</small></h2>
+        <ul>${cards(stage).map((c) => html`<${Card} key=${c.id} c=${c} stage=${stage}
+          mayMove=${mayMove} error=${errors[c.id]} onMove=${move} />`)}</ul>
+      </section>`)}
+    </div>
+  </section>`;
+}

@@ -1,0 +1,92 @@
+// One form per command; an API error naming an input (`extensions.field`) is shown
+// under that input, any other error above the submit button.
+import { html, useState } from "../ui.js";
+import { gql, ApiError } from "../api.js";
+import { enumValues, label, t } from "../i18n.js";
+import { can } from "../roles.js";
+import { FORMS } from "../forms-spec.js";
+import { ErrorNote } from "../components.js";
+
+// The form input an error belongs to: its exact name, else the input it is inside of
+// ("add[2]" belongs to "add", "lines[0].unitPrice" to that line's input).
+function inputOf(spec, field) {
+  const names = spec.fields.map((f) => f.name);
+  if (names.includes(field)) return field;
+  return names.find((name) => field.startsWith(`${name}[`) || field.startsWith(`${name}.`)) ?? null;
+}
+
+function Input({ spec, field, value, error, onInput }) {
+  const id = `${spec.name}-${field.name}`;
+  const common = {
+    id, name: field.name, required: field.required, value: value ?? "",
+    "aria-invalid": error ? "true" : undefined,
+    "aria-describedby": error ? `${id}-error` : undefined,
+    onInput: (e) => onInput(field.name, e.target.value),
+  };
+  let control;
+  if (field.kind) {
+    control = html`<select ...${common}>
+      <option value="">—</option>
+      ${enumValues(field.kind).map((v) => html`<option value=${v}>${label(field.kind, v)}</option>`)}
+    </select>`;
+  } else if (field.multiline) {
+    control = html`<textarea rows="3" ...${common}></textarea>`;
+  } else {
+    control = html`<input type=${field.type ?? "text"} ...${common} />`;
+  }
+  return html`<div class="field">
+    <label for=${id}>${t(field.text ?? field.name)}</label>
+    ${control}
+    ${error && html`<p class="field-error" id="${id}-error" role="alert">
+      <code>${error.extensions?.code}</code> ${error.message}</p>`}
+  </div>`;
+}
+
+function CommandForm({ spec }) {
+  const [values, setValues] = useState({});
+  const [result, setResult] = useState({ error: null, byInput: {}, saved: null });
+  const set = (name, value) => setValues({ ...values, [name]: value });
+
+  const submit = async (event) => {
+    event.preventDefault();
+    const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ""));
+    try {
+      const data = await gql(spec.mutation, { input: spec.input(given) });
+      setResult({ error: null, byInput: {}, saved: Object.values(data)[0] });
+      setValues({});
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const byInput = {};
+      for (const [field, detail] of Object.entries(error.fieldErrors)) {
+        const name = inputOf(spec, field);
+        if (name) byInput[name] = detail;
+      }
+      const placed = Object.keys(byInput).length > 0;
+      setResult({ error: placed ? null : error, byInput, saved: null });
+    }
+  };
+
+  const savedId = result.saved && (result.saved.customer?.id ?? result.saved.complaint?.id);
+  return html`<form id="form-${spec.name}" class="command" onSubmit=${submit} noValidate
+      aria-labelledby="form-${spec.name}-title">
+    <h2 id="form-${spec.name}-title">${t(spec.name)}</h2>
+    ${spec.fields.map((field) => html`<${Input} spec=${spec} field=${field}
+      value=${values[field.name]} error=${result.byInput[field.name]} onInput=${set} />`)}
+    <${ErrorNote} error=${result.error} />
+    ${savedId && html`<p class="saved" role="status">${t("saved")}: <code>${savedId}</code></p>`}
+    <button type="submit">${t("submit")}</button>
+  </form>`;
+}
+
+export function Forms({ session, form }) {
+  const allowed = FORMS.filter((spec) => can(session, spec.permission));
+  const current = allowed.find((spec) => spec.name === form) ?? allowed[0];
+  return html`<section aria-labelledby="forms-title">
+    <h1 id="forms-title">${t("forms")}</h1>
+    <nav class="tabs" aria-label=${t("forms")}>
+      ${allowed.map((spec) => html`<a href="#/forms/${spec.name}" id="tab-${spec.name}"
+        aria-current=${spec === current ? "page" : undefined}>${t(spec.name)}</a>`)}
+    </nav>
+    ${current && html`<${CommandForm} key=${current.name} spec=${current} />`}
+  </section>`;
+}

@@ -1,0 +1,161 @@
+// The 360° profile: details, purchases, touches, complaints, tags, lifecycle and tier
+// with what they are derived from, and the timeline; kept current by the live feed.
+import { html, useEffect, useState } from "../ui.js";
+import { gql, subscribe } from "../api.js";
+import { label, t } from "../i18n.js";
+import { dateTime, money } from "../format.js";
+import { can } from "../roles.js";
+import { ErrorNote, Loading, Personal } from "../components.js";
+import { Timeline } from "./timeline.js";
+
+const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
+  customer(id: $id, atLeast: $atLeast) {
+    id version name email phone address company industry region source owner tags
+    stage lifecycleStage tier forgotten mergedIds referredBy createdAt updatedAt
+    purchases { count total firstAt lastAt }
+    orders(first: 10) { edges { node { orderId at currency total totalCny } } }
+    touches { count lastAt byChannel { channel count } }
+    complaints { id category severity status filedAt resolvedAt description resolution }
+  }
+}`;
+const LIVE = `subscription Live($id: ID) {
+  customerEvents(customerId: $id) { position type actor occurredAt }
+}`;
+
+function Field({ name, children }) {
+  return html`<dt>${t(name)}</dt><dd data-field=${name}>${children}</dd>`;
+}
+
+function Details({ c }) {
+  return html`<section aria-labelledby="details-title" class="card">
+    <h2 id="details-title">${t("details")}</h2>
+    <dl>
+      <${Field} name="name"><${Personal} value=${c.name} customer=${c} /><//>
+      <${Field} name="email"><${Personal} value=${c.email} customer=${c} /><//>
+      <${Field} name="phone"><${Personal} value=${c.phone} customer=${c} /><//>
+      <${Field} name="address"><${Personal} value=${c.address} customer=${c} /><//>
+      <${Field} name="company">${c.company ?? "—"}<//>
+      <${Field} name="industry">${c.industry ?? "—"}<//>
+      <${Field} name="region">${c.region ?? "—"}<//>
+      <${Field} name="source">${c.source ?? "—"}<//>
+      <${Field} name="owner">${c.owner ?? "—"}<//>
+      <${Field} name="stage"><span id="profile-stage">${label("stage", c.stage)}</span><//>
+      <${Field} name="tags">${c.tags.map((tag) => html`<span class="tag">${tag}</span>`)}<//>
+      <${Field} name="version">${c.version}<//>
+      <${Field} name="created">${dateTime(c.createdAt)}<//>
+      <${Field} name="updated">${dateTime(c.updatedAt)}<//>
+      ${c.mergedIds.length > 0 && html`<${Field} name="merged">${c.mergedIds.map(
+        (id) => html`<code>${id}</code> `)}<//>`}
+    </dl>
+  </section>`;
+}
+
+// Lifecycle and tier are derived by the API; shown with the facts they are derived from.
+function Standing({ c }) {
+  const open = c.complaints.filter((x) => x.status !== "RESOLVED").length;
+  return html`<section aria-labelledby="standing-title" class="card">
+    <h2 id="standing-title">${t("lifecycle")} · ${t("tier")}</h2>
+    <p><strong id="profile-lifecycle">${label("lifecycle", c.lifecycleStage)}</strong>
+      — <small>${t("lifecycleBasis", { count: c.purchases.count, last: dateTime(c.purchases.lastAt),
+        stage: label("stage", c.stage), open })}</small></p>
+    <p><strong id="profile-tier">${label("tier", c.tier)}</strong>
+      — <small>${t("tierBasis", { total: money(c.purchases.total) })}</small></p>
+  </section>`;
+}
+
+function Activity({ c }) {
+  return html`<section aria-labelledby="activity-title" class="card">
+    <h2 id="activity-title">${t("purchases")} · ${t("touches")}</h2>
+    <dl>
+      <${Field} name="purchaseCount">${c.purchases.count}<//>
+      <${Field} name="purchaseTotal"><span id="profile-total">${money(c.purchases.total)}</span><//>
+      <${Field} name="firstPurchase">${dateTime(c.purchases.firstAt)}<//>
+      <${Field} name="lastPurchase">${dateTime(c.purchases.lastAt)}<//>
+      <${Field} name="touchCount">${c.touches.count}<//>
+      <${Field} name="lastTouch">${dateTime(c.touches.lastAt)}<//>
+      <${Field} name="channel">${c.touches.byChannel.map(
+        (b) => html`<span class="tag">${label("channel", b.channel)} ${b.count}</span>`)}<//>
+    </dl>
+  </section>`;
+}
+
+function Orders({ c }) {
+  const orders = c.orders.edges.map((e) => e.node);
+  return html`<section aria-labelledby="orders-title" class="card wide">
+    <h2 id="orders-title">${t("orders")}</h2>
+    ${orders.length === 0 ? html`<p>${t("nothing")}</p>` : html`<table class="list" id="orders">
+      <thead><tr><th scope="col">${t("orderId")}</th><th scope="col">${t("occurredAt")}</th>
+        <th scope="col">${t("amount")}</th><th scope="col">${t("purchaseTotal")}</th></tr></thead>
+      <tbody>${orders.map((o) => html`<tr>
+        <td>${o.orderId}</td><td>${dateTime(o.at)}</td>
+        <td class="number">${o.total} ${o.currency}</td>
+        <td class="number">${money(o.totalCny)}</td></tr>`)}</tbody>
+    </table>`}
+  </section>`;
+}
+
+function Complaints({ c }) {
+  return html`<section aria-labelledby="complaints-title" class="card wide">
+    <h2 id="complaints-title">${t("complaints")}</h2>
+    ${c.complaints.length === 0 ? html`<p>${t("nothing")}</p>` : html`<table class="list">
+      <thead><tr><th scope="col">${t("category")}</th><th scope="col">${t("severity")}</th>
+        <th scope="col">${t("status")}</th><th scope="col">${t("filedAt")}</th>
+        <th scope="col">${t("description")}</th><th scope="col">${t("resolution")}</th></tr></thead>
+      <tbody>${c.complaints.map((x) => html`<tr>
+        <td>${x.category}</td><td>${label("severity", x.severity)}</td>
+        <td>${label("complaintStatus", x.status)}</td><td>${dateTime(x.filedAt)}</td>
+        <td><${Personal} value=${x.description} customer=${c} /></td>
+        <td><${Personal} value=${x.resolution} customer=${c} /></td></tr>`)}</tbody>
+    </table>`}
+  </section>`;
+}
+
+function LiveFeed({ events }) {
+  return html`<section aria-labelledby="live-title" class="card">
+    <h2 id="live-title">${t("live")}</h2>
+    <p><small>${t("liveHint")}</small></p>
+    <ul id="live-feed" aria-live="polite">
+      ${events.map((e) => html`<li data-type=${e.type}>${dateTime(e.occurredAt)}
+        <code>${e.type}</code> ${e.actor ?? ""}</li>`)}
+    </ul>
+  </section>`;
+}
+
+export function Profile({ session, id }) {
+  const [state, setState] = useState({ customer: null, error: null });
+  const [atLeast, setAtLeast] = useState(null);
+  const [events, setEvents] = useState([]);
+
+  useEffect(() => {
+    gql(PROFILE, { id, atLeast })
+      .then((data) => setState({ customer: data.customer, error: null }))
+      .catch((error) => setState({ customer: null, error }));
+  }, [id, atLeast]);
+
+  // Another user's change arrives as an event; reload once the read models include it.
+  useEffect(() => subscribe(LIVE, { id }, ({ customerEvents: event }) => {
+    setEvents((list) => [event, ...list].slice(0, 20));
+    setAtLeast(event.position);
+  }), [id]);
+
+  const c = state.customer && { ...state.customer, masked: !can(session, "seePersonal") };
+  if (state.error) return html`<${ErrorNote} error=${state.error} />`;
+  if (!c) return html`<${Loading} />`;
+  return html`<article aria-labelledby="profile-title" class="profile">
+    <h1 id="profile-title"><${Personal} value=${c.name} customer=${c} /></h1>
+    <p class="actions">
+      ${can(session, "audit") && html`<a href="#/compliance/${c.id}">${t("audit")}</a>`}
+      <code>${c.id}</code>
+    </p>
+    <div class="grid">
+      <${Details} c=${c} />
+      <${Standing} c=${c} />
+      <${Activity} c=${c} />
+      <${LiveFeed} events=${events} />
+      <${Orders} c=${c} />
+      <${Complaints} c=${c} />
+      ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version} />`}
+    </div>
+  </article>`;
+}
+

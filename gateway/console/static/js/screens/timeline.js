@@ -1,0 +1,33 @@
+// A customer's timeline (Customer.timeline, newest first), reloaded when its version moves.
+import { html } from "../ui.js";
+import { gqlWithFallback } from "../api.js";
+import { t } from "../i18n.js";
+import { dateTime } from "../format.js";
+import { ErrorNote, Loading, useQuery } from "../components.js";
+
+const TIMELINE = `query Timeline($id: ID!) {
+  customer(id: $id) { id timeline(first: 50) {
+    edges { node { id kind at actor position summary } }
+  } }
+}`;
+const WITHOUT = `query NoTimeline($id: ID!) { customer(id: $id) { id } }`;
+
+export function Timeline({ id, version }) {
+  const { data, error, loading } = useQuery(
+    () => gqlWithFallback(TIMELINE, WITHOUT, { id }), [id, version]);
+  let body;
+  if (error) body = html`<${ErrorNote} error=${error} />`;
+  else if (!data) body = html`<${Loading} />`;
+  else if (!data.full) body = html`<p class="notice">${t("timelineMissing")}</p>`;
+  else {
+    const entries = data.data.customer?.timeline.edges.map((e) => e.node) ?? [];
+    body = html`<ol id="timeline" aria-busy=${loading}>
+      ${entries.map((e) => html`<li data-kind=${e.kind}>
+        <time datetime=${e.at}>${dateTime(e.at)}</time> <code>${e.kind}</code>
+        ${e.summary} <small>${e.actor ?? ""}</small></li>`)}
+    </ol>`;
+  }
+  return html`<section aria-labelledby="timeline-title" class="card wide">
+    <h2 id="timeline-title">${t("timeline")}</h2>${body}
+  </section>`;
+}

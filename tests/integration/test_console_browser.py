@@ -1,0 +1,363 @@
+"""The web console in a real headless Chromium, against the real gateway, database,
+broker and relay. Every request not for the gateway is blocked, and none may be tried.
+Screenshots of every screen go to tests/results/screens/."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.integration.support.browser import (
+    TIMEZONE,
+    ConsoleSite,
+    launch,
+    new_context,
+    screenshot,
+    sign_in,
+)
+from tests.integration.support.servers import ServerSet
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def site(servers: ServerSet) -> Iterator[ConsoleSite]:
+    started = ConsoleSite.start(servers)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, site: ConsoleSite) -> Iterator[Page]:
+    context, guard = new_context(browser, site)
+    yield context.new_page()
+    context.close()
+    assert guard.foreign == [], f"requests outside the gateway: {guard.foreign}"
+    assert guard.script_errors == [], f"uncaught script errors: {guard.script_errors}"
+
+
+def card(page: Page, customer_id: str) -> Any:
+    return page.locator(f'.board-card[data-customer="{customer_id}"]')
+
+
+def column(page: Page, stage: str) -> Any:
+    return page.locator(f'.column[data-stage="{stage}"]')
+
+
+def drag(page: Page, customer_id: str, stage: str) -> None:
+    """Drag a card by its edge (its middle holds the keyboard controls) onto a column."""
+    card(page, customer_id).drag_to(column(page, stage), source_position={"x": 4, "y": 4})
+
+
+def test_search_open_the_profile_move_on_the_board_and_the_timeline_gains_it(
+    page: Page, site: ConsoleSite
+) -> None:
+    customer = site.register("林晓峰", email="xiaofeng@example.com", company="青松贸易")
+    site.register("Someone Else", email="else@example.com")
+    sign_in(page, site, "sales", "li.na")
+    screenshot(page, "customers")
+    page.get_by_label("搜索", exact=True).fill("晓峰")
+    page.get_by_role("button", name="搜索").click()
+    rows = page.locator("table.list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("xiaofeng@example.com")
+    rows.first.get_by_role("link").click()
+    expect(page.locator("#profile-title")).to_have_text("林晓峰")
+    expect(page).to_have_url(re.compile(f"#/customers/{customer}$"))
+    expect(page.locator("#profile-stage")).to_have_text("线索")
+    timeline = page.locator("#timeline li")
+    expect(timeline).to_have_count(1)
+    expect(timeline.first).to_have_attribute("data-kind", "REGISTERED")
+    screenshot(page, "profile")
+
+    page.locator("#nav-board").click()
+    drag(page, customer, "CONTACTED")
+    expect(column(page, "CONTACTED").locator(f'[data-customer="{customer}"]')).to_be_visible()
+    card(page, customer).get_by_role("link").click()
+    expect(page.locator("#profile-stage")).to_have_text("已联系")
+    expect(timeline).to_have_count(2)
+    expect(timeline.first).to_have_attribute("data-kind", "STAGE_MOVE")
+    expect(timeline.first).to_contain_text("li.na")
+
+
+def test_drag_on_the_board_reaches_a_second_session_live(
+    browser: Any, page: Page, site: ConsoleSite
+) -> None:
+    customer = site.register("周雨桐", email="yutong@example.com")
+    watcher_context, watcher_guard = new_context(browser, site)
+    watcher = watcher_context.new_page()
+    try:
+        sign_in(watcher, site, "support", "wang.fang")
+        watcher.goto(f"{site.origin}/#/customers/{customer}")
+        expect(watcher.locator("#profile-stage")).to_have_text("线索")
+
+        sign_in(page, site, "sales", "li.na")
+        page.locator("#nav-board").click()
+        drag(page, customer, "QUALIFIED")
+        expect(column(page, "QUALIFIED").locator(f'[data-customer="{customer}"]')).to_be_visible()
+        screenshot(page, "board")
+
+        # The other user's screen changes without a reload: the move arrives live.
+        expect(watcher.locator("#profile-stage")).to_have_text("已确认", timeout=30_000)
+        expect(watcher.locator("#live-feed li").first).to_contain_text("stage")
+        screenshot(watcher, "profile-live")
+    finally:
+        watcher_context.close()
+    assert watcher_guard.foreign == [] and watcher_guard.script_errors == []
+
+
+def test_an_illegal_move_shows_the_api_error_by_the_card(page: Page, site: ConsoleSite) -> None:
+    won = site.register("郑凯")
+    site.data(
+        "mutation($i: MoveStageInput!) { moveStage(input: $i) { customer { id } } }",
+        {"i": {"customerId": won, "to": "WON"}},
+    )
+    sign_in(page, site, "sales")
+    page.locator("#nav-board").click()
+    drag(page, won, "LEAD")
+    error = card(page, won).get_by_role("alert")
+    expect(error).to_contain_text("RULE")
+    expect(column(page, "WON").locator(f'[data-customer="{won}"]')).to_be_visible()
+    screenshot(page, "board-error")
+
+
+def test_the_keyboard_moves_a_card_too(page: Page, site: ConsoleSite) -> None:
+    customer = site.register("孙悦")
+    sign_in(page, site, "sales")
+    page.locator("#nav-board").click()
+    move_to = card(page, customer).get_by_label("移至阶段")
+    move_to.focus()
+    move_to.select_option("PROPOSAL")
+    move_to.press("Tab")
+    page.keyboard.press("Tab")  # past the reason, which only a move backwards needs
+    page.keyboard.press("Enter")
+    expect(column(page, "PROPOSAL").locator(f'[data-customer="{customer}"]')).to_be_visible()
+
+
+def test_forms_show_the_field_the_api_names(page: Page, site: ConsoleSite) -> None:
+    sign_in(page, site, "sales")
+    page.locator("#nav-forms").click()
+    form = page.locator("#form-register")
+    form.get_by_label("姓名").fill("钱多多")
+    form.get_by_label("邮箱").fill("not-an-email")
+    form.get_by_role("button", name="提交").click()
+    error = page.locator("#register-email-error")
+    expect(error).to_contain_text("VALIDATION")
+    expect(form.get_by_label("邮箱")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "forms-error")
+    form.get_by_label("邮箱").fill("duoduo@example.com")
+    form.get_by_role("button", name="提交").click()
+    expect(form.get_by_role("status")).to_contain_text("已保存")
+    found = site.data('{ customers(filter: {text: "duoduo@example.com"}) { totalCount } }')
+    assert found["customers"]["totalCount"] == 1
+
+    page.locator("#tab-purchase").click()
+    purchase = page.locator("#form-purchase")
+    purchase.get_by_label("客户 ID").fill(site.register("买家"))
+    purchase.get_by_label("订单号").fill("SO-1")
+    purchase.get_by_label("商品编码").fill("SKU-1")
+    purchase.get_by_label("数量").fill("0")
+    purchase.get_by_label("单价").fill("10.00")
+    purchase.get_by_role("button", name="提交").click()
+    expect(page.locator('[id="purchase-lines[0].quantity-error"]')).to_contain_text("VALIDATION")
+
+
+def test_a_sales_token_sees_no_compliance_screen_and_the_api_refuses(
+    page: Page, site: ConsoleSite
+) -> None:
+    customer = site.register("吴敏")
+    sign_in(page, site, "sales")
+    expect(page.locator("#nav-customers")).to_be_visible()
+    expect(page.locator("#nav-compliance")).to_have_count(0)
+    page.goto(f"{site.origin}/#/compliance/{customer}")
+    expect(page.get_by_role("alert")).to_contain_text("无权")
+    # The rule lives in the API: the same token asking directly is refused.
+    answer = page.evaluate(
+        """async (query) => {
+            const token = sessionStorage.getItem("crm-token");
+            const response = await fetch("/graphql", { method: "POST",
+              headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+              body: JSON.stringify({ query }) });
+            return response.json();
+        }""",
+        f'{{ auditTrail(customerId: "{customer}") {{ edges {{ cursor }} }} }}',
+    )
+    assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_an_analyst_sees_masked_personal_fields(page: Page, site: ConsoleSite) -> None:
+    customer = site.register("冯静怡", email="jingyi@example.com", phone="+8613800138000")
+    sign_in(page, site, "analyst")
+    expect(page.locator("#nav-compliance")).to_have_count(0)
+    expect(page.locator("#nav-forms")).to_have_count(0)
+    row = page.locator(f'tr[data-customer="{customer}"]')
+    expect(row.locator(".masked")).to_have_count(3)
+    page.goto(f"{site.origin}/#/customers/{customer}")
+    expect(page.locator('[data-field="email"] .masked')).to_be_visible()
+    content = page.content()
+    assert "冯静怡" not in content and "jingyi@example.com" not in content
+    screenshot(page, "profile-analyst")
+
+
+def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
+    page: Page, site: ConsoleSite
+) -> None:
+    personal = ["褚思远", "siyuan@example.com", "+8613900139000", "13900139000"]
+    customer = site.register(personal[0], email=personal[1], phone=personal[2], company="远航")
+    site.data(
+        "mutation($i: TagCustomerInput!) { tagCustomer(input: $i) { customer { id } } }",
+        {"i": {"customerId": customer, "add": ["vip-watch"]}},
+    )
+    sign_in(page, site, "compliance", "zhao.li")
+    page.locator("#nav-compliance").click()
+    page.get_by_label("选择客户").fill("思远")
+    page.get_by_role("button", name="搜索").click()
+    page.get_by_role("link", name=personal[0]).click()
+    trail = page.locator("#audit-trail > tbody > tr")
+    expect(trail).to_have_count(2)
+    expect(trail.first).to_contain_text("test-setup")
+    # Field-level history: the registration's fields, before (none) and after.
+    expect(trail.first.locator("table.changes")).to_contain_text("siyuan@example.com")
+    expect(trail.nth(1).locator("table.changes")).to_contain_text("vip-watch")
+    expect(page.locator("#asof-state")).to_contain_text(personal[0])
+    expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["customer"]["email"] == personal[1]
+    assert [e["type"] for e in exported["events"]] == [
+        "crm.customer.registered.v1",
+        "crm.customer.tagged.v1",
+    ]
+    screenshot(page, "compliance")
+
+    erase = page.locator("#erase")
+    erase.get_by_label("删除原因").fill("data subject request")
+    expect(erase.get_by_role("button", name="删除个人数据")).to_be_disabled()
+    erase.get_by_label("请输入客户 ID 以确认").fill(customer)
+    erase.get_by_role("button", name="删除个人数据").click()
+    expect(erase.get_by_role("status")).to_contain_text("个人数据已删除")
+    expect(trail).to_have_count(3)
+    # Every moment's state lost the personal data too, the one the slider showed included.
+    expect(page.locator("#asof-state")).to_contain_text("已删除")
+    page.get_by_label(re.compile("截至")).fill("0")
+    expect(page.locator("#asof-state")).to_contain_text("远航")
+    expect(page.locator("#asof-state")).not_to_contain_text(personal[0])
+    screenshot(page, "compliance-erased")
+
+    # Every screen the customer appears on, and whether it names the customer's id.
+    screens = {
+        "#/customers": False,
+        f"#/customers/{customer}": True,
+        "#/board": False,
+        "#/complaintQueue": False,
+        f"#/compliance/{customer}": True,
+    }
+    for screen, names_the_id in screens.items():
+        page.goto(f"{site.origin}/{screen}")
+        page.wait_for_load_state("networkidle")
+        page.locator("#screen h1").first.wait_for()
+        content = page.content()
+        if names_the_id:  # the screen did load this very customer
+            assert customer in content, screen
+        for value in personal:
+            assert value not in content, (screen, value)
+    expect(page.locator("#audit-trail > tbody > tr")).to_have_count(3)
+
+
+def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
+    buyer = site.register("Dashboard Buyer", source="web")
+    site.data(
+        "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { id } } }",
+        {
+            "i": {
+                "customerId": buyer,
+                "orderId": "D-1",
+                "lines": [{"sku": "A", "quantity": 2, "unitPrice": "1234.50"}],
+            }
+        },
+    )
+    sign_in(page, site, "admin")
+    page.locator("#nav-dashboard").click()
+    expect(page.locator("#funnel tbody tr")).to_have_count(7)  # LEAD … WON
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    page.get_by_label("开始").fill((today - timedelta(days=1)).isoformat())
+    page.get_by_label("结束").fill(today.isoformat())
+    page.get_by_label("来源").fill("web")
+    page.get_by_role("button", name="应用").click()
+    # Only the customer registered today from "web" is in that window.
+    expect(page.locator("#funnel tbody tr").first.locator("td.number").first).to_have_text("1")
+    expect(page.locator("#lifecycle")).to_contain_text("新客户")
+    this_month = datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m")
+    expect(page.locator("#revenue tr").last).to_contain_text(this_month)
+    expect(page.locator("#revenue tr").last).to_contain_text("¥2,469.00")
+    screenshot(page, "dashboard")
+
+    # Dates in the deployment's zone (Asia/Shanghai), whatever the browser's (UTC here).
+    shown = page.evaluate(
+        "async () => (await import('/static/js/format.js')).dateTime('2024-01-01T00:00:00Z')"
+    )
+    assert "08:00" in shown and "2024" in shown, shown
+
+    page.get_by_label("语言").select_option("en")
+    expect(page.locator("#nav-customers")).to_have_text("Customers")
+    expect(page.locator("#funnel")).to_contain_text("Lead")
+    page.goto(f"{site.origin}/#/customers/{buyer}")
+    expect(page.locator("#profile-total")).to_have_text("¥2,469.00")
+    expect(page.locator("#orders tbody tr")).to_contain_text("D-1")
+    screenshot(page, "profile-english")
+
+
+def test_graphiql_renders_with_only_the_gateway_reachable(page: Page, site: ConsoleSite) -> None:
+    page.goto(f"{site.origin}/graphql")
+    expect(page.locator(".graphiql-container")).to_be_visible()
+    expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("FirstCustomers")
+    # GraphiQL's own editors (CodeMirror's hidden textareas) are not ours to label.
+    screenshot(page, "graphiql", check_labels=False)
+
+
+def test_the_complaint_queue_assigns_in_place(page: Page, site: ConsoleSite) -> None:
+    customer = site.register("投诉人")
+    filed = site.data(
+        "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { complaint { id } } }",
+        {
+            "i": {
+                "customerId": customer,
+                "category": "delivery",
+                "severity": "HIGH",
+                "description": "包裹迟到三天",
+            }
+        },
+    )
+    complaint = filed["fileComplaint"]["complaint"]["id"]
+    sign_in(page, site, "support", "wang.fang")
+    page.locator("#nav-complaintQueue").click()
+    row = page.locator(f'tr[data-complaint="{complaint}"]')
+    expect(row).to_contain_text("包裹迟到三天")
+    row.get_by_label("处理人").fill("wang.fang")
+    row.get_by_role("button", name="指派").click()
+    page.get_by_label("处理人", exact=True).first.fill("wang.fang")
+    page.get_by_label("处理人", exact=True).first.press("Tab")  # the filter: change on blur
+    expect(page.locator(f'tr[data-complaint="{complaint}"]')).to_be_visible()
+    screenshot(page, "complaint-queue")
+    assigned = site.data(f'{{ customer(id: "{customer}") {{ complaints {{ assignee }} }} }}')
+    assert assigned["customer"]["complaints"] == [{"assignee": "wang.fang"}]
