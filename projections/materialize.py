@@ -160,6 +160,7 @@ def _record(m: Materialized) -> dict[str, Any]:
         "lifecycle_stage": d.lifecycle_stage,
         "lifecycle_reason": d.reason,
         "tier": d.tier,
+        "tier_reason": d.tier_reason,
         "derived_as_of": d.as_of,
         "valid_until": d.valid_until,
         "purchase_count": len(f.purchases),
@@ -179,6 +180,7 @@ def _record(m: Materialized) -> dict[str, Any]:
 WRITE_SQL: Final = """
 UPDATE rm_customers AS c SET
     lifecycle_stage = r.lifecycle_stage, lifecycle_reason = r.lifecycle_reason, tier = r.tier,
+    tier_reason = r.tier_reason,
     derived_as_of = r.derived_as_of, valid_until = r.valid_until,
     purchase_count = r.purchase_count, purchase_total = r.purchase_total,
     first_purchase_at = r.first_purchase_at, last_purchase_at = r.last_purchase_at,
@@ -186,7 +188,8 @@ UPDATE rm_customers AS c SET
     touches_by_channel = r.touches_by_channel, open_complaints = r.open_complaints,
     merged_ids = r.merged_ids
 FROM jsonb_to_recordset(%s) AS r(
-    id uuid, lifecycle_stage text, lifecycle_reason text, tier text, derived_as_of timestamptz,
+    id uuid, lifecycle_stage text, lifecycle_reason text, tier text, tier_reason text,
+    derived_as_of timestamptz,
     valid_until timestamptz, purchase_count integer, purchase_total numeric,
     first_purchase_at timestamptz, last_purchase_at timestamptz, touch_count integer,
     last_touch_at timestamptz, touches_by_channel jsonb, open_complaints integer,

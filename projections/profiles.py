@@ -93,6 +93,8 @@ def _view(row: Mapping[str, Any]) -> CustomerView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_position=row["last_position"],
+        lifecycle_reason=row.get("lifecycle_reason") or "",
+        tier_reason=row.get("tier_reason") or "",
     )
 
 

@@ -61,6 +61,7 @@ DERIVED_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("lifecycle_stage", "text", "NOT NULL DEFAULT 'PROSPECT'"),
     ("lifecycle_reason", "text", ""),
     ("tier", "text", "NOT NULL DEFAULT 'BRONZE'"),
+    ("tier_reason", "text", ""),
     ("derived_as_of", "timestamptz", ""),
     ("valid_until", "timestamptz", ""),
     ("purchase_count", "integer", "NOT NULL DEFAULT 0"),

@@ -105,6 +105,8 @@ class CustomerView:
     created_at: datetime
     updated_at: datetime
     last_position: int
+    lifecycle_reason: str = ""  # the rule that put it at `lifecycle_stage`, in words
+    tier_reason: str = ""  # the purchases `tier` was decided on, in words
 
 
 @dataclass(frozen=True)

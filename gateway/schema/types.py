@@ -234,13 +234,30 @@ class Customer(Node):
     def stage(self) -> PipelineStage:
         return PipelineStage(self.view.stage)
 
-    @strawberry.field(description="Derived at query time from purchases, stage, complaints.")
+    @strawberry.field(
+        description="From purchases, stage and complaints (RULES.md), kept up to date by the "
+        "projections, and by the scheduler when time alone moves it (day 91: AT_RISK)."
+    )
     def lifecycle_stage(self) -> LifecycleStage:
         return LifecycleStage(self.view.lifecycle_stage)
 
-    @strawberry.field(description="Derived at query time from the last 365 days of purchases.")
+    @strawberry.field(
+        description="Why the customer is at `lifecycleStage`: the rule that matched and its "
+        "facts, in words (e.g. no purchase for 91 days)."
+    )
+    def lifecycle_reason(self) -> str:
+        return self.view.lifecycle_reason
+
+    @strawberry.field(
+        description="From the purchases of the last 365 days in CNY (RULES.md), kept up to "
+        "date by the projections and the scheduler."
+    )
     def tier(self) -> Tier:
         return Tier(self.view.tier)
+
+    @strawberry.field(description="The purchases `tier` was decided on, in words.")
+    def tier_reason(self) -> str:
+        return self.view.tier_reason
 
     @strawberry.field
     def purchases(self) -> PurchaseSummary:

@@ -30,6 +30,7 @@ def at(days: float) -> str:
 
 PROFILE = """
   id version name email phone address company region source owner tags stage lifecycleStage
+  lifecycleReason tierReason
   tier forgotten mergedIds createdAt updatedAt
   purchases { count total firstAt lastAt }
   touches { count lastAt byChannel { channel count } }
@@ -142,6 +143,8 @@ async def test_every_customer_mutation_returns_its_payload_and_position(gw: Gate
     assert bought["purchases"]["count"] == 1
     assert bought["purchases"]["total"] == "6000.07"
     assert bought["tier"] == "SILVER" and bought["lifecycleStage"] == "NEW_CUSTOMER"
+    assert bought["lifecycleReason"].startswith("a purchase or stage")
+    assert bought["tierReason"].startswith("1 purchases totalling 6000.07 CNY")
     moved = await run("moveStage", {"to": "QUALIFIED", "occurredAt": at(4)})
     assert moved["stage"] == "QUALIFIED"
     assert positions == sorted(positions) and len(set(positions)) == len(positions)

@@ -11,7 +11,7 @@ import { Timeline } from "./timeline.js";
 const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
   customer(id: $id, atLeast: $atLeast) {
     id version name email phone address company industry region source owner tags
-    stage lifecycleStage tier forgotten mergedIds referredBy createdAt updatedAt
+    stage lifecycleStage lifecycleReason tier tierReason forgotten mergedIds referredBy createdAt updatedAt
     purchases { count total firstAt lastAt }
     orders(first: 10) { edges { node { orderId at currency total totalCny } } }
     touches { count lastAt byChannel { channel count } }
@@ -50,16 +50,18 @@ function Details({ c }) {
   </section>`;
 }
 
-// Lifecycle and tier are derived by the API; shown with the facts they are derived from.
+// Lifecycle and tier come with the API's reason (the rule that matched), and the facts.
 function Standing({ c }) {
   const open = c.complaints.filter((x) => x.status !== "RESOLVED").length;
   return html`<section aria-labelledby="standing-title" class="card">
     <h2 id="standing-title">${t("lifecycle")} · ${t("tier")}</h2>
     <p><strong id="profile-lifecycle">${label("lifecycle", c.lifecycleStage)}</strong>
       — <small>${t("lifecycleBasis", { count: c.purchases.count, last: dateTime(c.purchases.lastAt),
-        stage: label("stage", c.stage), open })}</small></p>
+        stage: label("stage", c.stage), open })}</small>
+      <br /><small id="profile-lifecycle-reason">${c.lifecycleReason}</small></p>
     <p><strong id="profile-tier">${label("tier", c.tier)}</strong>
-      — <small>${t("tierBasis", { total: money(c.purchases.total) })}</small></p>
+      — <small>${t("tierBasis", { total: money(c.purchases.total) })}</small>
+      <br /><small id="profile-tier-reason">${c.tierReason}</small></p>
   </section>`;
 }
 
