@@ -28,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.messages import (
+    AddNote,
     AnswerSatisfactionSurvey,
     AssignComplaint,
     AssignOwner,
@@ -59,6 +60,7 @@ from demo.vocabulary import (
     INDUSTRIES,
     LOST_REASONS,
     NEEDS,
+    NOTES,
     OUTCOMES,
     REASSIGN_REASONS,
     REGIONS,
@@ -108,6 +110,8 @@ CONSENT_WITHDRAW_RATE = 0.12
 COMPLAINT_RATE_BUYER = 0.22
 COMPLAINT_RATE_OTHER = 0.03
 SURVEY_AFTER_PURCHASE = 0.3
+# A salesperson writes a note after the touches before a stage move this often.
+NOTE_RATE = 0.35
 FOREIGN_RATE = 0.12
 TENURE_FOR_FULL_FUNNEL = 120  # days before a customer's odds stop being scaled down
 
@@ -308,6 +312,11 @@ class StoryWriter:
         touches = {"CONTACTED": (1, 2), "QUALIFIED": (1, 2), "WON": (0, 1)}.get(target, (1, 3))
         for _ in range(rng.randint(*touches)):
             story.steps.append(self._touch(rng, story))
+        # Notes draw from their own generator, so the rest of every story (and the seeds
+        # tests pick for a merge or a forget) stays what it was before notes existed.
+        side = random.Random(f"note:{story.customer_id}:{len(story.steps)}")
+        if side.random() < NOTE_RATE:
+            story.steps.append(self._note(side, story))
         if target == "QUALIFIED":
             for _ in range(rng.randint(1, 2)):
                 story.steps.append(self._need(rng, story))
@@ -368,6 +377,17 @@ class StoryWriter:
                 "direction": "INBOUND" if rng.random() < 0.3 else "OUTBOUND",
                 "summary": template.format(product=product, region=pick(rng, REGIONS)),
                 "outcome": rng.choice(OUTCOMES),
+            },
+        )
+
+    def _note(self, rng: random.Random, story: Story) -> Step:
+        text = rng.choice(NOTES).format(product=rng.choice(CATALOGUE).name)
+        return Step(
+            AddNote,
+            {
+                "customer_id": story.customer_id,
+                "text": text,
+                "note_id": f"note-{uuid_from(rng).hex[:16]}",
             },
         )
 

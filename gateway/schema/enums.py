@@ -12,7 +12,15 @@ import enum
 
 import strawberry
 
-from events.vocabulary import Channel, ComplaintStatus, Direction, PipelineStage, Severity
+from events.vocabulary import (
+    Channel,
+    ComplaintStatus,
+    Direction,
+    PipelineStage,
+    Severity,
+    TaskKind,
+    TaskStatus,
+)
 from projections.timeline_kinds import TimelineKind
 from projections.vocabulary import LifecycleStage, Tier
 
@@ -25,6 +33,8 @@ __all__ = [
     "PipelineStage",
     "Severity",
     "SortDirection",
+    "TaskKind",
+    "TaskStatus",
     "Tier",
     "TimelineKind",
 ]
@@ -38,6 +48,8 @@ for _vocabulary in (
     Tier,
     ComplaintStatus,
     Severity,
+    TaskKind,
+    TaskStatus,
 ):
     strawberry.enum(_vocabulary)
 strawberry.enum(

@@ -23,6 +23,7 @@ from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import (
+    AddNote,
     AnswerSatisfactionSurvey,
     ChangeContactDetails,
     CommandContext,
@@ -87,6 +88,7 @@ def personal_history(service: CommandService) -> UUID:
             customer_id=cid, channel="PHONE", summary=f"called {NAME}", occurred_at=at(2)
         ),
         RecordNeed(customer_id=cid, description=f"{NAME} wants a quote", occurred_at=at(3)),
+        AddNote(customer_id=cid, text=f"{NAME} prefers {EMAIL} after 6pm", occurred_at=at(3)),
         MoveStage(customer_id=cid, to="QUALIFIED", occurred_at=at(4)),
         TagCustomer(customer_id=cid, add=("vip",), occurred_at=at(4)),
         RecordPurchase(
@@ -203,7 +205,7 @@ def test_forgetting_reaches_every_copy(
     try:
         relay.publish_available()
         delivered = read_topic(kafka_bootstrap, kafka_topic, offsets)
-        assert len(delivered) == 12
+        assert len(delivered) == 13
         names = [e["data"]["name"] for e in delivered if e["data"].get("name")]
         assert names and all(n.startswith(WIRE_PREFIX) for n in names)  # sealed on the wire
         opened = EnvelopeOpener(app).open_all(delivered)
@@ -275,7 +277,7 @@ def test_forgetting_reaches_every_copy(
         assert any(WIRE_PREFIX in str(v) for e in sealed for v in e["data"].values())
         reopened = EnvelopeOpener(fresh).open_all(sealed)
         for envelope in reopened:
-            for name in ("name", "email", "phone", "summary", "description", "resolution"):
+            for name in ("name", "email", "phone", "summary", "description", "resolution", "text"):
                 assert envelope["data"].get(name) is None
         # The audit trail keeps every fact: type, time, position, actor.
         trail = replay(fresh, zelda)

@@ -76,6 +76,7 @@ def mutations(ids: dict[str, str]) -> dict[Permission, tuple[str, dict[str, Any]
         ),
         Permission.ASSIGN_OWNER: ("assignOwner", {"customerId": c, "owner": "amy"}),
         Permission.RECORD_NEED: ("recordNeed", {"customerId": c, "description": "desks"}),
+        Permission.ADD_NOTE: ("addNote", {"customerId": c, "text": "called, wants a demo"}),
         Permission.CHANGE_CONSENT: (
             "changeConsent",
             {"customerId": c, "purpose": "marketing", "granted": True},

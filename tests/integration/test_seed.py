@@ -108,6 +108,7 @@ def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
         "ForgetCustomer",
         "AnswerSatisfactionSurvey",
         "RecordNeed",
+        "AddNote",
         "AssignComplaint",
         "EscalateComplaint",
         "ChangeConsent",
