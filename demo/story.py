@@ -46,6 +46,7 @@ from commands.messages import (
     RecordPurchase,
     RegisterCustomer,
     ResolveComplaint,
+    ScheduleTask,
     TagCustomer,
 )
 from demo.people import Identity, People
@@ -70,11 +71,12 @@ from demo.vocabulary import (
     SUPPORT_AGENTS,
     SURVEY_COMMENTS,
     TAGS_BY_KIND,
+    TASK_TITLES,
     TOUCH_SUMMARIES,
     WIN_BACK_REASONS,
     Product,
 )
-from events.vocabulary import CHANNELS, PIPELINE_PATH
+from events.vocabulary import CHANNELS, PIPELINE_PATH, TASK_KINDS
 
 HISTORY_DAYS = 365
 CENT = Decimal("0.01")
@@ -112,6 +114,8 @@ COMPLAINT_RATE_OTHER = 0.03
 SURVEY_AFTER_PURCHASE = 0.3
 # A salesperson writes a note after the touches before a stage move this often.
 NOTE_RATE = 0.35
+# Customers in touch during the last 30 days that have a follow-up task due today.
+TASK_RATE = 0.3
 FOREIGN_RATE = 0.12
 TENURE_FOR_FULL_FUNNEL = 120  # days before a customer's odds stop being scaled down
 
@@ -175,7 +179,34 @@ class StoryWriter:
         else:
             self._plot(rng, story, earlier)
         self._time(rng, story)
+        self._follow_up(story)
         return story
+
+    def _follow_up(self, story: Story) -> None:
+        """Some customers still in touch get a follow-up task due today (a few already
+        past, so the scheduler marks them overdue). Its own generator keeps the rest of
+        the story as it was before tasks existed."""
+        side = random.Random(f"task:{story.customer_id}")
+        active = story.quiet_from > self.until - timedelta(days=30)
+        if story.closes or not active or side.random() >= TASK_RATE:
+            return
+        last = story.commands[-1].occurred_at or story.registered_at
+        scheduled = last + timedelta(seconds=1)
+        due = self.until + timedelta(hours=side.uniform(-3, 8))
+        due = max(due, scheduled + timedelta(minutes=5)).replace(second=0, microsecond=0)
+        kind = side.choice(TASK_KINDS)
+        step = Step(
+            ScheduleTask,
+            {
+                "customer_id": story.customer_id,
+                "task_id": uuid_from(side),
+                "kind": kind,
+                "title": TASK_TITLES[kind],
+                "assignee": side.choice(self.people.owners),
+                "due_at": due,
+            },
+        )
+        story.commands.append(step.at(scheduled))
 
     # -- plot ------------------------------------------------------------------------------
 

@@ -151,6 +151,13 @@ NOTES: Final = (
     "Asked for references from customers in the same industry",
 )
 
+TASK_TITLES: Final = {
+    "CALL_BACK": "回电确认报价细节",
+    "VISIT": "上门拜访,演示新版本",
+    "QUOTE_FOLLOW_UP": "跟进报价单,确认付款方式",
+    "CARE_CALL": "定期回访,了解使用情况",
+}
+
 TOUCH_SUMMARIES: Final = {
     "PHONE": (
         "电话回访,了解{product}的使用情况和新的需求",

@@ -109,6 +109,7 @@ def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
         "AnswerSatisfactionSurvey",
         "RecordNeed",
         "AddNote",
+        "ScheduleTask",
         "AssignComplaint",
         "EscalateComplaint",
         "ChangeConsent",
