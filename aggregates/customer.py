@@ -63,6 +63,7 @@ from events import (
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,
+    NoteAdded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
@@ -237,6 +238,22 @@ class Customer(Aggregate):
                 product_interest, field="productInterest", max_length=SHORT_TEXT_MAX
             ),
         )
+
+    def add_note(self, *, note_id: str, text: str, at: datetime) -> None:
+        """A note on the customer; its author is the command's actor (the event's)."""
+        when = self._command_time(at)
+        note = check_identifier(note_id, field="noteId", max_length=ID_MAX)
+        self.check_new_note(note)
+        self.trigger_event(
+            NoteAdded,
+            timestamp=when,
+            note_id=note,
+            text=require_text(text, field="text", max_length=DESCRIPTION_MAX),
+        )
+
+    def check_new_note(self, note_id: str) -> None:
+        if note_id in self._note_ids():
+            raise RuleViolated(f"note {note_id!r} is already recorded", field="noteId")
 
     def record_purchase(
         self,
@@ -418,6 +435,11 @@ class Customer(Aggregate):
         self.require_open()
         return require_aware(at)
 
+    def _note_ids(self) -> list[str]:
+        # A customer snapshotted before notes existed has no `note_ids` in its state.
+        ids: list[str] = getattr(self, "note_ids", [])
+        return ids
+
     def _contact_details(self) -> dict[str, str | None]:
         return {
             "name": self.name,
@@ -457,6 +479,7 @@ class Customer(Aggregate):
         self.touch_counts: dict[str, int] = {}
         self.last_touch_at: datetime | None = None
         self.need_count: int = 0
+        self.note_ids: list[str] = []
         self.survey_count: int = 0
         self.last_survey_score: int | None = None
         self.referrals: list[UUID] = []
@@ -494,6 +517,10 @@ class Customer(Aggregate):
     @when.register
     def _need_recorded(self, event: NeedRecorded) -> None:
         self.need_count += 1
+
+    @when.register
+    def _note_added(self, event: NoteAdded) -> None:
+        self.note_ids = [*self._note_ids(), event.note_id]
 
     @when.register
     def _purchase_recorded(self, event: PurchaseRecorded) -> None:

@@ -265,7 +265,12 @@ def subjects_statement(tables: ChainTables) -> sql.Composed:
 
 
 def scoped_creation_topics() -> list[str]:
-    """Topics of events that open a stream belonging to another customer (complaints)."""
-    from events import ComplaintFiled
+    """Topics of events that open a stream belonging to another customer (complaints,
+    tasks): every first event that names its customer."""
+    from events import ALL_EVENTS, CrmCreated, CustomerScoped
 
-    return [get_topic(ComplaintFiled)]
+    return [
+        get_topic(cls)
+        for cls in ALL_EVENTS
+        if issubclass(cls, CrmCreated) and issubclass(cls, CustomerScoped)
+    ]

@@ -19,24 +19,31 @@ from aggregates.complaint import Complaint
 from aggregates.customer import Customer
 from aggregates.errors import RuleViolated
 from aggregates.purchase import PurchaseLine
+from aggregates.task import Task
 from commands.messages import (
+    AddNote,
     AdvanceLifecycle,
     AnswerSatisfactionSurvey,
     AssignComplaint,
     AssignOwner,
+    CancelTask,
     ChangeConsent,
     ChangeContactDetails,
     Command,
+    CompleteTask,
     EscalateComplaint,
     FileComplaint,
     ForgetCustomer,
+    MarkTaskDue,
     MergeCustomers,
     MoveStage,
     RecordContactTouch,
     RecordNeed,
     RecordPurchase,
     RegisterCustomer,
+    RescheduleTask,
     ResolveComplaint,
+    ScheduleTask,
     TagCustomer,
 )
 from commands.unit_of_work import UnitOfWork
@@ -130,6 +137,12 @@ def record_need(uow: UnitOfWork, cmd: RecordNeed, at: datetime) -> Outcome:
         product_interest=cmd.product_interest,
         at=at,
     )
+    return Outcome(customer, customer.id)
+
+
+def add_note(uow: UnitOfWork, cmd: AddNote, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    customer.add_note(note_id=cmd.note_id or uuid4().hex, text=cmd.text, at=at)
     return Outcome(customer, customer.id)
 
 
@@ -240,12 +253,62 @@ def advance_lifecycle(uow: UnitOfWork, cmd: AdvanceLifecycle, at: datetime) -> O
     return Outcome(customer, customer.id)
 
 
+def schedule_task(uow: UnitOfWork, cmd: ScheduleTask, at: datetime) -> Outcome:
+    uow.check_new(cmd.expected_version)
+    customer = uow.customer(cmd.customer_id)
+    task = Task.schedule(
+        task_id=cmd.task_id or uuid4(),
+        customer=customer,
+        kind=cmd.kind,
+        title=cmd.title,
+        assignee=cmd.assignee,
+        due_at=cmd.due_at,
+        at=at,
+    )
+    uow.add(task, field="taskId")
+    return Outcome(task, customer.id)
+
+
+def _open_task(uow: UnitOfWork, task_id: UUID, expected: int | None) -> Task:
+    """A task whose customer is not forgotten (the store re-checks at commit)."""
+    task = uow.task(task_id)
+    uow.check_version(task, expected)
+    if uow.app.keys.is_forgotten(task.customer_id):
+        raise RuleViolated(f"customer {task.customer_id} is forgotten; no new commands")
+    return task
+
+
+def reschedule_task(uow: UnitOfWork, cmd: RescheduleTask, at: datetime) -> Outcome:
+    task = _open_task(uow, cmd.task_id, cmd.expected_version)
+    task.reschedule(due_at=cmd.due_at, at=at)
+    return Outcome(task, task.customer_id)
+
+
+def complete_task(uow: UnitOfWork, cmd: CompleteTask, at: datetime) -> Outcome:
+    task = _open_task(uow, cmd.task_id, cmd.expected_version)
+    task.complete(outcome=cmd.outcome, at=at)
+    return Outcome(task, task.customer_id)
+
+
+def cancel_task(uow: UnitOfWork, cmd: CancelTask, at: datetime) -> Outcome:
+    task = _open_task(uow, cmd.task_id, cmd.expected_version)
+    task.cancel(reason=cmd.reason, at=at)
+    return Outcome(task, task.customer_id)
+
+
+def mark_task_due(uow: UnitOfWork, cmd: MarkTaskDue, at: datetime) -> Outcome:
+    task = _open_task(uow, cmd.task_id, cmd.expected_version)
+    task.fall_due(at=at)
+    return Outcome(task, task.customer_id)
+
+
 HANDLERS: dict[type[Command], Handler] = {
     RegisterCustomer: register_customer,
     ChangeContactDetails: change_contact_details,
     TagCustomer: tag_customer,
     RecordContactTouch: record_contact_touch,
     RecordNeed: record_need,
+    AddNote: add_note,
     RecordPurchase: record_purchase,
     MoveStage: move_stage,
     AssignOwner: assign_owner,
@@ -258,4 +321,9 @@ HANDLERS: dict[type[Command], Handler] = {
     MergeCustomers: merge_customers,
     ForgetCustomer: forget_customer,
     AdvanceLifecycle: advance_lifecycle,
+    ScheduleTask: schedule_task,
+    RescheduleTask: reschedule_task,
+    CompleteTask: complete_task,
+    CancelTask: cancel_task,
+    MarkTaskDue: mark_task_due,
 }

@@ -39,7 +39,7 @@ from commands.recorder import StoredResult
 KEY_FIELD = "idempotencyKey"
 
 # Fields naming the stream or customer a command is about, for rows without fingerprint.
-_TARGET_FIELDS = ("customer_id", "complaint_id", "survivor_id")
+_TARGET_FIELDS = ("customer_id", "complaint_id", "task_id", "survivor_id")
 
 ScopedKey = tuple[str, str]
 

@@ -121,6 +121,15 @@ class RecordNeed(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AddNote(Command):
+    """A note on a customer, authored by the context's actor; `note_id` generated if absent."""
+
+    customer_id: UUID
+    text: str
+    note_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PurchaseLineInput:
     """One order line as sent; `unit_price` as Decimal or decimal text, never float."""
 
@@ -237,12 +246,52 @@ class AdvanceLifecycle(Command):
     tier_reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScheduleTask(Command):
+    """A follow-up task (`kind`: CALL_BACK, VISIT, QUOTE_FOLLOW_UP, CARE_CALL) for
+    `assignee` about a customer, due at `due_at` (after `occurred_at`)."""
+
+    customer_id: UUID
+    kind: str
+    title: str
+    assignee: str
+    due_at: datetime
+    task_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RescheduleTask(Command):
+    task_id: UUID
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompleteTask(Command):
+    task_id: UUID
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelTask(Command):
+    task_id: UUID
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkTaskDue(Command):
+    """Issued by the scheduler (actor ``system:scheduler``) for an open task whose due
+    time has passed; records `TaskFellDue`, or nothing if it is no longer due."""
+
+    task_id: UUID
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     RegisterCustomer,
     ChangeContactDetails,
     TagCustomer,
     RecordContactTouch,
     RecordNeed,
+    AddNote,
     RecordPurchase,
     MoveStage,
     AssignOwner,
@@ -255,4 +304,9 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     MergeCustomers,
     ForgetCustomer,
     AdvanceLifecycle,
+    ScheduleTask,
+    RescheduleTask,
+    CompleteTask,
+    CancelTask,
+    MarkTaskDue,
 )

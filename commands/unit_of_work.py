@@ -25,6 +25,7 @@ from aggregates.complaint import Complaint
 from aggregates.customer import Customer
 from aggregates.errors import Conflict, NotFound
 from aggregates.policy import Policy
+from aggregates.task import Task
 from commands.application import CrmApplication
 from commands.recorder import EventKey
 
@@ -89,6 +90,9 @@ class UnitOfWork:
 
     def complaint(self, complaint_id: UUID, *, field: str = "complaintId") -> Complaint:
         return self._get(complaint_id, Complaint, "complaint", field)
+
+    def task(self, task_id: UUID, *, field: str = "taskId") -> Task:
+        return self._get(task_id, Task, "task", field)
 
     def _get(self, aggregate_id: UUID, cls: type[A], kind: str, field: str) -> A:
         found: Any = self._aggregates.get(aggregate_id)

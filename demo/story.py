@@ -28,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.messages import (
+    AddNote,
     AnswerSatisfactionSurvey,
     AssignComplaint,
     AssignOwner,
@@ -45,6 +46,7 @@ from commands.messages import (
     RecordPurchase,
     RegisterCustomer,
     ResolveComplaint,
+    ScheduleTask,
     TagCustomer,
 )
 from demo.people import Identity, People
@@ -59,6 +61,7 @@ from demo.vocabulary import (
     INDUSTRIES,
     LOST_REASONS,
     NEEDS,
+    NOTES,
     OUTCOMES,
     REASSIGN_REASONS,
     REGIONS,
@@ -68,11 +71,12 @@ from demo.vocabulary import (
     SUPPORT_AGENTS,
     SURVEY_COMMENTS,
     TAGS_BY_KIND,
+    TASK_TITLES,
     TOUCH_SUMMARIES,
     WIN_BACK_REASONS,
     Product,
 )
-from events.vocabulary import CHANNELS, PIPELINE_PATH
+from events.vocabulary import CHANNELS, PIPELINE_PATH, TASK_KINDS
 
 HISTORY_DAYS = 365
 CENT = Decimal("0.01")
@@ -108,6 +112,10 @@ CONSENT_WITHDRAW_RATE = 0.12
 COMPLAINT_RATE_BUYER = 0.22
 COMPLAINT_RATE_OTHER = 0.03
 SURVEY_AFTER_PURCHASE = 0.3
+# A salesperson writes a note after the touches before a stage move this often.
+NOTE_RATE = 0.35
+# Customers in touch during the last 30 days that have a follow-up task due today.
+TASK_RATE = 0.3
 FOREIGN_RATE = 0.12
 TENURE_FOR_FULL_FUNNEL = 120  # days before a customer's odds stop being scaled down
 
@@ -171,7 +179,34 @@ class StoryWriter:
         else:
             self._plot(rng, story, earlier)
         self._time(rng, story)
+        self._follow_up(story)
         return story
+
+    def _follow_up(self, story: Story) -> None:
+        """Some customers still in touch get a follow-up task due today (a few already
+        past, so the scheduler marks them overdue). Its own generator keeps the rest of
+        the story as it was before tasks existed."""
+        side = random.Random(f"task:{story.customer_id}")
+        active = story.quiet_from > self.until - timedelta(days=30)
+        if story.closes or not active or side.random() >= TASK_RATE:
+            return
+        last = story.commands[-1].occurred_at or story.registered_at
+        scheduled = last + timedelta(seconds=1)
+        due = self.until + timedelta(hours=side.uniform(-3, 8))
+        due = max(due, scheduled + timedelta(minutes=5)).replace(second=0, microsecond=0)
+        kind = side.choice(TASK_KINDS)
+        step = Step(
+            ScheduleTask,
+            {
+                "customer_id": story.customer_id,
+                "task_id": uuid_from(side),
+                "kind": kind,
+                "title": TASK_TITLES[kind],
+                "assignee": side.choice(self.people.owners),
+                "due_at": due,
+            },
+        )
+        story.commands.append(step.at(scheduled))
 
     # -- plot ------------------------------------------------------------------------------
 
@@ -308,6 +343,11 @@ class StoryWriter:
         touches = {"CONTACTED": (1, 2), "QUALIFIED": (1, 2), "WON": (0, 1)}.get(target, (1, 3))
         for _ in range(rng.randint(*touches)):
             story.steps.append(self._touch(rng, story))
+        # Notes draw from their own generator, so the rest of every story (and the seeds
+        # tests pick for a merge or a forget) stays what it was before notes existed.
+        side = random.Random(f"note:{story.customer_id}:{len(story.steps)}")
+        if side.random() < NOTE_RATE:
+            story.steps.append(self._note(side, story))
         if target == "QUALIFIED":
             for _ in range(rng.randint(1, 2)):
                 story.steps.append(self._need(rng, story))
@@ -368,6 +408,17 @@ class StoryWriter:
                 "direction": "INBOUND" if rng.random() < 0.3 else "OUTBOUND",
                 "summary": template.format(product=product, region=pick(rng, REGIONS)),
                 "outcome": rng.choice(OUTCOMES),
+            },
+        )
+
+    def _note(self, rng: random.Random, story: Story) -> Step:
+        text = rng.choice(NOTES).format(product=rng.choice(CATALOGUE).name)
+        return Step(
+            AddNote,
+            {
+                "customer_id": story.customer_id,
+                "text": text,
+                "note_id": f"note-{uuid_from(rng).hex[:16]}",
             },
         )
 

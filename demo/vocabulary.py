@@ -141,6 +141,23 @@ OUTCOMES: Final = (
 )
 
 # Touch summaries per channel; {product} and {region} are filled in by the generator.
+NOTES: Final = (
+    "客户决策人是采购部王经理,下周二前需要正式报价",
+    "对{product}很感兴趣,但预算要等下个季度批下来",
+    "客户提到竞争对手给了更低的价格,需要准备对比材料",
+    "约好月底上门演示,带上{product}的样机",
+    "客户希望先试用两周再决定,已申请试用账号",
+    "Prefers WeChat over phone; do not call before 10am",
+    "Asked for references from customers in the same industry",
+)
+
+TASK_TITLES: Final = {
+    "CALL_BACK": "回电确认报价细节",
+    "VISIT": "上门拜访,演示新版本",
+    "QUOTE_FOLLOW_UP": "跟进报价单,确认付款方式",
+    "CARE_CALL": "定期回访,了解使用情况",
+}
+
 TOUCH_SUMMARIES: Final = {
     "PHONE": (
         "电话回访,了解{product}的使用情况和新的需求",

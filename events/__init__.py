@@ -24,12 +24,20 @@ from events.customer import (
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,
+    NoteAdded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
     SatisfactionSurveyAnswered,
     StageMoved,
     TierChanged,
+)
+from events.task import (
+    TaskCancelled,
+    TaskCompleted,
+    TaskFellDue,
+    TaskRescheduled,
+    TaskScheduled,
 )
 
 ALL_EVENTS: tuple[type[CrmEvent], ...] = (
@@ -39,6 +47,7 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     CustomerUntagged,
     ContactTouchRecorded,
     NeedRecorded,
+    NoteAdded,
     PurchaseRecorded,
     StageMoved,
     OwnerAssigned,
@@ -54,6 +63,11 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     ComplaintEscalated,
     ComplaintAssigned,
     ComplaintResolved,
+    TaskScheduled,
+    TaskRescheduled,
+    TaskFellDue,
+    TaskCompleted,
+    TaskCancelled,
 )
 
 BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
@@ -79,10 +93,16 @@ __all__ = [
     "DuplicateMerged",
     "LifecycleStageChanged",
     "NeedRecorded",
+    "NoteAdded",
     "OwnerAssigned",
     "PurchaseRecorded",
     "ReferralRecorded",
     "SatisfactionSurveyAnswered",
     "StageMoved",
+    "TaskCancelled",
+    "TaskCompleted",
+    "TaskFellDue",
+    "TaskRescheduled",
+    "TaskScheduled",
     "TierChanged",
 ]

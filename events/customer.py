@@ -90,6 +90,18 @@ class NeedRecorded(CrmEvent):
         """Same fields: only where `product_interest` is stored changed (sealed from v2)."""
 
 
+class NoteAdded(CrmEvent):
+    """A note on the customer, written by the event's actor (its author).
+
+    The text is personal free text (whatever a salesperson types), so it is sealed under
+    the customer's key and reads as None once the customer is forgotten."""
+
+    TYPE = "crm.customer.note_added"
+    PERSONAL = ("text",)
+    note_id: str
+    text: str | None
+
+
 class PurchaseRecorded(CrmEvent):
     """v2 added currencies: v1 purchases were in CNY, so rate 1 and the same totals.
 

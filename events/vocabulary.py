@@ -60,6 +60,25 @@ class ComplaintStatus(enum.Enum):
     RESOLVED = "RESOLVED"
 
 
+class TaskKind(enum.Enum):
+    """What a follow-up task asks for (定期回访: CARE_CALL is the regular care call)."""
+
+    CALL_BACK = "CALL_BACK"
+    VISIT = "VISIT"
+    QUOTE_FOLLOW_UP = "QUOTE_FOLLOW_UP"
+    CARE_CALL = "CARE_CALL"
+
+
+class TaskStatus(enum.Enum):
+    """What a task's events leave it as: OPEN until due, then OVERDUE (the scheduler's
+    `TaskFellDue`); DONE and CANCELLED are final. Rescheduling makes it OPEN again."""
+
+    OPEN = "OPEN"
+    OVERDUE = "OVERDUE"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
 def words(vocabulary: type[enum.Enum]) -> tuple[str, ...]:
     """The values of an enum of strings, in declaration order."""
     return tuple(str(member.value) for member in vocabulary)
@@ -117,3 +136,6 @@ class Tier(enum.Enum):
 
 LIFECYCLE_STAGES: Final = words(LifecycleStage)
 TIERS: Final = words(Tier)
+
+TASK_KINDS: Final = words(TaskKind)
+TASK_STATUSES: Final = words(TaskStatus)

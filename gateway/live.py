@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,9 @@ class LiveUnavailable(Exception):
     """The broker cannot be reached, or the subscriber fell too far behind."""
 
 
+Match = Callable[[dict[str, Any]], bool]
+
+
 @dataclass(eq=False)
 class Subscriber:
     customer_id: UUID | None
@@ -40,9 +43,14 @@ class Subscriber:
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
     dropped: bool = False
+    # A further filter (a task reminder's assignee): applied before queueing, so a
+    # subscriber waiting for a few envelopes is never dropped for the many it skips.
+    match: Match | None = None
 
     def wants(self, envelope: dict[str, Any]) -> bool:
-        return self.customer_id is None or envelope.get("subject") == str(self.customer_id)
+        if self.customer_id is not None and envelope.get("subject") != str(self.customer_id):
+            return False
+        return self.match is None or self.match(envelope)
 
 
 class LiveEvents:
@@ -64,8 +72,10 @@ class LiveEvents:
         return self._ready is not None and self._ready.is_set() and self._task is not None
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, customer_id: UUID | None) -> AsyncIterator[Subscriber]:
-        subscriber = Subscriber(customer_id)
+    async def subscribe(
+        self, customer_id: UUID | None, match: Match | None = None
+    ) -> AsyncIterator[Subscriber]:
+        subscriber = Subscriber(customer_id, match=match)
         async with self._lock:
             self.subscribers.add(subscriber)
             if self._task is None or self._task.done():

@@ -9,7 +9,7 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 | sales      | read customers with personal data, timelines, the complaint queue; all  |
 |            | mutations but merge and forget                                          |
 | support    | read customers with personal data, timelines, the complaint queue;      |
-|            | touches, complaints (file, escalate, assign, resolve)                   |
+|            | touches, notes, tasks, complaints (file, escalate, assign, resolve)     |
 | analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
 | compliance | read everything; auditTrail, customerAsOf; forget and merge             |
 
@@ -42,6 +42,7 @@ class Permission(enum.StrEnum):
     SUBSCRIBE = "receive live events"
     READ_TIMELINE = "read a customer's timeline"
     READ_COMPLAINT_QUEUE = "read the complaint queue"
+    READ_OWN_TASKS = "read one's own tasks and their reminders"
     # -- mutations, one each
     REGISTER_CUSTOMER = "registerCustomer"
     CHANGE_CONTACT_DETAILS = "changeContactDetails"
@@ -51,6 +52,11 @@ class Permission(enum.StrEnum):
     MOVE_STAGE = "moveStage"
     ASSIGN_OWNER = "assignOwner"
     RECORD_NEED = "recordNeed"
+    ADD_NOTE = "addNote"
+    SCHEDULE_TASK = "scheduleTask"
+    RESCHEDULE_TASK = "rescheduleTask"
+    COMPLETE_TASK = "completeTask"
+    CANCEL_TASK = "cancelTask"
     CHANGE_CONSENT = "changeConsent"
     ANSWER_SURVEY = "answerSurvey"
     FILE_COMPLAINT = "fileComplaint"
@@ -66,6 +72,16 @@ P = Permission
 _READ_WITH_PERSONAL: Final = frozenset(
     {P.READ_CUSTOMERS, P.SEE_PERSONAL, P.SUBSCRIBE, P.READ_TIMELINE, P.READ_COMPLAINT_QUEUE}
 )
+_FOLLOW_UPS: Final = frozenset(
+    {
+        P.READ_OWN_TASKS,
+        P.ADD_NOTE,
+        P.SCHEDULE_TASK,
+        P.RESCHEDULE_TASK,
+        P.COMPLETE_TASK,
+        P.CANCEL_TASK,
+    }
+)
 _TOUCHES_AND_COMPLAINTS: Final = frozenset(
     {
         P.RECORD_CONTACT_TOUCH,
@@ -80,6 +96,7 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
     Role.SALES: _READ_WITH_PERSONAL
     | _TOUCHES_AND_COMPLAINTS
+    | _FOLLOW_UPS
     | {
         P.REGISTER_CUSTOMER,
         P.CHANGE_CONTACT_DETAILS,
@@ -91,7 +108,7 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.CHANGE_CONSENT,
         P.ANSWER_SURVEY,
     },
-    Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS,
+    Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),
     Role.COMPLIANCE: _READ_WITH_PERSONAL
     | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER},

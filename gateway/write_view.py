@@ -19,10 +19,20 @@ from eventsourcing.application import AggregateNotFoundError
 from aggregates.complaint import Complaint
 from aggregates.customer import Customer
 from commands.application import CrmApplication
-from events import ComplaintEscalated, ComplaintFiled, ComplaintResolved
-from events.vocabulary import CHANNELS
+from events import (
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintResolved,
+    TaskCancelled,
+    TaskCompleted,
+    TaskFellDue,
+    TaskRescheduled,
+    TaskScheduled,
+)
+from events.vocabulary import CHANNELS, TaskStatus
 from gateway.store import purchase_facts
 from projections.derived import PurchaseFact, Thresholds, facts_as_of, lifecycle_stage, tier
+from projections.task_list import TaskView
 from projections.views import (
     ChannelCount,
     ComplaintView,
@@ -123,3 +133,39 @@ def complaint_view_from_store(app: CrmApplication, complaint_id: UUID) -> Compla
         version=complaint.version,
         assignee=complaint.assignee,
     )
+
+
+def task_view_from_store(app: CrmApplication, task_id: UUID) -> TaskView | None:
+    """The task folded from its own events (free texts opened with the customer's key)."""
+    events = [app.crm_mapper.decode(s) for s in app.recorder.select_events(task_id)]
+    if not events or not isinstance(events[0], TaskScheduled):
+        return None
+    first = events[0]
+    row: dict[str, object] = {
+        "id": task_id,
+        "customer_id": first.customer_id,
+        "kind": first.kind,
+        "title": first.title,
+        "assignee": first.assignee,
+        "status": TaskStatus.OPEN.value,
+        "due_at": first.due_at,
+        "scheduled_at": first.timestamp,
+        "scheduled_by": None,
+        "fell_due_at": None,
+        "closed_at": None,
+        "outcome": None,
+        "reason": None,
+        "version": len(events),
+    }
+    for event in events[1:]:
+        if isinstance(event, TaskRescheduled):
+            row.update(status=TaskStatus.OPEN.value, due_at=event.due_at, fell_due_at=None)
+        elif isinstance(event, TaskFellDue):
+            row.update(status=TaskStatus.OVERDUE.value, fell_due_at=event.timestamp)
+        elif isinstance(event, TaskCompleted):
+            row.update(status=TaskStatus.DONE.value, closed_at=event.timestamp)
+            row["outcome"] = event.outcome
+        elif isinstance(event, TaskCancelled):
+            row.update(status=TaskStatus.CANCELLED.value, closed_at=event.timestamp)
+            row["reason"] = event.reason
+    return TaskView(**row)  # type: ignore[arg-type]

@@ -13,21 +13,21 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-def _rate_column() -> object:
-    """Events per second so far (rich's speed column counts bytes)."""
+def _rate_column(unit: str = "events") -> object:
+    """Items (events, rows) per second so far (rich's speed column counts bytes)."""
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text("– events/s" if speed is None else f"{speed:,.0f} events/s")
+            return Text(f"– {unit}/s" if speed is None else f"{speed:,.0f} {unit}/s")
 
     return RateColumn()
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Progress]:
+def progress_bar(description: str, unit: str = "events") -> Iterator[Progress]:
     from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
     from rich.progress import Progress as RichProgress
 
@@ -35,7 +35,7 @@ def progress_bar(description: str) -> Iterator[Progress]:
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
-        _rate_column(),  # type: ignore[arg-type]
+        _rate_column(unit),  # type: ignore[arg-type]
         TimeRemainingColumn(),
     ) as bar:
         task = bar.add_task(description, total=None)

@@ -80,3 +80,15 @@ def read_activity_cursor(cursor: str) -> int:
         return int(str(position))
     except (TypeError, ValueError) as error:
         raise InvalidCursor(f"invalid cursor {cursor!r}") from error
+
+
+def task_cursor(due_at: datetime, task_id: UUID) -> str:
+    return _encode(["k", due_at.isoformat(), str(task_id)])
+
+
+def read_task_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        due_at, task_id = _decode(cursor, "k")
+        return datetime.fromisoformat(str(due_at)), UUID(str(task_id))
+    except (TypeError, ValueError) as error:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from error

@@ -199,6 +199,29 @@ CREATE TABLE IF NOT EXISTS rm_timeline (
 );
 CREATE INDEX IF NOT EXISTS rm_timeline_customer ON rm_timeline (customer_id, position)"""
 
+TASKS_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_tasks (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    kind text NOT NULL,
+    title text,
+    assignee text NOT NULL,
+    status text NOT NULL,
+    due_at timestamptz NOT NULL,
+    scheduled_at timestamptz NOT NULL,
+    scheduled_by text,
+    fell_due_at timestamptz,
+    closed_at timestamptz,
+    outcome text,
+    reason text,
+    version integer NOT NULL,
+    last_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_tasks_assignee ON rm_tasks (assignee, due_at, id);
+CREATE INDEX IF NOT EXISTS rm_tasks_due ON rm_tasks (due_at, id) WHERE status = 'OPEN'"""
+"""`myTasks` walks (assignee, due_at, id); the scheduler finds OPEN tasks whose due time
+has passed on the partial index."""
+
 UNKNOWN_EVENTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_unknown_events (
     type text PRIMARY KEY,
@@ -214,6 +237,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "complaints": ("rm_complaints",),
     "funnel": ("rm_funnel",),
     "timeline": ("rm_timeline",),
+    "tasks": ("rm_tasks",),
     "unknown_events": ("rm_unknown_events",),
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""
@@ -230,6 +254,7 @@ ALL_DDL: Final = (
     COMPLAINTS_DDL,
     FUNNEL_DDL,
     TIMELINE_DDL,
+    TASKS_DDL,
     UNKNOWN_EVENTS_DDL,
 )
 

@@ -2,7 +2,8 @@
 
 One enum (served as the GraphQL `TimelineKind`) and one table from event type to kind.
 Several event types can share a kind: tagging and untagging are both TAGGED, both sides
-of a merge are MERGE, and time-driven lifecycle and tier changes are LIFECYCLE_CHANGE.
+of a merge are MERGE, time-driven lifecycle and tier changes are LIFECYCLE_CHANGE, and
+every step of a follow-up task (scheduled, rescheduled, fell due, done, cancelled) is TASK.
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ from events import (
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,
+    NoteAdded,
     OwnerAssigned,
     PurchaseRecorded,
     ReferralRecorded,
     SatisfactionSurveyAnswered,
     StageMoved,
+    TaskCancelled,
+    TaskCompleted,
+    TaskFellDue,
+    TaskRescheduled,
+    TaskScheduled,
     TierChanged,
 )
 
@@ -56,6 +63,8 @@ class TimelineKind(enum.Enum):
     MERGE = "MERGE"
     FORGOTTEN = "FORGOTTEN"
     REFERRAL = "REFERRAL"
+    NOTE = "NOTE"
+    TASK = "TASK"
 
 
 K = TimelineKind
@@ -82,6 +91,12 @@ KIND_OF_TYPE: Final[dict[str, TimelineKind]] = {
     DuplicateMerged.TYPE: K.MERGE,
     CustomerForgotten.TYPE: K.FORGOTTEN,
     ReferralRecorded.TYPE: K.REFERRAL,
+    NoteAdded.TYPE: K.NOTE,
+    TaskScheduled.TYPE: K.TASK,
+    TaskRescheduled.TYPE: K.TASK,
+    TaskFellDue.TYPE: K.TASK,
+    TaskCompleted.TYPE: K.TASK,
+    TaskCancelled.TYPE: K.TASK,
 }
 """Every event type of `events.ALL_EVENTS` (a unit test checks none is missing)."""
 

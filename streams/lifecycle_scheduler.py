@@ -14,6 +14,7 @@ Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>`` 
 `occurredAt` (the command service stamps its clock, and an omitted time is not part of
 the key's fingerprint), so a tick that runs again before the projection caught up
 records nothing new; the aggregate records nothing when the values are equal.
+Each tick then marks follow-up tasks whose due time passed (`streams.task_scheduler`).
 Customers that take no commands (merged duplicates, forgotten customers), rows whose
 answer did not change (a read model from before these columns) and customers whose
 command is refused (no such stream) are refreshed in place instead: there is no
@@ -36,6 +37,7 @@ from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.materialize import Materialized, compute, load_facts, refresh
 from streams.relay_main import Report, StopFlag, StreamConfig
+from streams.task_scheduler import mark_due_tasks
 
 ACTOR: Final = "system:scheduler"
 INTERVAL: Final = 15.0
@@ -144,7 +146,9 @@ def run(
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(config.database_url, autocommit=True, connect_timeout=3)
-                tick = advance(conn, service, clock())
+                now = clock()
+                tick = advance(conn, service, now)
+                tasks = mark_due_tasks(conn, service, now)
             except psycopg.errors.UndefinedTable:
                 # The projections worker creates the read models; it may start later.
                 report("starting", "waiting for the read-model tables")
@@ -162,7 +166,8 @@ def run(
                 report(
                     "ok",
                     f"every {interval:g}s; last tick: {tick.due} due, {tick.recorded}"
-                    f" recorded, {tick.refreshed} refreshed, {tick.refused} refused",
+                    f" recorded, {tick.refreshed} refreshed, {tick.refused} refused;"
+                    f" tasks: {tasks.due} due, {tasks.marked} marked overdue",
                 )
             stop.wait(interval)
     finally:

@@ -12,7 +12,15 @@ import enum
 
 import strawberry
 
-from events.vocabulary import Channel, ComplaintStatus, Direction, PipelineStage, Severity
+from events.vocabulary import (
+    Channel,
+    ComplaintStatus,
+    Direction,
+    PipelineStage,
+    Severity,
+    TaskKind,
+    TaskStatus,
+)
 from projections.timeline_kinds import TimelineKind
 from projections.vocabulary import LifecycleStage, Tier
 
@@ -25,6 +33,8 @@ __all__ = [
     "PipelineStage",
     "Severity",
     "SortDirection",
+    "TaskKind",
+    "TaskStatus",
     "Tier",
     "TimelineKind",
 ]
@@ -38,13 +48,15 @@ for _vocabulary in (
     Tier,
     ComplaintStatus,
     Severity,
+    TaskKind,
+    TaskStatus,
 ):
     strawberry.enum(_vocabulary)
 strawberry.enum(
     TimelineKind,
     description="What a timeline entry records; each kind has its own entry type. TAGGED "
     "covers tags added and removed, MERGE both sides of a merge, LIFECYCLE_CHANGE the "
-    "scheduler's lifecycle-stage and tier changes.",
+    "scheduler's lifecycle-stage and tier changes, TASK every step of a follow-up task.",
 )
 
 

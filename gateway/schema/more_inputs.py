@@ -63,6 +63,30 @@ class RecordNeedInput:
         )
 
 
+@strawberry.input(
+    description="A note on a customer; its author is the caller (the token's subject)."
+)
+class AddNoteInput:
+    customer_id: strawberry.ID
+    text: str = strawberry.field(description="Free text (personal: sealed, erased by forget).")
+    note_id: str | None = strawberry.field(
+        default=None, description="Choose the note's id; generated if absent."
+    )
+    occurred_at: datetime | None = None
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+    def command(self) -> m.AddNote:
+        return m.AddNote(
+            customer_id=parse_id(self.customer_id, "customerId"),
+            text=self.text,
+            note_id=self.note_id,
+            occurred_at=self.occurred_at,
+            expected_version=self.expected_version,
+            idempotency_key=self.idempotency_key,
+        )
+
+
 @strawberry.input(description="Grant or withdraw consent for a purpose (optionally per channel).")
 class ChangeConsentInput:
     customer_id: strawberry.ID

@@ -37,12 +37,20 @@ from gateway.schema.inputs import (
     TagCustomerInput,
 )
 from gateway.schema.more_inputs import (
+    AddNoteInput,
     AnswerSurveyInput,
     AssignComplaintInput,
     AssignOwnerInput,
     ChangeConsentInput,
     EscalateComplaintInput,
     RecordNeedInput,
+)
+from gateway.schema.tasks import (
+    CancelTaskInput,
+    CompleteTaskInput,
+    RescheduleTaskInput,
+    ScheduleTaskInput,
+    TaskPayload,
 )
 from gateway.schema.types import Complaint, Customer
 from gateway.store import last_position_of
@@ -200,6 +208,35 @@ class Mutation:
     @strawberry.mutation(description="Record something the customer needs (an open need).")
     async def record_need(self, info: GInfo, input: RecordNeedInput) -> CustomerPayload:
         return CustomerPayload(written=await execute(info, P.RECORD_NEED, input.command))
+
+    @strawberry.mutation(
+        description="Write a note on the customer; the caller is its author. The text is "
+        "personal (sealed per customer, erased by forgetCustomer); read it in "
+        "`customer { notes }` and as a NOTE entry of the timeline."
+    )
+    async def add_note(self, info: GInfo, input: AddNoteInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.ADD_NOTE, input.command))
+
+    @strawberry.mutation(
+        description="Schedule a follow-up task (call-back, visit, quote follow-up, care "
+        "call) for a person, due in the future (RULE on dueAt otherwise). When the due time "
+        "passes with the task open, the scheduler records it OVERDUE and `taskReminders` "
+        "tells the assignee."
+    )
+    async def schedule_task(self, info: GInfo, input: ScheduleTaskInput) -> TaskPayload:
+        return TaskPayload(written=await execute(info, P.SCHEDULE_TASK, input.command))
+
+    @strawberry.mutation(description="Move an open or overdue task to a new (future) time.")
+    async def reschedule_task(self, info: GInfo, input: RescheduleTaskInput) -> TaskPayload:
+        return TaskPayload(written=await execute(info, P.RESCHEDULE_TASK, input.command))
+
+    @strawberry.mutation(description="Mark a task done (RULE if it is done or cancelled).")
+    async def complete_task(self, info: GInfo, input: CompleteTaskInput) -> TaskPayload:
+        return TaskPayload(written=await execute(info, P.COMPLETE_TASK, input.command))
+
+    @strawberry.mutation(description="Cancel a task (RULE if it is done or cancelled).")
+    async def cancel_task(self, info: GInfo, input: CancelTaskInput) -> TaskPayload:
+        return TaskPayload(written=await execute(info, P.CANCEL_TASK, input.command))
 
     @strawberry.mutation(description="Grant or withdraw consent; every decision is recorded.")
     async def change_consent(self, info: GInfo, input: ChangeConsentInput) -> CustomerPayload:

@@ -1,4 +1,4 @@
-"""The profile's lists: orders, touches (paged), open needs, surveys, consents, and the
+"""The profile's lists: orders, touches, notes (paged), open needs, surveys, consents, and the
 timeline connection, as GraphQL types built from the read API's views.
 
 Free texts (a need's description, a survey's comment, a touch's summary and outcome)
@@ -77,6 +77,23 @@ class Consent:
     channel: Channel | None = strawberry.field(description="Null: the whole purpose.")
     granted: bool
     changed_at: datetime
+
+
+@strawberry.type(description="A note written on the customer.")
+class Note:
+    note_id: str
+    author: str | None = strawberry.field(description="Who wrote it (the token's subject).")
+    at: datetime
+    text: str | None = strawberry.field(
+        description="Personal: null without access, and once the customer is forgotten."
+    )
+    position: int = strawberry.field(description="Global position in the event store.")
+
+
+@strawberry.type
+class NoteEdge:
+    cursor: str
+    node: Note
 
 
 @strawberry.type

@@ -30,12 +30,14 @@ from gateway.schema.enums import (
     LifecycleStage,
     PipelineStage,
     Severity,
+    TaskStatus,
     Tier,
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
 from gateway.schema.paging import direction, page_size
 from gateway.schema.revenue import MonthRevenue, month_revenue
 from gateway.schema.scalars import parse_id
+from gateway.schema.tasks import Task, TaskConnection, TaskEdge
 from gateway.schema.types import (
     AuditEvent,
     AuditEventConnection,
@@ -65,6 +67,7 @@ from projections.cursors import InvalidCursor
 from projections.keyset import Order, keyset_page
 from projections.queries import funnel, lifecycle_distribution, tier_distribution
 from projections.revenue import MAX_MONTHS, revenue_by_month
+from projections.task_list import TaskFilter, task_list
 
 GInfo = Info[GatewayContext, None]
 P = Permission
@@ -291,6 +294,41 @@ class Query:
                 has_previous_page=page.has_previous,
                 start_cursor=edges[0].cursor if edges else None,
             ),
+        )
+
+    @strawberry.field(
+        description="The caller's own follow-up tasks (assignee = the token's subject), "
+        "soonest due first; `status` keeps one status (OVERDUE: due time passed, still "
+        "open), `dueBefore` those due before that moment. Keyset pages, forwards."
+    )
+    async def my_tasks(
+        self,
+        info: GInfo,
+        status: TaskStatus | None = None,
+        due_before: datetime | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> TaskConnection:
+        ctx = info.context
+        principal = ctx.require(P.READ_OWN_TASKS, "read tasks")
+        size = page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
+        where = TaskFilter(
+            assignee=principal.subject,
+            status=status.value if status else None,
+            due_before=due_before,
+        )
+        try:
+            page = await ctx.deps.reads.run(task_list, where, first=size, after=after)
+        except InvalidCursor as error:
+            raise invalid(str(error), "after") from None
+        edges = [
+            TaskEdge(cursor=e.cursor, node=Task(view=e.node, personal=ctx.sees_personal))
+            for e in page.edges
+        ]
+        return TaskConnection(
+            edges=edges,
+            has_next_page=page.has_next,
+            end_cursor=edges[-1].cursor if edges else None,
         )
 
     @strawberry.field(

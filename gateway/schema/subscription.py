@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,18 +12,44 @@ import strawberry
 from anyio import to_thread
 from strawberry.types import Info
 
+from events import TaskFellDue
 from gateway import masking
-from gateway.access import record_now
+from gateway.access import note_returned, record_now
 from gateway.context import GatewayContext
 from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, GatewayError
 from gateway.live import LiveUnavailable
 from gateway.roles import Permission, Role, sees_personal
+from gateway.schema.enums import TaskKind
 from gateway.schema.scalars import parse_optional_id
 from gateway.schema.types import AuditEvent
+from projections.task_list import task_by_id
 from streams.source import WIRE_PREFIX, EnvelopeOpener
 
 GInfo = Info[GatewayContext, None]
 OPERATION = "graphql:customerEvents"
+REMINDERS = "graphql:taskReminders"
+FELL_DUE = TaskFellDue.cloudevents_type()
+
+
+@strawberry.type(description="A task of yours fell due (the scheduler found it overdue).")
+class TaskReminder:
+    task_id: strawberry.ID
+    customer_id: strawberry.ID
+    kind: TaskKind
+    due_at: datetime
+    at: datetime = strawberry.field(description="When the scheduler recorded it overdue.")
+    position: int
+    title: str | None = strawberry.field(description="Personal: null without access.")
+
+
+def reminder_for(subject: str) -> Callable[[dict[str, Any]], bool]:
+    """Which envelopes are reminders for `subject`: its own tasks falling due."""
+
+    def match(envelope: dict[str, Any]) -> bool:
+        data = envelope.get("data") or {}
+        return envelope.get("type") == FELL_DUE and data.get("assignee") == subject
+
+    return match
 
 
 def _redacted(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,3 +127,46 @@ class Subscription:
                     yield event
         except LiveUnavailable as error:
             raise GatewayError(str(error), UNAVAILABLE) from error
+
+    @strawberry.subscription(
+        description="Reminders of the caller's own tasks (assignee = the token's subject) "
+        "as they fall due: one per task when the scheduler records it OVERDUE."
+    )
+    async def task_reminders(self, info: GInfo) -> AsyncGenerator[TaskReminder, None]:
+        ctx = info.context
+        principal = ctx.require(Permission.READ_OWN_TASKS, "receive task reminders")
+        live = ctx.deps.live
+        if live is None:
+            raise GatewayError("live events are not configured on this gateway", UNAVAILABLE)
+        try:
+            async with live.subscribe(None, reminder_for(principal.subject)) as subscriber:
+                while True:
+                    envelope = await subscriber.queue.get()
+                    if envelope is None:
+                        raise GatewayError("live events stopped; subscribe again", UNAVAILABLE)
+                    if principal.expired():
+                        raise GatewayError("the token has expired", UNAUTHENTICATED)
+                    yield await _reminder(info, envelope)
+        except LiveUnavailable as error:
+            raise GatewayError(str(error), UNAVAILABLE) from error
+
+
+async def _reminder(info: GInfo, envelope: Mapping[str, Any]) -> TaskReminder:
+    ctx = info.context
+    data, task_id = envelope.get("data") or {}, UUID(str(envelope["stream"]))
+    customer_id = UUID(str(envelope["subject"]))
+    title = None
+    if ctx.sees_personal:
+        view = await ctx.deps.reads.run(task_by_id, task_id)
+        title = view.title if view is not None else None
+        note_returned(info, customer_id, "title", title)
+        record_now(ctx)
+    return TaskReminder(
+        task_id=strawberry.ID(str(task_id)),
+        customer_id=strawberry.ID(str(customer_id)),
+        kind=TaskKind(data.get("kind")),
+        due_at=datetime.fromisoformat(str(data.get("due_at"))),
+        at=datetime.fromisoformat(str(envelope["time"])),
+        position=int(envelope["position"]),
+        title=title,
+    )

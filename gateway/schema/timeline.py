@@ -27,6 +27,8 @@ from gateway.schema.enums import (
     LifecycleStage,
     PipelineStage,
     Severity,
+    TaskKind,
+    TaskStatus,
     Tier,
     TimelineKind,
 )
@@ -215,6 +217,31 @@ class ReferralEntry(TimelineEntry):
     referred_customer_id: strawberry.ID
 
 
+@strawberry.type(
+    description="NOTE: a note was written on the customer (`actor` is its author; text personal)."
+)
+class NoteEntry(TimelineEntry):
+    note_id: str
+    text: str | None
+
+
+@strawberry.type(
+    description="TASK: a follow-up task was scheduled, rescheduled, fell due (by the "
+    "scheduler), was done or cancelled; `status` is what this step left it as."
+)
+class TaskEntry(TimelineEntry):
+    task_id: strawberry.ID
+    task_kind: TaskKind | None = strawberry.field(description="Set when scheduled or fell due.")
+    status: TaskStatus
+    assigned_to: str | None = strawberry.field(
+        description="The assignee; set when scheduled, rescheduled or fell due."
+    )
+    due_at: datetime | None
+    title: str | None = strawberry.field(description="Set when scheduled (personal).")
+    outcome: str | None = strawberry.field(description="Set when done (personal).")
+    reason: str | None = strawberry.field(description="Set when cancelled (personal).")
+
+
 ENTRY_TYPES: tuple[type, ...] = (
     RegisteredEntry,
     DetailsChangedEntry,
@@ -234,6 +261,8 @@ ENTRY_TYPES: tuple[type, ...] = (
     MergeEntry,
     ForgottenEntry,
     ReferralEntry,
+    NoteEntry,
+    TaskEntry,
 )
 """Every concrete type (the schema lists them, since fields return the interface).
 
@@ -369,6 +398,7 @@ def _need(r: _Reader, base: dict[str, Any]) -> Any:
 
 
 def _complaint_id(r: _Reader) -> strawberry.ID:
+    """The entry's own stream: a complaint's (or a task's) id."""
     return strawberry.ID(str(r.view.stream_id))
 
 
@@ -484,6 +514,40 @@ def _referral(r: _Reader, base: dict[str, Any]) -> Any:
     return ReferralEntry(**base, referred_customer_id=r.id("referred_customer_id"))
 
 
+def _note(r: _Reader, base: dict[str, Any]) -> Any:
+    base["summary"] = f"Note by {r.view.actor or '(unknown)'}"
+    return NoteEntry(**base, note_id=r.text("note_id") or "", text=r.private("text"))
+
+
+_TASK_STEPS: dict[str, tuple[TaskStatus, str]] = {
+    "crm.task.scheduled": (TaskStatus.OPEN, "scheduled"),
+    "crm.task.rescheduled": (TaskStatus.OPEN, "rescheduled"),
+    "crm.task.fell_due": (TaskStatus.OVERDUE, "fell due"),
+    "crm.task.completed": (TaskStatus.DONE, "done"),
+    "crm.task.cancelled": (TaskStatus.CANCELLED, "cancelled"),
+}
+
+
+def _task(r: _Reader, base: dict[str, Any]) -> Any:
+    status, verb = _TASK_STEPS[split_type(r.view.type)[0]]
+    kind, due = _optional(TaskKind, r.get("kind")), r.text("due_at")
+    what = kind.value if kind else "Task"
+    base["summary"] = f"{what} {verb}" + (
+        f", due {due}" if due and status is TaskStatus.OPEN else ""
+    )
+    return TaskEntry(
+        **base,
+        task_id=_complaint_id(r),
+        task_kind=kind,
+        status=status,
+        assigned_to=r.text("assignee"),
+        due_at=None if due is None else datetime.fromisoformat(due),
+        title=r.private("title") if "title" in r.view.data else None,
+        outcome=r.private("outcome") if "outcome" in r.view.data else None,
+        reason=r.private("reason") if "reason" in r.view.data else None,
+    )
+
+
 K = TimelineKind
 BUILDERS: dict[TimelineKind, Build] = {
     K.REGISTERED: _registered,
@@ -504,6 +568,8 @@ BUILDERS: dict[TimelineKind, Build] = {
     K.MERGE: _merge,
     K.FORGOTTEN: _forgotten,
     K.REFERRAL: _referral,
+    K.NOTE: _note,
+    K.TASK: _task,
 }
 
 

@@ -36,6 +36,8 @@ from gateway.schema.paging import direction, page_size
 from gateway.schema.profile_lists import (
     Consent,
     Need,
+    Note,
+    NoteEdge,
     Order,
     OrderEdge,
     SurveyAnswer,
@@ -48,6 +50,7 @@ from projections.activity import OrderView, TouchView
 from projections.cursors import InvalidCursor, read_activity_cursor, read_timeline_cursor
 from projections.timeline_pages import TimelineWindow
 from projections.views import ComplaintView, CustomerView
+from projections.views import TimelineEntry as TimelineEntryView
 
 GInfo = Info[GatewayContext, None]
 
@@ -330,6 +333,39 @@ class Customer(Node):
         )
 
     @strawberry.field(
+        description="Notes written on the customer, newest first: the timeline's NOTE "
+        "entries (keyset pages by global position, forwards). Same roles as `timeline`; "
+        "the text is personal."
+    )
+    async def notes(
+        self, info: GInfo, first: int | None = 20, after: str | None = None
+    ) -> NoteConnection:
+        ctx = info.context
+        ctx.require(Permission.READ_TIMELINE, "read notes")
+        size = page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
+        try:
+            if after is not None:
+                read_timeline_cursor(after)
+        except InvalidCursor as error:
+            raise invalid(str(error), "after") from None
+        window = TimelineWindow(first=size, after=after, kinds=(TimelineKind.NOTE,))
+        page = await ctx.loaders.timelines.load((self.view.id, window))
+        edges = [NoteEdge(cursor=e.cursor, node=self._note(info, e.node)) for e in page.edges]
+        return NoteConnection(edges=edges, page_info=_forward_info(page.has_next, after, edges))
+
+    def _note(self, info: GInfo, entry: TimelineEntryView) -> Note:
+        text = entry.data.get("text")
+        return Note(
+            note_id=str(entry.data.get("note_id") or ""),
+            author=entry.actor,
+            at=entry.occurred_at,
+            text=_read(
+                info, self.view.id, "text", None if text is None else str(text), self.personal
+            ),
+            position=entry.position,
+        )
+
+    @strawberry.field(
         description="Orders, newest first (a survivor's include its duplicates'), with "
         "their lines, currency and CNY total. Keyset pages, forwards only."
     )
@@ -443,6 +479,12 @@ class PageInfo:
 @strawberry.type(description="A customer's timeline, newest first.")
 class TimelineConnection:
     edges: list[TimelineEntryEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A customer's notes, newest first.")
+class NoteConnection:
+    edges: list[NoteEdge]
     page_info: PageInfo
 
 

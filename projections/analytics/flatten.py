@@ -10,6 +10,7 @@ could hold anything, personal data included).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +45,8 @@ def _columns_by_type() -> dict[str, list[tuple[str, str, str]]]:
             kind = "decimal"
         elif fc.type == UUID_TYPE:
             kind = "uuid"
+        elif pa.types.is_timestamp(fc.type):
+            kind = "time"
         else:
             kind = "plain"
         by_type.setdefault(fc.event_type, []).append((fc.field, fc.column, kind))
@@ -62,6 +65,8 @@ def _value(kind: str, field: str, value: Any) -> Any:
         return quantize(value, RATE_SCALE if field.startswith("rate") else MONEY_SCALE)
     if kind == "uuid":
         return _uuid(value)
+    if kind == "time":  # an ISO string on the wire (a task's due time)
+        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if field == "lines":
         return [_line(line) for line in value]
     return value

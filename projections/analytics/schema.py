@@ -61,6 +61,7 @@ _SIMPLE_TYPES: Final[dict[str, pa.DataType]] = {
     "int": pa.int64(),
     "bool": pa.bool_(),
     "list[str]": pa.list_(pa.string()),
+    "datetime": TIME,
 }
 _OVERRIDES: Final[dict[tuple[str, str], pa.DataType]] = {
     ("crm.customer.purchase_recorded", "lines"): pa.list_(LINE_TYPE),

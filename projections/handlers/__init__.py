@@ -14,6 +14,7 @@ from projections.handlers import (
     funnel,
     merges,
     purchases,
+    tasks,
     timeline,
     touches,
     unknown_events,
@@ -28,6 +29,7 @@ PROJECTIONS: Final[tuple[Projection, ...]] = (
     complaints.PROJECTION,
     funnel.PROJECTION,
     timeline.PROJECTION,
+    tasks.PROJECTION,
     unknown_events.PROJECTION,
 )
 PROJECTION_NAMES: Final = tuple(p.name for p in PROJECTIONS)

@@ -24,6 +24,7 @@ from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import (
+    AddNote,
     AnswerSatisfactionSurvey,
     ChangeContactDetails,
     CommandContext,
@@ -37,6 +38,7 @@ from commands.messages import (
     RecordPurchase,
     RegisterCustomer,
     ResolveComplaint,
+    ScheduleTask,
     TagCustomer,
 )
 from commands.service import CommandService
@@ -96,6 +98,15 @@ def personal_history(service: CommandService) -> UUID:
             customer_id=cid, channel="PHONE", summary=f"called {NAME}", occurred_at=at(2)
         ),
         RecordNeed(customer_id=cid, description=f"{NAME} wants a quote", occurred_at=at(3)),
+        AddNote(customer_id=cid, text=f"{NAME} prefers {EMAIL} after 6pm", occurred_at=at(3)),
+        ScheduleTask(
+            customer_id=cid,
+            kind="CALL_BACK",
+            title=f"call {NAME} back",
+            assignee="sales-sam",
+            due_at=at(9),
+            occurred_at=at(3),
+        ),
         MoveStage(customer_id=cid, to="QUALIFIED", occurred_at=at(4)),
         TagCustomer(customer_id=cid, add=("vip",), occurred_at=at(4)),
         RecordPurchase(
@@ -212,7 +223,7 @@ def test_forgetting_reaches_every_copy(
     try:
         relay.publish_available()
         delivered = read_topic(kafka_bootstrap, kafka_topic, offsets)
-        assert len(delivered) == 12
+        assert len(delivered) == 14
         names = [e["data"]["name"] for e in delivered if e["data"].get("name")]
         assert names and all(n.startswith(WIRE_PREFIX) for n in names)  # sealed on the wire
         opened = EnvelopeOpener(app).open_all(delivered)
@@ -229,6 +240,7 @@ def test_forgetting_reaches_every_copy(
             "postgres:public.rm_timeline.summary",
             "postgres:public.rm_touches.summary",
             "postgres:public.rm_complaints.description",
+            "postgres:public.rm_tasks.title",
         }
         assert len(search_files(analytics, NEEDLES)) >= 4
         # The topic never carried it in clear: personal fields travel sealed.
@@ -287,7 +299,16 @@ def test_forgetting_reaches_every_copy(
         assert any(WIRE_PREFIX in str(v) for e in sealed for v in e["data"].values())
         reopened = EnvelopeOpener(fresh).open_all(sealed)
         for envelope in reopened:
-            for name in ("name", "email", "phone", "summary", "description", "resolution"):
+            for name in (
+                "name",
+                "email",
+                "phone",
+                "summary",
+                "description",
+                "resolution",
+                "text",
+                "title",
+            ):
                 assert envelope["data"].get(name) is None
         # The audit trail keeps every fact: type, time, position, actor.
         trail = replay(fresh, zelda)

@@ -4,6 +4,7 @@ guarded query; FORBIDDEN records nothing; personal fields null where not allowed
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -18,6 +19,7 @@ from tests.integration.support.servers import ServerSet
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 ROLES = [r.value for r in Role]
+DUE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -44,8 +46,13 @@ async def people(gw: GatewayHarness) -> dict[str, str]:
         'severity: LOW, description: "secret text"}) { complaint { id } } }',
         {"id": cid},
     )
+    scheduled = await gw.data(
+        "mutation($i: ScheduleTaskInput!) { scheduleTask(input: $i) { task { id } } }",
+        {"i": {"customerId": cid, "kind": "VISIT", "title": "t", "assignee": "amy", "dueAt": DUE}},
+    )
     return {
         "customer": cid,
+        "task": scheduled["scheduleTask"]["task"]["id"],
         "spare": spare["registerCustomer"]["customer"]["id"],
         "complaint": filed["fileComplaint"]["complaint"]["id"],
     }
@@ -76,6 +83,14 @@ def mutations(ids: dict[str, str]) -> dict[Permission, tuple[str, dict[str, Any]
         ),
         Permission.ASSIGN_OWNER: ("assignOwner", {"customerId": c, "owner": "amy"}),
         Permission.RECORD_NEED: ("recordNeed", {"customerId": c, "description": "desks"}),
+        Permission.ADD_NOTE: ("addNote", {"customerId": c, "text": "called, wants a demo"}),
+        Permission.SCHEDULE_TASK: (
+            "scheduleTask",
+            {"customerId": c, "kind": "CALL_BACK", "title": "t", "assignee": "amy", "dueAt": DUE},
+        ),
+        Permission.RESCHEDULE_TASK: ("rescheduleTask", {"taskId": ids["task"], "dueAt": DUE}),
+        Permission.COMPLETE_TASK: ("completeTask", {"taskId": ids["task"]}),
+        Permission.CANCEL_TASK: ("cancelTask", {"taskId": ids["task"]}),
         Permission.CHANGE_CONSENT: (
             "changeConsent",
             {"customerId": c, "purpose": "marketing", "granted": True},
@@ -138,6 +153,7 @@ QUERIES = {
         "query($id: ID!) { customer(id: $id) { timeline { edges { cursor } } } }"
     ),
     Permission.READ_COMPLAINT_QUEUE: "{ complaintQueue { edges { cursor } } }",
+    Permission.READ_OWN_TASKS: "{ myTasks { hasNextPage } }",
 }
 
 

@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 import jwt
+import psycopg
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -25,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from compliance.access_log import AccessRecord, access_history
 from streams.relay import Relay
+from streams.task_scheduler import mark_due_tasks
 from streams.topic import ensure_topic
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
@@ -227,3 +230,73 @@ async def test_subscribing_before_connection_init_is_refused(live: Live) -> None
     with pytest.raises(ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+REMINDERS = "subscription { taskReminders { taskId customerId kind dueAt at position title } }"
+
+
+async def open_reminders(live: Live, token: str) -> ClientConnection:
+    ws = await connect(f"ws://{live.url}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    )
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert ack["type"] == "connection_ack"
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": REMINDERS}}))
+    return ws
+
+
+async def test_a_task_falling_due_reminds_its_assignee_only(
+    live: Live, http: httpx.AsyncClient
+) -> None:
+    registered = await graphql(
+        http, live, 'mutation { registerCustomer(input: {name: "Due Du"}) { customer { id } } }',
+        {}, "admin",
+    )  # fmt: skip
+    cid = registered["registerCustomer"]["customer"]["id"]
+    now = datetime.now(UTC)
+    scheduled = await graphql(
+        http,
+        live,
+        "mutation($i: ScheduleTaskInput!) { scheduleTask(input: $i) { task { id } } }",
+        {
+            "i": {
+                "customerId": cid,
+                "kind": "CALL_BACK",
+                "title": "ring back about the 李 order",
+                "assignee": "amy",
+                "occurredAt": (now - timedelta(hours=2)).isoformat(),
+                "dueAt": (now - timedelta(hours=1)).isoformat(),
+            }
+        },
+        "sales",
+    )
+    task_id = scheduled["scheduleTask"]["task"]["id"]
+    amy = await open_reminders(live, live.gw.token("sales", "amy"))
+    bob = await open_reminders(live, live.gw.token("sales", "bob"))
+    try:
+        await wait_until_listening(live, 2)
+
+        def tick() -> None:
+            with psycopg.connect(live.gw.database_url, autocommit=True) as conn:
+                assert mark_due_tasks(conn, live.gw.deps.service, datetime.now(UTC)).marked == 1
+            live.publish()
+
+        await to_thread.run_sync(tick)
+        message = json.loads(await asyncio.wait_for(amy.recv(), 15))
+        assert message["type"] == "next", message
+        reminder = message["payload"]["data"]["taskReminders"]
+        assert (reminder["taskId"], reminder["customerId"], reminder["kind"]) == (
+            task_id,
+            cid,
+            "CALL_BACK",
+        )
+        assert reminder["title"] == "ring back about the 李 order"
+        hub = live.gw.deps.live
+        assert hub is not None
+        assert all(s.queue.empty() for s in hub.subscribers), "bob's reminder queue stays empty"
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(bob.recv(), 1.0)
+    finally:
+        await amy.close()
+        await bob.close()

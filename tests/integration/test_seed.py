@@ -108,6 +108,8 @@ def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
         "ForgetCustomer",
         "AnswerSatisfactionSurvey",
         "RecordNeed",
+        "AddNote",
+        "ScheduleTask",
         "AssignComplaint",
         "EscalateComplaint",
         "ChangeConsent",

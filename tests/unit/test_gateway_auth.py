@@ -96,6 +96,11 @@ def test_the_role_matrix_is_rules_md() -> None:
     assert sales == mutations - {Permission.MERGE_CUSTOMERS, Permission.FORGET_CUSTOMER}
     assert {p for p in mutations if allows(Role.SUPPORT, p)} == {
         Permission.RECORD_CONTACT_TOUCH,
+        Permission.ADD_NOTE,
+        Permission.SCHEDULE_TASK,
+        Permission.RESCHEDULE_TASK,
+        Permission.COMPLETE_TASK,
+        Permission.CANCEL_TASK,
         Permission.FILE_COMPLAINT,
         Permission.ESCALATE_COMPLAINT,
         Permission.ASSIGN_COMPLAINT,

@@ -1,0 +1,54 @@
+"""`crm export customers`: the customer list as CSV or Parquet, masked by role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+export_app = typer.Typer(help="Export data to files (CSV or Parquet).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")
+
+
+@export_app.command()
+def customers(
+    out: Annotated[Path, typer.Argument(help="The file to write.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    role: Annotated[
+        str, typer.Option("--role", help="Whose view: personal columns empty without access.")
+    ] = "analyst",
+    data_dir: Annotated[
+        str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
+    ] = None,
+) -> None:
+    """Write every customer (merged duplicates left out) with the role's masking: a role
+    that may not see personal data gets name, email, phone and address empty; a role that
+    may not read customers is refused."""
+    import psycopg
+
+    from gateway.roles import ROLES, Permission, Role, allows, sees_personal
+    from ops.cli import err_console, setting_errors, settings_from
+    from ops.runtime import database_url
+    from projections.customer_export import FORMATS, PERSONAL, export_customers
+
+    def fail(message: str) -> None:
+        err_console.print(f"error: {message}", style="bold red", markup=False)
+        raise typer.Exit(2)
+
+    if fmt not in FORMATS:
+        fail(f"--format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if role not in ROLES:
+        fail(f"--role: must be one of {', '.join(ROLES)}, not {role!r}")
+    if not allows(Role(role), Permission.READ_CUSTOMERS):
+        fail(f"--role: {role} may not read customers")
+    masked = () if sees_personal(Role(role)) else PERSONAL
+    with setting_errors():
+        url = database_url(settings_from(data_dir=data_dir))
+        with psycopg.connect(url) as conn:
+            count = export_customers(conn, out, fmt=fmt, masked=masked)
+    hidden = f" ({', '.join(masked)} masked for {role})" if masked else ""
+    typer.echo(f"exported {count} customers to {out}{hidden}")

@@ -1,0 +1,66 @@
+"""Tasks falling due: the lifecycle scheduler's second job (`crm worker lifecycle`).
+
+Every tick picks the OPEN tasks whose due time has passed (rm_tasks' partial index on
+OPEN tasks, the most overdue first) and issues `MarkTaskDue` for each through the
+command layer by actor ``system:scheduler``. The aggregate records `TaskFellDue` only
+for a task that is still open and due, so a task rescheduled or closed meanwhile records
+nothing. Each command carries the key ``task-due:<task>:<due time>`` and no
+`occurredAt`, so a tick repeated before the projection caught up records nothing new;
+a rescheduled task that falls due again has another due time, hence another key.
+`TaskFellDue` reaches Kafka like every event; `taskReminders` pushes it to the assignee.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+import psycopg
+
+from aggregates.errors import DomainError
+from commands.idempotency import IdempotencyMismatch
+from commands.messages import CommandContext, CommandResult, MarkTaskDue
+
+ACTOR: Final = "system:scheduler"
+BATCH: Final = 500
+
+DUE_SQL: Final = """
+SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %s
+ORDER BY due_at, id LIMIT %s
+"""
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    def handle(self, command: Any, context: CommandContext) -> CommandResult: ...
+
+
+@dataclass(frozen=True)
+class DueTick:
+    """What one tick did: open tasks past their due time, and how many it marked."""
+
+    due: int
+    marked: int
+    refused: int = 0
+
+
+def mark_due_tasks(
+    conn: psycopg.Connection[Any], service: Handler, now: datetime, *, limit: int = BATCH
+) -> DueTick:
+    """One tick as of `now` (tests pass a later `now`, and a service whose clock agrees)."""
+    rows = conn.execute(DUE_SQL, [now, limit]).fetchall()
+    marked = refused = 0
+    for task_id, due_at in rows:
+        command = MarkTaskDue(task_id=task_id, idempotency_key=f"task-due:{task_id}:{due_at}")
+        try:
+            service.handle(command, CommandContext(actor=ACTOR))
+            marked += 1
+        except IdempotencyMismatch:
+            marked += 1  # recorded by an earlier tick
+        except DomainError as error:  # e.g. the customer was forgotten
+            log.warning("task %s not marked due: %s", task_id, error)
+            refused += 1
+    return DueTick(len(rows), marked, refused)
