@@ -6,7 +6,7 @@ batch. A full rebuild's worker knows more: its tables (the shadow) start empty, 
 reads every event of its customers exactly once, in position order, and nobody else
 writes those customers' rows. So `PartitionReplay`
 
-- keeps the folded rows (profiles, complaints, funnel, merge links, unknown-type
+- keeps the folded rows (profiles, complaints, tasks, funnel, merge links, unknown-type
   counts) in memory for the whole partition instead of loading and rewriting them per
   batch;
 - appends the one-row-per-event tables (timeline, purchases, touches) with COPY, a
@@ -44,6 +44,7 @@ from projections.handlers import (
     funnel,
     merges,
     purchases,
+    tasks,
     timeline,
     touches,
     unknown_events,
@@ -54,6 +55,7 @@ Row = dict[str, Any]
 CHECKPOINT_COLUMNS: Final = (("projection", "text"), ("subject_id", "uuid"), ("position", "bigint"))
 FUNNEL_KINDS: Final = frozenset((CustomerRegistered.TYPE, StageMoved.TYPE))
 COMPLAINT_KINDS: Final = frozenset(complaints.KINDS)
+TASK_KINDS: Final = frozenset(tasks.KINDS)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class PartitionReplay:
 
     profiles: dict[UUID, Row] = field(default_factory=dict)
     complaints: dict[UUID, Row] = field(default_factory=dict)
+    tasks: dict[UUID, Row] = field(default_factory=dict)
     funnel: dict[UUID, Row] = field(default_factory=dict)
     links: dict[UUID, Row] = field(default_factory=dict)
     unknown: dict[str, Row] = field(default_factory=dict)
@@ -96,6 +99,8 @@ class PartitionReplay:
                 window.touches.append(touches.record(event))
             elif kind in COMPLAINT_KINDS:
                 self._complaint(event)
+            elif kind in TASK_KINDS:
+                self._task(event)
             elif kind in FUNNEL_KINDS:
                 self._funnel(event)
             elif kind == CustomerForgotten.TYPE:
@@ -116,6 +121,12 @@ class PartitionReplay:
         if row is None:
             row = self.complaints[event.stream_id] = complaints.new_row(event)
         complaints.fold(row, event)
+
+    def _task(self, event: IncomingEvent) -> None:
+        row = self.tasks.get(event.stream_id)
+        if row is None:
+            row = self.tasks[event.stream_id] = tasks.new_row(event)
+        tasks.fold(row, event)
 
     def _funnel(self, event: IncomingEvent) -> None:
         row = self.funnel.get(event.subject_id)
@@ -142,8 +153,11 @@ def write_window(conn: Connection[Any], window: Window) -> None:
 
 
 def write_profiles(conn: Connection[Any], replay: PartitionReplay) -> None:
-    """The partition's profiles, in id order (the counters' triggers lock in key order)."""
+    """The partition's profiles, in id order (the counters' triggers lock in key order),
+    with their search keys (pinyin, phone digits) computed once per profile."""
     rows = [replay.profiles[k] for k in sorted(replay.profiles)]
+    for row in rows:
+        customers.search_keys(row)
     copy_records(conn, "rm_customers", customers.COLUMNS, rows)
 
 
@@ -151,6 +165,8 @@ def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:
     """Everything else folded in memory, and the checkpoints; shared rows last."""
     copy_records(conn, "rm_complaints", complaints.COLUMNS, list(replay.complaints.values()))
     complaints.forget(conn, replay.forgotten)
+    copy_records(conn, "rm_tasks", tasks.COLUMNS, list(replay.tasks.values()))
+    tasks.forget(conn, replay.forgotten)
     copy_records(conn, "rm_funnel", funnel.COLUMNS, list(replay.funnel.values()))
     copy_records(conn, "rm_applied", CHECKPOINT_COLUMNS, replay.checkpoints())
     merges.write(conn, replay.links)
@@ -163,6 +179,7 @@ REPLAYED: Final = (
     "purchases",
     "touches",
     "complaints",
+    "tasks",
     "funnel",
     "timeline",
     "unknown_events",

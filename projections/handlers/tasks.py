@@ -6,8 +6,10 @@ task id is the envelope's stream. Forgetting the customer nulls the free texts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -52,7 +54,12 @@ KINDS = (
 Row = dict[str, Any]
 
 
-def _new_row(event: IncomingEvent) -> Row:
+def _moment(value: Any) -> datetime | None:
+    """The envelope's ISO text as a datetime (the rebuild's binary COPY needs one)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def new_row(event: IncomingEvent) -> Row:
     row: Row = {name: None for name, _ in COLUMNS}
     row.update(id=event.stream_id, customer_id=event.subject_id, version=0, last_position=0)
     return row
@@ -66,12 +73,14 @@ def fold(row: Row, event: IncomingEvent) -> None:
             title=data.get("title"),
             assignee=data.get("assignee"),
             status=TaskStatus.OPEN.value,
-            due_at=data.get("due_at"),
+            due_at=_moment(data.get("due_at")),
             scheduled_at=event.occurred_at,
             scheduled_by=event.actor,
         )
     elif event.kind == TaskRescheduled.TYPE:
-        row.update(status=TaskStatus.OPEN.value, due_at=data.get("due_at"), fell_due_at=None)
+        row.update(
+            status=TaskStatus.OPEN.value, due_at=_moment(data.get("due_at")), fell_due_at=None
+        )
     elif event.kind == TaskFellDue.TYPE:
         row.update(status=TaskStatus.OVERDUE.value, fell_due_at=event.occurred_at)
     elif event.kind == TaskCompleted.TYPE:
@@ -96,15 +105,19 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
         for event in relevant:
             row = rows.get(event.stream_id)
             if row is None:
-                row = rows[event.stream_id] = _new_row(event)
+                row = rows[event.stream_id] = new_row(event)
             fold(row, event)
         write_records(conn, "rm_tasks", COLUMNS, list(rows.values()), key=("id",))
-    forgotten = sorted({e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
-    if forgotten:
+    forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+
+
+def forget(conn: Connection[Any], customers: Collection[UUID]) -> None:
+    """Null the free texts of the forgotten customers' tasks."""
+    if customers:
         conn.execute(
             "UPDATE rm_tasks SET title = NULL, outcome = NULL, reason = NULL"
             " WHERE customer_id = ANY(%s)",
-            [forgotten],
+            [sorted(customers)],
         )
 
 

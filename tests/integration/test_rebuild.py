@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,7 +17,9 @@ import pytest
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import (
+    AddNote,
     CommandContext,
+    CompleteTask,
     FileComplaint,
     ForgetCustomer,
     MergeCustomers,
@@ -26,6 +29,7 @@ from commands.messages import (
     RecordPurchase,
     RegisterCustomer,
     ResolveComplaint,
+    ScheduleTask,
     TagCustomer,
 )
 from commands.service import CommandService
@@ -75,6 +79,16 @@ def make_history(service: CommandService) -> list[UUID]:
         ResolveComplaint(complaint_id=complaint.aggregate_id, resolution="refund", satisfaction=4),
         CTX,
     )
+    due = datetime.now(UTC) + timedelta(days=3)
+    for i in (0, 3):  # customer 3 is forgotten below: its task's title must be scrubbed
+        task = service.handle(
+            ScheduleTask(
+                customer_id=ids[i], kind="CALL_BACK", title=f"call {i}", assignee="amy", due_at=due
+            ),
+            CTX,
+        )
+        service.handle(AddNote(customer_id=ids[i], text=f"note {i}"), CTX)
+    service.handle(CompleteTask(task_id=task.aggregate_id, outcome="done"), CTX)
     service.handle(MergeCustomers(survivor_id=ids[1], duplicate_id=ids[2]), CTX)
     service.handle(ForgetCustomer(customer_id=ids[3], reason="request"), CTX)
     return ids
@@ -159,6 +173,7 @@ def test_parallel_set_based_rebuild_equals_incremental_build(database_url: str) 
             sink.close()
         incremental = read_model_snapshot(database_url)
         assert incremental["rm_merges"] and incremental["rm_timeline"]
+        assert len(incremental["rm_tasks"]) == 2
 
         assert rebuild(app, database_url, batch_size=3, workers=2, master_key=key) == len(envelopes)
         assert read_model_snapshot(database_url) == incremental
