@@ -22,23 +22,15 @@ import uvicorn
 from playwright.sync_api import BrowserContext, Page, Playwright, Request, Route, WebSocket
 from starlette.applications import Starlette
 
+from bench.console_bench import CHROMIUM as CHROMIUM_PATH
+from bench.console_bench import CHROMIUM_ARGS
 from gateway.console import console_routes
 from streams.relay import Relay
 from streams.topic import ensure_topic
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(CHROMIUM_PATH)  # the same executable and flags the console bench uses
 SCREENS = Path(__file__).resolve().parents[2] / "results" / "screens"
 TIMEZONE = "Asia/Shanghai"
 
