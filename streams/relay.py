@@ -240,22 +240,22 @@ class Relay:
                     self.broker_lost_data()
                     last_check = time.monotonic()
                 self.step(wait=0.05)
+                report(
+                    "ok",
+                    f"leading; published up to position {self.progress.position}, "
+                    f"lag {self.lag()}, "
+                    f"re-published after broker loss {self.progress.republished}x",
+                )
+                if self.caught_up and not self.pipeline.in_flight:
+                    # LISTEN on its own connection: a PostgreSQL restart surfaces here too.
+                    self.wait_for_events(min(check_interval, 0.5))
             except BROKER_ERRORS as error:
                 self._broker_trouble(error, report)
                 last_check = 0.0  # once it answers, first ask whether it lost the topic
                 stop.wait(BROKER_RETRY_SECONDS)
-                continue
             except DATABASE_LOST as error:
                 self._database_trouble(error, report)
                 stop.wait(DATABASE_RETRY_SECONDS)
-                continue
-            report(
-                "ok",
-                f"leading; published up to position {self.progress.position}, lag {self.lag()}, "
-                f"re-published after broker loss {self.progress.republished}x",
-            )
-            if self.caught_up and not self.pipeline.in_flight:
-                self.wait_for_events(min(check_interval, 0.5))
 
     def _broker_trouble(self, error: Exception, report: Report) -> None:
         """The broker failed a send or a probe (killed, restarting): stay up and retry.
