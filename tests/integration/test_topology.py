@@ -11,6 +11,7 @@ answer the test fails, naming it, rather than skipping."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import subprocess
 import time
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -27,6 +29,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from chaos.client import REGISTER
 from chaos.faults import fresh_write_visible
 from chaos.load import Ledger, Load
 from chaos.platform import api_factory
@@ -166,6 +169,36 @@ def audit_verify(platform: PlatformProcess, database: Database) -> subprocess.Co
     )
 
 
+def diagnosis(platform: PlatformProcess, direct: str, error: BaseException) -> str:
+    """What the failed write answers now, and the end of `crm up`'s output."""
+    api = api_factory(platform)()
+    variables = ast.literal_eval(str(error).split(": ", 1)[1]) if ": {" in str(error) else {}
+    try:
+        answer = api.http.post(api.url, json={"query": REGISTER, "variables": variables}).text
+    except httpx.HTTPError as error:
+        answer = repr(error)
+    finally:
+        api.close()
+    with admin() as conn:
+        sessions = conn.execute(
+            "SELECT pid, application_name, state, wait_event_type, wait_event, "
+            "now() - xact_start, left(query, 80) FROM pg_stat_activity "
+            "WHERE datname = current_database() OR datname LIKE 'crm_topology_%%'"
+        ).fetchall()
+    listed = "\n".join(map(str, sessions))
+    with psycopg.connect(direct) as conn:
+        listed += "\nstore vs read model: " + str(
+            conn.execute(
+                "SELECT (SELECT max(notification_id) FROM stored_events), "
+                "(SELECT count(*) FROM rm_customers), (SELECT array_agg(s.notification_id) "
+                "FROM stored_events s WHERE s.topic = %s AND s.originator_id NOT IN "
+                "(SELECT id FROM rm_customers))",
+                (get_topic(CustomerRegistered),),
+            ).fetchone()
+        )
+    return f"a query answers: {answer}\nsessions:\n{listed}\n{platform.output()[-6000:]}"
+
+
 def test_the_topology_loses_and_duplicates_nothing_when_one_of_each_is_killed() -> None:
     with (
         fresh_database() as database,
@@ -193,7 +226,10 @@ def test_the_topology_loses_and_duplicates_nothing_when_one_of_each_is_killed() 
         finally:
             probe.close()
             load.stop()
-        assert not load.errors, load.errors[:3]
+        if load.errors:
+            raise AssertionError(
+                f"{load.errors[:1]}\n{diagnosis(platform, database.direct, load.errors[0])}"
+            )
         accepted = list(ledger.customers)
         assert len(accepted) > 20, len(accepted)
         # the standby took over: the other relay now leads
