@@ -207,6 +207,7 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
             config.topic,
             partitions=config.partitions,
             security=config.kafka_security,
+            session_url=config.session_url,
         )
         try:
             yield publisher

@@ -8,8 +8,8 @@ platform turns preparing off in every process when `CRM_DATABASE_POOLER=transact
 (`ops` calls `set_prepared_statements(False)` once, before any connection is made).
 
 Session state does not survive either: the store's DDL lock is transaction-scoped
-(`commands.application._creating_alone`), and LISTEN is not relayed (the relay falls
-back to polling every 0.5 s). See docs/deployment.md.
+(`commands.application._creating_alone`); the relay's session lock and LISTEN use
+`CRM_DATABASE_DIRECT_URL`, the server past the pooler. See docs/deployment.md.
 """
 
 from __future__ import annotations

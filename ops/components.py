@@ -91,6 +91,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         master_key=master_key(settings),
         kafka_security=settings.kafka_security,
         timezone=settings.timezone,
+        session_url=settings.relay_session_url if kind == "relay" else None,
     )
     name = settings.process_name or ("relay" if kind == "relay" else f"worker-{worker}")
     start_telemetry(name, settings)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     database_pooler: Literal["none", "transaction"] = Field(
         default="none", description="`transaction`: the URL is a transaction-pooling PgBouncer"
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        description="the server itself, past the pooler: the relay's leader lock and LISTEN",
+    )
     # Connections per process (docs/deployment.md has the formula for N processes).
     database_pool_gateway: int = Field(default=8, ge=1, le=200)
     database_pool_gateway_overflow: int = Field(default=16, ge=0, le=200)
@@ -160,6 +164,28 @@ class Settings(BaseSettings):
     @property
     def embedded_kafka(self) -> bool:
         return not self.kafka_bootstrap
+
+    @property
+    def relay_session_url(self) -> str | None:
+        """Where the relay keeps its session (leader lock, LISTEN): `CRM_DATABASE_DIRECT_URL`;
+        None: `database_url` itself keeps sessions.
+
+        Behind a transaction pooler a session advisory lock stays on a server connection
+        that other clients then get: two relays could both lead, and a dead leader's lock
+        would never be freed. So there the direct URL is required, not guessed.
+        """
+        from ops.errors import SettingError
+
+        if self.database_direct_url:
+            return self.database_direct_url
+        if self.database_pooler == "transaction":
+            raise SettingError(
+                "CRM_DATABASE_DIRECT_URL",
+                "required by the relay with CRM_DATABASE_POOLER=transaction: its leader lock "
+                "and LISTEN need a session on the server itself, past the pooler "
+                "[DIRECT_URL_REQUIRED]",
+            )
+        return None
 
     @property
     def kafka_security(self) -> KafkaSecurity:

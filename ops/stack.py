@@ -213,6 +213,9 @@ def preflight(settings: Settings) -> Settings:
     settings = check_port(settings)
     if settings.database_url:
         check_database(settings.database_url)
+    direct = settings.relay_session_url  # behind a transaction pooler, the relays need it
+    if direct:
+        check_database(direct)
     if settings.kafka_bootstrap:
         check_broker(
             settings.kafka_bootstrap,

@@ -11,7 +11,9 @@ restart), the broker has lost data and the relay re-publishes everything from th
 Envelope ids are stable, and every consumer applies an event at most once.
 
 Any number of relays may run: one leads (`streams.relay_progress`: an advisory lock on
-the bookmark's connection), the others wait in `run` and take over when it dies.
+the bookmark's connection), the others wait in `run` and take over when it dies. That
+connection and the LISTEN one go to `session_url`, the server itself when the store is
+reached through a transaction pooler (which would hand the lock's session to others).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Relay:
         window: int = WINDOW,
         validate_every: int = VALIDATE_EVERY,
         producer_config: Mapping[str, Any] | None = None,
+        session_url: str | None = None,
     ) -> None:
         self.source = EventSource(app)
         self.signing_key = app.stream_signing_key
@@ -98,14 +101,17 @@ class Relay:
         self.validator = SampledValidator(validate_every)
         self.producer_config = producer_config
         self.database_url = database_url
-        self.store = ProgressStore(database_url, topic)
+        # The leader lock and LISTEN live in a session: behind a transaction pooler they
+        # need the server itself (`CRM_DATABASE_DIRECT_URL`; docs/deployment.md).
+        self.session_url = session_url or database_url
+        self.store = ProgressStore(self.session_url, topic)
         self.progress = self.store.load()
         self.sent = self.progress.position  # read ahead of the bookmark: what is in flight
         self.caught_up = False  # the last read found nothing after `sent`
         self.pipeline = ProducerPipeline(bootstrap, topic, security, producer_config)
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
-        self.listener = psycopg.connect(database_url, autocommit=True)
+        self.listener = psycopg.connect(self.session_url, autocommit=True)
         self.listener.execute("LISTEN stored_events")
 
     def _restart_pipeline(self) -> None:
@@ -287,8 +293,8 @@ class Relay:
             self.listener.close()
             self.store.close()
         with contextlib.suppress(psycopg.OperationalError):
-            store = ProgressStore(self.database_url, self.topic)
-            listener = psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
+            store = ProgressStore(self.session_url, self.topic)
+            listener = psycopg.connect(self.session_url, autocommit=True, connect_timeout=3)
             listener.execute("LISTEN stored_events")
             self.store, self.listener = store, listener
 

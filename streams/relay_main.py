@@ -40,6 +40,9 @@ class StreamConfig:
     master_key: str = field(default="", repr=False)  # base64; for `CrmApplication`
     kafka_security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
     timezone: str = DEFAULT_TIMEZONE  # business dates (cohort months): `CRM_TIMEZONE`
+    # The server past any pooler, for session state (the relay's leader lock, LISTEN):
+    # `CRM_DATABASE_DIRECT_URL`; None means `database_url` keeps sessions (no pooler).
+    session_url: str | None = None
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

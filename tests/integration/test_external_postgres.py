@@ -102,6 +102,7 @@ def test_the_platform_runs_through_pgbouncer_in_transaction_pooling(
     with running_pgbouncer(database_url) as bouncer:
         url = bouncer.url(database_url, application_name="crm-via-pgbouncer")
         monkeypatch.setenv("CRM_DATABASE_POOLER", "transaction")  # the processes' setting
+        monkeypatch.setenv("CRM_DATABASE_DIRECT_URL", database_url)  # the relay's session
         ensure_topic(servers.kafka_bootstrap, kafka_topic, 2)
         app = CrmApplication(url, master_key=master_key, pool_size=2)
         reads = ReadPool(url, max_size=2)

@@ -104,3 +104,17 @@ def test_a_bad_value_names_its_variable(
 def test_setting_error_without_a_setting() -> None:
     assert str(SettingError(None, "plain")) == "plain"
     assert str(SettingError("--role", "unknown")) == "--role: unknown"
+
+
+def test_the_relay_needs_the_direct_url_behind_a_transaction_pooler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRM_DATABASE_URL", "postgresql://u@bouncer:6432/crm")
+    assert load_settings().relay_session_url is None  # no pooler: the URL keeps sessions
+    monkeypatch.setenv("CRM_DATABASE_POOLER", "transaction")
+    with pytest.raises(SettingError) as caught:
+        load_settings().relay_session_url  # noqa: B018
+    assert caught.value.setting == "CRM_DATABASE_DIRECT_URL"
+    assert "DIRECT_URL_REQUIRED" in str(caught.value)
+    monkeypatch.setenv("CRM_DATABASE_DIRECT_URL", "postgresql://u@db:5432/crm")
+    assert load_settings().relay_session_url == "postgresql://u@db:5432/crm"
