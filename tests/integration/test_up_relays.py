@@ -67,36 +67,48 @@ def register_and_read(platform: PlatformProcess, name: str) -> dict[str, Any]:
     return customer
 
 
+RELAYS = ("relay", "relay-2")
+
+
+def roles(platform: PlatformProcess) -> tuple[str, str] | None:
+    """(leader, standby) once one relay leads and the other stands by; which one wins the
+    lock is a race between two processes started together."""
+    status = {name: component(platform, name).get("status") for name in RELAYS}
+    for leader, standby in (RELAYS, RELAYS[::-1]):
+        if status[leader] == "ok" and status[standby] == "idle":
+            return leader, standby
+    return None
+
+
 def test_one_relay_leads_the_other_stands_by(platform: PlatformProcess) -> None:
     wait_until(
-        lambda: (
-            component(platform, "relay").get("status") == "ok"
-            and component(platform, "relay-2").get("status") == "idle"
-        ),
-        60,
-        "relay leading, relay-2 standing by",
-        platform,
+        lambda: roles(platform) is not None, 60, "one relay leading, one standing by", platform
     )
-    assert "leading" in component(platform, "relay")["detail"]
-    assert "standby" in component(platform, "relay-2")["detail"]
+    leader, standby = roles(platform) or RELAYS
+    assert "leading" in component(platform, leader)["detail"]
+    assert "standby" in component(platform, standby)["detail"]
     assert platform.health()[0] == 200  # a standby is healthy
     assert register_and_read(platform, "Before") == {"name": "Before"}
 
 
 def test_the_standby_publishes_after_the_leader_is_killed(platform: PlatformProcess) -> None:
-    leader = platform.pid("relay")
-    psutil.Process(leader).kill()  # kill -9
     wait_until(
-        lambda: component(platform, "relay-2").get("status") == "ok",
+        lambda: roles(platform) is not None, 60, "one relay leading, one standing by", platform
+    )
+    leader, standby = roles(platform) or RELAYS
+    pid = platform.pid(leader)
+    psutil.Process(pid).kill()  # kill -9
+    wait_until(
+        lambda: component(platform, standby).get("status") == "ok",
         30,
-        "relay-2 leading",
+        f"{standby} leading",
         platform,
     )
     assert register_and_read(platform, "After") == {"name": "After"}
     # The killed relay comes back (supervisor) and stands by behind the new leader.
-    platform.wait_replaced("relay", leader)
+    platform.wait_replaced(leader, pid)
     wait_until(
-        lambda: component(platform, "relay").get("status") == "idle",
+        lambda: component(platform, leader).get("status") == "idle",
         60,
         "the restarted relay standing by",
         platform,
