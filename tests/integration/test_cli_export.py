@@ -14,6 +14,7 @@ from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandContext, MergeCustomers, RegisterCustomer
 from commands.service import CommandService
+from ops.stack import crm_command
 from tests.integration.support.gateway import ReadModelSync
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def crm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["crm", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+        crm_command(*args), env={**os.environ, **env}, capture_output=True, text=True, timeout=120
     )
 
 

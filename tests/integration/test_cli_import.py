@@ -17,6 +17,7 @@ from commands.crypto import generate_master_key
 from commands.messages import CommandContext, RegisterCustomer
 from commands.service import CommandService
 from ops.importer import Service, import_customers
+from ops.stack import crm_command
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def app(database_url: str, key: str) -> Iterator[CrmApplication]:
 
 def crm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["crm", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+        crm_command(*args), env={**os.environ, **env}, capture_output=True, text=True, timeout=120
     )
 
 
