@@ -94,7 +94,8 @@ def test_property_writers_on_one_customer_lose_nothing_and_the_chain_verifies(
     writes: Writes, database_url: str, plan: list[Step], lanes: int
 ) -> None:
     customer = writes.services[1].handle(RegisterCustomer(name="Interleaved"), CTX).customer_id
-    run = uuid4().hex[:8]
+    # Letters only: a tag with a long run of digits is refused as a phone number (a rule).
+    run = uuid4().hex[:8].translate(str.maketrans("0123456789", "ghijklmnop"))
     outcomes: dict[int, CommandResult | BaseException] = {}
     pins: dict[int, int] = {}
     barrier = threading.Barrier(lanes)
