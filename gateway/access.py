@@ -19,6 +19,7 @@ from graphql import FieldNode
 from strawberry.extensions import SchemaExtension
 
 from compliance.access_log import AccessEntry
+from gateway import masking
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -66,6 +67,18 @@ def note_returned(info: Any, customer_id: UUID, field: str, value: object) -> No
     if value is not None:
         context: GatewayContext = info.context
         context.access.note(root_operation(info), customer_id, (field,))
+
+
+def returned_personal(
+    info: Any, customer_id: UUID, field: str, value: str | None, shown: bool = True
+) -> str | None:
+    """A personal field as the caller's role sees it (full, partial or null, by
+    `gateway.masking`; null when `shown` is false), noted for the access log if returned."""
+    principal = getattr(info.context, "principal", None)
+    role = principal.role if principal is not None else None
+    returned = masking.shown(role, field, value) if shown else None
+    note_returned(info, customer_id, field, returned)
+    return returned
 
 
 def record_now(context: GatewayContext) -> None:

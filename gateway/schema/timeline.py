@@ -19,8 +19,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from gateway import masking
-from gateway.access import note_returned
+from gateway.access import returned_personal
 from gateway.schema.enums import (
     Channel,
     Direction,
@@ -287,11 +286,7 @@ class _Reader:
 
     def private(self, key: str) -> str | None:
         """Full, partial (``138****8000`` for support) or null, by `gateway.masking`."""
-        principal = getattr(self.info.context, "principal", None)
-        role = principal.role if principal is not None else None
-        value = masking.shown(role, key, self.text(key)) if self.personal else None
-        note_returned(self.info, self.customer_id, key, value)
-        return value
+        return returned_personal(self.info, self.customer_id, key, self.text(key), self.personal)
 
     def id(self, key: str) -> strawberry.ID:
         return strawberry.ID(str(self.view.data.get(key) or ""))

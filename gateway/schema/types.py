@@ -12,13 +12,11 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
-from gateway import masking
-from gateway.access import note_returned
+from gateway.access import returned_personal
 from gateway.context import GatewayContext
 from gateway.errors import invalid
 from gateway.roles import Permission
@@ -55,17 +53,7 @@ from projections.views import TimelineEntry as TimelineEntryView
 GInfo = Info[GatewayContext, None]
 
 
-def _personal(value: str | None, shown: bool) -> str | None:
-    return value if shown else None
-
-
-def _read(info: GInfo, customer_id: UUID, field: str, value: str | None, shown: bool) -> str | None:
-    """A personal field as returned (full, partial or null by `gateway.masking`'s matrix),
-    noted for the access log when it is not null."""
-    principal = info.context.principal
-    returned = _personal(masking.shown(principal.role if principal else None, field, value), shown)
-    note_returned(info, customer_id, field, returned)
-    return returned
+_read = returned_personal
 
 
 @strawberry.type(description="Purchases of the profile (a survivor's include its duplicates').")
