@@ -1,5 +1,14 @@
 """A real PgBouncer (Debian's `pgbouncer` package) in transaction pooling, in front of the
-test session's PostgreSQL: `make install` / `.ci/run` install it when missing."""
+test session's PostgreSQL: `make install` / `.ci/run` install it when missing.
+
+PgBouncer run in the foreground logs every line to stderr as well as to its logfile, and
+it is single-threaded: if stderr is a pipe nobody drains, the 64 KiB pipe buffer fills
+(about 350 lines of "login attempt" / "closing because") and its next log write blocks
+the whole bouncer. No client gets an answer from then on, new connections time out, and
+every process of the platform waits on the database: that was the topology test's
+"hang after the kills" (the kills' reconnections wrote the last KiB). So stderr goes to a
+file, read back only to explain a bouncer that would not start.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ops.embedded.ports import free_port
@@ -35,6 +46,7 @@ server_reset_query =
 ignore_startup_parameters = extra_float_digits
 logfile = {folder}/pgbouncer.log
 pidfile = {folder}/pgbouncer.pid
+admin_users = {user}
 """
 
 
@@ -52,6 +64,18 @@ class Bouncer:
     def log(self) -> str:
         path = self.folder / "pgbouncer.log"
         return path.read_text() if path.exists() else ""
+
+    def show(self, database_url: str, what: str = "POOLS") -> list[tuple[Any, ...]]:
+        """`SHOW <what>` on the admin console (as the user of `database_url`): what a
+        failing test prints to tell a pool exhausted by clients from an idle bouncer."""
+        parts = conninfo_to_dict(database_url)
+        parts.update(host="127.0.0.1", port=str(self.port), dbname="pgbouncer")
+        parts.pop("application_name", None)
+        parts.setdefault("connect_timeout", "5")  # a frozen bouncer must not hang the report
+        # The console speaks the simple query protocol only: no parameters, no preparing.
+        with psycopg.connect(make_conninfo("", **parts), autocommit=True) as conn:
+            cursor = conn.execute(f"SHOW {what}".encode(), prepare=False)
+            return [tuple(row) for row in cursor.fetchall()]
 
 
 def pgbouncer_binary() -> str:
@@ -79,18 +103,26 @@ def _started(server_url: str, folder: Path) -> Iterator[Bouncer]:
     listen = free_port()
     (folder / "userlist.txt").write_text(f'"{params["user"]}" "{params.get("password", "")}"\n')
     (folder / "pgbouncer.ini").write_text(
-        CONFIG.format(host=params["host"], port=params["port"], listen=listen, folder=folder)
+        CONFIG.format(
+            host=params["host"],
+            port=params["port"],
+            listen=listen,
+            folder=folder,
+            user=params["user"],
+        )
     )
     for name in ("userlist.txt", "pgbouncer.ini"):
         os.chmod(folder / name, 0o644)
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    process = subprocess.Popen(
-        [pgbouncer_binary(), *user, str(folder / "pgbouncer.ini")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    stderr = folder / "pgbouncer.stderr"
+    with stderr.open("wb") as sink:  # a file never blocks the bouncer (see the docstring)
+        process = subprocess.Popen(
+            [pgbouncer_binary(), *user, str(folder / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     try:
-        _wait_listening(listen, process)
+        _wait_listening(listen, process, stderr)
         yield Bouncer(listen, folder)
     finally:
         process.terminate()
@@ -101,11 +133,11 @@ def _started(server_url: str, folder: Path) -> Iterator[Bouncer]:
             process.wait()
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_listening(port: int, process: subprocess.Popen[bytes], stderr: Path) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read().decode() if process.stderr else ""
+            error = stderr.read_text(errors="replace")
             raise RuntimeError(f"pgbouncer exited with {process.returncode}: {error}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
