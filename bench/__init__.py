@@ -99,6 +99,15 @@ def run_gateway(request: BenchRequest) -> dict[str, Any]:
     return run(request.server_url, request.bootstrap, config, request.log)
 
 
+def run_gateways(request: BenchRequest) -> dict[str, Any]:
+    """Mutations and queries per second with 1 and with 2 gateway processes."""
+    from bench.gateways_bench import GatewaysConfig
+    from bench.gateways_bench import run_gateways as run
+
+    config = GatewaysConfig.make(request.size, request.clients, request.repeats)
+    return run(request.server_url, request.bootstrap, config, request.log)
+
+
 def run_scale(request: BenchRequest) -> dict[str, Any]:
     """Disk per event, rebuild time, query p99 as the store grows; list and 360° p99 by
     customers (100k, 300k, 1M)."""
@@ -178,6 +187,7 @@ BENCHMARKS: dict[str, Runner] = {
     "end_to_end": run_end_to_end,
     "streams": run_streams,
     "gateway": run_gateway,
+    "gateways": run_gateways,
     "scale": run_scale,
     "analytics": run_analytics,
     "compliance": run_compliance,

@@ -3,7 +3,9 @@
 
 Not `crm up`: a benchmark starts only the parts it measures (the analytics worker, say,
 would take CPU from a 2-core machine without being measured), but each part is the very
-process `crm up` runs, configured the same way, through `CRM_*` variables.
+process `crm up` runs, configured the same way, through `CRM_*` variables. Gateways serve
+one listening socket bound here and inherited (`CRM_LISTEN_FD`), as under `crm up
+--gateways N` (`ops.stack.open_listener`), so N of them share one accept queue.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from gateway.auth import mint_token
 from ops.crm_process import clean_env, crm_argv
 from ops.embedded.ports import free_port
 from ops.schema import prepare_database
+from ops.supervisor import replica_name
 
 RELAY = ("relay",)
 PROJECTIONS = ("worker", "projections")
@@ -53,6 +58,16 @@ class BenchPlatform:
         token = mint_token(self.jwt_secret, subject=f"bench-{role}", role=role)
         return {"Authorization": f"Bearer {token}"}
 
+    def cpu_seconds(self, prefix: str = "") -> dict[str, float]:
+        """User + system CPU seconds each process (named `prefix`…) has used so far: how a
+        benchmark tells whether every replica took a share of the work."""
+        used = {}
+        for name, process in self.processes.items():
+            if name.startswith(prefix) and process.poll() is None:
+                times = psutil.Process(process.pid).cpu_times()
+                used[name] = times.user + times.system
+        return used
+
     def check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
@@ -67,10 +82,15 @@ def bench_platform(
     topic: str,
     master_key: str,
     parts: Sequence[tuple[str, ...]] = (RELAY, PROJECTIONS, GATEWAY),
+    *,
+    gateways: int = 1,
 ) -> Iterator[BenchPlatform]:
-    """The chosen processes, running until the block ends (SIGTERM, then SIGKILL)."""
+    """The chosen processes, running until the block ends (SIGTERM, then SIGKILL);
+    `gateways` copies of the gateway, named as `crm up` names them (`gateway`, `gateway-2`)."""
     root = Path(tempfile.mkdtemp(prefix="crm-bench-run-"))
-    platform = BenchPlatform(free_port(), secrets.token_urlsafe(32), root)
+    listener = shared_listener() if GATEWAY in parts else None
+    port = listener.getsockname()[1] if listener else free_port()
+    platform = BenchPlatform(port, secrets.token_urlsafe(32), root)
     env = clean_env(
         {
             "CRM_DATA_DIR": str(root / "data"),
@@ -86,22 +106,42 @@ def bench_platform(
     try:
         prepare_database(database_url, master_key)
         for part in parts:
-            name = "-".join(part)
-            with (root / f"{name}.out").open("ab") as out:
-                platform.processes[name] = subprocess.Popen(
-                    crm_argv(*part),
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            copies = gateways if part == GATEWAY else 1
+            for index in range(1, copies + 1):
+                name = replica_name("-".join(part), index)
+                own_env = {**env, "CRM_PROCESS_NAME": name}
+                fds: tuple[int, ...] = ()
+                if part == GATEWAY and listener is not None:
+                    own_env["CRM_LISTEN_FD"] = str(listener.fileno())
+                    fds = (listener.fileno(),)
+                with (root / f"{name}.out").open("ab") as out:
+                    platform.processes[name] = subprocess.Popen(
+                        crm_argv(*part),
+                        env=own_env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        pass_fds=fds,
+                    )
         if GATEWAY in parts:
             wait_for_graphql(platform)
         yield platform
     finally:
         stop_all(platform.processes.values())
+        if listener is not None:
+            listener.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def shared_listener() -> socket.socket:
+    """A listening socket on a free 127.0.0.1 port, for every gateway to inherit."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
 
 
 def wait_for_graphql(platform: BenchPlatform, timeout: float = 60.0) -> None:

@@ -19,7 +19,7 @@ from bench.document import now
 from bench.report import combined, machine, rich_table, write_report
 from bench.server import bench_broker, bench_server
 
-NEEDS_BROKER = frozenset({"end_to_end", "streams", "gateway"})
+NEEDS_BROKER = frozenset({"end_to_end", "streams", "gateway", "gateways"})
 
 
 def run_suite(names: Sequence[str], request: BenchRequest) -> tuple[dict[str, Any], dict[str, Any]]:

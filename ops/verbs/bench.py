@@ -52,6 +52,8 @@ HELP = {
     "commit → read-model lag at 1,000 events/s, through the real relay and worker.",
     "streams": "Relay and rebuild events/s beside raw aiokafka produce/consume.",
     "gateway": "360° and list query requests/s and p99 beside `{ __typename }`.",
+    "gateways": "GraphQL mutations/s and query requests/s, p50 and p99, with 1 and with 2 "
+    "gateway processes sharing one socket (as `crm up --gateways N`), side by side.",
     "scale": "Disk per event, rebuild time and query p99 as the store grows (extrapolated "
     "to 20M events past --scale-max); list and 360° p99 measured at 100k, 300k, 1M customers.",
     "analytics": "Funnel, cohort and RFM queries on the DuckDB catalog over 10M synthetic "

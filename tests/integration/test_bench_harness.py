@@ -56,6 +56,16 @@ def check_results(doc: dict[str, Any]) -> None:
         assert streams[name]["events"] == events, name
     for name in ("typename", "profile_360", "list"):
         assert s["gateway"]["results"][name]["requests"] > 0
+    gateways = s["gateways"]
+    shape = gateways["config"]
+    for count in (1, 2):
+        measured = gateways["results"][f"gateways_{count}"]
+        assert measured["queries"]["requests"] == shape["queries"] * shape["repeats"]
+        assert measured["mutations"]["commands"] == shape["mutations"] * shape["repeats"]
+        # one CPU figure per gateway process per run: 2 processes really served the 2 case
+        assert [len(run) for run in measured["gateway_cpu_s_per_run"]] == [count] * shape["repeats"]
+    assert set(gateways["results"]["speedup"]) == {"mutations", "queries"}
+    assert [line["baseline"] is None for line in gateways["summary"]] == [True, False] * 2
     points = s["scale"]["results"]["points"]
     assert [p["events"] for p in points] == sorted(p["events"] for p in points)
     assert all(p["bytes_per_event"] > 0 and p["rebuild_seconds"] > 0 for p in points)
