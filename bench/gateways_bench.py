@@ -53,7 +53,7 @@ class GatewaysConfig:
     def make(cls, size: Size, clients: int | None = None, repeats: int | None = None) -> Any:
         base = {
             "tiny": cls("tiny", 20, 40, 30, 4, 1),
-            "quick": cls("quick", 300, 1200, 600, 16, 2),
+            "quick": cls("quick", 300, 800, 400, 16, 2),
             "full": cls("full", 3000, 3000, 2000, 16, 4),
         }[size]
         return cls(
