@@ -167,8 +167,8 @@ class Settings(BaseSettings):
 
     @property
     def relay_session_url(self) -> str | None:
-        """Where the relay keeps its session (leader lock, LISTEN): `CRM_DATABASE_DIRECT_URL`;
-        None: `database_url` itself keeps sessions.
+        """Where session state goes (the relay's leader lock and LISTEN, a full rebuild's
+        lock): `CRM_DATABASE_DIRECT_URL`; None: `database_url` itself keeps sessions.
 
         Behind a transaction pooler a session advisory lock stays on a server connection
         that other clients then get: two relays could both lead, and a dead leader's lock
@@ -181,9 +181,9 @@ class Settings(BaseSettings):
         if self.database_pooler == "transaction":
             raise SettingError(
                 "CRM_DATABASE_DIRECT_URL",
-                "required by the relay with CRM_DATABASE_POOLER=transaction: its leader lock "
-                "and LISTEN need a session on the server itself, past the pooler "
-                "[DIRECT_URL_REQUIRED]",
+                "required with CRM_DATABASE_POOLER=transaction by the relay (its leader lock "
+                "and LISTEN) and a full rebuild (its lock): they need a session on the "
+                "server itself, past the pooler [DIRECT_URL_REQUIRED]",
             )
         return None
 

@@ -55,11 +55,12 @@ def rebuild(
     now: datetime | None = None,
     workers: int | None = None,
     master_key: str | bytes | None = None,
+    session_url: str | None = None,
 ) -> int:
     """Rebuild the chosen projections (all by default); returns the events replayed.
 
-    All of them: `rebuild_full` (parallel when `master_key` is given, see there). Some:
-    `rebuild_in_place`.
+    All of them: `rebuild_full` (parallel when `master_key` is given; its lock on
+    `session_url` when given, see there). Some: `rebuild_in_place`.
     """
     projections = select_projections(names)
     if len(projections) < len(PROJECTIONS):
@@ -79,6 +80,7 @@ def rebuild(
         now=now,
         workers=workers,
         master_key=master_key,
+        session_url=session_url,
     )
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -73,6 +74,7 @@ def rebuild_full(
     now: datetime | None = None,
     workers: int | None = None,
     master_key: str | bytes | None = None,
+    session_url: str | None = None,
 ) -> int:
     """Rebuild every projection without downtime; returns the events replayed.
 
@@ -80,12 +82,20 @@ def rebuild_full(
     partition each; without it (a child process cannot borrow `app`'s key ring) the
     partitions run here, one after the other. Materialized columns are computed as of
     `now` (default: the clock when the replay starts, then for events caught up later,
-    when they are applied, like a live processor does). Raises `RebuildBusy` if another
+    when they are applied, like a live processor does). `session_url` (the server past a
+    transaction pooler, `CRM_DATABASE_DIRECT_URL`) holds the one-rebuild-at-a-time lock;
+    None: `database_url` keeps sessions. Raises `RebuildBusy` if another
     full rebuild runs, `RebuildFailed` if a worker fails (serving tables unchanged).
     """
     done = 0
-    with psycopg.connect(database_url, autocommit=True) as control:
-        take_rebuild_lock(control)
+    with contextlib.ExitStack() as held, psycopg.connect(database_url, autocommit=True) as control:
+        # The rebuild lock is session state: through a transaction pooler it would stay on
+        # a pooled server connection after the run (the next rebuild "busy" for as long as
+        # that connection lives), so it goes on `session_url`, the server itself, if given.
+        locker = control
+        if session_url is not None:
+            locker = held.enter_context(psycopg.connect(session_url, autocommit=True))
+        take_rebuild_lock(locker)
         prepare_shadow(control)
         schema = serving_schema(control)
         decoder = StoreDecoder(app, schema)

@@ -61,6 +61,10 @@ def rebuild(
             err_console.print(f"error: NAME: {error}", style="bold red", markup=False)
             raise typer.Exit(2) from None
         url = database_url(settings)
+        # A full rebuild's lock is session state: past a transaction pooler (a partial
+        # rebuild takes none, so it needs no direct URL).
+        full = len(chosen) == len(select_projections(None))
+        session = settings.relay_session_url if full else None
         with (
             open_application(settings) as app,
             progress_bar("replaying events") as progress,
@@ -72,5 +76,6 @@ def rebuild(
                 progress=progress,
                 workers=workers,
                 master_key=master_key(settings),
+                session_url=session,
             )
     typer.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {count} events")
