@@ -266,7 +266,9 @@ def test_the_topology_loses_and_duplicates_nothing_when_one_of_each_is_killed(
         assert audit.returncode == 0, audit.stdout[-2000:] + audit.stderr[-2000:]
         log = database.bouncer.log() if pooled else ""
     assert "prepared statement" not in log and "ERROR" not in log, log[-2000:]
+    assert not pooled or log.count("login attempt") > 20, "the platform bypassed the bouncer"
     print(
         f"\ntopology: {len(accepted)} customers written by {WRITERS} GraphQL clients, "
         f"killed {', '.join(victims)}; {ledger.retried} writes retried; read models exact"
+        f"{' (through PgBouncer)' if pooled else ''}"
     )
