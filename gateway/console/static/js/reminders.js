@@ -2,7 +2,7 @@
 // graphql-transport-ws client as the profile's live feed), shown as a notice under the
 // menu whatever the screen; screens that list tasks listen too, to reload.
 import { html, useEffect, useState } from "./ui.js";
-import { subscribe } from "./api.js";
+import { subscribeKeepingOn } from "./api.js";
 import { label, t } from "./i18n.js";
 import { dateTime } from "./format.js";
 import { can } from "./roles.js";
@@ -20,7 +20,7 @@ export function onReminder(notify) {
 
 export function Reminders({ session }) {
   const [shown, setShown] = useState([]);
-  useEffect(() => subscribe(REMINDERS, {}, ({ taskReminders: reminder }) => {
+  useEffect(() => subscribeKeepingOn(REMINDERS, {}, ({ taskReminders: reminder }) => {
     setShown((list) => [reminder, ...list.filter((r) => r.taskId !== reminder.taskId)].slice(0, 5));
     listeners.forEach((notify) => notify(reminder));
   }), [session.token]);
