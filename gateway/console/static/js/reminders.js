@@ -12,6 +12,10 @@ const REMINDERS = `subscription Reminders {
   taskReminders { taskId customerId kind dueAt at position title }
 }`;
 const listeners = new Set();
+// Subscribing starts the gateway's broker consumer, which competes with the first
+// screen's queries on the gateway (target: interactive within 1 s); a reminder is
+// about a task due minutes or hours ahead, so listening from a moment later is enough.
+const START_AFTER_MS = 3000;
 
 export function onReminder(notify) {
   listeners.add(notify);
@@ -20,10 +24,19 @@ export function onReminder(notify) {
 
 export function Reminders({ session }) {
   const [shown, setShown] = useState([]);
-  useEffect(() => subscribeKeepingOn(REMINDERS, {}, ({ taskReminders: reminder }) => {
-    setShown((list) => [reminder, ...list.filter((r) => r.taskId !== reminder.taskId)].slice(0, 5));
-    listeners.forEach((notify) => notify(reminder));
-  }), [session.token]);
+  useEffect(() => {
+    let stop = () => {};
+    const timer = setTimeout(() => {
+      stop = subscribeKeepingOn(REMINDERS, {}, ({ taskReminders: reminder }) => {
+        setShown((list) => [reminder, ...list.filter((r) => r.taskId !== reminder.taskId)].slice(0, 5));
+        listeners.forEach((notify) => notify(reminder));
+      });
+    }, START_AFTER_MS);
+    return () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }, [session.token]);
   const dismiss = (taskId) => setShown((list) => list.filter((r) => r.taskId !== taskId));
   const masked = !can(session, "seePersonal");
   // The live region exists before anything arrives, so screen readers announce arrivals.
