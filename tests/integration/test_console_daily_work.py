@@ -199,6 +199,12 @@ def test_a_task_scheduled_on_the_profile_is_worked_in_my_tasks(
     assert {"taskId": task, "status": "DONE"} in steps
     assert {"taskId": later, "status": "CANCELLED"} in steps
 
+    page.get_by_label("语言").select_option("en")
+    expect(page.locator("#my-tasks-title")).to_have_text("My tasks")
+    expect(task_row(page, "my-tasks", task).locator(".task-status")).to_have_text("Done")
+    expect(task_row(page, "my-tasks", late).locator(".task-status")).to_contain_text("Past due")
+    screenshot(page, "my-tasks-english")
+
 
 def test_a_due_tasks_reminder_arrives_live_in_a_second_session(
     browser: Any, page: Page, site: ConsoleSite
