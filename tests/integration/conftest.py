@@ -79,3 +79,45 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
         create_all(connection)
         connection.commit()
         yield connection
+
+
+# -- the web console in headless Chromium (tests/integration/test_console_*.py) --------
+# Imported inside the fixtures: other integration tests need neither Playwright nor uvicorn.
+
+
+@pytest.fixture(scope="module")
+def site(servers: ServerSet) -> Iterator[Any]:
+    """The gateway with its console on a free port, a relay feeding live events (per module)."""
+    from tests.integration.support.browser import ConsoleSite
+
+    started = ConsoleSite.start(servers)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.support.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, site: Any) -> Iterator[Any]:
+    """A fresh page that may reach only the gateway; the test fails if it tried anything
+    else or a script threw."""
+    from tests.integration.support.browser import new_context
+
+    context, guard = new_context(browser, site)
+    yield context.new_page()
+    context.close()
+    assert guard.foreign == [], f"requests outside the gateway: {guard.foreign}"
+    assert guard.script_errors == [], f"uncaught script errors: {guard.script_errors}"

@@ -1,57 +1,29 @@
 """The web console in a real headless Chromium, against the real gateway, database,
 broker and relay. Every request not for the gateway is blocked, and none may be tried.
-Screenshots of every screen go to tests/results/screens/."""
+Screenshots of every screen go to tests/results/screens/. The fixtures `site`, `browser`
+and `page` are in conftest.py (test_console_daily_work.py uses them too)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.integration.support.browser import (
     TIMEZONE,
     ConsoleSite,
-    launch,
     new_context,
     screenshot,
     sign_in,
 )
-from tests.integration.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def site(servers: ServerSet) -> Iterator[ConsoleSite]:
-    started = ConsoleSite.start(servers)
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, site: ConsoleSite) -> Iterator[Page]:
-    context, guard = new_context(browser, site)
-    yield context.new_page()
-    context.close()
-    assert guard.foreign == [], f"requests outside the gateway: {guard.foreign}"
-    assert guard.script_errors == [], f"uncaught script errors: {guard.script_errors}"
 
 
 def card(page: Page, customer_id: str) -> Any:

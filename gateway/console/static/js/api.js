@@ -85,6 +85,30 @@ export function subscribe(query, variables, onEvent, onError = () => {}) {
   );
 }
 
+// A subscription that outlives its errors: the gateway answers UNAVAILABLE while its
+// broker consumer starts (slowly on a loaded machine) and drops a subscriber that fell
+// behind. Subscribes again after a pause until the returned function stops it.
+export function subscribeKeepingOn(query, variables, onEvent, pauseMs = 2000) {
+  let stopped = false;
+  let timer = null;
+  let stop = () => {};
+  const again = () => {
+    if (!stopped) timer = setTimeout(start, pauseMs);
+  };
+  function start() {
+    stop = liveClient().subscribe(
+      { query, variables },
+      { next: (result) => result.data && onEvent(result.data), error: again, complete: again },
+    );
+  }
+  start();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    stop();
+  };
+}
+
 export function closeLive() {
   socket?.dispose();
   socket = null;

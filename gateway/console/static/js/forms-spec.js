@@ -1,8 +1,14 @@
 // The command forms: each names its mutation, the permission it needs, its inputs
 // (named as in the GraphQL input, so `extensions.field` points at one) and how the
-// values become the mutation's input.
+// values become the mutation's input. `type: "datetime-local"` values are wall times in
+// the deployment's zone. Specs with `customerId` also serve the profile, which fixes it.
+import { zoneInputToIso } from "./format.js";
+
 const list = (text) => (text ? text.split(",").map((s) => s.trim()).filter(Boolean) : null);
 const CUSTOMER = `customer { id version }`;
+const POSITION = `position`;
+const TASK = `task { id customerId kind status assignee dueAt title }`;
+const number = (text) => (text === undefined ? undefined : Number(text));
 
 export const FORMS = [
   {
@@ -96,5 +102,85 @@ export const FORMS = [
       { name: "remove", text: "removeTags" },
     ],
     input: (v) => ({ customerId: v.customerId, add: list(v.add), remove: list(v.remove) }),
+  },
+  {
+    name: "escalate",
+    permission: "escalateComplaint",
+    mutation: `mutation($input: EscalateComplaintInput!) { escalateComplaint(input: $input) { complaint { id status } } }`,
+    fields: [
+      { name: "complaintId", required: true },
+      { name: "reason", multiline: true },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "assignOwner",
+    permission: "assignOwner",
+    mutation: `mutation($input: AssignOwnerInput!) { assignOwner(input: $input) { ${CUSTOMER} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "owner", text: "newOwner", required: true },
+      { name: "reason" },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "recordNeed",
+    permission: "recordNeed",
+    mutation: `mutation($input: RecordNeedInput!) { recordNeed(input: $input) { ${CUSTOMER} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "description", text: "needDescription", multiline: true, required: true },
+      { name: "productInterest" },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "consent",
+    permission: "changeConsent",
+    mutation: `mutation($input: ChangeConsentInput!) { changeConsent(input: $input) { ${CUSTOMER} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "purpose", required: true },
+      { name: "granted", kind: "granted", required: true },
+      { name: "channel", kind: "channel", text: "consentChannel" },
+    ],
+    // An unanswered "granted" stays absent, so the API names what is missing.
+    input: (v) => ({ ...v, granted: v.granted === undefined ? undefined : v.granted === "GRANTED" }),
+  },
+  {
+    name: "survey",
+    permission: "answerSurvey",
+    mutation: `mutation($input: AnswerSurveyInput!) { answerSurvey(input: $input) { ${CUSTOMER} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "surveyId", required: true },
+      { name: "score", type: "number", required: true },
+      { name: "comment", multiline: true },
+    ],
+    input: (v) => ({ ...v, score: number(v.score) }),
+  },
+  {
+    name: "addNote",
+    permission: "addNote",
+    mutation: `mutation($input: AddNoteInput!) { addNote(input: $input) { ${CUSTOMER} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "text", text: "noteText", multiline: true, required: true },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "scheduleTask",
+    permission: "scheduleTask",
+    mutation: `mutation($input: ScheduleTaskInput!) { scheduleTask(input: $input) { ${TASK} ${POSITION} } }`,
+    fields: [
+      { name: "customerId", required: true },
+      { name: "kind", kind: "taskKind", text: "taskKind", required: true },
+      { name: "title", text: "taskTitle", required: true },
+      { name: "assignee", required: true },
+      { name: "dueAt", type: "datetime-local", required: true },
+    ],
+    input: (v) => ({ ...v, dueAt: v.dueAt ? zoneInputToIso(v.dueAt) : undefined }),
   },
 ];

@@ -13,16 +13,19 @@ import { Complaints } from "./screens/complaints.js";
 import { Forms } from "./screens/forms.js";
 import { Dashboard } from "./screens/dashboard.js";
 import { Compliance } from "./screens/compliance.js";
+import { MyTasks } from "./screens/tasks.js";
+import { Reminders } from "./reminders.js";
+import { FORMS } from "./forms-spec.js";
 
 const SCREENS = [
   { name: "customers", show: () => true },
   { name: "board", show: () => true },
+  { name: "myTasks", show: (s) => can(s, "myTasks") },
   { name: "complaintQueue", show: (s) => can(s, "complaintQueue") },
-  { name: "forms", show: (s) => FORM_PERMISSIONS.some((p) => can(s, p)) },
+  { name: "forms", show: (s) => FORMS.some((spec) => can(s, spec.permission)) },
   { name: "dashboard", show: (s) => can(s, "analytics") },
   { name: "compliance", show: (s) => can(s, "audit") },
 ];
-const FORM_PERMISSIONS = ["registerCustomer", "recordContactTouch", "mergeCustomers"];
 
 function SignIn() {
   const [token, setToken] = useState("");
@@ -79,6 +82,8 @@ function Screen({ session, route }) {
         : html`<${CustomerList} session=${session} />`;
     case "board":
       return html`<${Board} session=${session} />`;
+    case "myTasks":
+      return html`<${MyTasks} session=${session} />`;
     case "complaintQueue":
       return html`<${Complaints} session=${session} />`;
     case "forms":
@@ -103,6 +108,7 @@ function App() {
   const session = currentSession();
   if (!session) return html`<${SignIn} />`;
   return html`<${Menu} session=${session} screen=${route.screen} />
+    ${can(session, "myTasks") && html`<${Reminders} key=${session.token} session=${session} />`}
     <main id="screen" key=${language()}><${Screen} session=${session} route=${route} /></main>`;
 }
 

@@ -9,18 +9,34 @@ const TOUCHES_AND_COMPLAINTS = [
   "resolveComplaint",
 ];
 
+// Notes and follow-up tasks (gateway/roles.py `_FOLLOW_UPS`): `myTasks` stands for
+// reading one's own tasks and their reminders.
+const FOLLOW_UPS = [
+  "myTasks",
+  "addNote",
+  "scheduleTask",
+  "rescheduleTask",
+  "completeTask",
+  "cancelTask",
+];
+
 const MATRIX = {
   admin: ["*"],
   sales: [
     ...PERSONAL,
     ...TOUCHES_AND_COMPLAINTS,
+    ...FOLLOW_UPS,
     "registerCustomer",
     "changeContactDetails",
     "tagCustomer",
     "recordPurchase",
     "moveStage",
+    "assignOwner",
+    "recordNeed",
+    "changeConsent",
+    "answerSurvey",
   ],
-  support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS],
+  support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS, ...FOLLOW_UPS],
   analyst: ["analytics"],
   compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer"],
 };

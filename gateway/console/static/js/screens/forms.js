@@ -1,5 +1,6 @@
 // One form per command; an API error naming an input (`extensions.field`) is shown
-// under that input, any other error above the submit button.
+// under that input, any other error above the submit button. The profile reuses
+// `CommandForm` with the customer fixed (`fixed`) and a callback once saved.
 import { html, useState } from "../ui.js";
 import { gql, ApiError } from "../api.js";
 import { enumValues, label, t } from "../i18n.js";
@@ -32,7 +33,9 @@ function Input({ spec, field, value, error, onInput }) {
   } else if (field.multiline) {
     control = html`<textarea rows="3" ...${common}></textarea>`;
   } else {
-    control = html`<input type=${field.type ?? "text"} ...${common} />`;
+    // Seconds too for a due time: a reminder a minute early is a wrong reminder.
+    const step = field.type === "datetime-local" ? "1" : undefined;
+    control = html`<input type=${field.type ?? "text"} step=${step} ...${common} />`;
   }
   return html`<div class="field">
     <label for=${id}>${t(field.text ?? field.name)}</label>
@@ -42,35 +45,40 @@ function Input({ spec, field, value, error, onInput }) {
   </div>`;
 }
 
-function CommandForm({ spec }) {
-  const [values, setValues] = useState({});
+// `fixed`: inputs given by the screen (not shown); `initial`: prefilled ones.
+export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {} }) {
+  const [values, setValues] = useState(initial);
   const [result, setResult] = useState({ error: null, byInput: {}, saved: null });
   const set = (name, value) => setValues({ ...values, [name]: value });
 
   const submit = async (event) => {
     event.preventDefault();
-    const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ""));
+    const typed = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ""));
     try {
-      const data = await gql(spec.mutation, { input: spec.input(given) });
-      setResult({ error: null, byInput: {}, saved: Object.values(data)[0] });
-      setValues({});
+      const data = await gql(spec.mutation, { input: spec.input({ ...typed, ...fixed }) });
+      const saved = Object.values(data)[0];
+      setResult({ error: null, byInput: {}, saved });
+      setValues(initial);
+      onSaved(saved);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const byInput = {};
       for (const [field, detail] of Object.entries(error.fieldErrors)) {
         const name = inputOf(spec, field);
-        if (name) byInput[name] = detail;
+        if (name && !(name in fixed)) byInput[name] = detail;
       }
       const placed = Object.keys(byInput).length > 0;
       setResult({ error: placed ? null : error, byInput, saved: null });
     }
   };
 
-  const savedId = result.saved && (result.saved.customer?.id ?? result.saved.complaint?.id);
+  const saved = result.saved;
+  const savedId = saved && (saved.task?.id ?? saved.customer?.id ?? saved.complaint?.id);
+  const shown = spec.fields.filter((field) => !(field.name in fixed));
   return html`<form id="form-${spec.name}" class="command" onSubmit=${submit} noValidate
       aria-labelledby="form-${spec.name}-title">
     <h2 id="form-${spec.name}-title">${t(spec.name)}</h2>
-    ${spec.fields.map((field) => html`<${Input} spec=${spec} field=${field}
+    ${shown.map((field) => html`<${Input} spec=${spec} field=${field}
       value=${values[field.name]} error=${result.byInput[field.name]} onInput=${set} />`)}
     <${ErrorNote} error=${result.error} />
     ${savedId && html`<p class="saved" role="status">${t("saved")}: <code>${savedId}</code></p>`}

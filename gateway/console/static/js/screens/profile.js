@@ -1,5 +1,7 @@
 // The 360° profile: details, purchases, touches, complaints, tags, lifecycle and tier
-// with what they are derived from, and the timeline; kept current by the live feed.
+// with what they are derived from, notes, the caller's tasks on the customer, and the
+// timeline; kept current by the live feed, and reloaded (with `atLeast` the write's
+// position) after a note or task saved here.
 import { html, useEffect, useState } from "../ui.js";
 import { gql, subscribe } from "../api.js";
 import { label, t } from "../i18n.js";
@@ -7,6 +9,8 @@ import { dateTime, money } from "../format.js";
 import { can } from "../roles.js";
 import { ErrorNote, Loading, Personal } from "../components.js";
 import { Timeline } from "./timeline.js";
+import { Notes } from "./notes.js";
+import { CustomerTasks } from "./tasks.js";
 
 const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
   customer(id: $id, atLeast: $atLeast) {
@@ -156,7 +160,13 @@ export function Profile({ session, id }) {
       <${LiveFeed} events=${events} />
       <${Orders} c=${c} />
       <${Complaints} c=${c} />
-      ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version} />`}
+      ${can(session, "timeline") && html`<${Notes} session=${session} customer=${c}
+        stamp=${atLeast} onSaved=${setAtLeast} />`}
+      ${(can(session, "myTasks") || can(session, "scheduleTask")) && !c.forgotten
+        && html`<${CustomerTasks} session=${session} customerId=${c.id} stamp=${atLeast}
+          onSaved=${setAtLeast} />`}
+      ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version}
+        stamp=${atLeast} />`}
     </div>
   </article>`;
 }

@@ -1,4 +1,5 @@
-// A customer's timeline (Customer.timeline, newest first), reloaded when its version moves.
+// A customer's timeline (Customer.timeline, newest first), reloaded when its version
+// moves or the profile reloads (`stamp`: a task's events leave the version as it was).
 import { html } from "../ui.js";
 import { gqlWithFallback } from "../api.js";
 import { t } from "../i18n.js";
@@ -12,9 +13,9 @@ const TIMELINE = `query Timeline($id: ID!) {
 }`;
 const WITHOUT = `query NoTimeline($id: ID!) { customer(id: $id) { id } }`;
 
-export function Timeline({ id, version }) {
+export function Timeline({ id, version, stamp }) {
   const { data, error, loading } = useQuery(
-    () => gqlWithFallback(TIMELINE, WITHOUT, { id }), [id, version]);
+    () => gqlWithFallback(TIMELINE, WITHOUT, { id }), [id, version, stamp]);
   let body;
   if (error) body = html`<${ErrorNote} error=${error} />`;
   else if (!data) body = html`<${Loading} />`;
