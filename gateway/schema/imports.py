@@ -120,6 +120,10 @@ class ImportCustomersPayload:
     refused: list[ImportRowProblem] = strawberry.field(
         description="Rows the rules refused, with the code and field of the rule."
     )
+    position: int = strawberry.field(
+        description="Global position of the last event this upload recorded (for "
+        "`atLeast`); the store's latest position when it recorded nothing."
+    )
 
 
 def _problems(found: Sequence[RowProblem]) -> list[ImportRowProblem]:
@@ -140,7 +144,7 @@ def _mapping(given: Sequence[HeaderMapping] | None) -> dict[str, str]:
     return mapping
 
 
-def _payload(report: ImportReport) -> ImportCustomersPayload:
+def _payload(report: ImportReport, position: int) -> ImportCustomersPayload:
     return ImportCustomersPayload(
         rows=report.rows,
         imported=report.imported,
@@ -148,6 +152,7 @@ def _payload(report: ImportReport) -> ImportCustomersPayload:
         encoding=CsvEncoding(report.encoding),
         duplicates=_problems(report.duplicates),
         refused=_problems(report.refused),
+        position=position,
     )
 
 
@@ -169,23 +174,26 @@ class ImportMutation:
         context = ctx.command_context()
         raw: bytes = input.file
 
-        def work() -> ImportReport:
-            service = store_service(deps.app, _handle_many(deps, context))
-            return import_customers(
+        recorded: list[int] = []
+
+        def work() -> tuple[ImportReport, int]:
+            service = store_service(deps.app, _handle_many(deps, recorded))
+            report = import_customers(
                 raw,
                 service,
                 mapping=columns,
                 encoding=encoding.value if encoding else None,
                 context=context,
             )
+            return report, max(recorded) if recorded else deps.app.max_position()
 
         try:
-            report = await to_thread.run_sync(work)
+            report, position = await to_thread.run_sync(work)
         except ImportRefused as error:
             raise invalid(str(error), _refused_field(error)) from None
         except DomainError as error:
             raise from_domain(error) from error
-        return _payload(report)
+        return _payload(report, position)
 
 
 def _refused_field(error: ImportRefused) -> str:
@@ -193,10 +201,11 @@ def _refused_field(error: ImportRefused) -> str:
 
 
 def _handle_many(
-    deps: GatewayDeps, context: CommandContext
+    deps: GatewayDeps, recorded: list[int]
 ) -> Callable[[Sequence[RegisterCustomer], CommandContext], list[CommandResult]]:
     """The command service's bulk path (behind the group committer, if there is one),
-    under the gateway's policy; each batch's results go to `after_write` like a mutation's."""
+    under the gateway's policy; each batch's last result goes to `after_write` like a
+    mutation's, and its positions to `recorded`."""
     service = getattr(deps.service, "service", deps.service)
     if not isinstance(service, CommandService):
         raise TypeError(f"imports need a CommandService, not {type(service).__name__}")
@@ -205,6 +214,7 @@ def _handle_many(
         commands: Sequence[RegisterCustomer], given: CommandContext
     ) -> list[CommandResult]:
         results = service.handle_many(commands, given)
+        recorded.extend(r.position for r in results if r.position is not None)
         if deps.after_write is not None and results:
             deps.after_write(results[-1])
         return results
