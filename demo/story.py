@@ -269,7 +269,9 @@ class StoryWriter:
         side = random.Random(f"lookalike-plot:{story.customer_id}")
         story.closes = True
         name = original.identity.name
-        spelled = " ".join(w.capitalize() for w in lazy_pinyin(name)) if side.random() < 0.5 else name
+        spelled = (
+            " ".join(w.capitalize() for w in lazy_pinyin(name)) if side.random() < 0.5 else name
+        )
         digits = "".join(c for c in original.identity.phone if c.isdigit())
         spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}" if len(digits) == 11 else digits
         story.steps.append(
