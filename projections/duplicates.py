@@ -10,13 +10,14 @@ Keys, all read from rm_customers (the customers fold keeps them, `projections.se
 - ``NAME``: the pinyin of the name without spaces (``张三``, ``Zhang San`` and ``zhangsan``
   are one name).
 
-A pair is two live customers (not merged into another, not forgotten) sharing at least
-one key; a shared company or region adds to the score, never makes a pair on its own. A
-merged pair drops out by itself (the duplicate is no longer live). Pairs come from a
-self-join per key, each side one pass over the live rows (hashed or by index), never a
+A pair is two live customers (not merged into another, not forgotten) sharing a phone,
+an email, or a name *and* a company (`is_pair`: homonyms are too common for a name
+alone); every other shared key (name, company, the normalized company name; region)
+then adds to the score. A merged pair drops out by itself (the duplicate is no longer
+live). Pairs come from a self-join per key over the live rows (hashed), never a
 comparison of every customer with every other; a key value shared by more than
-`MAX_GROUP` customers (a switchboard number, a very common name) says nothing about any
-two of them and is skipped, which also bounds the pairs a key can make.
+`MAX_GROUP` customers (a switchboard number, a very common name at a big company) says
+nothing about any two of them and is skipped, which also bounds the pairs a key makes.
 
 The score is whole points, 0–100 (`WEIGHTS`, capped), computed in SQL from the same table
 `score` uses, so a page is a keyset walk ``ORDER BY score DESC, a, b`` (a < b by id).
@@ -35,19 +36,27 @@ from psycopg import Connection
 from projections.cursors import InvalidCursor, _decode, _encode
 
 PRIMARY: Final = ("PHONE", "EMAIL", "NAME")
-"""Reasons that make a pair (a shared key)."""
+"""Reasons that make a pair (`is_pair`: the name only together with the company)."""
 SUPPORTING: Final = ("COMPANY", "REGION")
-"""Reasons that only raise the score of a pair found by a primary reason."""
+"""Reasons that only raise the score of a pair found otherwise."""
 REASONS: Final = PRIMARY + SUPPORTING
 WEIGHTS: Final[dict[str, int]] = {"PHONE": 50, "EMAIL": 50, "NAME": 30, "COMPANY": 10, "REGION": 5}
 MAX_SCORE: Final = 100
 MAX_GROUP: Final = 20
 
 
-def score(reasons: Iterable[str]) -> int:
-    """Points for a pair's reasons; 0 without a primary one (no pair)."""
+def is_pair(reasons: Iterable[str]) -> bool:
+    """A shared phone or email, or the same name at the same company: a name alone is not
+    (homonyms are common: 13,680 of the 14,931 pairs a name alone made among the
+    10,000-customer demo's were such, and a region shared by a name changes little)."""
     given = set(reasons)
-    if not given & set(PRIMARY):
+    return bool(given & {"PHONE", "EMAIL"}) or {"NAME", "COMPANY"} <= given
+
+
+def score(reasons: Iterable[str]) -> int:
+    """Points for a pair's reasons; 0 when they do not make a pair."""
+    given = set(reasons)
+    if not is_pair(given):
         return 0
     return min(MAX_SCORE, sum(WEIGHTS[r] for r in given))
 
@@ -109,39 +118,45 @@ _KEYS: Final = {
     "PHONE": "phone_digits",
     "EMAIL": "regexp_replace(email, '\\+[^@]*@', '@')",
     "NAME": "nullif(replace(name_pinyin, ' ', ''), '')",
+    "COMPANY": "nullif(lower(trim(company)), '')",
+    "REGION": "region",
 }
+_SHARING: Final = {
+    "PHONE": ("phone",),
+    "EMAIL": ("email",),
+    "NAME": ("name", "company"),
+}
+"""Which keys two customers share to be a pair, per pair-making reason."""
 
 
 def _shared(reason: str) -> str:
-    """Pairs sharing one key, the key's crowded values left out."""
+    """Pairs sharing the reason's keys, crowded key values left out."""
+    keys = _SHARING[reason]
+    together = ", ".join(f"x.{k}" for k in keys)
+    columns = ", ".join(keys)
+    same = " AND ".join(f"y.{k} = x.{k}" for k in keys)
+    present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     return f"""
-  SELECT x.id AS a, y.id AS b, '{reason}'::text AS reason
-  FROM (SELECT id, key FROM keyed_{reason.lower()} WHERE key IN (
-          SELECT key FROM keyed_{reason.lower()} GROUP BY key HAVING count(*) <= {MAX_GROUP})) x
-  JOIN keyed_{reason.lower()} y ON y.key = x.key AND x.id < y.id"""
+  SELECT x.id AS a, y.id AS b FROM live x JOIN live y ON {same} AND x.id < y.id
+  WHERE ({together}) IN (
+    SELECT {columns} FROM live WHERE {present} GROUP BY {columns} HAVING count(*) <= {MAX_GROUP})"""
+
+
+def _reason_test(reason: str) -> str:
+    key = reason.lower()
+    return f"CASE WHEN x.{key} = y.{key} THEN '{reason}' END"
 
 
 CANDIDATES_SQL: Final = (
-    "WITH live AS (SELECT id, created_at, email, phone_digits, name_pinyin, company, region"
-    " FROM rm_customers WHERE merged_into IS NULL AND NOT forgotten),\n"
-    + ",\n".join(
-        f"keyed_{reason.lower()} AS MATERIALIZED"
-        f" (SELECT id, {expr} AS key FROM live WHERE {expr} IS NOT NULL)"
-        for reason, expr in _KEYS.items()
-    )
-    + ",\nshared AS ("
-    + "\n  UNION ALL".join(_shared(reason) for reason in PRIMARY)
-    + "\n),\npairs AS (\n"
-    "  SELECT s.a, s.b, array_agg(DISTINCT s.reason) AS primary_reasons FROM shared s"
-    " GROUP BY s.a, s.b\n),\n"
-    "reasoned AS (\n"
-    "  SELECT p.a, p.b, ca.created_at AS a_created, cb.created_at AS b_created,"
-    " p.primary_reasons"
-    " || CASE WHEN lower(trim(ca.company)) = lower(trim(cb.company))"
-    " THEN ARRAY['COMPANY'] ELSE '{}'::text[] END"
-    " || CASE WHEN ca.region = cb.region THEN ARRAY['REGION'] ELSE '{}'::text[] END"
-    " AS reasons\n"
-    "  FROM pairs p JOIN live ca ON ca.id = p.a JOIN live cb ON cb.id = p.b\n),\n"
+    "WITH live AS MATERIALIZED (SELECT id, created_at, "
+    + ", ".join(f"{expr} AS {reason.lower()}" for reason, expr in _KEYS.items())
+    + " FROM rm_customers WHERE merged_into IS NULL AND NOT forgotten),\n"
+    + "pairs AS ("
+    + "\n  UNION".join(_shared(reason) for reason in PRIMARY)
+    + "\n),\nreasoned AS (\n"
+    "  SELECT p.a, p.b, x.created_at AS a_created, y.created_at AS b_created,"
+    " array_remove(ARRAY[" + ", ".join(_reason_test(r) for r in REASONS) + "], NULL) AS reasons\n"
+    "  FROM pairs p JOIN live x ON x.id = p.a JOIN live y ON y.id = p.b\n),\n"
     f"scored AS (SELECT *, {_SCORE_SQL} AS score FROM reasoned)\n"
     "SELECT a, b, a_created, b_created, score, reasons FROM scored\n"
     "WHERE %(after_score)s::int IS NULL\n"

@@ -31,7 +31,9 @@ class DuplicateReason(enum.Enum):
     NAME = strawberry.enum_value(
         "NAME", description="The same name in pinyin (张三 = Zhang San = zhangsan)."
     )
-    COMPANY = strawberry.enum_value("COMPANY", description="The same company (raises the score).")
+    COMPANY = strawberry.enum_value(
+        "COMPANY", description="The same company, case and spaces aside (with NAME: a pair)."
+    )
     REGION = strawberry.enum_value("REGION", description="The same region (raises the score).")
 
 
@@ -87,8 +89,9 @@ class DuplicateCandidateConnection:
 @strawberry.type
 class DuplicateQuery:
     @strawberry.field(
-        description="Pairs of live customers sharing a normalized phone, email or pinyin "
-        "name, best first; merge one with `mergeCustomers` and the pair is gone."
+        description="Pairs of live customers sharing a normalized phone or email, or a "
+        "pinyin name at the same company, best first; merge one with `mergeCustomers` and "
+        "the pair is gone."
     )
     async def duplicate_candidates(
         self, info: GInfo, first: int | None = 20, after: str | None = None

@@ -36,7 +36,8 @@ async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def people(gw: GatewayHarness) -> dict[str, str]:
-    """Three likely pairs and customers that pair with nobody."""
+    """Three likely pairs, and customers that pair with nobody (a homonym at another
+    company is not a duplicate)."""
     return {
         "zhang": await new_customer(gw, "张三", 0, phone="138 0013 8000", company="星辰科技"),
         "zhang_latin": await new_customer(
@@ -46,9 +47,10 @@ async def people(gw: GatewayHarness) -> dict[str, str]:
         "ann_tagged": await new_customer(
             gw, "Annie Li", 3, email="ann+shop@example.com", region="华东"
         ),
-        "wang": await new_customer(gw, "王五", 4, region="华北"),
-        "wang_pinyin": await new_customer(gw, "wangwu", 5, region="华南"),
-        "alone": await new_customer(gw, "Nobody Alike", 6, phone="13912345678"),
+        "wang": await new_customer(gw, "王五", 4, region="华北", company="Acme"),
+        "wang_pinyin": await new_customer(gw, "wangwu", 5, region="华南", company=" ACME "),
+        "homonym": await new_customer(gw, "王五", 6, region="华北", company="Other Co"),
+        "alone": await new_customer(gw, "Nobody Alike", 7, phone="13912345678"),
     }
 
 
@@ -76,7 +78,7 @@ async def test_pairs_are_found_with_their_reasons_best_first(
     assert pairs(page) == [
         (people["zhang"], people["zhang_latin"], 90, ["PHONE", "NAME", "COMPANY"]),
         (people["ann"], people["ann_tagged"], 55, ["EMAIL", "REGION"]),
-        (people["wang"], people["wang_pinyin"], 30, ["NAME"]),
+        (people["wang"], people["wang_pinyin"], 40, ["NAME", "COMPANY"]),
     ]
     assert not page["pageInfo"]["hasNextPage"]
     first = page["edges"][0]["node"]

@@ -22,11 +22,12 @@ from projections.duplicates import (
 from projections.search_keys import name_pinyin, phone_digits
 
 
-def test_a_pair_needs_a_shared_key_and_the_rest_only_raises_its_score() -> None:
+def test_a_pair_needs_a_phone_an_email_or_a_name_at_the_same_company() -> None:
     assert score([]) == 0
     assert score(["COMPANY", "REGION"]) == 0
-    assert score(["NAME"]) == 30
-    assert score(["NAME", "COMPANY"]) == 40 and score(["NAME", "REGION"]) == 35
+    assert score(["NAME"]) == 0 and score(["NAME", "REGION"]) == 0  # homonyms
+    assert score(["NAME", "COMPANY"]) == 40 and score(["NAME", "COMPANY", "REGION"]) == 45
+    assert score(["EMAIL", "REGION"]) == 55 and score(["PHONE"]) == 50
     assert score(["PHONE", "NAME", "COMPANY"]) == 90
     assert score(["PHONE", "EMAIL", "NAME", "COMPANY", "REGION"]) == 100  # capped
     assert score(["PHONE", "PHONE"]) == 50
