@@ -23,8 +23,8 @@ def list_(
         str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
     ] = None,
 ) -> None:
-    """Pairs of live customers sharing a normalized phone, email or pinyin name, highest
-    score first: score, reasons, then the suggested survivor and duplicate ids (the
+    """Pairs of live customers sharing a normalized phone or email, or a pinyin name at
+    the same company, highest score first: score, reasons, then the suggested survivor and duplicate ids (the
     arguments of `mergeCustomers`). No personal data is printed."""
     import psycopg
 

@@ -60,5 +60,7 @@ def test_pairs_are_listed_best_first_and_page(seeded: tuple[dict[str, str], list
     assert rest.returncode == 0, rest.stderr
     assert rest.stdout.splitlines()[0].split() == ["50", "EMAIL", str(ids[2]), str(ids[3])]
     assert rest.stdout.splitlines()[-1] == "1 pairs"
+    usage = crm("duplicates", "list", "--help", env=env)
+    assert usage.returncode == 0 and "mergeCustomers" in usage.stdout
     bad = crm("duplicates", "list", "--after", "nope", env=env)
     assert bad.returncode == 2 and "--after" in bad.stderr
