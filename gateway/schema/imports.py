@@ -166,34 +166,43 @@ class ImportMutation:
     async def import_customers(
         self, info: GInfo, input: ImportCustomersInput
     ) -> ImportCustomersPayload:
-        ctx = info.context
-        ctx.require(Permission.IMPORT_CUSTOMERS, "import customers")
-        columns = _mapping(input.mapping)
-        encoding = input.encoding
-        deps = ctx.deps
-        context = ctx.command_context()
-        raw: bytes = input.file
-
-        recorded: list[int] = []
-
-        def work() -> tuple[ImportReport, int]:
-            service = store_service(deps.app, _handle_many(deps, recorded))
-            report = import_customers(
-                raw,
-                service,
-                mapping=columns,
-                encoding=encoding.value if encoding else None,
-                context=context,
-            )
-            return report, max(recorded) if recorded else deps.app.max_position()
-
+        key = str(info.path.key)
         try:
-            report, position = await to_thread.run_sync(work)
-        except ImportRefused as error:
-            raise invalid(str(error), _refused_field(error)) from None
-        except DomainError as error:
-            raise from_domain(error) from error
+            report, position = await _import(info.context, input)
+        except BaseException as error:
+            info.context.outcomes.failed(key, error)  # UNKNOWN if a batch may have landed
+            raise
+        info.context.outcomes.done_many(key, position, report.imported)
         return _payload(report, position)
+
+
+async def _import(ctx: GatewayContext, input: ImportCustomersInput) -> tuple[ImportReport, int]:
+    ctx.require(Permission.IMPORT_CUSTOMERS, "import customers")
+    columns = _mapping(input.mapping)
+    encoding = input.encoding
+    deps = ctx.deps
+    context = ctx.command_context()
+    raw: bytes = input.file
+
+    recorded: list[int] = []
+
+    def work() -> tuple[ImportReport, int]:
+        service = store_service(deps.app, _handle_many(deps, recorded))
+        report = import_customers(
+            raw,
+            service,
+            mapping=columns,
+            encoding=encoding.value if encoding else None,
+            context=context,
+        )
+        return report, max(recorded) if recorded else deps.app.max_position()
+
+    try:
+        return await to_thread.run_sync(work)
+    except ImportRefused as error:
+        raise invalid(str(error), _refused_field(error)) from None
+    except DomainError as error:
+        raise from_domain(error) from error
 
 
 def _refused_field(error: ImportRefused) -> str:

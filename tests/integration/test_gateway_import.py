@@ -84,6 +84,11 @@ async def test_a_file_is_reported_row_by_row_and_a_second_upload_records_nothing
     before = await max_position(gw)
     again = (await upload(gw, file=encoded(CSV), mapping=MAPPING))["data"]["importCustomers"]
     assert report["position"] == await max_position(gw)
+    assert result["extensions"]["mutations"]["importCustomers"] == {
+        "status": "DONE",
+        "position": report["position"],
+        "recorded": 2,
+    }
     assert (again["imported"], again["alreadyImported"], again["position"]) == (0, 2, before)
     assert await max_position(gw) == before
 
@@ -119,6 +124,7 @@ async def test_roles_without_the_permission_record_nothing(gw: GatewayHarness, r
     before = await max_position(gw)
     result = await upload(gw, role=role, file=encoded("姓名\n某人\n"))
     assert error_codes(result) == ["FORBIDDEN"]
+    assert result["extensions"]["mutations"]["importCustomers"]["status"] == "REFUSED"
     assert await max_position(gw) == before
 
 
