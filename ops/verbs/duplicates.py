@@ -24,8 +24,8 @@ def list_(
     ] = None,
 ) -> None:
     """Pairs of live customers sharing a normalized phone or email, or a pinyin name at
-    the same company, highest score first: score, reasons, then the suggested survivor and duplicate ids (the
-    arguments of `mergeCustomers`). No personal data is printed."""
+    the same company, highest score first: score, reasons, then the suggested survivor
+    and duplicate ids (the arguments of `mergeCustomers`). No personal data is printed."""
     import psycopg
 
     from ops.cli import err_console, setting_errors, settings_from
