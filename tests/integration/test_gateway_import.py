@@ -14,6 +14,8 @@ import pytest
 import pytest_asyncio
 from anyio import to_thread
 
+from commands.group_commit import GroupCommitter
+from commands.service import CommandService
 from gateway.deps import Limits
 from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
 from tests.integration.support.servers import ServerSet
@@ -139,3 +141,23 @@ async def test_a_file_longer_than_a_text_field_is_accepted(gw: GatewayHarness) -
         {"i": {"name": "x" * 10_001}},
     )
     assert error_codes(long_note) == ["VALIDATION"] and "10000" in first_error(long_note)["message"]
+
+
+async def test_behind_the_group_committer_imports_take_its_bulk_path(
+    servers: ServerSet,
+) -> None:
+    """As `crm up` serves: the deps' service is the group committer, not the service."""
+    url = servers.new_database()
+    harness = GatewayHarness.start(url)
+    service = harness.deps.service
+    assert isinstance(service, CommandService)
+    committer = GroupCommitter(service)
+    harness.deps.service = committer
+    try:
+        result = await upload(harness, file=encoded("姓名\n组提交\n"))
+        assert result["data"]["importCustomers"]["imported"] == 1, result
+        assert await names(harness) == ["组提交"]
+    finally:
+        committer.close()
+        await harness.aclose()
+        servers.drop_database(url)
