@@ -27,6 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
+from pypinyin import lazy_pinyin
+
 from commands.messages import (
     AddNote,
     AnswerSatisfactionSurvey,
@@ -103,6 +105,8 @@ WIN_BACK = 0.15
 SKIP_A_STAGE = 0.08
 STEP_BACK = 0.05
 DUPLICATE_RATE = 0.006
+# Entered again and not merged yet: what `duplicateCandidates` should find in the demo.
+LOOKALIKE_RATE = 0.01
 FORGET_RATE = 0.004
 REASSIGN_RATE = 0.1
 ASSIGN_RATE = 0.75
@@ -174,8 +178,11 @@ class StoryWriter:
         quiet_from = registered + tenure * max(share, 0.05)
         story = Story(index, uuid_from(rng), identity, registered, quiet_from)
         survivor = self._duplicate_of(rng, story, earlier)
+        lookalike_of = None if survivor is not None else self._lookalike_of(story, earlier)
         if survivor is not None:
             self._plot_duplicate(rng, story, survivor)
+        elif lookalike_of is not None:
+            self._plot_lookalike(rng, story, lookalike_of)
         else:
             self._plot(rng, story, earlier)
         self._time(rng, story)
@@ -246,6 +253,44 @@ class StoryWriter:
                 {"survivor_id": survivor.customer_id, "duplicate_id": story.customer_id},
             )
         )
+
+    def _lookalike_of(self, story: Story, earlier: Sequence[Story]) -> Story | None:
+        """Its own generator, so every other story stays as it was before lookalikes."""
+        side = random.Random(f"lookalike:{story.customer_id}")
+        if side.random() >= LOOKALIKE_RATE:
+            return None
+        candidates = [s for s in earlier if not s.closes and s.registered_at < story.registered_at]
+        return side.choice(candidates) if candidates else None
+
+    def _plot_lookalike(self, rng: random.Random, story: Story, original: Story) -> None:
+        """The same person entered again by someone who typed the name in pinyin or the
+        phone with spaces, not merged: a likely duplicate for the finder. It is closed
+        (never a referrer or a merge survivor), so the demo's merges stay as they were."""
+        side = random.Random(f"lookalike-plot:{story.customer_id}")
+        story.closes = True
+        name = original.identity.name
+        spelled = (
+            " ".join(w.capitalize() for w in lazy_pinyin(name)) if side.random() < 0.5 else name
+        )
+        digits = "".join(c for c in original.identity.phone if c.isdigit())
+        spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}" if len(digits) == 11 else digits
+        story.steps.append(
+            Step(
+                RegisterCustomer,
+                {
+                    "customer_id": story.customer_id,
+                    "name": spelled,
+                    "email": None,
+                    "phone": spaced if side.random() < 0.7 else None,
+                    "company": original.identity.company,
+                    "industry": pick(rng, INDUSTRIES),
+                    "region": pick(rng, REGIONS),
+                    "source": "trade-show",
+                    "owner": rng.choice(self.people.owners),
+                },
+            )
+        )
+        story.steps.append(self._touch(rng, story))
 
     def _plot(self, rng: random.Random, story: Story, earlier: Sequence[Story]) -> None:
         source = pick(rng, SOURCES)

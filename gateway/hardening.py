@@ -19,13 +19,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -39,7 +42,10 @@ from graphql import (
     ValidationRule,
     ValueNode,
     get_named_type,
+    get_nullable_type,
+    is_input_type,
     is_leaf_type,
+    type_from_ast,
 )
 from graphql.language import Node
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
@@ -250,21 +256,37 @@ class StorableText(SchemaExtension):
         yield
 
 
-def _oversized(value: Any, path: str) -> tuple[str, str] | None:
-    """(path, rule) of the first list or string over the bounds, or None."""
+UNBOUNDED_SCALARS = frozenset({"CsvFile"})
+"""Scalars a variable may send longer than `MAX_STRING_CHARS` (an uploaded file: the body
+limit bounds it, `gateway.schema.imports`)."""
+
+
+def _oversized(
+    value: Any, path: str, kind: GraphQLInputType | None = None
+) -> tuple[str, str] | None:
+    """(path, rule) of the first list or string over the bounds, or None. `kind`, the
+    declared type where known, lets an `UNBOUNDED_SCALARS` value through."""
+    named = get_named_type(kind) if kind is not None else None
+    if named is not None and named.name in UNBOUNDED_SCALARS:
+        return None
     if isinstance(value, str):
         if len(value) > MAX_STRING_CHARS:
             return path, f"at most {MAX_STRING_CHARS} characters"
         return None
-    items: list[tuple[str, Any]] = []
+    items: list[tuple[str, Any, GraphQLInputType | None]] = []
+    bare = get_nullable_type(kind) if kind is not None else None
     if isinstance(value, dict):
-        items = [(f"{path}.{k}", v) for k, v in value.items()]
+        fields = bare.fields if isinstance(bare, GraphQLInputObjectType) else {}
+        items = [
+            (f"{path}.{k}", v, fields[k].type if k in fields else None) for k, v in value.items()
+        ]
     elif isinstance(value, list):
         if len(value) > MAX_LIST_ITEMS:
             return path, f"at most {MAX_LIST_ITEMS} items"
-        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
-    for where, item in items:
-        found = _oversized(item, where)
+        of = bare.of_type if isinstance(bare, GraphQLList) else None
+        items = [(f"{path}[{i}]", v, of) for i, v in enumerate(value)]
+    for where, item, item_kind in items:
+        found = _oversized(item, where, item_kind)
         if found:
             return found
     return None
@@ -274,16 +296,46 @@ def _long_literal(node: Node) -> StringValueNode | None:
     return _string_literal(node, lambda text: len(text) > MAX_STRING_CHARS)
 
 
+def _oversized_variables(
+    variables: dict[str, Any], declared: dict[str, GraphQLInputType]
+) -> tuple[str, str] | None:
+    for name, value in variables.items():
+        found = _oversized(value, f".{name}", declared.get(name))
+        if found:
+            return found
+    return None
+
+
 class BoundedInput(SchemaExtension):
     """Refuse oversized lists and strings before any work (see module doc).
 
     Literal lists need no check here: the token limit bounds them.
     """
 
+    @staticmethod
+    def _declared(context: Any) -> dict[str, GraphQLInputType]:
+        """The operation's variables' declared types (unknown names are left out)."""
+        document = context.graphql_document
+        schema = context.schema._schema
+        declared: dict[str, GraphQLInputType] = {}
+        if document is None:
+            return declared
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                for variable in definition.variable_definitions or ():
+                    kind = type_from_ast(schema, variable.type)
+                    if kind is not None and is_input_type(kind):
+                        declared[variable.variable.name.value] = cast(GraphQLInputType, kind)
+        return declared
+
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         error = None
-        found = _oversized(context.variables, "") if context.variables else None
+        found = (
+            _oversized_variables(context.variables, self._declared(context))
+            if context.variables
+            else None
+        )
         if found:
             where, rule = found
             name = where.lstrip(".")

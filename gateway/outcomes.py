@@ -47,6 +47,10 @@ class MutationOutcomes:
             "customerId": str(result.customer_id),
         }
 
+    def done_many(self, key: str, position: int, recorded: int) -> None:
+        """A bulk field (`importCustomers`): how many commands it recorded, and where."""
+        self.by_key[key] = {"status": DONE, "position": position, "recorded": recorded}
+
     def failed(self, key: str, error: BaseException) -> None:
         """A field's error; a write already known to be done stays DONE."""
         if key in self.by_key:

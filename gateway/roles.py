@@ -6,12 +6,14 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 | role       | may                                                                     |
 | ---------- | ----------------------------------------------------------------------- |
 | admin      | everything                                                              |
-| sales      | read customers with personal data, timelines, the complaint queue; all  |
-|            | mutations but merge and forget                                          |
+| sales      | read customers with personal data, timelines, the complaint queue,      |
+|            | duplicate candidates; all mutations but merge and forget; import CSV    |
 | support    | read customers with personal data, timelines, the complaint queue;      |
 |            | touches, notes, tasks, complaints (file, escalate, assign, resolve)     |
-| analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
-| compliance | read everything; auditTrail, customerAsOf; forget and merge             |
+| analyst    | read lists, funnel, distributions, analytics, duplicate candidates;     |
+|            | personal fields are null                                                |
+| compliance | read everything (duplicate candidates too); auditTrail, customerAsOf;   |
+|            | forget and merge                                                        |
 
 docs/roles.md shows the same matrix per GraphQL field.
 
@@ -43,6 +45,7 @@ class Permission(enum.StrEnum):
     READ_TIMELINE = "read a customer's timeline"
     READ_COMPLAINT_QUEUE = "read the complaint queue"
     READ_OWN_TASKS = "read one's own tasks and their reminders"
+    FIND_DUPLICATES = "find duplicate candidates"
     # -- mutations, one each
     REGISTER_CUSTOMER = "registerCustomer"
     CHANGE_CONTACT_DETAILS = "changeContactDetails"
@@ -65,6 +68,7 @@ class Permission(enum.StrEnum):
     RESOLVE_COMPLAINT = "resolveComplaint"
     MERGE_CUSTOMERS = "mergeCustomers"
     FORGET_CUSTOMER = "forgetCustomer"
+    IMPORT_CUSTOMERS = "importCustomers"
 
 
 P = Permission
@@ -107,11 +111,13 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.RECORD_NEED,
         P.CHANGE_CONSENT,
         P.ANSWER_SURVEY,
+        P.FIND_DUPLICATES,
+        P.IMPORT_CUSTOMERS,
     },
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
-    Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),
+    Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE, P.FIND_DUPLICATES}),
     Role.COMPLIANCE: _READ_WITH_PERSONAL
-    | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER},
+    | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER, P.FIND_DUPLICATES},
 }
 """Role -> everything it may do. A permission not listed for a role is refused."""
 

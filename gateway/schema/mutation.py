@@ -24,6 +24,7 @@ from gateway.context import GatewayContext
 from gateway.errors import domain_errors_as_graphql, from_domain
 from gateway.payloads import complaint_after_write, customer_after_write
 from gateway.roles import Permission
+from gateway.schema.imports import ImportMutation
 from gateway.schema.inputs import (
     ChangeContactDetailsInput,
     FileComplaintInput,
@@ -154,7 +155,7 @@ P = Permission
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ImportMutation):
     @strawberry.mutation
     async def register_customer(self, info: GInfo, input: RegisterCustomerInput) -> CustomerPayload:
         return CustomerPayload(written=await execute(info, P.REGISTER_CUSTOMER, input.command))

@@ -24,6 +24,7 @@ from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
 from gateway.roles import Permission, Role
 from gateway.schema.chain import ChainStatus, verified_chain
+from gateway.schema.duplicates import DuplicateQuery
 from gateway.schema.enums import (
     ComplaintStatus,
     CustomerOrderField,
@@ -154,7 +155,7 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
 
 
 @strawberry.type
-class Query:
+class Query(DuplicateQuery):
     @strawberry.field(
         description="The 360° profile. With `atLeast`, waits until read models include "
         "that position (bounded; then a TIMEOUT error)."

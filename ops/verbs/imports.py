@@ -1,4 +1,4 @@
-"""`crm import customers FILE.csv`: customers from a spreadsheet (see `ops.importer`)."""
+"""`crm import customers FILE.csv`: customers from a spreadsheet (see `commands.importing`)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def customers(
     500 (each one transaction). Refused rows are listed with their line and reason, rows
     whose email an existing customer holds as duplicates; running the same file again
     records nothing."""
+    from commands.importing import ImportRefused, import_customers, store_service
     from ops.cli import err_console, setting_errors, settings_from
-    from ops.importer import ImportRefused, Service, import_customers
     from ops.progress import progress_bar
     from ops.runtime import open_application
 
@@ -52,11 +52,7 @@ def customers(
         from commands.service import CommandService
 
         commands = CommandService(app)
-        service = Service(
-            handle_many=commands.handle_many,
-            email_owner=lambda email: app.crm_recorder.email_owner(app.email_digest(email)),
-            exists=lambda cid: bool(app.recorder.select_events(cid, limit=1)),
-        )
+        service = store_service(app, commands.handle_many)
         try:
             with progress_bar("importing rows", unit="rows") as progress:
                 report = import_customers(raw, service, mapping=mapping, progress=progress)

@@ -14,9 +14,9 @@ import pytest
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
+from commands.importing import Service, import_customers
 from commands.messages import CommandContext, RegisterCustomer
 from commands.service import CommandService
-from ops.importer import Service, import_customers
 from ops.stack import crm_command
 
 pytestmark = pytest.mark.integration

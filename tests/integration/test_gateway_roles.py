@@ -3,6 +3,7 @@ guarded query; FORBIDDEN records nothing; personal fields null where not allowed
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,6 +114,10 @@ def mutations(ids: dict[str, str]) -> dict[Permission, tuple[str, dict[str, Any]
             {"survivorId": c, "duplicateId": ids["spare"]},
         ),
         Permission.FORGET_CUSTOMER: ("forgetCustomer", {"customerId": c, "reason": "r"}),
+        Permission.IMPORT_CUSTOMERS: (
+            "importCustomers",
+            {"file": base64.b64encode("姓名\n导入的人\n".encode()).decode()},
+        ),
     }
 
 
@@ -154,6 +159,7 @@ QUERIES = {
     ),
     Permission.READ_COMPLAINT_QUEUE: "{ complaintQueue { edges { cursor } } }",
     Permission.READ_OWN_TASKS: "{ myTasks { hasNextPage } }",
+    Permission.FIND_DUPLICATES: "{ duplicateCandidates { edges { cursor } } }",
 }
 
 

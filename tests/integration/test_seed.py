@@ -89,7 +89,9 @@ def test_the_history_has_the_variety_of_a_real_crm(big: list[Command]) -> None:
     assert len(big) >= 2000 * 10  # ~12 events per customer: 10k customers > 100k events
     assert {c.source for c in registrations} == {source for source, _ in SOURCES}
     assert any(c.referred_by for c in registrations)
-    assert all("\u4e00" <= c.name[0] <= "\u9fff" for c in registrations)  # Chinese names
+    # Chinese names, but for a few lookalikes typed again in pinyin (the duplicate finder's)
+    latin = [c for c in registrations if not "\u4e00" <= c.name[0] <= "\u9fff"]
+    assert len(latin) < 0.01 * 2000 and all(c.name.isascii() for c in latin)
     assert len({c.email for c in registrations if c.email}) == sum(
         1 for c in registrations if c.email
     )
@@ -162,3 +164,25 @@ def test_crm_seed_loads_once_and_then_leaves_the_store_alone(
     assert "already holds" in again.stdout
     bad = crm("seed", "--batch", "0", env=env)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --batch: ")
+
+
+def test_the_history_leaves_likely_duplicates_for_the_finder(big: list[Command]) -> None:
+    """Lookalikes (a name again in pinyin or hanzi, a phone typed with spaces), not
+    merged: same pinyin name key or same phone digits as an earlier customer."""
+    from projections.duplicates import name_key
+    from projections.search_keys import name_pinyin
+
+    merged = {c.duplicate_id for c in big if isinstance(c, MergeCustomers)}
+    seen_names: set[str] = set()
+    seen_phones: set[str] = set()
+    lookalikes = 0
+    for command in big:
+        if not isinstance(command, RegisterCustomer) or command.customer_id in merged:
+            continue
+        name = name_key(name_pinyin(command.name))
+        phone = "".join(c for c in command.phone or "" if c.isdigit())[-11:] or None
+        if (name in seen_names or phone in seen_phones) and command.source == "trade-show":
+            lookalikes += 1
+        seen_names.add(name or "")
+        seen_phones.add(phone or "")
+    assert lookalikes >= 5

@@ -123,6 +123,13 @@ def test_the_role_matrix_is_rules_md() -> None:
         Role.ANALYST,
         Role.COMPLIANCE,
     ]
+    assert [r for r in Role if allows(r, Permission.IMPORT_CUSTOMERS)] == [Role.ADMIN, Role.SALES]
+    assert [r for r in Role if allows(r, Permission.FIND_DUPLICATES)] == [
+        Role.ADMIN,
+        Role.SALES,
+        Role.ANALYST,
+        Role.COMPLIANCE,
+    ]
     for reading in (Permission.READ_TIMELINE, Permission.READ_COMPLAINT_QUEUE):
         assert [r for r in Role if allows(r, reading)] == [
             Role.ADMIN,

@@ -1,7 +1,10 @@
-"""`crm import customers FILE.csv`: customers from a spreadsheet, through the bulk path.
+"""Customers from a spreadsheet, through the bulk path: `crm import customers FILE.csv`
+and the gateway's `importCustomers` mutation share this core (the gateway may import
+`commands`, never `ops`).
 
 - **Encoding**: UTF-8 (with or without BOM), else GB18030 (what Excel on a Chinese
-  Windows saves), detected by decoding; anything else is refused naming the file.
+  Windows saves), detected by decoding unless the caller names one; anything else is
+  refused naming the file.
 - **Headers**: the platform's field names (`name`, `email`, …), their common Chinese
   spellings (姓名, 邮箱, 手机, …), or any header mapped with ``--map 客户名称=name``.
 - **Rules**: every row becomes a `RegisterCustomer` and goes through the command service's
@@ -27,6 +30,7 @@ from typing import Any, Final
 
 from aggregates.errors import DomainError
 from aggregates.validation import normalize_email
+from commands.application import CrmApplication
 from commands.messages import CommandContext, RegisterCustomer
 
 FIELDS: Final = ("name", "email", "phone", "company", "industry", "region", "source", "owner")
@@ -51,8 +55,18 @@ ACTOR: Final = "crm-import"
 NAMESPACE: Final = uuid.UUID("6f1c1f2e-7d55-4f59-9a43-1c0ffee00016")
 
 
+ENCODINGS: Final = ("utf-8", "gb18030")
+
+
 class ImportRefused(ValueError):
-    """The file as a whole cannot be read (encoding, no name column, unknown mapping)."""
+    """The file as a whole cannot be read (encoding, no name column, unknown mapping).
+
+    `field` names what to fix: ``file`` (the bytes), ``mapping`` (a mapping's target),
+    ``encoding`` (a named encoding the bytes are not in)."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -88,13 +102,19 @@ class Service:
     exists: Callable[[uuid.UUID], bool]
 
 
-def decode(raw: bytes) -> tuple[str, str]:
-    """The text and the encoding it was in: UTF-8 first, then GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
+def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """The text and the encoding it was in: the named one, else UTF-8 first, then GB18030."""
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ImportRefused(
+            f"encoding: {encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding"
+        )
+    for name in (encoding,) if encoding else ENCODINGS:
         try:
-            return raw.decode(encoding), "utf-8" if encoding == "utf-8-sig" else encoding
+            return raw.decode("utf-8-sig" if name == "utf-8" else name), name
         except UnicodeDecodeError:
             continue
+    if encoding:
+        raise ImportRefused(f"FILE: not valid {encoding}", "encoding")
     raise ImportRefused("FILE: neither UTF-8 nor GB18030")
 
 
@@ -102,7 +122,7 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
     """Column header -> field name; unknown headers are ignored, `name` is required."""
     for target in mapping.values():
         if target not in FIELDS:
-            raise ImportRefused(f"--map: {target!r} is not one of {', '.join(FIELDS)}")
+            raise ImportRefused(f"--map: {target!r} is not one of {', '.join(FIELDS)}", "mapping")
     found: dict[str, str] = {}
     for header in headers:
         key = header.strip()
@@ -110,7 +130,7 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
         if chosen is not None:
             found[header] = chosen
     if "name" not in found.values():
-        raise ImportRefused("FILE: no column maps to name (use --map HEADER=name)")
+        raise ImportRefused("FILE: no column maps to name (use --map HEADER=name)", "mapping")
     return found
 
 
@@ -144,17 +164,22 @@ def import_customers(
     service: Service,
     *,
     mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
     batch: int = BATCH,
     progress: Callable[[int, int], None] | None = None,
+    context: CommandContext | None = None,
 ) -> ImportReport:
-    text, encoding = decode(raw)
+    """Record the file's rows under `context` (the CLI's actor `crm-import`, or the
+    gateway's caller)."""
+    text, encoding = decode(raw, encoding)
     digest = hashlib.sha256(raw).hexdigest()
     rows = list(read_rows(text, mapping or {}, digest))
     report = ImportReport(rows=len(rows), encoding=encoding)
+    context = context or CommandContext(actor=ACTOR)
     seen: dict[str, int] = {}
     for start in range(0, len(rows), batch):
         chunk = [r for r in rows[start : start + batch] if _fresh(r, service, seen, report)]
-        _record(chunk, service, report)
+        _record(chunk, service, report, context)
         if progress:
             progress(min(start + batch, len(rows)), len(rows))
     return report
@@ -185,9 +210,10 @@ def _fresh(row: Row, service: Service, seen: dict[str, int], report: ImportRepor
     return True
 
 
-def _record(chunk: list[Row], service: Service, report: ImportReport) -> None:
+def _record(
+    chunk: list[Row], service: Service, report: ImportReport, context: CommandContext
+) -> None:
     """One transaction for the chunk; a refused row is reported and the rest retried."""
-    context = CommandContext(actor=ACTOR)
     while chunk:
         try:
             results = service.handle_many([r.command for r in chunk], context)
@@ -200,7 +226,7 @@ def _record(chunk: list[Row], service: Service, report: ImportReport) -> None:
                 _refuse(chunk[0], error, report)
                 return
             for row in chunk:  # not attributable to one row (an email race): one by one
-                _record([row], service, report)
+                _record([row], service, report, context)
             return
         report.imported += len(results)
         return
@@ -208,3 +234,15 @@ def _record(chunk: list[Row], service: Service, report: ImportReport) -> None:
 
 def _refuse(row: Row, error: DomainError, report: ImportReport) -> None:
     report.refused.append(RowProblem(row.line, error.code, error.field, error.message))
+
+
+def store_service(
+    app: CrmApplication,
+    handle_many: Callable[[Sequence[RegisterCustomer], CommandContext], list[Any]],
+) -> Service:
+    """The importer's view of the event store: email reservations and existing streams."""
+    return Service(
+        handle_many=handle_many,
+        email_owner=lambda email: app.crm_recorder.email_owner(app.email_digest(email)),
+        exists=lambda cid: bool(app.recorder.select_events(cid, limit=1)),
+    )
