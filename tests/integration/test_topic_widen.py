@@ -1,0 +1,205 @@
+"""Issue 18 item 3: `crm topic widen` on a live topic, under load, on the real servers.
+
+A relay and two projection workers (one consumer group) run on a 2-partition topic while
+three threads write touches to twelve customers. Mid-load, `crm topic widen --partitions
+6` cuts over to `<topic>.p6`; the writes go on. Then: every event reached the read models
+exactly once, each customer's events were applied in the order they were written (the
+read models' rows for one customer were written by transactions in position order: their
+`xmin` never goes down as the position goes up), events up to the cut are on the old
+topic and every later one on the new topic, which has 6 partitions and which the group
+reads now. The workers leave the old topic by exiting 75, as `crm up` expects; here a
+small loop restarts them like the supervisor does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
+from commands.service import CommandService
+from ops.stack import crm_command
+from streams.envelope import decode
+from streams.processor import EXIT_BROKER_LOST
+from streams.topic import ensure_topic, partition_count
+from streams.topic_cuts import load_cuts
+from tests.integration.support.servers import ServerSet
+from tests.integration.support.streaming import start_worker, stop
+from tests.integration.support.waiting import wait_for
+from tests.integration.test_processors import wait_applied
+from tests.integration.test_relay import consume_all
+from tests.integration.test_relay_failover import bookmark
+
+pytestmark = pytest.mark.integration
+
+CTX = CommandContext(actor="widen-test")
+CUSTOMERS = 12
+WRITERS = 3
+
+
+class Restarting:
+    """Worker processes restarted when they exit, as `crm up` does (exit 75: at once)."""
+
+    def __init__(self, start: Callable[[int, int], subprocess.Popen[bytes]], count: int) -> None:
+        self.start = start
+        self.processes = [self._spawn(i, 0) for i in range(count)]
+        self.exits: list[int] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _spawn(self, slot: int, n: int) -> subprocess.Popen[bytes]:
+        return self.start(slot, n)
+
+    def _watch(self) -> None:
+        runs = 0
+        while not self.stopped.is_set():
+            for slot, process in enumerate(self.processes):
+                code = process.poll()
+                if code is not None and not self.stopped.is_set():
+                    self.exits.append(code)
+                    runs += 1
+                    self.processes[slot] = self._spawn(slot, runs)
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        for process in self.processes:
+            stop(process)
+
+
+def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
+    servers: ServerSet,
+    app: object,
+    database_url: str,
+    kafka_topic: str,
+    master_key: str,
+    tmp_path: Path,
+) -> None:
+    bootstrap = servers.kafka_bootstrap
+    ensure_topic(bootstrap, kafka_topic, 2)
+    service = CommandService(app)  # type: ignore[arg-type]
+    customers = [
+        service.handle(RegisterCustomer(name=f"W{i}", email=f"w{i}@example.com"), CTX).customer_id
+        for i in range(CUSTOMERS)
+    ]
+    written: dict[UUID, list[int]] = defaultdict(list)  # each customer's positions, in order
+    stop_writing = threading.Event()
+
+    def write(mine: list[UUID]) -> None:
+        n = 0
+        while not stop_writing.is_set():
+            customer = mine[n % len(mine)]
+            touch = RecordContactTouch(customer_id=customer, channel="PHONE", summary=f"n{n}")
+            position = service.handle(touch, CTX).position
+            assert position is not None
+            written[customer].append(position)
+            n += 1
+            time.sleep(0.005)
+
+    def spawn(slot: int, n: int) -> subprocess.Popen[bytes]:
+        folder = tmp_path / f"worker{slot}-{n}"
+        verb = ("worker", "projections")
+        return start_worker(servers, database_url, kafka_topic, master_key, folder, verb)
+
+    relay = start_worker(
+        servers, database_url, kafka_topic, master_key, tmp_path / "relay", ("relay",)
+    )
+    workers = Restarting(spawn, 2)
+    writers = [
+        threading.Thread(target=write, args=(customers[i::WRITERS],)) for i in range(WRITERS)
+    ]
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_KAFKA_BOOTSTRAP": bootstrap,
+        "CRM_KAFKA_TOPIC": kafka_topic,
+        "CRM_MASTER_KEY": master_key,
+        "CRM_DATA_DIR": str(tmp_path / "operator"),
+    }
+    try:
+        for writer in writers:
+            writer.start()
+        wait_for(lambda: bookmark(database_url, kafka_topic) >= 150, timeout=120)
+        widened = subprocess.run(
+            crm_command("topic", "widen", "--partitions", "6", "--wait", "90"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert widened.returncode == 0, widened.stderr
+        assert f"later events go to {kafka_topic}.p6 (6 partitions)" in widened.stdout
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            (cut,) = load_cuts(conn, kafka_topic)
+        assert cut.position is not None
+        at_cut = cut.position
+        wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 300, timeout=120)
+        stop_writing.set()
+        for writer in writers:
+            writer.join(timeout=60)
+        last = app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        wait_applied(database_url, last, timeout=180)
+        shown = subprocess.run(
+            crm_command("topic", "show"), env=env, capture_output=True, text=True, timeout=60
+        )
+        assert f"events go to {kafka_topic}.p6" in shown.stdout
+        beat_files = tmp_path.glob("worker*/run/worker-projections.json")
+        beats = [json.loads(path.read_text()) for path in beat_files]
+    finally:
+        stop_writing.set()
+        for writer in writers:
+            writer.join(timeout=60)
+        workers.close()
+        stop(relay)
+
+    # Every event reached the read models exactly once (the timeline's key is the position).
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT customer_id, position, stream_version, xmin::text::bigint FROM rm_timeline "
+            "ORDER BY customer_id, position"
+        ).fetchall()
+    assert sorted(position for _, position, _, _ in rows) == list(range(1, last + 1))
+    timeline: dict[UUID, list[tuple[int, int, int]]] = defaultdict(list)
+    for customer, position, version, xmin in rows:
+        timeline[customer].append((position, version, xmin))
+    for customer in customers:
+        mine = timeline[customer]
+        # Written in a known order (the positions each writer got back), all present...
+        assert [p for p, _, _ in mine][1:] == written[customer]
+        assert [v for _, v, _ in mine] == list(range(1, len(mine) + 1))
+        # ...and applied in it: no transaction wrote a later event before an earlier one.
+        xmins = [x for _, _, x in mine]
+        assert xmins == sorted(xmins), f"customer {customer} applied out of order"
+
+    # Events up to the cut on the old topic, every later one on the new 6-partition topic.
+    new_topic = f"{kafka_topic}.p6"
+    assert partition_count(bootstrap, new_topic) == 6
+    old = {
+        decode(m.value)["position"]
+        for m in consume_all(bootstrap, kafka_topic, 10**6, timeout_ms=4000)
+    }
+    new_messages = consume_all(bootstrap, new_topic, 10**6, timeout_ms=4000)
+    new = {decode(m.value)["position"] for m in new_messages}
+    assert old == set(range(1, at_cut + 1))
+    assert new == set(range(at_cut + 1, last + 1))
+    assert len({m.partition for m in new_messages}) > 2  # the later events use the new width
+
+    # The workers left the old topic the way `crm up` restarts them, and read the new one.
+    assert workers.exits and set(workers.exits) == {EXIT_BROKER_LOST}
+    assert any(f"topic {new_topic}" in beat.get("detail", "") for beat in beats)
+    print(
+        f"\nwiden under load: {last} events, cut at {at_cut}, {len(new)} on {new_topic}, "
+        f"{len(workers.exits)} worker restarts to follow the cut"
+    )
