@@ -170,6 +170,11 @@ def load_cuts(conn: psycopg.Connection[Any], base: str) -> list[Cut]:
     ]
 
 
+def current_on(conn: psycopg.Connection[Any], base: str) -> str:
+    """The topic events go to now, read on `conn` (the gateway's live events ask this)."""
+    return current(base, load_cuts(conn, base))
+
+
 def pending(cuts: Sequence[Cut]) -> Cut | None:
     """The requested cut the relay has not made yet (at most one is open at a time)."""
     return next((cut for cut in cuts if not cut.done), None)
