@@ -111,6 +111,7 @@ def timeline_rows(database_url: str) -> int:
         return 0
 
 
+@pytest.mark.timeout(600)  # group rebalances take most of it; 2-5 min on the shared machine
 def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
     servers: ServerSet,
     app: object,
@@ -217,7 +218,7 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         for writer in writers:
             writer.join(timeout=60)
         last = app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
-        wait_applied(database_url, last, timeout=180)
+        wait_applied(database_url, last, timeout=150)  # lost events fail here
         shown = subprocess.run(
             crm_command("topic", "show"), env=env, capture_output=True, text=True, timeout=60
         )
