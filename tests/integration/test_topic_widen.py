@@ -210,8 +210,8 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
             (cut,) = load_cuts(conn, kafka_topic)
         assert cut.position is not None
         at_cut = cut.position
+        backlog = at_cut - timeline_rows(database_url)  # events up to the cut not yet applied
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 150, timeout=120)
-        backlog = at_cut - timeline_rows(database_url)
         workers.resume()
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 300, timeout=120)
         stop_writing.set()
