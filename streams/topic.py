@@ -79,6 +79,7 @@ def exact_ends(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) 
     a real Kafka that reads one record and confirms the reported end.
     """
     from kafka import TopicPartition
+    from kafka.errors import UnknownTopicOrPartitionError
 
     probe = consumer(
         bootstrap,
@@ -89,6 +90,8 @@ def exact_ends(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) 
     )
     try:
         partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        if not partitions:  # no ends at all would let every consumer move on at once
+            raise UnknownTopicOrPartitionError(f"no partitions known for {topic}")
         ends = {tp.partition: int(end) for tp, end in probe.end_offsets(partitions).items()}
         written = [tp for tp in partitions if ends[tp.partition] > 0]
         if written:

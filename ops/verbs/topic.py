@@ -65,12 +65,20 @@ def widen_topic(settings: Settings, partitions: int, wait: float) -> Cut | None:
     from ops.errors import SettingError
     from ops.runtime import database_url, kafka_bootstrap
     from streams.topic import ensure_topic, partition_count
-    from streams.topic_cuts import current, load_cuts, request_cut, widened_name
+    from streams.topic_cuts import current, load_cuts, pending, request_cut, widened_name
 
     base, security = settings.kafka_topic, settings.kafka_security
     bootstrap = kafka_bootstrap(settings)
     with psycopg.connect(database_url(settings), autocommit=True) as conn:
-        now = current(base, load_cuts(conn, base))
+        cuts = load_cuts(conn, base)
+        waiting = pending(cuts)
+        if waiting is not None:
+            raise SettingError(
+                "--partitions",
+                f"a widening to {waiting.topic} is already waiting for the relay "
+                "[WIDENING_PENDING]",
+            )
+        now = current(base, cuts)
         have = partition_count(bootstrap, now, security)
         if have == 0:
             raise SettingError("CRM_KAFKA_TOPIC", f"topic {now!r} does not exist on {bootstrap}")
@@ -83,10 +91,9 @@ def widen_topic(settings: Settings, partitions: int, wait: float) -> Cut | None:
         wanted = widened_name(base, partitions)
         ensure_topic(bootstrap, wanted, partitions, security, settings.kafka_replication_factor)
         cut = request_cut(conn, base, wanted, partitions, settings.kafka_replication_factor)
-        if cut.topic != wanted:
+        if cut.topic != wanted:  # another `widen` got in between
             raise SettingError(
-                "--partitions",
-                f"a widening to {cut.topic} is already waiting for the relay [WIDENING_PENDING]",
+                "--partitions", f"a widening to {cut.topic} was just requested [WIDENING_PENDING]"
             )
         return _wait_for_cut(conn, base, cut.seq, wait)
 

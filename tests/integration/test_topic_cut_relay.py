@@ -1,11 +1,14 @@
 """The relay's side of a widening and the gateway's live events across it, on the real
 servers: the cut is made at the bookmark with the old topic's true ends, a relay taking
 over goes on on the new topic (not mistaking it for a broker that lost data), and a live
-subscription sees the events of both topics in order."""
+subscription sees the events of both topics in order; and `crm topic widen`'s refusals."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,6 +17,7 @@ import pytest
 from commands.application import CrmApplication
 from commands.service import CommandService
 from gateway.live import LiveEvents
+from ops.stack import crm_command
 from streams.envelope import decode
 from streams.relay import Relay
 from streams.topic import ensure_topic, partition_count
@@ -97,3 +101,34 @@ async def test_a_live_subscription_follows_the_cut_to_the_new_topic(
         relay.close()
     assert [envelope and envelope["position"] for envelope in received] == list(range(1, 9))
     assert live.topic == f"{kafka_topic}.p3"
+
+
+def test_widen_refuses_fewer_partitions_and_a_second_request_and_says_when_no_relay_cut(
+    servers: ServerSet, database_url: str, kafka_topic: str, master_key: str, tmp_path: Path
+) -> None:
+    ensure_topic(servers.kafka_bootstrap, kafka_topic, 2)
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "CRM_KAFKA_TOPIC": kafka_topic,
+        "CRM_MASTER_KEY": master_key,
+        "CRM_DATA_DIR": str(tmp_path),
+    }
+
+    def widen(partitions: int) -> subprocess.CompletedProcess[str]:
+        command = crm_command("topic", "widen", "--partitions", str(partitions), "--wait", "0")
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    narrower = widen(2)
+    assert narrower.returncode == 2
+    assert "--partitions" in narrower.stderr and "PARTITIONS_NOT_MORE" in narrower.stderr
+    requested = widen(4)  # no relay runs: recorded, not cut
+    assert requested.returncode == 3 and "not cut yet" in requested.stderr
+    assert partition_count(servers.kafka_bootstrap, f"{kafka_topic}.p4") == 4
+    second = widen(8)
+    assert second.returncode == 2 and "WIDENING_PENDING" in second.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert [(c.topic, c.done) for c in load_cuts(conn, kafka_topic)] == [
+            (f"{kafka_topic}.p4", False)
+        ]
