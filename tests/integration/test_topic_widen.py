@@ -3,7 +3,7 @@
 A relay and two projection workers (one consumer group) run on a 2-partition topic while
 three threads write touches to twelve customers. Mid-load, with the workers paused so the
 old topic has a backlog, `crm topic widen --partitions 6` cuts over to `<topic>.p6`; the
-writes go on, and the workers resume once the new topic has events too. Then: every
+writes go on, and the workers resume, one first, once the new topic has events too. Then: every
 event reached the read models exactly once; each customer's events were applied in the
 order they were written (the rows of one customer were written by transactions in
 position order: their `xmin` never goes down as the position goes up); events up to the
@@ -64,7 +64,7 @@ class Restarting:
             self.processes.append(self._spawn(slot, 0))
             self._wait_joined(slot, joined)
         self.exits: list[int] = []
-        self.paused: subprocess.Popen[bytes] | None = None
+        self.paused: list[subprocess.Popen[bytes]] = []
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -87,14 +87,17 @@ class Restarting:
                     self.processes[slot] = self._spawn(slot, runs)
             time.sleep(0.1)
 
-    def pause(self, slot: int) -> None:
-        self.paused = self.processes[slot]
-        os.killpg(self.paused.pid, signal.SIGSTOP)
+    def pause(self) -> None:
+        self.paused = list(self.processes)
+        for process in self.paused:
+            os.killpg(process.pid, signal.SIGSTOP)
 
-    def resume(self) -> None:
-        if self.paused is not None and self.paused.poll() is None:
-            os.killpg(self.paused.pid, signal.SIGCONT)
-        self.paused = None
+    def resume(self, slot: int | None = None) -> None:
+        """Slot `slot`'s paused process, or every paused one."""
+        for process in [p for p in self.paused if slot is None or p is self.processes[slot]]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGCONT)
+            self.paused.remove(process)
 
     def close(self) -> None:
         self.stopped.set()
@@ -189,12 +192,13 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         for writer in writers:
             writer.start()
         wait_for(lambda: timeline_rows(database_url) >= 100 and sharing(), timeout=120)
-        # One worker stops (its partition of the old topic gets a backlog) before the cut,
-        # and the other sees the cut at once: it must not move to the new topic before the
-        # group has read the stopped one's partition (after its session times out, the
-        # other is given it). A worker that moved early would apply a customer's new
-        # events before its old ones: the per-customer checkpoint then skips the old ones.
-        workers.pause(0)
+        # Both workers stop, so the old topic has a backlog on both partitions at the cut
+        # and the new topic has events too; then one resumes and sees the cut at once. It
+        # must not move to the new topic before the group has read the other's partition
+        # (after that one's session times out, it is given it). A worker that moved early
+        # would apply a customer's new events before its old ones, and the per-customer
+        # checkpoint would then skip the old ones.
+        workers.pause()
         paused_at = bookmark(database_url, kafka_topic)
         wait_for(lambda: bookmark(database_url, kafka_topic) >= paused_at + 150, timeout=120)
         widened = subprocess.run(
@@ -212,6 +216,8 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         at_cut = cut.position
         backlog = at_cut - timeline_rows(database_url)  # events up to the cut not yet applied
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 150, timeout=120)
+        workers.resume(1)
+        wait_for(lambda: timeline_rows(database_url) >= at_cut, timeout=120)  # the old topic
         workers.resume()
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 300, timeout=120)
         stop_writing.set()
