@@ -59,6 +59,7 @@ class SearchScope:
     database: bool = True
     files: Path | None = None
     topic: tuple[str, str] | None = None  # (bootstrap, topic)
+    widened_topics: tuple[str, ...] = ()  # on the same cluster: `crm topic widen`'s topics
     topic_security: KafkaSecurity = PLAINTEXT  # the cluster's SASL/SSL settings
 
 
@@ -128,6 +129,9 @@ def search(
         receipt.findings += search_files(scope.files, needles)
         receipt.searched.append(f"every file under {scope.files}")
     if scope.topic is not None:
-        bootstrap, topic = scope.topic
-        receipt.findings += search_topic(bootstrap, topic, needles, security=scope.topic_security)
-        receipt.searched.append(f"every message of topic {topic}")
+        bootstrap, first = scope.topic
+        for topic in (first, *scope.widened_topics):
+            receipt.findings += search_topic(
+                bootstrap, topic, needles, security=scope.topic_security
+            )
+            receipt.searched.append(f"every message of topic {topic}")

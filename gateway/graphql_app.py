@@ -22,6 +22,7 @@ from gateway.http import GatewayView
 from gateway.live import LiveEvents
 from gateway.schema import build_schema
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
+from streams.topic_cuts import current_on
 
 GRAPHQL_PATH = "/graphql"
 
@@ -65,7 +66,12 @@ def create_graphql_app(
     if not jwt_secret:
         raise ValueError("the gateway needs a JWT secret")
     if kafka_bootstrap and topic and deps.live is None:
-        deps.live = LiveEvents(kafka_bootstrap, topic, kafka_security)
+        base, reads = topic, deps.reads
+
+        async def current_topic() -> str:  # after `crm topic widen`, the wider topic
+            return await reads.run(current_on, base)
+
+        deps.live = LiveEvents(kafka_bootstrap, topic, kafka_security, current_topic)
     schema = build_schema(deps.limits, production=production)
     view = GatewayView(
         schema, deps, jwt_secret=jwt_secret, production=production, identity=identity

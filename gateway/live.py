@@ -6,6 +6,12 @@ and stops when the last one leaves. Each subscriber has a bounded queue; one tha
 cannot keep up is dropped (its subscription ends with an error) rather than slowing
 the others or growing memory.
 
+After a widening (`crm topic widen`, `streams.topic_cuts`) events go to another topic:
+given `current_topic`, the consumer starts on the topic events go to now, and every
+`TOPIC_CHECK_SECONDS` asks again; when it moved, the consumer reads what is left of the
+old topic and goes on from the start of the new one, which holds only the events after
+the cut, so subscribers see every event in order across it.
+
 Envelopes arrive with personal fields sealed (``"sealed:…"``); the subscription opens
 them with the key ring for roles that may see them and nulls them for the others.
 """
@@ -15,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -27,6 +34,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
 READY_TIMEOUT = 15.0
+TOPIC_CHECK_SECONDS = 2.0
+CurrentTopic = Callable[[], Awaitable[str]]
+"""The topic events go to now (the configured one until a widening cut over)."""
 
 
 class LiveUnavailable(Exception):
@@ -56,10 +66,17 @@ class Subscriber:
 class LiveEvents:
     """Fan-out of the topic's new envelopes to subscribers (see module docstring)."""
 
-    def __init__(self, bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        security: KafkaSecurity = PLAINTEXT,
+        current_topic: CurrentTopic | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.security = security
         self.topic = topic
+        self.current_topic = current_topic
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
@@ -106,25 +123,53 @@ class LiveEvents:
         if not self._ready.is_set():
             raise LiveUnavailable(f"live events unavailable: {self._failure or 'broker timeout'}")
 
-    async def _consume(self, ready: asyncio.Event) -> None:
-        consumer = aio_consumer(
+    def _consumer(self, topic: str, offset_reset: str) -> Any:
+        return aio_consumer(
             self.bootstrap,
-            self.topic,
+            topic,
             security=self.security,
             group_id=None,
-            auto_offset_reset="latest",
+            auto_offset_reset=offset_reset,
             enable_auto_commit=False,
             client_id="crm-gateway-live",
         )
+
+    async def _topic_now(self) -> str:
+        """The topic events go to now; the last known one while the database is away."""
+        if self.current_topic is None:
+            return self.topic
+        try:
+            return await self.current_topic()
+        except Exception as error:  # PostgreSQL restarting: no news about the topic
+            log.debug("cannot read the current topic: %s", error)
+            return self.topic
+
+    async def _fan_out_batch(self, consumer: Any) -> int:
+        batches = await consumer.getmany(timeout_ms=500, max_records=500)
+        for records in batches.values():
+            for record in records:
+                self._fan_out(record.value)
+        return sum(len(records) for records in batches.values())
+
+    async def _consume(self, ready: asyncio.Event) -> None:
+        self.topic = await self._topic_now()
+        consumer = self._consumer(self.topic, "latest")
         try:
             await consumer.start()
             await self._seek_to_end(consumer)
             ready.set()
+            checked = time.monotonic()
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for records in batches.values():
-                    for record in records:
-                        self._fan_out(record.value)
+                await self._fan_out_batch(consumer)
+                if self.current_topic and time.monotonic() - checked >= TOPIC_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    now = await self._topic_now()
+                    if now != self.topic:
+                        while await self._fan_out_batch(consumer):
+                            pass  # the old topic's last events, before any of the new one's
+                        await consumer.stop()
+                        self.topic, consumer = now, self._consumer(now, "earliest")
+                        await consumer.start()
         except asyncio.CancelledError:
             raise
         except Exception as error:

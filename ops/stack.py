@@ -422,14 +422,18 @@ def _clear_run_state(settings: Settings) -> None:
 
 
 def _warn_partitions(the_plan: Plan, log: Log) -> None:
-    """Name a live topic narrower than the partition setting (it is not widened)."""
+    """Name a live topic narrower than the partition setting (it is not widened by itself:
+    `crm topic widen` cuts over to a wider one); after a widening, the topic events go to."""
+    import psycopg
+
     from streams.topic import partition_shortfall
+    from streams.topic_cuts import current, load_cuts
 
     settings = the_plan.settings
     try:
-        warning = partition_shortfall(
-            the_plan.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions
-        )
+        with psycopg.connect(the_plan.database_url, connect_timeout=3, autocommit=True) as conn:
+            topic = current(settings.kafka_topic, load_cuts(conn, settings.kafka_topic))
+        warning = partition_shortfall(the_plan.kafka_bootstrap, topic, settings.kafka_partitions)
     except Exception as error:  # the broker's health is /healthz's business
         warning = f"could not count the topic's partitions: {error}"
     if warning:

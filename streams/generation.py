@@ -9,47 +9,33 @@ its read offset), and lost events (issue 11: analytics 85.00 vs 84.00). So each 
 the relay finds starts a new *generation*: workers join a consumer group named after it
 (no positions at all: they read the new log from its start, idempotently) and a running
 worker that sees the generation move ends at once, to be restarted into the new group.
+A widened topic (`streams.topic_cuts`) moves workers the same way (`streams.topic_follow`).
 """
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 import psycopg
-
-log = logging.getLogger(__name__)
 
 
 def broker_generation(database_url: str, topic: str) -> int:
     """How many times the relay found the broker had lost `topic` (0 before any relay ran)."""
     with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('crm_relay_progress')").fetchone()
-        if not exists or exists[0] is None:
-            return 0
-        row = conn.execute(
-            "SELECT republished FROM crm_relay_progress WHERE topic = %s", (topic,)
-        ).fetchone()
+        return generation_on(conn, topic)
+
+
+def generation_on(conn: psycopg.Connection[Any], topic: str) -> int:
+    """`broker_generation` on an open connection."""
+    exists = conn.execute("SELECT to_regclass('crm_relay_progress')").fetchone()
+    if not exists or exists[0] is None:
+        return 0
+    row = conn.execute(
+        "SELECT republished FROM crm_relay_progress WHERE topic = %s", (topic,)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
 def group_id(name: str, generation: int) -> str:
     """`crm-<name>` for the first log, `crm-<name>-g<N>` after the N-th broker loss."""
     return f"crm-{name}" if generation == 0 else f"crm-{name}-g{generation}"
-
-
-class GenerationWatch:
-    """Remembers the generation a worker started in; `moved()` says when it changed."""
-
-    def __init__(self, database_url: str, topic: str) -> None:
-        self.database_url = database_url
-        self.topic = topic
-        self.started_in = broker_generation(database_url, topic)
-
-    def moved(self) -> bool:
-        """True once the relay has found a newer broker loss (False while unreadable:
-        PostgreSQL being restarted is no news about the broker)."""
-        try:
-            return broker_generation(self.database_url, self.topic) != self.started_in
-        except psycopg.Error as error:
-            log.debug("broker generation unreadable: %s", error)
-            return False

@@ -172,10 +172,11 @@ def build_app(
 
     @app.timer(0.5)
     async def watch_the_log() -> None:
-        # Offsets into a log the broker lost are meaningless; see streams/generation.py.
+        # Offsets into a log the broker lost are meaningless (streams/generation.py); a
+        # widened topic was read to its cut by the whole group (streams/topic_follow.py).
         if log_replaced is not None and await asyncio.to_thread(log_replaced):
-            log.warning("the broker lost its log; restarting into the new consumer group")
-            report("starting", "the broker lost its log: rejoining as a new consumer group")
+            log.warning("the log moved (broker loss or widening); restarting to follow it")
+            report("starting", "the log moved (broker loss or widening): rejoining on it")
             os._exit(EXIT_BROKER_LOST)
 
     async def heartbeat() -> None:
@@ -190,7 +191,7 @@ def build_app(
         report(
             "ok",
             f"{counters['events']} events in {counters['batches']} batches{lag_text}"
-            f"{parked_text}, partitions {assigned(app, settings.topic)}",
+            f"{parked_text}, topic {settings.topic}, partitions {assigned(app, settings.topic)}",
         )
 
     app.timer(1.0)(heartbeat)

@@ -10,6 +10,11 @@ gone or any partition is shorter than that (the embedded broker keeps nothing ac
 restart), the broker has lost data and the relay re-publishes everything from the store.
 Envelope ids are stable, and every consumer applies an event at most once.
 
+A widened topic (`crm topic widen`, `streams.topic_cuts`) is a cut-over: once a cut is
+requested the leader drains what it has in flight, records the cut at its bookmark and
+publishes every later event to the new topic. The configured topic name keeps naming the
+bookmark and the leader lock; `publishing` is the physical topic written now.
+
 Any number of relays may run: one leads (`streams.relay_progress`: an advisory lock on
 the bookmark's connection), the others wait in `run` and take over when it dies. That
 connection and the LISTEN one go to `session_url`, the server itself when the store is
@@ -37,7 +42,8 @@ from streams.relay_producer import DeliveryFailed, ProducerPipeline
 from streams.relay_progress import ProgressStore, RelayProgress
 from streams.sampling import VALIDATE_EVERY, SampledValidator
 from streams.source import EventSource, StoredEvent
-from streams.topic import ensure_topic
+from streams.topic import ensure_topic, exact_ends
+from streams.topic_cuts import complete_cut, current, current_partitions, load_cuts, pending
 from streams.wire import WireMessage, wire_message
 
 log = logging.getLogger(__name__)
@@ -106,9 +112,12 @@ class Relay:
         self.session_url = session_url or database_url
         self.store = ProgressStore(self.session_url, topic)
         self.progress = self.store.load()
+        self.publishing = topic  # the physical topic: `topic` until a cut moved it
+        self.publishing_partitions, self.publishing_replication = partitions, 1
+        self._follow_cuts()
         self.sent = self.progress.position  # read ahead of the bookmark: what is in flight
         self.caught_up = False  # the last read found nothing after `sent`
-        self.pipeline = ProducerPipeline(bootstrap, topic, security, producer_config)
+        self.pipeline = ProducerPipeline(bootstrap, self.publishing, security, producer_config)
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
         self.listener = psycopg.connect(self.session_url, autocommit=True)
@@ -118,9 +127,26 @@ class Relay:
         """A fresh producer, resending from the bookmark (the old one's batches are dropped)."""
         self.pipeline.close(timeout=1)
         self.pipeline = ProducerPipeline(
-            self.bootstrap, self.topic, self.security, self.producer_config
+            self.bootstrap, self.publishing, self.security, self.producer_config
         )
         self.sent = self.progress.position
+
+    def _follow_cuts(self) -> None:
+        """Publish to the topic the last recorded cut names (the base topic before any)."""
+        cuts = load_cuts(self.store.conn, self.topic)
+        self.publishing = current(self.topic, cuts)
+        self.publishing_partitions, self.publishing_replication = current_partitions(
+            cuts, self.partitions
+        )
+
+    def _ensure_publishing_topic(self) -> None:
+        ensure_topic(
+            self.bootstrap,
+            self.publishing,
+            self.publishing_partitions,
+            self.security,
+            self.publishing_replication,
+        )
 
     # -- leadership ---------------------------------------------------------------------------
 
@@ -131,20 +157,27 @@ class Relay:
         if not self.store.try_lead():
             return False
         self.progress = self.store.load()
+        self._follow_cuts()  # the last leader may have cut over
         self._restart_pipeline()
-        log.info("relay leads %s from position %s", self.topic, self.progress.position)
+        log.info(
+            "relay leads %s from position %s, publishing to %s",
+            self.topic,
+            self.progress.position,
+            self.publishing,
+        )
         return True
 
     # -- broker checks ------------------------------------------------------------------------
 
     def _partition_ends(self) -> dict[int, int] | None:
         """End offset per partition as the broker reports it; None when the topic is gone."""
-        if self.topic not in self.probe.topics():  # topics() fetches fresh metadata
+        topic = self.publishing
+        if topic not in self.probe.topics():  # topics() fetches fresh metadata
             return None
-        known = self.probe.partitions_for_topic(self.topic)
+        known = self.probe.partitions_for_topic(topic)
         if not known:
             return None
-        ends = self.probe.end_offsets([TopicPartition(self.topic, p) for p in known])
+        ends = self.probe.end_offsets([TopicPartition(topic, p) for p in known])
         return {tp.partition: int(offset) for tp, offset in ends.items()}
 
     def broker_lost_data(self) -> bool:
@@ -153,11 +186,11 @@ class Relay:
         remembered = self.progress.partition_ends
         lost = ends is None or any(ends.get(p, 0) < end for p, end in remembered.items())
         if ends is None:
-            ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
+            self._ensure_publishing_topic()
         if lost and (self.progress.position > 0 or remembered):
             log.warning(
                 "broker lost data on %s (had %s, now %s): re-publishing from the event store",
-                self.topic,
+                self.publishing,
                 remembered,
                 ends,
             )
@@ -167,6 +200,48 @@ class Relay:
             self._restart_pipeline()
             return True
         return False
+
+    # -- widening -----------------------------------------------------------------------------
+
+    def cut_if_requested(self) -> bool:
+        """Make a requested cut (`crm topic widen`): True when the relay moved topics.
+
+        Everything in flight is acknowledged first, so every event up to the bookmark P is
+        on the old topic and nothing after it is; the cut records P and the old topic's
+        partition ends (what a consumer must read before it moves), then later events go
+        to the new topic. A crash before the record leaves the request open for the next
+        leader; after it, the next leader publishes from P to the new topic.
+        """
+        request = pending(load_cuts(self.store.conn, self.topic))
+        if request is None:
+            return False
+        while self.pipeline.in_flight:
+            self.bookmark(self.pipeline.delivered(0.1))
+        self.sent = self.progress.position
+        ends = exact_ends(self.bootstrap, self.publishing, self.security)
+        ensure_topic(
+            self.bootstrap,
+            request.topic,
+            request.partitions,
+            self.security,
+            request.replication_factor,
+        )
+        position = self.progress.position
+        complete_cut(
+            self.store.conn, self.topic, request, position, ends, self.progress.republished
+        )
+        old = self.publishing
+        self.progress = RelayProgress(position, {}, self.progress.republished)
+        self._follow_cuts()
+        self._restart_pipeline()
+        log.warning(
+            "cut %s at position %s: later events go to %s (%s partitions)",
+            old,
+            position,
+            self.publishing,
+            self.publishing_partitions,
+        )
+        return True
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -219,6 +294,7 @@ class Relay:
         if not self.lead():
             raise NotLeader(f"another relay leads {self.topic}")
         self.broker_lost_data()
+        self.cut_if_requested()
         sent = 0
         while True:
             sent += self.step(wait=0.05)
@@ -235,7 +311,7 @@ class Relay:
 
     def run(self, stop: Any, report: Report, *, check_interval: float = 1.0) -> None:
         last_check = 0.0
-        ensure_topic(self.bootstrap, self.topic, self.partitions, self.security)
+        self._ensure_publishing_topic()
         while not stop.is_set():
             try:
                 if not self.lead():
@@ -244,11 +320,13 @@ class Relay:
                     continue
                 if time.monotonic() - last_check >= check_interval:
                     self.broker_lost_data()
+                    self.cut_if_requested()
                     last_check = time.monotonic()
                 self.step(wait=0.05)
                 report(
                     "ok",
-                    f"leading; published up to position {self.progress.position}, "
+                    f"leading; published up to position {self.progress.position} "
+                    f"on {self.publishing}, "
                     f"lag {self.lag()}, "
                     f"re-published after broker loss {self.progress.republished}x",
                 )

@@ -105,18 +105,21 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         return
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
-    from streams.generation import GenerationWatch
     from streams.processor import ProcessorSettings, run_processor
+    from streams.topic_follow import LogWatch
 
     # A worker opens sealed fields and reports lag: the key ring, not the store application.
     app = sealed_reader(config.database_url, config.master_key)
-    watch = GenerationWatch(config.database_url, config.topic)
+    # The physical topic: the configured one, or the segment a widening cut over to.
+    watch = LogWatch(
+        config.database_url, config.topic, name, config.kafka_bootstrap, config.kafka_security
+    )
     settings = ProcessorSettings(
         name,
         config.kafka_bootstrap,
-        config.topic,
+        watch.topic,
         config.data_dir,
-        generation=watch.started_in,
+        generation=watch.generation,
         security=config.kafka_security,
     )
     try:

@@ -102,6 +102,17 @@ def _actor(actor: str | None) -> str:
         return "cli:unknown"
 
 
+def _widened_topics(url: str, base: str) -> tuple[str, ...]:
+    """The topics `crm topic widen` cut over to: a forgotten customer's sealed events may
+    be on each of them, so the scan reads them all."""
+    import psycopg
+
+    from streams.topic_cuts import load_cuts
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return tuple(cut.topic for cut in load_cuts(conn, base) if cut.done)
+
+
 def _settings(data_dir: Path | None) -> Settings:
     from ops.cli import settings_from
 
@@ -433,7 +444,11 @@ def forget(
             None
             if no_scan
             else SearchScope(
-                database=True, files=root, topic=topic, topic_security=settings.kafka_security
+                database=True,
+                files=root,
+                topic=topic,
+                widened_topics=_widened_topics(url, settings.kafka_topic) if topic else (),
+                topic_security=settings.kafka_security,
             )
         )
         with open_app(data_dir) as app:

@@ -29,8 +29,11 @@ CTX = CommandContext(actor="processor-test")
 
 
 def crm_command() -> list[str]:
-    venv_crm = Path(".venv/bin/crm")
-    return [str(venv_crm.resolve())] if venv_crm.exists() else ["crm"]
+    """The venv's `crm` (`ops.stack.crm_command`): found from any checkout, also under
+    `make test`, which has no venv on PATH."""
+    from ops.stack import crm_command as venv_crm
+
+    return venv_crm()
 
 
 def start_worker(
