@@ -111,17 +111,27 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     # A worker opens sealed fields and reports lag: the key ring, not the store application.
     app = sealed_reader(config.database_url, config.master_key)
     watch = GenerationWatch(config.database_url, config.topic)
-    settings = ProcessorSettings(
-        name,
-        config.kafka_bootstrap,
-        config.topic,
-        config.data_dir,
-        generation=watch.started_in,
-        security=config.kafka_security,
-    )
+
+    def settings_of(generation: int) -> ProcessorSettings:
+        return ProcessorSettings(
+            name,
+            config.kafka_bootstrap,
+            config.topic,
+            config.data_dir,
+            generation=generation,
+            security=config.kafka_security,
+        )
+
+    settings = settings_of(watch.started_in)
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
-            run_processor(settings, intake, report, opened.lag, lambda: intake.parked, watch.moved)
+            # The broker lost its log: the same process joins the new generation's group
+            # with a new faust app (sink, key ring and connections are kept).
+            while run_processor(
+                settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
+            ):
+                settings = settings_of(watch.advance())
+                intake.rejoin(settings.group)
     finally:
         app.close()
 
