@@ -55,12 +55,12 @@ def _measure(
                 for target in targets:
                     time.sleep(settle_s)
                     recovery = kill_and_recover(platform, target, probe, ledger)
-                    load = os.getloadavg()[0]
+                    load_1m = os.getloadavg()[0]
                     log(
                         f"{LABELS[configuration]}, repeat {repeat + 1}: {target} serves "
-                        f"again after {recovery.write_visible_s:.1f}s (load {load:.1f})"
+                        f"again after {recovery.write_visible_s:.1f}s (load {load_1m:.1f})"
                     )
-                    recoveries.append((recovery, load))
+                    recoveries.append((recovery, load_1m))
         finally:
             probe.close()
             load.stop()

@@ -14,7 +14,9 @@ new group, in the same process (`streams.worker_main.run`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from typing import Any
 
 import psycopg
 
@@ -24,12 +26,17 @@ log = logging.getLogger(__name__)
 def broker_generation(database_url: str, topic: str) -> int:
     """How many times the relay found the broker had lost `topic` (0 before any relay ran)."""
     with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('crm_relay_progress')").fetchone()
-        if not exists or exists[0] is None:
-            return 0
-        row = conn.execute(
-            "SELECT republished FROM crm_relay_progress WHERE topic = %s", (topic,)
-        ).fetchone()
+        return generation_on(conn, topic)
+
+
+def generation_on(conn: psycopg.Connection[Any], topic: str) -> int:
+    """`broker_generation` over an open connection."""
+    exists = conn.execute("SELECT to_regclass('crm_relay_progress')").fetchone()
+    if not exists or exists[0] is None:
+        return 0
+    row = conn.execute(
+        "SELECT republished FROM crm_relay_progress WHERE topic = %s", (topic,)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -39,23 +46,42 @@ def group_id(name: str, generation: int) -> str:
 
 
 class GenerationWatch:
-    """Remembers the generation a worker started in; `moved()` says when it changed."""
+    """Remembers the generation a worker reads; `moved()` says when the relay began a newer
+    one. Asked twice a second, so it keeps one connection (a new one each time cost a
+    PostgreSQL backend start per question and per worker)."""
 
     def __init__(self, database_url: str, topic: str) -> None:
         self.database_url = database_url
         self.topic = topic
-        self.started_in = broker_generation(database_url, topic)
+        self._conn: psycopg.Connection[Any] | None = None
+        self.started_in = self.current()
+
+    def current(self) -> int:
+        """The newest generation; raises psycopg.Error while PostgreSQL is unreachable."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.database_url, connect_timeout=3, autocommit=True)
+            return generation_on(self._conn, self.topic)
+        except psycopg.Error:
+            self.close()
+            raise
 
     def moved(self) -> bool:
         """True once the relay has found a newer broker loss (False while unreadable:
         PostgreSQL being restarted is no news about the broker)."""
         try:
-            return broker_generation(self.database_url, self.topic) != self.started_in
+            return self.current() != self.started_in
         except psycopg.Error as error:
             log.debug("broker generation unreadable: %s", error)
             return False
 
     def advance(self) -> int:
         """Take the newest generation as the one this worker now reads, and return it."""
-        self.started_in = broker_generation(self.database_url, self.topic)
+        self.started_in = self.current()
         return self.started_in
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None

@@ -133,6 +133,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
                 settings = settings_of(watch.advance())
                 intake.rejoin(settings.group)
     finally:
+        watch.close()
         app.close()
 
 
