@@ -61,12 +61,14 @@ def test_by_default_each_topic_worker_and_the_gateway_run_twice(platform: Platfo
 def test_a_broker_kill_moves_every_worker_to_the_new_group_in_its_process(
     platform: PlatformProcess,
 ) -> None:
-    before = topic_worker_processes(platform)
     database = platform.endpoints()["database"]
     topic = platform.endpoints()["kafka"]["topic"]
     generation = broker_generation(database, topic)
     api = api_factory(platform)()
     try:
+        # Something on the topic for the broker to lose (an empty log lost nothing).
+        fresh_write_visible(api, Ledger(), deadline=_deadline(60))
+        before = topic_worker_processes(platform)
         # Kills Tansu (memory-only: the log is gone), waits for /healthz 200 and for a
         # write made after the kill to be readable through the read models.
         kill_and_recover(platform, "kafka", api, Ledger())
