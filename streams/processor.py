@@ -225,7 +225,9 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         broker_rebalance_timeout=settings.rebalance_timeout,
         # A worker killed with SIGKILL stays a member until its session times out, and its
-        # restarted self cannot join before that: 2 s (was 6 s) with heartbeats every 0.5 s.
+        # restarted self (or its twin) cannot take its partitions before that: 2 s (was
+        # 6 s) with heartbeats every 0.5 s. Not lower: on this loaded 2-core machine a
+        # busy member can miss 1 s, and each false expiry is a rebalance of the group.
         broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=SESSION_TIMEOUT_S / 4,
         broker_commit_every=settings.batch_size,
