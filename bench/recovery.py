@@ -6,9 +6,11 @@ supervisor): seconds until `/healthz` is 200 again AND a write made after the ki
 visible in a read. Target: at most 5 s each (issue 11). The kill and the measurement
 are the fault suite's (`chaos.faults`).
 
-Measured twice in one run: one process per component (`crm up`), and with two gateways
-and two members per topic worker (`crm up --gateways 2 --workers 2`), where a killed
-worker's partitions move to the surviving member while the supervisor restarts it.
+Measured twice in one run: as `crm up` starts by default (two gateways, two relays, two
+members per topic worker: a killed one is covered by its twin while the supervisor
+restarts it) and with one process per component (`--gateways 1 --relays 1 --workers 1`,
+the lightest platform, where every kill waits for a new process). The one-minute load
+average is recorded beside every kill: the machine is shared.
 """
 
 from __future__ import annotations
@@ -22,22 +24,28 @@ from chaos import RECOVERY_TARGET_S
 from chaos import TARGETS as CHAOS_TARGETS
 from chaos.faults import Recovery, kill_and_recover
 from chaos.load import Ledger, Load
-from chaos.platform import api_factory, platform_up, replicated
+from chaos.platform import api_factory, platform_up
 
 Log = Callable[[str], None]
 SETTLE_S = {"tiny": 1.0}  # load between kills, by size; 3 s otherwise
-REPLICAS = (1, 2)
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "default": {},  # what `crm up` runs with no options
+    "one_each": {"CRM_GATEWAYS": "1", "CRM_RELAYS": "1", "CRM_WORKERS": "1"},
+}
+LABELS = {"default": "default", "one_each": "1 process each"}
 TARGETS = ("gateway", *CHAOS_TARGETS)  # the gateway too: its socket outlives it
 
 
 def _measure(
-    repeats: int, settle_s: float, replicas: int, targets: tuple[str, ...], log: Log
-) -> list[Recovery]:
+    repeats: int, settle_s: float, configuration: str, targets: tuple[str, ...], log: Log
+) -> list[tuple[Recovery, float]]:
+    """Each kill's recovery, with the one-minute load average when it was measured."""
+    import os
     import time
 
     ledger = Ledger()
-    recoveries: list[Recovery] = []
-    with platform_up(env=replicated(replicas)) as platform:
+    recoveries: list[tuple[Recovery, float]] = []
+    with platform_up(env=CONFIGURATIONS[configuration]) as platform:
         make_api = api_factory(platform)
         load = Load(make_api, ledger, customers=10)
         load.start(1)
@@ -47,11 +55,12 @@ def _measure(
                 for target in targets:
                     time.sleep(settle_s)
                     recovery = kill_and_recover(platform, target, probe, ledger)
+                    load_1m = os.getloadavg()[0]
                     log(
-                        f"{replicas} replica(s), repeat {repeat + 1}: {target} serves "
-                        f"again after {recovery.write_visible_s:.1f}s"
+                        f"{LABELS[configuration]}, repeat {repeat + 1}: {target} serves "
+                        f"again after {recovery.write_visible_s:.1f}s (load {load_1m:.1f})"
                     )
-                    recoveries.append(recovery)
+                    recoveries.append((recovery, load_1m))
         finally:
             probe.close()
             load.stop()
@@ -59,20 +68,22 @@ def _measure(
 
 
 def _figures(
-    recoveries: list[Recovery], replicas: int, targets_killed: tuple[str, ...]
+    recoveries: list[tuple[Recovery, float]], configuration: str, targets_killed: tuple[str, ...]
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     results: dict[str, Any] = {}
     summary = []
     targets = {}
-    suffix = "" if replicas == 1 else f"_{replicas}_replicas"
-    label = "" if replicas == 1 else f" ({replicas} replicas)"
+    suffix = "" if configuration == "default" else f"_{configuration}"
+    label = "" if configuration == "default" else f" ({LABELS[configuration]})"
     for target in targets_killed:
-        times = [r.write_visible_s for r in recoveries if r.target == target]
-        healthy = [r.healthy_s for r in recoveries if r.target == target]
+        runs = [(r, load) for r, load in recoveries if r.target == target]
+        times = [r.write_visible_s for r, _ in runs]
+        healthy = [r.healthy_s for r, _ in runs]
         worst = max(times)
         results[target] = {
             "serving_again_s": {"median": statistics.median(times), "max": worst, "runs": times},
             "healthz_200_s": {"median": statistics.median(healthy), "runs": healthy},
+            "load_1m": [round(load, 2) for _, load in runs],
         }
         met = worst <= RECOVERY_TARGET_S
         targets[f"{target}_recovery_s{suffix}"] = {
@@ -100,15 +111,15 @@ def run_recovery(size: str, repeats: int | None, log: Log) -> dict[str, Any]:
     summary: list[dict[str, Any]] = []
     targets: dict[str, Any] = {}
     # tiny (the harness test): the shape only, so one platform and the fault suite's kills
-    configurations = (1,) if size == "tiny" else REPLICAS
+    configurations = ("default",) if size == "tiny" else tuple(CONFIGURATIONS)
     killed = CHAOS_TARGETS if size == "tiny" else TARGETS
-    for replicas in configurations:
-        recoveries = _measure(runs, settle_s, replicas, killed, log)
-        found, rows, met = _figures(recoveries, replicas, killed)
-        if replicas == 1:
+    for configuration in configurations:
+        recoveries = _measure(runs, settle_s, configuration, killed, log)
+        found, rows, met = _figures(recoveries, configuration, killed)
+        if configuration == "default":
             results.update(found)
         else:
-            results[f"{replicas}_replicas"] = found
+            results[configuration] = found
         summary.extend(rows)
         targets.update(met)
     return {
@@ -118,7 +129,7 @@ def run_recovery(size: str, repeats: int | None, log: Log) -> dict[str, Any]:
             "repeats": runs,
             "settle_s": settle_s,
             "targets": list(killed),
-            "replicas": list(configurations),
+            "configurations": {name: CONFIGURATIONS[name] for name in configurations},
         },
         "started_at": started,
         "finished_at": now(),

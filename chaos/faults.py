@@ -6,6 +6,7 @@ in a read (`customer(id, atLeast: position)`, which waits for the read models).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -52,13 +53,33 @@ def fresh_write_visible(api: Api, ledger: Ledger, deadline: float) -> None:
     raise TimeoutError("no fresh write became visible before the deadline")
 
 
+def victim(platform: PlatformProcess, target: str) -> str:
+    """The process to kill for `target`: for the relay, whichever replica leads (killing
+    a standby relay would cost nothing and prove nothing); else `target` itself."""
+    if target != "relay":
+        return target
+    for name, entry in platform.supervisor()["components"].items():
+        if entry.get("component") != "relay":
+            continue
+        try:
+            beat = json.loads((platform.data_dir / "run" / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if beat.get("pid") == entry.get("pid") and str(beat.get("detail", "")).startswith(
+            "leading"
+        ):
+            return str(name)
+    return target
+
+
 def kill_and_recover(
     platform: PlatformProcess, target: str, api: Api, ledger: Ledger, timeout: float = 90.0
 ) -> Recovery:
-    old = platform.pid(target)
+    name = victim(platform, target)
+    old = platform.pid(name)
     psutil.Process(old).kill()
     killed = time.monotonic()
-    platform.wait_replaced(target, old, timeout=timeout)
+    platform.wait_replaced(name, old, timeout=timeout)
     restarted = time.monotonic() - killed
     deadline = killed + timeout
     while platform.health()[0] != 200:

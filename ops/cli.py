@@ -56,7 +56,7 @@ Gateways = Annotated[
     int | None,
     typer.Option(
         "--gateways",
-        help="Gateway processes on the one port (CRM_GATEWAYS, default 1).",
+        help="Gateway processes on the one port (CRM_GATEWAYS, default 2).",
         show_default=False,
     ),
 ]
@@ -64,7 +64,7 @@ Workers = Annotated[
     int | None,
     typer.Option(
         "--workers",
-        help="Processes per topic worker, sharing its partitions (CRM_WORKERS, default 1).",
+        help="Processes per topic worker, sharing its partitions (CRM_WORKERS, default 2).",
         show_default=False,
     ),
 ]
@@ -123,7 +123,7 @@ Relays = Annotated[
     int | None,
     typer.Option(
         "--relays",
-        help="Relay processes (CRM_RELAYS, default 1): one publishes, the others stand by.",
+        help="Relay processes (CRM_RELAYS, default 2): one publishes, the others stand by.",
         show_default=False,
     ),
 ]

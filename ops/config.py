@@ -74,16 +74,19 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(default=None, description="client cert (mTLS)")
     kafka_ssl_keyfile: Path | None = Field(default=None, description="client key (mTLS)")
     kafka_ssl_check_hostname: bool = True
+    # Two of each by default: a kill -9 of one is covered by the other within the 5 s
+    # recovery target, where a restarted process alone took 6-16 s (bench/NOTES.md,
+    # "Recovery by default"); the second costs ~60-130 MiB each.
     relays: int = Field(
-        default=1, ge=1, description="relay processes `crm up` runs: one leads, the rest stand by"
+        default=2, ge=1, description="relay processes `crm up` runs: one leads, the rest stand by"
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     gateways: int = Field(
-        default=1, ge=1, le=64, description="gateway processes `crm up` runs on the one port"
+        default=2, ge=1, le=64, description="gateway processes `crm up` runs on the one port"
     )
     workers: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=64,
         description="processes per topic worker (projections, analytics) sharing its partitions",

@@ -41,6 +41,7 @@ from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 SERVER_STOP_TIMEOUT = 20.0
 COMPONENT_STOP_TIMEOUT = 10.0
+RESTART_BASE_DELAY = 0.25  # first backoff of a child that died young; doubles to 10 s
 HEALTHY_TIMEOUT = 120.0  # only a warning: supervision goes on either way
 SUPERVISOR_FILE = "supervisor.json"
 
@@ -473,7 +474,10 @@ def run_up(
         listener = open_listener(settings)
         the_plan = plan(settings, listener.fileno())
         supervisor = Supervisor(
-            the_plan.specs, status_path=settings.run_dir / SUPERVISOR_FILE, log=log
+            the_plan.specs,
+            status_path=settings.run_dir / SUPERVISOR_FILE,
+            log=log,
+            base_delay=RESTART_BASE_DELAY,
         )
         try:
             supervisor.start(should_stop=lambda: signals.stopping)
@@ -494,7 +498,8 @@ def run_up(
                 elif not healthy and not warned and time.monotonic() - began > HEALTHY_TIMEOUT:
                     warned = True
                     log(f"not healthy after {HEALTHY_TIMEOUT:.0f}s; see {settings.health_url}")
-                signals.sleep(0.2 if not healthy else 0.25)
+                # Each tick notices dead children: its interval is part of every recovery.
+                signals.sleep(0.1)
         finally:
             log(f"stopping ({signals.received or 'error'})")
             supervisor.stop(force=lambda: signals.forced)

@@ -10,10 +10,10 @@ Why it is shaped like this:
   parent dies the orphans become the supervisor's children; it kills and reaps them
   before a restart (orphaned PostgreSQL backends would otherwise keep the old shared
   memory attached and block the new server) and at the end (nothing is left behind).
-- A child that exits is restarted after an exponential backoff (0.5 s, 1 s, 2 s, ...
-  capped at 10 s); a child that ran for a while (`stable_after`) before dying starts
-  again at once: a kill -9 or an OOM kill is not a crash loop, and the restart delay is
-  part of the recovery time.
+- A child that exits is restarted after an exponential backoff (`base_delay`: 0.5 s,
+  1 s, 2 s, ... capped at 10 s; `crm up` starts it at 0.25 s); a child that ran for a
+  while (`stable_after`) before dying starts again at once: a kill -9 or an OOM kill
+  is not a crash loop, and the restart delay is part of the recovery time.
   A child that exits with `RESTART_NOW` (75, EX_TEMPFAIL: "start me again", e.g. a
   worker whose broker lost its log) is started again at once, not counted as a failure.
 - Components depend on the servers below them: while a lower tier is down, a dead

@@ -7,9 +7,10 @@ log, where the same offsets name other events: a worker that went on with its ol
 positions dropped every message below them as "already read" (faust skips offsets under
 its read offset), and lost events (issue 11: analytics 85.00 vs 84.00). So each loss
 the relay finds starts a new *generation*: workers join a consumer group named after it
-(no positions at all: they read the new log from its start, idempotently) and a running
-worker that sees the generation move ends at once, to be restarted into the new group.
-A widened topic (`streams.topic_cuts`) moves workers the same way (`streams.topic_follow`).
+(no positions at all: they read the new log from its start, idempotently). A running
+worker that sees the generation move stops its faust app and starts a new one in the
+new group, in the same process (`streams.worker_main.run`); a widened topic
+(`streams.topic_cuts`) moves workers the same way (`streams.topic_follow`).
 """
 
 from __future__ import annotations

@@ -133,5 +133,10 @@ class Intake:
         failed = self.apply([(message, envelope)])
         return failed[0][1] if failed else None
 
+    def rejoin(self, group: str) -> None:
+        """Park under `group` from now on: the worker moved to a new generation's consumer
+        group, whose offsets (the parking lot's key) name messages of the new log."""
+        self.group = group
+
     def close(self) -> None:
         self.conn.close()

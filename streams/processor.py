@@ -7,6 +7,10 @@ batch. faust's `take_events` acks a batch when the loop body finishes, even when
 raised or was cancelled; so the batch is acked only once the intake returned, and a
 batch that still fails (the database is gone) ends the process at once (no ack, no
 commit) and the supervisor restarts it to re-read from the last commit.
+
+When the broker loses its log (streams/generation.py), the running faust worker is
+stopped and a new app joins the new generation's consumer group in the same process:
+a process restart (imports, start-up) was most of the recovery time after a broker loss.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import faust
+from faust.tables import TableManager
 
 from streams.generation import group_id
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
@@ -33,9 +41,11 @@ Intake = Callable[[Sequence[RawMessage]], Any]
 Report = Callable[[str, str], None]
 
 EXIT_BATCH_FAILED = 70
-EXIT_BROKER_LOST = 75  # the broker lost the log: restart into the new generation's group
+EXIT_BROKER_LOST = 75  # the broker lost the log and the in-process switch did not finish
 FETCH_MAX_WAIT_MS = 100
 SESSION_TIMEOUT_S = 2.0
+LOG_WATCH_INTERVAL_S = 0.25  # how often a worker asks whether the broker lost its log
+SWITCH_STOP_TIMEOUT_S = 10.0  # the old app must stop within this, else a process restart
 
 
 def prompt_fetches() -> None:
@@ -90,6 +100,68 @@ async def apply_before_ack(intake: Intake, messages: Sequence[RawMessage]) -> No
         _die_unacked("batch of %d failed; exiting without acking it", len(messages))
 
 
+class NoTablesManager(TableManager):
+    """faust's table manager without its fixed 1 s sleep at start-up, which waits for
+    tables to be declared: this app declares none, and that second was a third of a
+    worker's start (after a restart, or a move to a new broker generation)."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+class PromptStopWorker(faust.Worker):
+    """faust's worker, without mode's fixed 1 s sleep before it closes a stopped loop:
+    that second was a third of an in-process generation switch (and of every stop)."""
+
+    async def _sentinel_task(self) -> None:
+        await asyncio.sleep(0.05)
+
+
+class GenerationSwitch:
+    """Stops a running faust worker because the broker's log was replaced, so that the
+    caller starts a new app in the new generation's group; `requested` tells that stop
+    from one by a signal. The stop goes the way of a SIGTERM (the batch in flight is
+    applied before its ack, see `apply_before_ack`); if it hangs (a consumer waiting on
+    the broker), the process ends with `EXIT_BROKER_LOST` and the supervisor starts it
+    again at once: the old way, slower but as correct.
+    """
+
+    def __init__(self, stop_timeout: float = SWITCH_STOP_TIMEOUT_S) -> None:
+        self.requested = False
+        self.worker: Any = None
+        self.stop_timeout = stop_timeout
+        self._watchdog: threading.Timer | None = None
+        self._requested_at = self._stopped_at = 0.0
+
+    def request(self) -> None:
+        if self.requested or self.worker is None:
+            return
+        self.requested = True
+        self._requested_at = time.monotonic()
+        self._watchdog = threading.Timer(self.stop_timeout, self._stop_hung)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        # mode's own path for a SIGTERM: stop the services, then cancel the start.
+        self.worker._schedule_shutdown(signal.SIGTERM)
+
+    def stopped(self) -> None:
+        self._stopped_at = time.monotonic()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    def took(self) -> float:
+        """Seconds from the request to the end of the old worker's stop."""
+        return self._stopped_at - self._requested_at
+
+    def _stop_hung(self) -> None:
+        log.error(
+            "the old consumer did not stop in %.0fs; restarting the process", self.stop_timeout
+        )
+        os._exit(EXIT_BROKER_LOST)
+
+
 @dataclass(frozen=True)
 class ProcessorSettings:
     name: str
@@ -136,6 +208,7 @@ def build_app(
     lag: Callable[[], int] | None = None,
     parked: Callable[[], int] | None = None,
     log_replaced: Callable[[], bool] | None = None,
+    switch: GenerationSwitch | None = None,
 ) -> faust.App:
     brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
     datadir = settings.data_dir / "faust" / settings.name
@@ -152,11 +225,14 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         broker_rebalance_timeout=settings.rebalance_timeout,
         # A worker killed with SIGKILL stays a member until its session times out, and its
-        # restarted self cannot join before that: 2 s (was 6 s) with heartbeats every 0.5 s.
+        # restarted self (or its twin) cannot take its partitions before that: 2 s (was
+        # 6 s) with heartbeats every 0.5 s. Not lower: on this loaded 2-core machine a
+        # busy member can miss 1 s, and each false expiry is a rebalance of the group.
         broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=SESSION_TIMEOUT_S / 4,
         broker_commit_every=settings.batch_size,
         broker_commit_interval=1.0,
+        TableManager=NoTablesManager,
     )
     topic = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     counters = {"batches": 0, "events": 0}
@@ -170,14 +246,16 @@ def build_app(
             counters["batches"] += 1
             counters["events"] += len(messages)
 
-    @app.timer(0.5)
+    @app.timer(LOG_WATCH_INTERVAL_S)
     async def watch_the_log() -> None:
         # Offsets into a log the broker lost are meaningless (streams/generation.py); a
         # widened topic was read to its cut by the whole group (streams/topic_follow.py).
-        if log_replaced is not None and await asyncio.to_thread(log_replaced):
-            log.warning("the log moved (broker loss or widening); restarting to follow it")
+        if switch is None or switch.requested or log_replaced is None:
+            return
+        if await asyncio.to_thread(log_replaced):
+            log.warning("the log moved (broker loss or widening); following it in place")
             report("starting", "the log moved (broker loss or widening): rejoining on it")
-            os._exit(EXIT_BROKER_LOST)
+            switch.request()
 
     async def heartbeat() -> None:
         try:
@@ -223,16 +301,33 @@ def run_processor(
     lag: Callable[[], int] | None = None,
     parked: Callable[[], int] | None = None,
     log_replaced: Callable[[], bool] | None = None,
-) -> None:
-    """Block until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly).
+) -> bool:
+    """Run until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly)
+    or until the broker's log is replaced.
 
     `lag()`: how many recorded events this worker has not applied yet (for /healthz);
     `parked()`: how many messages this process parked (for its heartbeat);
-    `log_replaced()`: true once the broker lost the log this worker reads (the process
-    then ends at once, to be restarted into the new generation's consumer group).
+    `log_replaced()`: true once the broker lost the log this worker reads.
+    Returns True when it stopped because the log was replaced: the caller runs it again
+    with the new generation's settings, in this process. A signal's stop raises
+    SystemExit as before.
     """
     prompt_fetches()
-    app = build_app(settings, intake, report, lag, parked, log_replaced)
+    # Each run gets a loop of its own: mode's worker closes its loop when it stops.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    switch = GenerationSwitch()
+    app = build_app(settings, intake, report, lag, parked, log_replaced, switch)
     report("starting", "joining the consumer group")
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
-    worker.execute_from_commandline()
+    worker = PromptStopWorker(app, loop=loop, loglevel="WARNING", quiet=True)
+    switch.worker = worker
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if not switch.requested:
+            raise
+    finally:
+        switch.stopped()
+    if switch.requested:
+        log.warning("the old app stopped in %.1fs", switch.took())
+    return switch.requested

@@ -4,9 +4,9 @@ A worker's log is its broker generation's segments (`topic_cuts.segments`). It r
 first segment its consumer group has not finished, and leaves it only when the group (all
 its replicas together) has committed every partition up to the cut's ends: committed
 offsets are written only after a batch is applied, so at that moment every event up to
-the cut is in the read models, and no event after it has been read. The worker then ends
-(exit 75, restarted at once by the supervisor, as after a broker loss) and the new process
-starts on the next segment. Replicas that see the move at different moments are harmless:
+the cut is in the read models, and no event after it has been read. The worker then
+stops its faust app and starts a new one on the next segment, in the same process, as
+after a broker loss (`streams.worker_main.run`). Replicas that see the move at different moments are harmless:
 none starts on the new topic before the whole group finished the old one.
 
 The consumer group keeps its name across segments (offsets are per topic), so parked
@@ -15,8 +15,10 @@ messages and `crm parked` keep working; a broker loss still starts a new group.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 
@@ -46,15 +48,17 @@ def committed_offsets(
         reader.close()
 
 
-def read_log(database_url: str, base: str) -> tuple[int, list[Segment]]:
-    """(broker generation, its segments) of topic `base`, in one connection."""
-    with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
-        generation = generation_on(conn, base)
-        return generation, segments(base, generation, load_cuts(conn, base))
+def read_log_on(conn: psycopg.Connection[Any], base: str) -> tuple[int, list[Segment]]:
+    """(broker generation, its segments) of topic `base`."""
+    generation = generation_on(conn, base)
+    return generation, segments(base, generation, load_cuts(conn, base))
 
 
 class LogWatch:
-    """Where worker `name` reads (`segment`), and `moved()`: time to restart elsewhere."""
+    """Where worker `name` reads (`segment`), and `moved()`: time to rejoin elsewhere.
+
+    Asked four times a second, so it keeps one connection (a new one each time cost a
+    PostgreSQL backend start per question and per worker)."""
 
     def __init__(
         self,
@@ -66,11 +70,26 @@ class LogWatch:
     ) -> None:
         self.database_url = database_url
         self.base = base
+        self.name = name
         self.bootstrap = bootstrap
         self.security = security
-        self.generation, found = read_log(database_url, base)
-        self.group = group_id(name, self.generation)
+        self._conn: psycopg.Connection[Any] | None = None
+        self.advance()
+
+    def advance(self) -> None:
+        """Take the log as it is now: the newest generation, its first unread segment."""
+        self.generation, found = self._read()
+        self.group = group_id(self.name, self.generation)
         self.index, self.segment = first_unread(found, self._committed)
+
+    def _read(self) -> tuple[int, list[Segment]]:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.database_url, connect_timeout=3, autocommit=True)
+            return read_log_on(self._conn, self.base)
+        except psycopg.Error:
+            self.close()
+            raise
 
     @property
     def topic(self) -> str:
@@ -85,11 +104,11 @@ class LogWatch:
         return segment.closed and read_up_to(segment.ends or {}, self._committed(segment))
 
     def moved(self) -> bool:
-        """True when this worker must restart: the broker lost its log (a new generation),
+        """True when this worker must rejoin: the broker lost its log (a new generation),
         or the segment it reads was cut and the whole group has read it to the cut. False
         while PostgreSQL or the broker does not answer (no news is no move)."""
         try:
-            generation, found = read_log(self.database_url, self.base)
+            generation, found = self._read()
             if generation != self.generation:
                 return True
             reading = found[self.index] if self.index < len(found) else self.segment
@@ -103,3 +122,9 @@ class LogWatch:
         return f"topic {self.segment.topic}" + (
             f" (cut at {self.segment.until}: finishing it)" if self.segment.closed else ""
         )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None

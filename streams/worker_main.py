@@ -114,18 +114,31 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     watch = LogWatch(
         config.database_url, config.topic, name, config.kafka_bootstrap, config.kafka_security
     )
-    settings = ProcessorSettings(
-        name,
-        config.kafka_bootstrap,
-        watch.topic,
-        config.data_dir,
-        generation=watch.generation,
-        security=config.kafka_security,
-    )
+
+    def settings_now() -> ProcessorSettings:
+        return ProcessorSettings(
+            name,
+            config.kafka_bootstrap,
+            watch.topic,
+            config.data_dir,
+            generation=watch.generation,
+            security=config.kafka_security,
+        )
+
+    settings = settings_now()
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
-            run_processor(settings, intake, report, opened.lag, lambda: intake.parked, watch.moved)
+            # The log moved (a broker loss, or a widening's cut read by the whole group):
+            # the same process joins it with a new faust app (sink, key ring and
+            # connections are kept).
+            while run_processor(
+                settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
+            ):
+                watch.advance()
+                settings = settings_now()
+                intake.rejoin(settings.group)
     finally:
+        watch.close()
         app.close()
 
 

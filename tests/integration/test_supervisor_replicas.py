@@ -29,7 +29,13 @@ REPLICATED = ("gateway", "worker-projections", "worker-analytics")
 
 @pytest.fixture(scope="module")
 def platform() -> Iterator[PlatformProcess]:
-    env = {"CRM_GATEWAYS": "2", "CRM_WORKERS": "2", "CRM_KAFKA_PARTITIONS": str(PARTITIONS)}
+    # One relay (the default is two): --gateways and --workers must not replicate it.
+    env = {
+        "CRM_GATEWAYS": "2",
+        "CRM_WORKERS": "2",
+        "CRM_RELAYS": "1",
+        "CRM_KAFKA_PARTITIONS": str(PARTITIONS),
+    }
     with scratch_data_dir() as path, running_platform(path, env=env) as started:
         started.wait_healthy(timeout=120)
         yield started
@@ -148,7 +154,11 @@ def test_a_killed_worker_replica_loses_nothing(platform: PlatformProcess) -> Non
     load.start(2)
     probe = make_api()
     try:
-        time.sleep(2)
+        # Purchases under way before the kill (on a loaded machine registering the load's
+        # customers alone can take longer than a fixed pause).
+        deadline = time.monotonic() + 120
+        while len(ledger.purchases) <= 10 and time.monotonic() < deadline:
+            time.sleep(0.2)
         killed = [platform.pid("worker-projections"), platform.pid("worker-analytics-2")]
         for pid in killed:
             psutil.Process(pid).kill()
