@@ -6,8 +6,9 @@ its replicas together) has committed every partition up to the cut's ends: commi
 offsets are written only after a batch is applied, so at that moment every event up to
 the cut is in the read models, and no event after it has been read. The worker then
 stops its faust app and starts a new one on the next segment, in the same process, as
-after a broker loss (`streams.worker_main.run`). Replicas that see the move at different moments are harmless:
-none starts on the new topic before the whole group finished the old one.
+after a broker loss (`streams.worker_main.run`). Replicas that see the move at different
+moments are harmless: none starts on the new topic before the whole group finished the
+old one.
 
 The consumer group keeps its name across segments (offsets are per topic), so parked
 messages and `crm parked` keep working; a broker loss still starts a new group.
