@@ -34,6 +34,7 @@ __all__ = [
     "CustomFieldCatalog",
     "FieldDefinition",
     "Value",
+    "canonical_value",
     "check_values",
 ]
 
@@ -202,7 +203,7 @@ def _choice(raw: object, choices: tuple[str, ...], field: str) -> str:
     return raw.strip()
 
 
-def _one_value(definition: FieldDefinition, raw: object, field: str) -> Value:
+def canonical_value(definition: FieldDefinition, raw: object, field: str) -> Value:
     """The canonical value of `raw` for this field, or None when it clears the field."""
     if raw is None or raw == "" or raw == []:
         return None
@@ -242,7 +243,7 @@ def check_values(
             raise ValidationFailed(f"{key!r} is not a defined custom field", field=field)
         if definition.retired:
             raise RuleViolated(f"custom field {key!r} is retired", field=field)
-        value = _one_value(definition, raw, field)
+        value = canonical_value(definition, raw, field)
         if value is None:
             after.pop(key, None)
         else:

@@ -65,6 +65,9 @@ class Permission(enum.StrEnum):
     RESOLVE_COMPLAINT = "resolveComplaint"
     MERGE_CUSTOMERS = "mergeCustomers"
     FORGET_CUSTOMER = "forgetCustomer"
+    SET_CUSTOM_FIELDS = "setCustomFields"
+    DEFINE_CUSTOM_FIELD = "defineCustomField"  # admin only, like every set-up change
+    RETIRE_CUSTOM_FIELD = "retireCustomField"
 
 
 P = Permission
@@ -107,6 +110,7 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.RECORD_NEED,
         P.CHANGE_CONSENT,
         P.ANSWER_SURVEY,
+        P.SET_CUSTOM_FIELDS,
     },
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),

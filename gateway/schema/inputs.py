@@ -293,6 +293,21 @@ class ForgetCustomerInput:
         )
 
 
+@strawberry.input(
+    description="Customers whose custom field `key` equals `equals`, is one of `in` and lies "
+    "in [`min`, `max`] (NUMBER and DATE): every part given must hold. For MULTI_CHOICE, "
+    "`equals` means \"has this choice\". Equality and `in` use the jsonb GIN index; "
+    "ranges are checked per row. "
+    "TEXT fields are personal and cannot be filtered on."
+)
+class CustomFieldFilter:
+    key: str
+    equals: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    min: str | None = None
+    max: str | None = None
+
+
 @strawberry.input(description="Every field optional; the given ones must all hold.")
 class CustomerFilter:
     text: str | None = strawberry.field(
@@ -308,6 +323,9 @@ class CustomerFilter:
     stage: PipelineStage | None = None
     region: str | None = None
     owner: str | None = None
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Custom field conditions; all must hold."
+    )
 
 
 @strawberry.input(description="Order of a customer list; ties are broken by id.")

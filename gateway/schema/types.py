@@ -44,6 +44,7 @@ from gateway.schema.profile_lists import (
     TouchEdge,
 )
 from gateway.schema.timeline import OrderLine, timeline_entry
+from gateway.schema.custom_fields import CustomFieldValue, values_of
 from projections.activity import OrderView, TouchView
 from projections.cursors import InvalidCursor, read_activity_cursor, read_timeline_cursor
 from projections.timeline_pages import TimelineWindow
@@ -224,6 +225,14 @@ class Customer(Node):
     @strawberry.field
     def stage(self) -> PipelineStage:
         return PipelineStage(self.view.stage)
+
+    @strawberry.field(
+        description="The custom fields set on the customer, in the order they were defined "
+        "(retired fields keep their values). TEXT values are personal."
+    )
+    async def custom_fields(self, info: GInfo) -> list[CustomFieldValue]:
+        definitions = await info.context.loaders.custom_fields.load(0)
+        return values_of(info, self.view, definitions, self.personal)
 
     @strawberry.field(
         description="From purchases, stage and complaints (RULES.md), kept up to date by the "
