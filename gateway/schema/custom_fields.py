@@ -95,7 +95,10 @@ def values_of(
             value, values = None, [str(v) for v in stored]
         else:
             value, values = str(stored), [str(stored)]
-        found.append(CustomFieldValue(d.key, d.label, CustomFieldType(d.field_type), value, values))
+        kind = CustomFieldType(d.field_type)
+        found.append(
+            CustomFieldValue(key=d.key, label=d.label, type=kind, value=value, values=values)
+        )
     return found
 
 

@@ -587,8 +587,14 @@ def _custom_fields(r: _Reader, base: dict[str, Any]) -> Any:
             returned_personal(r.info, r.customer_id, field, c.get(side), r.personal)
             for side in ("before", "after")
         )
-        changes.append(CustomFieldChange(str(c["key"]), CustomFieldType(c["type"]),
-                                         _as_list(before), _as_list(after)))  # fmt: skip
+        changes.append(
+            CustomFieldChange(
+                key=str(c["key"]),
+                type=CustomFieldType(c["type"]),
+                before=_as_list(before),
+                after=_as_list(after),
+            )
+        )
     changes.sort(key=lambda c: c.key)
     return CustomFieldsEntry(**base, changes=changes)
 
