@@ -25,6 +25,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import RuleViolated, ValidationFailed
+from aggregates.labels import check_no_contact_data
 from aggregates.validation import SHORT_TEXT_MAX, check_bool, check_choice, require_text
 from events import CrmEvent, CustomFieldCatalogCreated, CustomFieldDefined, CustomFieldRetired
 from events.vocabulary import CUSTOM_FIELD_TYPES, CustomFieldType
@@ -53,7 +54,9 @@ MAX_FIELDS: Final = 200
 MAX_CHOICES: Final = 100
 CHOICE_MAX: Final = 100
 TEXT_VALUE_MAX: Final = 2000
-NUMBER_MAX: Final = Decimal("1e15")
+NUMBER_MAX: Final = Decimal("1e10")
+"""NUMBER values stay readable without the customer's key (filters, analytics), so they
+may not carry a phone number: 11 or more integer digits are refused, as in labels."""
 NUMBER_PLACES: Final = 6
 VALUES_PER_COMMAND: Final = 100
 
@@ -95,6 +98,7 @@ def check_choices(field_type: str, choices: Sequence[object]) -> list[str]:
     for index, choice in enumerate(choices):
         name = f"choices[{index}]"
         text = require_text(choice, field=name, max_length=CHOICE_MAX, multiline=False)
+        check_no_contact_data(text, field=name)  # a choice is readable after an erasure
         if text in found:
             raise ValidationFailed(f"choice {text!r} is listed twice", field=name)
         found.append(text)
@@ -180,7 +184,10 @@ def _number(raw: object, field: str) -> str:
     except InvalidOperation:
         raise ValidationFailed(f"{field} must be a number", field=field) from None
     if not number.is_finite() or abs(number) >= NUMBER_MAX:
-        raise ValidationFailed(f"{field} must be a number below 1e15", field=field)
+        raise ValidationFailed(
+            f"{field} must be a number below 1e10 (11 digits could be a phone number)",
+            field=field,
+        )
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > NUMBER_PLACES:
         raise ValidationFailed(f"{field} has more than {NUMBER_PLACES} decimals", field=field)

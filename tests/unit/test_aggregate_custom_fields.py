@@ -76,6 +76,7 @@ def test_a_definition_is_recorded_with_its_type_and_choices() -> None:
         ({"field_type": "SINGLE_CHOICE", "choices": ()}, "choices"),
         ({"field_type": "TEXT", "choices": ("a",)}, "choices"),
         ({"field_type": "MULTI_CHOICE", "choices": ("a", "a")}, "choices[1]"),
+        ({"field_type": "SINGLE_CHOICE", "choices": ("ok", "call 13800138000")}, "choices[1]"),
     ],
 )
 def test_a_bad_definition_is_refused_naming_its_field(given: dict[str, Any], field: str) -> None:
@@ -153,6 +154,9 @@ def test_clearing_and_unchanged_values() -> None:
         ({"colour": "red"}, "VALIDATION", "customFields.colour"),
         ({"seats": "many"}, "VALIDATION", "customFields.seats"),
         ({"seats": "1e20"}, "VALIDATION", "customFields.seats"),
+        ({"seats": "13800138000"}, "VALIDATION", "customFields.seats"),
+        ({"seats": "1.1234567"}, "VALIDATION", "customFields.seats"),
+        ({"seats": True}, "VALIDATION", "customFields.seats"),
         ({"seats": ["1"]}, "VALIDATION", "customFields.seats"),
         ({"renewal": "30/06/2026"}, "VALIDATION", "customFields.renewal"),
         ({"renewal": "2026-02-30"}, "VALIDATION", "customFields.renewal"),
