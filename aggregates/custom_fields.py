@@ -239,9 +239,7 @@ def check_values(
     """The customer's values after applying `given` (key -> raw value; None clears) to
     `current`, each checked against its definition; raises on the first refusal."""
     if len(given) > VALUES_PER_COMMAND:
-        raise ValidationFailed(
-            f"at most {VALUES_PER_COMMAND} values at once", field="customFields"
-        )
+        raise ValidationFailed(f"at most {VALUES_PER_COMMAND} values at once", field="customFields")
     after = dict(current)
     for key, raw in given.items():
         field = f"customFields.{key}"

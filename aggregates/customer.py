@@ -52,7 +52,6 @@ from aggregates.validation import (
     require_text,
 )
 from events import (
-    CustomFieldsChanged,
     ConsentChanged,
     ContactDetailsChanged,
     ContactTouchRecorded,
@@ -62,6 +61,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,

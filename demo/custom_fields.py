@@ -71,7 +71,7 @@ class OpenCustomers:
 def define_fields(service: CommandService, context: CommandContext) -> None:
     """Define the demo's fields that the catalog does not hold yet."""
     try:
-        catalog = service.app.repository.get(CATALOG_ID)
+        catalog: object = service.app.repository.get(CATALOG_ID)
         held = set(catalog.fields) if isinstance(catalog, CustomFieldCatalog) else set()
     except AggregateNotFoundError:
         held = set()

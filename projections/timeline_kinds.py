@@ -14,12 +14,11 @@ from typing import Final
 
 from events import (
     ALL_EVENTS,
-    ConfigurationFact,
-    CustomFieldsChanged,
     ComplaintAssigned,
     ComplaintEscalated,
     ComplaintFiled,
     ComplaintResolved,
+    ConfigurationFact,
     ConsentChanged,
     ContactDetailsChanged,
     ContactTouchRecorded,
@@ -28,6 +27,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,

@@ -203,15 +203,19 @@ def conditions_of(
             raise invalid("min and max are for NUMBER and DATE fields", f"{where}.min")
         definition = FieldDefinition(d.key, d.label, d.field_type, d.choices, False)
         # One value at a time: a MULTI_CHOICE filter value is one choice.
-        single = dataclasses.replace(definition, field_type="SINGLE_CHOICE") if (
-            d.field_type == MULTI
-        ) else definition
+        single = (
+            dataclasses.replace(definition, field_type="SINGLE_CHOICE")
+            if d.field_type == MULTI
+            else definition
+        )
 
-        def canonical(raw: str | None, part: str, *, one: FieldDefinition = single) -> Any:
+        def canonical(
+            raw: str | None, part: str, *, one: FieldDefinition = single, at: str = where
+        ) -> Any:
             if raw is None:
                 return None
             try:
-                return canonical_value(one, raw, f"{where}.{part}")
+                return canonical_value(one, raw, f"{at}.{part}")
             except DomainError as error:
                 raise invalid(error.message, error.field) from None
 

@@ -64,7 +64,8 @@ strawberry.enum(
     TimelineKind,
     description="What a timeline entry records; each kind has its own entry type. TAGGED "
     "covers tags added and removed, MERGE both sides of a merge, LIFECYCLE_CHANGE the "
-    "scheduler's lifecycle-stage and tier changes, TASK every step of a follow-up task, CUSTOM_FIELDS custom field values set or cleared.",
+    "scheduler's lifecycle-stage and tier changes, TASK every step of a follow-up task, "
+    "CUSTOM_FIELDS custom field values set or cleared.",
 )
 
 

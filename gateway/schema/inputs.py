@@ -296,7 +296,7 @@ class ForgetCustomerInput:
 @strawberry.input(
     description="Customers whose custom field `key` equals `equals`, is one of `in` and lies "
     "in [`min`, `max`] (NUMBER and DATE): every part given must hold. For MULTI_CHOICE, "
-    "`equals` means \"has this choice\". Equality and `in` use the jsonb GIN index; "
+    '`equals` means "has this choice". Equality and `in` use the jsonb GIN index; '
     "ranges are checked per row. "
     "TEXT fields are personal and cannot be filtered on."
 )

@@ -20,6 +20,7 @@ from gateway.access import returned_personal
 from gateway.context import GatewayContext
 from gateway.errors import invalid
 from gateway.roles import Permission
+from gateway.schema.custom_fields import CustomFieldValue, values_of
 from gateway.schema.enums import (
     Channel,
     ComplaintStatus,
@@ -44,7 +45,6 @@ from gateway.schema.profile_lists import (
     TouchEdge,
 )
 from gateway.schema.timeline import OrderLine, timeline_entry
-from gateway.schema.custom_fields import CustomFieldValue, values_of
 from projections.activity import OrderView, TouchView
 from projections.cursors import InvalidCursor, read_activity_cursor, read_timeline_cursor
 from projections.timeline_pages import TimelineWindow

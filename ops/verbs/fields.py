@@ -94,6 +94,7 @@ def list_(
     from ops.cli import setting_errors, settings_from
     from ops.runtime import open_application
 
+    catalog: object
     with setting_errors(), open_application(settings_from(data_dir=data_dir)) as app:
         try:
             catalog = app.repository.get(CATALOG_ID)

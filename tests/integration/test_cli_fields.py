@@ -67,7 +67,9 @@ def test_fields_are_defined_listed_and_retired_by_the_cli(
         with pytest.raises(DomainError) as missing:
             service.handle(SetCustomFields(customer_id=customer, values=()), context)
         assert missing.value.field == "customFields.segment"
-        service.handle(SetCustomFields(customer_id=customer, values=(("segment", "零售"),)), context)
+        service.handle(
+            SetCustomFields(customer_id=customer, values=(("segment", "零售"),)), context
+        )
         loaded = app.repository.get(customer)
         assert loaded.custom_values_now() == {"segment": "零售"}
     finally:

@@ -21,9 +21,7 @@ from tests.integration.support.timeline import NOW, done, mutate, new_customer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
-PROFILE = (
-    "query($id: ID!) { customer(id: $id) { customFields { key label type value values } } }"
-)
+PROFILE = "query($id: ID!) { customer(id: $id) { customFields { key label type value values } } }"
 LIST = (
     "query($f: CustomerFilter) { customers(filter: $f, first: 50) { totalCount "
     "edges { node { id } } } }"
@@ -158,7 +156,8 @@ async def test_bad_values_are_refused_naming_the_field(
     cid = await new_customer(gw, "Bad Field")
     cases = [
         ({"key": "no_such_field", "value": "x"}, "VALIDATION", "customFields.no_such_field"),
-        ({"key": fields["seats"], "value": "many"}, "VALIDATION", f"customFields.{fields['seats']}"),
+        ({"key": fields["seats"], "value": "many"}, "VALIDATION",
+         f"customFields.{fields['seats']}"),
         ({"key": fields["renewal"], "value": "30/06"}, "VALIDATION",
          f"customFields.{fields['renewal']}"),
         ({"key": fields["segment"], "value": "农业"}, "VALIDATION",
