@@ -7,7 +7,7 @@ same handlers serve a single command and a batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,6 +87,8 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         policy=uow.policy,
     )
     uow.add(customer, field="customerId")
+    if cmd.custom_fields:
+        _set_custom_fields(uow, customer, cmd.custom_fields, at)
     if cmd.referred_by is not None:
         # The referrer's side of the referral is recorded atomically with the registration.
         referrer = uow.customer(cmd.referred_by, field="referredBy")
@@ -335,15 +337,22 @@ def retire_custom_field(uow: UnitOfWork, cmd: RetireCustomField, at: datetime) -
     return Outcome(catalog, CATALOG_ID)
 
 
-def set_custom_fields(uow: UnitOfWork, cmd: SetCustomFields, at: datetime) -> Outcome:
-    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+def _set_custom_fields(
+    uow: UnitOfWork, customer: Customer, values: Sequence[tuple[str, Any]], at: datetime
+) -> None:
+    """Judge the values against the catalog's definitions (the customer's rule)."""
     catalog = uow.custom_field_catalog()
     definitions: dict[str, FieldDefinition] = catalog.fields if catalog is not None else {}
-    keys = [key for key, _ in cmd.values]
+    keys = [key for key, _ in values]
     for key in keys:
         if keys.count(key) > 1:
             raise ValidationFailed(f"{key!r} is given twice", field=f"customFields.{key}")
-    customer.set_custom_fields(values=dict(cmd.values), definitions=definitions, at=at)
+    customer.set_custom_fields(values=dict(values), definitions=definitions, at=at)
+
+
+def set_custom_fields(uow: UnitOfWork, cmd: SetCustomFields, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    _set_custom_fields(uow, customer, cmd.values, at)
     return Outcome(customer, customer.id)
 
 

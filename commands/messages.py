@@ -78,6 +78,8 @@ class RegisterCustomer(Command):
     referred_by: UUID | None = None
     owner: str | None = None
     customer_id: UUID | None = None
+    # Custom field values recorded with the registration (as `SetCustomFields` takes them).
+    custom_fields: tuple[tuple[str, str | tuple[str, ...] | None], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

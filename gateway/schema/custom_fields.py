@@ -26,7 +26,13 @@ from gateway.access import returned_personal
 from gateway.context import GatewayContext
 from gateway.errors import invalid
 from gateway.schema.enums import CustomFieldType
-from gateway.schema.inputs import EXPECTED, IDEMPOTENCY, CustomFieldFilter
+from gateway.schema.inputs import (
+    EXPECTED,
+    IDEMPOTENCY,
+    CustomFieldFilter,
+    CustomFieldValueInput,
+    value_pairs,
+)
 from gateway.schema.scalars import parse_id
 from projections.custom_field_list import CustomFieldCondition, DefinitionView
 from projections.views import CustomerView
@@ -146,16 +152,6 @@ class RetireCustomFieldInput:
 
 
 @strawberry.input(
-    description="One value to set: `value` for every type but MULTI_CHOICE, `values` for "
-    "MULTI_CHOICE; neither (or null) clears the field."
-)
-class CustomFieldValueInput:
-    key: str
-    value: str | None = None
-    values: list[str] | None = None
-
-
-@strawberry.input(
     description="Set custom field values of a customer. Each value is checked against its "
     "definition: VALIDATION on `customFields.<key>` for an unknown key, a wrong type, a "
     "choice not in the list or a required field left empty; RULE for a retired field."
@@ -168,16 +164,9 @@ class SetCustomFieldsInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.SetCustomFields:
-        pairs: list[tuple[str, str | tuple[str, ...] | None]] = []
-        for given in self.values:
-            if given.value is not None and given.values is not None:
-                raise invalid("give `value` or `values`, not both", f"customFields.{given.key}")
-            pairs.append(
-                (given.key, tuple(given.values) if given.values is not None else given.value)
-            )
         return m.SetCustomFields(
             customer_id=parse_id(self.customer_id, "customerId"),
-            values=tuple(pairs),
+            values=value_pairs(self.values),
             occurred_at=self.occurred_at,
             expected_version=self.expected_version,
             idempotency_key=self.idempotency_key,

@@ -279,3 +279,34 @@ async def test_a_retired_field_keeps_its_values_and_takes_no_new_ones(
     assert {"key": key, "retired": True} in data["customFields"]
     active = await gw.data("{ customFields { key } }")
     assert key not in {d["key"] for d in active["customFields"]}
+
+
+async def test_values_given_at_registration_are_recorded_with_it(
+    gw: GatewayHarness, fields: dict[str, str]
+) -> None:
+    payload = await done(
+        gw,
+        "registerCustomer",
+        {"name": "Registered With Fields",
+         "customFields": [{"key": fields["segment"], "value": "金融"},
+                          {"key": fields["channels"], "values": ["email"]}]},
+        "customer { id customFields { key value values } }",
+    )  # fmt: skip
+    shown = {f["key"]: f for f in payload["customer"]["customFields"]}
+    assert shown[fields["segment"]]["value"] == "金融"
+    assert shown[fields["channels"]]["values"] == ["email"]
+
+    def events() -> int:
+        return int(gw.deps.app.recorder.max_notification_id() or 0)
+
+    before = await to_thread.run_sync(events)
+    refused = await mutate(
+        gw,
+        "registerCustomer",
+        {"name": "Refused With Fields", "customFields": [{"key": fields["seats"], "value": "x"}]},
+    )
+    assert first_error(refused)["extensions"] == {
+        "code": "VALIDATION",
+        "field": f"customFields.{fields['seats']}",
+    }
+    assert await to_thread.run_sync(events) == before  # no customer without its values
