@@ -53,6 +53,14 @@ def test_fields_are_defined_listed_and_retired_by_the_cli(
         "segment"
     ]
     assert "retired" in crm("fields", "list", "--retired", env=env).stdout
+    sheet = tmp_path / "customers.csv"
+    # A row without the column's value registers without custom fields (`required` binds
+    # writes of custom fields only); a value not among the choices is refused by its line.
+    sheet.write_text("姓名,细分\n甲公司,零售\n乙公司,\n丙公司,农业\n", encoding="utf-8")
+    imported = crm("import", "customers", str(sheet), "--map", "细分=custom:segment", env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "line 4: refused VALIDATION customFields.segment" in imported.stdout
+    assert "2 imported" in imported.stdout
 
     app = CrmApplication(database_url, master_key=key, pool_size=2)
     try:
