@@ -12,7 +12,7 @@ State is kept JSON-friendly (lists and dicts, no sets or tuples) because snapsho
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import singledispatchmethod
@@ -21,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from aggregates.custom_fields import FieldDefinition, Value, check_values
 from aggregates.errors import RuleViolated
 from aggregates.labels import check_identifier, check_labels, check_no_contact_data
 from aggregates.pipeline import check_stage_move
@@ -60,6 +61,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,
@@ -250,6 +252,41 @@ class Customer(Aggregate):
             note_id=note,
             text=require_text(text, field="text", max_length=DESCRIPTION_MAX),
         )
+
+    def set_custom_fields(
+        self,
+        *,
+        values: Mapping[str, object],
+        definitions: Mapping[str, FieldDefinition],
+        at: datetime,
+    ) -> None:
+        """Set or clear (None) custom field values, each checked against its definition
+        (`aggregates.custom_fields.check_values`); values that are already so record
+        nothing. TEXT values go to the sealed `texts`, the others to `changes`."""
+        when = self._command_time(at)
+        before = self.custom_values_now()
+        after = check_values(values, before, definitions)
+        changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        if not changed:
+            return
+        changes: list[dict[str, Any]] = []
+        texts: list[dict[str, Any]] = []
+        for key in changed:
+            kind = definitions[key].field_type
+            entry = {"key": key, "type": kind, "before": before.get(key), "after": after.get(key)}
+            (texts if kind == "TEXT" else changes).append(entry)
+        self.trigger_event(
+            CustomFieldsChanged,
+            timestamp=when,
+            changed=changed,
+            changes=changes,
+            texts=texts or None,
+        )
+
+    def custom_values_now(self) -> dict[str, Value]:
+        # A customer snapshotted before custom fields existed has none in its state.
+        values: dict[str, Value] = getattr(self, "custom_values", {})
+        return dict(values)
 
     def check_new_note(self, note_id: str) -> None:
         if note_id in self._note_ids():
@@ -517,6 +554,16 @@ class Customer(Aggregate):
     @when.register
     def _need_recorded(self, event: NeedRecorded) -> None:
         self.need_count += 1
+
+    @when.register
+    def _custom_fields_changed(self, event: CustomFieldsChanged) -> None:
+        values = self.custom_values_now()
+        for entry in [*event.changes, *(event.texts or ())]:
+            if entry["after"] is None:
+                values.pop(entry["key"], None)
+            else:
+                values[entry["key"]] = entry["after"]
+        self.custom_values = values
 
     @when.register
     def _note_added(self, event: NoteAdded) -> None:

@@ -7,7 +7,7 @@ same handlers serve a single command and a batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +16,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from aggregates.complaint import Complaint
+from aggregates.custom_fields import CATALOG_ID, CustomFieldCatalog, FieldDefinition
 from aggregates.customer import Customer
-from aggregates.errors import RuleViolated
+from aggregates.errors import RuleViolated, ValidationFailed
 from aggregates.purchase import PurchaseLine
 from aggregates.task import Task
 from commands.messages import (
@@ -31,6 +32,7 @@ from commands.messages import (
     ChangeContactDetails,
     Command,
     CompleteTask,
+    DefineCustomField,
     EscalateComplaint,
     FileComplaint,
     ForgetCustomer,
@@ -43,7 +45,9 @@ from commands.messages import (
     RegisterCustomer,
     RescheduleTask,
     ResolveComplaint,
+    RetireCustomField,
     ScheduleTask,
+    SetCustomFields,
     TagCustomer,
 )
 from commands.unit_of_work import UnitOfWork
@@ -83,6 +87,8 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         policy=uow.policy,
     )
     uow.add(customer, field="customerId")
+    if cmd.custom_fields:
+        _set_custom_fields(uow, customer, cmd.custom_fields, at)
     if cmd.referred_by is not None:
         # The referrer's side of the referral is recorded atomically with the registration.
         referrer = uow.customer(cmd.referred_by, field="referredBy")
@@ -302,6 +308,54 @@ def mark_task_due(uow: UnitOfWork, cmd: MarkTaskDue, at: datetime) -> Outcome:
     return Outcome(task, task.customer_id)
 
 
+def define_custom_field(uow: UnitOfWork, cmd: DefineCustomField, at: datetime) -> Outcome:
+    catalog = uow.custom_field_catalog()
+    if catalog is None:
+        uow.check_new(cmd.expected_version)
+        catalog = CustomFieldCatalog.start(at=at)
+        uow.add(catalog, field="key")
+    else:
+        uow.check_version(catalog, cmd.expected_version)
+    catalog.define(
+        key=cmd.key,
+        label=cmd.label,
+        field_type=cmd.field_type,
+        choices=cmd.choices,
+        required=cmd.required,
+        at=at,
+    )
+    # Not about a customer: the catalog is its own subject (`events.ConfigurationFact`).
+    return Outcome(catalog, catalog.id)
+
+
+def retire_custom_field(uow: UnitOfWork, cmd: RetireCustomField, at: datetime) -> Outcome:
+    catalog = uow.custom_field_catalog()
+    if catalog is None:
+        raise RuleViolated(f"no custom field {cmd.key!r}", field="key")
+    uow.check_version(catalog, cmd.expected_version)
+    catalog.retire(key=cmd.key, at=at)
+    return Outcome(catalog, CATALOG_ID)
+
+
+def _set_custom_fields(
+    uow: UnitOfWork, customer: Customer, values: Sequence[tuple[str, Any]], at: datetime
+) -> None:
+    """Judge the values against the catalog's definitions (the customer's rule)."""
+    catalog = uow.custom_field_catalog()
+    definitions: dict[str, FieldDefinition] = catalog.fields if catalog is not None else {}
+    keys = [key for key, _ in values]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ValidationFailed(f"{key!r} is given twice", field=f"customFields.{key}")
+    customer.set_custom_fields(values=dict(values), definitions=definitions, at=at)
+
+
+def set_custom_fields(uow: UnitOfWork, cmd: SetCustomFields, at: datetime) -> Outcome:
+    customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    _set_custom_fields(uow, customer, cmd.values, at)
+    return Outcome(customer, customer.id)
+
+
 HANDLERS: dict[type[Command], Handler] = {
     RegisterCustomer: register_customer,
     ChangeContactDetails: change_contact_details,
@@ -326,4 +380,7 @@ HANDLERS: dict[type[Command], Handler] = {
     CompleteTask: complete_task,
     CancelTask: cancel_task,
     MarkTaskDue: mark_task_due,
+    DefineCustomField: define_custom_field,
+    RetireCustomField: retire_custom_field,
+    SetCustomFields: set_custom_fields,
 }

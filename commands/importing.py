@@ -50,6 +50,8 @@ ALIASES: Final[Mapping[str, str]] = {
     "来源": "source",
     "负责人": "owner",
 }
+CUSTOM: Final = "custom:"
+"""A mapping target ``custom:KEY`` fills the custom field KEY (one value per cell)."""
 BATCH: Final = 500
 ACTOR: Final = "crm-import"
 NAMESPACE: Final = uuid.UUID("6f1c1f2e-7d55-4f59-9a43-1c0ffee00016")
@@ -121,8 +123,10 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
 def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
     """Column header -> field name; unknown headers are ignored, `name` is required."""
     for target in mapping.values():
-        if target not in FIELDS:
-            raise ImportRefused(f"--map: {target!r} is not one of {', '.join(FIELDS)}", "mapping")
+        if target not in FIELDS and not (target.startswith(CUSTOM) and target[len(CUSTOM) :]):
+            raise ImportRefused(
+                f"--map: {target!r} is not one of {', '.join(FIELDS)} or custom:KEY", "mapping"
+            )
     found: dict[str, str] = {}
     for header in headers:
         key = header.strip()
@@ -139,8 +143,14 @@ def read_rows(text: str, mapping: Mapping[str, str], digest: str) -> Iterator[Ro
     columns = header_map(reader.fieldnames or [], mapping)
     for record in reader:
         values: dict[str, str | None] = dict.fromkeys(FIELDS)
+        custom: list[tuple[str, str | tuple[str, ...] | None]] = []
         for header, target in columns.items():
-            values[target] = (record.get(header) or "").strip() or None
+            cell = (record.get(header) or "").strip() or None
+            if target.startswith(CUSTOM):
+                if cell is not None:  # an empty cell sets nothing (a required field: refused)
+                    custom.append((target[len(CUSTOM) :], cell))
+            else:
+                values[target] = cell
         line = reader.line_num
         yield Row(
             line,
@@ -153,6 +163,7 @@ def read_rows(text: str, mapping: Mapping[str, str], digest: str) -> Iterator[Ro
                 region=values["region"],
                 source=values["source"],
                 owner=values["owner"],
+                custom_fields=tuple(custom),
                 customer_id=uuid.uuid5(NAMESPACE, f"{digest}:{line}"),
                 idempotency_key=f"import:{digest[:32]}:{line}",
             ),

@@ -78,6 +78,8 @@ class RegisterCustomer(Command):
     referred_by: UUID | None = None
     owner: str | None = None
     customer_id: UUID | None = None
+    # Custom field values recorded with the registration (as `SetCustomFields` takes them).
+    custom_fields: tuple[tuple[str, str | tuple[str, ...] | None], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +287,34 @@ class MarkTaskDue(Command):
     task_id: UUID
 
 
+@dataclass(frozen=True, kw_only=True)
+class DefineCustomField(Command):
+    """An admin's new custom field; `key` is snake case and unique for good.
+    `expected_version` is the catalog's (all definitions share one stream)."""
+
+    key: str
+    label: str
+    field_type: str
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetireCustomField(Command):
+    """The field takes no new values; its existing values stay."""
+
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetCustomFields(Command):
+    """Set custom field values of a customer: key -> raw value (text, decimal text, ISO
+    date, a choice, or a tuple of choices); None clears the field."""
+
+    customer_id: UUID
+    values: tuple[tuple[str, str | tuple[str, ...] | None], ...]
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     RegisterCustomer,
     ChangeContactDetails,
@@ -309,4 +339,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     CompleteTask,
     CancelTask,
     MarkTaskDue,
+    DefineCustomField,
+    RetireCustomField,
+    SetCustomFields,
 )

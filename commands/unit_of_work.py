@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.complaint import Complaint
+from aggregates.custom_fields import CATALOG_ID, CustomFieldCatalog
 from aggregates.customer import Customer
 from aggregates.errors import Conflict, NotFound
 from aggregates.policy import Policy
@@ -93,6 +94,13 @@ class UnitOfWork:
 
     def task(self, task_id: UUID, *, field: str = "taskId") -> Task:
         return self._get(task_id, Task, "task", field)
+
+    def custom_field_catalog(self) -> CustomFieldCatalog | None:
+        """The catalog of custom field definitions; None before the first is defined."""
+        try:
+            return self._get(CATALOG_ID, CustomFieldCatalog, "catalog", "key")
+        except NotFound:
+            return None
 
     def _get(self, aggregate_id: UUID, cls: type[A], kind: str, field: str) -> A:
         found: Any = self._aggregates.get(aggregate_id)

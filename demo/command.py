@@ -6,6 +6,7 @@ without a command line, and the verb stays a thin shell of options.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,8 +23,10 @@ from rich.progress import (
 
 from aggregates.policy import Policy
 from bootstrap import command_service, open_store
+from commands.messages import CommandContext
+from demo.custom_fields import OpenCustomers, record_values
 from demo.history import DemoHistory
-from demo.runner import SeedReport, last_position, load
+from demo.runner import SEED_ACTOR, SeedReport, last_position, load
 from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
@@ -64,17 +67,25 @@ def seed_database(
     try:
         service = command_service(app, policy)
         history = DemoHistory(customers=customers, seed=seed, until=until)
+        watched = OpenCustomers()
+        batches = watched.watch(history.batches(batch))
+        start = last_position(service)
         if console is None:
-            return load(service, history.batches(batch), customers=customers)
-        with _progress(console) as progress:
-            task = progress.add_task("seeding", total=customers, events=0)
+            report = load(service, batches, customers=customers)
+        else:
+            with _progress(console) as progress:
+                task = progress.add_task("seeding", total=customers, events=0)
 
-            def advance(done: float, events: int) -> None:
-                progress.update(task, advance=done, events=events)
+                def advance(done: float, events: int) -> None:
+                    progress.update(task, advance=done, events=events)
 
-            report = load(service, history.batches(batch), customers=customers, on_batch=advance)
-            progress.update(task, completed=customers)
-        return report
+                report = load(service, batches, customers=customers, on_batch=advance)
+                progress.update(task, completed=customers)
+        context = CommandContext(actor=SEED_ACTOR)
+        more = record_values(service, context, watched.open(), until) if customers else 0
+        return dataclasses.replace(
+            report, commands=report.commands + more, events=last_position(service) - start
+        )
     finally:
         app.close()
 

@@ -5,12 +5,18 @@ Imports nothing of the project: events are the facts everything else builds on.
 
 from __future__ import annotations
 
-from events.base import CrmCreated, CrmEvent, CustomerScoped
+from events.base import ConfigurationFact, CrmCreated, CrmEvent, CustomerScoped
 from events.complaint import (
     ComplaintAssigned,
     ComplaintEscalated,
     ComplaintFiled,
     ComplaintResolved,
+)
+from events.custom_field import (
+    CustomFieldCatalogCreated,
+    CustomFieldDefined,
+    CustomFieldRetired,
+    CustomFieldsChanged,
 )
 from events.customer import (
     ConsentChanged,
@@ -68,6 +74,10 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     TaskFellDue,
     TaskCompleted,
     TaskCancelled,
+    CustomFieldCatalogCreated,
+    CustomFieldDefined,
+    CustomFieldRetired,
+    CustomFieldsChanged,
 )
 
 BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
@@ -79,11 +89,16 @@ __all__ = [
     "ComplaintEscalated",
     "ComplaintFiled",
     "ComplaintResolved",
+    "ConfigurationFact",
     "ConsentChanged",
     "ContactDetailsChanged",
     "ContactTouchRecorded",
     "CrmCreated",
     "CrmEvent",
+    "CustomFieldCatalogCreated",
+    "CustomFieldDefined",
+    "CustomFieldRetired",
+    "CustomFieldsChanged",
     "CustomerForgotten",
     "CustomerMerged",
     "CustomerRegistered",

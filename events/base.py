@@ -60,3 +60,9 @@ class CustomerScoped:
     @property
     def subject_id(self) -> UUID:
         return self.customer_id
+
+
+class ConfigurationFact:
+    """Mixin for facts about how the platform is set up (custom field definitions), not
+    about one customer: their stream is the subject on the wire, and read models keyed
+    by customer (profiles, timeline, materialized columns) leave them out."""

@@ -79,6 +79,16 @@ class TaskStatus(enum.Enum):
     CANCELLED = "CANCELLED"
 
 
+class CustomFieldType(enum.Enum):
+    """What a custom field holds (an admin picks one when defining the field)."""
+
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    DATE = "DATE"
+    SINGLE_CHOICE = "SINGLE_CHOICE"
+    MULTI_CHOICE = "MULTI_CHOICE"
+
+
 def words(vocabulary: type[enum.Enum]) -> tuple[str, ...]:
     """The values of an enum of strings, in declaration order."""
     return tuple(str(member.value) for member in vocabulary)
@@ -138,4 +148,5 @@ LIFECYCLE_STAGES: Final = words(LifecycleStage)
 TIERS: Final = words(Tier)
 
 TASK_KINDS: Final = words(TaskKind)
+CUSTOM_FIELD_TYPES: Final = words(CustomFieldType)
 TASK_STATUSES: Final = words(TaskStatus)

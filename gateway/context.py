@@ -27,6 +27,7 @@ from gateway.observe import trace_correlation_id
 from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
 from projections.activity import ActivityPage, order_pages, touch_pages
+from projections.custom_field_list import DefinitionView, custom_field_definitions
 from projections.queries import complaints_for, get_customers
 from projections.timeline_pages import TimelinePageOf, TimelineWindow, timeline_pages
 from projections.views import ComplaintView, CustomerView
@@ -59,6 +60,14 @@ class Loaders:
         self.touches: DataLoader[ActivityKey, ActivityPage] = DataLoader(
             load_fn=lambda keys: self._load_activity(touch_pages, keys)
         )
+        # One key (the whole catalog): a page of profiles reads the definitions once.
+        self.custom_fields: DataLoader[int, list[DefinitionView]] = DataLoader(
+            load_fn=self._load_custom_fields
+        )
+
+    async def _load_custom_fields(self, keys: list[int]) -> list[list[DefinitionView]]:
+        found = await self.deps.reads.run(custom_field_definitions)
+        return [found for _ in keys]
 
     async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
         found = await self.deps.reads.run(get_customers, ids)

@@ -69,6 +69,9 @@ class Permission(enum.StrEnum):
     MERGE_CUSTOMERS = "mergeCustomers"
     FORGET_CUSTOMER = "forgetCustomer"
     IMPORT_CUSTOMERS = "importCustomers"
+    SET_CUSTOM_FIELDS = "setCustomFields"
+    DEFINE_CUSTOM_FIELD = "defineCustomField"  # admin only, like every set-up change
+    RETIRE_CUSTOM_FIELD = "retireCustomField"
 
 
 P = Permission
@@ -113,6 +116,7 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.ANSWER_SURVEY,
         P.FIND_DUPLICATES,
         P.IMPORT_CUSTOMERS,
+        P.SET_CUSTOM_FIELDS,
     },
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE, P.FIND_DUPLICATES}),

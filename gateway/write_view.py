@@ -98,6 +98,7 @@ def customer_view_from_store(
         created_at=customer.created_on,
         updated_at=customer.modified_on,
         last_position=0,
+        custom_values=customer.custom_values_now(),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
+from projections.custom_field_list import custom_field_conditions
 from projections.membership import is_duplicate
 from projections.search_keys import phone_query, pinyin_query
 from projections.views import CustomerFilter
@@ -60,4 +61,5 @@ def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict
         if value is not None:
             params[name] = value
             conditions.append(sql.SQL("c.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
+    conditions.extend(custom_field_conditions(where.custom_fields, params))
     return conditions, params

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events import BY_TYPE, CrmEvent
+from events import BY_TYPE, ConfigurationFact, CrmEvent
 
 
 class MalformedEnvelope(ValueError):
@@ -49,9 +49,16 @@ class IncomingEvent:
         return self.event_class is not None
 
     @property
+    def about_customer(self) -> bool:
+        """False for facts about the platform's set-up (custom field definitions), whose
+        subject is their own stream, not a customer."""
+        return self.event_class is None or not issubclass(self.event_class, ConfigurationFact)
+
+    @property
     def on_own_stream(self) -> bool:
-        """True for the customer's own events; false for events of its complaints."""
-        return self.stream_id == self.subject_id
+        """True for the customer's own events; false for events of its complaints and
+        for configuration facts (no profile is folded from those)."""
+        return self.stream_id == self.subject_id and self.about_customer
 
     @property
     def personal_fields(self) -> tuple[str, ...]:

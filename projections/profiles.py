@@ -95,6 +95,7 @@ def _view(row: Mapping[str, Any]) -> CustomerView:
         last_position=row["last_position"],
         lifecycle_reason=row.get("lifecycle_reason") or "",
         tier_reason=row.get("tier_reason") or "",
+        custom_values={**(row.get("custom_fields") or {}), **(row.get("custom_texts") or {})},
     )
 
 

@@ -40,6 +40,7 @@ from projections.bulk import copy_records
 from projections.handlers import (
     PROJECTION_NAMES,
     complaints,
+    custom_fields,
     customers,
     funnel,
     merges,
@@ -56,6 +57,7 @@ CHECKPOINT_COLUMNS: Final = (("projection", "text"), ("subject_id", "uuid"), ("p
 FUNNEL_KINDS: Final = frozenset((CustomerRegistered.TYPE, StageMoved.TYPE))
 COMPLAINT_KINDS: Final = frozenset(complaints.KINDS)
 TASK_KINDS: Final = frozenset(tasks.KINDS)
+DEFINITION_KINDS: Final = frozenset(custom_fields.KINDS)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class PartitionReplay:
     profiles: dict[UUID, Row] = field(default_factory=dict)
     complaints: dict[UUID, Row] = field(default_factory=dict)
     tasks: dict[UUID, Row] = field(default_factory=dict)
+    definitions: dict[str, Row] = field(default_factory=dict)
     funnel: dict[UUID, Row] = field(default_factory=dict)
     links: dict[UUID, Row] = field(default_factory=dict)
     unknown: dict[str, Row] = field(default_factory=dict)
@@ -92,6 +95,10 @@ class PartitionReplay:
             if not event.known:
                 continue
             kind = event.kind
+            if not event.about_customer:
+                if kind in DEFINITION_KINDS:
+                    custom_fields.fold(self.definitions, event)
+                continue
             window.timeline.append(timeline.record(event))
             if kind == PurchaseRecorded.TYPE:
                 window.purchases.append(purchases.record(event))
@@ -168,6 +175,8 @@ def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:
     copy_records(conn, "rm_tasks", tasks.COLUMNS, list(replay.tasks.values()))
     tasks.forget(conn, replay.forgotten)
     copy_records(conn, "rm_funnel", funnel.COLUMNS, list(replay.funnel.values()))
+    # The catalog is one stream, so one partition holds every definition.
+    copy_records(conn, "rm_custom_fields", custom_fields.COLUMNS, list(replay.definitions.values()))
     copy_records(conn, "rm_applied", CHECKPOINT_COLUMNS, replay.checkpoints())
     merges.write(conn, replay.links)
     unknown_events.write(conn, replay.unknown)
@@ -180,6 +189,7 @@ REPLAYED: Final = (
     "touches",
     "complaints",
     "tasks",
+    "custom_fields",
     "funnel",
     "timeline",
     "unknown_events",

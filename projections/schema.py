@@ -222,6 +222,27 @@ CREATE INDEX IF NOT EXISTS rm_tasks_due ON rm_tasks (due_at, id) WHERE status = 
 """`myTasks` walks (assignee, due_at, id); the scheduler finds OPEN tasks whose due time
 has passed on the partial index."""
 
+CUSTOM_FIELDS_DDL: Final = """
+ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS custom_fields jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS custom_texts jsonb NOT NULL DEFAULT '{}';
+CREATE INDEX IF NOT EXISTS rm_customers_custom_fields
+    ON rm_customers USING gin (custom_fields jsonb_path_ops);
+CREATE TABLE IF NOT EXISTS rm_custom_fields (
+    key text PRIMARY KEY,
+    label text NOT NULL,
+    field_type text NOT NULL,
+    choices text[] NOT NULL DEFAULT '{}',
+    required boolean NOT NULL DEFAULT false,
+    retired boolean NOT NULL DEFAULT false,
+    defined_at timestamptz NOT NULL,
+    defined_by text,
+    retired_at timestamptz,
+    last_position bigint NOT NULL
+)"""
+"""A customer's non-text custom values (`custom_fields`, key -> value) are filterable by
+containment on the GIN index; TEXT values (`custom_texts`) are personal: scrubbed on
+forgetting and never filtered on. rm_custom_fields holds the definitions."""
+
 UNKNOWN_EVENTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_unknown_events (
     type text PRIMARY KEY,
@@ -238,6 +259,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "funnel": ("rm_funnel",),
     "timeline": ("rm_timeline",),
     "tasks": ("rm_tasks",),
+    "custom_fields": ("rm_custom_fields",),
     "unknown_events": ("rm_unknown_events",),
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""
@@ -255,6 +277,7 @@ ALL_DDL: Final = (
     FUNNEL_DDL,
     TIMELINE_DDL,
     TASKS_DDL,
+    CUSTOM_FIELDS_DDL,
     UNKNOWN_EVENTS_DDL,
 )
 

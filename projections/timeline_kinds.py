@@ -18,6 +18,7 @@ from events import (
     ComplaintEscalated,
     ComplaintFiled,
     ComplaintResolved,
+    ConfigurationFact,
     ConsentChanged,
     ContactDetailsChanged,
     ContactTouchRecorded,
@@ -26,6 +27,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     DuplicateMerged,
     LifecycleStageChanged,
     NeedRecorded,
@@ -65,6 +67,7 @@ class TimelineKind(enum.Enum):
     REFERRAL = "REFERRAL"
     NOTE = "NOTE"
     TASK = "TASK"
+    CUSTOM_FIELDS = "CUSTOM_FIELDS"
 
 
 K = TimelineKind
@@ -97,8 +100,14 @@ KIND_OF_TYPE: Final[dict[str, TimelineKind]] = {
     TaskFellDue.TYPE: K.TASK,
     TaskCompleted.TYPE: K.TASK,
     TaskCancelled.TYPE: K.TASK,
+    CustomFieldsChanged.TYPE: K.CUSTOM_FIELDS,
 }
-"""Every event type of `events.ALL_EVENTS` (a unit test checks none is missing)."""
+"""Every event type of `events.ALL_EVENTS` about a customer (a unit test checks none is
+missing); configuration facts (`CUSTOMER_EVENT_TYPES` leaves them out) have no timeline."""
+
+CUSTOMER_EVENT_TYPES: Final = frozenset(
+    cls.TYPE for cls in ALL_EVENTS if not issubclass(cls, ConfigurationFact)
+)
 
 _VERSIONS: Final = {cls.TYPE: getattr(cls, "class_version", 1) for cls in ALL_EVENTS}
 

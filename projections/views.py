@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from events.vocabulary import PIPELINE_STAGES
+from projections.custom_field_list import CustomFieldCondition
 from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
 
@@ -107,6 +108,8 @@ class CustomerView:
     last_position: int
     lifecycle_reason: str = ""  # the rule that put it at `lifecycle_stage`, in words
     tier_reason: str = ""  # the purchases `tier` was decided on, in words
+    # Custom field values by key (TEXT ones are personal: the gateway masks them by type).
+    custom_values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class CustomerFilter:
     stage: str | None = None
     region: str | None = None
     owner: str | None = None
+    custom_fields: tuple[CustomFieldCondition, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in (

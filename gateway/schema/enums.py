@@ -15,6 +15,7 @@ import strawberry
 from events.vocabulary import (
     Channel,
     ComplaintStatus,
+    CustomFieldType,
     Direction,
     PipelineStage,
     Severity,
@@ -27,6 +28,7 @@ from projections.vocabulary import LifecycleStage, Tier
 __all__ = [
     "Channel",
     "ComplaintStatus",
+    "CustomFieldType",
     "CustomerOrderField",
     "Direction",
     "LifecycleStage",
@@ -53,10 +55,17 @@ for _vocabulary in (
 ):
     strawberry.enum(_vocabulary)
 strawberry.enum(
+    CustomFieldType,
+    description="What a custom field holds. TEXT is personal free text (sealed, erased by "
+    "forget, not filterable); NUMBER a decimal; DATE a calendar day; the choice types "
+    "one or several of the field's choices.",
+)
+strawberry.enum(
     TimelineKind,
     description="What a timeline entry records; each kind has its own entry type. TAGGED "
     "covers tags added and removed, MERGE both sides of a merge, LIFECYCLE_CHANGE the "
-    "scheduler's lifecycle-stage and tier changes, TASK every step of a follow-up task.",
+    "scheduler's lifecycle-stage and tier changes, TASK every step of a follow-up task, "
+    "CUSTOM_FIELDS custom field values set or cleared.",
 )
 
 

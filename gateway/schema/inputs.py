@@ -17,6 +17,7 @@ import strawberry
 from aggregates.customer import UNSET as KEEP
 from aggregates.validation import MAX_LINES, TAGS_PER_COMMAND, check_count
 from commands import messages as m
+from gateway.errors import invalid
 from gateway.schema.enums import (
     Channel,
     CustomerOrderField,
@@ -41,6 +42,28 @@ def _keep(value: Any) -> Any:
     return KEEP if value is strawberry.UNSET else value
 
 
+@strawberry.input(
+    description="One value to set: `value` for every type but MULTI_CHOICE, `values` for "
+    "MULTI_CHOICE; neither (or null) clears the field."
+)
+class CustomFieldValueInput:
+    key: str
+    value: str | None = None
+    values: list[str] | None = None
+
+
+def value_pairs(
+    values: list[CustomFieldValueInput] | None,
+) -> tuple[tuple[str, str | tuple[str, ...] | None], ...]:
+    """Custom field inputs as the commands take them: key -> value, choices or None."""
+    pairs: list[tuple[str, str | tuple[str, ...] | None]] = []
+    for given in values or ():
+        if given.value is not None and given.values is not None:
+            raise invalid("give `value` or `values`, not both", f"customFields.{given.key}")
+        pairs.append((given.key, tuple(given.values) if given.values is not None else given.value))
+    return tuple(pairs)
+
+
 @strawberry.input
 class RegisterCustomerInput:
     name: str
@@ -56,6 +79,11 @@ class RegisterCustomerInput:
     owner: str | None = None
     customer_id: strawberry.ID | None = strawberry.field(
         default=None, description="Choose the new customer's id (imports); generated if absent."
+    )
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
+        default=None,
+        description="Custom field values recorded with the registration, checked like "
+        "`setCustomFields` (required fields must then be set).",
     )
     occurred_at: datetime | None = strawberry.field(
         default=None, description="Business time; defaults to now."
@@ -75,6 +103,7 @@ class RegisterCustomerInput:
             referred_by=parse_optional_id(self.referred_by, "referredBy"),
             owner=self.owner,
             customer_id=parse_optional_id(self.customer_id, "customerId"),
+            custom_fields=value_pairs(self.custom_fields),
             occurred_at=self.occurred_at,
             expected_version=self.expected_version,
             idempotency_key=self.idempotency_key,
@@ -293,6 +322,21 @@ class ForgetCustomerInput:
         )
 
 
+@strawberry.input(
+    description="Customers whose custom field `key` equals `equals`, is one of `in` and lies "
+    "in [`min`, `max`] (NUMBER and DATE): every part given must hold. For MULTI_CHOICE, "
+    '`equals` means "has this choice". Equality and `in` use the jsonb GIN index; '
+    "ranges are checked per row. "
+    "TEXT fields are personal and cannot be filtered on."
+)
+class CustomFieldFilter:
+    key: str
+    equals: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    min: str | None = None
+    max: str | None = None
+
+
 @strawberry.input(description="Every field optional; the given ones must all hold.")
 class CustomerFilter:
     text: str | None = strawberry.field(
@@ -308,6 +352,9 @@ class CustomerFilter:
     stage: PipelineStage | None = None
     region: str | None = None
     owner: str | None = None
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None, description="Custom field conditions; all must hold."
+    )
 
 
 @strawberry.input(description="Order of a customer list; ties are broken by id.")

@@ -24,6 +24,12 @@ from gateway.context import GatewayContext
 from gateway.errors import domain_errors_as_graphql, from_domain
 from gateway.payloads import complaint_after_write, customer_after_write
 from gateway.roles import Permission
+from gateway.schema.custom_fields import (
+    CustomFieldPayload,
+    DefineCustomFieldInput,
+    RetireCustomFieldInput,
+    SetCustomFieldsInput,
+)
 from gateway.schema.imports import ImportMutation
 from gateway.schema.inputs import (
     ChangeContactDetailsInput,
@@ -154,6 +160,12 @@ class ComplaintPayload:
 P = Permission
 
 
+def _field_payload(written: Written, key: str) -> CustomFieldPayload:
+    return CustomFieldPayload(
+        key=key.strip(), position=written.position, version=written.result.version
+    )
+
+
 @strawberry.type
 class Mutation(ImportMutation):
     @strawberry.mutation
@@ -238,6 +250,31 @@ class Mutation(ImportMutation):
     @strawberry.mutation(description="Cancel a task (RULE if it is done or cancelled).")
     async def cancel_task(self, info: GInfo, input: CancelTaskInput) -> TaskPayload:
         return TaskPayload(written=await execute(info, P.CANCEL_TASK, input.command))
+
+    @strawberry.mutation(
+        description="Define a custom field (admin only): key, label, type, choices, "
+        "required. Keys are unique for good (RULE on key when taken, even if retired)."
+    )
+    async def define_custom_field(
+        self, info: GInfo, input: DefineCustomFieldInput
+    ) -> CustomFieldPayload:
+        written = await execute(info, P.DEFINE_CUSTOM_FIELD, input.command)
+        return _field_payload(written, input.key)
+
+    @strawberry.mutation(description="Retire a custom field (admin only); its values stay.")
+    async def retire_custom_field(
+        self, info: GInfo, input: RetireCustomFieldInput
+    ) -> CustomFieldPayload:
+        written = await execute(info, P.RETIRE_CUSTOM_FIELD, input.command)
+        return _field_payload(written, input.key)
+
+    @strawberry.mutation(
+        description="Set or clear custom field values of a customer, each checked against "
+        "its definition. Shown in `customer { customFields }`, as a CUSTOM_FIELDS timeline "
+        "entry, filterable in `customers(filter: {customFields})` (not TEXT)."
+    )
+    async def set_custom_fields(self, info: GInfo, input: SetCustomFieldsInput) -> CustomerPayload:
+        return CustomerPayload(written=await execute(info, P.SET_CUSTOM_FIELDS, input.command))
 
     @strawberry.mutation(description="Grant or withdraw consent; every decision is recorded.")
     async def change_consent(self, info: GInfo, input: ChangeConsentInput) -> CustomerPayload:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from gateway.errors import TIMEOUT, GatewayError, forbidden, invalid
 from gateway.reported import report_corrupted
 from gateway.roles import Permission, Role
 from gateway.schema.chain import ChainStatus, verified_chain
+from gateway.schema.custom_fields import CustomFieldDefinition, conditions_of, definition_of
 from gateway.schema.duplicates import DuplicateQuery
 from gateway.schema.enums import (
     ComplaintStatus,
@@ -157,6 +159,18 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
 @strawberry.type
 class Query(DuplicateQuery):
     @strawberry.field(
+        description="The custom field definitions, oldest first (`retired: true` too when "
+        "`includeRetired`). Every role that reads customers."
+    )
+    async def custom_fields(
+        self, info: GInfo, include_retired: bool = False
+    ) -> list[CustomFieldDefinition]:
+        ctx = info.context
+        ctx.require(P.READ_CUSTOMERS, "read custom field definitions")
+        found = await ctx.loaders.custom_fields.load(0)
+        return [definition_of(d) for d in found if include_retired or not d.retired]
+
+    @strawberry.field(
         description="The 360° profile. With `atLeast`, waits until read models include "
         "that position (bounded; then a TIMEOUT error)."
     )
@@ -213,6 +227,11 @@ class Query(DuplicateQuery):
         ctx.require(P.READ_CUSTOMERS, "read customers")
         size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
         where = _read_filter(ctx, filter)
+        if filter is not None and filter.custom_fields:
+            definitions = await ctx.loaders.custom_fields.load(0)
+            where = dataclasses.replace(
+                where, custom_fields=conditions_of(filter.custom_fields, definitions)
+            )
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
             error = forbidden("order customers by name", ctx.who.role.value)

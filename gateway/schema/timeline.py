@@ -22,6 +22,7 @@ from strawberry.types import Info
 from gateway.access import returned_personal
 from gateway.schema.enums import (
     Channel,
+    CustomFieldType,
     Direction,
     LifecycleStage,
     PipelineStage,
@@ -241,6 +242,24 @@ class TaskEntry(TimelineEntry):
     reason: str | None = strawberry.field(description="Set when cancelled (personal).")
 
 
+@strawberry.type(
+    description="One custom field's change: values as lists (one item for single-valued "
+    "types, the choices for MULTI_CHOICE, empty when unset or masked)."
+)
+class CustomFieldChange:
+    key: str
+    type: CustomFieldType
+    before: list[str]
+    after: list[str]
+
+
+@strawberry.type(
+    description="CUSTOM_FIELDS: custom field values were set or cleared (TEXT values personal)."
+)
+class CustomFieldsEntry(TimelineEntry):
+    changes: list[CustomFieldChange]
+
+
 ENTRY_TYPES: tuple[type, ...] = (
     RegisteredEntry,
     DetailsChangedEntry,
@@ -261,6 +280,7 @@ ENTRY_TYPES: tuple[type, ...] = (
     ForgottenEntry,
     ReferralEntry,
     NoteEntry,
+    CustomFieldsEntry,
     TaskEntry,
 )
 """Every concrete type (the schema lists them, since fields return the interface).
@@ -543,6 +563,42 @@ def _task(r: _Reader, base: dict[str, Any]) -> Any:
     )
 
 
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _custom_fields(r: _Reader, base: dict[str, Any]) -> Any:
+    changed = [str(k) for k in r.get("changed") or ()]
+    base["summary"] = "Custom fields changed: " + ", ".join(changed)
+    changes = [
+        CustomFieldChange(
+            key=str(c["key"]),
+            type=CustomFieldType(c["type"]),
+            before=_as_list(c.get("before")),
+            after=_as_list(c.get("after")),
+        )
+        for c in r.get("changes") or ()
+    ]
+    for c in r.get("texts") or ():  # personal: masked by role like every free text
+        field = f"customFields.{c['key']}"
+        before, after = (
+            returned_personal(r.info, r.customer_id, field, c.get(side), r.personal)
+            for side in ("before", "after")
+        )
+        changes.append(
+            CustomFieldChange(
+                key=str(c["key"]),
+                type=CustomFieldType(c["type"]),
+                before=_as_list(before),
+                after=_as_list(after),
+            )
+        )
+    changes.sort(key=lambda c: c.key)
+    return CustomFieldsEntry(**base, changes=changes)
+
+
 K = TimelineKind
 BUILDERS: dict[TimelineKind, Build] = {
     K.REGISTERED: _registered,
@@ -565,6 +621,7 @@ BUILDERS: dict[TimelineKind, Build] = {
     K.REFERRAL: _referral,
     K.NOTE: _note,
     K.TASK: _task,
+    K.CUSTOM_FIELDS: _custom_fields,
 }
 
 

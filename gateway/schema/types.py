@@ -20,6 +20,7 @@ from gateway.access import returned_personal
 from gateway.context import GatewayContext
 from gateway.errors import invalid
 from gateway.roles import Permission
+from gateway.schema.custom_fields import CustomFieldValue, values_of
 from gateway.schema.enums import (
     Channel,
     ComplaintStatus,
@@ -224,6 +225,14 @@ class Customer(Node):
     @strawberry.field
     def stage(self) -> PipelineStage:
         return PipelineStage(self.view.stage)
+
+    @strawberry.field(
+        description="The custom fields set on the customer, in the order they were defined "
+        "(retired fields keep their values). TEXT values are personal."
+    )
+    async def custom_fields(self, info: GInfo) -> list[CustomFieldValue]:
+        definitions = await info.context.loaders.custom_fields.load(0)
+        return values_of(info, self.view, definitions, self.personal)
 
     @strawberry.field(
         description="From purchases, stage and complaints (RULES.md), kept up to date by the "

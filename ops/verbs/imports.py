@@ -19,7 +19,11 @@ def customers(
     file: Annotated[Path, typer.Argument(help="A CSV file, UTF-8 or GB18030, with a header row.")],
     map_: Annotated[
         list[str] | None,
-        typer.Option("--map", help="HEADER=field, e.g. --map 客户名称=name (repeatable)."),
+        typer.Option(
+            "--map",
+            help="HEADER=field, e.g. --map 客户名称=name, or HEADER=custom:KEY for a custom "
+            "field (repeatable).",
+        ),
     ] = None,
     data_dir: Annotated[
         str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")

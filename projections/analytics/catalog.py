@@ -123,7 +123,7 @@ f AS (
     LEFT JOIN complaint_facts AS cf ON cf.root_id = pf.root_id
 )
 SELECT f.customer_id, f.registered_at, f.region, f.source, f.company, f.industry, f.owner,
-    f.referred_by, f.tags, f.stage, f.stage_changed_at, f.furthest_stage,
+    f.referred_by, f.tags, f.custom_fields, f.stage, f.stage_changed_at, f.furthest_stage,
     {lifecycle_case("ts", "f", t)} AS lifecycle_stage,
     {tier_case("f", t)} AS tier,
     f.purchase_count, f.purchase_total, f.first_purchase_at, f.last_purchase_at,

@@ -9,6 +9,7 @@ order because they share a partition.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     OwnerAssigned,
     StageMoved,
 )
@@ -135,6 +137,16 @@ def _forgotten(row: Row, event: IncomingEvent) -> None:
     row["forgotten_at"] = event.occurred_at
 
 
+def _custom_fields(row: Row, event: IncomingEvent) -> None:
+    values = json.loads(row["custom_fields"] or "{}")
+    for change in event.data.get("changes") or ():
+        if change.get("after") is None:
+            values.pop(change["key"], None)
+        else:
+            values[change["key"]] = change["after"]
+    row["custom_fields"] = json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
 CUSTOMER_FOLDS = {
     CustomerRegistered.TYPE: _registered,
     ContactDetailsChanged.TYPE: _contact,
@@ -145,6 +157,7 @@ CUSTOMER_FOLDS = {
     OwnerAssigned.TYPE: _owner,
     CustomerMerged.TYPE: _merged,
     CustomerForgotten.TYPE: _forgotten,
+    CustomFieldsChanged.TYPE: _custom_fields,
 }
 
 

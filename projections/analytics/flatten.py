@@ -9,6 +9,7 @@ could hold anything, personal data included).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -69,7 +70,17 @@ def _value(kind: str, field: str, value: Any) -> Any:
         return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if field == "lines":
         return [_line(line) for line in value]
+    if field == "changes":
+        return [{**change, "before": as_text(change.get("before")),
+                 "after": as_text(change.get("after"))} for change in value]  # fmt: skip
     return value
+
+
+def as_text(value: Any) -> str | None:
+    """A custom field value as one text column: lists (multi choice) as JSON arrays."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _line(line: Mapping[str, Any]) -> Row:
@@ -88,7 +99,8 @@ def event_row(event: IncomingEvent, envelope: Mapping[str, Any]) -> Row:
         "event_id": event.event_id or None,
         "type": event.kind,
         "type_version": event.schema_version,
-        "customer_id": event.subject_id,
+        # A configuration fact (a custom field definition) is about no customer.
+        "customer_id": event.subject_id if event.about_customer else None,
         "stream_id": event.stream_id,
         "stream_version": event.stream_version,
         "occurred_at": event.occurred_at,

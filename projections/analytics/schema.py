@@ -63,8 +63,20 @@ _SIMPLE_TYPES: Final[dict[str, pa.DataType]] = {
     "list[str]": pa.list_(pa.string()),
     "datetime": TIME,
 }
+CUSTOM_FIELD_CHANGE_TYPE: Final = pa.struct(
+    [
+        ("key", pa.string()),
+        ("type", pa.string()),
+        ("before", pa.string()),
+        ("after", pa.string()),
+    ]
+)
+"""A non-text custom field change; NUMBER and DATE values as text (cast them in SQL),
+MULTI_CHOICE as a JSON array. TEXT values are personal and never reach analytics."""
+
 _OVERRIDES: Final[dict[tuple[str, str], pa.DataType]] = {
     ("crm.customer.purchase_recorded", "lines"): pa.list_(LINE_TYPE),
+    ("crm.customer.custom_fields_changed", "changes"): pa.list_(CUSTOM_FIELD_CHANGE_TYPE),
 }
 
 
@@ -170,6 +182,7 @@ CUSTOMERS_SCHEMA: Final = pa.schema(
         pa.field("owner", pa.string()),
         pa.field("referred_by", UUID_TYPE),
         pa.field("tags", pa.list_(pa.string())),
+        pa.field("custom_fields", pa.string()),
         pa.field("stage", pa.string()),
         pa.field("stage_changed_at", TIME),
         pa.field("funnel_entered", pa.bool_()),
@@ -190,7 +203,9 @@ CUSTOMERS_SCHEMA: Final = pa.schema(
     ]
 )
 """The customer dimension: one snapshot row per change; the newest (by last_position)
-per customer is current. Built from the customer's own stream only."""
+per customer is current. Built from the customer's own stream only. `custom_fields` is
+a JSON object of the non-text custom values (``json_extract_string(custom_fields,
+'$.segment')`` in DuckDB); TEXT values are personal and left out."""
 
 COMPLAINTS_SCHEMA: Final = pa.schema(
     [

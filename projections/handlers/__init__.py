@@ -10,6 +10,7 @@ from typing import Final
 
 from projections.handlers import (
     complaints,
+    custom_fields,
     customers,
     funnel,
     merges,
@@ -30,6 +31,7 @@ PROJECTIONS: Final[tuple[Projection, ...]] = (
     funnel.PROJECTION,
     timeline.PROJECTION,
     tasks.PROJECTION,
+    custom_fields.PROJECTION,
     unknown_events.PROJECTION,
 )
 PROJECTION_NAMES: Final = tuple(p.name for p in PROJECTIONS)

@@ -22,6 +22,7 @@ from events import (
     CustomerRegistered,
     CustomerTagged,
     CustomerUntagged,
+    CustomFieldsChanged,
     NeedRecorded,
     OwnerAssigned,
     ReferralRecorded,
@@ -63,6 +64,8 @@ COLUMNS = (
     ("name_pinyin", "text"),
     ("name_initials", "text"),
     ("phone_digits", "text"),
+    ("custom_fields", "jsonb"),
+    ("custom_texts", "jsonb"),
 )
 SEARCH_KEYS = ("name_pinyin", "name_initials", "phone_digits")
 """Derived from the name and phone (`projections.search_keys`): personal data too."""
@@ -84,6 +87,8 @@ def new_row(event: IncomingEvent) -> Row:
         "stage_history": [],
         "needs": [],
         "surveys": [],
+        "custom_fields": {},
+        "custom_texts": {},
         "forgotten": False,
         "created_at": event.occurred_at,
         "updated_at": event.occurred_at,
@@ -182,6 +187,22 @@ def _merged(row: Row, event: IncomingEvent) -> None:
     row["merged_into"] = as_uuid(event.data.get("survivor_id"))
 
 
+def _custom_fields(row: Row, event: IncomingEvent) -> None:
+    """Non-text values to `custom_fields`, TEXT values (personal) to `custom_texts`.
+    Texts read as None once the customer is forgotten: nothing to fold then."""
+    for column, entries in (
+        ("custom_fields", event.data.get("changes")),
+        ("custom_texts", event.data.get("texts")),
+    ):
+        values = dict(row[column] or {})
+        for entry in entries or ():
+            if entry.get("after") is None:
+                values.pop(entry["key"], None)
+            else:
+                values[entry["key"]] = entry["after"]
+        row[column] = values
+
+
 def scrub(row: Row) -> None:
     """Erase personal data from a profile: contacts and every free text it holds."""
     for name in PERSONAL_COLUMNS:
@@ -189,6 +210,7 @@ def scrub(row: Row) -> None:
     row["needs"] = [{**n, "description": None, "product_interest": None} for n in row["needs"]]
     row["stage_history"] = [{**s, "reason": None} for s in row["stage_history"]]
     row["surveys"] = [{**s, "comment": None} for s in row["surveys"]]
+    row["custom_texts"] = {}
 
 
 def _forgotten(row: Row, event: IncomingEvent) -> None:
@@ -209,6 +231,7 @@ FOLDS = {
     ReferralRecorded.TYPE: _referral,
     CustomerMerged.TYPE: _merged,
     CustomerForgotten.TYPE: _forgotten,
+    CustomFieldsChanged.TYPE: _custom_fields,
 }
 """Kinds that change the profile; other events of the customer's own stream only move
 its version, updated_at and last_position (purchases, touches, the survivor's side of

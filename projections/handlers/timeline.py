@@ -69,7 +69,7 @@ def record(event: IncomingEvent) -> dict[str, Any]:
 
 
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
-    rows = [record(e) for e in events if e.known]
+    rows = [record(e) for e in events if e.known and e.about_customer]
     write_records(conn, "rm_timeline", COLUMNS, rows, key=("position",), on_conflict="nothing")
     forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
 

@@ -110,6 +110,37 @@ def test_the_views_cover_the_store_and_hold_no_personal_data(seeded: Seeded) -> 
     con.close()
 
 
+def test_custom_field_values_agree_between_the_read_model_and_duckdb(seeded: Seeded) -> None:
+    """The demo's custom fields after a full rebuild (set-based replay) and in analytics."""
+    with psycopg.connect(seeded.url) as conn:
+        defined = conn.execute("SELECT key, field_type FROM rm_custom_fields ORDER BY key")
+        assert defined.fetchall() == [
+            ("contract_end", "DATE"),
+            ("industry_segment", "SINGLE_CHOICE"),
+        ]
+        in_postgres = dict(
+            conn.execute(
+                "SELECT custom_fields ->> 'industry_segment', count(*) FROM rm_customers "
+                "WHERE custom_fields ? 'industry_segment' GROUP BY 1"
+            ).fetchall()
+        )
+    con = connect(seeded.layout)
+    in_duckdb = dict(
+        con.execute(
+            "SELECT json_extract_string(custom_fields, '$.industry_segment') AS s, count(*) "
+            "FROM customers WHERE s IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert in_postgres and in_duckdb == in_postgres
+    changed = scalar(
+        con,
+        "SELECT count(*) FROM (SELECT unnest(changes) AS c FROM events "
+        "WHERE type = 'crm.customer.custom_fields_changed') WHERE c.key = 'industry_segment'",
+    )
+    assert changed == sum(in_postgres.values())
+    con.close()
+
+
 def test_rfm_scores_rank_recency_frequency_and_money(seeded: Seeded) -> None:
     con = connect(seeded.layout)
     rows = con.execute(

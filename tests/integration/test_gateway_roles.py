@@ -47,6 +47,12 @@ async def people(gw: GatewayHarness) -> dict[str, str]:
         'severity: LOW, description: "secret text"}) { complaint { id } } }',
         {"id": cid},
     )
+    run = uuid4().hex[:8]
+    for key, kind in ((f"seats_{run}", "NUMBER"), (f"old_{run}", "TEXT")):
+        await gw.data(
+            "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { position } }",
+            {"i": {"key": key, "label": key, "type": kind}},
+        )
     scheduled = await gw.data(
         "mutation($i: ScheduleTaskInput!) { scheduleTask(input: $i) { task { id } } }",
         {"i": {"customerId": cid, "kind": "VISIT", "title": "t", "assignee": "amy", "dueAt": DUE}},
@@ -55,6 +61,7 @@ async def people(gw: GatewayHarness) -> dict[str, str]:
         "customer": cid,
         "task": scheduled["scheduleTask"]["task"]["id"],
         "spare": spare["registerCustomer"]["customer"]["id"],
+        "run": run,
         "complaint": filed["fileComplaint"]["complaint"]["id"],
     }
 
@@ -118,6 +125,15 @@ def mutations(ids: dict[str, str]) -> dict[Permission, tuple[str, dict[str, Any]
             "importCustomers",
             {"file": base64.b64encode("姓名\n导入的人\n".encode()).decode()},
         ),
+        Permission.SET_CUSTOM_FIELDS: (
+            "setCustomFields",
+            {"customerId": c, "values": [{"key": f"seats_{ids['run']}", "value": "3"}]},
+        ),
+        Permission.DEFINE_CUSTOM_FIELD: (
+            "defineCustomField",
+            {"key": f"role_{uuid4().hex[:8]}", "label": "New", "type": "DATE"},
+        ),
+        Permission.RETIRE_CUSTOM_FIELD: ("retireCustomField", {"key": f"old_{ids['run']}"}),
     }
 
 

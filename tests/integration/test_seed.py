@@ -26,7 +26,8 @@ from commands.messages import (
     ResolveComplaint,
 )
 from demo.command import seed_database
-from demo.history import DemoHistory
+from demo.custom_fields import DEFINITIONS, OpenCustomers, values_for
+from demo.history import Batch, DemoHistory
 from demo.vocabulary import SOURCES
 
 pytestmark = pytest.mark.integration
@@ -134,7 +135,12 @@ def test_seeding_goes_through_the_command_layer_and_counts_what_it_recorded(
         until=UNTIL,
     )
     assert report.customers == 200
-    assert report.commands == len(planned)
+    watched = OpenCustomers()
+    list(watched.watch([Batch(200, planned)]))
+    demo_values = [values_for(c, UNTIL) for c in watched.open()]
+    set_values = sum(1 for v in demo_values if v is not None)
+    assert 0 < set_values < 200
+    assert report.commands == len(planned) + len(DEFINITIONS) + set_values
     with psycopg.connect(database_url) as conn:
         events = conn.execute("SELECT count(*) FROM stored_events").fetchone()
         actors = conn.execute("SELECT DISTINCT actor FROM crm_event_meta").fetchall()
@@ -142,6 +148,11 @@ def test_seeding_goes_through_the_command_layer_and_counts_what_it_recorded(
     assert events == (report.events,)
     assert report.events >= report.commands  # referrals, merges, CRITICAL add events
     assert actors == [("crm-seed",)]
+    with psycopg.connect(database_url) as conn:
+        changed = conn.execute(
+            "SELECT count(*) FROM stored_events WHERE topic LIKE %s", ["%:CustomFieldsChanged"]
+        ).fetchone()
+    assert changed == (set_values,)  # the demo's custom fields, on open customers only
     forgotten = sum(1 for c in planned if isinstance(c, ForgetCustomer))
     assert keys == (200 - forgotten,)  # forgetting destroyed those customers' keys
 
