@@ -116,14 +116,10 @@ class AssetStore:
     def plain_url(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
-    def modules(self) -> list[str]:
-        """The ES modules (the console's `js/` and vendored `.mjs`; the other vendored
-        scripts are classic ones)."""
-        return [
-            name
-            for name in self.assets
-            if name.endswith(".mjs") or (name.startswith("js/") and name.endswith(".js"))
-        ]
+    def scripts(self) -> list[str]:
+        """Every script file: the import map names them all, so a module may import any
+        of them (`api.js` imports the UMD graphql-ws on first use)."""
+        return [name for name in self.assets if name.endswith((".js", ".mjs"))]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI app mounted at `prefix`."""

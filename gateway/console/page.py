@@ -9,8 +9,8 @@ Why each part (the first screen's time on a loaded 2-core machine, bench/NOTES.m
   module is fetched once, under the URL it was preloaded and cached as;
 - without preload links the browser finds the imports of a module only once it has
   fetched it: one round trip per level of the import graph. The links are derived here
-  from the graph of static imports of `js/main.js`, so a new import is preloaded
-  without anyone editing the page (links already in the page are replaced);
+  from the graph of static imports of the page's module scripts, so a new import is
+  preloaded without anyone editing the page (links already in the page are replaced);
 - the settings (`/console/config.json`) written into the page save a round trip
   between the modules and the first query (`js/config.js` reads them).
 """
@@ -24,13 +24,13 @@ from typing import Any, Final
 
 from gateway.console.assets import AssetStore
 
-ENTRY: Final = "js/main.js"
 CONFIG_ELEMENT: Final = "console-config"
 # `import … from "x"`, `export … from "x"` and `import "x"`; dynamic `import("x")` is
 # not a first-screen dependency and is left to load on demand.
 STATIC_IMPORT: Final = re.compile(r"""(?:\bfrom|^\s*import)\s*["']([^"']+)["']""", re.M)
 PRELOAD_LINK: Final = re.compile(r'[ \t]*<link rel="modulepreload"[^>]*>[ \t]*\n?')
 STATIC_URL: Final = re.compile(r'\b(src|href)="(/static/)([^"?#]+)"')
+MODULE_SCRIPT: Final = re.compile(r'<script type="module"[^>]*\bsrc="/static/([^"?#]+)"')
 
 
 def imports_of(store: AssetStore, name: str) -> list[str]:
@@ -51,11 +51,11 @@ def imports_of(store: AssetStore, name: str) -> list[str]:
     return found
 
 
-def module_graph(store: AssetStore, entry: str = ENTRY) -> list[str]:
-    """Every module reachable from `entry` by static imports, entry first (breadth first,
-    so the links list the shallow modules, which the browser needs first, at the top)."""
-    seen = [entry]
-    queue = deque([entry])
+def module_graph(store: AssetStore, entries: list[str]) -> list[str]:
+    """Every module reachable from `entries` by static imports, breadth first from the
+    first entry's, so the modules the browser needs first come first."""
+    seen = list(entries)
+    queue = deque(entries)
     while queue:
         for target in imports_of(store, queue.popleft()):
             if target not in seen and target in store.assets:
@@ -65,7 +65,7 @@ def module_graph(store: AssetStore, entry: str = ENTRY) -> list[str]:
 
 
 def import_map(store: AssetStore) -> str:
-    imports = {store.plain_url(name): store.url(name) for name in store.modules()}
+    imports = {store.plain_url(name): store.url(name) for name in store.scripts()}
     return json.dumps({"imports": imports}, indent=1)
 
 
@@ -83,10 +83,12 @@ def render_page(template: str, store: AssetStore, config: dict[str, Any]) -> str
         return f'{attribute}="{url}"'
 
     page = STATIC_URL.sub(versioned, PRELOAD_LINK.sub("", template))
+    # The page's module scripts in page order (js/first-query.js, then js/main.js).
+    entries = [name for name in MODULE_SCRIPT.findall(template) if name in store.assets]
     head = [
         f'<script type="application/json" id="{CONFIG_ELEMENT}">{inline_json(config)}</script>',
         f'<script type="importmap">\n{import_map(store)}\n</script>',
-        *(f'<link rel="modulepreload" href="{store.url(m)}">' for m in module_graph(store)),
+        *(f'<link rel="modulepreload" href="{store.url(m)}">' for m in module_graph(store, entries)),
     ]
     # Before the first stylesheet or script: an import map must precede every module load.
     first = re.search(r"<(?:link|script)\b", page)
