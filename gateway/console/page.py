@@ -88,7 +88,10 @@ def render_page(template: str, store: AssetStore, config: dict[str, Any]) -> str
     head = [
         f'<script type="application/json" id="{CONFIG_ELEMENT}">{inline_json(config)}</script>',
         f'<script type="importmap">\n{import_map(store)}\n</script>',
-        *(f'<link rel="modulepreload" href="{store.url(m)}">' for m in module_graph(store, entries)),
+        *(
+            f'<link rel="modulepreload" href="{store.url(m)}">'
+            for m in module_graph(store, entries)
+        ),
     ]
     # Before the first stylesheet or script: an import map must precede every module load.
     first = re.search(r"<(?:link|script)\b", page)

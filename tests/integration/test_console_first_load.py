@@ -88,9 +88,7 @@ def test_a_first_visit_fetches_each_file_once_and_the_list_query_once_ahead(
     assert all(r.url.startswith(site.origin + "/") for r in requests) and errors == []
 
 
-def test_a_deep_link_to_another_screen_loads_it_on_demand(
-    browser: Any, site: ConsoleSite
-) -> None:
+def test_a_deep_link_to_another_screen_loads_it_on_demand(browser: Any, site: ConsoleSite) -> None:
     """The board is not in the first screen's graph: opened directly, it loads then."""
     context, guard = new_context(browser, site)
     signed_in(context, site)

@@ -102,7 +102,9 @@ def test_accept_encoding_is_read_with_its_weights() -> None:
 
 async def test_an_unchanged_file_or_page_answers_304(client: httpx.AsyncClient) -> None:
     script = await client.get(versioned("js/main.js"))
-    again = await client.get(versioned("js/main.js"), headers={"If-None-Match": script.headers["etag"]})
+    again = await client.get(
+        versioned("js/main.js"), headers={"If-None-Match": script.headers["etag"]}
+    )
     assert again.status_code == 304 and again.content == b""
     page = await client.get("/")
     assert page.headers["cache-control"] == "no-cache"
