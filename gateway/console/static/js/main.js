@@ -112,11 +112,13 @@ function App() {
     <main id="screen" key=${language()}><${Screen} session=${session} route=${route} /></main>`;
 }
 
+performance.mark("crm:main-start"); // every module fetched and evaluated (bench)
 await loadConfig();
 document.documentElement.lang = language() === "zh" ? "zh-CN" : "en";
 const root = document.getElementById("app");
 root.textContent = ""; // the "…" shown while modules load
 render(html`<${App} />`, root);
+performance.mark("crm:shell-rendered");
 document.body.dataset.ready = "true";
 // The other screens' code, once the first screen's data is in: not competing with it.
 answeredAhead().then(preloadScreens);
