@@ -5,20 +5,24 @@ Preact + htm, graphql-ws and GraphiQL files listed in `static/vendor/README.md`)
 console and GraphiQL work with no internet access and no Node.js. The console holds no
 rule of its own: it reads the role from the token only to hide menus the API would refuse.
 
-- `/` and `/index.html`: the console page;
+- `/` and `/index.html`: the console page (`gateway.console.page`: versioned URLs, an
+  import map, modulepreload links from the import graph, the settings inline);
 - `/console/config.json`: what the page needs to know of the deployment (time zone);
-- `/static/...`: the console's modules, styles and vendored files.
+- `/static/...`: the console's modules, styles and vendored files, from memory, gzipped,
+  cached for a year under their versioned URLs (`gateway.console.assets`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
+from gateway.console.assets import REVALIDATE, AssetStore
+from gateway.console.page import render_page
 from projections.business_time import DEFAULT_TIMEZONE
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,10 +40,17 @@ def console_routes(
 ) -> list[BaseRoute]:
     """The console's routes; `timezone` (IANA name) is how dates are shown."""
     config = {"timeZone": timezone or DEFAULT_TIMEZONE, "graphqlPath": graphql_path}
+    store = AssetStore(STATIC_DIR, STATIC_PATH)
+    page = render_page((STATIC_DIR / "index.html").read_text(), store, config)
+    page_etag = '"' + hashlib.sha256(page.encode()).hexdigest()[:16] + '"'
 
-    async def index(request: Request) -> FileResponse:
-        # no-cache: a new release's page must not pair with old cached modules.
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    async def index(request: Request) -> Response:
+        # no-cache: the page names the versioned URLs of this release; revalidated each
+        # visit (304 when unchanged), it never pairs a new release with old modules.
+        headers = {"Cache-Control": REVALIDATE, "ETag": page_etag}
+        if page_etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return HTMLResponse(page, headers=headers)
 
     async def console_config(request: Request) -> JSONResponse:
         return JSONResponse(config)
@@ -48,5 +59,5 @@ def console_routes(
         Route("/", index, methods=["GET"], name="console"),
         Route("/index.html", index, methods=["GET"]),
         Route(CONFIG_PATH, console_config, methods=["GET"], name="console-config"),
-        Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount(STATIC_PATH, app=store, name="static"),
     ]

@@ -88,6 +88,11 @@ def check_results(doc: dict[str, Any]) -> None:
     console = s["console"]
     first_screen = console["results"]["first_screen_ms"]["runs"]
     assert len(first_screen) == console["config"]["repeats"] and min(first_screen) > 0
+    warm = console["results"]["warm_first_screen_ms"]["runs"]
+    assert len(warm) == len(first_screen) and min(warm) > 0
+    stages = console["results"]["cold_breakdown"]["median_ms"]
+    assert stages["query_sent"] > 0 and stages["interactive"] >= stages["rows_in_dom"] > 0
+    assert console["results"]["loadavg_before"]
 
 
 # Every scenario, a `crm up` (recovery) and a browser (console) included: more than the

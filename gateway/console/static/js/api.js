@@ -32,7 +32,42 @@ function authorization() {
   return session ? { Authorization: `Bearer ${session.token}` } : {};
 }
 
-export async function gql(query, variables = {}) {
+// Requests sent ahead (`prime`), by query and variables; each answers one `gql` call.
+const primed = new Map();
+const sentAhead = [];
+
+function requestKey(query, variables) {
+  const canonical = (value) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical(value[k])]))
+      : value;
+  return JSON.stringify([query, canonical(variables)]);
+}
+
+// Sends `query` now; the first `gql` with the same query and variables gets its answer.
+export function prime(query, variables = {}) {
+  const answer = send(query, variables);
+  answer.catch(() => {}); // the caller of `gql` sees the error, if one ever asks
+  primed.set(requestKey(query, variables), answer);
+  sentAhead.push(answer);
+}
+
+// Settles once every request sent ahead has been answered (or failed).
+export function answeredAhead() {
+  return Promise.allSettled(sentAhead);
+}
+
+export function gql(query, variables = {}) {
+  const key = requestKey(query, variables);
+  const answer = primed.get(key);
+  if (answer) {
+    primed.delete(key);
+    return answer;
+  }
+  return send(query, variables);
+}
+
+async function send(query, variables) {
   const response = await fetch(config.graphqlPath, {
     method: "POST",
     headers: {
@@ -63,12 +98,20 @@ export async function gqlWithFallback(primary, fallback, variables) {
 }
 
 let socket = null;
+let liveLibrary = null;
+
+// graphql-ws (a UMD file: it sets `globalThis.graphqlWs`) loads with the first
+// subscription; the first screen subscribes to nothing and does not wait for it.
+function loadLiveLibrary() {
+  liveLibrary ||= import("../vendor/graphql-ws-5.16.0.min.js");
+  return liveLibrary;
+}
 
 function liveClient() {
   if (!socket) {
     const url = new URL(config.graphqlPath, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    socket = window.graphqlWs.createClient({
+    socket = globalThis.graphqlWs.createClient({
       url: url.href,
       connectionParams: () => authorization(),
       retryAttempts: 5,
@@ -79,10 +122,19 @@ function liveClient() {
 
 // Calls `onEvent(data)` for every result; returns the function that stops listening.
 export function subscribe(query, variables, onEvent, onError = () => {}) {
-  return liveClient().subscribe(
-    { query, variables },
-    { next: (result) => result.data && onEvent(result.data), error: onError, complete: () => {} },
-  );
+  let stop = null;
+  let stopped = false;
+  loadLiveLibrary().then(() => {
+    if (stopped) return;
+    stop = liveClient().subscribe(
+      { query, variables },
+      { next: (result) => result.data && onEvent(result.data), error: onError, complete: () => {} },
+    );
+  }, onError);
+  return () => {
+    stopped = true;
+    stop?.();
+  };
 }
 
 // A subscription that outlives its errors: the gateway answers UNAVAILABLE while its

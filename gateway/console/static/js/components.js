@@ -1,5 +1,5 @@
 // Small pieces shared by the screens.
-import { html, useEffect, useState } from "./ui.js";
+import { html, useLayoutEffect, useState } from "./ui.js";
 import { enumValues, label, t } from "./i18n.js";
 
 // A personal field: the value, or why there is none (erased, or hidden from this role).
@@ -32,10 +32,12 @@ export function EnumSelect({ id, kind, value, onChange, any = false, text }) {
 }
 
 // Load with `load()` whenever `keys` change; gives { data, error, loading, reload }.
+// A layout effect: the request goes out as the screen is rendered, not after the next
+// frame is painted (an answer sent ahead, js/first-query.js, then shows without a frame).
 export function useQuery(load, keys) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
   const [tick, setTick] = useState(0);
-  useEffect(() => {
+  useLayoutEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true }));
     load()

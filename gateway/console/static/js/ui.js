@@ -5,6 +5,7 @@ export {
   render,
   useCallback,
   useEffect,
+  useLayoutEffect,
   useMemo,
   useRef,
   useState,

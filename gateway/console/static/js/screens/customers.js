@@ -4,17 +4,7 @@ import { gql } from "../api.js";
 import { label, t } from "../i18n.js";
 import { can } from "../roles.js";
 import { EnumSelect, ErrorNote, Loading, Personal, useQuery } from "../components.js";
-
-const PAGE = 20;
-const LIST = `query Customers($filter: CustomerFilter, $orderBy: CustomerOrder,
-    $first: Int, $after: String, $last: Int, $before: String) {
-  customers(filter: $filter, orderBy: $orderBy, first: $first, after: $after,
-            last: $last, before: $before) {
-    totalCount
-    edges { node { id name email phone company owner tags stage lifecycleStage tier forgotten } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  }
-}`;
+import { FIRST_ORDER, LIST, PAGE } from "./customers-query.js";
 
 function compact(filter) {
   return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== null && v !== ""));
@@ -23,7 +13,7 @@ function compact(filter) {
 export function CustomerList({ session }) {
   const [text, setText] = useState("");
   const [filter, setFilter] = useState({});
-  const [order, setOrder] = useState({ field: "CREATED_AT", direction: "ASC" });
+  const [order, setOrder] = useState(FIRST_ORDER);
   const [page, setPage] = useState({ first: PAGE });
   const masked = !can(session, "seePersonal");
   const variables = { filter: compact(filter), orderBy: order, ...page };
