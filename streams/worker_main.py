@@ -8,7 +8,9 @@ the process shell in `ops`).
 
 from __future__ import annotations
 
+import faulthandler
 import re
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +105,8 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     if body is not None:
         body(config, report, stop)
         return
+    # `kill -USR1 PID` prints every thread's stack: where a stuck worker waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
     from streams.processor import ProcessorSettings, run_processor
