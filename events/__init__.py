@@ -32,6 +32,18 @@ from events.customer import (
     StageMoved,
     TierChanged,
 )
+from events.organisation import (
+    ORGANISATION_EVENTS,
+    ORGANISATION_ID,
+    AssignmentRuleDefined,
+    DepartmentDefined,
+    LeadReleased,
+    LeadRouted,
+    OrganisationStarted,
+    TeamDefined,
+    TeamMemberAdded,
+    TeamMemberRemoved,
+)
 from events.task import (
     TaskCancelled,
     TaskCompleted,
@@ -68,11 +80,22 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     TaskFellDue,
     TaskCompleted,
     TaskCancelled,
+    *ORGANISATION_EVENTS,
 )
 
 BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
 
 __all__ = [
+    "ORGANISATION_EVENTS",
+    "ORGANISATION_ID",
+    "AssignmentRuleDefined",
+    "DepartmentDefined",
+    "LeadReleased",
+    "LeadRouted",
+    "OrganisationStarted",
+    "TeamDefined",
+    "TeamMemberAdded",
+    "TeamMemberRemoved",
     "ALL_EVENTS",
     "BY_TYPE",
     "ComplaintAssigned",
