@@ -23,10 +23,6 @@ from aggregates.task import Task
 from commands.messages import (
     AddNote,
     AddTeamMember,
-    DefineAssignmentRule,
-    DefineDepartment,
-    DefineTeam,
-    RemoveTeamMember,
     AdvanceLifecycle,
     AnswerSatisfactionSurvey,
     AssignComplaint,
@@ -36,6 +32,9 @@ from commands.messages import (
     ChangeContactDetails,
     Command,
     CompleteTask,
+    DefineAssignmentRule,
+    DefineDepartment,
+    DefineTeam,
     EscalateComplaint,
     FileComplaint,
     ForgetCustomer,
@@ -46,6 +45,7 @@ from commands.messages import (
     RecordNeed,
     RecordPurchase,
     RegisterCustomer,
+    RemoveTeamMember,
     RescheduleTask,
     ResolveComplaint,
     ScheduleTask,
@@ -89,9 +89,7 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         policy=uow.policy,
     )
     if not uow.in_scope(cmd.owner) and cmd.owner is not None:
-        raise RuleViolated(
-            f"owner {cmd.owner!r} is outside your team or department", field="owner"
-        )
+        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
     uow.add(customer, field="customerId")
     if cmd.owner is None:
         _route_lead(uow, customer, at)
@@ -195,9 +193,7 @@ def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
     frees its rep's place under the rule's capacity."""
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     if not uow.in_scope(cmd.owner):
-        raise RuleViolated(
-            f"owner {cmd.owner!r} is outside your team or department", field="owner"
-        )
+        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
     before = customer.owner
     customer.assign_owner(owner=cmd.owner, reason=cmd.reason, at=at)
     if customer.owner != before:

@@ -12,6 +12,11 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 |            | touches, notes, tasks, complaints (file, escalate, assign, resolve)     |
 | analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
 | compliance | read everything; auditTrail, customerAsOf; forget and merge             |
+| manager    | what sales may, over the whole department (scoping: `gateway.scope`)    |
+
+Sales and support see and change only their own and their teams' customers, a manager
+those of the whole department, admin, compliance and analyst everyone's (`gateway.scope`).
+The organisation (departments, teams, members, assignment rules) is the admin's.
 
 docs/roles.md shows the same matrix per GraphQL field.
 
@@ -31,6 +36,7 @@ class Role(enum.StrEnum):
     SUPPORT = "support"
     ANALYST = "analyst"
     COMPLIANCE = "compliance"
+    MANAGER = "manager"
 
 
 class Permission(enum.StrEnum):
@@ -65,6 +71,7 @@ class Permission(enum.StrEnum):
     RESOLVE_COMPLAINT = "resolveComplaint"
     MERGE_CUSTOMERS = "mergeCustomers"
     FORGET_CUSTOMER = "forgetCustomer"
+    MANAGE_ORGANISATION = "define departments, teams, members and assignment rules"
 
 
 P = Permission
@@ -92,9 +99,8 @@ _TOUCHES_AND_COMPLAINTS: Final = frozenset(
     }
 )
 
-MATRIX: Final[dict[Role, frozenset[Permission]]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.SALES: _READ_WITH_PERSONAL
+_SALES: Final = (
+    _READ_WITH_PERSONAL
     | _TOUCHES_AND_COMPLAINTS
     | _FOLLOW_UPS
     | {
@@ -107,11 +113,17 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.RECORD_NEED,
         P.CHANGE_CONSENT,
         P.ANSWER_SURVEY,
-    },
+    }
+)
+
+MATRIX: Final[dict[Role, frozenset[Permission]]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.SALES: _SALES,
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE}),
     Role.COMPLIANCE: _READ_WITH_PERSONAL
     | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER},
+    Role.MANAGER: _SALES,
 }
 """Role -> everything it may do. A permission not listed for a role is refused."""
 

@@ -60,4 +60,7 @@ def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict
         if value is not None:
             params[name] = value
             conditions.append(sql.SQL("c.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
+    if where.owners is not None:
+        params["owners"] = sorted(where.owners)
+        conditions.append(sql.SQL("c.owner = ANY(%(owners)s::text[])"))
     return conditions, params

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events import BY_TYPE, CrmEvent
+from events import BY_TYPE, ORGANISATION_ID, CrmEvent
 
 
 class MalformedEnvelope(ValueError):
@@ -50,8 +50,9 @@ class IncomingEvent:
 
     @property
     def on_own_stream(self) -> bool:
-        """True for the customer's own events; false for events of its complaints."""
-        return self.stream_id == self.subject_id
+        """True for the customer's own events; false for events of its complaints, tasks,
+        and of the organisation (whose stream is its own subject but is no customer)."""
+        return self.stream_id == self.subject_id and self.subject_id != ORGANISATION_ID
 
     @property
     def personal_fields(self) -> tuple[str, ...]:

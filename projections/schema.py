@@ -222,6 +222,26 @@ CREATE INDEX IF NOT EXISTS rm_tasks_due ON rm_tasks (due_at, id) WHERE status = 
 """`myTasks` walks (assignee, due_at, id); the scheduler finds OPEN tasks whose due time
 has passed on the partial index."""
 
+ORGANISATION_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_org_teams (
+    team text PRIMARY KEY,
+    department text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rm_org_members (
+    team text NOT NULL,
+    member text NOT NULL,
+    PRIMARY KEY (team, member)
+);
+CREATE INDEX IF NOT EXISTS rm_org_members_member ON rm_org_members (member);
+CREATE TABLE IF NOT EXISTS rm_org_rules (
+    rule text PRIMARY KEY,
+    team text NOT NULL,
+    region text,
+    source text,
+    capacity integer
+)"""
+"""The organisation, for scoping (`projections.org_scope`) and the admin's screens."""
+
 UNKNOWN_EVENTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_unknown_events (
     type text PRIMARY KEY,
@@ -238,6 +258,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "funnel": ("rm_funnel",),
     "timeline": ("rm_timeline",),
     "tasks": ("rm_tasks",),
+    "organisation": ("rm_org_teams", "rm_org_members", "rm_org_rules"),
     "unknown_events": ("rm_unknown_events",),
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""
@@ -255,6 +276,7 @@ ALL_DDL: Final = (
     FUNNEL_DDL,
     TIMELINE_DDL,
     TASKS_DDL,
+    ORGANISATION_DDL,
     UNKNOWN_EVENTS_DDL,
 )
 

@@ -175,6 +175,8 @@ class CustomerFilter:
     stage: str | None = None
     region: str | None = None
     owner: str | None = None
+    owners: frozenset[str] | None = None
+    """The caller's scope (`gateway.scope`): only customers one of these owns; None: all."""
 
     def __post_init__(self) -> None:
         for name, allowed in (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -211,7 +212,7 @@ class Query:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
         size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
-        where = _read_filter(ctx, filter)
+        where = replace(_read_filter(ctx, filter), owners=await ctx.scope())
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
             error = forbidden("order customers by name", ctx.who.role.value)
@@ -277,6 +278,7 @@ class Query:
             filed_before=None
             if older_than_hours is None
             else ctx.now - timedelta(hours=older_than_hours),
+            owners=await ctx.scope(),
         )
         try:
             page = await ctx.deps.reads.run(complaint_queue, where, first=size, after=after)

@@ -13,6 +13,7 @@ from projections.handlers import (
     customers,
     funnel,
     merges,
+    organisation,
     purchases,
     tasks,
     timeline,
@@ -30,6 +31,7 @@ PROJECTIONS: Final[tuple[Projection, ...]] = (
     funnel.PROJECTION,
     timeline.PROJECTION,
     tasks.PROJECTION,
+    organisation.PROJECTION,
     unknown_events.PROJECTION,
 )
 PROJECTION_NAMES: Final = tuple(p.name for p in PROJECTIONS)
