@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from aggregates.complaint import Complaint
 from aggregates.customer import Customer
 from aggregates.errors import NotFound, RuleViolated
+from aggregates.organisation import Organisation
 from aggregates.purchase import PurchaseLine
 from aggregates.task import Task
 from commands.messages import (
@@ -350,28 +351,34 @@ def _organisation_outcome(uow: UnitOfWork, at: datetime) -> Outcome:
     return Outcome(uow.organisation(at), ORGANISATION_ID)
 
 
+def _open_organisation(uow: UnitOfWork, cmd: Command, at: datetime) -> Organisation:
+    organisation = uow.organisation(at)
+    uow.check_version(organisation, cmd.expected_version)
+    return organisation
+
+
 def define_department(uow: UnitOfWork, cmd: DefineDepartment, at: datetime) -> Outcome:
-    uow.organisation(at).define_department(department=cmd.department, at=at)
+    _open_organisation(uow, cmd, at).define_department(department=cmd.department, at=at)
     return _organisation_outcome(uow, at)
 
 
 def define_team(uow: UnitOfWork, cmd: DefineTeam, at: datetime) -> Outcome:
-    uow.organisation(at).define_team(team=cmd.team, department=cmd.department, at=at)
+    _open_organisation(uow, cmd, at).define_team(team=cmd.team, department=cmd.department, at=at)
     return _organisation_outcome(uow, at)
 
 
 def add_team_member(uow: UnitOfWork, cmd: AddTeamMember, at: datetime) -> Outcome:
-    uow.organisation(at).add_member(team=cmd.team, member=cmd.member, at=at)
+    _open_organisation(uow, cmd, at).add_member(team=cmd.team, member=cmd.member, at=at)
     return _organisation_outcome(uow, at)
 
 
 def remove_team_member(uow: UnitOfWork, cmd: RemoveTeamMember, at: datetime) -> Outcome:
-    uow.organisation(at).remove_member(team=cmd.team, member=cmd.member, at=at)
+    _open_organisation(uow, cmd, at).remove_member(team=cmd.team, member=cmd.member, at=at)
     return _organisation_outcome(uow, at)
 
 
 def define_assignment_rule(uow: UnitOfWork, cmd: DefineAssignmentRule, at: datetime) -> Outcome:
-    uow.organisation(at).define_rule(
+    _open_organisation(uow, cmd, at).define_rule(
         rule=cmd.rule,
         team=cmd.team,
         region=cmd.region,

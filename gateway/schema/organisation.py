@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from commands import messages as m
+from gateway.schema.inputs import EXPECTED, IDEMPOTENCY
+
+
+def _common(given: Any) -> dict[str, Any]:
+    return {"expected_version": given.expected_version, "idempotency_key": given.idempotency_key}
 
 
 @strawberry.type(description="Where an organisation change landed.")
@@ -16,30 +23,36 @@ class OrganisationPayload:
 @strawberry.input(description="A department (defining it again records nothing).")
 class DefineDepartmentInput:
     department: str
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.DefineDepartment:
-        return m.DefineDepartment(department=self.department)
+        return m.DefineDepartment(department=self.department, **_common(self))
 
 
 @strawberry.input(description="A team in a department (again: moves it there).")
 class DefineTeamInput:
     team: str
     department: str
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.DefineTeam:
-        return m.DefineTeam(team=self.team, department=self.department)
+        return m.DefineTeam(team=self.team, department=self.department, **_common(self))
 
 
 @strawberry.input(description="A person (a token's subject) joining or leaving a team.")
 class TeamMemberInput:
     team: str
     member: str
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def add(self) -> m.AddTeamMember:
-        return m.AddTeamMember(team=self.team, member=self.member)
+        return m.AddTeamMember(team=self.team, member=self.member, **_common(self))
 
     def remove(self) -> m.RemoveTeamMember:
-        return m.RemoveTeamMember(team=self.team, member=self.member)
+        return m.RemoveTeamMember(team=self.team, member=self.member, **_common(self))
 
 
 @strawberry.input(
@@ -53,6 +66,8 @@ class DefineAssignmentRuleInput:
     region: str | None = None
     source: str | None = None
     capacity: int | None = None
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
     def command(self) -> m.DefineAssignmentRule:
         return m.DefineAssignmentRule(
@@ -61,4 +76,5 @@ class DefineAssignmentRuleInput:
             region=self.region,
             source=self.source,
             capacity=self.capacity,
+            **_common(self),
         )

@@ -112,9 +112,12 @@ class Subscription:
         if live is None:
             raise GatewayError("live events are not configured on this gateway", UNAVAILABLE)
         scoped = LiveScope(ctx.deps, await ctx.scope())
-        if wanted is not None and scoped.scope is not None:
-            if await ctx.loaders.customers.load(wanted) is None:
-                raise GatewayError(f"no customer {wanted}", NOT_FOUND, "customerId")
+        if (
+            wanted is not None
+            and scoped.scope is not None
+            and await ctx.loaders.customers.load(wanted) is None
+        ):
+            raise GatewayError(f"no customer {wanted}", NOT_FOUND, "customerId")
         opener = EnvelopeOpener(ctx.deps.app)
         try:
             async with live.subscribe(wanted) as subscriber:
