@@ -46,11 +46,12 @@ from gateway.schema.more_inputs import (
     RecordNeedInput,
 )
 from gateway.schema.organisation import (
+    AddTeamMemberInput,
     DefineAssignmentRuleInput,
     DefineDepartmentInput,
     DefineTeamInput,
     OrganisationPayload,
-    TeamMemberInput,
+    RemoveTeamMemberInput,
 )
 from gateway.schema.tasks import (
     CancelTaskInput,
@@ -178,12 +179,14 @@ class Mutation:
         return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
 
     @strawberry.mutation(description="Admin: add a person to a team (scoping follows).")
-    async def add_team_member(self, info: GInfo, input: TeamMemberInput) -> OrganisationPayload:
-        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.add))
+    async def add_team_member(self, info: GInfo, input: AddTeamMemberInput) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
 
     @strawberry.mutation(description="Admin: take a person out of a team.")
-    async def remove_team_member(self, info: GInfo, input: TeamMemberInput) -> OrganisationPayload:
-        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.remove))
+    async def remove_team_member(
+        self, info: GInfo, input: RemoveTeamMemberInput
+    ) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
 
     @strawberry.mutation(
         description="Admin: a lead-assignment rule; a new customer registered without an "

@@ -41,17 +41,25 @@ class DefineTeamInput:
         return m.DefineTeam(team=self.team, department=self.department, **_common(self))
 
 
-@strawberry.input(description="A person (a token's subject) joining or leaving a team.")
-class TeamMemberInput:
+@strawberry.input(description="A person (a token's subject) joins a team: scoping follows.")
+class AddTeamMemberInput:
     team: str
     member: str
     expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
-    def add(self) -> m.AddTeamMember:
+    def command(self) -> m.AddTeamMember:
         return m.AddTeamMember(team=self.team, member=self.member, **_common(self))
 
-    def remove(self) -> m.RemoveTeamMember:
+
+@strawberry.input(description="A person leaves a team.")
+class RemoveTeamMemberInput:
+    team: str
+    member: str
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+    def command(self) -> m.RemoveTeamMember:
         return m.RemoveTeamMember(team=self.team, member=self.member, **_common(self))
 
 
