@@ -3,7 +3,7 @@
 An event is delivered when its customer's owner is inside the subscriber's scope
 (`gateway.scope`). The owner is learnt from the events themselves (a registration or an
 owner assignment on the customer's own stream carries it), else read once per customer
-from the read model; the organisation's events reach no scoped subscriber.
+from the read model. The organisation's events are nobody's customer events.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ class LiveScope:
         self.owners: dict[UUID, str | None] = {}
 
     async def admits(self, envelope: Mapping[str, Any]) -> bool:
-        if self.scope is None:
-            return True
         subject = UUID(str(envelope["subject"]))
         if subject == ORGANISATION_ID:
-            return False
+            return False  # not a customer's event, whoever asks
+        if self.scope is None:
+            return True
         data = envelope.get("data") or {}
         kind = str(envelope.get("type", "")).rsplit(".v", 1)[0]
         if kind in _CARRY_OWNER and str(envelope.get("stream")) == str(subject):

@@ -32,13 +32,18 @@ OWNER_CHANGES = (
 async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
     """A fresh database per test: the rules' round-robin state is the whole point."""
     url = servers.new_database()
-    harness = GatewayHarness.start(url, limits=Limits(read_wait_seconds=1.0))
+    harness = GatewayHarness.start(url, limits=Limits(read_wait_seconds=1.0), team=None)
     await define_organisation(
         harness, {"East": ["A", "Shanghai desk"]}, {"A": ["ann", "bob"], "Shanghai desk": ["sha"]}
     )
     yield harness
     await harness.aclose()
     servers.drop_database(url)
+
+
+async def lead(gw: GatewayHarness, name: str, **fields: Any) -> str:
+    """A customer registered without an owner: the rules choose one."""
+    return await new_customer(gw, name, owner=None, **fields)
 
 
 async def owner_of(gw: GatewayHarness, cid: str) -> str | None:
@@ -53,7 +58,7 @@ async def owner_changes(gw: GatewayHarness, cid: str) -> list[dict[str, Any]]:
 
 async def test_round_robin_assigns_alternately_and_names_the_rule(gw: GatewayHarness) -> None:
     await done(gw, "defineAssignmentRule", {"rule": "A round-robin", "team": "A"})
-    leads = [await new_customer(gw, f"Lead {n}") for n in range(4)]
+    leads = [await lead(gw, f"Lead {n}") for n in range(4)]
     assert [await owner_of(gw, cid) for cid in leads] == ["ann", "bob", "ann", "bob"]
     [change] = await owner_changes(gw, leads[0])
     assert change["rule"] == "A round-robin" and change["owner"] == "ann"
@@ -70,8 +75,8 @@ async def test_region_rules_match_first(gw: GatewayHarness) -> None:
         "defineAssignmentRule",
         {"rule": "Shanghai leads", "team": "Shanghai desk", "region": "Shanghai"},
     )
-    shanghai = await new_customer(gw, "From Shanghai", region="Shanghai")
-    beijing = await new_customer(gw, "From Beijing", region="Beijing")
+    shanghai = await lead(gw, "From Shanghai", region="Shanghai")
+    beijing = await lead(gw, "From Beijing", region="Beijing")
     assert await owner_of(gw, shanghai) == "sha"
     assert (await owner_changes(gw, shanghai))[0]["rule"] == "Shanghai leads"
     assert await owner_of(gw, beijing) == "ann"
@@ -81,9 +86,9 @@ async def test_capacity_skips_a_full_rep_and_reassignment_frees_a_place(
     gw: GatewayHarness,
 ) -> None:
     await done(gw, "defineAssignmentRule", {"rule": "capped", "team": "A", "capacity": 1})
-    first = await new_customer(gw, "First")
-    second = await new_customer(gw, "Second")
-    third = await new_customer(gw, "Third")
+    first = await lead(gw, "First")
+    second = await lead(gw, "Second")
+    third = await lead(gw, "Third")
     assert [await owner_of(gw, c) for c in (first, second, third)] == ["ann", "bob", None]
     await done(gw, "assignOwner", {"customerId": first, "owner": "cat", "reason": "moved"})
     history = await owner_changes(gw, first)
@@ -91,7 +96,7 @@ async def test_capacity_skips_a_full_rep_and_reassignment_frees_a_place(
         ("ann", "cat", None),
         (None, "ann", "capped"),
     ]
-    fourth = await new_customer(gw, "Fourth")
+    fourth = await lead(gw, "Fourth")
     assert await owner_of(gw, fourth) == "ann"
     kinds = [e["node"]["kind"] for e in (await timeline(gw, first))["edges"]]
     assert kinds.count("OWNER_CHANGE") == 2
@@ -99,6 +104,6 @@ async def test_capacity_skips_a_full_rep_and_reassignment_frees_a_place(
 
 async def test_concurrent_registrations_never_exceed_a_capacity(gw: GatewayHarness) -> None:
     await done(gw, "defineAssignmentRule", {"rule": "capped", "team": "A", "capacity": 3})
-    leads = await asyncio.gather(*(new_customer(gw, f"Rush {n}") for n in range(10)))
+    leads = await asyncio.gather(*(lead(gw, f"Rush {n}") for n in range(10)))
     owners = Counter([await owner_of(gw, cid) for cid in leads])
     assert owners == Counter({"ann": 3, "bob": 3, None: 4})

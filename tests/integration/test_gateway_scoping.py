@@ -37,7 +37,7 @@ QUEUE = "{ complaintQueue(first: 50) { edges { node { id customerId } } } }"
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
     url = servers.new_database()
-    harness = GatewayHarness.start(url, limits=Limits(read_wait_seconds=1.0))
+    harness = GatewayHarness.start(url, limits=Limits(read_wait_seconds=1.0), team=None)
     yield harness
     await harness.aclose()
     servers.drop_database(url)
@@ -211,7 +211,7 @@ async def test_only_admin_defines_the_organisation(gw: GatewayHarness, role: str
 
 
 async def test_an_unowned_customer_is_outside_every_scope(gw: GatewayHarness) -> None:
-    cid = await new_customer(gw, "Nobody's")
+    cid = await new_customer(gw, "Nobody's", owner=None)
     for role, subject in SCOPED:
         data = await gw.data(NODE, {"id": cid}, role=role, subject=subject)
         assert data["node"] is None
