@@ -72,11 +72,17 @@ TEST_TEAM: Final = (
     "amy",
     "bob",
     "sam",
+    "sue",
     "susan",
     "li",
     "clerk-1",
     "clerk-2",
     "sales-1",
+    "lead@crm",
+    "sam@crm",
+    "sue@crm",
+    "support-1",
+    "susan@crm",
 )
 """The test subjects who are teammates (team "Test team", department "Test") unless a
 test defines its own organisation: scoping holds in every test, and a customer owned by
