@@ -83,6 +83,8 @@ TEST_TEAM: Final = (
     "sue@crm",
     "support-1",
     "susan@crm",
+    "li.na",
+    "wang.fang",
 )
 """The test subjects who are teammates (team "Test team", department "Test") unless a
 test defines its own organisation: scoping holds in every test, and a customer owned by
