@@ -22,8 +22,10 @@ from rich.progress import (
 
 from aggregates.policy import Policy
 from bootstrap import command_service, open_store
+from commands.messages import CommandContext
 from demo.history import DemoHistory
-from demo.runner import SeedReport, last_position, load
+from demo.organisation import organisation_commands
+from demo.runner import SEED_ACTOR, SeedReport, last_position, load
 from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
@@ -64,6 +66,10 @@ def seed_database(
     try:
         service = command_service(app, policy)
         history = DemoHistory(customers=customers, seed=seed, until=until)
+        # Teams and rules first: the customers' owners are the teams' reps.
+        service.handle_many(
+            organisation_commands(history.writer.people.owners), CommandContext(actor=SEED_ACTOR)
+        )
         if console is None:
             return load(service, history.batches(batch), customers=customers)
         with _progress(console) as progress:

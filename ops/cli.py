@@ -172,6 +172,7 @@ def demo(
             jwt_secret(settings), role="admin", subject="demo-admin", ttl=parse_ttl("12h")
         )
         _announce(f"admin token (12h): {token}")
+        _announce_team_tokens(settings)
         _announce(f"web console: open {settings.console_url} and sign in with the token above")
         _print_sample_query(settings.graphql_url, token)
         _announce("serving until Ctrl-C")
@@ -209,6 +210,14 @@ def demo(
     with setting_errors():
         settings = settings_from(data_dir=data_dir, port=port, gateways=gateways, workers=workers)
         run_up(settings, _log, _announce, on_healthy)
+
+
+def _announce_team_tokens(settings: Settings) -> None:
+    """A rep's and a manager's token, to see the scoping (`crm seed`'s default seed)."""
+    from ops.verbs.seed import demo_team_tokens
+
+    for line in demo_team_tokens(settings):
+        _announce(line)
 
 
 def _print_sample_query(url: str, token: str) -> None:
