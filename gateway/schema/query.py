@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
 import strawberry
 from anyio import to_thread
@@ -92,6 +93,11 @@ def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.Cus
     )
 
 
+async def _out_of_scope(ctx: GatewayContext, customer_id: UUID) -> bool:
+    """Whether a scoped caller cannot see this customer (as far as the read model says)."""
+    return await ctx.scope() is not None and await ctx.loaders.customers.load(customer_id) is None
+
+
 def field_change(change: ChangedField, role: Role) -> FieldChange:
     """A change as the role sees it: personal values masked like the profile's fields."""
 
@@ -172,6 +178,8 @@ class Query:
             limit = ctx.deps.limits.read_wait_seconds
             started = time.monotonic()
             reached, applied = await wait_for_position(ctx.deps, customer_id, at_least, limit)
+            if not reached and await _out_of_scope(ctx, customer_id):
+                return None  # the TIMEOUT's `reached` would tell that the id exists
             if not reached:
                 raise GatewayError(
                     f"the read models have reached position {applied} for this customer, "

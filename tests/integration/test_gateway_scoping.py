@@ -215,3 +215,16 @@ async def test_an_unowned_customer_is_outside_every_scope(gw: GatewayHarness) ->
     for role, subject in SCOPED:
         data = await gw.data(NODE, {"id": cid}, role=role, subject=subject)
         assert data["node"] is None
+
+
+async def test_waiting_for_another_teams_customer_tells_nothing(
+    gw: GatewayHarness, org: dict[str, str]
+) -> None:
+    """`atLeast` past the end times out; out of scope it answers null, not a TIMEOUT that
+    would carry the customer's applied position."""
+    query = "query($id: ID!, $p: Int) { customer(id: $id, atLeast: $p) { id } }"
+    far = await position(gw) + 1000
+    result = await gw.gql(query, {"id": org["C"], "p": far}, role="sales", subject="ann")
+    assert result == {"data": {"customer": None}}
+    own = await gw.gql(query, {"id": org["A"], "p": far}, role="sales", subject="ann")
+    assert error_codes(own) == ["TIMEOUT"]
