@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import chain
 
 from rich.console import Console
 from rich.progress import (
@@ -22,10 +23,9 @@ from rich.progress import (
 
 from aggregates.policy import Policy
 from bootstrap import command_service, open_store
-from commands.messages import CommandContext
-from demo.history import DemoHistory
+from demo.history import Batch, DemoHistory
 from demo.organisation import organisation_commands
-from demo.runner import SEED_ACTOR, SeedReport, last_position, load
+from demo.runner import SeedReport, last_position, load
 from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
@@ -66,19 +66,19 @@ def seed_database(
     try:
         service = command_service(app, policy)
         history = DemoHistory(customers=customers, seed=seed, until=until)
-        # Teams and rules first: the customers' owners are the teams' reps.
-        service.handle_many(
-            organisation_commands(history.writer.people.owners), CommandContext(actor=SEED_ACTOR)
-        )
+        # Teams and rules first (the customers' owners are the teams' reps), counted in
+        # the report like every other recorded command.
+        organisation = Batch(0, organisation_commands(history.writer.people.owners))
+        batches = chain([organisation], history.batches(batch))
         if console is None:
-            return load(service, history.batches(batch), customers=customers)
+            return load(service, batches, customers=customers)
         with _progress(console) as progress:
             task = progress.add_task("seeding", total=customers, events=0)
 
             def advance(done: float, events: int) -> None:
                 progress.update(task, advance=done, events=events)
 
-            report = load(service, history.batches(batch), customers=customers, on_batch=advance)
+            report = load(service, batches, customers=customers, on_batch=advance)
             progress.update(task, completed=customers)
         return report
     finally:

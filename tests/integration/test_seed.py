@@ -27,6 +27,8 @@ from commands.messages import (
 )
 from demo.command import seed_database
 from demo.history import DemoHistory
+from demo.organisation import organisation_commands
+from demo.people import People
 from demo.vocabulary import SOURCES
 
 pytestmark = pytest.mark.integration
@@ -132,7 +134,8 @@ def test_seeding_goes_through_the_command_layer_and_counts_what_it_recorded(
         until=UNTIL,
     )
     assert report.customers == 200
-    assert report.commands == len(planned)
+    reps = People(SEED_WITH_MERGE_AND_FORGET).owners
+    assert report.commands == len(planned) + len(organisation_commands(reps))
     with psycopg.connect(database_url) as conn:
         events = conn.execute("SELECT count(*) FROM stored_events").fetchone()
         actors = conn.execute("SELECT DISTINCT actor FROM crm_event_meta").fetchall()
