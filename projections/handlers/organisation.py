@@ -37,7 +37,7 @@ _SQL = {
 
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     for event in of_kind(events, *_SQL):
-        conn.execute(_SQL[event.kind], dict(event.data))  # type: ignore[arg-type]
+        conn.execute(_SQL[event.kind], dict(event.data))
 
 
 PROJECTION = Projection("organisation", apply)

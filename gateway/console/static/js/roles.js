@@ -9,17 +9,21 @@ const TOUCHES_AND_COMPLAINTS = [
   "resolveComplaint",
 ];
 
+const SALES = [
+  ...PERSONAL,
+  ...TOUCHES_AND_COMPLAINTS,
+  "registerCustomer",
+  "changeContactDetails",
+  "tagCustomer",
+  "recordPurchase",
+  "moveStage",
+];
+
+// Whose customers a role reaches (team, department) is the API's scoping, not a menu.
 const MATRIX = {
   admin: ["*"],
-  sales: [
-    ...PERSONAL,
-    ...TOUCHES_AND_COMPLAINTS,
-    "registerCustomer",
-    "changeContactDetails",
-    "tagCustomer",
-    "recordPurchase",
-    "moveStage",
-  ],
+  sales: SALES,
+  manager: SALES,
   support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS],
   analyst: ["analytics"],
   compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer"],
