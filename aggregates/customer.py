@@ -332,11 +332,14 @@ class Customer(Aggregate):
             StageMoved, timestamp=when, from_stage=self.stage, to_stage=target, reason=why
         )
 
-    def assign_owner(self, *, owner: str, reason: str | None = None, at: datetime) -> None:
+    def assign_owner(
+        self, *, owner: str, reason: str | None = None, at: datetime, rule: str | None = None
+    ) -> None:
         """Hand the customer to a salesperson; re-assigning the same owner records nothing.
 
         The previous owner and the reason travel with the event, so the timeline shows
-        the whole chain of hand-overs without reconstructing it.
+        the whole chain of hand-overs without reconstructing it; `rule` names the
+        assignment rule when one chose the owner of a new lead.
         """
         when = self._command_time(at)
         new_owner = require_text(owner, field="owner", max_length=SHORT_TEXT_MAX)
@@ -348,6 +351,7 @@ class Customer(Aggregate):
                 owner=new_owner,
                 previous_owner=self.owner,
                 reason=why,
+                rule=rule,
             )
 
     def change_consent(

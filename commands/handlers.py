@@ -18,11 +18,13 @@ from eventsourcing.domain import Aggregate
 from aggregates.complaint import Complaint
 from aggregates.custom_fields import CATALOG_ID, CustomFieldCatalog, FieldDefinition
 from aggregates.customer import Customer
-from aggregates.errors import RuleViolated, ValidationFailed
+from aggregates.errors import NotFound, RuleViolated, ValidationFailed
+from aggregates.organisation import Organisation
 from aggregates.purchase import PurchaseLine
 from aggregates.task import Task
 from commands.messages import (
     AddNote,
+    AddTeamMember,
     AdvanceLifecycle,
     AnswerSatisfactionSurvey,
     AssignComplaint,
@@ -32,7 +34,10 @@ from commands.messages import (
     ChangeContactDetails,
     Command,
     CompleteTask,
+    DefineAssignmentRule,
     DefineCustomField,
+    DefineDepartment,
+    DefineTeam,
     EscalateComplaint,
     FileComplaint,
     ForgetCustomer,
@@ -43,6 +48,7 @@ from commands.messages import (
     RecordNeed,
     RecordPurchase,
     RegisterCustomer,
+    RemoveTeamMember,
     RescheduleTask,
     ResolveComplaint,
     RetireCustomField,
@@ -51,6 +57,7 @@ from commands.messages import (
     TagCustomer,
 )
 from commands.unit_of_work import UnitOfWork
+from events.organisation import ORGANISATION_ID
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,13 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         at=at,
         policy=uow.policy,
     )
+    if not uow.in_scope(cmd.owner) and cmd.owner is not None:
+        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
     uow.add(customer, field="customerId")
     if cmd.custom_fields:
         _set_custom_fields(uow, customer, cmd.custom_fields, at)
+    if cmd.owner is None:
+        _route_lead(uow, customer, at)
     if cmd.referred_by is not None:
         # The referrer's side of the referral is recorded atomically with the registration.
         referrer = uow.customer(cmd.referred_by, field="referredBy")
@@ -97,6 +108,19 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         except RuleViolated as error:
             raise RuleViolated(error.message, field="referredBy") from error
     return Outcome(customer, customer.id)
+
+
+def _route_lead(uow: UnitOfWork, customer: Customer, at: datetime) -> None:
+    """A lead without an owner gets one from the first assignment rule with a free rep,
+    in this transaction (`aggregates.organisation`); none matching leaves it unowned."""
+    organisation = uow.existing_organisation()
+    if organisation is None or not organisation.rules:
+        return
+    routing = organisation.route(
+        customer_id=customer.id, region=customer.region, source=customer.source, at=at
+    )
+    if routing is not None:
+        customer.assign_owner(owner=routing.owner, rule=routing.rule, at=at)
 
 
 def change_contact_details(uow: UnitOfWork, cmd: ChangeContactDetails, at: datetime) -> Outcome:
@@ -172,8 +196,17 @@ def move_stage(uow: UnitOfWork, cmd: MoveStage, at: datetime) -> Outcome:
 
 
 def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
+    """A hand-over; within a scope, only to an owner inside it. A lead a rule routed
+    frees its rep's place under the rule's capacity."""
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
+    if not uow.in_scope(cmd.owner):
+        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
+    before = customer.owner
     customer.assign_owner(owner=cmd.owner, reason=cmd.reason, at=at)
+    if customer.owner != before:
+        organisation = uow.existing_organisation()
+        if organisation is not None and customer.id in organisation.routed:
+            organisation.release(customer_id=customer.id, at=at)
     return Outcome(customer, customer.id)
 
 
@@ -204,9 +237,20 @@ def file_complaint(uow: UnitOfWork, cmd: FileComplaint, at: datetime) -> Outcome
     return Outcome(complaint, customer.id)
 
 
+def _check_reach(uow: UnitOfWork, customer_id: UUID, field: str, missing: str) -> None:
+    """Within a scope, a complaint or task is reachable only through its customer."""
+    if uow.scope is None:
+        return
+    try:
+        uow.customer(customer_id, field=field)
+    except NotFound:
+        raise NotFound(missing, field=field) from None
+
+
 def _open_complaint(uow: UnitOfWork, complaint_id: UUID, expected: int | None) -> Complaint:
     """A complaint whose customer is not forgotten (the store re-checks at commit)."""
     complaint = uow.complaint(complaint_id)
+    _check_reach(uow, complaint.customer_id, "complaintId", f"no complaint {complaint_id}")
     uow.check_version(complaint, expected)
     if uow.app.keys.is_forgotten(complaint.customer_id):
         raise RuleViolated(f"customer {complaint.customer_id} is forgotten; no new commands")
@@ -278,6 +322,7 @@ def schedule_task(uow: UnitOfWork, cmd: ScheduleTask, at: datetime) -> Outcome:
 def _open_task(uow: UnitOfWork, task_id: UUID, expected: int | None) -> Task:
     """A task whose customer is not forgotten (the store re-checks at commit)."""
     task = uow.task(task_id)
+    _check_reach(uow, task.customer_id, "taskId", f"no task {task_id}")
     uow.check_version(task, expected)
     if uow.app.keys.is_forgotten(task.customer_id):
         raise RuleViolated(f"customer {task.customer_id} is forgotten; no new commands")
@@ -356,6 +401,48 @@ def set_custom_fields(uow: UnitOfWork, cmd: SetCustomFields, at: datetime) -> Ou
     return Outcome(customer, customer.id)
 
 
+def _organisation_outcome(uow: UnitOfWork, at: datetime) -> Outcome:
+    return Outcome(uow.organisation(at), ORGANISATION_ID)
+
+
+def _open_organisation(uow: UnitOfWork, cmd: Command, at: datetime) -> Organisation:
+    organisation = uow.organisation(at)
+    uow.check_version(organisation, cmd.expected_version)
+    return organisation
+
+
+def define_department(uow: UnitOfWork, cmd: DefineDepartment, at: datetime) -> Outcome:
+    _open_organisation(uow, cmd, at).define_department(department=cmd.department, at=at)
+    return _organisation_outcome(uow, at)
+
+
+def define_team(uow: UnitOfWork, cmd: DefineTeam, at: datetime) -> Outcome:
+    _open_organisation(uow, cmd, at).define_team(team=cmd.team, department=cmd.department, at=at)
+    return _organisation_outcome(uow, at)
+
+
+def add_team_member(uow: UnitOfWork, cmd: AddTeamMember, at: datetime) -> Outcome:
+    _open_organisation(uow, cmd, at).add_member(team=cmd.team, member=cmd.member, at=at)
+    return _organisation_outcome(uow, at)
+
+
+def remove_team_member(uow: UnitOfWork, cmd: RemoveTeamMember, at: datetime) -> Outcome:
+    _open_organisation(uow, cmd, at).remove_member(team=cmd.team, member=cmd.member, at=at)
+    return _organisation_outcome(uow, at)
+
+
+def define_assignment_rule(uow: UnitOfWork, cmd: DefineAssignmentRule, at: datetime) -> Outcome:
+    _open_organisation(uow, cmd, at).define_rule(
+        rule=cmd.rule,
+        team=cmd.team,
+        region=cmd.region,
+        source=cmd.source,
+        capacity=cmd.capacity,
+        at=at,
+    )
+    return _organisation_outcome(uow, at)
+
+
 HANDLERS: dict[type[Command], Handler] = {
     RegisterCustomer: register_customer,
     ChangeContactDetails: change_contact_details,
@@ -383,4 +470,9 @@ HANDLERS: dict[type[Command], Handler] = {
     DefineCustomField: define_custom_field,
     RetireCustomField: retire_custom_field,
     SetCustomFields: set_custom_fields,
+    DefineDepartment: define_department,
+    DefineTeam: define_team,
+    AddTeamMember: add_team_member,
+    RemoveTeamMember: remove_team_member,
+    DefineAssignmentRule: define_assignment_rule,
 }

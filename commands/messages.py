@@ -34,6 +34,9 @@ class CommandContext:
     actor: str
     correlation_id: UUID = field(default_factory=uuid4)
     causation_id: UUID | None = None
+    scope: frozenset[str] | None = None
+    """The owners whose customers the actor may change (team or department scoping);
+    None: any customer. A customer outside it is answered NOT_FOUND, as if absent."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +318,51 @@ class SetCustomFields(Command):
     values: tuple[tuple[str, str | tuple[str, ...] | None], ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class DefineDepartment(Command):
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefineTeam(Command):
+    """A team in a department (again: moves it to that department)."""
+
+    team: str
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddTeamMember(Command):
+    team: str
+    member: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveTeamMember(Command):
+    team: str
+    member: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefineAssignmentRule(Command):
+    """Route new leads without an owner round-robin within `team` (see
+    `aggregates.organisation`)."""
+
+    rule: str
+    team: str
+    region: str | None = None
+    source: str | None = None
+    capacity: int | None = None
+
+
+ORGANISATION_COMMANDS: tuple[type[Command], ...] = (
+    DefineDepartment,
+    DefineTeam,
+    AddTeamMember,
+    RemoveTeamMember,
+    DefineAssignmentRule,
+)
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     RegisterCustomer,
     ChangeContactDetails,
@@ -342,4 +390,5 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     DefineCustomField,
     RetireCustomField,
     SetCustomFields,
+    *ORGANISATION_COMMANDS,
 )

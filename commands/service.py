@@ -209,6 +209,7 @@ class CommandService:
             if key is not None and key in first_with_key:
                 done.append(_same_in_batch(index, first_with_key[key], commands, print_))
                 continue
+            uow.scope = (contexts[index] if contexts is not None else context).scope
             item = self._run(uow, command, now, index)
             done.append(item)
             if contexts is not None:

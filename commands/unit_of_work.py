@@ -16,6 +16,7 @@ ones are kept).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,10 +26,12 @@ from aggregates.complaint import Complaint
 from aggregates.custom_fields import CATALOG_ID, CustomFieldCatalog
 from aggregates.customer import Customer
 from aggregates.errors import Conflict, NotFound
+from aggregates.organisation import Organisation
 from aggregates.policy import Policy
 from aggregates.task import Task
 from commands.application import CrmApplication
 from commands.recorder import EventKey
+from events.organisation import ORGANISATION_ID
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -62,6 +65,8 @@ class UnitOfWork:
         self.commands: dict[EventKey, str] = {}
         self._preloaded: dict[UUID, Aggregate | None] = {}
         self._saved = False
+        self.scope: frozenset[str] | None = None
+        """The current command's scope (`CommandContext.scope`), set before each handler."""
 
     def preload(self, ids: Sequence[UUID]) -> None:
         """Load the named aggregates at once (ids of streams that don't exist: fine)."""
@@ -87,7 +92,42 @@ class UnitOfWork:
     # -- loading --------------------------------------------------------------------------
 
     def customer(self, customer_id: UUID, *, field: str = "customerId") -> Customer:
-        return self._get(customer_id, Customer, "customer", field)
+        """The customer, if the command's scope reaches it; NOT_FOUND otherwise, worded
+        as for a missing one, so a refusal does not tell that the id exists."""
+        customer = self._get(customer_id, Customer, "customer", field)
+        if not self.in_scope(customer.owner):
+            raise NotFound(f"no customer {customer_id}", field=field)
+        return customer
+
+    def in_scope(self, owner: str | None) -> bool:
+        return self.scope is None or (owner is not None and owner in self.scope)
+
+    def organisation(self, at: datetime) -> Organisation:
+        """The one organisation aggregate, started on first use (by an admin's definition)."""
+        found = self.existing_organisation()
+        if found is None:
+            found = Organisation.start(at=at)
+            self.created[found.id] = "organisation"
+            self._track(found)
+        return found
+
+    def existing_organisation(self) -> Organisation | None:
+        """The organisation if it was ever defined: routing a lead must not start it (two
+        first registrations would clash on creating the stream)."""
+        found: Any = self._aggregates.get(ORGANISATION_ID)
+        if found is not None:
+            self._touched.add(ORGANISATION_ID)
+        else:
+            if ORGANISATION_ID not in self._preloaded:
+                taken = self.app.loader.take([ORGANISATION_ID])
+                self._preloaded[ORGANISATION_ID] = taken[ORGANISATION_ID]
+            found = self._preloaded[ORGANISATION_ID]
+            if found is None:
+                return None
+            self._track(found)
+        if not isinstance(found, Organisation):
+            raise TypeError(f"stream {ORGANISATION_ID} is not the organisation")
+        return found
 
     def complaint(self, complaint_id: UUID, *, field: str = "complaintId") -> Complaint:
         return self._get(complaint_id, Complaint, "complaint", field)

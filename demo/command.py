@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import chain
 
 from rich.console import Console
 from rich.progress import (
@@ -25,7 +26,8 @@ from aggregates.policy import Policy
 from bootstrap import command_service, open_store
 from commands.messages import CommandContext
 from demo.custom_fields import OpenCustomers, record_values
-from demo.history import DemoHistory
+from demo.history import Batch, DemoHistory
+from demo.organisation import organisation_commands
 from demo.runner import SEED_ACTOR, SeedReport, last_position, load
 from demo.target import event_store_url
 from ops.config import Settings
@@ -68,7 +70,10 @@ def seed_database(
         service = command_service(app, policy)
         history = DemoHistory(customers=customers, seed=seed, until=until)
         watched = OpenCustomers()
-        batches = watched.watch(history.batches(batch))
+        # Teams and rules first (the customers' owners are the teams' reps), counted in
+        # the report like every other recorded command.
+        organisation = Batch(0, organisation_commands(history.writer.people.owners))
+        batches = watched.watch(chain([organisation], history.batches(batch)))
         start = last_position(service)
         if console is None:
             report = load(service, batches, customers=customers)

@@ -38,6 +38,18 @@ from events.customer import (
     StageMoved,
     TierChanged,
 )
+from events.organisation import (
+    ORGANISATION_EVENTS,
+    ORGANISATION_ID,
+    AssignmentRuleDefined,
+    DepartmentDefined,
+    LeadReleased,
+    LeadRouted,
+    OrganisationStarted,
+    TeamDefined,
+    TeamMemberAdded,
+    TeamMemberRemoved,
+)
 from events.task import (
     TaskCancelled,
     TaskCompleted,
@@ -78,6 +90,7 @@ ALL_EVENTS: tuple[type[CrmEvent], ...] = (
     CustomFieldDefined,
     CustomFieldRetired,
     CustomFieldsChanged,
+    *ORGANISATION_EVENTS,
 )
 
 BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
@@ -85,6 +98,9 @@ BY_TYPE: dict[str, type[CrmEvent]] = {cls.TYPE: cls for cls in ALL_EVENTS}
 __all__ = [
     "ALL_EVENTS",
     "BY_TYPE",
+    "ORGANISATION_EVENTS",
+    "ORGANISATION_ID",
+    "AssignmentRuleDefined",
     "ComplaintAssigned",
     "ComplaintEscalated",
     "ComplaintFiled",
@@ -105,10 +121,14 @@ __all__ = [
     "CustomerScoped",
     "CustomerTagged",
     "CustomerUntagged",
+    "DepartmentDefined",
     "DuplicateMerged",
+    "LeadReleased",
+    "LeadRouted",
     "LifecycleStageChanged",
     "NeedRecorded",
     "NoteAdded",
+    "OrganisationStarted",
     "OwnerAssigned",
     "PurchaseRecorded",
     "ReferralRecorded",
@@ -119,5 +139,8 @@ __all__ = [
     "TaskFellDue",
     "TaskRescheduled",
     "TaskScheduled",
+    "TeamDefined",
+    "TeamMemberAdded",
+    "TeamMemberRemoved",
     "TierChanged",
 ]

@@ -63,6 +63,7 @@ class CustomerScoped:
 
 
 class ConfigurationFact:
-    """Mixin for facts about how the platform is set up (custom field definitions), not
+    """Mixin for facts about how the platform is set up (custom field definitions, the
+    organisation's departments, teams and routing), not
     about one customer: their stream is the subject on the wire, and read models keyed
     by customer (profiles, timeline, materialized columns) leave them out."""

@@ -157,19 +157,25 @@ class StageMoved(CrmEvent):
 class OwnerAssigned(CrmEvent):
     """v2 added `reason` (why the customer was handed over); v1 events had none.
 
-    The reason is free text, so it is sealed like the other reasons."""
+    The reason is free text, so it is sealed like the other reasons. v3 added `rule`: the
+    assignment rule that chose the owner of a new lead (None: a person assigned it)."""
 
     TYPE = "crm.customer.owner_assigned"
     PERSONAL = ("reason",)
-    class_version = 2
-    ADDED_IN = {"reason": 2}
+    class_version = 3
+    ADDED_IN = {"reason": 2, "rule": 3}
     owner: str
     previous_owner: str | None
     reason: str | None
+    rule: str | None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["reason"] = None
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["rule"] = None
 
 
 class ConsentChanged(CrmEvent):

@@ -50,6 +50,11 @@ class Principal:
     subject: str
     role: Role
     expires_at: datetime
+    team: str | None = None
+    department: str | None = None
+    """`team` / `department` claims: a hint for screens only. Scoping asks the
+    organisation's read model (`gateway.scope`), since a claim outlives a move between
+    teams until the token expires."""
 
     def expired(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) > self.expires_at + LEEWAY
@@ -170,7 +175,14 @@ def _principal(
         raise Unauthenticated("invalid token: no subject", "TOKEN_NO_SUBJECT")
     role = _role(claims.get(role_claim))
     expires_at = _expiry(claims["exp"], max_lifetime, now or datetime.now(UTC))
-    return Principal(subject=subject, role=role, expires_at=expires_at)
+    team, department = claims.get("team"), claims.get("department")
+    return Principal(
+        subject=subject,
+        role=role,
+        expires_at=expires_at,
+        team=team if isinstance(team, str) else None,
+        department=department if isinstance(department, str) else None,
+    )
 
 
 def _role(value: object) -> Role:
@@ -254,14 +266,20 @@ def mint_token(
     role: Role | str,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
+    team: str | None = None,
+    department: str | None = None,
 ) -> str:
     """A local token, as `crm token` makes it (also for tests, demos and tools)."""
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": subject,
         "role": str(Role(role)),
         "iss": ISSUER,
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
     }
+    if team is not None:
+        claims["team"] = team
+    if department is not None:
+        claims["department"] = department
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

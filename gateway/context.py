@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,8 +26,10 @@ from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
 from gateway.observe import trace_correlation_id
 from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
+from gateway.scope import DEPARTMENT_SCOPED, Scope, is_scoped, reaches
 from projections.activity import ActivityPage, order_pages, touch_pages
 from projections.custom_field_list import DefinitionView, custom_field_definitions
+from projections.org_scope import visible_owners
 from projections.queries import complaints_for, get_customers
 from projections.timeline_pages import TimelinePageOf, TimelineWindow, timeline_pages
 from projections.views import ComplaintView, CustomerView
@@ -45,6 +47,8 @@ class Loaders:
     def __init__(self, deps: GatewayDeps, now: datetime) -> None:
         self.deps = deps
         self.now = now
+        self.scope: Callable[[], Awaitable[Scope]] | None = None
+        """The request's scope (`GatewayContext.scope`); customers outside it load as None."""
         self.customers: DataLoader[UUID, CustomerView | None] = DataLoader(
             load_fn=self._load_customers
         )
@@ -71,7 +75,10 @@ class Loaders:
 
     async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
         found = await self.deps.reads.run(get_customers, ids)
-        return [found.get(i) for i in ids]
+        scope = await self.scope() if self.scope is not None else None
+        views = [found.get(i) for i in ids]
+        # Out of scope reads as absent (NOT_FOUND / null), so ids do not leak existence.
+        return [v if v is not None and reaches(scope, v.owner) else None for v in views]
 
     async def _load_complaints(self, keys: list[ComplaintKey]) -> list[list[ComplaintView]]:
         by_status: dict[str | None, list[UUID]] = defaultdict(list)
@@ -146,10 +153,31 @@ class GatewayContext:
     access: AccessNotes = field(default_factory=AccessNotes)
     """Personal fields returned so far, for the access log (`gateway.access`)."""
 
+    _scope: tuple[Scope] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.loaders.scope = self.scope
+
     @classmethod
     def new(cls, deps: GatewayDeps, request: Any = None) -> GatewayContext:
         now = deps.clock()
         return cls(deps=deps, now=now, loaders=Loaders(deps, now), request=request)
+
+    async def scope(self) -> Scope:
+        """The owners whose customers this request may see (None: all), read from the
+        organisation once per request (`gateway.scope`)."""
+        if self._scope is None:
+            principal = self.who
+            if not is_scoped(principal.role):
+                self._scope = (None,)
+            else:
+                owners = await self.deps.reads.run(
+                    visible_owners,
+                    principal.subject,
+                    department=principal.role in DEPARTMENT_SCOPED,
+                )
+                self._scope = (owners,)
+        return self._scope[0]
 
     @property
     def who(self) -> Principal:
@@ -168,6 +196,9 @@ class GatewayContext:
     def sees_personal(self) -> bool:
         return self.principal is not None and sees_personal(self.principal.role)
 
-    def command_context(self) -> CommandContext:
-        """The write side's context: the token's subject is the actor of every event."""
-        return CommandContext(actor=self.who.subject, correlation_id=trace_correlation_id())
+    async def command_context(self) -> CommandContext:
+        """The write side's context: the token's subject is the actor of every event, and
+        the request's scope bounds which customers the command may touch."""
+        return CommandContext(
+            actor=self.who.subject, correlation_id=trace_correlation_id(), scope=await self.scope()
+        )

@@ -33,6 +33,7 @@ _EVERYTHING: Final = dict.fromkeys(PERSONAL_FIELDS, F)
 FIELD_MATRIX: Final[dict[Role, dict[str, Visibility]]] = {
     Role.ADMIN: _EVERYTHING,
     Role.SALES: _EVERYTHING,
+    Role.MANAGER: _EVERYTHING,
     Role.COMPLIANCE: _EVERYTHING,
     Role.SUPPORT: {"name": F, "email": P, "phone": P, "address": P, FREE_TEXT: F},
     Role.ANALYST: dict.fromkeys(PERSONAL_FIELDS, N),

@@ -14,6 +14,13 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 |            | personal fields are null                                                |
 | compliance | read everything (duplicate candidates too); auditTrail, customerAsOf;   |
 |            | forget and merge                                                        |
+| analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
+| compliance | read everything; auditTrail, customerAsOf; forget and merge             |
+| manager    | what sales may, over the whole department (scoping: `gateway.scope`)    |
+
+Sales and support see and change only their own and their teams' customers, a manager
+those of the whole department, admin, compliance and analyst everyone's (`gateway.scope`).
+The organisation (departments, teams, members, assignment rules) is the admin's.
 
 docs/roles.md shows the same matrix per GraphQL field.
 
@@ -33,6 +40,7 @@ class Role(enum.StrEnum):
     SUPPORT = "support"
     ANALYST = "analyst"
     COMPLIANCE = "compliance"
+    MANAGER = "manager"
 
 
 class Permission(enum.StrEnum):
@@ -72,6 +80,7 @@ class Permission(enum.StrEnum):
     SET_CUSTOM_FIELDS = "setCustomFields"
     DEFINE_CUSTOM_FIELD = "defineCustomField"  # admin only, like every set-up change
     RETIRE_CUSTOM_FIELD = "retireCustomField"
+    MANAGE_ORGANISATION = "define departments, teams, members and assignment rules"
 
 
 P = Permission
@@ -99,9 +108,8 @@ _TOUCHES_AND_COMPLAINTS: Final = frozenset(
     }
 )
 
-MATRIX: Final[dict[Role, frozenset[Permission]]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.SALES: _READ_WITH_PERSONAL
+_SALES: Final = (
+    _READ_WITH_PERSONAL
     | _TOUCHES_AND_COMPLAINTS
     | _FOLLOW_UPS
     | {
@@ -117,11 +125,17 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
         P.FIND_DUPLICATES,
         P.IMPORT_CUSTOMERS,
         P.SET_CUSTOM_FIELDS,
-    },
+    }
+)
+
+MATRIX: Final[dict[Role, frozenset[Permission]]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.SALES: _SALES,
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE, P.FIND_DUPLICATES}),
     Role.COMPLIANCE: _READ_WITH_PERSONAL
     | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER, P.FIND_DUPLICATES},
+    Role.MANAGER: _SALES,
 }
 """Role -> everything it may do. A permission not listed for a role is refused."""
 

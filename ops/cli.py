@@ -172,6 +172,7 @@ def demo(
             jwt_secret(settings), role="admin", subject="demo-admin", ttl=parse_ttl("12h")
         )
         _announce(f"admin token (12h): {token}")
+        _announce_team_tokens(settings)
         _announce(f"web console: open {settings.console_url} and sign in with the token above")
         _print_sample_query(settings.graphql_url, token)
         _announce("serving until Ctrl-C")
@@ -209,6 +210,14 @@ def demo(
     with setting_errors():
         settings = settings_from(data_dir=data_dir, port=port, gateways=gateways, workers=workers)
         run_up(settings, _log, _announce, on_healthy)
+
+
+def _announce_team_tokens(settings: Settings) -> None:
+    """A rep's and a manager's token, to see the scoping (`crm seed`'s default seed)."""
+    from ops.verbs.seed import demo_team_tokens
+
+    for line in demo_team_tokens(settings):
+        _announce(line)
 
 
 def _print_sample_query(url: str, token: str) -> None:
@@ -293,11 +302,20 @@ def token(
         str, typer.Option("--subject", "-s", help="Who the token is for (the `sub` claim).")
     ],
     ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 3600, 30m, 12h, 7d.")] = "12h",
+    team: Annotated[
+        str | None,
+        typer.Option("--team", help="`team` claim (a hint: scoping reads the organisation)."),
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="`department` claim (a hint too).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Print a signed JWT (HS256) for local use.
 
     The secret is CRM_JWT_SECRET, or DATA_DIR/jwt.secret (generated on first use).
+    Sales and support see their teams' customers, a manager the department's: who is
+    in which team is the organisation's (defineTeam, addTeamMember), not the token's.
     """
     from datetime import timedelta
 
@@ -307,7 +325,16 @@ def token(
         check_role(role)
         settings = settings_from(data_dir=data_dir)
         lifetime = parse_ttl(ttl, most=timedelta(days=settings.max_token_ttl_days))
-        typer.echo(mint_token(jwt_secret(settings), role=role, subject=subject, ttl=lifetime))
+        typer.echo(
+            mint_token(
+                jwt_secret(settings),
+                role=role,
+                subject=subject,
+                ttl=lifetime,
+                team=team,
+                department=department,
+            )
+        )
 
 
 # -- process verbs (what `crm up` runs) -----------------------------------------

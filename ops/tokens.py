@@ -51,10 +51,19 @@ def check_role(role: str) -> str:
 
 
 def mint_token(
-    secret: str, *, role: str, subject: str, ttl: timedelta, now: datetime | None = None
+    secret: str,
+    *,
+    role: str,
+    subject: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+    team: str | None = None,
+    department: str | None = None,
 ) -> str:
     """`gateway.auth.mint_token` (the one token module), after the command line's checks."""
     check_role(role)
     if not subject.strip():
         raise SettingError("--subject", "must not be empty")
-    return auth.mint_token(secret, subject=subject, role=role, ttl=ttl, now=now)
+    return auth.mint_token(
+        secret, subject=subject, role=role, ttl=ttl, now=now, team=team, department=department
+    )

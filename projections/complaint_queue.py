@@ -34,6 +34,8 @@ class QueueFilter:
     assignee: str | None = None
     unassigned: bool = False
     filed_before: datetime | None = None
+    owners: frozenset[str] | None = None
+    """The caller's scope: complaints of customers one of these owns; None: all."""
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in COMPLAINT_STATUSES:
@@ -57,7 +59,10 @@ _WHERE = """k.status = ANY(%(statuses)s::text[])
   AND (%(severity)s::text IS NULL OR k.severity = %(severity)s)
   AND (%(assignee)s::text IS NULL OR k.assignee = %(assignee)s)
   AND (NOT %(unassigned)s OR k.assignee IS NULL)
-  AND (%(before)s::timestamptz IS NULL OR k.filed_at <= %(before)s)"""
+  AND (%(before)s::timestamptz IS NULL OR k.filed_at <= %(before)s)
+  AND (%(owners)s::text[] IS NULL OR EXISTS (
+       SELECT 1 FROM rm_customers AS c WHERE c.id = k.customer_id
+       AND c.owner = ANY(%(owners)s::text[])))"""
 
 QUEUE_SQL = f"""
 SELECT k.* FROM rm_complaints AS k
@@ -90,6 +95,7 @@ def complaint_queue(
         "assignee": where.assignee,
         "unassigned": where.unassigned,
         "before": where.filed_before,
+        "owners": None if where.owners is None else sorted(where.owners),
         "after_at": after_at,
         "after_id": after_id,
         "limit": first + 1,

@@ -166,7 +166,8 @@ def recount(conn: Connection[Any]) -> None:
 
 def counted_dimension(where: CustomerFilter) -> tuple[str, str] | None:
     """The (dimension, value) counter that answers `where` exactly, if one does."""
-    if where.text or where.custom_fields:
+    if where.text or where.custom_fields or where.owners is not None:
+        # A scoped count (a rep's team) filters rows: exact, costs its visible rows.
         return None
     given = [(name, getattr(where, name)) for name in COUNTED if getattr(where, name)]
     if not given:

@@ -9,7 +9,7 @@ them from the role, exactly as the API nulls them for a role without personal ac
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,14 +43,18 @@ BATCH: Final = 5000
 _SELECT = (
     "SELECT id::text, name, email, phone, address, company, industry, region, source, owner,"
     " array_to_string(tags, ';'), stage, lifecycle_stage, tier, forgotten, created_at,"
-    " updated_at FROM rm_customers WHERE merged_into IS NULL ORDER BY created_at, id"
+    " updated_at FROM rm_customers WHERE merged_into IS NULL"
+    " AND (%(owners)s::text[] IS NULL OR owner = ANY(%(owners)s::text[]))"
+    " ORDER BY created_at, id"
 )
 
 
-def _batches(conn: Connection[Any], masked: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+def _batches(
+    conn: Connection[Any], masked: Sequence[str], owners: Collection[str] | None
+) -> Iterator[list[tuple[Any, ...]]]:
     hidden = {i for i, (name, _) in enumerate(COLUMNS) if name in masked}
     with conn.cursor(name="crm_export_customers") as cur:
-        cur.execute(_SELECT)
+        cur.execute(_SELECT, {"owners": None if owners is None else sorted(owners)})
         while rows := cur.fetchmany(BATCH):
             yield [tuple(None if i in hidden else v for i, v in enumerate(r)) for r in rows]
 
@@ -62,8 +66,10 @@ def export_customers(
     fmt: str,
     masked: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    owners: Collection[str] | None = None,
 ) -> int:
-    """Write every customer to `path` in `fmt`; returns how many rows were written."""
+    """Write every customer to `path` in `fmt` (only those `owners` own, when given: the
+    caller's scope); returns how many rows were written."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     written = 0
@@ -73,14 +79,14 @@ def export_customers(
             with path.open("w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out)
                 writer.writerow([n for n, _ in COLUMNS])
-                for batch in _batches(conn, masked):
+                for batch in _batches(conn, masked, owners):
                     writer.writerows(_csv_row(r) for r in batch)
                     written += len(batch)
                     if progress:
                         progress(len(batch))
         else:
             with pq.ParquetWriter(path, schema) as parquet:
-                for batch in _batches(conn, masked):
+                for batch in _batches(conn, masked, owners):
                     columns = list(zip(*batch, strict=True))
                     parquet.write_table(pa.Table.from_arrays(columns, schema=schema))
                     written += len(batch)

@@ -62,4 +62,7 @@ def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict
             params[name] = value
             conditions.append(sql.SQL("c.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
     conditions.extend(custom_field_conditions(where.custom_fields, params))
+    if where.owners is not None:
+        params["owners"] = sorted(where.owners)
+        conditions.append(sql.SQL("c.owner = ANY(%(owners)s::text[])"))
     return conditions, params

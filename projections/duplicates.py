@@ -150,7 +150,9 @@ def _reason_test(reason: str) -> str:
 CANDIDATES_SQL: Final = (
     "WITH live AS MATERIALIZED (SELECT id, created_at, "
     + ", ".join(f"{expr} AS {reason.lower()}" for reason, expr in _KEYS.items())
-    + " FROM rm_customers WHERE merged_into IS NULL AND NOT forgotten),\n"
+    + " FROM rm_customers WHERE merged_into IS NULL AND NOT forgotten"
+    # The caller's scope (`gateway.scope`): both customers of a pair must be inside it.
+    + " AND (%(owners)s::text[] IS NULL OR owner = ANY(%(owners)s::text[]))),\n"
     + "pairs AS ("
     + "\n  UNION".join(_shared(reason) for reason in PRIMARY)
     + "\n),\nreasoned AS (\n"
@@ -168,9 +170,14 @@ CANDIDATES_SQL: Final = (
 
 
 def duplicate_candidates(
-    conn: Connection[Any], *, first: int = 20, after: str | None = None
+    conn: Connection[Any],
+    *,
+    first: int = 20,
+    after: str | None = None,
+    owners: frozenset[str] | None = None,
 ) -> CandidatePage:
-    """One page of candidate pairs, best first; a bad `after` raises `InvalidCursor`."""
+    """One page of candidate pairs, best first, among customers `owners` own (None: all);
+    a bad `after` raises `InvalidCursor`."""
     after_score, after_a, after_b = (
         read_candidate_cursor(after) if after is not None else (None, None, None)
     )
@@ -179,6 +186,7 @@ def duplicate_candidates(
         "after_a": after_a,
         "after_b": after_b,
         "limit": first + 1,
+        "owners": sorted(owners) if owners is not None else None,
     }
     rows = conn.execute(CANDIDATES_SQL, params).fetchall()
     return CandidatePage([_candidate(*row) for row in rows[:first]], len(rows) > first)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events import BY_TYPE, ConfigurationFact, CrmEvent
+from events import BY_TYPE, ORGANISATION_ID, ConfigurationFact, CrmEvent
 
 
 class MalformedEnvelope(ValueError):
@@ -56,9 +56,14 @@ class IncomingEvent:
 
     @property
     def on_own_stream(self) -> bool:
-        """True for the customer's own events; false for events of its complaints and
-        for configuration facts (no profile is folded from those)."""
-        return self.stream_id == self.subject_id and self.about_customer
+        """True for the customer's own events; false for events of its complaints, tasks,
+        for configuration facts and the organisation's (streams that are their own subject
+        but no customer: no profile is folded from those)."""
+        return (
+            self.stream_id == self.subject_id
+            and self.about_customer
+            and self.subject_id != ORGANISATION_ID
+        )
 
     @property
     def personal_fields(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from uuid import UUID
 from psycopg import Connection
 
 from events import (
+    ORGANISATION_ID,
     ContactTouchRecorded,
     CustomerForgotten,
     CustomerRegistered,
@@ -44,6 +45,7 @@ from projections.handlers import (
     customers,
     funnel,
     merges,
+    organisation,
     purchases,
     tasks,
     timeline,
@@ -83,6 +85,8 @@ class PartitionReplay:
     unknown: dict[str, Row] = field(default_factory=dict)
     latest: dict[UUID, int] = field(default_factory=dict)
     forgotten: set[UUID] = field(default_factory=set)
+    organisation: list[IncomingEvent] = field(default_factory=list)
+    """The organisation's events, applied as they are (a handful; not customer rows)."""
 
     def fold(self, events: Sequence[IncomingEvent]) -> Window:
         """Fold the partition's next events (position order) into memory; no I/O, so a
@@ -90,6 +94,9 @@ class PartitionReplay:
         window = Window()
         for event in events:
             self.latest[event.subject_id] = event.position
+            if event.subject_id == ORGANISATION_ID:
+                self.organisation.append(event)
+                continue
             if event.on_own_stream:
                 self._profile(event)
             if not event.known:
@@ -180,6 +187,7 @@ def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:
     copy_records(conn, "rm_applied", CHECKPOINT_COLUMNS, replay.checkpoints())
     merges.write(conn, replay.links)
     unknown_events.write(conn, replay.unknown)
+    organisation.apply(conn, replay.organisation)
 
 
 REPLAYED: Final = (
@@ -192,6 +200,7 @@ REPLAYED: Final = (
     "custom_fields",
     "funnel",
     "timeline",
+    "organisation",
     "unknown_events",
 )
 """The projections `PartitionReplay` writes: a full rebuild checks it covers them all."""

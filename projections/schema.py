@@ -242,6 +242,25 @@ CREATE TABLE IF NOT EXISTS rm_custom_fields (
 """A customer's non-text custom values (`custom_fields`, key -> value) are filterable by
 containment on the GIN index; TEXT values (`custom_texts`) are personal: scrubbed on
 forgetting and never filtered on. rm_custom_fields holds the definitions."""
+ORGANISATION_DDL: Final = """
+CREATE TABLE IF NOT EXISTS rm_org_teams (
+    team text PRIMARY KEY,
+    department text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rm_org_members (
+    team text NOT NULL,
+    member text NOT NULL,
+    PRIMARY KEY (team, member)
+);
+CREATE INDEX IF NOT EXISTS rm_org_members_member ON rm_org_members (member);
+CREATE TABLE IF NOT EXISTS rm_org_rules (
+    rule text PRIMARY KEY,
+    team text NOT NULL,
+    region text,
+    source text,
+    capacity integer
+)"""
+"""The organisation, for scoping (`projections.org_scope`) and the admin's screens."""
 
 UNKNOWN_EVENTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_unknown_events (
@@ -260,6 +279,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "timeline": ("rm_timeline",),
     "tasks": ("rm_tasks",),
     "custom_fields": ("rm_custom_fields",),
+    "organisation": ("rm_org_teams", "rm_org_members", "rm_org_rules"),
     "unknown_events": ("rm_unknown_events",),
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""
@@ -278,6 +298,7 @@ ALL_DDL: Final = (
     TIMELINE_DDL,
     TASKS_DDL,
     CUSTOM_FIELDS_DDL,
+    ORGANISATION_DDL,
     UNKNOWN_EVENTS_DDL,
 )
 

@@ -179,6 +179,8 @@ class CustomerFilter:
     region: str | None = None
     owner: str | None = None
     custom_fields: tuple[CustomFieldCondition, ...] = ()
+    owners: frozenset[str] | None = None
+    """The caller's scope (`gateway.scope`): only customers one of these owns; None: all."""
 
     def __post_init__(self) -> None:
         for name, allowed in (

@@ -100,7 +100,9 @@ class DuplicateQuery:
         ctx.require(Permission.FIND_DUPLICATES, "find duplicate customers")
         size = page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
         try:
-            page = await ctx.deps.reads.run(duplicate_candidates, first=size, after=after)
+            page = await ctx.deps.reads.run(
+                duplicate_candidates, first=size, after=after, owners=await ctx.scope()
+            )
         except InvalidCursor as error:
             raise invalid(str(error), "after") from None
         edges = [

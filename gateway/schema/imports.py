@@ -181,7 +181,7 @@ async def _import(ctx: GatewayContext, input: ImportCustomersInput) -> tuple[Imp
     columns = _mapping(input.mapping)
     encoding = input.encoding
     deps = ctx.deps
-    context = ctx.command_context()
+    context = await ctx.command_context()
     raw: bytes = input.file
 
     recorded: list[int] = []

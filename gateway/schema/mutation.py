@@ -52,6 +52,14 @@ from gateway.schema.more_inputs import (
     EscalateComplaintInput,
     RecordNeedInput,
 )
+from gateway.schema.organisation import (
+    AddTeamMemberInput,
+    DefineAssignmentRuleInput,
+    DefineDepartmentInput,
+    DefineTeamInput,
+    OrganisationPayload,
+    RemoveTeamMemberInput,
+)
 from gateway.schema.tasks import (
     CancelTaskInput,
     CompleteTaskInput,
@@ -92,7 +100,7 @@ async def _execute(
 ) -> Written:
     ctx.require(permission, f"run {permission.value}")
     command = domain_errors_as_graphql(build)  # bounds checked before any work
-    context = ctx.command_context()
+    context = await ctx.command_context()
     deps = ctx.deps
     outcomes = ctx.outcomes
 
@@ -166,8 +174,43 @@ def _field_payload(written: Written, key: str) -> CustomFieldPayload:
     )
 
 
+def _organisation_payload(written: Written) -> OrganisationPayload:
+    return OrganisationPayload(position=written.position, version=written.result.version)
+
+
 @strawberry.type
 class Mutation(ImportMutation):
+    @strawberry.mutation(description="Admin: define a department.")
+    async def define_department(
+        self, info: GInfo, input: DefineDepartmentInput
+    ) -> OrganisationPayload:
+        written = await execute(info, P.MANAGE_ORGANISATION, input.command)
+        return _organisation_payload(written)
+
+    @strawberry.mutation(description="Admin: define a team in a department.")
+    async def define_team(self, info: GInfo, input: DefineTeamInput) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
+
+    @strawberry.mutation(description="Admin: add a person to a team (scoping follows).")
+    async def add_team_member(self, info: GInfo, input: AddTeamMemberInput) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
+
+    @strawberry.mutation(description="Admin: take a person out of a team.")
+    async def remove_team_member(
+        self, info: GInfo, input: RemoveTeamMemberInput
+    ) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
+
+    @strawberry.mutation(
+        description="Admin: a lead-assignment rule; a new customer registered without an "
+        "owner gets one by the first matching rule with a free rep, recorded as an "
+        "OWNER_CHANGE naming the rule."
+    )
+    async def define_assignment_rule(
+        self, info: GInfo, input: DefineAssignmentRuleInput
+    ) -> OrganisationPayload:
+        return _organisation_payload(await execute(info, P.MANAGE_ORGANISATION, input.command))
+
     @strawberry.mutation
     async def register_customer(self, info: GInfo, input: RegisterCustomerInput) -> CustomerPayload:
         return CustomerPayload(written=await execute(info, P.REGISTER_CUSTOMER, input.command))

@@ -6,8 +6,10 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
 import strawberry
 from anyio import to_thread
@@ -92,6 +94,11 @@ def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.Cus
         region=given.region,
         owner=given.owner,
     )
+
+
+async def _out_of_scope(ctx: GatewayContext, customer_id: UUID) -> bool:
+    """Whether a scoped caller cannot see this customer (as far as the read model says)."""
+    return await ctx.scope() is not None and await ctx.loaders.customers.load(customer_id) is None
 
 
 def field_change(change: ChangedField, role: Role) -> FieldChange:
@@ -186,6 +193,8 @@ class Query(DuplicateQuery):
             limit = ctx.deps.limits.read_wait_seconds
             started = time.monotonic()
             reached, applied = await wait_for_position(ctx.deps, customer_id, at_least, limit)
+            if not reached and await _out_of_scope(ctx, customer_id):
+                return None  # the TIMEOUT's `reached` would tell that the id exists
             if not reached:
                 raise GatewayError(
                     f"the read models have reached position {applied} for this customer, "
@@ -232,6 +241,7 @@ class Query(DuplicateQuery):
             where = dataclasses.replace(
                 where, custom_fields=conditions_of(filter.custom_fields, definitions)
             )
+        where = replace(_read_filter(ctx, filter), owners=await ctx.scope())
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
             error = forbidden("order customers by name", ctx.who.role.value)
@@ -297,6 +307,7 @@ class Query(DuplicateQuery):
             filed_before=None
             if older_than_hours is None
             else ctx.now - timedelta(hours=older_than_hours),
+            owners=await ctx.scope(),
         )
         try:
             page = await ctx.deps.reads.run(complaint_queue, where, first=size, after=after)

@@ -16,8 +16,9 @@ from events import TaskFellDue
 from gateway import masking
 from gateway.access import note_returned, record_now
 from gateway.context import GatewayContext
-from gateway.errors import UNAUTHENTICATED, UNAVAILABLE, GatewayError
+from gateway.errors import NOT_FOUND, UNAUTHENTICATED, UNAVAILABLE, GatewayError
 from gateway.live import LiveUnavailable
+from gateway.live_scope import LiveScope
 from gateway.roles import Permission, Role, sees_personal
 from gateway.schema.enums import TaskKind
 from gateway.schema.scalars import parse_optional_id
@@ -110,6 +111,13 @@ class Subscription:
         live = ctx.deps.live
         if live is None:
             raise GatewayError("live events are not configured on this gateway", UNAVAILABLE)
+        scoped = LiveScope(ctx.deps, await ctx.scope())
+        if (
+            wanted is not None
+            and scoped.scope is not None
+            and await ctx.loaders.customers.load(wanted) is None
+        ):
+            raise GatewayError(f"no customer {wanted}", NOT_FOUND, "customerId")
         opener = EnvelopeOpener(ctx.deps.app)
         try:
             async with live.subscribe(wanted) as subscriber:
@@ -119,6 +127,8 @@ class Subscription:
                         raise GatewayError("live events stopped; subscribe again", UNAVAILABLE)
                     if principal.expired():
                         raise GatewayError("the token has expired", UNAUTHENTICATED)
+                    if not await scoped.admits(envelope):
+                        continue
                     event, opened = await to_thread.run_sync(
                         event_of_envelope, opener, envelope, principal.role
                     )

@@ -195,6 +195,11 @@ class OwnerChangeEntry(TimelineEntry):
     )
     previous_owner: str | None
     reason: str | None
+    rule: str | None = strawberry.field(
+        default=None,
+        description="The assignment rule that chose the owner of a new lead; null when a "
+        "person assigned it (the entry's actor).",
+    )
 
 
 @strawberry.type(
@@ -502,9 +507,15 @@ def _consent(r: _Reader, base: dict[str, Any]) -> Any:
 
 def _owner(r: _Reader, base: dict[str, Any]) -> Any:
     previous = r.text("previous_owner")
-    base["summary"] = f"Owner {previous or '(none)'} → {r.text('owner')}"
+    rule = r.text("rule")
+    by_rule = f" (rule {rule})" if rule else ""
+    base["summary"] = f"Owner {previous or '(none)'} → {r.text('owner')}{by_rule}"
     return OwnerChangeEntry(
-        **base, owner=r.text("owner"), previous_owner=previous, reason=r.private("reason")
+        **base,
+        owner=r.text("owner"),
+        previous_owner=previous,
+        reason=r.private("reason"),
+        rule=rule,
     )
 
 

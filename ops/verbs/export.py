@@ -21,19 +21,29 @@ def customers(
     role: Annotated[
         str, typer.Option("--role", help="Whose view: personal columns empty without access.")
     ] = "analyst",
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Who exports (required for sales, support, manager: their teams' customers).",
+        ),
+    ] = None,
     data_dir: Annotated[
         str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
     ] = None,
 ) -> None:
     """Write every customer (merged duplicates left out) with the role's masking: a role
     that may not see personal data gets name, email, phone and address empty; a role that
-    may not read customers is refused."""
+    may not read customers is refused. A scoped role (sales, support, manager) exports
+    only the customers its `--subject` reaches over the API (docs/roles.md)."""
     import psycopg
 
     from gateway.roles import ROLES, Permission, Role, allows, sees_personal
+    from gateway.scope import DEPARTMENT_SCOPED, is_scoped
     from ops.cli import err_console, setting_errors, settings_from
     from ops.runtime import database_url
     from projections.customer_export import FORMATS, PERSONAL, export_customers
+    from projections.org_scope import visible_owners
 
     def fail(message: str) -> None:
         err_console.print(f"error: {message}", style="bold red", markup=False)
@@ -46,9 +56,17 @@ def customers(
     if not allows(Role(role), Permission.READ_CUSTOMERS):
         fail(f"--role: {role} may not read customers")
     masked = () if sees_personal(Role(role)) else PERSONAL
+    scoped = is_scoped(Role(role))
+    if scoped and not (subject and subject.strip()):
+        fail(f"--subject: a {role} exports their teams' customers; say who they are")
     with setting_errors():
         url = database_url(settings_from(data_dir=data_dir))
         with psycopg.connect(url) as conn:
-            count = export_customers(conn, out, fmt=fmt, masked=masked)
+            owners = (
+                visible_owners(conn, subject, department=Role(role) in DEPARTMENT_SCOPED)
+                if scoped and subject
+                else None
+            )
+            count = export_customers(conn, out, fmt=fmt, masked=masked, owners=owners)
     hidden = f" ({', '.join(masked)} masked for {role})" if masked else ""
     typer.echo(f"exported {count} customers to {out}{hidden}")

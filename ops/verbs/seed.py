@@ -6,9 +6,32 @@ Only typer is imported at module level: every `crm` process imports this package
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ops.config import Settings
+
+
+def demo_team_tokens(settings: Settings, seed: int = 42) -> list[str]:
+    """Tokens of a sales rep and of a manager of the demo's first team (seed `seed`),
+    one printable line each, so `crm demo` shows the scoping from the start."""
+    from demo.organisation import MANAGERS, TEAMS, first_rep_of
+    from demo.people import People
+    from ops.keys import jwt_secret
+    from ops.tokens import mint_token, parse_ttl
+
+    team, department = TEAMS[0]
+    rep = first_rep_of(team, People(seed).owners)
+    secret, ttl = jwt_secret(settings), parse_ttl("12h")
+    lines = []
+    for role, subject in (("sales", rep), ("manager", MANAGERS[0])):
+        token = mint_token(
+            secret, role=role, subject=subject, ttl=ttl, team=team, department=department
+        )
+        lines.append(f"{role} token of {subject} ({team}, {department}; 12h): {token}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:

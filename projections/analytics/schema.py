@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from events import ALL_EVENTS, CrmEvent
+from events import ALL_EVENTS, ORGANISATION_EVENTS, CrmEvent
 
 TIME: Final = pa.timestamp("us", tz="UTC")
 UUID_TYPE: Final = pa.uuid()
@@ -122,6 +122,8 @@ def field_columns() -> tuple[FieldColumn, ...]:
     personal = personal_names()
     found: list[FieldColumn] = []
     for cls in ALL_EVENTS:
+        if cls in ORGANISATION_EVENTS:
+            continue  # not in the analysts' datasets (projections.analytics.writer)
         for f in dataclasses.fields(cls):
             if f.name in BASE_FIELDS or f.name in cls.PERSONAL or f.name == "customer_id":
                 continue

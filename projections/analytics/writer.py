@@ -17,6 +17,7 @@ from uuid import UUID
 
 import duckdb
 
+from events import ORGANISATION_ID
 from projections.analytics.dimension import (
     COMPLAINT_KINDS,
     fold_complaint,
@@ -110,6 +111,8 @@ class AnalyticsSink:
         if not batch:
             return result
         result.highest_position = batch[-1][0].position
+        # The organisation's events are no customer's facts: not in the analysts' datasets.
+        batch = [(e, envelope) for e, envelope in batch if e.subject_id != ORGANISATION_ID]
         rows: dict[str, list[Row]] = {"events": [], "purchases": [], "merges": []}
         for event, envelope in batch:
             rows["events"].append(event_row(event, envelope))

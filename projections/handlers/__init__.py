@@ -14,6 +14,7 @@ from projections.handlers import (
     customers,
     funnel,
     merges,
+    organisation,
     purchases,
     tasks,
     timeline,
@@ -32,6 +33,7 @@ PROJECTIONS: Final[tuple[Projection, ...]] = (
     timeline.PROJECTION,
     tasks.PROJECTION,
     custom_fields.PROJECTION,
+    organisation.PROJECTION,
     unknown_events.PROJECTION,
 )
 PROJECTION_NAMES: Final = tuple(p.name for p in PROJECTIONS)

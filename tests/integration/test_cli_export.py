@@ -34,7 +34,10 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         service, ctx = CommandService(app), CommandContext("ops")
         ids = [
             service.handle(
-                RegisterCustomer(name=f"客户{i}", email=f"c{i}@example.com", region="华东"), ctx
+                RegisterCustomer(
+                    name=f"客户{i}", email=f"c{i}@example.com", region="华东", owner="amy"
+                ),
+                ctx,
             ).customer_id
             for i in range(3)
         ]
@@ -49,7 +52,9 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 def test_csv_for_sales_has_personal_columns(env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "customers.csv"
-    result = crm("export", "customers", str(out), "--format", "csv", "--role", "sales", env=env)
+    result = crm(
+        "export", "customers", str(out), "-f", "csv", "--role", "sales", "--subject", "amy", env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "exported 2 customers" in result.stdout
     with out.open(encoding="utf-8") as f:
@@ -77,3 +82,14 @@ def test_bad_options_are_named(env: dict[str, str], tmp_path: Path) -> None:
     bad_role = crm("export", "customers", str(out), "--role", "god", env=env)
     assert bad_role.returncode == 2 and "--role" in bad_role.stderr
     assert not out.exists()
+
+
+def test_a_scoped_role_exports_only_what_its_subject_reaches(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "theirs.csv"
+    other = crm("export", "customers", str(out), "--role", "sales", "--subject", "zoe", env=env)
+    assert other.returncode == 0, other.stderr
+    assert "exported 0 customers" in other.stdout, "zoe is in no team with amy"
+    nobody = crm("export", "customers", str(out), "--role", "manager", env=env)
+    assert nobody.returncode == 2 and "--subject" in nobody.stderr

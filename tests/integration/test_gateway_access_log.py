@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 REGISTER = (
     "mutation($name: String!, $email: String) { registerCustomer(input: "
-    "{name: $name, email: $email, phone: null}) { customer { id } } }"
+    '{name: $name, email: $email, phone: null, owner: "sales-user"}) { customer { id } } }'
 )
 PAGE = "{ customers(first: 10) { edges { node { id name email company } } } }"
 

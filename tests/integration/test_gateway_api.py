@@ -559,7 +559,14 @@ async def test_funnel_and_distributions(gw: GatewayHarness) -> None:
 async def test_the_audit_trail_lists_every_event_with_its_actor(gw: GatewayHarness) -> None:
     registered = await gw.data(
         REGISTER,
-        {"input": {"name": "Au Dit", "email": "audit@example.com", "occurredAt": at(200)}},
+        {
+            "input": {
+                "name": "Au Dit",
+                "email": "audit@example.com",
+                "occurredAt": at(200),
+                "owner": "sam",
+            }
+        },
         role="sales",
         subject="sam",
     )

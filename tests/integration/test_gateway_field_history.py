@@ -53,7 +53,8 @@ async def register(gw: GatewayHarness, **fields: Any) -> str:
         "mutation($input: RegisterCustomerInput!) { registerCustomer(input: $input) "
         "{ customer { id } } }"
     )
-    data = await gw.data(query, {"input": {"occurredAt": at(0), **fields}}, subject="sales-1")
+    given = {"occurredAt": at(0), "owner": "sales-1", **fields}
+    data = await gw.data(query, {"input": given}, subject="sales-1")
     return str(data["registerCustomer"]["customer"]["id"])
 
 

@@ -153,7 +153,8 @@ async def test_a_subscription_receives_a_live_event(live: Live, http: httpx.Asyn
     registered = await graphql(
         http,
         live,
-        'mutation { registerCustomer(input: {name: "Live Li", email: "live@example.com"}) '
+        'mutation { registerCustomer(input: {name: "Live Li", email: "live@example.com", '
+        'owner: "sales-user"}) '
         "{ customer { id } } }",
         {},
         "admin",
@@ -161,7 +162,8 @@ async def test_a_subscription_receives_a_live_event(live: Live, http: httpx.Asyn
     other = await graphql(
         http,
         live,
-        'mutation { registerCustomer(input: {name: "Other"}) { customer { id } } }',
+        'mutation { registerCustomer(input: {name: "Other", owner: "sales-user"}) '
+        "{ customer { id } } }",
         {},
         "admin",
     )
@@ -250,7 +252,9 @@ async def test_a_task_falling_due_reminds_its_assignee_only(
     live: Live, http: httpx.AsyncClient
 ) -> None:
     registered = await graphql(
-        http, live, 'mutation { registerCustomer(input: {name: "Due Du"}) { customer { id } } }',
+        http, live,
+        'mutation { registerCustomer(input: {name: "Due Du", owner: "sales-user"}) '
+        "{ customer { id } } }",
         {}, "admin",
     )  # fmt: skip
     cid = registered["registerCustomer"]["customer"]["id"]
@@ -300,3 +304,59 @@ async def test_a_task_falling_due_reminds_its_assignee_only(
     finally:
         await amy.close()
         await bob.close()
+
+
+TOUCH = (
+    "mutation($id: ID!) { recordContactTouch(input: {customerId: $id, channel: PHONE}) "
+    "{ position } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "subject"),
+    [("sales", "sales-user"), ("support", "support-user"), ("manager", "manager-user")],
+)
+async def test_a_scoped_subscriber_receives_nothing_of_another_team(
+    live: Live, http: httpx.AsyncClient, role: str, subject: str
+) -> None:
+    """Team West's customer: its events never reach the test team's rep, support agent or
+    manager, and subscribing to it by id is NOT_FOUND; their own team's events arrive."""
+    for name, given in (
+        ("defineDepartment", {"department": "West"}),
+        ("defineTeam", {"team": "West team", "department": "West"}),
+        ("addTeamMember", {"team": "West team", "member": "cat"}),
+    ):
+        await graphql(http, live, f"mutation($i: {name[0].upper()}{name[1:]}Input!) "
+                      f"{{ {name}(input: $i) {{ position }} }}", {"i": given}, "admin")  # fmt: skip
+    register = (
+        'mutation($o: String) { registerCustomer(input: {name: "W", owner: $o}) '
+        "{ customer { id } } }"
+    )
+    west = (await graphql(http, live, register, {"o": "cat"}, "admin"))["registerCustomer"]
+    ours = (await graphql(http, live, register, {"o": "sales-user"}, "admin"))["registerCustomer"]
+    west_id, our_id = west["customer"]["id"], ours["customer"]["id"]
+    token = live.gw.token(role, subject)
+    by_id = await open_subscription(live, token, west_id)
+    try:
+        answer = json.loads(await asyncio.wait_for(by_id.recv(), 10))
+        assert answer["type"] in {"error", "next"}, answer
+        assert "NOT_FOUND" in json.dumps(answer)
+        payload = answer["payload"]
+        assert isinstance(payload, list) or not (payload.get("data") or {}).get("customerEvents")
+    finally:
+        await by_id.close()
+    everything = await open_subscription(live, token, None)
+    try:
+        await wait_until_listening(live, 1)
+        await graphql(http, live, TOUCH, {"id": west_id}, "admin")
+        mine = await graphql(http, live, TOUCH, {"id": our_id}, "admin")
+        await to_thread.run_sync(live.publish)
+        wanted = mine["recordContactTouch"]["position"]
+        while True:  # earlier in-scope events may come first; the other team's never
+            seen = await next_event(everything, "crm.customer.")
+            assert seen["customerId"] != west_id, "another team's event was delivered"
+            if seen["position"] == wanted:
+                assert seen["customerId"] == our_id
+                break
+    finally:
+        await everything.close()

@@ -12,7 +12,7 @@ import pytest_asyncio
 from anyio import to_thread
 
 from gateway.deps import Limits
-from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.gateway import OWNER, GatewayHarness
 from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -46,7 +46,7 @@ async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
         "mutation($input: RegisterCustomerInput!) { registerCustomer(input: $input) { position } }"
     )
     for name, phone, when in PEOPLE:
-        fields: dict[str, Any] = {"name": name, "occurredAt": when.isoformat()}
+        fields: dict[str, Any] = {"name": name, "occurredAt": when.isoformat(), "owner": OWNER}
         if phone:
             fields["phone"] = phone
         await harness.data(query, {"input": fields})
@@ -117,7 +117,7 @@ async def test_forgetting_clears_the_search_keys(gw: GatewayHarness) -> None:
         "mutation($input: RegisterCustomerInput!) { registerCustomer(input: $input) "
         "{ customer { id } } }"
     )
-    data = await gw.data(query, {"input": {"name": "钱七", "phone": "13600136000"}})
+    data = await gw.data(query, {"input": {"name": "钱七", "phone": "13600136000", "owner": OWNER}})
     cid = data["registerCustomer"]["customer"]["id"]
     assert await names(gw, "qianqi") == ["钱七"]
     forget = "mutation($input: ForgetCustomerInput!) { forgetCustomer(input: $input) { position } }"

@@ -28,6 +28,8 @@ from commands.messages import (
 from demo.command import seed_database
 from demo.custom_fields import DEFINITIONS, OpenCustomers, values_for
 from demo.history import Batch, DemoHistory
+from demo.organisation import organisation_commands
+from demo.people import People
 from demo.vocabulary import SOURCES
 
 pytestmark = pytest.mark.integration
@@ -140,7 +142,9 @@ def test_seeding_goes_through_the_command_layer_and_counts_what_it_recorded(
     demo_values = [values_for(c, UNTIL) for c in watched.open()]
     set_values = sum(1 for v in demo_values if v is not None)
     assert 0 < set_values < 200
-    assert report.commands == len(planned) + len(DEFINITIONS) + set_values
+    reps = People(SEED_WITH_MERGE_AND_FORGET).owners
+    organisation = len(organisation_commands(reps))
+    assert report.commands == len(planned) + organisation + len(DEFINITIONS) + set_values
     with psycopg.connect(database_url) as conn:
         events = conn.execute("SELECT count(*) FROM stored_events").fetchone()
         actors = conn.execute("SELECT DISTINCT actor FROM crm_event_meta").fetchall()

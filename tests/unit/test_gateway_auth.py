@@ -89,8 +89,12 @@ def test_tokens_in_connection_init() -> None:
 
 
 def test_the_role_matrix_is_rules_md() -> None:
-    assert set(ROLES) == {"admin", "sales", "support", "analyst", "compliance"}
+    assert set(ROLES) == {"admin", "sales", "support", "analyst", "compliance", "manager"}
     assert MATRIX[Role.ADMIN] == frozenset(Permission)
+    # A manager may what a rep may, over the department (the scope, not the matrix).
+    assert MATRIX[Role.MANAGER] == MATRIX[Role.SALES]
+    organisers = {r for r in Role if allows(r, Permission.MANAGE_ORGANISATION)}
+    assert organisers == {Role.ADMIN}
     mutations = {p for p in Permission if p.value[0].islower() and " " not in p.value}
     sales = {p for p in mutations if allows(Role.SALES, p)}
     set_up = {Permission.DEFINE_CUSTOM_FIELD, Permission.RETIRE_CUSTOM_FIELD}
@@ -118,6 +122,7 @@ def test_the_role_matrix_is_rules_md() -> None:
         Role.SALES,
         Role.SUPPORT,
         Role.COMPLIANCE,
+        Role.MANAGER,
     ]
     assert [r for r in Role if allows(r, Permission.READ_AUDIT)] == [Role.ADMIN, Role.COMPLIANCE]
     assert [r for r in Role if allows(r, Permission.READ_ANALYTICS)] == [
@@ -138,6 +143,7 @@ def test_the_role_matrix_is_rules_md() -> None:
             Role.SALES,
             Role.SUPPORT,
             Role.COMPLIANCE,
+            Role.MANAGER,
         ]
 
 

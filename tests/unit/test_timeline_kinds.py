@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from graphql import GraphQLObjectType, build_schema
 
-from events import ALL_EVENTS, OwnerAssigned, PurchaseRecorded
+from events import ALL_EVENTS, ORGANISATION_EVENTS, OwnerAssigned, PurchaseRecorded
 from gateway.schema import build_schema as build_served
 from projections.timeline_kinds import (
     CUSTOMER_EVENT_TYPES,
@@ -18,6 +18,7 @@ from projections.timeline_kinds import (
 def test_every_event_type_has_a_kind_and_every_kind_an_event() -> None:
     assert set(KIND_OF_TYPE) == CUSTOMER_EVENT_TYPES
     assert {cls.TYPE for cls in ALL_EVENTS} > CUSTOMER_EVENT_TYPES
+    assert not {cls.TYPE for cls in ORGANISATION_EVENTS} & set(KIND_OF_TYPE)
     assert set(KIND_OF_TYPE.values()) == set(TimelineKind)
 
 

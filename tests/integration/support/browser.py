@@ -27,7 +27,7 @@ from bench.console_bench import CHROMIUM_ARGS
 from gateway.console import console_routes
 from streams.relay import Relay
 from streams.topic import ensure_topic
-from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.gateway import OWNER, GatewayHarness
 from tests.integration.support.servers import ServerSet
 
 CHROMIUM = Path(CHROMIUM_PATH)  # the same executable and flags the console bench uses
@@ -103,10 +103,12 @@ class ConsoleSite:
         return data
 
     def register(self, name: str, **fields: Any) -> str:
+        """A customer owned by the test team's `OWNER` (every signed-in test subject's
+        teammate) unless `owner` is given."""
         data = self.data(
             "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) "
             "{ customer { id } } }",
-            {"i": {"name": name, **fields}},
+            {"i": {"name": name, "owner": OWNER, **fields}},
         )
         customer_id: str = data["registerCustomer"]["customer"]["id"]
         return customer_id

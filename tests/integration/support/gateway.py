@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from starlette.applications import Starlette
 
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from commands.messages import CommandResult
+from commands.messages import (
+    AddTeamMember,
+    Command,
+    CommandContext,
+    CommandResult,
+    DefineDepartment,
+    DefineTeam,
+)
 from commands.service import CommandService
 from compliance.access_log import AccessLog
 from gateway.auth import IdentityProvider, mint_token
@@ -58,6 +65,44 @@ class ReadModelSync:
         self.sink.close()
 
 
+TEST_TEAM: Final = (
+    "sales-user",
+    "support-user",
+    "manager-user",
+    "amy",
+    "bob",
+    "sam",
+    "sue",
+    "susan",
+    "li",
+    "clerk-1",
+    "clerk-2",
+    "sales-1",
+    "lead@crm",
+    "sam@crm",
+    "sue@crm",
+    "support-1",
+    "susan@crm",
+    "li.na",
+    "wang.fang",
+)
+"""The test subjects who are teammates (team "Test team", department "Test") unless a
+test defines its own organisation: scoping holds in every test, and a customer owned by
+`OWNER` is in their scope."""
+OWNER: Final = "sales-user"
+
+
+def define_test_team(app: CrmApplication, service: CommandService, members: Sequence[str]) -> None:
+    """The test organisation, recorded through the command layer like any other."""
+    context = CommandContext(actor="test-setup")
+    commands: list[Command] = [
+        DefineDepartment(department="Test"),
+        DefineTeam(team="Test team", department="Test"),
+        *(AddTeamMember(team="Test team", member=m) for m in members),
+    ]
+    service.handle_many(commands, context)
+
+
 @dataclass
 class GatewayHarness:
     database_url: str
@@ -79,12 +124,20 @@ class GatewayHarness:
         clock: Callable[[], datetime] = utc_now,
         production: bool = False,
         identity: IdentityProvider | None = None,
+        team: Sequence[str] | None = TEST_TEAM,
     ) -> GatewayHarness:
+        """`team`: the subjects put in one team before serving (None: no organisation)."""
         app = CrmApplication(database_url, master_key=generate_master_key(), pool_size=4)
         sync = ReadModelSync(app, database_url, clock)
+        service = CommandService(app)
+        if team and not app.recorder.max_notification_id():
+            # A new database only: a harness over a seeded store (another master key)
+            # reads what is there and must not fold it with its own key.
+            define_test_team(app, service, team)
+            sync()
         deps = GatewayDeps(
             app=app,
-            service=CommandService(app),
+            service=service,
             reads=ReadPool(database_url, max_size=4),
             limits=limits or Limits(),
             clock=clock,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.support.gateway import GatewayHarness
+from tests.integration.support.gateway import OWNER, GatewayHarness
 
 T0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
 NOW = T0 + timedelta(days=60)
@@ -69,6 +69,9 @@ async def timeline(gw: GatewayHarness, cid: str, role: str = "admin", **args: An
 
 
 async def new_customer(gw: GatewayHarness, name: str, hours: float = 0, **fields: Any) -> str:
+    """A customer owned by `OWNER` (the test team's, so every test subject reaches it)
+    unless `owner` is given (None: unowned)."""
+    fields.setdefault("owner", OWNER)
     payload = await done(
         gw,
         "registerCustomer",

@@ -20,22 +20,26 @@ const FOLLOW_UPS = [
   "cancelTask",
 ];
 
+const SALES = [
+  ...PERSONAL,
+  ...TOUCHES_AND_COMPLAINTS,
+  ...FOLLOW_UPS,
+  "registerCustomer",
+  "changeContactDetails",
+  "tagCustomer",
+  "recordPurchase",
+  "moveStage",
+  "assignOwner",
+  "recordNeed",
+  "changeConsent",
+  "answerSurvey",
+];
+
+// Whose customers a role reaches (team, department) is the API's scoping, not a menu.
 const MATRIX = {
   admin: ["*"],
-  sales: [
-    ...PERSONAL,
-    ...TOUCHES_AND_COMPLAINTS,
-    ...FOLLOW_UPS,
-    "registerCustomer",
-    "changeContactDetails",
-    "tagCustomer",
-    "recordPurchase",
-    "moveStage",
-    "assignOwner",
-    "recordNeed",
-    "changeConsent",
-    "answerSurvey",
-  ],
+  sales: SALES,
+  manager: SALES,
   support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS, ...FOLLOW_UPS],
   analyst: ["analytics"],
   compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer"],
