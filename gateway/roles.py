@@ -12,15 +12,15 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 |            | touches, notes, tasks, complaints (file, escalate, assign, resolve)     |
 | analyst    | read lists, funnel, distributions, analytics, duplicate candidates;     |
 |            | personal fields are null                                                |
-| compliance | read everything (duplicate candidates too); auditTrail, customerAsOf;   |
-|            | forget and merge                                                        |
-| analyst    | read lists, funnel, distributions, analytics; personal fields are null  |
-| compliance | read everything; auditTrail, customerAsOf; forget and merge             |
-| manager    | what sales may, over the whole department (scoping: `gateway.scope`)    |
+| compliance | read everything (duplicate candidates, the organisation too);           |
+|            | auditTrail, customerAsOf; forget and merge                              |
+| manager    | what sales may, over the whole department (scoping: `gateway.scope`);   |
+|            | read the organisation                                                   |
 
 Sales and support see and change only their own and their teams' customers, a manager
 those of the whole department, admin, compliance and analyst everyone's (`gateway.scope`).
-The organisation (departments, teams, members, assignment rules) is the admin's.
+The organisation (departments, teams, members, assignment rules) is the admin's to change;
+admin, manager and compliance may read it (`organisation`).
 
 docs/roles.md shows the same matrix per GraphQL field.
 
@@ -54,6 +54,7 @@ class Permission(enum.StrEnum):
     READ_COMPLAINT_QUEUE = "read the complaint queue"
     READ_OWN_TASKS = "read one's own tasks and their reminders"
     FIND_DUPLICATES = "find duplicate candidates"
+    READ_ORGANISATION = "read departments, teams, members and assignment rules"
     # -- mutations, one each
     REGISTER_CUSTOMER = "registerCustomer"
     CHANGE_CONTACT_DETAILS = "changeContactDetails"
@@ -134,8 +135,16 @@ MATRIX: Final[dict[Role, frozenset[Permission]]] = {
     Role.SUPPORT: _READ_WITH_PERSONAL | _TOUCHES_AND_COMPLAINTS | _FOLLOW_UPS,
     Role.ANALYST: frozenset({P.READ_CUSTOMERS, P.READ_ANALYTICS, P.SUBSCRIBE, P.FIND_DUPLICATES}),
     Role.COMPLIANCE: _READ_WITH_PERSONAL
-    | {P.READ_ANALYTICS, P.READ_AUDIT, P.MERGE_CUSTOMERS, P.FORGET_CUSTOMER, P.FIND_DUPLICATES},
-    Role.MANAGER: _SALES,
+    | {
+        P.READ_ANALYTICS,
+        P.READ_AUDIT,
+        P.MERGE_CUSTOMERS,
+        P.FORGET_CUSTOMER,
+        P.FIND_DUPLICATES,
+        P.READ_ORGANISATION,
+    },
+    # A manager leads teams: they see how the organisation is laid out, not change it.
+    Role.MANAGER: _SALES | {P.READ_ORGANISATION},
 }
 """Role -> everything it may do. A permission not listed for a role is refused."""
 

@@ -259,8 +259,20 @@ CREATE TABLE IF NOT EXISTS rm_org_rules (
     region text,
     source text,
     capacity integer
-)"""
-"""The organisation, for scoping (`projections.org_scope`) and the admin's screens."""
+);
+CREATE TABLE IF NOT EXISTS rm_org_departments (
+    department text PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS rm_org_routed (
+    customer_id uuid PRIMARY KEY,
+    rule text NOT NULL,
+    owner text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_org_routed_rule ON rm_org_routed (rule)"""
+"""The organisation, for scoping (`projections.org_scope`) and reading it
+(`projections.org_view`): rm_org_departments keeps departments without teams too;
+rm_org_routed holds the open routed leads (LeadRouted until LeadReleased), the same
+leads the aggregate counts against a rule's capacity."""
 
 UNKNOWN_EVENTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_unknown_events (
@@ -279,7 +291,13 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "timeline": ("rm_timeline",),
     "tasks": ("rm_tasks",),
     "custom_fields": ("rm_custom_fields",),
-    "organisation": ("rm_org_teams", "rm_org_members", "rm_org_rules"),
+    "organisation": (
+        "rm_org_teams",
+        "rm_org_members",
+        "rm_org_rules",
+        "rm_org_departments",
+        "rm_org_routed",
+    ),
     "unknown_events": ("rm_unknown_events",),
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""

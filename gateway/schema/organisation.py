@@ -1,13 +1,91 @@
-"""The organisation's mutations (admin only): departments, teams, members, assignment rules."""
+"""The organisation in the contract: the `organisation` query (admin, manager, compliance)
+and the admin's mutations' inputs (departments, teams, members, assignment rules)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import strawberry
+from strawberry.types import Info
 
 from commands import messages as m
+from gateway.context import GatewayContext
+from gateway.roles import Permission
 from gateway.schema.inputs import EXPECTED, IDEMPOTENCY
+from projections.org_view import OrganisationView, TeamView, read_organisation
+
+GInfo = Info[GatewayContext, None]
+
+
+@strawberry.type(description="A team: its department and its members (token subjects).")
+class Team:
+    name: str
+    department: str
+    members: list[str] = strawberry.field(description="Sorted by name.")
+
+
+@strawberry.type(description="A department and its teams.")
+class Department:
+    name: str
+    teams: list[Team] = strawberry.field(description="Sorted by name.")
+
+
+@strawberry.type(description="A rule that routes new leads without an owner to a team.")
+class AssignmentRule:
+    rule: str
+    team: str
+    region: str | None = strawberry.field(description="Only leads from this region; null: any.")
+    source: str | None = strawberry.field(description="Only leads from this source; null: any.")
+    capacity: int | None = strawberry.field(
+        description="Most open routed leads a rep may hold under it; null: no cap."
+    )
+    open: int = strawberry.field(
+        description="Leads this rule routed that are still with the rep it chose (none "
+        "reassigned since): the leads counted against `capacity`, from the read model "
+        "(LeadRouted minus LeadReleased)."
+    )
+
+
+@strawberry.type(description="Departments with their teams and members, and the rules.")
+class Organisation:
+    departments: list[Department] = strawberry.field(description="Sorted by name.")
+    rules: list[AssignmentRule] = strawberry.field(description="Sorted by name.")
+
+
+def _team(view: TeamView) -> Team:
+    return Team(name=view.name, department=view.department, members=list(view.members))
+
+
+def organisation_of(view: OrganisationView) -> Organisation:
+    return Organisation(
+        departments=[
+            Department(name=d.name, teams=[_team(t) for t in d.teams]) for d in view.departments
+        ],
+        rules=[
+            AssignmentRule(
+                rule=r.rule,
+                team=r.team,
+                region=r.region,
+                source=r.source,
+                capacity=r.capacity,
+                open=r.open,
+            )
+            for r in view.rules
+        ],
+    )
+
+
+@strawberry.type
+class OrganisationQuery:
+    @strawberry.field(
+        description="The organisation from the read model: departments, their teams and "
+        "members, and the lead-assignment rules, each sorted by name. Admin, manager and "
+        "compliance."
+    )
+    async def organisation(self, info: GInfo) -> Organisation:
+        ctx = info.context
+        ctx.require(Permission.READ_ORGANISATION, "read the organisation")
+        return organisation_of(await ctx.deps.reads.run(read_organisation))
 
 
 def _common(given: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from gateway.schema.enums import (
     Tier,
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
+from gateway.schema.organisation import OrganisationQuery
 from gateway.schema.paging import direction, page_size
 from gateway.schema.revenue import MonthRevenue, month_revenue
 from gateway.schema.scalars import parse_id
@@ -164,7 +165,7 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
 
 
 @strawberry.type
-class Query(DuplicateQuery):
+class Query(DuplicateQuery, OrganisationQuery):
     @strawberry.field(
         description="The custom field definitions, oldest first (`retired: true` too when "
         "`includeRetired`). Every role that reads customers."

@@ -1,8 +1,9 @@
-"""rm_org_teams, rm_org_members, rm_org_rules: the organisation as the gateway scopes by it.
+"""rm_org_*: the organisation as the gateway scopes by it and `organisation` reads it.
 
 Folded from the organisation's one stream (`events.organisation`), in position order,
-one statement per event (the organisation changes a handful of times a day). Routed
-leads are not kept here: the customer's own `OwnerAssigned` carries the owner and rule.
+one statement per event (the organisation changes a handful of times a day; a routed
+lead is one row). rm_org_routed mirrors the aggregate's open routed leads (LeadRouted
+until LeadReleased), so a rule's `open` count is the load its capacity is judged by.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from psycopg import Connection
 
 from events.organisation import (
     AssignmentRuleDefined,
+    DepartmentDefined,
+    LeadReleased,
+    LeadRouted,
     TeamDefined,
     TeamMemberAdded,
     TeamMemberRemoved,
@@ -22,6 +26,8 @@ from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
 
 _SQL = {
+    DepartmentDefined.TYPE: "INSERT INTO rm_org_departments (department) "
+    "VALUES (%(department)s) ON CONFLICT DO NOTHING",
     TeamDefined.TYPE: "INSERT INTO rm_org_teams (team, department) VALUES (%(team)s, "
     "%(department)s) ON CONFLICT (team) DO UPDATE SET department = EXCLUDED.department",
     TeamMemberAdded.TYPE: "INSERT INTO rm_org_members (team, member) VALUES (%(team)s, "
@@ -32,6 +38,10 @@ _SQL = {
     "capacity) VALUES (%(rule)s, %(team)s, %(region)s, %(source)s, %(capacity)s) "
     "ON CONFLICT (rule) DO UPDATE SET team = EXCLUDED.team, region = EXCLUDED.region, "
     "source = EXCLUDED.source, capacity = EXCLUDED.capacity",
+    LeadRouted.TYPE: "INSERT INTO rm_org_routed (customer_id, rule, owner) VALUES "
+    "(%(customer_id)s::uuid, %(rule)s, %(owner)s) ON CONFLICT (customer_id) DO UPDATE "
+    "SET rule = EXCLUDED.rule, owner = EXCLUDED.owner",
+    LeadReleased.TYPE: "DELETE FROM rm_org_routed WHERE customer_id = %(customer_id)s::uuid",
 }
 
 

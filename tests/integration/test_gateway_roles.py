@@ -176,6 +176,7 @@ QUERIES = {
     Permission.READ_COMPLAINT_QUEUE: "{ complaintQueue { edges { cursor } } }",
     Permission.READ_OWN_TASKS: "{ myTasks { hasNextPage } }",
     Permission.FIND_DUPLICATES: "{ duplicateCandidates { edges { cursor } } }",
+    Permission.READ_ORGANISATION: "{ organisation { rules { rule } } }",
 }
 
 

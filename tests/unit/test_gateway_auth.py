@@ -91,10 +91,16 @@ def test_tokens_in_connection_init() -> None:
 def test_the_role_matrix_is_rules_md() -> None:
     assert set(ROLES) == {"admin", "sales", "support", "analyst", "compliance", "manager"}
     assert MATRIX[Role.ADMIN] == frozenset(Permission)
-    # A manager may what a rep may, over the department (the scope, not the matrix).
-    assert MATRIX[Role.MANAGER] == MATRIX[Role.SALES]
+    # A manager may what a rep may, over the department (the scope, not the matrix), and
+    # reads the organisation.
+    assert MATRIX[Role.MANAGER] == MATRIX[Role.SALES] | {Permission.READ_ORGANISATION}
     organisers = {r for r in Role if allows(r, Permission.MANAGE_ORGANISATION)}
     assert organisers == {Role.ADMIN}
+    assert [r for r in Role if allows(r, Permission.READ_ORGANISATION)] == [
+        Role.ADMIN,
+        Role.COMPLIANCE,
+        Role.MANAGER,
+    ]
     mutations = {p for p in Permission if p.value[0].islower() and " " not in p.value}
     sales = {p for p in mutations if allows(Role.SALES, p)}
     set_up = {Permission.DEFINE_CUSTOM_FIELD, Permission.RETIRE_CUSTOM_FIELD}
@@ -130,12 +136,17 @@ def test_the_role_matrix_is_rules_md() -> None:
         Role.ANALYST,
         Role.COMPLIANCE,
     ]
-    assert [r for r in Role if allows(r, Permission.IMPORT_CUSTOMERS)] == [Role.ADMIN, Role.SALES]
+    assert [r for r in Role if allows(r, Permission.IMPORT_CUSTOMERS)] == [
+        Role.ADMIN,
+        Role.SALES,
+        Role.MANAGER,
+    ]
     assert [r for r in Role if allows(r, Permission.FIND_DUPLICATES)] == [
         Role.ADMIN,
         Role.SALES,
         Role.ANALYST,
         Role.COMPLIANCE,
+        Role.MANAGER,
     ]
     for reading in (Permission.READ_TIMELINE, Permission.READ_COMPLAINT_QUEUE):
         assert [r for r in Role if allows(r, reading)] == [

@@ -39,10 +39,10 @@ const SALES = [
 const MATRIX = {
   admin: ["*"],
   sales: SALES,
-  manager: SALES,
+  manager: [...SALES, "organisation"],
   support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS, ...FOLLOW_UPS],
   analyst: ["analytics"],
-  compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer"],
+  compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer", "organisation"],
 };
 
 export function can(session, permission) {
