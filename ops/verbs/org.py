@@ -70,8 +70,9 @@ def show(
     ] = False,
     data_dir: Annotated[str | None, DATA_DIR] = None,
 ) -> None:
-    """Departments with their teams and members, and the assignment rules with the open
-    leads each holds (all sorted by name)."""
+    """Departments, teams, members, and the rules with their open leads, by name.
+
+    A rule's open leads: those it routed still with the rep it chose."""
     import psycopg
     from rich.table import Table
 
@@ -177,8 +178,9 @@ def rule(
     ] = None,
     data_dir: Annotated[str | None, DATA_DIR] = None,
 ) -> None:
-    """Route new leads without an owner round-robin within a team (rules with a region
-    or source are tried first)."""
+    """Define a lead-assignment rule: round-robin within a team.
+
+    Rules with a region or source are tried before the catch-all ones."""
     from commands.messages import DefineAssignmentRule
 
     command = DefineAssignmentRule(
