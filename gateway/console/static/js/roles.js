@@ -33,16 +33,17 @@ const SALES = [
   "recordNeed",
   "changeConsent",
   "answerSurvey",
+  "setCustomFields",
 ];
 
 // Whose customers a role reaches (team, department) is the API's scoping, not a menu.
 const MATRIX = {
   admin: ["*"],
   sales: SALES,
-  manager: SALES,
+  manager: [...SALES, "organisation"],
   support: [...PERSONAL, ...TOUCHES_AND_COMPLAINTS, ...FOLLOW_UPS],
   analyst: ["analytics"],
-  compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer"],
+  compliance: [...PERSONAL, "analytics", "audit", "mergeCustomers", "forgetCustomer", "organisation"],
 };
 
 export function can(session, permission) {
