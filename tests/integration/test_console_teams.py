@@ -19,12 +19,8 @@ from tests.integration.support.browser import ConsoleSite, new_context, screensh
 
 pytestmark = pytest.mark.integration
 
-DEFINE_FIELD = (
-    "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { key } }"
-)
-SET_FIELDS = (
-    "mutation($i: SetCustomFieldsInput!) { setCustomFields(input: $i) { position } }"
-)
+DEFINE_FIELD = "mutation($i: DefineCustomFieldInput!) { defineCustomField(input: $i) { key } }"
+SET_FIELDS = "mutation($i: SetCustomFieldsInput!) { setCustomFields(input: $i) { position } }"
 
 
 def submit(page: Page, form_name: str, values: dict[str, str]) -> None:
@@ -129,15 +125,15 @@ def test_compliance_and_managers_read_teams_without_forms(
     screenshot(page, f"teams-{role}")
 
 
-def test_custom_fields_show_on_the_profile_and_sales_set_one(
-    page: Page, site: ConsoleSite
-) -> None:
+def test_custom_fields_show_on_the_profile_and_sales_set_one(page: Page, site: ConsoleSite) -> None:
     suffix = uuid.uuid4().hex[:6]
     segment, remark, channels = f"segment_{suffix}", f"remark_{suffix}", f"channels_{suffix}"
     for definition in (
-        {"key": segment, "label": "行业细分", "type": "SINGLE_CHOICE", "choices": ["制造", "零售", "金融"]},
+        {"key": segment, "label": "行业细分", "type": "SINGLE_CHOICE",
+         "choices": ["制造", "零售", "金融"]},
         {"key": remark, "label": "内部评语", "type": "TEXT"},
-        {"key": channels, "label": "偏好渠道", "type": "MULTI_CHOICE", "choices": ["wechat", "email"]},
+        {"key": channels, "label": "偏好渠道", "type": "MULTI_CHOICE",
+         "choices": ["wechat", "email"]},
     ):  # fmt: skip
         site.data(DEFINE_FIELD, {"i": definition})
     customer = site.register("慕容雪", email="xue@example.com")
