@@ -68,8 +68,8 @@ export function Teams({ session }) {
   return html`<section aria-labelledby="teams-title">
     <h1 id="teams-title">${t("teams")}</h1>
     ${body}
-    ${forms.length > 0 && html`<h2>${t("organisationForms")}</h2>
-      <div class="grid" id="organisation-forms">
+    ${forms.length > 0 && html`<h2 class="organisation-forms-title">${t("organisationForms")}</h2>
+      <div class="grid organisation-forms" id="organisation-forms">
         ${forms.map((spec) => html`<${CommandForm} key=${spec.name} spec=${spec}
           onSaved=${reload} />`)}
       </div>`}
