@@ -123,6 +123,9 @@ def test_compliance_and_managers_read_teams_without_forms(
     expect(page.locator("#organisation-forms")).to_have_count(0)
     expect(page.locator("#screen form")).to_have_count(0)
     screenshot(page, f"teams-{role}")
+    page.locator("#language").select_option("en")
+    expect(page.locator("#teams-title")).to_have_text("Teams")
+    expect(page.locator("#nav-teams")).to_have_text("Teams")
 
 
 def test_custom_fields_show_on_the_profile_and_sales_set_one(page: Page, site: ConsoleSite) -> None:
