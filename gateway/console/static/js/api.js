@@ -148,12 +148,14 @@ export function subscribeKeepingOn(query, variables, onEvent, pauseMs = 2000) {
     if (!stopped) timer = setTimeout(start, pauseMs);
   };
   function start() {
+    if (stopped) return;
     stop = liveClient().subscribe(
       { query, variables },
       { next: (result) => result.data && onEvent(result.data), error: again, complete: again },
     );
   }
-  start();
+  // The library too: a screen that never subscribed (the list, the board) has not loaded it.
+  loadLiveLibrary().then(start);
   return () => {
     stopped = true;
     clearTimeout(timer);

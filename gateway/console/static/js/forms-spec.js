@@ -184,3 +184,60 @@ export const FORMS = [
     input: (v) => ({ ...v, dueAt: v.dueAt ? zoneInputToIso(v.dueAt) : undefined }),
   },
 ];
+
+// The organisation's forms (admin only), on the Teams screen rather than under "Record":
+// they set the console up, they record nothing about a customer.
+const ORGANISATION = `position version`;
+
+export const ORGANISATION_FORMS = [
+  {
+    name: "defineDepartment",
+    permission: "defineDepartment",
+    mutation: `mutation($input: DefineDepartmentInput!) { defineDepartment(input: $input) { ${ORGANISATION} } }`,
+    fields: [{ name: "department", required: true }],
+    input: (v) => v,
+  },
+  {
+    name: "defineTeam",
+    permission: "defineTeam",
+    mutation: `mutation($input: DefineTeamInput!) { defineTeam(input: $input) { ${ORGANISATION} } }`,
+    fields: [
+      { name: "team", required: true },
+      { name: "department", required: true },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "addTeamMember",
+    permission: "addTeamMember",
+    mutation: `mutation($input: AddTeamMemberInput!) { addTeamMember(input: $input) { ${ORGANISATION} } }`,
+    fields: [
+      { name: "team", required: true },
+      { name: "member", required: true },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "removeTeamMember",
+    permission: "removeTeamMember",
+    mutation: `mutation($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { ${ORGANISATION} } }`,
+    fields: [
+      { name: "team", required: true },
+      { name: "member", required: true },
+    ],
+    input: (v) => v,
+  },
+  {
+    name: "defineAssignmentRule",
+    permission: "defineAssignmentRule",
+    mutation: `mutation($input: DefineAssignmentRuleInput!) { defineAssignmentRule(input: $input) { ${ORGANISATION} } }`,
+    fields: [
+      { name: "rule", text: "ruleName", required: true },
+      { name: "team", required: true },
+      { name: "region" },
+      { name: "source" },
+      { name: "capacity", type: "number" },
+    ],
+    input: (v) => ({ ...v, capacity: number(v.capacity) }),
+  },
+];

@@ -22,6 +22,7 @@ const Forms = lazy(() => import("./screens/forms.js"), "Forms");
 const Dashboard = lazy(() => import("./screens/dashboard.js"), "Dashboard");
 const Compliance = lazy(() => import("./screens/compliance.js"), "Compliance");
 const MyTasks = lazy(() => import("./screens/tasks.js"), "MyTasks");
+const Teams = lazy(() => import("./screens/teams.js"), "Teams");
 
 const SCREENS = [
   { name: "customers", show: () => true },
@@ -31,6 +32,7 @@ const SCREENS = [
   { name: "forms", show: (s) => FORMS.some((spec) => can(s, spec.permission)) },
   { name: "dashboard", show: (s) => can(s, "analytics") },
   { name: "compliance", show: (s) => can(s, "audit") },
+  { name: "teams", show: (s) => can(s, "organisation") },
 ];
 
 function SignIn() {
@@ -98,6 +100,8 @@ function Screen({ session, route }) {
       return html`<${Dashboard} />`;
     case "compliance":
       return html`<${Compliance} session=${session} id=${route.id} />`;
+    case "teams":
+      return html`<${Teams} session=${session} />`;
     default:
       return html`<p>${t("notFound")}</p>`;
   }

@@ -33,6 +33,7 @@ const SALES = [
   "recordNeed",
   "changeConsent",
   "answerSurvey",
+  "setCustomFields",
 ];
 
 // Whose customers a role reaches (team, department) is the API's scoping, not a menu.

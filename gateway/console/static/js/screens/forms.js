@@ -73,7 +73,9 @@ export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {}
   };
 
   const saved = result.saved;
-  const savedId = saved && (saved.task?.id ?? saved.customer?.id ?? saved.complaint?.id);
+  // What the write made (an id), or for set-up changes where it landed (a position).
+  const savedId = saved && (saved.task?.id ?? saved.customer?.id ?? saved.complaint?.id
+    ?? saved.position);
   const shown = spec.fields.filter((field) => !(field.name in fixed));
   return html`<form id="form-${spec.name}" class="command" onSubmit=${submit} noValidate
       aria-labelledby="form-${spec.name}-title">

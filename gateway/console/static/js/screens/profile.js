@@ -3,7 +3,7 @@
 // timeline; kept current by the live feed, and reloaded (with `atLeast` the write's
 // position) after a note or task saved here.
 import { html, useEffect, useState } from "../ui.js";
-import { gql, subscribe } from "../api.js";
+import { gqlWithFallback, subscribe } from "../api.js";
 import { label, t } from "../i18n.js";
 import { dateTime, money } from "../format.js";
 import { can } from "../roles.js";
@@ -11,16 +11,23 @@ import { ErrorNote, Loading, Personal } from "../components.js";
 import { Timeline } from "./timeline.js";
 import { Notes } from "./notes.js";
 import { CustomerTasks } from "./tasks.js";
+import { CustomFieldsForm, CustomFieldValue } from "./custom-fields.js";
 
-const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
-  customer(id: $id, atLeast: $atLeast) {
+const PROFILE_FIELDS = `
     id version name email phone address company industry region source owner tags
     stage lifecycleStage lifecycleReason tier tierReason forgotten mergedIds referredBy createdAt updatedAt
     purchases { count total firstAt lastAt }
     orders(first: 10) { edges { node { orderId at currency total totalCny } } }
     touches { count lastAt byChannel { channel count } }
-    complaints { id category severity status filedAt resolvedAt description resolution }
+    complaints { id category severity status filedAt resolvedAt description resolution }`;
+// Custom fields asked for where the gateway has them (docs/console.md, "Screens degrade").
+const PROFILE = `query Profile($id: ID!, $atLeast: Int) {
+  customer(id: $id, atLeast: $atLeast) { ${PROFILE_FIELDS}
+    customFields { key label type value values }
   }
+}`;
+const PROFILE_WITHOUT_CUSTOM = `query ProfileBasic($id: ID!, $atLeast: Int) {
+  customer(id: $id, atLeast: $atLeast) { ${PROFILE_FIELDS} }
 }`;
 const LIVE = `subscription Live($id: ID) {
   customerEvents(customerId: $id) { position type actor occurredAt }
@@ -50,7 +57,10 @@ function Details({ c }) {
       <${Field} name="updated">${dateTime(c.updatedAt)}<//>
       ${c.mergedIds.length > 0 && html`<${Field} name="merged">${c.mergedIds.map(
         (id) => html`<code>${id}</code> `)}<//>`}
+      ${c.customFields?.map((f) => html`<dt>${f.label}</dt>
+        <dd data-custom-field=${f.key}><${CustomFieldValue} field=${f} customer=${c} /></dd>`)}
     </dl>
+    ${!c.customFields && html`<p class="notice">${t("customFieldsMissing")}</p>`}
   </section>`;
 }
 
@@ -133,8 +143,8 @@ export function Profile({ session, id }) {
   const [events, setEvents] = useState([]);
 
   useEffect(() => {
-    gql(PROFILE, { id, atLeast })
-      .then((data) => setState({ customer: data.customer, error: null }))
+    gqlWithFallback(PROFILE, PROFILE_WITHOUT_CUSTOM, { id, atLeast })
+      .then(({ data }) => setState({ customer: data.customer, error: null }))
       .catch((error) => setState({ customer: null, error }));
   }, [id, atLeast]);
 
@@ -155,6 +165,8 @@ export function Profile({ session, id }) {
     </p>
     <div class="grid">
       <${Details} c=${c} />
+      ${can(session, "setCustomFields") && !c.forgotten && c.customFields
+        && html`<${CustomFieldsForm} customer=${c} onSaved=${setAtLeast} />`}
       <${Standing} c=${c} />
       <${Activity} c=${c} />
       <${LiveFeed} events=${events} />
