@@ -229,7 +229,7 @@ def run_console(server_url: str, config: ConsoleConfig, log: Log) -> dict[str, A
             rebuild(app, url, master_key=key)
         finally:
             app.close()
-        token = mint_token(secret, subject="bench", role="sales")
+        token = mint_token(secret, subject="bench", role="admin")
         with serving(url, key, secret) as origin:
             log(f"console: {config.repeats} cold and warm page loads in headless Chromium")
             load_before = os.getloadavg()

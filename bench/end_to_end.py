@@ -71,7 +71,7 @@ def run_end_to_end(
         scratch_database(server_url, "bench_e2e") as url,
         bench_platform(url, bootstrap, new_topic("bench.e2e"), key) as platform,
     ):
-        headers = platform.headers("sales")
+        headers = platform.headers()
         for repeat in range(config.repeats):
             ops = mutation_ops(config.operations, seed=repeat)
             log(f"end to end {repeat + 1}/{config.repeats}: plain loop, {len(ops)} commands")

@@ -81,7 +81,7 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
             "list": list_bodies(),
         }
         with bench_platform(url, bootstrap, new_topic("bench.gw"), key, (GATEWAY,)) as platform:
-            headers = platform.headers("sales")
+            headers = platform.headers("admin")
             for repeat in range(config.repeats):
                 for name in QUERIES:
                     log(

@@ -104,7 +104,7 @@ def run_gateways(
                 with bench_platform(
                     url, bootstrap, new_topic("bench.gws"), key, (GATEWAY,), gateways=count
                 ) as platform:
-                    headers = platform.headers("sales")
+                    headers = platform.headers("admin")
                     cpu_before = platform.cpu_seconds("gateway")
                     work = repeat_for_clients(queries, config.clients, config.queries)
                     runs[count]["queries"].append(run_load(platform.graphql_url, headers, work))

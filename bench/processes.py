@@ -55,6 +55,8 @@ class BenchPlatform:
         return f"http://127.0.0.1:{self.port}/graphql"
 
     def headers(self, role: str = "admin") -> dict[str, str]:
+        """Admin by default: unscoped, as the workloads own customers by reps of many
+        teams that a scoped bench subject would not reach (docs/roles.md, scoping)."""
         token = mint_token(self.jwt_secret, subject=f"bench-{role}", role=role)
         return {"Authorization": f"Bearer {token}"}
 

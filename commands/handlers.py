@@ -100,6 +100,10 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         _set_custom_fields(uow, customer, cmd.custom_fields, at)
     if cmd.owner is None:
         _route_lead(uow, customer, at)
+    if customer.owner is None and uow.scope is not None and uow.actor is not None:
+        # A scoped rep's new lead that no rule routed is theirs: unowned, it would leave
+        # their scope the moment it was recorded.
+        customer.assign_owner(owner=uow.actor, at=at)
     if cmd.referred_by is not None:
         # The referrer's side of the referral is recorded atomically with the registration.
         referrer = uow.customer(cmd.referred_by, field="referredBy")

@@ -209,7 +209,8 @@ class CommandService:
             if key is not None and key in first_with_key:
                 done.append(_same_in_batch(index, first_with_key[key], commands, print_))
                 continue
-            uow.scope = (contexts[index] if contexts is not None else context).scope
+            current = contexts[index] if contexts is not None else context
+            uow.scope, uow.actor = current.scope, current.actor
             item = self._run(uow, command, now, index)
             done.append(item)
             if contexts is not None:

@@ -67,6 +67,8 @@ class UnitOfWork:
         self._saved = False
         self.scope: frozenset[str] | None = None
         """The current command's scope (`CommandContext.scope`), set before each handler."""
+        self.actor: str | None = None
+        """Who sends the current command (`CommandContext.actor`), set with the scope."""
 
     def preload(self, ids: Sequence[UUID]) -> None:
         """Load the named aggregates at once (ids of streams that don't exist: fine)."""

@@ -10,7 +10,7 @@ the relay finds starts a new *generation*: workers join a consumer group named a
 (no positions at all: they read the new log from its start, idempotently). A running
 worker that sees the generation move stops its faust app and starts a new one in the
 new group, in the same process (`streams.worker_main.run`); a widened topic
-(`streams.topic_cuts`) moves workers the same way (`streams.topic_follow`).
+(`streams.topic_cuts`) moves workers by a process restart (`streams.topic_follow`).
 """
 
 from __future__ import annotations

@@ -5,10 +5,12 @@ first segment its consumer group has not finished, and leaves it only when the g
 its replicas together) has committed every partition up to the cut's ends: committed
 offsets are written only after a batch is applied, so at that moment every event up to
 the cut is in the read models, and no event after it has been read. The worker then
-stops its faust app and starts a new one on the next segment, in the same process, as
-after a broker loss (`streams.worker_main.run`). Replicas that see the move at different
-moments are harmless: none starts on the new topic before the whole group finished the
-old one.
+stops its faust app and ends (exit 75, restarted at once by the supervisor) to start on
+the next segment: unlike after a broker loss, where a new faust app in the same process
+joins a new group (`streams.worker_main.run`), the group keeps its name here, and a new
+app in the same process stalled on the new topic in loaded runs. Replicas that see the
+move at different moments are harmless: none starts on the new topic before the whole
+group finished the old one.
 
 The consumer group keeps its name across segments (offsets are per topic), so parked
 messages and `crm parked` keep working; a broker loss still starts a new group.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +31,8 @@ from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer
 from streams.topic_cuts import Segment, first_unread, load_cuts, read_up_to, segments
 
 log = logging.getLogger(__name__)
+
+CUT_CHECK_SECONDS = 2.0
 
 
 def committed_offsets(
@@ -75,6 +80,7 @@ class LogWatch:
         self.bootstrap = bootstrap
         self.security = security
         self._conn: psycopg.Connection[Any] | None = None
+        self._next_offsets_check = 0.0
         self.advance()
 
     def advance(self) -> None:
@@ -113,6 +119,11 @@ class LogWatch:
             if generation != self.generation:
                 return True
             reading = found[self.index] if self.index < len(found) else self.segment
+            if not reading.closed or time.monotonic() < self._next_offsets_check:
+                return False
+            # The group's offsets cost a broker client each time: asked every
+            # CUT_CHECK_SECONDS, not at the generation check's pace.
+            self._next_offsets_check = time.monotonic() + CUT_CHECK_SECONDS
             return self.finished(reading)
         except Exception as error:  # psycopg's or kafka's: PostgreSQL or the broker restarting
             log.debug("cannot tell whether the log moved: %s", error)

@@ -9,6 +9,7 @@ the process shell in `ops`).
 from __future__ import annotations
 
 import faulthandler
+import os
 import re
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -109,7 +110,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
-    from streams.processor import ProcessorSettings, run_processor
+    from streams.processor import EXIT_BROKER_LOST, ProcessorSettings, run_processor
     from streams.topic_follow import LogWatch
 
     # A worker opens sealed fields and reports lag: the key ring, not the store application.
@@ -132,13 +133,18 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     settings = settings_now()
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
-            # The log moved (a broker loss, or a widening's cut read by the whole group):
-            # the same process joins it with a new faust app (sink, key ring and
-            # connections are kept).
+            # A broker loss: the same process joins the new generation's group with a
+            # new faust app (sink, key ring and connections are kept).
             while run_processor(
                 settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
             ):
+                generation = watch.generation
                 watch.advance()
+                if watch.generation == generation:
+                    # A widening's cut: the group keeps its name on the new topic, and a
+                    # new faust app in this process stalled there in 2 of 3 loaded runs
+                    # (issue 18's note); a new process (exit 75: restarted at once) does not.
+                    os._exit(EXIT_BROKER_LOST)
                 settings = settings_now()
                 intake.rejoin(settings.group)
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -236,13 +235,10 @@ class Query(DuplicateQuery, OrganisationQuery):
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
         size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
-        where = _read_filter(ctx, filter)
+        where = replace(_read_filter(ctx, filter), owners=await ctx.scope())
         if filter is not None and filter.custom_fields:
             definitions = await ctx.loaders.custom_fields.load(0)
-            where = dataclasses.replace(
-                where, custom_fields=conditions_of(filter.custom_fields, definitions)
-            )
-        where = replace(_read_filter(ctx, filter), owners=await ctx.scope())
+            where = replace(where, custom_fields=conditions_of(filter.custom_fields, definitions))
         order = order_by or CustomerOrder()
         if order.field is CustomerOrderField.NAME and not ctx.sees_personal:
             error = forbidden("order customers by name", ctx.who.role.value)

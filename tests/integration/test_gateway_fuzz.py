@@ -4,6 +4,7 @@ mutations, with arbitrary arguments, never give a 500 or an unexpected (masked) 
 from __future__ import annotations
 
 import asyncio
+import base64
 import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,7 +36,16 @@ decimals = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
     st.text(alphabet=string.printable, max_size=20),
 )
-SCALARS = {"DateTime": datetimes.map(nodes.String), "Decimal": decimals.map(nodes.String)}
+# A CSV file's base64: valid files, broken base64 and bytes that are no CSV.
+csv_files = st.one_of(
+    st.binary(max_size=200).map(lambda raw: base64.b64encode(raw).decode()),
+    st.text(alphabet=string.ascii_letters + "=+/", max_size=40),
+)
+SCALARS = {
+    "DateTime": datetimes.map(nodes.String),
+    "Decimal": decimals.map(nodes.String),
+    "CsvFile": csv_files.map(nodes.String),
+}
 FUZZ = settings(
     max_examples=80,
     deadline=None,

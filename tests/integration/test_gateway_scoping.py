@@ -217,6 +217,24 @@ async def test_an_unowned_customer_is_outside_every_scope(gw: GatewayHarness) ->
         assert data["node"] is None
 
 
+@pytest.mark.parametrize(("role", "subject"), [("sales", "ann"), ("manager", "meg")])
+async def test_a_reps_own_lead_that_no_rule_routes_is_theirs(
+    gw: GatewayHarness, org: dict[str, str], role: str, subject: str
+) -> None:
+    """Unowned, a rep's new customer would leave their scope as it was recorded."""
+    payload = await done(
+        gw,
+        "registerCustomer",
+        {"name": f"Walk-in of {subject}"},
+        "customer { id owner }",
+        role=role,
+        subject=subject,
+    )
+    assert payload["customer"]["owner"] == subject
+    data = await gw.data(NODE, {"id": payload["customer"]["id"]}, role=role, subject=subject)
+    assert data["node"] == {"id": payload["customer"]["id"]}
+
+
 async def test_waiting_for_another_teams_customer_tells_nothing(
     gw: GatewayHarness, org: dict[str, str]
 ) -> None:
