@@ -15,18 +15,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import psycopg
-
 from bench.document import Size, median_rate, now, row, target
-from bench.history import seed_history
+from bench.history import seed_read_models
 from bench.load import Body, repeat_for_clients, run_load
 from bench.processes import GATEWAY, bench_platform
 from bench.queries import TYPENAME, list_bodies, profile_bodies
 from bench.server import new_topic, scratch_database
 from bench.stats import Run, summarise
-from bootstrap import open_store
 from commands.crypto import generate_master_key
-from streams.rebuild import rebuild
 
 RATIO_TARGET = 0.5
 QUERIES = ("typename", "profile_360", "list")
@@ -54,27 +50,13 @@ class GatewayConfig:
         )
 
 
-def customer_ids(database_url: str) -> list[str]:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT id::text FROM rm_customers WHERE merged_into IS NULL"
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
 def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log) -> dict[str, Any]:
     started = now()
     key = generate_master_key()
     runs: dict[str, list[Run]] = {name: [] for name in QUERIES}
     with scratch_database(server_url, "bench_gateway") as url:
         log(f"gateway: seeding {config.customers:,} customers, rebuilding the read models")
-        seed_history(url, key, customers=config.customers)
-        app = open_store(url, key, kind="bench")
-        try:
-            rebuild(app, url, master_key=key)
-        finally:
-            app.close()
-        ids = customer_ids(url)
+        ids = seed_read_models(url, key, customers=config.customers)
         bodies: dict[str, list[Body]] = {
             "typename": [TYPENAME],
             "profile_360": profile_bodies(ids, config.requests),

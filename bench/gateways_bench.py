@@ -22,17 +22,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.document import Size, median_rate, now, row
-from bench.gateway_bench import customer_ids
-from bench.history import seed_history
+from bench.history import seed_read_models
 from bench.load import Body, repeat_for_clients, run_load
 from bench.mutations import bodies_per_client, mutation_ops
 from bench.processes import GATEWAY, bench_platform
 from bench.queries import list_bodies, profile_bodies
 from bench.server import new_topic, scratch_database
 from bench.stats import Run, summarise
-from bootstrap import open_store
 from commands.crypto import generate_master_key
-from streams.rebuild import rebuild
 
 COUNTS = (1, 2)
 WORKLOADS = ("mutations", "queries")
@@ -89,13 +86,7 @@ def run_gateways(
     cpu: dict[int, list[list[float]]] = {n: [] for n in COUNTS}  # per run, per gateway
     with scratch_database(server_url, "bench_gateways") as url:
         log(f"gateways: seeding {config.customers:,} customers, rebuilding the read models")
-        seed_history(url, key, customers=config.customers)
-        app = open_store(url, key, kind="bench")
-        try:
-            rebuild(app, url, master_key=key)
-        finally:
-            app.close()
-        ids = customer_ids(url)
+        ids = seed_read_models(url, key, customers=config.customers)
         queries = query_bodies(ids, config.queries)
         seed = 0
         for repeat, order in enumerate(orders(config.repeats)):

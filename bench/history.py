@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import psycopg
+
 from bootstrap import command_service, open_store
 from demo.history import DemoHistory
 from demo.runner import OnBatch, SeedReport, load
+from streams.rebuild import rebuild
 
 EVENTS_PER_CUSTOMER = 12  # what the demo history records on average (for sizing only)
 
@@ -31,3 +34,19 @@ def seed_history(
         )
     finally:
         app.close()
+
+
+def seed_read_models(database_url: str, master_key: str, *, customers: int) -> list[str]:
+    """`seed_history`, then the read models rebuilt from it (what the gateway benches
+    read, with no worker running): the ids of the customers that were not merged away."""
+    seed_history(database_url, master_key, customers=customers)
+    app = open_store(database_url, master_key, kind="bench")
+    try:
+        rebuild(app, database_url, master_key=master_key)
+    finally:
+        app.close()
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id::text FROM rm_customers WHERE merged_into IS NULL"
+        ).fetchall()
+    return [r[0] for r in rows]

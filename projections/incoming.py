@@ -50,20 +50,20 @@ class IncomingEvent:
 
     @property
     def about_customer(self) -> bool:
-        """False for facts about the platform's set-up (custom field definitions), whose
-        subject is their own stream, not a customer."""
-        return self.event_class is None or not issubclass(self.event_class, ConfigurationFact)
+        """False for facts about the platform's set-up (custom field definitions, the
+        organisation's departments, teams and routing), whose subject is their own
+        stream, not a customer: known by their class (`events.ConfigurationFact`), or by
+        the organisation's stream for a type this build does not know."""
+        if self.event_class is None:
+            return self.subject_id != ORGANISATION_ID
+        return not issubclass(self.event_class, ConfigurationFact)
 
     @property
     def on_own_stream(self) -> bool:
         """True for the customer's own events; false for events of its complaints, tasks,
-        for configuration facts and the organisation's (streams that are their own subject
-        but no customer: no profile is folded from those)."""
-        return (
-            self.stream_id == self.subject_id
-            and self.about_customer
-            and self.subject_id != ORGANISATION_ID
-        )
+        and for configuration facts (streams that are their own subject but no customer:
+        no profile is folded from those)."""
+        return self.stream_id == self.subject_id and self.about_customer
 
     @property
     def personal_fields(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from events import ALL_EVENTS, ORGANISATION_ID, CustomerForgotten
+from events import ALL_EVENTS, CustomerForgotten
 from projections.bulk import write_records
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
@@ -70,11 +70,7 @@ def record(event: IncomingEvent) -> dict[str, Any]:
 
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     # Configuration facts and the organisation's events belong to no customer's timeline.
-    rows = [
-        record(e)
-        for e in events
-        if e.known and e.about_customer and e.subject_id != ORGANISATION_ID
-    ]
+    rows = [record(e) for e in events if e.known and e.about_customer]
     write_records(conn, "rm_timeline", COLUMNS, rows, key=("position",), on_conflict="nothing")
     forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
 

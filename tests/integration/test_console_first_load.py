@@ -6,15 +6,13 @@ Never on timing: that is `crm bench console`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Request, sync_playwright
+from playwright.sync_api import Request
 
-from tests.integration.support.browser import ConsoleSite, launch, new_context
-from tests.integration.support.servers import ServerSet
+from tests.integration.support.browser import ConsoleSite, new_context
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +28,10 @@ def signed_in(context: Any, site: ConsoleSite) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(servers: ServerSet) -> Iterator[ConsoleSite]:
-    started = ConsoleSite.start(servers)
-    started.register("林晓峰", email="xiaofeng@example.com")
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+def site(site: ConsoleSite) -> ConsoleSite:
+    """The conftest's site, with one customer for the list to show."""
+    site.register("林晓峰", email="xiaofeng@example.com")
+    return site
 
 
 def test_a_first_visit_fetches_each_file_once_and_the_list_query_once_ahead(
