@@ -39,11 +39,13 @@ class TaskView:
 
 @dataclass(frozen=True)
 class TaskFilter:
-    """`assignee` is required (tasks are listed per person); no status means all."""
+    """`assignee` is required (tasks are listed per person); no status means all;
+    `owners`: only tasks of customers these people own (a scoped caller's scope)."""
 
     assignee: str
     status: str | None = None
     due_before: datetime | None = None
+    owners: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in TASK_STATUSES:
@@ -67,6 +69,9 @@ SELECT {", ".join(_FIELDS)} FROM rm_tasks
 WHERE assignee = %(assignee)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(before)s::timestamptz IS NULL OR due_at < %(before)s)
+  AND (%(owners)s::text[] IS NULL OR EXISTS (
+       SELECT 1 FROM rm_customers AS c WHERE c.id = rm_tasks.customer_id
+       AND c.owner = ANY(%(owners)s::text[])))
   AND (%(after_at)s::timestamptz IS NULL OR (due_at, id) > (%(after_at)s, %(after_id)s::uuid))
 ORDER BY due_at, id
 LIMIT %(limit)s
@@ -82,6 +87,7 @@ def task_list(
         "assignee": where.assignee,
         "status": where.status,
         "before": where.due_before,
+        "owners": None if where.owners is None else sorted(where.owners),
         "after_at": after_at,
         "after_id": after_id,
         "limit": first + 1,

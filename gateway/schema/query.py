@@ -325,9 +325,10 @@ class Query(DuplicateQuery, OrganisationQuery):
         )
 
     @strawberry.field(
-        description="The caller's own follow-up tasks (assignee = the token's subject), "
-        "soonest due first; `status` keeps one status (OVERDUE: due time passed, still "
-        "open), `dueBefore` those due before that moment. Keyset pages, forwards."
+        description="The caller's own follow-up tasks (assignee = the token's subject) on "
+        "customers in the caller's scope, soonest due first; `status` keeps one status "
+        "(OVERDUE: due time passed, still open), `dueBefore` those due before that moment. "
+        "Keyset pages, forwards."
     )
     async def my_tasks(
         self,
@@ -344,6 +345,7 @@ class Query(DuplicateQuery, OrganisationQuery):
             assignee=principal.subject,
             status=status.value if status else None,
             due_before=due_before,
+            owners=await ctx.scope(),
         )
         try:
             page = await ctx.deps.reads.run(task_list, where, first=size, after=after)

@@ -140,7 +140,8 @@ class Subscription:
 
     @strawberry.subscription(
         description="Reminders of the caller's own tasks (assignee = the token's subject) "
-        "as they fall due: one per task when the scheduler records it OVERDUE."
+        "on customers in the caller's scope as they fall due: one per task when the "
+        "scheduler records it OVERDUE."
     )
     async def task_reminders(self, info: GInfo) -> AsyncGenerator[TaskReminder, None]:
         ctx = info.context
@@ -148,6 +149,7 @@ class Subscription:
         live = ctx.deps.live
         if live is None:
             raise GatewayError("live events are not configured on this gateway", UNAVAILABLE)
+        scoped = LiveScope(ctx.deps, await ctx.scope())
         try:
             async with live.subscribe(None, reminder_for(principal.subject)) as subscriber:
                 while True:
@@ -156,7 +158,8 @@ class Subscription:
                         raise GatewayError("live events stopped; subscribe again", UNAVAILABLE)
                     if principal.expired():
                         raise GatewayError("the token has expired", UNAUTHENTICATED)
-                    yield await _reminder(info, envelope)
+                    if await scoped.admits(envelope):  # a task of a customer in scope
+                        yield await _reminder(info, envelope)
         except LiveUnavailable as error:
             raise GatewayError(str(error), UNAVAILABLE) from error
 

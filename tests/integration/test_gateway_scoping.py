@@ -235,6 +235,35 @@ async def test_a_reps_own_lead_that_no_rule_routes_is_theirs(
     assert data["node"] == {"id": payload["customer"]["id"]}
 
 
+async def test_my_tasks_leave_out_a_task_on_another_teams_customer(
+    gw: GatewayHarness, org: dict[str, str]
+) -> None:
+    """An admin may assign ann a task on West's customer: its title (personal free text)
+    must not reach her through `myTasks` while the customer is outside her scope."""
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    stray = await done(
+        gw,
+        "scheduleTask",
+        {
+            "customerId": org["C"],
+            "kind": "VISIT",
+            "title": "West's secret",
+            "assignee": "ann",
+            "dueAt": due,
+        },
+        "task { id }",
+    )
+    tasks = await gw.data(
+        "{ myTasks(first: 50) { edges { node { id customerId title } } } }",
+        role="sales",
+        subject="ann",
+    )
+    listed = {e["node"]["id"] for e in tasks["myTasks"]["edges"]}
+    assert org["task A"] in listed
+    assert stray["task"]["id"] not in listed
+    assert org["C"] not in {e["node"]["customerId"] for e in tasks["myTasks"]["edges"]}
+
+
 async def test_waiting_for_another_teams_customer_tells_nothing(
     gw: GatewayHarness, org: dict[str, str]
 ) -> None:
