@@ -139,6 +139,9 @@ def up(
 ) -> None:
     """Start the whole platform (servers, gateway, relay, workers) and supervise it.
 
+    The workers include the scheduler that moves lifecycle stages with time and marks
+    follow-up tasks overdue (which sends their assignees a `taskReminders` reminder).
+
     Writes DATA_DIR/endpoints.json and prints the GraphQL URL once /healthz says every
     part is up. Ctrl-C (or SIGTERM) stops everything, embedded servers included.
     """
