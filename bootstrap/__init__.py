@@ -144,6 +144,7 @@ def gateway_deps(
     read_pool_size: int = 8,
     store_pool: PoolSize = POOLS["gateway"],
     timezone: str = DEFAULT_TIMEZONE,
+    analytics_root: Path | None = None,
 ) -> GatewayDeps:
     """Deps over one database (event store and read models), with default policy."""
     from commands.group_commit import GroupCommitter
@@ -166,6 +167,7 @@ def gateway_deps(
         limits=limits or Limits(),
         access_log=AccessLog(app),
         timezone=timezone,
+        analytics_root=analytics_root,
     )
 
 
@@ -173,6 +175,7 @@ def gateway_deps_for(settings: GatewaySettings) -> GatewayDeps | None:
     """The gateway's deps from the platform settings, or None when the database URL,
     master key or JWT secret is missing (the gateway then serves only `/healthz`)."""
     from gateway.deps import Limits
+    from projections.analytics.layout import AnalyticsLayout
 
     if not (settings.database_url and settings.master_key and settings.jwt_secret):
         return None
@@ -191,6 +194,8 @@ def gateway_deps_for(settings: GatewaySettings) -> GatewayDeps | None:
         read_pool_size=getattr(settings, "database_read_pool", 8),
         store_pool=store_pool,
         timezone=getattr(settings, "timezone", DEFAULT_TIMEZONE),
+        # Where `crm audit export` looks too (`Settings.analytics_path`'s folder).
+        analytics_root=AnalyticsLayout.for_data_dir(settings.data_dir).root,
     )
 
 

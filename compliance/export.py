@@ -151,14 +151,26 @@ def corrupted_of(document: dict[str, Any]) -> list[Corruption]:
     ]
 
 
+def personal_fields_read(document: dict[str, Any]) -> set[str]:
+    """The personal fields the document's events carry readable (what its reader is
+    logged as having read; none for a forgotten customer)."""
+    return {
+        f for e in document["events"] for f in e["personal_fields"] if e["data"].get(f) is not None
+    }
+
+
+def export_text(document: dict[str, Any]) -> str:
+    """The document as the export file holds it (the console downloads the same text)."""
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
 def write_export(path: Path, document: dict[str, Any]) -> None:
     """Write the document (mode 0600: it holds personal data) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, ensure_ascii=False, indent=1)
-        handle.write("\n")
+        handle.write(export_text(document))
     os.replace(temporary, path)
 
 

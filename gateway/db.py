@@ -72,6 +72,8 @@ class ReadPool:
     def __init__(
         self, database_url: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 10.0
     ) -> None:
+        self.database_url = database_url
+        """For work that opens its own connection (the data-subject export's read models)."""
         self.counter = StatementCounter()
         cursor_class = _counting_cursor(self.counter)
 

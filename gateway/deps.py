@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from commands.application import CrmApplication
@@ -83,6 +84,10 @@ class GatewayDeps:
     nothing (unit tests of the schema alone)."""
     timezone: str = DEFAULT_TIMEZONE
     """The business's zone (`CRM_TIMEZONE`): funnel days, "today" (`projections.business_time`)."""
+    analytics_root: Path | None = None
+    """The analytics files (``DATA_DIR/analytics``) the data-subject export searches for
+    the customer's rows, as `crm audit export` does; None: none here, the export's
+    analytics section is empty."""
 
     def close(self) -> None:
         if self.access_log is not None:

@@ -13,7 +13,7 @@ To change who may do what, change `MATRIX` (and the test that pins it).
 | analyst    | read lists, funnel, distributions, analytics, duplicate candidates;     |
 |            | personal fields are null                                                |
 | compliance | read everything (duplicate candidates, the organisation too);           |
-|            | auditTrail, customerAsOf; forget and merge                              |
+|            | auditTrail, customerAsOf, subjectExport; forget and merge               |
 | manager    | what sales may, over the whole department (scoping: `gateway.scope`);   |
 |            | read the organisation                                                   |
 

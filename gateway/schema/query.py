@@ -42,6 +42,7 @@ from gateway.schema.organisation import OrganisationQuery
 from gateway.schema.paging import direction, page_size
 from gateway.schema.revenue import MonthRevenue, month_revenue
 from gateway.schema.scalars import parse_id
+from gateway.schema.subject_export import SubjectExport, export_subject
 from gateway.schema.tasks import Task, TaskConnection, TaskEdge
 from gateway.schema.types import (
     AuditEvent,
@@ -501,6 +502,23 @@ class Query(DuplicateQuery, OrganisationQuery):
                 start_cursor=edges[0].cursor if edges else None,
             ),
         )
+
+    @strawberry.field(
+        description="Everything the platform holds about one customer (event store, read "
+        "models, analytics rows, access log) as the verifiable document `crm audit export` "
+        "writes. Compliance and admin."
+    )
+    async def subject_export(self, info: GInfo, customer_id: strawberry.ID) -> SubjectExport:
+        ctx = info.context
+        # READ_AUDIT, as for the trail it contains: compliance and admin, the roles that
+        # may also forget the customer. The document is unmasked; both see every field
+        # in full anyway (`gateway.masking`; tests/unit/test_masking.py pins that).
+        principal = ctx.require(P.READ_AUDIT, "export a customer's data")
+        cid = parse_id(customer_id, "customerId")
+        built = await export_subject(ctx.deps, cid, principal.subject)
+        report_corrupted(info, built.corrupted)
+        ctx.access.note("graphql:subjectExport", cid, sorted(built.personal_fields))
+        return built.answer
 
     @strawberry.field(
         description="The customer as it was at a past moment, rebuilt from the event store."

@@ -374,7 +374,12 @@ def export(
     """Write everything the platform holds about the customer (events, read-model rows,
     analytics rows, access log) as one JSON document with a manifest and a checksum."""
     from compliance.audit import UnknownCustomer
-    from compliance.export import build_export, corrupted_of, write_export
+    from compliance.export import (
+        build_export,
+        corrupted_of,
+        personal_fields_read,
+        write_export,
+    )
     from ops.cli import setting_errors
     from ops.runtime import database_url
 
@@ -394,13 +399,7 @@ def export(
                 )
             except UnknownCustomer as error:
                 raise _unknown(error) from None
-            seen = {
-                f
-                for e in document["events"]
-                for f in e["personal_fields"]
-                if e["data"].get(f) is not None
-            }
-            _log_access(app, who, cid, seen, "cli:audit export")
+            _log_access(app, who, cid, personal_fields_read(document), "cli:audit export")
     write_export(out, document)
     sections = document["manifest"]["sections"]
     counts = ", ".join(f"{name} {entry['items']}" for name, entry in sections.items())

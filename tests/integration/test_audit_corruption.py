@@ -28,6 +28,7 @@ from commands.messages import (
 )
 from commands.service import CommandService
 from compliance.audit import replay, state_as_of
+from compliance.export import verify_export
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
 
@@ -143,6 +144,26 @@ async def test_customer_as_of_answers_with_the_damaged_value_null(
         query, {"id": str(cid), "at": (T0 + timedelta(4)).isoformat()}, role="compliance"
     )
     assert after["data"]["customerAsOf"]["email"] == "kim@work.example"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_subject_export_answers_the_whole_document_and_names_the_damaged_value(
+    damaged: tuple[GatewayHarness, UUID, int],
+) -> None:
+    gw, cid, position = damaged
+    result = await gw.gql(
+        "query($id: ID!) { subjectExport(customerId: $id) { document } }",
+        {"id": str(cid)},
+        role="compliance",
+    )
+    document = json.loads(result["data"]["subjectExport"]["document"])
+    assert verify_export(document) == []
+    assert [c["position"] for c in document["manifest"]["corrupted"]] == [position]
+    assert len(document["events"]) == 4
+    [error] = corrupted_errors(result)
+    assert error["extensions"]["position"] == position
+    assert error["extensions"]["field"] == "email"
+    assert error["path"] == ["subjectExport"]
 
 
 # -- the store's readers and the command line ---------------------------------------------

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
+from compliance.export import verify_export
 from tests.integration.support.browser import (
     TIMEZONE,
     ConsoleSite,
@@ -213,8 +214,13 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
     with page.expect_download() as download:
         page.locator("#export").click()
+    # The gateway's data-subject export, the document `crm audit export` writes.
+    assert download.value.suggested_filename == f"subject-export-{customer}.json"
     exported = json.loads(Path(download.value.path()).read_text())
-    assert exported["customer"]["email"] == personal[1]
+    assert verify_export(exported) == []
+    assert exported["manifest"]["customer_id"] == customer
+    assert exported["manifest"]["generated_by"] == "zhao.li"
+    assert exported["customer"]["state"]["email"] == personal[1]
     assert [e["type"] for e in exported["events"]] == [
         "crm.customer.registered.v1",
         "crm.customer.tagged.v1",

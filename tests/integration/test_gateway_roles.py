@@ -195,6 +195,13 @@ async def test_guarded_queries_follow_the_matrix(
         role=role,
     )
     assert (error_codes(as_of) == ["FORBIDDEN"]) == (role not in ("admin", "compliance"))
+    export = await gw.gql(
+        "query($id: ID!) { subjectExport(customerId: $id) { checksum } }",
+        {"id": people["customer"]},
+        role=role,
+    )
+    assert (error_codes(export) == ["FORBIDDEN"]) == (role not in ("admin", "compliance"))
+    assert (export["data"] is not None) == (role in ("admin", "compliance"))
     for field in ("lifecycleDistribution { count }", "tierDistribution { count }"):
         result = await gw.gql("{ " + field + " }", role=role)
         scoped = ("sales", "support", "manager")

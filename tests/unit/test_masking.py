@@ -14,7 +14,7 @@ from gateway.masking import (
     shown,
     visibility,
 )
-from gateway.roles import Role
+from gateway.roles import Permission, Role, allows
 
 
 def test_partial_phone_hides_the_middle_of_a_mainland_number() -> None:
@@ -62,3 +62,11 @@ def test_the_matrix_covers_every_role_and_field_and_none_is_null() -> None:
     assert visibility(Role.ANALYST, "email") is Visibility.NONE
     assert mask("phone", None, Visibility.FULL) is None
     assert shown(None, "phone", "+8613800138000") is None
+
+
+def test_roles_that_may_export_a_subject_see_every_personal_field_in_full() -> None:
+    # `subjectExport` returns the unmasked document of `crm audit export` to READ_AUDIT.
+    exporters = [role for role in Role if allows(role, Permission.READ_AUDIT)]
+    assert sorted(exporters) == [Role.ADMIN, Role.COMPLIANCE]
+    for role in exporters:
+        assert set(FIELD_MATRIX[role].values()) == {Visibility.FULL}, role

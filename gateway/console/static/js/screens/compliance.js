@@ -17,12 +17,7 @@ const TRAIL_WITHOUT_CHANGES = `query TrailPlain($id: ID!) {
 }`;
 const CHAIN = `query Chain { auditChain { intact eventsChecked firstBreak { position kind } } }`;
 const NO_CHAIN = `query NoChain { __typename }`;
-const PROFILE = `query Subject($id: ID!) {
-  customer(id: $id) { id version name email phone address company industry region source owner
-    tags stage lifecycleStage tier forgotten createdAt updatedAt
-    purchases { count total firstAt lastAt } touches { count lastAt }
-    complaints { id category severity status filedAt description resolution } }
-}`;
+const EXPORT = `query Export($id: ID!) { subjectExport(customerId: $id) { fileName document } }`;
 const FORGET = `mutation Forget($input: ForgetCustomerInput!) {
   forgetCustomer(input: $input) { customer { id forgotten version } }
 }`;
@@ -91,20 +86,27 @@ function Chain() {
     <h2 id="chain-title">${t("chain")}</h2>${body}</section>`;
 }
 
-// The data-subject export: the profile and every recorded event, as one JSON file.
-async function exportSubject(id) {
-  const [profile, trail] = await Promise.all([gql(PROFILE, { id }), gql(TRAIL_WITHOUT_CHANGES, { id })]);
-  const file = {
-    exportedAt: new Date().toISOString(),
-    customer: profile.customer,
-    events: trail.auditTrail.edges.map((e) => ({ ...e.node, data: JSON.parse(e.node.data) })),
-  };
+function download(fileName, text) {
   const link = Object.assign(document.createElement("a"), {
-    href: URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: "application/json" })),
-    download: `customer-${id}.json`,
+    href: URL.createObjectURL(new Blob([text], { type: "application/json" })),
+    download: fileName,
   });
   link.click();
   URL.revokeObjectURL(link.href);
+}
+
+// The data-subject export `crm audit export` writes (manifest, per-section SHA-256,
+// checksum), built by the gateway and saved as it comes, so the file verifies.
+async function exportSubject(id) {
+  try {
+    const { fileName, document: text } = (await gql(EXPORT, { id })).subjectExport;
+    download(fileName, text);
+  } catch (failure) {
+    // Damaged values (CORRUPTED) come with a document complete but for them: save it too.
+    const partial = failure.data?.subjectExport;
+    if (partial) download(partial.fileName, partial.document);
+    throw failure;
+  }
 }
 
 function Erase({ id, onErased }) {
@@ -138,6 +140,7 @@ function Erase({ id, onErased }) {
 
 export function Compliance({ id }) {
   const [version, setVersion] = useState(0);
+  const [exportError, setExportError] = useState(null);
   if (!id) {
     return html`<section aria-labelledby="compliance-title">
       <h1 id="compliance-title">${t("compliance")}</h1><${Chain} /><${Picker} /></section>`;
@@ -146,9 +149,11 @@ export function Compliance({ id }) {
     <h1 id="compliance-title">${t("compliance")} · <code>${id}</code></h1>
     <p class="actions">
       <a href="#/customers/${id}">${t("details")}</a>
-      <button type="button" id="export" onClick=${() => exportSubject(id)}>${t("exportData")}</button>
+      <button type="button" id="export"
+        onClick=${() => exportSubject(id).then(() => setExportError(null), setExportError)}>${t("exportData")}</button>
       <button type="button" onClick=${() => go("compliance")}>${t("pickCustomer")}</button>
     </p>
+    <${ErrorNote} error=${exportError} />
     <div class="grid">
       <${Chain} />
       <${Erase} id=${id} onErased=${() => setVersion((n) => n + 1)} />
