@@ -37,6 +37,8 @@ def generation_on(conn: psycopg.Connection[Any], topic: str) -> int:
     return int(row[0]) if row else 0
 
 
-def group_id(name: str, generation: int) -> str:
-    """`crm-<name>` for the first log, `crm-<name>-g<N>` after the N-th broker loss."""
-    return f"crm-{name}" if generation == 0 else f"crm-{name}-g{generation}"
+def group_id(name: str, generation: int, segment: str = "") -> str:
+    """`crm-<name>` for the first log, `crm-<name>-g<N>` after the N-th broker loss, and
+    `-<segment>` after either for a widened topic of that log (`streams.topic_follow`)."""
+    group = f"crm-{name}" if generation == 0 else f"crm-{name}-g{generation}"
+    return f"{group}-{segment}" if segment else group

@@ -134,8 +134,9 @@ class Intake:
         return failed[0][1] if failed else None
 
     def rejoin(self, group: str) -> None:
-        """Park under `group` from now on: the worker moved to a new generation's consumer
-        group, whose offsets (the parking lot's key) name messages of the new log."""
+        """Park under `group` from now on: the worker moved to the consumer group of a new
+        generation or a widened topic, whose offsets (the parking lot's key) name messages
+        of another log."""
         self.group = group
 
     def close(self) -> None:

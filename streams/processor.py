@@ -8,9 +8,10 @@ raised or was cancelled; so the batch is acked only once the intake returned, an
 batch that still fails (the database is gone) ends the process at once (no ack, no
 commit) and the supervisor restarts it to re-read from the last commit.
 
-When the broker loses its log (streams/generation.py), the running faust worker is
-stopped and a new app joins the new generation's consumer group in the same process:
-a process restart (imports, start-up) was most of the recovery time after a broker loss.
+When the broker loses its log (streams/generation.py), or the topic was widened and the
+group has read it to the cut (streams/topic_follow.py), the running faust worker is
+stopped and a new app joins the next consumer group in the same process: a process
+restart (imports, start-up) was most of the recovery time after a broker loss.
 """
 
 from __future__ import annotations
@@ -172,13 +173,15 @@ class ProcessorSettings:
     batch_within: float = 0.05
     rebalance_timeout: float = 3.0  # Tansu waits this long for a group to (re)join
     generation: int = 0  # of the broker's log (streams/generation.py): names the group
+    segment: str = ""  # a widened topic's part of the group name (streams/topic_follow.py)
     security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
 
     @property
     def group(self) -> str:
         """The consumer group, also the parked rows' `group_name`: per generation, since
-        offsets (the parking lot's key) name other messages in a new log."""
-        return group_id(self.name, self.generation)
+        offsets (the parking lot's key) name other messages in a new log, and per segment
+        of a widened topic (`streams.topic_follow`)."""
+        return group_id(self.name, self.generation, self.segment)
 
 
 def group_name(worker: str, generation: int = 0) -> str:

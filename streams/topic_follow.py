@@ -5,15 +5,18 @@ first segment its consumer group has not finished, and leaves it only when the g
 its replicas together) has committed every partition up to the cut's ends: committed
 offsets are written only after a batch is applied, so at that moment every event up to
 the cut is in the read models, and no event after it has been read. The worker then
-stops its faust app and ends (exit 75, restarted at once by the supervisor) to start on
-the next segment: unlike after a broker loss, where a new faust app in the same process
-joins a new group (`streams.worker_main.run`), the group keeps its name here, and a new
-app in the same process stalled on the new topic in loaded runs. Replicas that see the
-move at different moments are harmless: none starts on the new topic before the whole
-group finished the old one.
+stops its faust app and starts a new one on the next segment, in the same process, as
+after a broker loss (`streams.worker_main.run`). Replicas that see the move at different
+moments are harmless: none starts on the new topic before the whole group finished the
+old one.
 
-The consumer group keeps its name across segments (offsets are per topic), so parked
-messages and `crm parked` keep working; a broker loss still starts a new group.
+Each segment has a consumer group of its own (`segment_group`): `crm-projections` on the
+configured topic, `crm-projections-p6` on `<topic>.p6`. Reusing one group name across
+topics left the moved members waiting for an assignment that never came when the
+embedded broker still held the group's previous members (issue 18: the restarted worker
+sat in faust's start, before any partition, in 1 of 6 loaded runs); a group never used
+before has no such state. Offsets are per topic anyway, and the parking lot knows each
+group's worker (`streams.worker_main.worker_of_group`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from streams.topic_cuts import Segment, first_unread, load_cuts, read_up_to, seg
 log = logging.getLogger(__name__)
 
 CUT_CHECK_SECONDS = 2.0
+OFFSETS_TIMEOUT_MS = 5000  # kafka-python retries a group's offsets forever without one
 
 
 def committed_offsets(
@@ -49,9 +53,17 @@ def committed_offsets(
         client_id="crm-cut-watch",
     )
     try:
-        return {p: reader.committed(TopicPartition(topic, p)) for p in partitions}
+        return {
+            p: reader.committed(TopicPartition(topic, p), timeout_ms=OFFSETS_TIMEOUT_MS)
+            for p in partitions
+        }
     finally:
         reader.close()
+
+
+def segment_tag(base: str, topic: str) -> str:
+    """What names a segment's group after the worker's: "" on `base`, "p6" on `<base>.p6`."""
+    return topic.removeprefix(f"{base}.") if topic != base else ""
 
 
 def read_log_on(conn: psycopg.Connection[Any], base: str) -> tuple[int, list[Segment]]:
@@ -86,8 +98,12 @@ class LogWatch:
     def advance(self) -> None:
         """Take the log as it is now: the newest generation, its first unread segment."""
         self.generation, found = self._read()
-        self.group = group_id(self.name, self.generation)
         self.index, self.segment = first_unread(found, self._committed)
+        self.group = self.segment_group(self.segment)
+
+    def segment_group(self, segment: Segment) -> str:
+        """The consumer group that reads `segment` (of this watch's generation)."""
+        return group_id(self.name, self.generation, segment_tag(self.base, segment.topic))
 
     def _read(self) -> tuple[int, list[Segment]]:
         try:
@@ -102,9 +118,15 @@ class LogWatch:
     def topic(self) -> str:
         return self.segment.topic
 
+    @property
+    def tag(self) -> str:
+        """The segment's part of the group name (`segment_tag`)."""
+        return segment_tag(self.base, self.segment.topic)
+
     def _committed(self, segment: Segment) -> dict[int, int | None]:
         ends = segment.ends or {}
-        return committed_offsets(self.bootstrap, self.group, segment.topic, ends, self.security)
+        group = self.segment_group(segment)
+        return committed_offsets(self.bootstrap, group, segment.topic, ends, self.security)
 
     def finished(self, segment: Segment) -> bool:
         """True once the group has read a closed segment up to its cut."""

@@ -9,7 +9,6 @@ the process shell in `ops`).
 from __future__ import annotations
 
 import faulthandler
-import os
 import re
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -110,7 +109,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
-    from streams.processor import EXIT_BROKER_LOST, ProcessorSettings, run_processor
+    from streams.processor import ProcessorSettings, run_processor
     from streams.topic_follow import LogWatch
 
     # A worker opens sealed fields and reports lag: the key ring, not the store application.
@@ -127,24 +126,19 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
             watch.topic,
             config.data_dir,
             generation=watch.generation,
+            segment=watch.tag,
             security=config.kafka_security,
         )
 
     settings = settings_now()
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
-            # A broker loss: the same process joins the new generation's group with a
-            # new faust app (sink, key ring and connections are kept).
+            # A broker loss or a widening's cut: the same process joins the next group
+            # with a new faust app (sink, key ring and connections are kept).
             while run_processor(
                 settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
             ):
-                generation = watch.generation
                 watch.advance()
-                if watch.generation == generation:
-                    # A widening's cut: the group keeps its name on the new topic, and a
-                    # new faust app in this process stalled there in 2 of 3 loaded runs
-                    # (issue 18's note); a new process (exit 75: restarted at once) does not.
-                    os._exit(EXIT_BROKER_LOST)
                 settings = settings_now()
                 intake.rejoin(settings.group)
     finally:
@@ -154,10 +148,11 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
 
 def worker_of_group(group: str) -> str | None:
     """The worker whose consumer group (and parking-lot name) is `group`, of any
-    generation of the broker's log (`crm-NAME` or `crm-NAME-gN`)."""
+    generation of the broker's log and any widened topic (`crm-NAME`, `crm-NAME-gN`,
+    `crm-NAME-pK`, `crm-NAME-gN-pK`)."""
     from streams.processor import group_name
 
-    base = re.sub(r"-g[0-9]+$", "", group)
+    base = re.sub(r"(-g[0-9]+)?(-p[0-9]+)?$", "", group)
     return next((name for name in WORKERS if group_name(name) == base), None)
 
 

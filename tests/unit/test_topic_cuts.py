@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from streams.generation import group_id
 from streams.topic_cuts import (
     Cut,
     Segment,
@@ -16,6 +17,8 @@ from streams.topic_cuts import (
     segments,
     widened_name,
 )
+from streams.topic_follow import segment_tag
+from streams.worker_main import worker_of_group
 
 BASE = "crm.events"
 TO_8 = Cut(1, "crm.events.p8", 8, 3, position=120, ends={0: 40, 1: 0, 2: 81}, generation=0)
@@ -85,3 +88,21 @@ def test_a_worker_starts_on_the_first_topic_its_group_has_not_finished() -> None
 
 def test_a_new_topic_is_named_by_its_partition_count() -> None:
     assert widened_name(BASE, 8) == "crm.events.p8"
+
+
+def test_each_topic_of_a_log_has_a_consumer_group_of_its_own() -> None:
+    tags = [segment_tag(BASE, s.topic) for s in segments(BASE, 0, [TO_8, TO_16])]
+    assert tags == ["", "p8", "p16"]
+    groups = [group_id("projections", generation, tag) for generation in (0, 2) for tag in tags]
+    assert groups == [
+        "crm-projections",
+        "crm-projections-p8",
+        "crm-projections-p16",
+        "crm-projections-g2",
+        "crm-projections-g2-p8",
+        "crm-projections-g2-p16",
+    ]
+    # `crm parked retry` finds the worker of every such group, and of no stranger's.
+    assert {worker_of_group(group) for group in groups} == {"projections"}
+    assert worker_of_group("crm-analytics-g1-p8") == "analytics"
+    assert worker_of_group("crm-unknown-p8") is None
