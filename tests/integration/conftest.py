@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import pytest_asyncio
 
 from tests.integration.support.servers import ServerSet, started_servers
 
@@ -79,6 +80,22 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
         create_all(connection)
         connection.commit()
         yield connection
+
+
+# -- the gateway in process (tests/integration/test_gateway_*.py) -----------------------
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def gw(servers: ServerSet) -> AsyncIterator[Any]:
+    """The gateway on a database of its own, per module (a module that needs a clock,
+    limits or seeded data defines its own `gw`)."""
+    from tests.integration.support.gateway import GatewayHarness
+
+    url = servers.new_database()
+    harness = GatewayHarness.start(url)
+    yield harness
+    await harness.aclose()
+    servers.drop_database(url)
 
 
 # -- the web console in headless Chromium (tests/integration/test_console_*.py) --------

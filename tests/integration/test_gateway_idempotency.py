@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
 import psycopg
 import pytest
-import pytest_asyncio
 from anyio import to_thread
 
 from commands.messages import CommandContext, CommandResult, RecordContactTouch
 from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
-from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -38,15 +35,6 @@ TOUCH = (
     "{ recordContactTouch(input: $input) { position version customer { id } } }"
 )
 MISMATCH = {"code": "IDEMPOTENCY_MISMATCH", "field": "idempotencyKey"}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
-    url = servers.new_database()
-    harness = GatewayHarness.start(url)
-    yield harness
-    await harness.aclose()
-    servers.drop_database(url)
 
 
 async def max_position(gw: GatewayHarness) -> int:

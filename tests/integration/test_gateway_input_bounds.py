@@ -29,15 +29,6 @@ REGISTER = (
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
-    url = servers.new_database()
-    harness = GatewayHarness.start(url)
-    yield harness
-    await harness.aclose()
-    servers.drop_database(url)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def prod(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
     url = servers.new_database()
     harness = GatewayHarness.start(url, production=True)

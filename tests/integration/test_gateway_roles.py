@@ -4,7 +4,6 @@ guarded query; FORBIDDEN records nothing; personal fields null where not allowed
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -15,21 +14,11 @@ from anyio import to_thread
 
 from gateway.roles import MATRIX, Permission, Role
 from tests.integration.support.gateway import GatewayHarness, error_codes
-from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 ROLES = [r.value for r in Role]
 DUE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
-    url = servers.new_database()
-    harness = GatewayHarness.start(url)
-    yield harness
-    await harness.aclose()
-    servers.drop_database(url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

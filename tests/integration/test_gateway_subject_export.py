@@ -4,17 +4,14 @@ compliance screen's download)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import pytest_asyncio
 
 from compliance.access_log import access_history
 from compliance.export import FORMAT, export_text, verify_export
 from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
-from tests.integration.support.servers import ServerSet
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -24,15 +21,6 @@ REGISTER = (
     "mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { customer { id } } }"
 )
 TAG = "mutation($i: TagCustomerInput!) { tagCustomer(input: $i) { customer { id } } }"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
-    url = servers.new_database()
-    harness = GatewayHarness.start(url)
-    yield harness
-    await harness.aclose()
-    servers.drop_database(url)
 
 
 async def register(gw: GatewayHarness, name: str, email: str) -> str:

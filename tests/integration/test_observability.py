@@ -7,19 +7,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from uuid import UUID
 
 import httpx
 import pytest
-import pytest_asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.app import create_app
 from ops import telemetry
 from tests.integration.support.gateway import GatewayHarness
-from tests.integration.support.servers import ServerSet
 from tests.support.tracing import recorded_spans
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -36,15 +33,6 @@ TRAIL = "query($id: ID!) { auditTrail(customerId: $id) { edges { node { type cor
 @pytest.fixture(scope="module")
 def spans() -> InMemorySpanExporter:
     return recorded_spans()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gw(servers: ServerSet) -> AsyncIterator[GatewayHarness]:
-    url = servers.new_database()
-    harness = GatewayHarness.start(url)
-    yield harness
-    await harness.aclose()
-    servers.drop_database(url)
 
 
 async def test_a_callers_trace_reaches_the_events_and_the_exported_span(
