@@ -64,6 +64,7 @@ from gateway.schema.types import (
     PageInfo,
     TierCount,
 )
+from gateway.schema.viewer import ViewerQuery
 from projections import views
 from projections.business_time import day_window, today
 from projections.business_time import zone as business_zone
@@ -165,7 +166,7 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
 
 
 @strawberry.type
-class Query(DuplicateQuery, OrganisationQuery):
+class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     @strawberry.field(
         description="The custom field definitions, oldest first (`retired: true` too when "
         "`includeRetired`). Every role that reads customers."

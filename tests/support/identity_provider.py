@@ -61,6 +61,7 @@ class LocalProvider:
         *,
         subject: str = "alice@example.test",
         role: object = "sales",
+        role_claim: str = "role",
         issuer: str = ISSUER,
         audience: str = AUDIENCE,
         ttl: timedelta = timedelta(minutes=5),
@@ -69,7 +70,7 @@ class LocalProvider:
         issued = now or datetime.now(UTC)
         claims = {
             "sub": subject,
-            "role": role,
+            role_claim: role,  # e.g. "roles": ["sales"], as some providers put it
             "iss": issuer,
             "aud": audience,
             "iat": int(issued.timestamp()),

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from bench.console_bench import CHROMIUM as CHROMIUM_PATH
 from bench.console_bench import CHROMIUM_ARGS
+from gateway.auth import IdentityProvider
 from gateway.console import console_routes
 from streams.relay import Relay
 from streams.topic import ensure_topic
@@ -55,11 +56,14 @@ class ConsoleSite:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, servers: ServerSet) -> ConsoleSite:
+    def start(cls, servers: ServerSet, identity: IdentityProvider | None = None) -> ConsoleSite:
+        """`identity`: an identity provider whose tokens the gateway accepts too."""
         url = servers.new_database()
         topic = servers.new_topic()
         ensure_topic(servers.kafka_bootstrap, topic, 1)
-        gw = GatewayHarness.start(url, kafka_bootstrap=servers.kafka_bootstrap, topic=topic)
+        gw = GatewayHarness.start(
+            url, kafka_bootstrap=servers.kafka_bootstrap, topic=topic, identity=identity
+        )
         port = free_port()
         app = Starlette(routes=[*gw.graphql.routes, *console_routes(TIMEZONE)])
         server = uvicorn.Server(

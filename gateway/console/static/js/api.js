@@ -9,6 +9,8 @@ export class ApiError extends Error {
     this.errors = errors;
     this.data = data;
     this.code = errors[0]?.extensions?.code || "ERROR";
+    // The finer code of a refused token (TOKEN_EXPIRED, TOKEN_WRONG_AUDIENCE, …).
+    this.reason = errors[0]?.extensions?.reason || null;
   }
 
   // Field name (as in the GraphQL input, e.g. "email", "lines[0].quantity") -> message.
@@ -67,16 +69,20 @@ export function gql(query, variables = {}) {
   return send(query, variables);
 }
 
-async function send(query, variables) {
-  const response = await fetch(config.graphqlPath, {
+function post(query, variables, headers) {
+  return fetch(config.graphqlPath, {
     method: "POST",
     headers: {
       "Content-Type": "application/json",
       Accept: "application/graphql-response+json, application/json",
-      ...authorization(),
+      ...headers,
     },
     body: JSON.stringify({ query, variables }),
   });
+}
+
+async function send(query, variables) {
+  const response = await post(query, variables, authorization());
   if (response.status === 401) {
     signOut();
     throw new ApiError([{ message: "Sign in again", extensions: { code: "UNAUTHENTICATED" } }]);
@@ -84,6 +90,19 @@ async function send(query, variables) {
   const body = await response.json();
   if (body.errors?.length) throw new ApiError(body.errors, body.data);
   return body.data;
+}
+
+const VIEWER = "query Viewer { viewer { subject role team department expiresAt } }";
+
+// Who `token` is, as the API verifies and reads it (sign-in asks before storing anything).
+// A refusal throws the API's own message and code (a 401's `reason`, e.g. TOKEN_EXPIRED),
+// and signs nobody out: the token was never stored.
+export async function whoIs(token) {
+  const response = await post(VIEWER, {}, { Authorization: `Bearer ${token}` });
+  const body = await response.json().catch(() => ({}));
+  if (body.errors?.length) throw new ApiError(body.errors, body.data);
+  if (!body.data?.viewer) throw new ApiError([{ message: `HTTP ${response.status}` }]);
+  return body.data.viewer;
 }
 
 // `primary` asks for newer fields (timeline, field changes); `fallback` is the same

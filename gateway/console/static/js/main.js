@@ -1,11 +1,11 @@
 // The console's shell: sign-in, the menu for the signed-in role, and the current screen.
 import { html, render, useEffect, useState } from "./ui.js";
 import { loadConfig } from "./config.js";
-import { currentSession, onSessionChange, signIn, signOut } from "./session.js";
+import { currentSession, onSessionChange, signIn, signOut, storedToken } from "./session.js";
 import { label, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { can } from "./roles.js";
 import { useRoute } from "./router.js";
-import { answeredAhead, closeLive } from "./api.js";
+import { answeredAhead, closeLive, whoIs } from "./api.js";
 // Runs first when the page's async copy of it has not run yet, so the list's first
 // query is always sent ahead, and sent once.
 import "./first-query.js";
@@ -35,12 +35,30 @@ const SCREENS = [
   { name: "teams", show: (s) => can(s, "organisation") },
 ];
 
+// The API says who the token is (`viewer`) before anything is stored: a token it refuses
+// (expired, another audience, an unknown key) is shown with its reason and not kept.
 function SignIn() {
-  const [token, setToken] = useState("");
-  const [bad, setBad] = useState(false);
+  const [token, setToken] = useState(() => storedToken() || "");
+  const [refusal, setRefusal] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const attempt = async (candidate) => {
+    setBusy(true);
+    setRefusal(null);
+    try {
+      signIn(candidate, await whoIs(candidate));
+    } catch (error) {
+      signOut(); // nothing of a refused token stays behind
+      setRefusal(error);
+      setBusy(false);
+    }
+  };
+  // A token stored without its viewer (typed into the GraphiQL page): asked about once.
+  useEffect(() => {
+    if (token) attempt(token);
+  }, []);
   const submit = (event) => {
     event.preventDefault();
-    setBad(!signIn(token));
+    attempt(token.trim());
   };
   return html`<main class="signin">
     <h1>${t("appName")}</h1>
@@ -49,8 +67,9 @@ function SignIn() {
       <textarea id="token" rows="4" autocomplete="off" spellcheck="false"
         placeholder=${t("tokenHint")} value=${token}
         onInput=${(e) => setToken(e.target.value)}></textarea>
-      ${bad && html`<p class="error" role="alert">${t("badToken")}</p>`}
-      <button type="submit">${t("signIn")}</button>
+      ${refusal && html`<p class="error" role="alert" id="signin-error">${t("badToken")}
+        <code>${refusal.reason || refusal.code || "ERROR"}</code> ${refusal.message}</p>`}
+      <button type="submit" disabled=${busy}>${t("signIn")}</button>
     </form>
     <${LanguagePicker} />
   </main>`;

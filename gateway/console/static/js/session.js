@@ -1,37 +1,47 @@
-// The signed-in user: the bearer token lives in this tab's sessionStorage only.
-// The role read from the token's claims only shapes the UI (menus, hints); every rule
-// is enforced by the API, which verifies the token on each request.
-const KEY = "crm-token";
+// The signed-in user: the bearer token lives in this tab's sessionStorage only ("crm-token",
+// shared with the GraphiQL page), and beside it who the API said the token is (`viewer`,
+// asked at sign-in: api.js `whoIs`). The role is the gateway's reading of the token, never
+// a claim decoded here: an identity provider may carry it under another claim or in a list
+// (`roles: ["sales"]`), which only the gateway's verifier knows. The role only shapes the
+// UI (menus, hints); every rule is enforced by the API, which verifies the token on each
+// request.
+const TOKEN = "crm-token";
+const VIEWER = "crm-viewer";
 const listeners = new Set();
 
-function claimsOf(token) {
+export function storedToken() {
+  return sessionStorage.getItem(TOKEN);
+}
+
+function storedViewer(token) {
   try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
+    const viewer = JSON.parse(sessionStorage.getItem(VIEWER));
+    // The viewer of another token (one typed into the GraphiQL page) says nothing of this one.
+    return viewer?.token === token ? viewer : null;
   } catch {
     return null;
   }
 }
 
+// Null until the API has said who the stored token is (then the sign-in screen asks it).
 export function currentSession() {
-  const token = sessionStorage.getItem(KEY);
-  if (!token) return null;
-  const claims = claimsOf(token);
-  if (!claims) return null;
-  return { token, subject: claims.sub, role: claims.role, expiresAt: claims.exp };
+  const token = storedToken();
+  const viewer = token && storedViewer(token);
+  if (!viewer) return null;
+  const { subject, role, team, department, expiresAt } = viewer;
+  return { token, subject, role, team, department, expiresAt };
 }
 
-export function signIn(token) {
-  const clean = token.trim();
-  if (!claimsOf(clean)) return false;
-  sessionStorage.setItem(KEY, clean);
+// `viewer`: the API's answer to `viewer` for this very token.
+export function signIn(token, viewer) {
+  sessionStorage.setItem(TOKEN, token);
+  sessionStorage.setItem(VIEWER, JSON.stringify({ ...viewer, token }));
   listeners.forEach((notify) => notify());
-  return true;
 }
 
 export function signOut() {
-  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(VIEWER);
   listeners.forEach((notify) => notify());
 }
 
