@@ -31,8 +31,10 @@ import faust
 from faust.tables import TableManager
 
 from streams.generation import group_id
+from streams.group_offsets import group_offsets
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
+from streams.stall_watch import Progress, StallWatch
 from streams.tracing import traced_batch
 
 log = logging.getLogger(__name__)
@@ -121,8 +123,9 @@ class PromptStopWorker(faust.Worker):
 
 
 class GenerationSwitch:
-    """Stops a running faust worker because the broker's log was replaced, so that the
-    caller starts a new app in the new generation's group; `requested` tells that stop
+    """Stops a running faust worker because the broker's log was replaced, the topic was
+    widened, or a held partition stalled, so that the caller starts a new app in the
+    group it must read now (the same one after a stall); `requested` tells that stop
     from one by a signal. The stop goes the way of a SIGTERM (the batch in flight is
     applied before its ack, see `apply_before_ack`); if it hangs (a consumer waiting on
     the broker), the process ends with `EXIT_BROKER_LOST` and the supervisor starts it
@@ -260,6 +263,40 @@ def build_app(
             report("starting", "the log moved (broker loss or widening): rejoining on it")
             switch.request()
 
+    stall_watch = StallWatch()
+
+    @app.timer(stall_watch.check_seconds)
+    async def watch_for_stalls() -> None:
+        # A held partition with a backlog and no progress (streams/stall_watch.py).
+        held = held_partitions(app, settings.topic)
+        if switch is None or switch.requested or not held:
+            return
+        try:
+            committed, ends = await asyncio.to_thread(
+                group_offsets,
+                settings.bootstrap,
+                settings.group,
+                settings.topic,
+                held,
+                settings.security,
+                with_ends=True,
+            )
+        except Exception as error:  # the broker restarting: no news is no stall
+            log.debug("cannot read the group's progress: %s", error)
+            return
+        progress = {p: Progress(committed.get(p), ends[p]) for p in held if p in ends}
+        stalled = stall_watch.stalled(time.monotonic(), progress)
+        if stalled:
+            log.error(
+                "no progress for %.0fs on partitions %s of %s, with events waiting; "
+                "rejoining the group in place",
+                stall_watch.stall_seconds,
+                stalled,
+                settings.topic,
+            )
+            report("starting", f"stalled on partitions {stalled}: rejoining the group")
+            switch.request()
+
     async def heartbeat() -> None:
         try:
             behind = await asyncio.to_thread(lag) if lag else None
@@ -287,14 +324,18 @@ def build_app(
     return app
 
 
-def assigned(app: faust.App, topic: str) -> str:
-    """The partitions of `topic` this member holds now, e.g. "0,2" (replicas of one worker
-    share them; a rebalance moves them)."""
+def held_partitions(app: faust.App, topic: str) -> list[int]:
+    """The partitions of `topic` this member holds now (replicas of one worker share them;
+    a rebalance moves them)."""
     try:
-        partitions = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
     except Exception:  # not joined yet: faust has no consumer assignment to show
-        return "none"
-    return ",".join(str(p) for p in partitions) or "none"
+        return []
+
+
+def assigned(app: faust.App, topic: str) -> str:
+    """`held_partitions` for the heartbeat, e.g. "0,2"."""
+    return ",".join(str(p) for p in held_partitions(app, topic)) or "none"
 
 
 def run_processor(
@@ -306,14 +347,14 @@ def run_processor(
     log_replaced: Callable[[], bool] | None = None,
 ) -> bool:
     """Run until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly)
-    or until the broker's log is replaced.
+    or until this worker must rejoin: the log moved, or a held partition stalled.
 
     `lag()`: how many recorded events this worker has not applied yet (for /healthz);
     `parked()`: how many messages this process parked (for its heartbeat);
-    `log_replaced()`: true once the broker lost the log this worker reads.
-    Returns True when it stopped because the log was replaced: the caller runs it again
-    with the new generation's settings, in this process. A signal's stop raises
-    SystemExit as before.
+    `log_replaced()`: true once the broker lost the log this worker reads, or the group
+    read its widened topic to the cut (`streams.topic_follow.LogWatch.moved`).
+    Returns True when it stopped to rejoin: the caller runs it again with the settings of
+    now, in this process. A signal's stop raises SystemExit as before.
     """
     prompt_fetches()
     # Each run gets a loop of its own: mode's worker closes its loop when it stops.

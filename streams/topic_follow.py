@@ -24,41 +24,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 
 from streams.generation import generation_on, group_id
-from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer
+from streams.group_offsets import group_offsets
+from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 from streams.topic_cuts import Segment, first_unread, load_cuts, read_up_to, segments
 
 log = logging.getLogger(__name__)
 
 CUT_CHECK_SECONDS = 2.0
-OFFSETS_TIMEOUT_MS = 5000  # kafka-python retries a group's offsets forever without one
-
-
-def committed_offsets(
-    bootstrap: str, group: str, topic: str, partitions: Mapping[int, int], security: KafkaSecurity
-) -> dict[int, int | None]:
-    """The group's committed offset on each of `topic`'s `partitions` (None: nothing yet)."""
-    from kafka import TopicPartition
-
-    reader = consumer(
-        bootstrap,
-        security=security,
-        group_id=group,
-        enable_auto_commit=False,
-        client_id="crm-cut-watch",
-    )
-    try:
-        return {
-            p: reader.committed(TopicPartition(topic, p), timeout_ms=OFFSETS_TIMEOUT_MS)
-            for p in partitions
-        }
-    finally:
-        reader.close()
 
 
 def segment_tag(base: str, topic: str) -> str:
@@ -126,7 +103,8 @@ class LogWatch:
     def _committed(self, segment: Segment) -> dict[int, int | None]:
         ends = segment.ends or {}
         group = self.segment_group(segment)
-        return committed_offsets(self.bootstrap, group, segment.topic, ends, self.security)
+        committed, _ = group_offsets(self.bootstrap, group, segment.topic, ends, self.security)
+        return committed
 
     def finished(self, segment: Segment) -> bool:
         """True once the group has read a closed segment up to its cut."""

@@ -134,7 +134,8 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
             # A broker loss or a widening's cut: the same process joins the next group
-            # with a new faust app (sink, key ring and connections are kept).
+            # with a new faust app (sink, key ring and connections are kept); after a
+            # stalled partition (streams/stall_watch.py), the same group again.
             while run_processor(
                 settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
             ):
