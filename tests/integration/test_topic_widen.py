@@ -229,9 +229,10 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
             # CPU burners, both before any worker moves: the embedded broker keeps the
             # stopped member past its session (worker 1 then never gets partition 0), or
             # worker 1 holds partition 0 and makes no progress on it until the next
-            # rebalance (not pinned down; it looks like faust-streaming issue 629). Worker
-            # 1 must still be on the old topic; waking worker 0 (a rebalance) ends either,
-            # and everything below is checked as ever.
+            # rebalance (not pinned down; it looks like faust-streaming issue 629; the
+            # stall watch now rejoins after 30 s, streams/stall_watch.py). Worker 1 must
+            # still be on the old topic; waking worker 0 (a rebalance) ends either, and
+            # everything below is checked as ever.
             held = detail(1)
             assert f"topic {kafka_topic}, partitions" in held, held
             woken_early = held.rpartition("partitions ")[2]
