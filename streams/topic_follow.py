@@ -14,7 +14,7 @@ Each segment has a consumer group of its own (`segment_group`): `crm-projections
 configured topic, `crm-projections-p6` on `<topic>.p6`. Reusing one group name across
 topics left the moved members waiting for an assignment that never came when the
 embedded broker still held the group's previous members (issue 18: the restarted worker
-sat in faust's start, before any partition, in 1 of 6 loaded runs); a group never used
+sat in faust's start, before any partition, in 2 of 8 loaded runs); a group never used
 before has no such state. Offsets are per topic anyway, and the parking lot knows each
 group's worker (`streams.worker_main.worker_of_group`).
 """
@@ -76,7 +76,6 @@ class LogWatch:
         """Take the log as it is now: the newest generation, its first unread segment."""
         self.generation, found = self._read()
         self.index, self.segment = first_unread(found, self._committed)
-        self.group = self.segment_group(self.segment)
 
     def segment_group(self, segment: Segment) -> str:
         """The consumer group that reads `segment` (of this watch's generation)."""
