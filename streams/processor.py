@@ -242,13 +242,18 @@ def build_app(
     )
     topic = app.topic(settings.topic, key_serializer="raw", value_serializer="raw")
     counters = {"batches": 0, "events": 0}
+    applying_since: list[float] = []  # when the batch being written began (the stall watch)
 
     @app.agent(topic, concurrency=1)
     async def apply(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             messages = [raw_message(event) for event in events]
-            with traced_batch(settings.name, messages):
-                await apply_before_ack(intake, messages)
+            applying_since.append(time.monotonic())
+            try:
+                with traced_batch(settings.name, messages):
+                    await apply_before_ack(intake, messages)
+            finally:
+                applying_since.clear()
             counters["batches"] += 1
             counters["events"] += len(messages)
 
@@ -285,7 +290,9 @@ def build_app(
             log.debug("cannot read the group's progress: %s", error)
             return
         progress = {p: Progress(committed.get(p), ends[p]) for p in held if p in ends}
-        stalled = stall_watch.stalled(time.monotonic(), progress)
+        stalled = stall_watch.stalled(
+            time.monotonic(), progress, applying_since=next(iter(applying_since), None)
+        )
         if stalled:
             log.error(
                 "no progress for %.0fs on partitions %s of %s, with events waiting; "

@@ -12,7 +12,10 @@ as after a broker loss; `streams.processor.GenerationSwitch`).
 Committed offsets move only once a batch is applied (`streams.processor`), at least every
 second while events flow, so a working member never looks stalled; a batch that fails ends
 the process anyway. A process that was not running for a while (stopped, or starved of CPU
-longer than a few checks) forgets what it saw instead of judging the pause as a stall.
+longer than a few checks) forgets what it saw instead of judging the pause as a stall; so
+does one whose batch has been written for a whole check (waiting on a lock in PostgreSQL,
+or on a slow database): its consumer is not the stuck part, and a rejoin would only wait
+for that batch and then cost a process restart (`processor.SWITCH_STOP_TIMEOUT_S`).
 """
 
 from __future__ import annotations
@@ -48,11 +51,19 @@ class StallWatch:
         self._since: dict[int, tuple[int | None, float]] = {}  # partition: (committed, since)
         self._last_look: float | None = None
 
-    def stalled(self, now: float, held: Mapping[int, Progress]) -> list[int]:
-        """The partitions of `held` stalled at `now` (monotonic seconds)."""
-        if self._last_look is not None and now - self._last_look > 3 * self.check_seconds:
-            self._since.clear()  # this process was not looking: no judgement on the pause
+    def stalled(
+        self, now: float, held: Mapping[int, Progress], *, applying_since: float | None = None
+    ) -> list[int]:
+        """The partitions of `held` stalled at `now` (monotonic seconds). `applying_since`:
+        when the batch being written now began (None: none is); one that has taken a whole
+        check so far holds every partition back, so the clocks start again after it."""
+        paused = self._last_look is not None and now - self._last_look > 3 * self.check_seconds
+        stuck_in_batch = applying_since is not None and now - applying_since >= self.check_seconds
+        if paused or stuck_in_batch:
+            self._since.clear()  # not the consumer's stall: no judgement on this time
         self._last_look = now
+        if stuck_in_batch:
+            return []
         since: dict[int, tuple[int | None, float]] = {}
         for partition, progress in held.items():
             seen = self._since.get(partition)

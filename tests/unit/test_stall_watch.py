@@ -48,3 +48,25 @@ def test_a_partition_given_away_and_back_starts_afresh() -> None:
         look(watch, at, p0=(10, 50), p1=(3, 9))
     assert look(watch, 25, p1=(3, 9)) == []  # a rebalance took partition 0
     assert look(watch, 30, p0=(10, 50), p1=(3, 9)) == [1]  # 1 stalled; 0 is new again
+
+
+def test_a_batch_written_for_a_whole_check_holds_the_clock_back() -> None:
+    watch = StallWatch(stall_seconds=30, check_seconds=5)
+    # One batch waits on a lock in PostgreSQL from t=0 to t=40: every partition waits with it.
+    for at in range(0, 45, 5):
+        assert watch.stalled(at, {0: Progress(10, 50)}, applying_since=0.0) == []
+    # After it, the clock starts again: 30 s more without progress is a stall.
+    for at in range(45, 75, 5):
+        assert look(watch, at, p0=(10, 50)) == []
+    assert look(watch, 75, p0=(10, 50)) == [0]
+
+
+def test_short_batches_on_one_partition_do_not_hide_a_stall_on_another() -> None:
+    watch = StallWatch(stall_seconds=30, check_seconds=5)
+    committed = 100
+    for at in range(0, 30, 5):
+        committed += 20  # partition 1 moves; each look lands in one of its short batches
+        held = {0: Progress(10, 50), 1: Progress(committed, 1000)}
+        assert watch.stalled(at, held, applying_since=at - 0.05) == []
+    held = {0: Progress(10, 50), 1: Progress(committed + 20, 1000)}
+    assert watch.stalled(30, held, applying_since=29.95) == [0]
