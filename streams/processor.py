@@ -31,7 +31,7 @@ import faust
 from faust.tables import TableManager
 
 from streams.generation import group_id
-from streams.group_offsets import group_offsets
+from streams.group_offsets import GroupReader
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
 from streams.stall_watch import Progress, StallWatch
@@ -215,6 +215,7 @@ def build_app(
     parked: Callable[[], int] | None = None,
     log_replaced: Callable[[], bool] | None = None,
     switch: GenerationSwitch | None = None,
+    group: GroupReader | None = None,
 ) -> faust.App:
     brokers = [f"kafka://{server.strip()}" for server in settings.bootstrap.split(",")]
     datadir = settings.data_dir / "faust" / settings.name
@@ -274,17 +275,11 @@ def build_app(
     async def watch_for_stalls() -> None:
         # A held partition with a backlog and no progress (streams/stall_watch.py).
         held = held_partitions(app, settings.topic)
-        if switch is None or switch.requested or not held:
+        if switch is None or switch.requested or group is None or not held:
             return
         try:
             committed, ends = await asyncio.to_thread(
-                group_offsets,
-                settings.bootstrap,
-                settings.group,
-                settings.topic,
-                held,
-                settings.security,
-                with_ends=True,
+                group.read, settings.topic, held, with_ends=True
             )
         except Exception as error:  # the broker restarting: no news is no stall
             log.debug("cannot read the group's progress: %s", error)
@@ -368,7 +363,8 @@ def run_processor(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     switch = GenerationSwitch()
-    app = build_app(settings, intake, report, lag, parked, log_replaced, switch)
+    group = GroupReader(settings.bootstrap, settings.group, settings.security)  # stall watch
+    app = build_app(settings, intake, report, lag, parked, log_replaced, switch, group)
     report("starting", "joining the consumer group")
     worker = PromptStopWorker(app, loop=loop, loglevel="WARNING", quiet=True)
     switch.worker = worker
@@ -379,6 +375,7 @@ def run_processor(
             raise
     finally:
         switch.stopped()
+        group.close()
     if switch.requested:
         log.warning("the old app stopped in %.1fs", switch.took())
     return switch.requested
