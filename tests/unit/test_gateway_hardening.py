@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from gateway.deps import Limits
 from gateway.schema import build_schema
 
@@ -36,3 +38,29 @@ def test_request_errors_get_codes() -> None:
     assert codes(
         'query($at: DateTime!) { customerAsOf(id: "x", at: $at) { id } }', variables={"at": 1}
     ) == ["VALIDATION"]
+
+
+def test_literals_are_checked_for_every_query_text_and_remembered_per_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway import hardening
+
+    monkeypatch.setattr(hardening, "_literals_by_query", {})
+    monkeypatch.setattr(hardening, "LITERALS_CACHED", 8)
+    schema = build_schema()
+
+    def refused(query: str) -> bool:
+        result = asyncio.run(schema.execute(query))
+        return any(e.extensions.get("code") == "VALIDATION" for e in result.errors or [])
+
+    nul = '{ customers(filter: {region: "a\\u0000"}) { totalCount } }'
+    long = '{ customers(filter: {region: "' + "x" * 10_001 + '"}) { totalCount } }'
+    fine = '{ customers(filter: {region: "a"}) { totalCount } }'
+    for _ in range(2):  # the second time from what the first found
+        assert refused(nul) and refused(long) and not refused(fine)
+    assert hardening._literals_by_query[long][0].value == "x" * 10_001
+    for n in range(hardening.LITERALS_CACHED + 5):  # bounded: the oldest texts go
+        refused(f'{{ customers(filter: {{region: "r{n}"}}) {{ totalCount }} }}')
+    assert len(hardening._literals_by_query) == 8
+    assert nul not in hardening._literals_by_query
+    assert refused(nul) and refused(long)
