@@ -221,7 +221,8 @@ def _walk_string_literals(node: Node) -> Iterator[StringValueNode]:
 
 
 LITERALS_CACHED = 1024
-"""Query texts whose literals are remembered (as many as `Limits.cache_size` parses)."""
+"""Query texts whose literals are remembered, per process (a text's entry holds its
+document's literal nodes; `Limits.cache_size`, 256 by default, bounds the parses kept)."""
 _literals_by_query: dict[str, tuple[StringValueNode, ...]] = {}
 
 
