@@ -324,9 +324,24 @@ ALL_TABLES: Final = ("rm_applied", *(t for ts in PROJECTION_TABLES.values() for 
 
 
 def create_all(conn: Connection[Any]) -> None:
-    """Create every read-model table and index that is missing; safe to run any time."""
+    """Create every read-model table and index that is missing (and add missing columns).
+
+    Safe to run again, but not free while others write: an `ALTER TABLE … IF NOT EXISTS`
+    takes its table's ACCESS EXCLUSIVE lock even when it has nothing to do, and can
+    deadlock with a live batch that holds a weaker lock on that table and asks for a
+    stronger one. Where the tables are only needed to exist, ask `missing_tables` first.
+    """
     for ddl in ALL_DDL:
         conn.execute(ddl)
+
+
+def missing_tables(conn: Connection[Any]) -> list[str]:
+    """The read-model tables not in the current schema (a catalog read: no table locks)."""
+    rows = conn.execute(
+        "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NULL",
+        [list(ALL_TABLES)],
+    ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def drop_all(conn: Connection[Any]) -> None:

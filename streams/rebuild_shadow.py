@@ -22,7 +22,7 @@ from typing import Any, Final
 from psycopg import Connection, sql
 
 from projections.counts import TRIGGERS_DDL
-from projections.schema import ALL_TABLES, create_all
+from projections.schema import ALL_TABLES, create_all, missing_tables
 
 SHADOW: Final = "rm_rebuild"
 ADVISORY_LOCK: Final = 0x636D725F72656275  # "crm_rebu": one full rebuild at a time
@@ -52,7 +52,8 @@ def serving_schema(conn: Connection[Any]) -> str:
 def prepare_shadow(conn: Connection[Any]) -> None:
     """An empty shadow schema with every read-model table (a crashed run's one dropped)."""
     with conn.transaction():
-        create_all(conn)  # serving tables exist, so the swap has something to lock
+        if missing_tables(conn):  # serving tables exist, so the swap has something to lock
+            create_all(conn)  # (not when they do: its DDL would lock tables being written)
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SHADOW)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SHADOW)))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(SHADOW)))

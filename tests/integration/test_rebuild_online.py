@@ -273,3 +273,26 @@ def count_all(conn: psycopg.Connection[Any]) -> int:
         "SELECT coalesce(sum(n), 0) FROM rm_customer_counts WHERE dimension = 'all'"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def test_preparing_the_shadow_takes_no_lock_on_serving_tables_being_written(
+    app: CrmApplication, database_url: str
+) -> None:
+    """A live batch holds ROW EXCLUSIVE on rm_customers (and may ask for more): the
+    rebuild's preparation must not queue an ACCESS EXCLUSIVE lock behind it (a `CREATE …
+    IF NOT EXISTS` or `ALTER … IF NOT EXISTS` on a serving table would), or the two can
+    deadlock (seen once in a full CI run)."""
+    from streams.rebuild_shadow import drop_shadow, prepare_shadow
+
+    make_history(CommandService(app))
+    ReadModelSink(app, database_url).close()  # the serving tables, as a worker makes them
+    with psycopg.connect(database_url) as batch, psycopg.connect(database_url) as rebuilding:
+        batch.execute("LOCK TABLE rm_customers IN ROW EXCLUSIVE MODE")
+        rebuilding.execute("SET lock_timeout = '2s'")
+        prepare_shadow(rebuilding)  # LockNotAvailable here if it locked rm_customers
+        shadow = rebuilding.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", [SHADOW]
+        ).fetchone()
+        assert shadow is not None and shadow[0] > 10  # the shadow was still made whole
+        batch.rollback()
+        drop_shadow(rebuilding)
