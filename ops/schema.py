@@ -15,12 +15,12 @@ def prepare_database(database_url: str, master_key: str) -> None:
     import psycopg
 
     from bootstrap import open_store
-    from projections.schema import create_all
+    from projections.schema import ensure_all
     from streams.parking import create_parking
     from streams.processes import create_processes
 
     open_store(database_url, master_key, kind="schema").close()
     with psycopg.connect(database_url) as conn, conn.transaction():
-        create_all(conn)
+        ensure_all(conn)
         create_parking(conn)
         create_processes(conn)

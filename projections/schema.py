@@ -8,6 +8,7 @@ projection (`PROJECTION_TABLES`); `rm_applied` records how far each projection g
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Final
 
 from psycopg import Connection, sql
@@ -329,10 +330,39 @@ def create_all(conn: Connection[Any]) -> None:
     Safe to run again, but not free while others write: an `ALTER TABLE … IF NOT EXISTS`
     takes its table's ACCESS EXCLUSIVE lock even when it has nothing to do, and can
     deadlock with a live batch that holds a weaker lock on that table and asks for a
-    stronger one. Where the tables are only needed to exist, ask `missing_tables` first.
+    stronger one. On a process's start use `ensure_all`; where the tables are only needed
+    to exist, ask `missing_tables` first.
     """
     for ddl in ALL_DDL:
         conn.execute(ddl)
+
+
+SCHEMA_DIGEST: Final = hashlib.sha256("\n".join(ALL_DDL).encode()).hexdigest()
+"""Names this code's read-model DDL: a database where it ran needs none of it again."""
+SCHEMA_MARK_DDL: Final = """
+CREATE TABLE IF NOT EXISTS crm_read_model_schema (digest text NOT NULL)"""
+
+
+def ensure_all(conn: Connection[Any]) -> bool:
+    """`create_all` where this code's DDL has not run yet (or a table is missing); True
+    when it ran. What a process runs on every start: a worker restarted while another
+    applies must not take ACCESS EXCLUSIVE locks on the tables being written (the
+    readers queue behind them, and a live batch can deadlock with them)."""
+    if not missing_tables(conn) and _schema_mark(conn) == SCHEMA_DIGEST:
+        return False
+    create_all(conn)
+    conn.execute(SCHEMA_MARK_DDL)
+    conn.execute("DELETE FROM crm_read_model_schema")
+    conn.execute("INSERT INTO crm_read_model_schema (digest) VALUES (%s)", [SCHEMA_DIGEST])
+    return True
+
+
+def _schema_mark(conn: Connection[Any]) -> str | None:
+    found = conn.execute("SELECT to_regclass('crm_read_model_schema')").fetchone()
+    if found is None or found[0] is None:
+        return None
+    row = conn.execute("SELECT digest FROM crm_read_model_schema").fetchone()
+    return str(row[0]) if row else None
 
 
 def missing_tables(conn: Connection[Any]) -> list[str]:

@@ -14,7 +14,7 @@ import psycopg
 from commands.sealed_reader import SealedSource
 from projections.apply import ApplyResult, apply_batch
 from projections.handlers import PROJECTIONS, Projection
-from projections.schema import create_all
+from projections.schema import ensure_all
 from streams.source import EnvelopeOpener
 
 RECONNECT_FOR_S = 30.0  # how long a batch waits for PostgreSQL before the worker gives up
@@ -39,7 +39,7 @@ class ReadModelSink:
         self.conn = psycopg.connect(database_url, autocommit=True)
         self.projections = projections
         with self.conn.transaction():
-            create_all(self.conn)
+            ensure_all(self.conn)  # no DDL (no table locks) where it already ran
         self.applied = 0
         self.highest_position = 0
 
