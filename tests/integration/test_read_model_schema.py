@@ -6,54 +6,44 @@ it runs. Real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from commands.application import CrmApplication
-from commands.crypto import generate_master_key
 from projections.schema import SCHEMA_DIGEST, missing_tables
 from streams.sink import ReadModelSink
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[CrmApplication]:
-    application = CrmApplication(database_url, master_key=generate_master_key(), pool_size=2)
-    yield application
-    application.close()
-
-
-def start_sink(store: CrmApplication, database_url: str) -> None:
+def start_sink(app: CrmApplication, database_url: str) -> None:
     """A worker's sink started and closed, giving up on any lock after 2 s."""
-    ReadModelSink(store, f"{database_url} options='-c lock_timeout=2000'").close()
+    ReadModelSink(app, f"{database_url} options='-c lock_timeout=2000'").close()
 
 
 def test_a_worker_starts_beside_a_live_batch_without_locking_its_tables(
-    store: CrmApplication, database_url: str
+    app: CrmApplication, database_url: str
 ) -> None:
-    start_sink(store, database_url)  # the first start creates everything
+    start_sink(app, database_url)  # the first start creates everything
     with psycopg.connect(database_url) as batch:
         batch.execute("LOCK TABLE rm_customers, rm_applied IN ROW EXCLUSIVE MODE")
-        start_sink(store, database_url)  # LockNotAvailable here if it ran DDL on them
+        start_sink(app, database_url)  # LockNotAvailable here if it ran DDL on them
         batch.rollback()
 
 
 def test_the_ddl_runs_again_where_a_table_is_missing_or_the_schema_changed(
-    store: CrmApplication, database_url: str
+    app: CrmApplication, database_url: str
 ) -> None:
-    start_sink(store, database_url)
+    start_sink(app, database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TABLE rm_funnel")
         assert missing_tables(conn) == ["rm_funnel"]
-        start_sink(store, database_url)
+        start_sink(app, database_url)
         assert missing_tables(conn) == []
         # Written by an older version (another DDL): an index it lacks is made.
         conn.execute("DROP INDEX rm_customers_valid_until")
         conn.execute("UPDATE crm_read_model_schema SET digest = 'older'")
-        start_sink(store, database_url)
+        start_sink(app, database_url)
         found = conn.execute("SELECT to_regclass('rm_customers_valid_until')").fetchone()
         assert found is not None and found[0] is not None
         mark = conn.execute("SELECT digest FROM crm_read_model_schema").fetchall()
