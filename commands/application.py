@@ -13,8 +13,6 @@ variable in a process cannot silently change how events are stored.
 from __future__ import annotations
 
 import contextlib
-import time
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -45,6 +43,7 @@ from commands.crypto import (
 from commands.keys import KeyRing
 from commands.loader import AggregateLoader
 from commands.mapper import CrmMapper
+from commands.pool_checks import CheckoutPing
 from commands.recorder import CrmRecorder, WriteEffects
 from events.base import CustomerScoped
 
@@ -302,41 +301,13 @@ class CrmApplication(Application[UUID]):
         self.keys.prefetch(ids)
 
 
-PING_AFTER_IDLE = 1.0
-"""Seconds a pooled connection may sit idle before its checkout is pinged."""
-
-
 def _replace_dead_connections_at_once(pool: Any) -> None:
-    """After a PostgreSQL restart every pooled connection is dead. The pool's pre-ping
-    finds them one checkout at a time, and its background reconnects back off while the
-    server is still down, so the first write after a restart waited out the whole pool
-    timeout (30 s, measured). One dead connection means all are: check the whole pool at
-    once (`pool.check()`), as the gateway's read pool does (`gateway.db`).
-
-    A connection checked out again within `PING_AFTER_IDLE` seconds is not pinged: on
-    the write path the ping was one extra round trip per checkout (a fifth of the
-    single-command path's time, profiled), and a restart takes longer than that, so
-    connections that lived through one have been idle long enough to be pinged. A query
-    on a connection that died within the second fails as `OperationalError`, which the
-    recorder and loader retry on another connection."""
+    """Ping a checkout only after an idle second, and replace every dead connection at
+    once when one is found (`commands.pool_checks`)."""
     ping = getattr(pool, "_check", None)
     if ping is None:  # not the psycopg_pool this was written against: keep its own check
         return
-    last_checkout: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-
-    def check(conn: Any) -> None:
-        now = time.monotonic()
-        recent = now - last_checkout.get(conn, -PING_AFTER_IDLE) < PING_AFTER_IDLE
-        last_checkout[conn] = now
-        if recent:
-            return
-        try:
-            ping(conn)
-        except Exception:
-            pool.check()
-            raise
-
-    pool._check = check
+    pool._check = CheckoutPing(ping, pool.check)
 
 
 CREATE_LOCK = 0x63726D5F73746F72  # "crm_stor"

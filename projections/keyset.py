@@ -23,10 +23,11 @@ from typing import Any, Final
 from uuid import UUID
 
 from psycopg import Connection, sql
+from psycopg.rows import dict_row
 
 from projections.cursors import InvalidCursor, customer_cursor, read_customer_cursor
 from projections.customer_list import filter_conditions
-from projections.profiles import views_of_roots
+from projections.profiles import PROFILE_COLUMNS, view_of_row
 from projections.views import CustomerEdge, CustomerFilter
 
 KEYS: Final[dict[str, tuple[sql.Composable, str]]] = {
@@ -134,7 +135,8 @@ def page_query(
     ascending = (order.direction == "ASC") == forward
     page, params = page_statement(where, order, ascending, cursor=cursor)
     if not cursor:
-        return sql.SQL("SELECT p.id, p.k, p.rn, false FROM ({}) AS p").format(page), params
+        first_page = sql.SQL("SELECT p.id, p.k, p.rn, false AS behind FROM ({}) AS p")
+        return first_page.format(page), params
     probe, _ = page_statement(
         where, order, not ascending, cursor=True, inclusive=True, limit=sql.Literal(1)
     )
@@ -143,6 +145,15 @@ def page_query(
         " LEFT JOIN LATERAL ({page}) AS p ON true"
     ).format(probe=probe, page=page)
     return statement, params
+
+
+_ROW_COLUMNS = ", ".join(f"c.{column.strip()}" for column in PROFILE_COLUMNS.split(","))
+PAGE_WITH_ROWS: Final = sql.SQL(
+    "SELECT q.k AS page_key, q.rn AS page_rn, q.behind AS page_behind, "
+    + _ROW_COLUMNS
+    + " FROM ({}) AS q LEFT JOIN rm_customers AS c ON c.id = q.id"
+)
+"""The page and its customers' rows in one statement (one round trip, one plan)."""
 
 
 def keyset_page(
@@ -157,8 +168,8 @@ def keyset_page(
 ) -> KeysetPage:
     """`first` after `after`, or `last` before `before` (Relay); rows in list order.
 
-    One statement (`page_query`): the side walked is measured with one extra row; the
-    other side's flag is one index probe from the cursor.
+    One statement (`page_query`, joined to the rows): the side walked is measured with
+    one extra row; the other side's flag is one index probe from the cursor.
     """
     forward = last is None
     size = first if forward else last
@@ -169,16 +180,15 @@ def keyset_page(
     if cursor is not None:
         params["key"], params["id"] = cursor
     params["limit"] = size + 1
-    rows = conn.execute(statement, params).fetchall()
-    listed = sorted((r for r in rows if r[0] is not None), key=lambda r: int(r[2]))
-    found = [(r[0], r[1]) for r in listed]
-    page = found[:size]
-    beyond = len(found) > size
-    behind = bool(rows and rows[0][3])
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(PAGE_WITH_ROWS.format(statement), params).fetchall()
+    listed = sorted((r for r in rows if r["id"] is not None), key=lambda r: int(r["page_rn"]))
+    page = listed[:size]
+    beyond = len(listed) > size
+    behind = bool(rows and rows[0]["page_behind"])
     if not forward:
         page.reverse()
-    views = views_of_roots(conn, [i for i, _ in page])
-    edges = [CustomerEdge(make_cursor(order, k, i), views[i]) for i, k in page if i in views]
+    edges = [CustomerEdge(make_cursor(order, r["page_key"], r["id"]), view_of_row(r)) for r in page]
     return KeysetPage(
         rows=edges,
         has_next=beyond if forward else behind,

@@ -2,7 +2,8 @@
 
 Lifecycle stage, tier and the purchase and touch summaries (over the merge tree) are
 columns the projections wrote (`projections.materialize`); nothing is derived here.
-Used by `get_customers` (DataLoader batches) and by list pages.
+Used by `get_customers` (DataLoader batches); list pages join the same columns to their
+keyset page (`projections.keyset`) and build views with `view_of_row`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,22 @@ from projections.views import (
     CustomerView,
     Need,
     PurchaseSummary,
-    StageChange,
     SurveyAnswer,
     TouchSummary,
 )
 
-PROFILE_SQL = "SELECT * FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
+PROFILE_COLUMNS = (
+    "id, version, name, email, phone, address, company, industry, region, source, owner,"
+    " referred_by, tags, stage, lifecycle_stage, lifecycle_reason, tier, tier_reason,"
+    " purchase_count, purchase_total, first_purchase_at, last_purchase_at, touch_count,"
+    " last_touch_at, touches_by_channel, consents, needs, surveys, merged_into, merged_ids,"
+    " forgotten, forgotten_at, created_at, updated_at, last_position, custom_fields,"
+    " custom_texts"
+)
+"""The rm_customers columns a view is made of (`view_of_row`): not the search keys, the
+stage history or the referrals, which no reader serves."""
+
+PROFILE_SQL = f"SELECT {PROFILE_COLUMNS} FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
 
 
 def _touches(row: Mapping[str, Any]) -> TouchSummary:
@@ -44,7 +55,8 @@ def _at(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-def _view(row: Mapping[str, Any]) -> CustomerView:
+def view_of_row(row: Mapping[str, Any]) -> CustomerView:
+    """The view of one rm_customers row (as a dict: `SELECT *` or `c.*`)."""
     return CustomerView(
         id=row["id"],
         version=row["version"],
@@ -58,7 +70,6 @@ def _view(row: Mapping[str, Any]) -> CustomerView:
         source=row["source"],
         owner=row["owner"],
         referred_by=row["referred_by"],
-        referrals=tuple(UUID(str(r["customer_id"])) for r in row["referrals"]),
         tags=tuple(row["tags"]),
         stage=row["stage"],
         lifecycle_stage=row["lifecycle_stage"],
@@ -78,10 +89,6 @@ def _view(row: Mapping[str, Any]) -> CustomerView:
             Need(str(n["need_id"]), n.get("description"), n.get("product_interest"), _at(n["at"]))
             for n in row["needs"]
         ),
-        stage_history=tuple(
-            StageChange(s["stage"], s.get("from"), _at(s["at"]), s.get("reason"))
-            for s in row["stage_history"]
-        ),
         surveys=tuple(
             SurveyAnswer(str(s["survey_id"]), int(s["score"]), s.get("comment"), _at(s["at"]))
             for s in row["surveys"]
@@ -93,9 +100,9 @@ def _view(row: Mapping[str, Any]) -> CustomerView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         last_position=row["last_position"],
-        lifecycle_reason=row.get("lifecycle_reason") or "",
-        tier_reason=row.get("tier_reason") or "",
-        custom_values={**(row.get("custom_fields") or {}), **(row.get("custom_texts") or {})},
+        lifecycle_reason=row["lifecycle_reason"] or "",
+        tier_reason=row["tier_reason"] or "",
+        custom_values={**(row["custom_fields"] or {}), **(row["custom_texts"] or {})},
     )
 
 
@@ -107,4 +114,4 @@ def views_of_roots(conn: Connection[Any], roots: Sequence[UUID]) -> dict[UUID, C
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(PROFILE_SQL, {"roots": wanted})
         rows = cur.fetchall()
-    return {row["id"]: _view(row) for row in rows}
+    return {row["id"]: view_of_row(row) for row in rows}

@@ -57,14 +57,6 @@ class Need:
 
 
 @dataclass(frozen=True)
-class StageChange:
-    stage: str
-    from_stage: str | None
-    at: datetime
-    reason: str | None
-
-
-@dataclass(frozen=True)
 class SurveyAnswer:
     survey_id: str
     score: int
@@ -74,7 +66,10 @@ class SurveyAnswer:
 
 @dataclass(frozen=True)
 class CustomerView:
-    """The 360° profile. For a survivor, purchases and touches include its duplicates'."""
+    """The 360° profile. For a survivor, purchases and touches include its duplicates'.
+
+    The read model also keeps each customer's stage history and referrals (jsonb); no
+    reader serves them, so views do not decode them (a list page reads 20 rows)."""
 
     id: UUID
     version: int
@@ -88,7 +83,6 @@ class CustomerView:
     source: str | None
     owner: str | None
     referred_by: UUID | None
-    referrals: tuple[UUID, ...]
     tags: tuple[str, ...]
     stage: str
     lifecycle_stage: str
@@ -97,7 +91,6 @@ class CustomerView:
     touches: TouchSummary
     consents: tuple[Consent, ...]
     needs: tuple[Need, ...]
-    stage_history: tuple[StageChange, ...]
     surveys: tuple[SurveyAnswer, ...]
     merged_into: UUID | None
     merged_ids: tuple[UUID, ...]

@@ -71,7 +71,7 @@ async def _customer(info: GInfo, customer_id: object) -> Customer:
     view = await ctx.loaders.customers.load(customer_id)  # type: ignore[arg-type]
     if view is None:  # merged or forgotten between the page and this read
         raise GatewayError("the customer is no longer readable", "NOT_FOUND")
-    return Customer(view=view, personal=ctx.sees_personal)
+    return Customer.of(view, ctx.sees_personal)
 
 
 @strawberry.type

@@ -129,7 +129,7 @@ class CustomerPayload:
         ctx = info.context
         result = self.written.result
         view = await customer_after_write(ctx, result.customer_id, self.written.position)
-        return Customer(view=view, personal=ctx.sees_personal)
+        return Customer.of(view, ctx.sees_personal)
 
     @strawberry.field(description="Global position of the command's last event.")
     def position(self) -> int:
@@ -154,7 +154,7 @@ class ComplaintPayload:
         view = await complaint_after_write(
             ctx, result.aggregate_id, result.customer_id, self.written.position
         )
-        return Complaint(view=view, personal=ctx.sees_personal)
+        return Complaint.of(view, ctx.sees_personal)
 
     @strawberry.field(description="Global position of the command's last event.")
     def position(self) -> int:

@@ -207,14 +207,14 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
                     reached=applied,
                 )
         view = await ctx.loaders.customers.load(customer_id)
-        return Customer(view=view, personal=ctx.sees_personal) if view else None
+        return Customer.of(view, ctx.sees_personal) if view else None
 
     @strawberry.field(description="The customer (or any object) with this global id (Relay).")
     async def node(self, info: GInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
         view = await ctx.loaders.customers.load(parse_id(id, "id"))
-        return Customer(view=view, personal=ctx.sees_personal) if view else None
+        return Customer.of(view, ctx.sees_personal) if view else None
 
     @strawberry.field(
         description="Relay connection; filter by text, tag, tier, lifecycle stage, pipeline "
@@ -261,9 +261,7 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
 
         return CustomerConnection(
             edges=[
-                CustomerEdge(
-                    node=Customer(view=e.node, personal=ctx.sees_personal), cursor=e.cursor
-                )
+                CustomerEdge(node=Customer.of(e.node, ctx.sees_personal), cursor=e.cursor)
                 for e in page.rows
             ],
             page_info=PageInfo(
@@ -313,7 +311,7 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
         except InvalidCursor as error:
             raise invalid(str(error), "after") from None
         edges = [
-            ComplaintEdge(cursor=e.cursor, node=Complaint(view=e.node, personal=ctx.sees_personal))
+            ComplaintEdge(cursor=e.cursor, node=Complaint.of(e.node, ctx.sees_personal))
             for e in page.edges
         ]
         return ComplaintConnection(

@@ -114,3 +114,18 @@ async def test_timelines_and_lists_of_a_page_are_batched(gw: GatewayHarness) -> 
     await gw.data(LISTS, {"after": page["pageInfo"]["endCursor"]})
     assert gw.deps.reads.statements - before == first_page, "the cost does not grow"
     print(f"SQL statements for 50 customers with two timelines, orders, touches: {first_page}")
+
+
+async def test_a_page_of_customers_and_their_rows_is_one_statement(gw: GatewayHarness) -> None:
+    """The keyset page and its rows are one statement (`projections.keyset`); the count,
+    when selected, is one more (a counter lookup)."""
+    rows = "edges { node { id name company stage lifecycleStage tier purchases { count } } }"
+    for query, statements in (
+        ("{ customers(first: 20) { " + rows + " } }", 1),
+        ("{ customers(first: 20) { totalCount " + rows + " } }", 2),
+    ):
+        before = gw.deps.reads.statements
+        page = (await gw.data(query))["customers"]
+        assert gw.deps.reads.statements - before == statements, query
+        assert len(page["edges"]) == 20
+        assert all(e["node"]["name"].startswith("Customer ") for e in page["edges"])

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from commands.application import PING_AFTER_IDLE, CrmApplication
+from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
+from commands.pool_checks import PING_AFTER_IDLE
 from commands.service import CommandService
 from tests.integration.support.servers import ServerSet
 
