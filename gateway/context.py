@@ -30,7 +30,7 @@ from gateway.scope import DEPARTMENT_SCOPED, Scope, is_scoped, reaches
 from projections.activity import ActivityPage, order_pages, touch_pages
 from projections.custom_field_list import DefinitionView, custom_field_definitions
 from projections.org_scope import visible_owners
-from projections.queries import complaints_for, get_customers
+from projections.queries import complaints_for, customers_with_complaints, get_customers
 from projections.timeline_pages import TimelinePageOf, TimelineWindow, timeline_pages
 from projections.views import ComplaintView, CustomerView
 
@@ -75,10 +75,25 @@ class Loaders:
 
     async def _load_customers(self, ids: list[UUID]) -> list[CustomerView | None]:
         found = await self.deps.reads.run(get_customers, ids)
+        return await self._in_scope([found.get(i) for i in ids])
+
+    async def _in_scope(self, views: list[CustomerView | None]) -> list[CustomerView | None]:
         scope = await self.scope() if self.scope is not None else None
-        views = [found.get(i) for i in ids]
         # Out of scope reads as absent (NOT_FOUND / null), so ids do not leak existence.
         return [v if v is not None and reaches(scope, v.owner) else None for v in views]
+
+    async def profile_with_complaints(self, customer_id: UUID) -> CustomerView | None:
+        """The profile and its complaints (any status) in one read, both loaders primed:
+        for a 360° query that selects `complaints`, which would otherwise wait for the
+        profile's read before its own."""
+        if self.customers.cache_map.get(customer_id) is not None:
+            return await self.customers.load(customer_id)
+        views, complaints = await self.deps.reads.run(customers_with_complaints, [customer_id])
+        (view,) = await self._in_scope([views.get(customer_id)])
+        self.customers.prime(customer_id, view)
+        if view is not None:
+            self.complaints.prime((view.id, None), complaints.get(customer_id, []))
+        return view
 
     async def _load_complaints(self, keys: list[ComplaintKey]) -> list[list[ComplaintView]]:
         by_status: dict[str | None, list[UUID]] = defaultdict(list)

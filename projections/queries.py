@@ -122,7 +122,12 @@ def complaints_for(
     """
     if status is not None and status not in COMPLAINT_STATUSES:
         raise ValueError(f"unknown complaint status {status!r}")
-    asked = resolve(conn, _uuids(customer_ids))
+    return _complaints_of(conn, resolve(conn, _uuids(customer_ids)), status)
+
+
+def _complaints_of(
+    conn: Connection[Any], asked: dict[UUID, UUID], status: str | None
+) -> dict[UUID, list[ComplaintView]]:
     by_root: dict[UUID, list[ComplaintView]] = {root: [] for root in asked.values()}
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(COMPLAINTS_SQL, {"roots": list(by_root), "status": status})
@@ -133,6 +138,18 @@ def complaints_for(
                 )
             )
     return {a: list(by_root[root]) for a, root in asked.items()}
+
+
+def customers_with_complaints(
+    conn: Connection[Any], ids: Iterable[UUID | str]
+) -> tuple[dict[UUID, CustomerView], dict[UUID, list[ComplaintView]]]:
+    """`get_customers(ids)` and `complaints_for(ids)` (every status) on one connection,
+    the ids resolved through merges once: a 360° profile with its complaints in one
+    trip to the pool."""
+    asked = resolve(conn, _uuids(ids))
+    views = views_of_roots(conn, list(asked.values()))
+    found = {a: views[root] for a, root in asked.items() if root in views}
+    return found, _complaints_of(conn, asked, None)
 
 
 def funnel(

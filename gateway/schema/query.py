@@ -13,6 +13,7 @@ from uuid import UUID
 import strawberry
 from anyio import to_thread
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from aggregates.customer import Customer as CustomerAggregate
 from compliance.audit import changes_until, customer_at
@@ -165,6 +166,16 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
     )
 
 
+def _selects_all_complaints(info: GInfo) -> bool:
+    """Whether the field being resolved selects `complaints` with no argument, directly
+    (a fragment's selection is left to the complaints loader, which is as correct)."""
+    return any(
+        isinstance(child, SelectedField) and child.name == "complaints" and not child.arguments
+        for field in info.selected_fields
+        for child in field.selections
+    )
+
+
 @strawberry.type
 class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     @strawberry.field(
@@ -206,7 +217,10 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
                     "atLeast",
                     reached=applied,
                 )
-        view = await ctx.loaders.customers.load(customer_id)
+        if _selects_all_complaints(info):
+            view = await ctx.loaders.profile_with_complaints(customer_id)
+        else:
+            view = await ctx.loaders.customers.load(customer_id)
         return Customer.of(view, ctx.sees_personal) if view else None
 
     @strawberry.field(description="The customer (or any object) with this global id (Relay).")

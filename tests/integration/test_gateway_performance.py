@@ -129,3 +129,28 @@ async def test_a_page_of_customers_and_their_rows_is_one_statement(gw: GatewayHa
         assert gw.deps.reads.statements - before == statements, query
         assert len(page["edges"]) == 20
         assert all(e["node"]["name"].startswith("Customer ") for e in page["edges"])
+
+
+async def test_a_profile_and_its_complaints_are_read_together(gw: GatewayHarness) -> None:
+    """`customer(id:)` selecting `complaints` reads the profile and its complaints in one
+    trip to the pool, the ids resolved through merges once: three statements, not four."""
+    page = await gw.data("{ customers(first: 4) { edges { node { id complaints { id } } } } }")
+    with_complaint = next(  # every other customer filed one
+        e["node"]["id"] for e in page["customers"]["edges"] if e["node"]["complaints"]
+    )
+    query = """query($id: ID!) { customer(id: $id) {
+        id name complaints { id status description } open: complaints(status: OPEN) { id }
+    } }"""
+    before = gw.deps.reads.statements
+    customer = (await gw.data(query, {"id": with_complaint}))["customer"]
+    # resolve + profile + complaints (one trip); then resolve + the OPEN ones (loader).
+    assert gw.deps.reads.statements - before == 5
+    assert [c["description"] for c in customer["complaints"]] == ["late again"]
+    assert [c["id"] for c in customer["open"]] == [c["id"] for c in customer["complaints"]]
+
+    before = gw.deps.reads.statements
+    alone = await gw.data(
+        query.replace(" open: complaints(status: OPEN) { id }", ""), {"id": with_complaint}
+    )
+    assert gw.deps.reads.statements - before == 3
+    assert alone["customer"]["complaints"] == customer["complaints"]
