@@ -2,8 +2,9 @@
 
 Every query function of `projections.queries` is synchronous; `ReadPool.run` borrows a
 connection and runs one of them in a thread, so the event loop never blocks on the
-database. The pool counts the SQL statements it sends (`statements`), which is how
-the tests prove that a page of customers costs a bounded handful of queries.
+database. The pool counts the SQL statements it sends (`statements`) and the reads it
+runs (`trips`), which is how the tests prove that a page of customers costs a bounded
+handful of queries, and a list page or a 360° profile one trip.
 
 A PostgreSQL restart kills every pooled connection while it sits idle. So a connection
 idle for a second or more is checked on checkout (`ConnectionPool.check_connection`,
@@ -85,6 +86,9 @@ class ReadPool:
         self.database_url = database_url
         """For work that opens its own connection (the data-subject export's read models)."""
         self.counter = StatementCounter()
+        self.trips = StatementCounter()
+        """Reads run (`call`/`run`), each on one borrowed connection: a request's trips
+        to the pool, each a thread hop and a checkout."""
         cursor_class = _counting_cursor(self.counter)
 
         def configure(conn: Connection[Any]) -> None:
@@ -115,6 +119,7 @@ class ReadPool:
         self, fn: Callable[Concatenate[Connection[Any], P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run `fn(conn, ...)` on a pooled connection in this thread."""
+        self.trips.add()
         return self._retrying(lambda conn: fn(conn, *args, **kwargs))
 
     def ping(self, timeout: float) -> None:

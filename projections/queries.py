@@ -22,7 +22,7 @@ from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH
 from projections.counts import count_customers
 from projections.cursors import read_timeline_cursor, timeline_cursor
 from projections.incoming import split_type
-from projections.keyset import Order, keyset_page
+from projections.keyset import KeysetPage, Order, keyset_page
 from projections.membership import GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
 from projections.positions import applied_position
 from projections.profiles import views_of_roots
@@ -103,6 +103,23 @@ def list_customers(
     where = filter or CustomerFilter()
     page = keyset_page(conn, where, Order(), first=_page_size(first), after=after)
     return CustomerPage(page.rows, count_customers(conn, where), page.has_next, page.end_cursor)
+
+
+def page_and_count(
+    conn: Connection[Any],
+    where: CustomerFilter,
+    order: Order,
+    counted: bool,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> tuple[KeysetPage, int | None]:
+    """A keyset page and, when `counted`, the filter's total (None otherwise), on one
+    connection: a list screen's two reads in one trip to the pool."""
+    page = keyset_page(conn, where, order, first=first, after=after, last=last, before=before)
+    return page, count_customers(conn, where) if counted else None
 
 
 COMPLAINTS_SQL = sql.SQL(

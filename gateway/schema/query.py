@@ -72,8 +72,8 @@ from projections.business_time import zone as business_zone
 from projections.complaint_queue import QueueFilter, complaint_queue
 from projections.counts import count_customers
 from projections.cursors import InvalidCursor
-from projections.keyset import Order, keyset_page
-from projections.queries import funnel, lifecycle_distribution, tier_distribution
+from projections.keyset import Order
+from projections.queries import funnel, lifecycle_distribution, page_and_count, tier_distribution
 from projections.revenue import MAX_MONTHS, revenue_by_month
 from projections.task_list import TaskFilter, task_list
 
@@ -166,11 +166,12 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
     )
 
 
-def _selects_all_complaints(info: GInfo) -> bool:
-    """Whether the field being resolved selects `complaints` with no argument, directly
-    (a fragment's selection is left to the complaints loader, which is as correct)."""
+def _selects_directly(info: GInfo, name: str) -> bool:
+    """Whether the field being resolved selects `name` directly, with no argument: then
+    its read can ride in the field's own trip to the pool. A selection through a
+    fragment is left to the child's resolver, which is as correct."""
     return any(
-        isinstance(child, SelectedField) and child.name == "complaints" and not child.arguments
+        isinstance(child, SelectedField) and child.name == name and not child.arguments
         for field in info.selected_fields
         for child in field.selections
     )
@@ -217,7 +218,7 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
                     "atLeast",
                     reached=applied,
                 )
-        if _selects_all_complaints(info):
+        if _selects_directly(info, "complaints"):
             view = await ctx.loaders.profile_with_complaints(customer_id)
         else:
             view = await ctx.loaders.customers.load(customer_id)
@@ -262,16 +263,24 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
             raise error
         deps = ctx.deps
         keyed = Order(order.field.value, order.direction.value)
+        counted = _selects_directly(info, "totalCount")
         try:
-            page = await deps.reads.run(
-                keyset_page, where, keyed, first=size, after=after, last=back, before=before
+            page, total = await deps.reads.run(
+                page_and_count,
+                where,
+                keyed,
+                counted,
+                first=size,
+                after=after,
+                last=back,
+                before=before,
             )
         except InvalidCursor as error:
             raise invalid(str(error), "after" if back is None else "before") from None
         ctx.loaders.prime_customers([edge.node for edge in page.rows])
 
         async def counter() -> int:
-            return await deps.reads.run(count_customers, where)
+            return total if total is not None else await deps.reads.run(count_customers, where)
 
         return CustomerConnection(
             edges=[

@@ -118,15 +118,16 @@ async def test_timelines_and_lists_of_a_page_are_batched(gw: GatewayHarness) -> 
 
 async def test_a_page_of_customers_and_their_rows_is_one_statement(gw: GatewayHarness) -> None:
     """The keyset page and its rows are one statement (`projections.keyset`); the count,
-    when selected, is one more (a counter lookup)."""
+    when selected, is one more (a counter lookup), in the same trip to the pool."""
     rows = "edges { node { id name company stage lifecycleStage tier purchases { count } } }"
     for query, statements in (
         ("{ customers(first: 20) { " + rows + " } }", 1),
         ("{ customers(first: 20) { totalCount " + rows + " } }", 2),
     ):
-        before = gw.deps.reads.statements
+        before, trips = gw.deps.reads.statements, gw.deps.reads.trips.count
         page = (await gw.data(query))["customers"]
         assert gw.deps.reads.statements - before == statements, query
+        assert gw.deps.reads.trips.count - trips == 1, "the count rides with the page"
         assert len(page["edges"]) == 20
         assert all(e["node"]["name"].startswith("Customer ") for e in page["edges"])
 
@@ -141,16 +142,18 @@ async def test_a_profile_and_its_complaints_are_read_together(gw: GatewayHarness
     query = """query($id: ID!) { customer(id: $id) {
         id name complaints { id status description } open: complaints(status: OPEN) { id }
     } }"""
-    before = gw.deps.reads.statements
+    before, trips = gw.deps.reads.statements, gw.deps.reads.trips.count
     customer = (await gw.data(query, {"id": with_complaint}))["customer"]
     # resolve + profile + complaints (one trip); then resolve + the OPEN ones (loader).
     assert gw.deps.reads.statements - before == 5
+    assert gw.deps.reads.trips.count - trips == 2
     assert [c["description"] for c in customer["complaints"]] == ["late again"]
     assert [c["id"] for c in customer["open"]] == [c["id"] for c in customer["complaints"]]
 
-    before = gw.deps.reads.statements
+    before, trips = gw.deps.reads.statements, gw.deps.reads.trips.count
     alone = await gw.data(
         query.replace(" open: complaints(status: OPEN) { id }", ""), {"id": with_complaint}
     )
     assert gw.deps.reads.statements - before == 3
+    assert gw.deps.reads.trips.count - trips == 1
     assert alone["customer"]["complaints"] == customer["complaints"]
