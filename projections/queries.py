@@ -82,7 +82,10 @@ def get_customers(
     A duplicate's id maps to its survivor's view; `follow_merges=False` returns the
     duplicate's own view instead (with `merged_into` set), e.g. for compliance screens.
     """
-    asked = resolve(conn, _uuids(ids), follow_merges=follow_merges)
+    return _profiles_of(conn, resolve(conn, _uuids(ids), follow_merges=follow_merges))
+
+
+def _profiles_of(conn: Connection[Any], asked: dict[UUID, UUID]) -> dict[UUID, CustomerView]:
     views = views_of_roots(conn, list(asked.values()))
     return {a: views[root] for a, root in asked.items() if root in views}
 
@@ -164,9 +167,7 @@ def customers_with_complaints(
     the ids resolved through merges once: a 360° profile with its complaints in one
     trip to the pool."""
     asked = resolve(conn, _uuids(ids))
-    views = views_of_roots(conn, list(asked.values()))
-    found = {a: views[root] for a, root in asked.items() if root in views}
-    return found, _complaints_of(conn, asked, None)
+    return _profiles_of(conn, asked), _complaints_of(conn, asked, None)
 
 
 def funnel(

@@ -135,7 +135,7 @@ async def test_a_page_of_customers_and_their_rows_is_one_statement(gw: GatewayHa
 async def test_a_profile_and_its_complaints_are_read_together(gw: GatewayHarness) -> None:
     """`customer(id:)` selecting `complaints` reads the profile and its complaints in one
     trip to the pool, the ids resolved through merges once: three statements, not four."""
-    page = await gw.data("{ customers(first: 4) { edges { node { id complaints { id } } } } }")
+    page = await gw.data("{ customers(first: 50) { edges { node { id complaints { id } } } } }")
     with_complaint = next(  # every other customer filed one
         e["node"]["id"] for e in page["customers"]["edges"] if e["node"]["complaints"]
     )
