@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 import gateway.schema.query as query_module
+import projections.queries as read_queries
 from gateway.deps import Limits
 from tests.integration.support.gateway import GatewayHarness, first_error
 from tests.integration.support.servers import ServerSet
@@ -175,8 +176,14 @@ async def test_the_total_is_counted_only_when_selected(
         calls.append(where)
         return counted(conn, where)
 
+    # Selected directly, the count rides in the page's read (projections.queries);
+    # through a fragment, `totalCount` counts on its own (gateway.schema.query).
     monkeypatch.setattr(query_module, "count_customers", spy)
+    monkeypatch.setattr(read_queries, "count_customers", spy)
     await gw.data("{ customers(first: 1) { edges { cursor } } }")
     assert calls == []
-    await gw.data("{ customers(first: 1) { totalCount } }")
+    total = (await gw.data("{ customers(first: 1) { totalCount } }"))["customers"]["totalCount"]
     assert len(calls) == 1
+    fragment = "fragment F on CustomerConnection { totalCount }"
+    through = await gw.data("{ customers(first: 1) { ...F } } " + fragment)
+    assert len(calls) == 2 and through["customers"]["totalCount"] == total
