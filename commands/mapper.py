@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any, cast
 from uuid import UUID
 
@@ -169,10 +169,10 @@ class CrmMapper(Mapper[UUID]):
             ) from error
         event_state["originator_id"] = originator_id
         event_state["originator_version"] = stored_event.originator_version
-        sealed = event_state.pop(SEALED, None)
+        sealed = event_state.pop(SEALED, None) or {}
         if sealed:
             self._open_fields(cls, event_state, sealed, originator_id, redact, damaged)
-        self._hide_clear_fields(cls, event_state, originator_id, redact=redact)
+        self._hide_clear_fields(cls, event_state, originator_id, sealed, redact=redact)
         class_version = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
@@ -181,13 +181,22 @@ class CrmMapper(Mapper[UUID]):
         return event_state
 
     def _hide_clear_fields(
-        self, cls: Any, event_state: dict[str, Any], originator_id: UUID, *, redact: bool
+        self,
+        cls: Any,
+        event_state: dict[str, Any],
+        originator_id: UUID,
+        sealed: Mapping[str, str],
+        *,
+        redact: bool,
     ) -> None:
         """Personal fields stored in clear (recorded before the field was sealed, e.g. a
         v2 touch's `outcome`) read as None when redacting or once the key is gone, like
         sealed ones; their bytes stay in the store, where the erasure's scan reports them.
+        The `sealed` ones were just opened (or hidden) with the key: not looked up again.
         """
-        clear = [n for n in personal_fields(cls) if event_state.get(n) is not None]
+        clear = [
+            n for n in personal_fields(cls) if n not in sealed and event_state.get(n) is not None
+        ]
         if not clear or is_snapshot(cls):
             return
         if not redact:

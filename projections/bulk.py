@@ -10,7 +10,6 @@ conflicting row twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +17,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb, set_json_dumps
@@ -36,9 +36,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def dumps(value: Any) -> str:
-    """JSON for PostgreSQL: datetimes ISO 8601, UUIDs and Decimals as strings."""
-    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+def dumps(value: Any) -> bytes:
+    """JSON for PostgreSQL: datetimes ISO 8601, UUIDs and Decimals as strings. orjson
+    writes it (the standard library's encoder was a tenth of a rebuild, profiled), with
+    the same values: orjson's datetimes and UUIDs are `isoformat()` and `str()`."""
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS)
 
 
 def as_jsonb(value: Any) -> Jsonb:
