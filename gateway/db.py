@@ -15,9 +15,9 @@ backing off 1, 2, 4 s in between, and time out a read. A read that still loses i
 connection midway (one that died within the second, unchecked) is run once more on a
 fresh one: reads have no side effects.
 
-jsonb columns are decoded with orjson: a page of profiles carries a dozen jsonb values
-per row (consents, stage history, surveys …), and the standard library's decoder was
-half of reading them.
+jsonb columns are decoded with orjson: a page of profiles carries several jsonb values
+per row (consents, needs, surveys, touches by channel, custom fields), and the standard
+library's decoder was half of reading them.
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ conflicting row twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
-from uuid import UUID
 
 import orjson
 from psycopg import Connection, sql
@@ -27,19 +25,18 @@ Columns = Sequence[tuple[str, str]]
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID | Decimal):
+    """What orjson does not write itself (it writes datetimes as `isoformat()`, UUIDs as
+    `str()` and tuples as arrays)."""
+    if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, tuple | set | frozenset):
+    if isinstance(value, set | frozenset):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def dumps(value: Any) -> bytes:
     """JSON for PostgreSQL: datetimes ISO 8601, UUIDs and Decimals as strings. orjson
-    writes it (the standard library's encoder was a tenth of a rebuild, profiled), with
-    the same values: orjson's datetimes and UUIDs are `isoformat()` and `str()`."""
+    writes it (the standard library's encoder was a tenth of a rebuild, profiled)."""
     return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS)
 
 

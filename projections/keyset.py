@@ -147,10 +147,9 @@ def page_query(
     return statement, params
 
 
-_ROW_COLUMNS = ", ".join(f"c.{column.strip()}" for column in PROFILE_COLUMNS.split(","))
 PAGE_WITH_ROWS: Final = sql.SQL(
     "SELECT q.k AS page_key, q.rn AS page_rn, q.behind AS page_behind, "
-    + _ROW_COLUMNS
+    + ", ".join(f"c.{column}" for column in PROFILE_COLUMNS)
     + " FROM ({}) AS q LEFT JOIN rm_customers AS c ON c.id = q.id"
 )
 """The page and its customers' rows in one statement (one round trip, one plan)."""

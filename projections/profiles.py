@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from psycopg import Connection
@@ -27,18 +27,20 @@ from projections.views import (
     TouchSummary,
 )
 
-PROFILE_COLUMNS = (
-    "id, version, name, email, phone, address, company, industry, region, source, owner,"
-    " referred_by, tags, stage, lifecycle_stage, lifecycle_reason, tier, tier_reason,"
-    " purchase_count, purchase_total, first_purchase_at, last_purchase_at, touch_count,"
-    " last_touch_at, touches_by_channel, consents, needs, surveys, merged_into, merged_ids,"
-    " forgotten, forgotten_at, created_at, updated_at, last_position, custom_fields,"
-    " custom_texts"
-)
+PROFILE_COLUMNS: Final = (
+    "id", "version", "name", "email", "phone", "address", "company", "industry", "region",
+    "source", "owner", "referred_by", "tags", "stage", "lifecycle_stage", "lifecycle_reason",
+    "tier", "tier_reason", "purchase_count", "purchase_total", "first_purchase_at",
+    "last_purchase_at", "touch_count", "last_touch_at", "touches_by_channel", "consents",
+    "needs", "surveys", "merged_into", "merged_ids", "forgotten", "forgotten_at",
+    "created_at", "updated_at", "last_position", "custom_fields", "custom_texts",
+)  # fmt: skip
 """The rm_customers columns a view is made of (`view_of_row`): not the search keys, the
 stage history or the referrals, which no reader serves."""
 
-PROFILE_SQL = f"SELECT {PROFILE_COLUMNS} FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
+PROFILE_SQL = (
+    f"SELECT {', '.join(PROFILE_COLUMNS)} FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
+)
 
 
 def _touches(row: Mapping[str, Any]) -> TouchSummary:
@@ -56,7 +58,7 @@ def _at(value: Any) -> datetime:
 
 
 def view_of_row(row: Mapping[str, Any]) -> CustomerView:
-    """The view of one rm_customers row (as a dict: `SELECT *` or `c.*`)."""
+    """The view of one rm_customers row (a dict with the `PROFILE_COLUMNS`)."""
     return CustomerView(
         id=row["id"],
         version=row["version"],

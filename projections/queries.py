@@ -104,8 +104,8 @@ def list_customers(
     `projections.counts`).
     """
     where = filter or CustomerFilter()
-    page = keyset_page(conn, where, Order(), first=_page_size(first), after=after)
-    return CustomerPage(page.rows, count_customers(conn, where), page.has_next, page.end_cursor)
+    page, total = page_and_count(conn, where, Order(), True, first=_page_size(first), after=after)
+    return CustomerPage(page.rows, total or 0, page.has_next, page.end_cursor)
 
 
 def page_and_count(
