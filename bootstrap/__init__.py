@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
 from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
+from streams.wire import envelope_row
 from projections.business_time import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def open_store(
     `create_tables=False` where the tables exist and several processes start at once (a
     parallel rebuild's workers): their CREATEs would collide."""
     pool = POOLS[kind]
-    return CrmApplication(
+    app = CrmApplication(
         database_url,
         master_key=master_key,
         snapshot_interval=snapshot_interval,
@@ -106,6 +107,9 @@ def open_store(
         max_overflow=pool.overflow if overflow is None else overflow,
         env=None if create_tables else {"CREATE_TABLE": "n"},
     )
+    # Each save writes its events' Kafka messages too: the relay then only signs and sends.
+    app.crm_recorder.envelopes = envelope_row
+    return app
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 from uuid import UUID
 
@@ -94,6 +95,15 @@ def subject_of(cls: type[Any], state: dict[str, Any], originator_id: UUID) -> UU
     return originator_id
 
 
+@dataclass(frozen=True)
+class MappedEvent(StoredEvent):
+    """A stored event on its way in, with the state it was encoded from (personal fields
+    sealed under `SEALED`), so the recorder can write its wire envelope at commit
+    (`commands.recorder.EnvelopeEncoder`) without decoding the bytes back."""
+
+    sealed_state: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
 class CrmMapper(Mapper[UUID]):
     """`Mapper` with per-customer field encryption (see module docstring)."""
 
@@ -122,11 +132,19 @@ class CrmMapper(Mapper[UUID]):
                 blob = seal(cipher, plain, field_aad(subject, name))
                 sealed[name] = base64.b64encode(blob).decode("ascii")
             event_state[SEALED] = sealed
-        return StoredEvent(
+        if is_snapshot(cls):  # never published
+            return StoredEvent(
+                originator_id=originator_id,
+                originator_version=originator_version,
+                topic=get_topic(cls),
+                state=self.transcoder.encode(event_state),
+            )
+        return MappedEvent(
             originator_id=originator_id,
             originator_version=originator_version,
             topic=get_topic(cls),
             state=self.transcoder.encode(event_state),
+            sealed_state=event_state,
         )
 
     # -- reading --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -60,8 +60,10 @@ from commands.chain import (
     subjects_statement,
 )
 from commands.crypto import KeyDestroyed
+from commands.mapper import MappedEvent
 
 EVENT_META = "crm_event_meta"
+EVENT_ENVELOPES = "crm_event_envelopes"
 IDEMPOTENCY = "crm_idempotency"
 EMAIL_RESERVATIONS = "crm_email_reservations"
 CUSTOMER_KEYS = "crm_customer_keys"
@@ -116,6 +118,28 @@ class EventMeta:
     recorded_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EnvelopeRow:
+    """A row of ``crm_event_envelopes``: an event's Kafka message as the relay sends it,
+    built once at commit (the relay adds only its signature). `type` is the CloudEvents
+    type with the class version of that moment: a relay whose class has moved on (a new
+    upcaster) builds the message from the stored event instead."""
+
+    type: str
+    subject: str
+    id: str
+    time: str
+    traceparent: str
+    value: bytes
+
+
+class EnvelopeEncoder(Protocol):
+    """Builds an event's `EnvelopeRow` at commit (`streams.wire.envelope_row`; injected by
+    the composition root, since the wire format is the streams' concern)."""
+
+    def __call__(self, event: MappedEvent, meta: EventMeta) -> EnvelopeRow: ...
+
+
 @dataclass
 class WriteEffects:
     """Everything a save writes besides the events (the recorder's ``effects=`` kwarg).
@@ -168,6 +192,13 @@ class CrmRecorder(PostgresApplicationRecorder):
             "recorded_at) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::uuid[], "
             "%b::uuid[], %b::text[], %b::timestamptz[])"
         ).format(self._t(EVENT_META))
+        self._insert_envelopes = SQL(
+            "INSERT INTO {} (position, type, subject, id, time, traceparent, value) "
+            "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
+            "%b::text[], %b::text[], %b::bytea[])"
+        ).format(self._t(EVENT_ENVELOPES))
+        self.envelopes: EnvelopeEncoder | None = None
+        """Set by the composition root: saves then write each event's wire envelope."""
         self._scoped_topics = frozenset(scoped_creation_topics())
         self._index_subjects = subjects_statement(self.chain_tables)
 
@@ -182,6 +213,12 @@ class CrmRecorder(PostgresApplicationRecorder):
                 "causation_id uuid, command text, "
                 "recorded_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ).format(self._t(EVENT_META)),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "position bigint PRIMARY KEY, type text NOT NULL, subject text NOT NULL, "
+                "id text NOT NULL, time text NOT NULL, traceparent text NOT NULL, "
+                "value bytea NOT NULL)"
+            ).format(self._t(EVENT_ENVELOPES)),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
                 "subject text NOT NULL, key text NOT NULL, command text NOT NULL, "
@@ -319,7 +356,47 @@ class CrmRecorder(PostgresApplicationRecorder):
             (list(ids), actors, correlations, causations, names, [recorded_at] * len(ids)),
             prepare=True,
         )
+        if self.envelopes is not None:
+            self._write_envelopes(
+                curs,
+                self.envelopes,
+                [
+                    EventMeta(*row, recorded_at=recorded_at)
+                    for row in zip(ids, actors, correlations, causations, names, strict=True)
+                ],
+                stored_events,
+            )
         return metas
+
+    def _write_envelopes(
+        self,
+        curs: Cursor[DictRow],
+        encode: EnvelopeEncoder,
+        metas: Sequence[EventMeta],
+        stored_events: Sequence[StoredEvent],
+    ) -> None:
+        """Each event's wire envelope, beside its metadata: the relay then only moves bytes.
+        Events that did not come through the mapper (no sealed state) get none; the relay
+        builds theirs from the stored event."""
+        rows = [
+            (meta.position, encode(se, meta))
+            for se, meta in zip(stored_events, metas, strict=True)
+            if isinstance(se, MappedEvent)
+        ]
+        if rows:
+            curs.execute(
+                self._insert_envelopes,
+                (
+                    [position for position, _ in rows],
+                    [row.type for _, row in rows],
+                    [row.subject for _, row in rows],
+                    [row.id for _, row in rows],
+                    [row.time for _, row in rows],
+                    [row.traceparent for _, row in rows],
+                    [row.value for _, row in rows],
+                ),
+                prepare=True,
+            )
 
     def _write_effects(
         self, curs: Cursor[DictRow], effects: WriteEffects, positions: Mapping[EventKey, int]

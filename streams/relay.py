@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 import psycopg
 from confluent_kafka import KafkaException
 from eventsourcing import persistence
@@ -36,15 +37,14 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from commands.application import CrmApplication
-from streams.envelope import to_envelope
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, consumer
 from streams.relay_producer import DeliveryFailed, ProducerPipeline
 from streams.relay_progress import ProgressStore, RelayProgress
 from streams.sampling import VALIDATE_EVERY, SampledValidator
-from streams.source import EventSource, StoredEvent
+from streams.source import EventSource, PrebuiltEvent, StoredEvent, message_of
 from streams.topic import ensure_topic, exact_ends
 from streams.topic_cuts import complete_cut, current, current_partitions, load_cuts, pending
-from streams.wire import WireMessage, wire_message
+from streams.wire import WireMessage
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,11 @@ class Relay:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def _message(self, event: StoredEvent) -> WireMessage:
-        if self.validator.due():  # the envelope as a dict only for the sample
-            self.validator.check(to_envelope(event.cls, event.state, event.meta))
-        return wire_message(self.signing_key, event.cls, event.state, event.meta)
+    def _message(self, event: StoredEvent | PrebuiltEvent) -> WireMessage:
+        message = message_of(self.signing_key, event)
+        if self.validator.due():  # parsed back only for the sample
+            self.validator.check(orjson.loads(message.value))
+        return message
 
     def fill(self) -> int:
         """Read and queue batches until `window` are in flight or the store has no more;

@@ -19,8 +19,7 @@ from typing import Any
 
 from streams.envelope import InvalidEnvelope, validate
 from streams.relay_progress import ValidationCounts
-from streams.source import EventSource
-from streams.wire import wire_message
+from streams.source import EventSource, message_of
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +68,12 @@ def validate_stored(source: EventSource, signing_key: bytes, batch: int = 1000) 
     check, position = StoreCheck(), 0
     while (stored := source.read_stored_after(position, batch)).events:
         for event in stored.events:
-            value = wire_message(signing_key, event.cls, event.state, event.meta).value
+            envelope = json.loads(message_of(signing_key, event).value)
             check.checked += 1
             try:
-                validate(json.loads(value))
+                validate(envelope)
             except InvalidEnvelope as error:
-                check.problems.append(f"position {event.meta.position}: {error}")
+                check.problems.append(f"position {envelope.get('position')}: {error}")
         position = stored.last_position
     return check
 

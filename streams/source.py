@@ -17,19 +17,26 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from commands.application import CrmApplication
 from commands.crypto import UnreadableCiphertext, field_aad, open_sealed, seal
 from commands.mapper import SEALED, WHOLE_STATE, CorruptedValue, subject_of
-from commands.recorder import EVENT_META
+from commands.recorder import EVENT_ENVELOPES, EVENT_META, EnvelopeRow
 from commands.sealed_reader import SealedSource
-from events import CrmEvent
+from events import BY_TYPE, CrmEvent
 from streams.envelope import RecordedMeta, event_class, to_envelope
+from streams.wire import (
+    WIRE_PREFIX,
+    WireMessage,
+    current_type,
+    event_class_of,
+    row_message,
+    wire_message,
+)
 
-WIRE_PREFIX = "sealed:"
+__all__ = ["WIRE_PREFIX", "EnvelopeOpener", "EventSource", "PrebuiltEvent", "StoredEvent"]
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,17 @@ class StoredEvent:
     meta: RecordedMeta
 
 
+@dataclass(frozen=True, slots=True)
+class PrebuiltEvent:
+    """One recorded event whose message was built at commit (`crm_event_envelopes`)."""
+
+    position: int
+    envelope: EnvelopeRow
+
+
 @dataclass(frozen=True)
 class StoredBatch:
-    events: list[StoredEvent]
+    events: list[StoredEvent | PrebuiltEvent]
     last_position: int
 
 
@@ -60,42 +75,70 @@ class EventSource:
     def __init__(self, app: CrmApplication) -> None:
         self.app = app
         self.transcoder = app.crm_mapper.transcoder
+        recorder = app.crm_recorder
+        schema = Identifier(recorder.datastore.schema)
+        read = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+            "{state}, m.recorded_at, m.actor, m.correlation_id, m.causation_id, {wire} "
+            "FROM {events} e LEFT JOIN {meta} m ON m.position = e.notification_id {join} "
+            "WHERE e.notification_id > %(after)s ORDER BY e.notification_id LIMIT %(limit)s"
+        )
+        tables = {
+            "events": SQL("{}.{}").format(schema, Identifier(recorder.events_table_name)),
+            "meta": SQL("{}.{}").format(schema, Identifier(EVENT_META)),
+        }
+        self._stored_read = read.format(
+            state=SQL("e.state"), wire=SQL("NULL"), join=SQL(""), **tables
+        )
+        self._prebuilt_read = read.format(
+            # The stored state only where no message of the current class version was
+            # built at commit (none, or one from before an upcaster: that one is rebuilt).
+            state=SQL("CASE WHEN w.type = ANY(%(current)s) THEN NULL ELSE e.state END"),
+            wire=SQL("w.type, w.subject, w.id, w.time, w.traceparent, w.value"),
+            join=SQL("LEFT JOIN {}.{} w ON w.position = e.notification_id").format(
+                schema, Identifier(EVENT_ENVELOPES)
+            ),
+            **tables,
+        )
 
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
     def read_after(self, position: int, limit: int) -> SourcedBatch:
-        batch = self.read_stored_after(position, limit)
-        envelopes = [to_envelope(e.cls, e.state, e.meta) for e in batch.events]
+        batch = self._read(position, limit, prebuilt=False)
+        envelopes = [
+            to_envelope(e.cls, e.state, e.meta) for e in batch.events if isinstance(e, StoredEvent)
+        ]
         return SourcedBatch(envelopes, batch.last_position)
 
     def read_stored_after(self, position: int, limit: int) -> StoredBatch:
-        """The events after `position`, decoded once; the relay encodes them straight to
-        bytes (`streams.wire`), everything else reads them as envelopes (`read_after`).
+        """The events after `position` as the relay sends them: the message built at
+        commit where there is one of the current class version, else the event decoded
+        once (the relay encodes it straight to bytes, `streams.wire`). Everything else
+        reads them as envelopes (`read_after`).
 
-        One pool checkout and one query joining each event to its `crm_event_meta` row:
-        the library's `select_notifications` and a second query for the metadata cost two
-        checkouts (each with the pool's liveness round trip) and two statements, four
-        round trips a batch where two do.
+        One pool checkout and one query joining each event to its `crm_event_meta` and
+        `crm_event_envelopes` rows: two queries cost two checkouts and four round trips
+        a batch where two do.
         """
+        return self._read(position, limit, prebuilt=True)
+
+    def _read(self, position: int, limit: int, *, prebuilt: bool) -> StoredBatch:
         recorder = self.app.crm_recorder
-        statement = SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
-            "e.state, m.recorded_at, m.actor, m.correlation_id, m.causation_id "
-            "FROM {events} e LEFT JOIN {meta} m ON m.position = e.notification_id "
-            "WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s"
-        ).format(
-            events=SQL("{}.{}").format(
-                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-            ),
-            meta=SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(EVENT_META)),
-        )
+        statement = self._prebuilt_read if prebuilt else self._stored_read
         with recorder.datastore.get_connection() as conn:
-            rows = conn.cursor(row_factory=tuple_row).execute(statement, (position, limit))
-            events = [self._stored(*row) for row in rows.fetchall()]
+            params = {"after": position, "limit": limit, "current": _current_types()}
+            fetched = conn.cursor(row_factory=tuple_row).execute(statement, params).fetchall()
+        events = [self._event(row) for row in fetched]
         if not events:
             return StoredBatch([], position)
-        return StoredBatch(events, events[-1].meta.position)
+        return StoredBatch(events, fetched[-1][0])
+
+    def _event(self, row: tuple[Any, ...]) -> StoredEvent | PrebuiltEvent:
+        position, stream, version, topic, state, *meta, wire_type = row[:10]
+        if state is None:
+            return PrebuiltEvent(position, EnvelopeRow(wire_type, *row[10:]))
+        return self._stored(position, stream, version, topic, state, *meta)
 
     def _stored(
         self,
@@ -116,7 +159,7 @@ class EventSource:
             topic=topic,
             state=bytes(state),
         )
-        cls = _event_class(topic)
+        cls = event_class_of(topic)
         wire_state = self._wire_state(cls, notification)
         recorded = RecordedMeta(
             position=position,
@@ -171,12 +214,6 @@ class EventSource:
             state[name] = WIRE_PREFIX + base64.b64encode(blob).decode("ascii")
 
 
-@cache
-def _event_class(topic: str) -> type[CrmEvent]:
-    cls: type[CrmEvent] = resolve_topic(topic)
-    return cls
-
-
 def upcast(cls: type[CrmEvent], state: dict[str, Any]) -> None:
     """Bring a stored state up to the class's version, as the mapper does on read."""
     class_version = getattr(cls, "class_version", 1)
@@ -184,6 +221,19 @@ def upcast(cls: type[CrmEvent], state: dict[str, Any]) -> None:
     while from_version < class_version:
         getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
         from_version += 1
+
+
+def message_of(signing_key: bytes, event: StoredEvent | PrebuiltEvent) -> WireMessage:
+    """What the relay sends for an event `read_stored_after` returned."""
+    if isinstance(event, PrebuiltEvent):
+        return row_message(signing_key, event.envelope)
+    return wire_message(signing_key, event.cls, event.state, event.meta)
+
+
+@cache
+def _current_types() -> list[str]:
+    """The CloudEvents type of every event class as this build writes it."""
+    return sorted(current_type(cls) for cls in BY_TYPE.values())
 
 
 class EnvelopeOpener:

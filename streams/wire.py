@@ -25,7 +25,10 @@ from functools import cache
 from typing import Any
 
 import orjson
+from eventsourcing.utils import resolve_topic
 
+from commands.mapper import SEALED, MappedEvent
+from commands.recorder import EnvelopeRow, EventMeta
 from events import CrmEvent, CustomerScoped
 from streams.envelope import ID_NAMESPACE, SOURCE, RecordedMeta, data_fields
 from streams.signing import SIGNATURE_HEADER, sign
@@ -33,6 +36,9 @@ from streams.signing import SIGNATURE_HEADER, sign
 Header = tuple[str, str | bytes | None]  # as confluent-kafka types its headers
 _NAMESPACE = ID_NAMESPACE.bytes
 _JSON = orjson.OPT_NON_STR_KEYS
+_SOURCE = SOURCE.encode()
+WIRE_PREFIX = "sealed:"
+"""Personal fields travel as ``"sealed:<base64>"`` strings (`streams.source`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +61,15 @@ def _dashed(hex32: str) -> str:
     return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
-def traceparent(event_id_hex: str, correlation_hex: str | None) -> bytes:
+@cache
+def event_class_of(topic: str) -> type[CrmEvent]:
+    cls: type[CrmEvent] = resolve_topic(topic)
+    return cls
+
+
+def traceparent(event_id_hex: str, correlation_hex: str | None) -> str:
     """`00-<trace id>-<parent span id>-01` (sampled) from the stored correlation and id."""
-    return f"00-{correlation_hex or event_id_hex}-{event_id_hex[16:]}-01".encode("ascii")
+    return f"00-{correlation_hex or event_id_hex}-{event_id_hex[16:]}-01"
 
 
 def _json_default(value: Any) -> Any:
@@ -70,18 +82,36 @@ def _json_default(value: Any) -> Any:
 
 
 @cache
-def _type_of(cls: type[CrmEvent]) -> tuple[bytes, str, bool]:
-    ce_type = cls.cloudevents_type()
-    return ce_type.encode(), ce_type, issubclass(cls, CustomerScoped)
+def _type_of(cls: type[CrmEvent]) -> tuple[str, bool]:
+    return cls.cloudevents_type(), issubclass(cls, CustomerScoped)
 
 
-def wire_message(
-    signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
-) -> WireMessage:
-    """The message for one stored event: the same JSON as `encode(to_envelope(...))` (a
-    test compares them event by event), written by orjson straight from the decoded state
-    rather than through a dict of converted strings and `json.dumps`."""
-    type_bytes, ce_type, customer_scoped = _type_of(cls)
+def current_type(cls: type[CrmEvent]) -> str:
+    """The CloudEvents type a message of `cls` carries now (its class version included)."""
+    return _type_of(cls)[0]
+
+
+def envelope_row(event: MappedEvent, meta: EventMeta) -> EnvelopeRow:
+    """The message of an event being recorded, built at commit from the state the mapper
+    encoded (`commands.recorder.EnvelopeEncoder`): the same bytes as `wire_message` builds
+    from the stored event later (a test compares them), so the relay only signs and sends."""
+    state = dict(event.sealed_state)
+    sealed: dict[str, str] = state.pop(SEALED, None) or {}
+    for name, blob in sealed.items():
+        state[name] = WIRE_PREFIX + blob
+    state["originator_id"] = event.originator_id
+    state["originator_version"] = event.originator_version
+    recorded = RecordedMeta(
+        meta.position, meta.recorded_at, meta.actor, meta.correlation_id, meta.causation_id
+    )
+    return _envelope(event_class_of(event.topic), state, recorded)
+
+
+def _envelope(cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta) -> EnvelopeRow:
+    """The same JSON as `encode(to_envelope(...))` (a test compares them event by event),
+    written by orjson straight from the state rather than through a dict of converted
+    strings and `json.dumps`."""
+    ce_type, customer_scoped = _type_of(cls)
     stream = str(state["originator_id"])
     version: int = state["originator_version"]
     subject = str(state["customer_id"]) if customer_scoped else stream
@@ -106,14 +136,33 @@ def wire_message(
         "correlationid": str(correlation) if correlation else None,
         "causationid": str(causation) if causation else None,
     }
-    key, value = subject.encode(), orjson.dumps(envelope, default=_json_default, option=_JSON)
-    headers = [
-        (SIGNATURE_HEADER, sign(signing_key, key, value)),  # workers apply only these
+    return EnvelopeRow(
+        type=ce_type,
+        subject=subject,
+        id=event_id,
+        time=time,
+        traceparent=traceparent(id_hex, correlation.hex if correlation else None),
+        value=orjson.dumps(envelope, default=_json_default, option=_JSON),
+    )
+
+
+def row_message(signing_key: bytes, row: EnvelopeRow) -> WireMessage:
+    """The message of an envelope built at commit, signed now (the key is the relay's)."""
+    key = row.subject.encode()
+    headers: list[Header] = [
+        (SIGNATURE_HEADER, sign(signing_key, key, row.value)),  # workers apply only these
         ("ce_specversion", b"1.0"),
-        ("ce_id", event_id.encode()),
-        ("ce_type", type_bytes),
-        ("ce_source", SOURCE.encode()),
-        ("ce_time", time.encode()),
-        ("traceparent", traceparent(id_hex, correlation.hex if correlation else None)),
+        ("ce_id", row.id.encode()),
+        ("ce_type", row.type.encode()),
+        ("ce_source", _SOURCE),
+        ("ce_time", row.time.encode()),
+        ("traceparent", row.traceparent.encode()),
     ]
-    return WireMessage(key, value, headers)
+    return WireMessage(key, row.value, headers)
+
+
+def wire_message(
+    signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
+) -> WireMessage:
+    """The message for one stored event, from its decoded (upcast) state."""
+    return row_message(signing_key, _envelope(cls, state, meta))

@@ -63,10 +63,11 @@ def kafka_topic(servers: ServerSet) -> str:
 
 @pytest.fixture
 def app(database_url: str, master_key: str) -> Iterator[Any]:
-    """The event store application on this test's fresh database."""
-    from commands.application import CrmApplication
+    """The event store application on this test's fresh database, as processes open it
+    (saves write each event's Kafka message too)."""
+    from bootstrap import open_store
 
-    application = CrmApplication(database_url, master_key=master_key, pool_size=4)
+    application = open_store(database_url, master_key, kind="command", pool_size=4)
     yield application
     application.close()
 

@@ -14,6 +14,7 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 
+from bootstrap import open_store
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import (
@@ -43,7 +44,9 @@ def master_key() -> str:
 
 @pytest.fixture
 def app(database_url: str, master_key: str) -> Iterator[CrmApplication]:
-    application = CrmApplication(database_url, master_key=master_key, pool_size=2)
+    """As processes open it: each save writes its events' messages (the relay's fast path;
+    `test_envelopes_at_commit` holds them equal to the messages built from the store)."""
+    application = open_store(database_url, master_key, kind="command", pool_size=2)
     yield application
     application.close()
 
@@ -269,16 +272,17 @@ def test_wire_bytes_equal_the_envelope_and_carry_cloudevents_and_trace_headers(
 
     from streams.envelope import encode, to_envelope
     from streams.signing import header_value, signature_problem
-    from streams.source import EventSource
+    from streams.source import EventSource, StoredEvent
     from streams.wire import wire_message
 
     customer_id = register(service, "Zhou 周", "zhou@example.com")
     history(service, customer_id)  # a Decimal price, a touch with free text, a stage move
     service.handle(ForgetCustomer(customer_id=customer_id, reason="erasure"), CTX)
-    stored = EventSource(app).read_stored_after(0, 100).events
+    stored = [e for e in EventSource(app)._read(0, 100, prebuilt=False).events]
     assert len(stored) == 5
     key = app.stream_signing_key
     for event in stored:
+        assert isinstance(event, StoredEvent)
         envelope = to_envelope(event.cls, event.state, event.meta)
         message = wire_message(key, event.cls, event.state, event.meta)
         assert json.loads(message.value) == json.loads(encode(envelope))

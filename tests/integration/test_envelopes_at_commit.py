@@ -1,0 +1,76 @@
+"""Kafka messages built once, at commit (`crm_event_envelopes`), so the relay only signs and
+sends: they must be the very messages the relay builds from the stored events, for every
+event type a demo history records, and a message built before its class gained an
+upcaster must be rebuilt, not sent as stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from demo.command import seed_database
+from streams.source import EventSource, PrebuiltEvent, StoredEvent, message_of
+from streams.wire import WIRE_PREFIX, WireMessage
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2025, 6, 30, 12, tzinfo=UTC)
+
+
+def messages(app: CrmApplication) -> tuple[list[StoredEvent | PrebuiltEvent], list[WireMessage]]:
+    events = EventSource(app).read_stored_after(0, 1_000_000).events
+    return events, [message_of(app.stream_signing_key, e) for e in events]
+
+
+def test_every_message_built_at_commit_is_the_one_the_relay_would_build(
+    database_url: str,
+) -> None:
+    key = generate_master_key()
+    seed_database(database_url, key=key, customers=40, seed=5, batch=10, until=NOW)
+    app = CrmApplication(database_url, master_key=key, pool_size=2)  # a reader: no encoder
+    try:
+        built_events, built = messages(app)
+        assert built_events and all(isinstance(e, PrebuiltEvent) for e in built_events)
+        with psycopg.connect(database_url) as conn:
+            (stored,) = conn.execute("SELECT count(*) FROM stored_events").fetchone() or (0,)
+            conn.execute("DELETE FROM crm_event_envelopes")
+        assert len(built) == stored  # every recorded event got its message at commit
+
+        rebuilt_events, rebuilt = messages(app)
+        assert all(isinstance(e, StoredEvent) for e in rebuilt_events)
+        types = {m.headers[3][1] for m in built}
+        assert len(types) >= 15, types  # the history covers the event types, not one or two
+        assert any(WIRE_PREFIX.encode() in m.value for m in built)  # personal data sealed
+        for at_commit, from_store in zip(built, rebuilt, strict=True):
+            assert at_commit.key == from_store.key
+            assert at_commit.value == from_store.value  # byte for byte: one signature
+            assert at_commit.headers == from_store.headers
+    finally:
+        app.close()
+
+
+def test_a_message_built_before_an_upcaster_is_rebuilt_from_the_stored_event(
+    app: Any, database_url: str
+) -> None:
+    from bootstrap import command_service
+    from commands.messages import CommandContext, RegisterCustomer
+
+    service = command_service(app)
+    ctx = CommandContext(actor="test")
+    for i in range(3):
+        service.handle(RegisterCustomer(name=f"N{i}", email=f"n{i}@example.com"), ctx)
+    _, before = messages(app)
+    with psycopg.connect(database_url) as conn:
+        # What a row built by the class's previous version looks like to this build.
+        conn.execute(
+            "UPDATE crm_event_envelopes SET type = replace(type, '.v', '.old-v'), "
+            "value = 'stale' WHERE position = 2"
+        )
+    events, after = messages(app)
+    assert [type(e) for e in events] == [PrebuiltEvent, StoredEvent, PrebuiltEvent]
+    assert after == before  # position 2 rebuilt from its stored event, not sent as stored
