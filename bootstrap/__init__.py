@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Literal
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
 from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
-from streams.wire import envelope_row
 from projections.business_time import DEFAULT_TIMEZONE
+from streams.wire import EnvelopesAtCommit
 
 if TYPE_CHECKING:
     from aggregates.policy import Policy
@@ -107,8 +107,8 @@ def open_store(
         max_overflow=pool.overflow if overflow is None else overflow,
         env=None if create_tables else {"CREATE_TABLE": "n"},
     )
-    # Each save writes its events' Kafka messages too: the relay then only signs and sends.
-    app.crm_recorder.envelopes = envelope_row
+    # Each save writes its events' Kafka messages too: the relay then only moves bytes.
+    app.crm_recorder.envelopes = EnvelopesAtCommit(app.stream_signing_key)
     return app
 
 

@@ -121,21 +121,23 @@ class EventMeta:
 @dataclass(frozen=True, slots=True)
 class EnvelopeRow:
     """A row of ``crm_event_envelopes``: an event's Kafka message as the relay sends it,
-    built once at commit (the relay adds only its signature). `type` is the CloudEvents
-    type with the class version of that moment: a relay whose class has moved on (a new
-    upcaster) builds the message from the stored event instead."""
+    built and signed once, at commit, so it is authenticated from the write transaction
+    to the worker (a row changed in the database fails the workers' check). `type` is the
+    CloudEvents type with the class version of that moment: a relay whose class has
+    moved on (a new upcaster) builds the message from the stored event instead."""
 
     type: str
     subject: str
     id: str
     time: str
     traceparent: str
+    signature: str
     value: bytes
 
 
 class EnvelopeEncoder(Protocol):
-    """Builds an event's `EnvelopeRow` at commit (`streams.wire.envelope_row`; injected by
-    the composition root, since the wire format is the streams' concern)."""
+    """Builds an event's `EnvelopeRow` at commit (`streams.wire.EnvelopesAtCommit`, injected
+    by the composition root: the wire format is the streams' concern)."""
 
     def __call__(self, event: MappedEvent, meta: EventMeta) -> EnvelopeRow: ...
 
@@ -193,9 +195,9 @@ class CrmRecorder(PostgresApplicationRecorder):
             "%b::uuid[], %b::text[], %b::timestamptz[])"
         ).format(self._t(EVENT_META))
         self._insert_envelopes = SQL(
-            "INSERT INTO {} (position, type, subject, id, time, traceparent, value) "
-            "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
-            "%b::text[], %b::text[], %b::bytea[])"
+            "INSERT INTO {} (position, type, subject, id, time, traceparent, signature, "
+            "value) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
+            "%b::text[], %b::text[], %b::text[], %b::bytea[])"
         ).format(self._t(EVENT_ENVELOPES))
         self.envelopes: EnvelopeEncoder | None = None
         """Set by the composition root: saves then write each event's wire envelope."""
@@ -217,7 +219,7 @@ class CrmRecorder(PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} ("
                 "position bigint PRIMARY KEY, type text NOT NULL, subject text NOT NULL, "
                 "id text NOT NULL, time text NOT NULL, traceparent text NOT NULL, "
-                "value bytea NOT NULL)"
+                "signature text NOT NULL, value bytea NOT NULL)"
             ).format(self._t(EVENT_ENVELOPES)),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
@@ -393,6 +395,7 @@ class CrmRecorder(PostgresApplicationRecorder):
                     [row.id for _, row in rows],
                     [row.time for _, row in rows],
                     [row.traceparent for _, row in rows],
+                    [row.signature for _, row in rows],
                     [row.value for _, row in rows],
                 ),
                 prepare=True,

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from commands.application import CrmApplication
 from commands.crypto import UnreadableCiphertext, field_aad, open_sealed, seal
@@ -77,68 +77,83 @@ class EventSource:
         self.transcoder = app.crm_mapper.transcoder
         recorder = app.crm_recorder
         schema = Identifier(recorder.datastore.schema)
-        read = SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
-            "{state}, m.recorded_at, m.actor, m.correlation_id, m.causation_id, {wire} "
-            "FROM {events} e LEFT JOIN {meta} m ON m.position = e.notification_id {join} "
-            "WHERE e.notification_id > %(after)s ORDER BY e.notification_id LIMIT %(limit)s"
-        )
         tables = {
             "events": SQL("{}.{}").format(schema, Identifier(recorder.events_table_name)),
             "meta": SQL("{}.{}").format(schema, Identifier(EVENT_META)),
+            "wire": SQL("{}.{}").format(schema, Identifier(EVENT_ENVELOPES)),
         }
-        self._stored_read = read.format(
-            state=SQL("e.state"), wire=SQL("NULL"), join=SQL(""), **tables
+        # Each join repeats the position bound: without it PostgreSQL merge-joins from the
+        # side table's first row, a scan that grows with every batch already read.
+        stored_read = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+            "e.state, m.recorded_at, m.actor, m.correlation_id, m.causation_id "
+            "FROM {events} e LEFT JOIN {meta} m "
+            "ON m.position = e.notification_id AND m.position > %(after)s "
+            "WHERE e.notification_id > %(after)s {only} "
+            "ORDER BY e.notification_id LIMIT %(limit)s"
         )
-        self._prebuilt_read = read.format(
-            # The stored state only where no message of the current class version was
-            # built at commit (none, or one from before an upcaster: that one is rebuilt).
-            state=SQL("CASE WHEN w.type = ANY(%(current)s) THEN NULL ELSE e.state END"),
-            wire=SQL("w.type, w.subject, w.id, w.time, w.traceparent, w.value"),
-            join=SQL("LEFT JOIN {}.{} w ON w.position = e.notification_id").format(
-                schema, Identifier(EVENT_ENVELOPES)
-            ),
-            **tables,
+        self._stored_read = stored_read.format(only=SQL(""), **tables)
+        self._stored_at = stored_read.format(
+            only=SQL("AND e.notification_id = ANY(%(only)s)"), **tables
         )
+        # Positions, and the message built at commit where there is one.
+        self._wire_read = SQL(
+            "SELECT e.notification_id, w.type, w.subject, w.id, w.time, w.traceparent, "
+            "w.signature, w.value FROM {events} e LEFT JOIN {wire} w "
+            "ON w.position = e.notification_id AND w.position > %(after)s "
+            "WHERE e.notification_id > %(after)s ORDER BY e.notification_id LIMIT %(limit)s"
+        ).format(**tables)
 
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
     def read_after(self, position: int, limit: int) -> SourcedBatch:
-        batch = self._read(position, limit, prebuilt=False)
-        envelopes = [
-            to_envelope(e.cls, e.state, e.meta) for e in batch.events if isinstance(e, StoredEvent)
-        ]
-        return SourcedBatch(envelopes, batch.last_position)
+        events = self.read_events_after(position, limit)
+        envelopes = [to_envelope(e.cls, e.state, e.meta) for e in events]
+        return SourcedBatch(envelopes, events[-1].meta.position if events else position)
+
+    def read_events_after(self, position: int, limit: int) -> list[StoredEvent]:
+        """The events after `position`, each decoded once (messages built at commit unused)."""
+        return self._read_stored(self._stored_read, {"after": position, "limit": limit})
 
     def read_stored_after(self, position: int, limit: int) -> StoredBatch:
         """The events after `position` as the relay sends them: the message built at
-        commit where there is one of the current class version, else the event decoded
-        once (the relay encodes it straight to bytes, `streams.wire`). Everything else
-        reads them as envelopes (`read_after`).
+        commit, else (recorded without one, or before an upcaster) the event decoded once,
+        which the relay encodes straight to bytes (`streams.wire`). Everything else reads
+        them as envelopes (`read_after`).
 
-        One pool checkout and one query joining each event to its `crm_event_meta` and
-        `crm_event_envelopes` rows: two queries cost two checkouts and four round trips
-        a batch where two do.
+        One query for the positions and their messages; a second only for events without
+        one. Events are joined to `crm_event_meta` in the query, not read apart: two
+        queries cost two checkouts and four round trips a batch where two do.
         """
-        return self._read(position, limit, prebuilt=True)
-
-    def _read(self, position: int, limit: int, *, prebuilt: bool) -> StoredBatch:
-        recorder = self.app.crm_recorder
-        statement = self._prebuilt_read if prebuilt else self._stored_read
-        with recorder.datastore.get_connection() as conn:
-            params = {"after": position, "limit": limit, "current": _current_types()}
-            fetched = conn.cursor(row_factory=tuple_row).execute(statement, params).fetchall()
-        events = [self._event(row) for row in fetched]
-        if not events:
+        params = {"after": position, "limit": limit}
+        current = _current_types()
+        with self.app.crm_recorder.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            rows = cursor.execute(self._wire_read, params, prepare=True, binary=True).fetchall()
+            # No message, or one built before an upcaster changed its class: read whole.
+            unbuilt = [row[0] for row in rows if row[1] not in current]
+            whole = (
+                cursor.execute(
+                    self._stored_at, {**params, "only": unbuilt}, prepare=True, binary=True
+                ).fetchall()
+                if unbuilt
+                else []
+            )
+        if not rows:
             return StoredBatch([], position)
-        return StoredBatch(events, fetched[-1][0])
+        stored = {row[0]: self._stored(*row) for row in whole}
+        events = [
+            PrebuiltEvent(row[0], EnvelopeRow(*row[1:])) if row[1] in current else stored[row[0]]
+            for row in rows
+        ]
+        return StoredBatch(events, rows[-1][0])
 
-    def _event(self, row: tuple[Any, ...]) -> StoredEvent | PrebuiltEvent:
-        position, stream, version, topic, state, *meta, wire_type = row[:10]
-        if state is None:
-            return PrebuiltEvent(position, EnvelopeRow(wire_type, *row[10:]))
-        return self._stored(position, stream, version, topic, state, *meta)
+    def _read_stored(self, statement: Composed, params: Mapping[str, Any]) -> list[StoredEvent]:
+        with self.app.crm_recorder.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            rows = cursor.execute(statement, params, prepare=True, binary=True).fetchall()
+        return [self._stored(*row) for row in rows]
 
     def _stored(
         self,
@@ -226,14 +241,14 @@ def upcast(cls: type[CrmEvent], state: dict[str, Any]) -> None:
 def message_of(signing_key: bytes, event: StoredEvent | PrebuiltEvent) -> WireMessage:
     """What the relay sends for an event `read_stored_after` returned."""
     if isinstance(event, PrebuiltEvent):
-        return row_message(signing_key, event.envelope)
+        return row_message(event.envelope)
     return wire_message(signing_key, event.cls, event.state, event.meta)
 
 
 @cache
-def _current_types() -> list[str]:
+def _current_types() -> frozenset[str]:
     """The CloudEvents type of every event class as this build writes it."""
-    return sorted(current_type(cls) for cls in BY_TYPE.values())
+    return frozenset(current_type(cls) for cls in BY_TYPE.values())
 
 
 class EnvelopeOpener:

@@ -91,23 +91,31 @@ def current_type(cls: type[CrmEvent]) -> str:
     return _type_of(cls)[0]
 
 
-def envelope_row(event: MappedEvent, meta: EventMeta) -> EnvelopeRow:
-    """The message of an event being recorded, built at commit from the state the mapper
-    encoded (`commands.recorder.EnvelopeEncoder`): the same bytes as `wire_message` builds
-    from the stored event later (a test compares them), so the relay only signs and sends."""
-    state = dict(event.sealed_state)
-    sealed: dict[str, str] = state.pop(SEALED, None) or {}
-    for name, blob in sealed.items():
-        state[name] = WIRE_PREFIX + blob
-    state["originator_id"] = event.originator_id
-    state["originator_version"] = event.originator_version
-    recorded = RecordedMeta(
-        meta.position, meta.recorded_at, meta.actor, meta.correlation_id, meta.causation_id
-    )
-    return _envelope(event_class_of(event.topic), state, recorded)
+@dataclass(frozen=True)
+class EnvelopesAtCommit:
+    """Each recorded event's message, built and signed at commit from the state the mapper
+    encoded (`commands.recorder.EnvelopeEncoder`): the same bytes and signature as
+    `wire_message` builds from the stored event later (a test compares them), so the relay
+    only moves bytes."""
+
+    signing_key: bytes
+
+    def __call__(self, event: MappedEvent, meta: EventMeta) -> EnvelopeRow:
+        state = dict(event.sealed_state)
+        sealed: dict[str, str] = state.pop(SEALED, None) or {}
+        for name, blob in sealed.items():
+            state[name] = WIRE_PREFIX + blob
+        state["originator_id"] = event.originator_id
+        state["originator_version"] = event.originator_version
+        recorded = RecordedMeta(
+            meta.position, meta.recorded_at, meta.actor, meta.correlation_id, meta.causation_id
+        )
+        return _envelope(self.signing_key, event_class_of(event.topic), state, recorded)
 
 
-def _envelope(cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta) -> EnvelopeRow:
+def _envelope(
+    signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
+) -> EnvelopeRow:
     """The same JSON as `encode(to_envelope(...))` (a test compares them event by event),
     written by orjson straight from the state rather than through a dict of converted
     strings and `json.dumps`."""
@@ -136,21 +144,24 @@ def _envelope(cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta)
         "correlationid": str(correlation) if correlation else None,
         "causationid": str(causation) if causation else None,
     }
+    key = subject.encode()
+    value = orjson.dumps(envelope, default=_json_default, option=_JSON)
     return EnvelopeRow(
         type=ce_type,
         subject=subject,
         id=event_id,
         time=time,
         traceparent=traceparent(id_hex, correlation.hex if correlation else None),
-        value=orjson.dumps(envelope, default=_json_default, option=_JSON),
+        signature=sign(signing_key, key, value).decode("ascii"),
+        value=value,
     )
 
 
-def row_message(signing_key: bytes, row: EnvelopeRow) -> WireMessage:
-    """The message of an envelope built at commit, signed now (the key is the relay's)."""
+def row_message(row: EnvelopeRow) -> WireMessage:
+    """The Kafka message of an envelope row."""
     key = row.subject.encode()
     headers: list[Header] = [
-        (SIGNATURE_HEADER, sign(signing_key, key, row.value)),  # workers apply only these
+        (SIGNATURE_HEADER, row.signature.encode()),  # workers apply only signed messages
         ("ce_specversion", b"1.0"),
         ("ce_id", row.id.encode()),
         ("ce_type", row.type.encode()),
@@ -165,4 +176,4 @@ def wire_message(
     signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
 ) -> WireMessage:
     """The message for one stored event, from its decoded (upcast) state."""
-    return row_message(signing_key, _envelope(cls, state, meta))
+    return row_message(_envelope(signing_key, cls, state, meta))

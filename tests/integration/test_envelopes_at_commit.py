@@ -74,3 +74,27 @@ def test_a_message_built_before_an_upcaster_is_rebuilt_from_the_stored_event(
     events, after = messages(app)
     assert [type(e) for e in events] == [PrebuiltEvent, StoredEvent, PrebuiltEvent]
     assert after == before  # position 2 rebuilt from its stored event, not sent as stored
+
+
+def test_a_message_changed_in_the_database_fails_the_workers_signature_check(
+    app: Any, database_url: str
+) -> None:
+    """Signed at commit, not by the relay: the relay cannot vouch for a row someone edited."""
+    from bootstrap import command_service
+    from commands.messages import CommandContext, RegisterCustomer
+    from streams.signing import SIGNATURE_HEADER, signature_problem
+
+    command_service(app).handle(
+        RegisterCustomer(name="Lin", email="lin@example.com"), CommandContext(actor="test")
+    )
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE crm_event_envelopes SET value = convert_to(replace(convert_from(value, "
+            "'UTF8'), '\"actor\":\"test\"', '\"actor\":\"eve\"'), 'UTF8')"
+        )
+    (event,), (message,) = messages(app)
+    assert isinstance(event, PrebuiltEvent)  # sent as stored, not rebuilt
+    assert b'"actor":"eve"' in message.value
+    assert dict(message.headers)[SIGNATURE_HEADER]
+    problem = signature_problem(app.stream_signing_key, message.headers, message.key, message.value)
+    assert problem is not None and "bad signature" in problem

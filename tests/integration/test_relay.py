@@ -272,17 +272,16 @@ def test_wire_bytes_equal_the_envelope_and_carry_cloudevents_and_trace_headers(
 
     from streams.envelope import encode, to_envelope
     from streams.signing import header_value, signature_problem
-    from streams.source import EventSource, StoredEvent
+    from streams.source import EventSource
     from streams.wire import wire_message
 
     customer_id = register(service, "Zhou 周", "zhou@example.com")
     history(service, customer_id)  # a Decimal price, a touch with free text, a stage move
     service.handle(ForgetCustomer(customer_id=customer_id, reason="erasure"), CTX)
-    stored = [e for e in EventSource(app)._read(0, 100, prebuilt=False).events]
+    stored = EventSource(app).read_events_after(0, 100)
     assert len(stored) == 5
     key = app.stream_signing_key
     for event in stored:
-        assert isinstance(event, StoredEvent)
         envelope = to_envelope(event.cls, event.state, event.meta)
         message = wire_message(key, event.cls, event.state, event.meta)
         assert json.loads(message.value) == json.loads(encode(envelope))
