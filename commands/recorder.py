@@ -18,6 +18,11 @@ forget. The side statements are pipelined and ride on the COMMIT round trip; a c
 they break surfaces as the library's `IntegrityError` whose ``__cause__`` names the
 constraint, and any error rolls the whole save back.
 
+A save with effects also writes each event's Kafka message to ``crm_event_envelopes``
+when the composition root gave the recorder an `EnvelopeEncoder` (`envelopes`): built
+and signed once, here, from the state the mapper sealed, so the relay only moves bytes
+(docs/streams.md). The wire format is the streams' concern, hence the injection.
+
 Every save, with or without effects, also links its events into the hash chain
 (`commands.chain`: computed here from the bytes being inserted, the metadata's recorded
 time included, since the recorder sets it) and indexes the
@@ -30,7 +35,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -118,13 +123,13 @@ class EventMeta:
     recorded_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeRow:
+class EnvelopeRow(NamedTuple):
     """A row of ``crm_event_envelopes``: an event's Kafka message as the relay sends it,
     built and signed once, at commit, so it is authenticated from the write transaction
     to the worker (a row changed in the database fails the workers' check). `type` is the
     CloudEvents type with the class version of that moment: a relay whose class has
-    moved on (a new upcaster) builds the message from the stored event instead."""
+    moved on (a new upcaster) builds the message from the stored event instead. A named
+    tuple, not a dataclass: one is built per event written, on the write path."""
 
     type: str
     subject: str
@@ -136,10 +141,13 @@ class EnvelopeRow:
 
 
 class EnvelopeEncoder(Protocol):
-    """Builds an event's `EnvelopeRow` at commit (`streams.wire.EnvelopesAtCommit`, injected
-    by the composition root: the wire format is the streams' concern)."""
+    """Builds the `EnvelopeRow`s of a save's events at commit (`streams.wire.
+    EnvelopesAtCommit`, injected by the composition root: the wire format is the streams'
+    concern)."""
 
-    def __call__(self, event: MappedEvent, meta: EventMeta) -> EnvelopeRow: ...
+    def __call__(
+        self, events: Sequence[MappedEvent], metas: Sequence[EventMeta]
+    ) -> list[EnvelopeRow]: ...
 
 
 @dataclass
@@ -380,23 +388,24 @@ class CrmRecorder(PostgresApplicationRecorder):
         """Each event's wire envelope, beside its metadata: the relay then only moves bytes.
         Events that did not come through the mapper (no sealed state) get none; the relay
         builds theirs from the stored event."""
-        rows = [
-            (meta.position, encode(se, meta))
+        built = [
+            (se, meta)
             for se, meta in zip(stored_events, metas, strict=True)
             if isinstance(se, MappedEvent)
         ]
-        if rows:
+        if built:
+            rows = encode([se for se, _ in built], [meta for _, meta in built])
             curs.execute(
                 self._insert_envelopes,
                 (
-                    [position for position, _ in rows],
-                    [row.type for _, row in rows],
-                    [row.subject for _, row in rows],
-                    [row.id for _, row in rows],
-                    [row.time for _, row in rows],
-                    [row.traceparent for _, row in rows],
-                    [row.signature for _, row in rows],
-                    [row.value for _, row in rows],
+                    [meta.position for _, meta in built],
+                    [row.type for row in rows],
+                    [row.subject for row in rows],
+                    [row.id for row in rows],
+                    [row.time for row in rows],
+                    [row.traceparent for row in rows],
+                    [row.signature for row in rows],
+                    [row.value for row in rows],
                 ),
                 prepare=True,
             )

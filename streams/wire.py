@@ -18,11 +18,12 @@ trace id: a trace of its own, still stable across re-publishing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 import orjson
 from eventsourcing.utils import resolve_topic
@@ -93,40 +94,73 @@ def current_type(cls: type[CrmEvent]) -> str:
 
 @dataclass(frozen=True)
 class EnvelopesAtCommit:
-    """Each recorded event's message, built and signed at commit from the state the mapper
-    encoded (`commands.recorder.EnvelopeEncoder`): the same bytes and signature as
+    """The messages of a save's events, built and signed at commit from the states the
+    mapper encoded (`commands.recorder.EnvelopeEncoder`): the same bytes and signature as
     `wire_message` builds from the stored event later (a test compares them), so the relay
     only moves bytes."""
 
     signing_key: bytes
 
-    def __call__(self, event: MappedEvent, meta: EventMeta) -> EnvelopeRow:
-        state = dict(event.sealed_state)
-        sealed: dict[str, str] = state.pop(SEALED, None) or {}
-        for name, blob in sealed.items():
-            state[name] = WIRE_PREFIX + blob
-        state["originator_id"] = event.originator_id
-        state["originator_version"] = event.originator_version
-        recorded = RecordedMeta(
-            meta.position, meta.recorded_at, meta.actor, meta.correlation_id, meta.causation_id
-        )
-        return _envelope(self.signing_key, event_class_of(event.topic), state, recorded)
+    def __call__(
+        self, events: Sequence[MappedEvent], metas: Sequence[EventMeta]
+    ) -> list[EnvelopeRow]:
+        recorded_at = metas[0].recorded_at.isoformat() if metas else ""  # one per save
+        rows = []
+        for event, meta in zip(events, metas, strict=True):
+            state = event.sealed_state
+            sealed: Mapping[str, str] = state.get(SEALED) or {}
+            cls = event_class_of(event.topic)
+            data = {
+                name: WIRE_PREFIX + sealed[name] if name in sealed else state.get(name)
+                for name in data_fields(cls)
+            }
+            stream = cast(UUID, event.originator_id)
+            rows.append(
+                _envelope(
+                    self.signing_key,
+                    cls,
+                    Recorded(stream, event.originator_version, state, data),
+                    meta.position,
+                    recorded_at,
+                    meta.actor,
+                    meta.correlation_id,
+                    meta.causation_id,
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What an envelope needs of the event itself: its stream, version, state (for the
+    time and the customer) and its data fields as they go on the wire."""
+
+    stream: UUID
+    version: int
+    state: Mapping[str, Any]
+    data: Mapping[str, Any]
 
 
 def _envelope(
-    signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
+    signing_key: bytes,
+    cls: type[CrmEvent],
+    event: Recorded,
+    position: int,
+    recorded_at: str,
+    actor: str | None,
+    correlation: UUID | None,
+    causation: UUID | None,
 ) -> EnvelopeRow:
     """The same JSON as `encode(to_envelope(...))` (a test compares them event by event),
     written by orjson straight from the state rather than through a dict of converted
     strings and `json.dumps`."""
     ce_type, customer_scoped = _type_of(cls)
-    stream = str(state["originator_id"])
-    version: int = state["originator_version"]
-    subject = str(state["customer_id"]) if customer_scoped else stream
-    id_hex = envelope_id_hex(stream, version)
+    stream = str(event.stream)
+    customer = event.state["customer_id"] if customer_scoped else event.stream
+    subject = stream if customer == event.stream else str(customer)
+    id_hex = envelope_id_hex(stream, event.version)
     event_id = _dashed(id_hex)
-    time = state["timestamp"].isoformat()
-    correlation, causation = meta.correlation_id, meta.causation_id
+    time = event.state["timestamp"].isoformat()
     envelope = {
         "specversion": "1.0",
         "id": event_id,
@@ -135,16 +169,15 @@ def _envelope(
         "subject": subject,
         "time": time,
         "datacontenttype": "application/json",
-        "data": {name: state.get(name) for name in data_fields(cls)},
-        "position": meta.position,
+        "data": event.data,
+        "position": position,
         "stream": stream,
-        "version": version,
-        "recordedat": meta.recorded_at.isoformat(),
-        "actor": meta.actor,
+        "version": event.version,
+        "recordedat": recorded_at,
+        "actor": actor,
         "correlationid": str(correlation) if correlation else None,
         "causationid": str(causation) if causation else None,
     }
-    key = subject.encode()
     value = orjson.dumps(envelope, default=_json_default, option=_JSON)
     return EnvelopeRow(
         type=ce_type,
@@ -152,7 +185,7 @@ def _envelope(
         id=event_id,
         time=time,
         traceparent=traceparent(id_hex, correlation.hex if correlation else None),
-        signature=sign(signing_key, key, value).decode("ascii"),
+        signature=sign(signing_key, subject.encode(), value).decode("ascii"),
         value=value,
     )
 
@@ -176,4 +209,21 @@ def wire_message(
     signing_key: bytes, cls: type[CrmEvent], state: Mapping[str, Any], meta: RecordedMeta
 ) -> WireMessage:
     """The message for one stored event, from its decoded (upcast) state."""
-    return row_message(_envelope(signing_key, cls, state, meta))
+    event = Recorded(
+        state["originator_id"],
+        state["originator_version"],
+        state,
+        {name: state.get(name) for name in data_fields(cls)},
+    )
+    return row_message(
+        _envelope(
+            signing_key,
+            cls,
+            event,
+            meta.position,
+            meta.recorded_at.isoformat(),
+            meta.actor,
+            meta.correlation_id,
+            meta.causation_id,
+        )
+    )
