@@ -54,6 +54,13 @@ data is measured against (a topic shorter than them); probing them costs two rou
 so under load it is done at most 4 times a second rather than after every batch. Loss
 of everything (the embedded broker's restart) is found either way: the topic is gone."""
 
+KEEP_MESSAGES = 1_000_000
+"""Messages built at commit are kept this many positions behind the bookmark, for a fast
+re-publish after a broker loss; older rows are deleted (a re-publish builds those from
+the stored events), so `crm_event_envelopes` stays bounded (~1 KB a row) while the
+store grows."""
+PRUNE_EVERY_SECONDS = 60.0
+
 WINDOW = 4
 """Batches in flight at once: enough that the store read of the next batches overlaps the
 broker's acknowledgement of the first; what a crash may re-send."""
@@ -95,8 +102,11 @@ class Relay:
         validate_every: int = VALIDATE_EVERY,
         producer_config: Mapping[str, Any] | None = None,
         session_url: str | None = None,
+        keep_messages: int = KEEP_MESSAGES,
     ) -> None:
         self.source = EventSource(app)
+        self.keep_messages = keep_messages
+        self._pruned_at = float("-inf")
         self.signing_key = app.stream_signing_key
         self.bootstrap = bootstrap
         self.security = security
@@ -278,6 +288,9 @@ class Relay:
             self._ends_probed_at = time.monotonic()
         self.progress = RelayProgress(position, ends, self.progress.republished)
         self.store.save(self.progress, self.validator.take_counts())
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self.source.forget_messages_before(position - self.keep_messages)
+            self._pruned_at = time.monotonic()
 
     def step(self, wait: float) -> int:
         """Queue what the window allows, then bookmark what the broker acknowledged, waiting

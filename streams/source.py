@@ -96,6 +96,7 @@ class EventSource:
         self._stored_at = stored_read.format(
             only=SQL("AND e.notification_id = ANY(%(only)s)"), **tables
         )
+        self._forget_messages = SQL("DELETE FROM {wire} WHERE position <= %s").format(**tables)
         # Positions, and the message built at commit where there is one.
         self._wire_read = SQL(
             "SELECT e.notification_id, w.type, w.subject, w.id, w.time, w.traceparent, "
@@ -111,6 +112,14 @@ class EventSource:
         events = self.read_events_after(position, limit)
         envelopes = [to_envelope(e.cls, e.state, e.meta) for e in events]
         return SourcedBatch(envelopes, events[-1].meta.position if events else position)
+
+    def forget_messages_before(self, position: int) -> int:
+        """Delete the messages built at commit up to `position` (the relay's retention:
+        `streams.relay.KEEP_MESSAGES`); returns how many went."""
+        if position <= 0:
+            return 0
+        with self.app.crm_recorder.datastore.get_connection() as conn:
+            return conn.execute(self._forget_messages, (position,)).rowcount
 
     def read_events_after(self, position: int, limit: int) -> list[StoredEvent]:
         """The events after `position`, each decoded once (messages built at commit unused)."""
