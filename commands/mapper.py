@@ -132,20 +132,11 @@ class CrmMapper(Mapper[UUID]):
                 blob = seal(cipher, plain, field_aad(subject, name))
                 sealed[name] = base64.b64encode(blob).decode("ascii")
             event_state[SEALED] = sealed
+        encoded = (originator_id, originator_version, get_topic(cls))
+        state = self.transcoder.encode(event_state)
         if is_snapshot(cls):  # never published
-            return StoredEvent(
-                originator_id=originator_id,
-                originator_version=originator_version,
-                topic=get_topic(cls),
-                state=self.transcoder.encode(event_state),
-            )
-        return MappedEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=get_topic(cls),
-            state=self.transcoder.encode(event_state),
-            sealed_state=event_state,
-        )
+            return StoredEvent(*encoded, state)
+        return MappedEvent(*encoded, state, sealed_state=event_state)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""One envelope as the bytes and headers the relay hands the producer, built once.
+"""One envelope as the bytes and headers the relay hands the producer, built once: at
+commit (`EnvelopesAtCommit`, stored in `crm_event_envelopes`), or by the relay from the
+stored event where no current row exists (`wire_message`); both give the same bytes.
 
 The value is the CloudEvents structured-mode JSON (`streams.envelope.encode`), signed
 (`crm-sig`, `streams.signing`). The same attributes also go out as CloudEvents Kafka
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
@@ -104,9 +107,12 @@ class EnvelopesAtCommit:
     def __call__(
         self, events: Sequence[MappedEvent], metas: Sequence[EventMeta]
     ) -> list[EnvelopeRow]:
-        recorded_at = metas[0].recorded_at.isoformat() if metas else ""  # one per save
+        times: dict[datetime, str] = {}  # a save's events share their recorded time
         rows = []
         for event, meta in zip(events, metas, strict=True):
+            recorded_at = times.get(meta.recorded_at) or times.setdefault(
+                meta.recorded_at, meta.recorded_at.isoformat()
+            )
             state = event.sealed_state
             sealed: Mapping[str, str] = state.get(SEALED) or {}
             cls = event_class_of(event.topic)

@@ -16,7 +16,7 @@ from commands.crypto import generate_master_key
 from demo.command import seed_database
 from streams.source import EventSource, PrebuiltEvent, StoredEvent, message_of
 from streams.wire import WIRE_PREFIX, WireMessage
-from tests.integration.test_relay import consume_all
+from tests.integration.test_relay import consume_all, register
 
 pytestmark = pytest.mark.integration
 
@@ -107,14 +107,11 @@ def test_the_relay_keeps_recent_messages_and_rebuilds_older_ones_on_a_republish(
     """`crm_event_envelopes` stays bounded: rows far enough behind the bookmark go, and a
     re-publish (a broker loss, a new topic) builds those messages again, the same bytes."""
     from bootstrap import command_service
-    from commands.messages import CommandContext, RegisterCustomer
     from streams.relay import Relay
 
     service = command_service(app)
     for i in range(5):
-        service.handle(
-            RegisterCustomer(name=f"K{i}", email=f"k{i}@example.com"), CommandContext(actor="t")
-        )
+        register(service, f"K{i}", f"k{i}@example.com")
     published = {}
     for topic in (kafka_topic, f"{kafka_topic}.again"):
         relay = Relay(app, database_url, kafka_bootstrap, topic, partitions=2, keep_messages=2)
