@@ -59,7 +59,10 @@ KEEP_MESSAGES = 1_000_000
 re-publish after a broker loss; older rows are deleted (a re-publish builds those from
 the stored events), so `crm_event_envelopes` stays bounded (~1 KB a row) while the
 store grows."""
-PRUNE_EVERY_SECONDS = 60.0
+PRUNE_EVERY_SECONDS = 5.0
+PRUNE_AT_MOST = 10_000
+"""Rows deleted by one prune: a short statement in the relay's loop, so pruning never
+holds publishing back for long (a store far past the limit is worked down over time)."""
 
 WINDOW = 4
 """Batches in flight at once: enough that the store read of the next batches overlaps the
@@ -107,6 +110,7 @@ class Relay:
         self.source = EventSource(app)
         self.keep_messages = keep_messages
         self._pruned_at = float("-inf")
+        self._pruned_upto = 0  # positions at or below it were pruned by this relay
         self.signing_key = app.stream_signing_key
         self.bootstrap = bootstrap
         self.security = security
@@ -289,7 +293,11 @@ class Relay:
         self.progress = RelayProgress(position, ends, self.progress.republished)
         self.store.save(self.progress, self.validator.take_counts())
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
-            self.source.forget_messages_before(position - self.keep_messages)
+            self._pruned_upto = self.source.forget_messages(
+                after=self._pruned_upto,
+                upto=position - self.keep_messages,
+                at_most=PRUNE_AT_MOST,
+            )
             self._pruned_at = time.monotonic()
 
     def step(self, wait: float) -> int:

@@ -96,7 +96,11 @@ class EventSource:
         self._stored_at = stored_read.format(
             only=SQL("AND e.notification_id = ANY(%(only)s)"), **tables
         )
-        self._forget_messages = SQL("DELETE FROM {wire} WHERE position <= %s").format(**tables)
+        self._forget_messages = SQL(
+            "WITH gone AS (DELETE FROM {wire} WHERE position IN (SELECT position FROM {wire} "
+            "WHERE position > %s AND position <= %s ORDER BY position LIMIT %s) "
+            "RETURNING position) SELECT max(position) AS last, count(*) AS deleted FROM gone"
+        ).format(**tables)
         # Positions, and the message built at commit where there is one.
         self._wire_read = SQL(
             "SELECT e.notification_id, w.type, w.subject, w.id, w.time, w.traceparent, "
@@ -113,13 +117,17 @@ class EventSource:
         envelopes = [to_envelope(e.cls, e.state, e.meta) for e in events]
         return SourcedBatch(envelopes, events[-1].meta.position if events else position)
 
-    def forget_messages_before(self, position: int) -> int:
-        """Delete the messages built at commit up to `position` (the relay's retention:
-        `streams.relay.KEEP_MESSAGES`); returns how many went."""
-        if position <= 0:
-            return 0
+    def forget_messages(self, *, after: int, upto: int, at_most: int) -> int:
+        """Delete the messages built at commit for positions in (`after`, `upto`], at most
+        `at_most` of them, oldest first (the relay's retention: `streams.relay.
+        KEEP_MESSAGES`); returns the position up to which none is left."""
+        if upto <= after:
+            return after
         with self.app.crm_recorder.datastore.get_connection() as conn:
-            return conn.execute(self._forget_messages, (position,)).rowcount
+            found = conn.execute(self._forget_messages, (after, upto, at_most)).fetchone()
+        if found is None or found["deleted"] < at_most:
+            return upto  # nothing more in the range
+        return int(found["last"])
 
     def read_events_after(self, position: int, limit: int) -> list[StoredEvent]:
         """The events after `position`, each decoded once (messages built at commit unused)."""
