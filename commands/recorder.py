@@ -80,6 +80,8 @@ EVENTS_PKEY_SUFFIX = "_events_pkey"
 IDEMPOTENCY_PKEY = f"{IDEMPOTENCY}_pkey"
 EMAIL_PKEY = f"{EMAIL_RESERVATIONS}_pkey"
 CUSTOMER_KEYS_PKEY = f"{CUSTOMER_KEYS}_pkey"
+BEGIN = SQL("BEGIN")
+COMMIT = SQL("COMMIT")
 
 EventKey = tuple[UUID, int]
 
@@ -262,43 +264,52 @@ class CrmRecorder(PostgresApplicationRecorder):
 
         Replaces the library's insert (same lock, same NOTIFY, same positions) because its
         ``unnest(stored_event[])`` builds a composite value per row in Python; here every
-        table gets one statement per save with binary typed arrays. Round trips: the lock,
-        the insert and the chain head in one (the head is read after the lock, so it is
-        the true previous link), then the side rows and links, riding on the COMMIT.
-        An error anywhere rolls the whole save back.
+        table gets one statement per save with binary typed arrays. Round trips: two. The
+        BEGIN, the lock, the insert and the chain head in one (the head is read after the
+        lock, so it is the true previous link); the side rows, the links and the COMMIT in
+        the other. An error anywhere rolls the whole save back.
+
+        The transaction is opened and closed by statements in the pipeline, not by
+        psycopg's ``transaction()``: that one waits for the BEGIN on its own, and syncs
+        again before the COMMIT, two round trips more per save (measured with libpq's
+        protocol trace: five instead of three for one command, the load included).
         """
         if not stored_events:
             return None
         effects: WriteEffects | None = kwargs.get("effects")
         recorded_at = datetime.now(UTC)
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline() as pipeline,
-            conn.transaction(),
-            conn.cursor() as curs,
-            conn.cursor() as head,
-        ):
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            curs.execute(self._insert_binary, event_columns(stored_events), prepare=True)
-            head.execute(self._chain_head, prepare=True)
-            # Sync now, so a stream version clash surfaces here as the IntegrityError the
-            # service tells apart, not later as an aborted pipeline.
-            pipeline.sync()
-            ids = [row["notification_id"] for row in curs.fetchall()]
-            if len(ids) != len(stored_events):
-                raise ProgrammingError(f"got {len(ids)} positions for {len(stored_events)} events")
-            found = head.fetchone()
-            previous = bytes(found["hash"]) if found else GENESIS
-            metas = None
-            if effects is not None:
-                metas = self._write_meta(curs, stored_events, ids, effects, recorded_at)
-                positions = {
-                    (cast_uuid(se.originator_id), se.originator_version): nid
-                    for se, nid in zip(stored_events, ids, strict=True)
-                }
-                self._write_effects(curs, effects, positions)
-            self._write_chain(curs, stored_events, ids, metas, previous)
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs, conn.cursor() as head:
+                    curs.execute(BEGIN)
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    curs.execute(self._insert_binary, event_columns(stored_events), prepare=True)
+                    head.execute(self._chain_head, prepare=True)
+                    # Sync now, so a stream version clash surfaces here as the
+                    # IntegrityError the service tells apart, not later as an aborted
+                    # pipeline.
+                    pipeline.sync()
+                    ids = [row["notification_id"] for row in curs.fetchall()]
+                    if len(ids) != len(stored_events):
+                        raise ProgrammingError(
+                            f"got {len(ids)} positions for {len(stored_events)} events"
+                        )
+                    found = head.fetchone()
+                    previous = bytes(found["hash"]) if found else GENESIS
+                    metas = None
+                    if effects is not None:
+                        metas = self._write_meta(curs, stored_events, ids, effects, recorded_at)
+                        positions = {
+                            (cast_uuid(se.originator_id), se.originator_version): nid
+                            for se, nid in zip(stored_events, ids, strict=True)
+                        }
+                        self._write_effects(curs, effects, positions)
+                    self._write_chain(curs, stored_events, ids, metas, previous)
+                    curs.execute(COMMIT)  # sent with the pipeline's closing Sync
+            except BaseException:
+                conn.rollback()  # no-op unless the transaction is still open (or failed)
+                raise
         return ids
 
     def _write_chain(

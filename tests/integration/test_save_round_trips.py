@@ -1,0 +1,117 @@
+"""Round trips of the write path, counted in libpq's own protocol trace.
+
+A round trip is a Sync the client sends and waits for. A save is two: BEGIN, lock,
+insert and chain head in one; side rows, links and COMMIT in the other. psycopg's
+``transaction()`` inside a pipeline made it four (a wait for the BEGIN, a sync before
+the COMMIT), which these tests would see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from aggregates.errors import Conflict
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
+from commands.service import CommandService
+
+pytestmark = pytest.mark.integration
+
+CTX = CommandContext(actor="alice")
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[CrmApplication]:
+    # One connection: whatever a failed save leaves behind, the next command meets.
+    application = CrmApplication(database_url, master_key=generate_master_key(), pool_size=1)
+    yield application
+    application.close()
+
+
+@contextlib.contextmanager
+def traced(app: CrmApplication) -> Iterator[list[str]]:
+    """The protocol messages of every connection the store lends inside the block."""
+    datastore = app.crm_recorder.datastore
+    lend = datastore.get_connection
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "trace"
+        with path.open("w") as sink:
+
+            @contextlib.contextmanager
+            def traced_connection() -> Iterator[Any]:
+                with lend() as conn:
+                    conn.pgconn.trace(sink.fileno())
+                    try:
+                        yield conn
+                    finally:
+                        conn.pgconn.untrace()
+
+            datastore.get_connection = traced_connection  # type: ignore[method-assign]
+            try:
+                yield lines
+            finally:
+                datastore.get_connection = lend  # type: ignore[method-assign]
+        lines.extend(path.read_text().splitlines())
+
+
+def client_syncs(lines: list[str]) -> int:
+    return sum(1 for line in lines if line.split("\t")[1:2] == ["F"] and "\tSync" in line)
+
+
+def register(service: CommandService, email: str | None = None) -> Any:
+    return service.handle(RegisterCustomer(name="Ada", email=email, customer_id=uuid4()), CTX)
+
+
+def test_a_save_is_two_round_trips(app: CrmApplication) -> None:
+    service = CommandService(app)
+    customer = register(service).aggregate_id
+    recorder = app.crm_recorder
+    saves: list[int] = []
+    insert = recorder.insert_events
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with traced(app) as lines:
+            result = insert(*args, **kwargs)
+        saves.append(client_syncs(lines))
+        return result
+
+    recorder.insert_events = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            service.handle(
+                RecordContactTouch(customer_id=customer, channel="EMAIL", direction="INBOUND"),
+                CTX,
+            )
+    finally:
+        recorder.insert_events = insert  # type: ignore[method-assign]
+    assert saves == [2, 2, 2]
+
+
+def test_a_save_refused_in_its_second_trip_leaves_nothing_and_an_idle_connection(
+    app: CrmApplication, database_url: str
+) -> None:
+    """The email reservation fails with the side rows, after the events were inserted:
+    the events go too, and the one pooled connection serves the next command."""
+    service = CommandService(app)
+    register(service, "ada@example.com")
+    with psycopg.connect(database_url) as conn:
+        before = conn.execute("SELECT count(*) FROM stored_events").fetchone()
+    with pytest.raises(Conflict) as refused:
+        register(service, "ada@example.com")
+    assert refused.value.field == "email"
+    with psycopg.connect(database_url) as conn:
+        after = conn.execute("SELECT count(*) FROM stored_events").fetchone()
+    assert after == before
+    with app.crm_recorder.datastore.get_connection() as conn:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert register(service, "grace@example.com").version == 1
