@@ -5,16 +5,21 @@
 
 1. look up the stored results of the idempotency keys given, each scoped to its
    command's subject (the context's actor) and checked against the command's
-   fingerprint (`commands.idempotency`; skipped without keys: the single path stays at
-   one load and one save);
-2. run each command's handler on a unit of work (identity map of aggregates);
-3. derive the side effects from the new events and save everything at once.
+   fingerprint (`commands.idempotency`; skipped without keys);
+2. run each command's handler on a unit of work (identity map of aggregates; copies
+   cached from this process's earlier commands are used without a query);
+3. derive the side effects from the new events and save everything at once (two round
+   trips: a command on a cached customer costs no more).
 
 A concurrent write to the same stream (the events table's primary key) retries the whole
 attempt with jittered back-off (tenacity): aggregates are reloaded, expected versions
 re-checked (so a pinned, now stale command fails with CONFLICT on ``expectedVersion``),
 and idempotency keys re-read (so a racing duplicate returns the winner's result). Other
-violated constraints are told apart by name and turned into domain errors.
+violated constraints are told apart by name and turned into domain errors. A cached copy
+that another process has moved past is caught the same way when the command changed it
+(its save clashes on the version key), and by one check (`UnitOfWork.stale_copies`) when
+the command only read it or was refused on it; that attempt is retried at once, on
+current state.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -66,6 +72,19 @@ class WriteConflict(Exception):
     def __init__(self, message: str, streams: frozenset[UUID] = frozenset()) -> None:
         super().__init__(message)
         self.streams = streams
+
+
+class StaleCopies(WriteConflict):
+    """Cached copies (`streams`) were behind the store: retry at once, nobody to wait for."""
+
+
+def _backoff(state: RetryCallState) -> float:
+    """Jittered back-off between lost races; none after a stale copy (it is dropped)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    return 0.0 if isinstance(error, StaleCopies) else _JITTER(state)
+
+
+_JITTER = wait_random_exponential(multiplier=0.005, max=0.25)
 
 
 _CLASHED_KEY = re.compile(r"\(originator_id, originator_version\)=\(([0-9a-f-]{36}),")
@@ -157,7 +176,7 @@ class CommandService:
         retrying = Retrying(
             retry=retry_if_exception_type(WriteConflict),
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_random_exponential(multiplier=0.005, max=0.25),
+            wait=_backoff,
             reraise=True,
         )
         try:
@@ -220,6 +239,8 @@ class CommandService:
             if key is not None:
                 first_with_key[key] = (index, print_)
                 records.append(self._record_of(key, command, print_, item))
+        # Copies only read were checked by no version key; written ones are, by the save.
+        _raise_if_stale(uow.stale_copies(read_only=True))
         positions = self._save(
             uow, records, context, commands, scoped, known=set(stored), contexts=per_event
         )
@@ -245,6 +266,9 @@ class CommandService:
         try:
             outcome = handler(uow, command, self._time(command, now))
         except DomainError as error:
+            # A refusal read off a cached copy that another process has moved past is
+            # not the store's answer: retry on current state.
+            _raise_if_stale(uow.stale_copies(read_only=False))
             error.command_index = index  # type: ignore[attr-defined]
             raise
         return _Done(outcome, outcome.aggregate.version, uow.attribute(command.type_name))
@@ -387,6 +411,11 @@ class CommandService:
             version=item.version,
             position=max(found) if found else None,
         )
+
+
+def _raise_if_stale(stale: frozenset[UUID]) -> None:
+    if stale:
+        raise StaleCopies("a cached copy was behind the store", stale)
 
 
 def _replay(index: int, stored: StoredResult, command: Command, print_: str) -> StoredResult:

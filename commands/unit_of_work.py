@@ -6,11 +6,13 @@ remembers which streams were created (a clash on those is "already exists", not 
 concurrent write worth retrying), and it attributes each new event to the command that
 caused it, for ``crm_event_meta`` and idempotency positions.
 
-Loading: `preload` takes every aggregate a batch names in one query
-(`commands.loader.AggregateLoader`, which hands them out without copying); an id a
-handler asks for that was not preloaded is loaded on its own. After the save the
-application gives the aggregates back; after a failure, `discard` does (only unchanged
-ones are kept).
+Loading: `preload` takes every aggregate a batch names, cached copies as they are and
+the rest in one query (`commands.loader.AggregateLoader`, which hands them out without
+copying); an id a handler asks for that was not preloaded is taken on its own. A cached
+copy may be behind the store (another process wrote since): `stale_copies` finds the ones
+this unit of work relied on, so the service can retry on current state. After the save
+the application gives the aggregates back; after a failure, `discard` does (only
+unchanged, current ones are kept).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class UnitOfWork:
         self._in_order: list[Any] = []
         self.commands: dict[EventKey, str] = {}
         self._preloaded: dict[UUID, Aggregate | None] = {}
+        self._unverified: set[UUID] = set()  # cached copies not yet checked against the store
+        self._stale: set[UUID] = set()  # copies found behind the store: never given back
         self._saved = False
         self.scope: frozenset[str] | None = None
         """The current command's scope (`CommandContext.scope`), set before each handler."""
@@ -71,8 +75,32 @@ class UnitOfWork:
         """Who sends the current command (`CommandContext.actor`), set with the scope."""
 
     def preload(self, ids: Sequence[UUID]) -> None:
-        """Load the named aggregates at once (ids of streams that don't exist: fine)."""
-        self._preloaded.update(self.app.loader.take([i for i in ids if i not in self._preloaded]))
+        """Take the named aggregates at once (ids of streams that don't exist: fine)."""
+        self._take([i for i in ids if i not in self._preloaded])
+
+    def _take(self, ids: Sequence[UUID]) -> None:
+        if not ids:
+            return
+        found, cached = self.app.loader.take_cached(ids)
+        self._preloaded.update(found)
+        self._unverified |= cached
+
+    def stale_copies(self, *, read_only: bool) -> frozenset[UUID]:
+        """Cached copies the handlers used that the store has moved past (one query, only
+        when some copy is unchecked). `read_only`: only those no handler changed, since a
+        changed one is checked by its save (its new versions clash on the version key).
+        Stale ones are dropped, not given back; the rest count as checked."""
+        checking = {
+            i: a.version - len(a.pending_events)
+            for i, a in self._aggregates.items()
+            if i in self._unverified and not (read_only and a.pending_events)
+        }
+        if not checking:
+            return frozenset()
+        stale = self.app.loader.stale(checking)
+        self._unverified -= checking.keys()
+        self._stale |= stale
+        return stale
 
     def saved(self) -> None:
         """The save committed: the application gave the aggregates it saved back already."""
@@ -87,7 +115,7 @@ class UnitOfWork:
             a for i, a in self._preloaded.items() if a is not None and i not in self._aggregates
         ]
         if not self._saved:
-            held += self._aggregates.values()
+            held += [a for i, a in self._aggregates.items() if i not in self._stale]
         self.app.loader.give_back(held)
         self._preloaded.clear()
 
@@ -121,8 +149,7 @@ class UnitOfWork:
             self._touched.add(ORGANISATION_ID)
         else:
             if ORGANISATION_ID not in self._preloaded:
-                taken = self.app.loader.take([ORGANISATION_ID])
-                self._preloaded[ORGANISATION_ID] = taken[ORGANISATION_ID]
+                self._take([ORGANISATION_ID])
             found = self._preloaded[ORGANISATION_ID]
             if found is None:
                 return None
@@ -149,11 +176,9 @@ class UnitOfWork:
         if found is not None:
             self._touched.add(aggregate_id)
         else:
-            if aggregate_id in self._preloaded:
-                found = self._preloaded[aggregate_id]
-            else:
-                found = self.app.loader.take([aggregate_id])[aggregate_id]
-                self._preloaded[aggregate_id] = found
+            if aggregate_id not in self._preloaded:
+                self._take([aggregate_id])
+            found = self._preloaded[aggregate_id]
             if isinstance(found, cls):
                 self._track(found)
         if not isinstance(found, cls):

@@ -1,8 +1,10 @@
 """The round loader on the real PostgreSQL: one query for a batch's aggregates, handed out
-without copies, never two holders at once, and never stale against another process."""
+without copies, never two holders at once; cached copies used without a query, and no
+decision made on one that another process has moved past."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -10,9 +12,18 @@ from uuid import UUID, uuid4
 import pytest
 
 from aggregates.customer import Customer
+from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
 from commands.crypto import generate_master_key
-from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer, TagCustomer
+from commands.group_commit import GroupCommitter
+from commands.messages import (
+    CommandContext,
+    FileComplaint,
+    MergeCustomers,
+    RecordContactTouch,
+    RegisterCustomer,
+    TagCustomer,
+)
 from commands.service import CommandService
 
 CTX = CommandContext(actor="loader-test")
@@ -113,3 +124,110 @@ def test_a_refused_command_leaves_the_cache_usable(app: CrmApplication) -> None:
         service.handle(TagCustomer(customer_id=cid, add=("x",), expected_version=1), CTX)
     taken = app.loader.take([cid])[cid]
     assert taken is not None and taken.version == 2 and not taken.pending_events
+
+
+def test_a_cached_copy_is_handed_out_without_a_query_and_named_as_unchecked(
+    app: CrmApplication,
+) -> None:
+    cid = customer_with_touches(CommandService(app), touches=1)  # cached at version 2
+    missing = uuid4()
+    queries: list[object] = []
+    query = app.loader._query
+
+    def counted(*args: object) -> list[object]:
+        queries.append(args)
+        return query(*args)  # type: ignore[arg-type]
+
+    app.loader._query = counted  # type: ignore[method-assign]
+    try:
+        found, cached = app.loader.take_cached([cid])
+        assert queries == [] and cached == {cid}
+        assert isinstance(found[cid], Customer) and found[cid].version == 2
+        app.loader.give_back([found[cid]])
+        found, cached = app.loader.take_cached([cid, missing])
+        assert len(queries) == 1 and cached == {cid}  # only the uncached id was asked for
+        assert found[missing] is None
+    finally:
+        app.loader._query = query  # type: ignore[method-assign]
+    assert app.loader.stale({cid: 2}) == frozenset()
+    assert app.loader.stale({cid: 1, missing: 0}) == {cid}
+
+
+def test_a_change_made_on_a_stale_copy_is_retried_on_the_current_state(
+    app: CrmApplication, database_url: str, master_key: str
+) -> None:
+    service = CommandService(app)
+    cid = customer_with_touches(service, touches=1)  # cached here at version 2
+    other = open_app(database_url, master_key)
+    try:
+        CommandService(other).handle(TagCustomer(customer_id=cid, add=("elsewhere",)), CTX)
+    finally:
+        other.close()
+    result = service.handle(TagCustomer(customer_id=cid, add=("here",)), CTX)
+    assert result.version == 4
+    current = app.loader.take([cid])[cid]
+    assert isinstance(current, Customer) and {"elsewhere", "here"} <= set(current.tags)
+
+
+def merged_elsewhere(database_url: str, master_key: str, duplicate: UUID) -> None:
+    """Another process merges `duplicate` away: this process's copy says it is open."""
+    other = open_app(database_url, master_key)
+    try:
+        survivor = CommandService(other).handle(RegisterCustomer(name="Survivor"), CTX)
+        CommandService(other).handle(
+            MergeCustomers(survivor_id=survivor.customer_id, duplicate_id=duplicate), CTX
+        )
+    finally:
+        other.close()
+
+
+def complaint_on(cid: UUID) -> FileComplaint:
+    return FileComplaint(customer_id=cid, category="billing", severity="LOW", description="x")
+
+
+def test_a_rule_read_off_a_stale_copy_is_checked_before_the_save(
+    app: CrmApplication, database_url: str, master_key: str
+) -> None:
+    """Filing a complaint only reads its customer (no version key guards that read): the
+    customer merged away by another process must refuse it, as the store says."""
+    service = CommandService(app)
+    cid = customer_with_touches(service, touches=1)
+    merged_elsewhere(database_url, master_key, cid)
+    with pytest.raises(RuleViolated, match="merged into"):
+        service.handle(complaint_on(cid), CTX)
+    current = app.loader.take([cid])[cid]
+    assert isinstance(current, Customer) and current.merged_into is not None
+
+
+def test_a_stale_copy_in_a_group_commit_round_refuses_only_its_command(
+    app: CrmApplication, database_url: str, master_key: str
+) -> None:
+    service = CommandService(app)
+    stale = customer_with_touches(service, touches=1)
+    fresh = service.handle(RegisterCustomer(name="Fresh"), CTX).customer_id
+    merged_elsewhere(database_url, master_key, stale)
+    committer = GroupCommitter(service, window=0.5)
+    try:
+        outcomes: dict[str, object] = {}
+
+        def send(name: str, command: object) -> None:
+            try:
+                outcomes[name] = committer.handle(command, CTX)  # type: ignore[arg-type]
+            except RuleViolated as error:
+                outcomes[name] = error
+
+        threads = [
+            threading.Thread(target=send, args=("stale", complaint_on(stale))),
+            threading.Thread(
+                target=send,
+                args=("fresh", RecordContactTouch(customer_id=fresh, channel="EMAIL")),
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        committer.close()
+    assert isinstance(outcomes["stale"], RuleViolated)
+    assert getattr(outcomes["fresh"], "version", None) == 2

@@ -3,7 +3,8 @@
 A round trip is a Sync the client sends and waits for. A save is two: BEGIN, lock,
 insert and chain head in one; side rows, links and COMMIT in the other. psycopg's
 ``transaction()`` inside a pipeline made it four (a wait for the BEGIN, a sync before
-the COMMIT), which these tests would see.
+the COMMIT), which these tests would see; so would a load of a customer the process
+holds a copy of.
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ def test_a_save_is_two_round_trips(app: CrmApplication) -> None:
     finally:
         recorder.insert_events = insert  # type: ignore[method-assign]
     assert saves == [2, 2, 2]
+
+
+def test_a_command_on_a_customer_this_process_wrote_is_its_save_alone(
+    app: CrmApplication,
+) -> None:
+    """The cached copy is used without a load; a new customer's first command loads it."""
+    service = CommandService(app)
+    customer = register(service).aggregate_id
+    touch = RecordContactTouch(customer_id=customer, channel="EMAIL", direction="INBOUND")
+    with traced(app) as cached:
+        service.handle(touch, CTX)
+    app.loader.forget([customer])
+    with traced(app) as uncached:
+        service.handle(touch, CTX)
+    assert client_syncs(cached) == 2
+    assert client_syncs(uncached) == 3
 
 
 def test_a_save_refused_in_its_second_trip_leaves_nothing_and_an_idle_connection(
