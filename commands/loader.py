@@ -81,9 +81,7 @@ class AggregateLoader:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        with self._lock:
-            held = {i: self._cache.pop(i) for i in wanted if i in self._cache}
-        return self._load(wanted, held)
+        return self._load(wanted, self._pop(wanted))
 
     def take_cached(
         self, ids: Sequence[UUID]
@@ -92,13 +90,17 @@ class AggregateLoader:
         the others loaded by one query; and the ids of the cached copies, which the
         caller checks against the store (`stale`) before it trusts a read of one."""
         wanted = list(dict.fromkeys(ids))
-        with self._lock:
-            held = {i: self._cache.pop(i) for i in wanted if i in self._cache}
+        held = self._pop(wanted)
         missing = [i for i in wanted if i not in held]
         found: dict[UUID, Aggregate | None] = dict(held)
         if missing:
             found.update(self._load(missing, {}))
         return found, frozenset(held)
+
+    def _pop(self, wanted: list[UUID]) -> dict[UUID, Aggregate]:
+        """The cached copies of `wanted`, taken out of the cache (one holder at a time)."""
+        with self._lock:
+            return {i: self._cache.pop(i) for i in wanted if i in self._cache}
 
     def stale(self, versions: Mapping[UUID, int]) -> frozenset[UUID]:
         """The ids whose stream holds events beyond the version given (one query)."""
