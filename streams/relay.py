@@ -5,9 +5,10 @@ has seen acknowledged (`crm_relay_progress`, written only after the broker's del
 reports for that batch and every batch before it), so a crash re-sends at most the
 batches in flight (`WINDOW`), never skips one. Reading the store overlaps sending: while
 librdkafka ships one batch (`streams.relay_producer`), the relay reads and encodes the
-next. It also remembers the partition end offsets the broker reported; when the topic is
-gone or any partition is shorter than that (the embedded broker keeps nothing across its
-restart), the broker has lost data and the relay re-publishes everything from the store.
+next. It also remembers the partition end offsets the broker reported, and the topic's id;
+when the topic is gone, has another id, or any partition is shorter than that (the
+embedded broker keeps nothing across its restart), the broker has lost data and the relay
+re-publishes everything from the store.
 Envelope ids are stable, and every consumer applies an event at most once.
 
 A widened topic (`crm topic widen`, `streams.topic_cuts`) is a cut-over: once a cut is
@@ -28,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 import orjson
 import psycopg
@@ -136,6 +138,7 @@ class Relay:
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
         self._probed_ends: dict[int, int] = {}
+        self._topic_ids: dict[str, UUID | None] = {}  # each topic's id at the last probe
         self.listener = psycopg.connect(self.session_url, autocommit=True)
         self.listener.execute("LISTEN stored_events")
 
@@ -173,6 +176,7 @@ class Relay:
         if not self.store.try_lead():
             return False
         self.progress = self.store.load()
+        self._topic_ids.clear()  # the bookmark's ends tell what the last leader saw
         self._follow_cuts()  # the last leader may have cut over
         self._restart_pipeline()
         log.info(
@@ -196,6 +200,16 @@ class Relay:
         ends = self.probe.end_offsets([TopicPartition(topic, p) for p in known])
         return {tp.partition: int(offset) for tp, offset in ends.items()}
 
+    def _topic_recreated(self) -> bool:
+        """True when the topic has another id than at the last probe: it was made again
+        (the embedded broker's restart), however far the new log has grown since."""
+        topic = self.publishing
+        # Filled by the metadata `topics()` just fetched; kafka-python has no public getter.
+        found = self.probe._cluster.topic_id(topic)
+        before = self._topic_ids.get(topic)
+        self._topic_ids[topic] = found
+        return None not in (before, found) and before != found
+
     def broker_lost_data(self) -> bool:
         """True, and the bookmark reset to 0, when the topic is gone or shorter than we left it.
 
@@ -204,7 +218,11 @@ class Relay:
         check (CI's chaos run, 72 orders never re-published to the analytics worker)."""
         ends = self._partition_ends()
         remembered = self.progress.partition_ends
-        lost = ends is None or any(ends.get(p, 0) < end for p, end in remembered.items())
+        lost = (
+            ends is None
+            or self._topic_recreated()
+            or any(ends.get(p, 0) < end for p, end in remembered.items())
+        )
         if ends is None:
             self._ensure_publishing_topic()
         if lost and (self.progress.position > 0 or remembered):

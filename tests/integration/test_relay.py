@@ -240,8 +240,40 @@ def test_a_broker_loss_is_found_even_when_the_relay_sends_to_the_new_broker_firs
         assert relay.progress.republished == 1
         assert relay.broker_lost_data() is False
         assert relay.publish_available() == 7
-        on_topic = consume_all(broker.bootstrap, topic, 7)
+        on_topic = consume_all(broker.bootstrap, topic, 100, timeout_ms=3000)
         assert len({decode(m.value)["id"] for m in on_topic}) == 7
+    finally:
+        relay.close()
+        stop_kafka(process)
+
+
+def test_a_recreated_topic_is_a_loss_even_once_its_new_log_is_longer(
+    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+) -> None:
+    """The ends alone miss a loss when the new log grew past them before the first probe
+    (a young topic, a burst in flight): the topic's id, new at every creation, does not."""
+    from kafka import KafkaProducer
+
+    register(service, "Early", "early@example.com")
+    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
+    process = broker.start()
+    topic = "crm.events"
+    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
+    try:
+        assert relay.publish_available() == 1
+        relay._ends_probed_at = 0.0
+        relay.bookmark(relay.progress.position)  # a probe: ends and topic id remembered
+        stop_kafka(process)
+        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
+        ensure_topic(broker.bootstrap, topic, 2)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        for partition in (0, 1):
+            for _ in range(3):
+                producer.send(topic, b"other", partition=partition)
+        producer.flush()
+        producer.close()
+        assert relay.broker_lost_data() is True
+        assert relay.progress.republished == 1
     finally:
         relay.close()
         stop_kafka(process)
