@@ -79,6 +79,10 @@ from projections.task_list import TaskFilter, task_list
 
 GInfo = Info[GatewayContext, None]
 P = Permission
+MAX_AGE_HOURS = 876_000
+"""`olderThanHours` at most 100 years: far past any complaint, and well inside the dates
+Python can subtract it from (17,758,871 hours overflowed: an INTERNAL error, not a
+VALIDATION one)."""
 
 
 def _read_filter(ctx: GatewayContext, given: CustomerFilter | None) -> views.CustomerFilter:
@@ -299,8 +303,9 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     @strawberry.field(
         description="Complaints across customers, longest waiting (largest SLA age) first: "
         "filed earliest first, ties by id. No `status` means the unresolved ones (OPEN and "
-        "ESCALATED). `olderThanHours` keeps those filed at least that many hours before "
-        "now; `unassigned` those nobody was assigned to. Keyset pages, forwards only. "
+        "ESCALATED). `olderThanHours` (0 to 876,000) keeps those filed at least that many "
+        "hours before now; `unassigned` those nobody was assigned to. Keyset pages, forwards "
+        "only. "
         "Sales, support, compliance and admin; descriptions by role."
     )
     async def complaint_queue(
@@ -317,8 +322,10 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
         ctx = info.context
         ctx.require(P.READ_COMPLAINT_QUEUE, "read the complaint queue")
         size = page_size(20 if first is None else first, ctx.deps.limits.max_page_size)
-        if older_than_hours is not None and older_than_hours < 0:
-            raise invalid("olderThanHours must not be negative", "olderThanHours")
+        if older_than_hours is not None and not 0 <= older_than_hours <= MAX_AGE_HOURS:
+            raise invalid(
+                f"olderThanHours must be from 0 to {MAX_AGE_HOURS} (100 years)", "olderThanHours"
+            )
         where = QueueFilter(
             status=status.value if status else None,
             severity=severity.value if severity else None,

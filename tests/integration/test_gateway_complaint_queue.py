@@ -106,8 +106,12 @@ async def test_roles_and_bad_arguments(gw: GatewayHarness, complaints: dict[str,
     assert len(sales["edges"]) == 4
     analyst = await gw.gql(QUEUE, {}, role="analyst")
     assert first_error(analyst)["extensions"]["code"] == "FORBIDDEN"
-    negative = await gw.gql(QUEUE, {"older": -1})
-    assert first_error(negative)["extensions"] == {"code": "VALIDATION", "field": "olderThanHours"}
+    for older in (-1, 17_758_871):  # the second once overflowed the date: INTERNAL
+        out_of_range = await gw.gql(QUEUE, {"older": older})
+        error = first_error(out_of_range)
+        assert error["extensions"] == {"code": "VALIDATION", "field": "olderThanHours"}
+        assert "from 0 to 876000" in error["message"]
+    assert len((await queue(gw, older=876_000))["edges"]) == 0
     cursor = await gw.gql(QUEUE, {"after": "bad"})
     assert first_error(cursor)["extensions"] == {"code": "VALIDATION", "field": "after"}
 
