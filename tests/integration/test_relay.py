@@ -191,30 +191,71 @@ def test_resumes_after_a_crash_without_gaps_or_repeats(
     assert sorted(subjects) == sorted(str(i) for i in first_ids + later_ids)
 
 
+class OwnBroker:
+    """A memory-only broker of the test's own: a restart starts it empty, as `crm up`'s."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.broker = EmbeddedKafka(log_path=log_path)
+        self.process: subprocess.Popen[bytes] | None = self.broker.start()
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    def kill(self) -> None:
+        """kill -9: everything it held is gone."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+    def start(self) -> None:
+        self.process = self.broker.start()  # the same port
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_kafka(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
+    broker = OwnBroker(tmp_path / "tansu.log")
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def own_relay(app: CrmApplication, database_url: str, own_broker: OwnBroker) -> Iterator[Relay]:
+    relay = Relay(app, database_url, own_broker.bootstrap, "crm.events", partitions=2)
+    yield relay
+    relay.close()
+
+
+def on_own_topic(broker: OwnBroker) -> set[str]:
+    """The distinct event ids on the topic."""
+    return {decode(m.value)["id"] for m in consume_all(broker.bootstrap, "crm.events", 100, 3000)}
+
+
 def test_republishes_everything_when_the_broker_lost_its_data(
-    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+    service: CommandService, own_broker: OwnBroker, own_relay: Relay
 ) -> None:
     for i in range(5):
         register(service, f"C{i}", f"c{i}@example.com")
-    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
-    process = broker.start()
-    topic = "crm.events"
-    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
-    try:
-        assert relay.publish_available() == 5
-        stop_kafka(process)  # memory-only broker: everything it held is gone
-        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
-        assert relay.broker_lost_data() is True
-        assert relay.progress.republished == 1
-        assert relay.publish_available() == 5
-        assert relay.broker_lost_data() is False
-    finally:
-        relay.close()
-        stop_kafka(process)
+    assert own_relay.publish_available() == 5
+    own_broker.restart_empty()
+    assert own_relay.broker_lost_data() is True
+    assert own_relay.progress.republished == 1
+    assert own_relay.publish_available() == 5
+    assert own_relay.broker_lost_data() is False
 
 
 def test_a_broker_loss_is_found_even_when_the_relay_sends_to_the_new_broker_first(
-    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+    service: CommandService, own_broker: OwnBroker, own_relay: Relay
 ) -> None:
     """CI's chaos run lost 72 orders in analytics (not in the read models): the broker
     restarted empty, something recreated the topic, and the relay delivered a new event
@@ -223,64 +264,45 @@ def test_a_broker_loss_is_found_even_when_the_relay_sends_to_the_new_broker_firs
     and events the slower worker had not read yet were never re-published."""
     for i in range(6):
         register(service, f"C{i}", f"c{i}@example.com")
-    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
-    process = broker.start()
-    topic = "crm.events"
-    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
-    try:
-        assert relay.publish_available() == 6
-        stop_kafka(process)
-        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
-        ensure_topic(broker.bootstrap, topic, 2)  # a worker's consumer, or the standby relay
-        register(service, "After", "after@example.com")
-        relay._restart_pipeline()  # librdkafka reconnects on its own; this is quicker
-        relay._ends_probed_at = 0.0  # the bookmark's periodic probe is due
-        relay.step(wait=0.0)  # queued on the new broker, then bookmarked: no loss check
-        relay.bookmark(relay.pipeline.delivered(5.0))
-        assert relay.progress.republished == 1
-        assert relay.broker_lost_data() is False
-        assert relay.publish_available() == 7
-        on_topic = consume_all(broker.bootstrap, topic, 100, timeout_ms=3000)
-        assert len({decode(m.value)["id"] for m in on_topic}) == 7
-    finally:
-        relay.close()
-        stop_kafka(process)
+    assert own_relay.publish_available() == 6
+    own_broker.restart_empty()
+    ensure_topic(own_broker.bootstrap, "crm.events", 2)  # a worker's consumer, or a standby
+    register(service, "After", "after@example.com")
+    own_relay._restart_pipeline()  # librdkafka reconnects on its own; this is quicker
+    own_relay._ends_probed_at = 0.0  # the bookmark's periodic probe is due
+    own_relay.step(wait=0.0)  # queued on the new broker, then bookmarked: no loss check
+    own_relay.bookmark(own_relay.pipeline.delivered(5.0))
+    assert own_relay.progress.republished == 1
+    assert own_relay.broker_lost_data() is False
+    assert own_relay.publish_available() == 7
+    assert len(on_own_topic(own_broker)) == 7
 
 
 def test_a_recreated_topic_is_a_loss_even_once_its_new_log_is_longer(
-    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+    service: CommandService, own_broker: OwnBroker, own_relay: Relay
 ) -> None:
     """The ends alone miss a loss when the new log grew past them before the first probe
     (a young topic, a burst in flight): the topic's id, new at every creation, does not."""
     from kafka import KafkaProducer
 
     register(service, "Early", "early@example.com")
-    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
-    process = broker.start()
-    topic = "crm.events"
-    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
-    try:
-        assert relay.publish_available() == 1
-        relay._ends_probed_at = 0.0
-        relay.bookmark(relay.progress.position)  # a probe: ends and topic id remembered
-        stop_kafka(process)
-        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
-        ensure_topic(broker.bootstrap, topic, 2)
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
-        for partition in (0, 1):
-            for _ in range(3):
-                producer.send(topic, b"other", partition=partition)
-        producer.flush()
-        producer.close()
-        assert relay.broker_lost_data() is True
-        assert relay.progress.republished == 1
-    finally:
-        relay.close()
-        stop_kafka(process)
+    assert own_relay.publish_available() == 1
+    own_relay._ends_probed_at = 0.0
+    own_relay.bookmark(own_relay.progress.position)  # a probe: ends and topic id remembered
+    own_broker.restart_empty()
+    ensure_topic(own_broker.bootstrap, "crm.events", 2)
+    producer = KafkaProducer(bootstrap_servers=own_broker.bootstrap)
+    for partition in (0, 1):
+        for _ in range(3):
+            producer.send("crm.events", b"other", partition=partition)
+    producer.flush()
+    producer.close()
+    assert own_relay.broker_lost_data() is True
+    assert own_relay.progress.republished == 1
 
 
 def test_the_running_relay_rides_out_a_broker_restart_without_exiting(
-    app: CrmApplication, service: CommandService, database_url: str, tmp_path: Path
+    service: CommandService, own_broker: OwnBroker, own_relay: Relay
 ) -> None:
     """Issue 11, item 6: a broker kill used to end the relay process (a send failed), and
     its restart cost seconds of the recovery. It now retries in place and re-publishes."""
@@ -290,10 +312,7 @@ def test_the_running_relay_rides_out_a_broker_restart_without_exiting(
 
     for i in range(3):
         register(service, f"Before{i}", f"before{i}@example.com")
-    broker = EmbeddedKafka(log_path=tmp_path / "tansu.log")
-    process = broker.start()
-    topic = "crm.events"
-    relay = Relay(app, database_url, broker.bootstrap, topic, partitions=2)
+    relay = own_relay
     stop = threading.Event()
     failures: list[BaseException] = []
     reports: list[tuple[str, str]] = []
@@ -308,22 +327,18 @@ def test_the_running_relay_rides_out_a_broker_restart_without_exiting(
     runner.start()
     try:
         wait_for(lambda: relay.progress.position == 3, timeout=30)
-        process.kill()  # kill -9: the memory-only broker forgets everything
-        process.wait()
+        own_broker.kill()
         register(service, "During", "during@example.com")
         wait_for(lambda: any(status == "error" for status, _ in reports) or failures, 30)
-        process = EmbeddedKafka(port=broker.port, log_path=tmp_path / "tansu.log").start()
+        own_broker.start()
         wait_for(lambda: relay.progress.republished == 1 or failures, timeout=60)
         register(service, "After", "after@example.com")
         wait_for(lambda: relay.progress.position == 5 or failures, timeout=60)
         assert failures == [] and runner.is_alive()
-        on_topic = consume_all(broker.bootstrap, topic, 100, timeout_ms=3000)
-        assert len({decode(m.value)["id"] for m in on_topic}) == 5
+        assert len(on_own_topic(own_broker)) == 5
     finally:
         stop.set()
         runner.join(timeout=30)
-        relay.close()
-        stop_kafka(process)
 
 
 def test_wire_bytes_equal_the_envelope_and_carry_cloudevents_and_trace_headers(
