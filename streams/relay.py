@@ -54,7 +54,7 @@ ENDS_REFRESH_SECONDS = 0.25
 """How stale the remembered partition ends may get. They are what a broker's loss of
 data is measured against (a topic shorter than them); probing them costs two round trips,
 so under load it is done at most 4 times a second rather than after every batch. Each
-refresh is also a loss check (`broker_lost_data`): the ends of a restarted broker's new
+refresh is also a loss check (`_probe_ends`): the ends of a restarted broker's new
 log never replace those of the log it lost."""
 
 KEEP_MESSAGES = 1_000_000
@@ -137,7 +137,6 @@ class Relay:
         self.pipeline = ProducerPipeline(bootstrap, self.publishing, security, producer_config)
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
         self._ends_probed_at = 0.0
-        self._probed_ends: dict[int, int] = {}
         self._topic_ids: dict[str, UUID | None] = {}  # each topic's id at the last probe
         self.listener = psycopg.connect(self.session_url, autocommit=True)
         self.listener.execute("LISTEN stored_events")
@@ -211,10 +210,16 @@ class Relay:
         return None not in (before, found) and before != found
 
     def broker_lost_data(self) -> bool:
-        """True, and the bookmark reset to 0, when the topic is gone or shorter than we left it.
+        """True, and the bookmark reset to 0, when the topic is gone, was made again, or is
+        shorter than we left it."""
+        return self._probe_ends() is None
 
-        Also asked by every refresh of the remembered ends (`bookmark`): a refresh that
-        took the ends of a new, shorter log as they were hid the loss from every later
+    def _probe_ends(self) -> dict[int, int] | None:
+        """The broker's partition ends now, or None when they show a loss (the bookmark is
+        then reset to 0 and everything is re-published).
+
+        Every refresh of the remembered ends goes through here (`bookmark`): a refresh
+        that took the ends of a new, shorter log as they were hid the loss from every later
         check (CI's chaos run, 72 orders never re-published to the analytics worker)."""
         ends = self._partition_ends()
         remembered = self.progress.partition_ends
@@ -236,9 +241,8 @@ class Relay:
             self.store.save(self.progress)
             # The new broker does not know our idempotent producer id: start a fresh one.
             self._restart_pipeline()
-            return True
-        self._probed_ends = ends or {}
-        return False
+            return None
+        return ends or {}
 
     # -- widening -----------------------------------------------------------------------------
 
@@ -314,9 +318,10 @@ class Relay:
         ends = self.progress.partition_ends
         if time.monotonic() - self._ends_probed_at >= ENDS_REFRESH_SECONDS:
             self._ends_probed_at = time.monotonic()
-            if self.broker_lost_data():
+            probed = self._probe_ends()
+            if probed is None:
                 return  # acknowledged by a broker that lost what came before: all is re-sent
-            ends = self._probed_ends
+            ends = probed
         self.progress = RelayProgress(position, ends, self.progress.republished)
         self.store.save(self.progress, self.validator.take_counts())
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
