@@ -217,6 +217,7 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
             partitions=config.partitions,
             security=config.kafka_security,
             session_url=config.session_url,
+            keep_messages=config.keep_messages,
         )
         try:
             yield publisher

@@ -92,6 +92,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         kafka_security=settings.kafka_security,
         timezone=settings.timezone,
         session_url=settings.relay_session_url if kind == "relay" else None,
+        keep_messages=settings.relay_keep_messages,
     )
     name = settings.process_name or ("relay" if kind == "relay" else f"worker-{worker}")
     start_telemetry(name, settings)

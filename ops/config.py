@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(
         default=1, ge=1, le=16, description="replicas of each partition (a new topic only)"
     )
+    relay_keep_messages: int | None = Field(
+        default=None,
+        ge=0,
+        description="Kafka messages built at commit kept this many positions behind the "
+        "relay's bookmark (older ones are rebuilt by a re-publish); unset: 1,000,000",
+    )
     # A managed cluster's security (docs/deployment.md); every client gets them through
     # `streams.kafka_clients`. The embedded broker speaks PLAINTEXT.
     kafka_security_protocol: Protocol = "PLAINTEXT"

@@ -58,10 +58,10 @@ refresh is also a loss check (`_probe_ends`): the ends of a restarted broker's n
 log never replace those of the log it lost."""
 
 KEEP_MESSAGES = 1_000_000
-"""Messages built at commit are kept this many positions behind the bookmark, for a fast
-re-publish after a broker loss; older rows are deleted (a re-publish builds those from
-the stored events), so `crm_event_envelopes` stays bounded (~1 KB a row) while the
-store grows."""
+"""Messages built at commit are kept this many positions behind the bookmark (unless
+`CRM_RELAY_KEEP_MESSAGES` says otherwise), for a fast re-publish after a broker loss;
+older rows are deleted (a re-publish builds those from the stored events), so
+`crm_event_envelopes` stays bounded (~1 KB a row) while the store grows."""
 PRUNE_EVERY_SECONDS = 5.0
 PRUNE_AT_MOST = 10_000
 """Rows deleted by one prune: a short statement in the relay's loop, so pruning never
@@ -108,10 +108,10 @@ class Relay:
         validate_every: int = VALIDATE_EVERY,
         producer_config: Mapping[str, Any] | None = None,
         session_url: str | None = None,
-        keep_messages: int = KEEP_MESSAGES,
+        keep_messages: int | None = None,  # None: KEEP_MESSAGES
     ) -> None:
         self.source = EventSource(app)
-        self.keep_messages = keep_messages
+        self.keep_messages = KEEP_MESSAGES if keep_messages is None else keep_messages
         self._pruned_at = float("-inf")
         self._pruned_upto = 0  # positions at or below it were pruned by this relay
         self.signing_key = app.stream_signing_key

@@ -43,6 +43,9 @@ class StreamConfig:
     # The server past any pooler, for session state (the relay's leader lock, LISTEN):
     # `CRM_DATABASE_DIRECT_URL`; None means `database_url` keeps sessions (no pooler).
     session_url: str | None = None
+    # Messages built at commit kept behind the bookmark: `CRM_RELAY_KEEP_MESSAGES`; None
+    # means the relay's default (`streams.relay.KEEP_MESSAGES`).
+    keep_messages: int | None = None
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import bootstrap
 from commands.messages import CommandContext, RegisterCustomer
 from gateway.app import create_app, serving_status
 from streams.kafka_clients import PLAINTEXT
+from streams.relay import KEEP_MESSAGES
 from streams.relay_main import StreamConfig
 from streams.source import EventSource
 
@@ -104,6 +106,9 @@ def test_the_relay_and_the_read_model_sink_carry_what_the_store_recorded(
         bootstrap.command_service(app).handle(RegisterCustomer(name="Boot Strap"), CTX)
         with bootstrap.relay(config) as relay:
             assert relay.publish_available() == 1
+            assert relay.keep_messages == KEEP_MESSAGES  # unset: the relay's default
+        with bootstrap.relay(replace(config, keep_messages=0)) as relay:
+            assert relay.keep_messages == 0  # CRM_RELAY_KEEP_MESSAGES=0: keep none
         sink = bootstrap.read_model_sink(app, database_url)
         try:
             sink(EventSource(app).read_after(0, 10).envelopes)

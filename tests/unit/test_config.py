@@ -81,6 +81,12 @@ def test_derived_paths_and_urls(tmp_path: Path) -> None:
     assert settings.health_url == "http://127.0.0.1:8123/healthz"
 
 
+def test_the_relay_keeps_the_default_messages_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().relay_keep_messages is None  # the relay's KEEP_MESSAGES
+    monkeypatch.setenv("CRM_RELAY_KEEP_MESSAGES", "5000")
+    assert load_settings().relay_keep_messages == 5000
+
+
 def test_env_name() -> None:
     assert env_name("port") == "CRM_PORT"
     assert env_name("database_url") == "CRM_DATABASE_URL"
@@ -88,7 +94,12 @@ def test_env_name() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("CRM_PORT", "eighty"), ("CRM_PORT", "70000"), ("CRM_KAFKA_PARTITIONS", "0")],
+    [
+        ("CRM_PORT", "eighty"),
+        ("CRM_PORT", "70000"),
+        ("CRM_KAFKA_PARTITIONS", "0"),
+        ("CRM_RELAY_KEEP_MESSAGES", "-1"),
+    ],
 )
 def test_a_bad_value_names_its_variable(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
