@@ -303,10 +303,9 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     @strawberry.field(
         description="Complaints across customers, longest waiting (largest SLA age) first: "
         "filed earliest first, ties by id. No `status` means the unresolved ones (OPEN and "
-        "ESCALATED). `olderThanHours` (0 to 876,000) keeps those filed at least that many "
-        "hours before now; `unassigned` those nobody was assigned to. Keyset pages, forwards "
-        "only. "
-        "Sales, support, compliance and admin; descriptions by role."
+        f"ESCALATED). `olderThanHours` (0 to {MAX_AGE_HOURS:,}) keeps those filed at least "
+        "that many hours before now; `unassigned` those nobody was assigned to. Keyset "
+        "pages, forwards only. Sales, support, compliance and admin; descriptions by role."
     )
     async def complaint_queue(
         self,
