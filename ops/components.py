@@ -129,6 +129,7 @@ def run_gateway(settings: Settings) -> None:
     from bootstrap import gateway_deps_for
     from gateway.app import create_app, serving_status
     from ops.keys import with_secrets
+    from streams.heap import settle
 
     name = settings.process_name or "gateway"
     start_telemetry(name, settings)
@@ -139,6 +140,7 @@ def run_gateway(settings: Settings) -> None:
     heartbeat.start()
     settings = with_secrets(settings)
     app = create_app(settings, deps=gateway_deps_for(settings))
+    settle()  # the schema and its libraries are loaded: out of the collector's full passes
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -18,7 +18,7 @@ from psycopg.pq import TransactionStatus
 
 from events import LifecycleStageChanged, TierChanged
 from projections.checkpoints import Checkpoints, advance_checkpoints, claim_checkpoints
-from projections.handlers import PROJECTIONS, Projection
+from projections.handlers import PROJECTIONS, Projection, customers
 from projections.incoming import IncomingEvent, parse_envelope
 from projections.materialize import refresh
 
@@ -129,8 +129,10 @@ def apply_events(
     block is refused, since the writes and their checkpoints must commit together.
     Every customer with a fresh event then gets its lifecycle, tier and summaries
     recomputed as of `now` (default: the clock), in the same transaction
-    (`projections.materialize`); a replay passes ``materialize=False`` and refreshes
-    every customer once at its end instead of once per batch.
+    (`projections.materialize`), and the profile's version, updated_at and last_position
+    moved in the same row write (`customers.moves`); a replay passes
+    ``materialize=False`` and refreshes every customer once at its end instead of once
+    per batch (the moves are then written alone).
     """
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
         raise ValueError("apply a batch inside a transaction: use `with conn.transaction():`")
@@ -142,11 +144,14 @@ def apply_events(
     first, done = _first_positions(events), _by_projection(claim.before)
     reached: dict[tuple[str, UUID], int] = {}
     fresh_positions: set[int] = set()
+    moved: dict[UUID, customers.Move] = {}
     for projection in projections:
         fresh = _fresh_for(events, first, done.get(projection.name, {}))
         if not fresh:
             continue
         projection.apply(conn, fresh)
+        if projection.name == customers.PROJECTION.name:
+            moved = customers.moves(fresh)
         subjects = latest if fresh is events else {e.subject_id for e in fresh}
         reached.update(((projection.name, s), latest[s]) for s in subjects)
         fresh_positions.update(e.position for e in fresh)
@@ -159,7 +164,10 @@ def apply_events(
             {e.subject_id for e in fresh_events},
             now or datetime.now(UTC),
             hints=_scheduler_moments(fresh_events),
+            moves=moved,
         )
+    else:
+        customers.write_moves(conn, moved)
     unknown = sum(1 for e in events if e.position in fresh_positions and not e.known)
     applied = len(fresh_positions) - unknown
     return ApplyResult(

@@ -27,6 +27,7 @@ from events.vocabulary import CHANNELS
 from projections.bulk import as_jsonb
 from projections.derivation import Derived, derive
 from projections.derived import DEFAULT_THRESHOLDS, ComplaintFact, PurchaseFact, Thresholds
+from projections.handlers.customers import Move
 from projections.membership import GIVEN_ROOTS, MAX_DEPTH, tree_ctes
 
 
@@ -152,11 +153,15 @@ def _channel_order(channel: str) -> tuple[int, str]:
     return (CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS), channel)
 
 
-def _record(m: Materialized) -> dict[str, Any]:
+def _record(m: Materialized, move: Move | None) -> dict[str, Any]:
     f, d = m.facts, m.derived
     times = [p.occurred_at for p in f.purchases]
+    version, updated_at, last_position = move or (None, None, None)
     return {
         "id": m.id,
+        "version": version,
+        "updated_at": updated_at,
+        "last_position": last_position,
         "lifecycle_stage": d.lifecycle_stage,
         "lifecycle_reason": d.reason,
         "tier": d.tier,
@@ -186,9 +191,12 @@ UPDATE rm_customers AS c SET
     first_purchase_at = r.first_purchase_at, last_purchase_at = r.last_purchase_at,
     touch_count = r.touch_count, last_touch_at = r.last_touch_at,
     touches_by_channel = r.touches_by_channel, open_complaints = r.open_complaints,
-    merged_ids = r.merged_ids
+    merged_ids = r.merged_ids,
+    version = greatest(c.version, r.version), updated_at = greatest(c.updated_at, r.updated_at),
+    last_position = greatest(c.last_position, r.last_position)
 FROM jsonb_to_recordset(%s) AS r(
-    id uuid, lifecycle_stage text, lifecycle_reason text, tier text, tier_reason text,
+    id uuid, version integer, updated_at timestamptz, last_position bigint,
+    lifecycle_stage text, lifecycle_reason text, tier text, tier_reason text,
     derived_as_of timestamptz,
     valid_until timestamptz, purchase_count integer, purchase_total numeric,
     first_purchase_at timestamptz, last_purchase_at timestamptz, touch_count integer,
@@ -196,12 +204,18 @@ FROM jsonb_to_recordset(%s) AS r(
     merged_ids uuid[])
 WHERE c.id = r.id
 """
+"""`greatest` ignores NULL: a row with no move (a survivor, a scheduler's refresh) keeps
+its version, updated_at and last_position."""
 
 
-def write(conn: Connection[Any], rows: Sequence[Materialized]) -> None:
-    """Store the computed columns in one statement (rows in id order: no deadlocks)."""
+def write(
+    conn: Connection[Any], rows: Sequence[Materialized], moves: Mapping[UUID, Move] | None = None
+) -> None:
+    """Store the computed columns in one statement (rows in id order: no deadlocks),
+    with the `moves` of the rows that have one (`customers.moves`)."""
+    moves = moves or {}
     if rows:
-        records = [_record(m) for m in sorted(rows, key=lambda m: m.id)]
+        records = [_record(m, moves.get(m.id)) for m in sorted(rows, key=lambda m: m.id)]
         conn.execute(WRITE_SQL, [as_jsonb(records)])
 
 
@@ -211,13 +225,15 @@ def refresh(
     now: datetime,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     hints: Mapping[UUID, datetime] | None = None,
+    moves: Mapping[UUID, Move] | None = None,
 ) -> list[Materialized]:
-    """Recompute and store the columns of `subjects` and of every survivor above them."""
+    """Recompute and store the columns of `subjects` and of every survivor above them,
+    with the `moves` of their batch (`customers.moves`; each subject of a move has a row)."""
     roots = with_survivors(conn, subjects)
     if not roots:
         return []
     rows = compute(load_facts(conn, roots, lock=True), now, thresholds, hints)
-    write(conn, rows)
+    write(conn, rows, moves)
     return rows
 
 

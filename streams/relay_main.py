@@ -51,7 +51,9 @@ class StreamConfig:
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:
     """Body of `crm relay`: publish until stopped; an error ends the process (restarted)."""
     from bootstrap import relay as open_relay  # the composition root; only the process body
+    from streams.heap import settle
 
     report("starting", "connecting to the database and the broker")
     with open_relay(config) as relay:
+        settle()  # its clients are built: out of the collector's full passes (streams/heap.py)
         relay.run(stop, report)

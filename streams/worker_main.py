@@ -21,6 +21,7 @@ from streams.relay_main import Report, StopFlag, StreamConfig
 if TYPE_CHECKING:
     from commands.sealed_reader import SealedSource
     from streams.intake import Intake
+    from streams.processor import ProcessorSettings
 
 Sink = Callable[[Sequence[Mapping[str, Any]]], Any]
 
@@ -77,12 +78,18 @@ class Worker:
     job: str
     open: Opener
     body: Body | None = None
+    batch_within: float = 0.05
+    """How long a batch waits for more events once the last one is done (faust's
+    `take_events(within=...)`); what queued meanwhile joins at once."""
 
 
 WORKERS: dict[str, Worker] = {
     "projections": Worker(
         "apply events to the PostgreSQL read models (360°, funnel, timeline, …)",
         _read_models,
+        # Reads wait on it (`atLeast`, the lag): apply what queued during the last batch
+        # at once. Batches still grow with the load, as events queue while one applies.
+        batch_within=0.005,
     ),
     "analytics": Worker(
         "write events to Parquet files and the DuckDB catalog for analysts", _analytics
@@ -94,6 +101,24 @@ WORKERS: dict[str, Worker] = {
     ),
 }
 """Every worker `crm up` starts, with the job it does."""
+
+
+def processor_settings(
+    name: str, config: StreamConfig, topic: str, generation: int = 0, segment: str = ""
+) -> ProcessorSettings:
+    """How worker `name` consumes `topic` (a generation and segment of the configured one)."""
+    from streams.processor import ProcessorSettings
+
+    return ProcessorSettings(
+        name,
+        config.kafka_bootstrap,
+        topic,
+        config.data_dir,
+        generation=generation,
+        segment=segment,
+        security=config.kafka_security,
+        batch_within=WORKERS[name].batch_within,
+    )
 
 
 def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None:
@@ -109,7 +134,8 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
-    from streams.processor import ProcessorSettings, run_processor
+    from streams.heap import settle
+    from streams.processor import run_processor
     from streams.topic_follow import LogWatch
 
     # A worker opens sealed fields and reports lag: the key ring, not the store application.
@@ -120,19 +146,12 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     )
 
     def settings_now() -> ProcessorSettings:
-        return ProcessorSettings(
-            name,
-            config.kafka_bootstrap,
-            watch.topic,
-            config.data_dir,
-            generation=watch.generation,
-            segment=watch.tag,
-            security=config.kafka_security,
-        )
+        return processor_settings(name, config, watch.topic, watch.generation, watch.tag)
 
     settings = settings_now()
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
+            settle()  # the sink and faust are loaded: out of the collector's full passes
             # A broker loss or a widening's cut: the same process joins the next group
             # with a new faust app (sink, key ring and connections are kept); after a
             # stalled partition (streams/stall_watch.py), the same group again.

@@ -8,7 +8,8 @@ tables: a merged survivor counts its duplicates' facts at read time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -263,7 +264,10 @@ def search_keys(row: Row) -> None:
     row["phone_digits"] = phone_digits(row["phone"])
 
 
-BUMP_SQL = """
+Move = tuple[int, datetime, int]
+"""What an event moves on its profile row alone: version, updated_at, last_position."""
+
+MOVE_SQL = """
 UPDATE rm_customers AS c
 SET version = greatest(c.version, v.version),
     updated_at = greatest(c.updated_at, v.updated_at),
@@ -271,7 +275,6 @@ SET version = greatest(c.version, v.version),
 FROM unnest(%b::uuid[], %b::integer[], %b::timestamptz[], %b::bigint[])
     AS v(id, version, updated_at, last_position)
 WHERE c.id = v.id
-RETURNING c.id
 """
 
 
@@ -279,35 +282,47 @@ def _changes_profile(event: IncomingEvent) -> bool:
     return event.known and event.kind in FOLDS
 
 
-def _bump(conn: Connection[Any], events: Sequence[IncomingEvent]) -> set[UUID]:
-    """Move version, updated_at and last_position in SQL alone; returns the rows it found.
-
-    Most events (purchases, touches) change nothing else in the profile, so this skips
-    loading and rewriting the whole row for them.
-    """
-    latest: dict[UUID, tuple[int, Any, int]] = {}
+def moves(events: Sequence[IncomingEvent]) -> dict[UUID, Move]:
+    """Per customer, where its own-stream events move version, updated_at and
+    last_position (the same as `fold` does to them, for events `apply` does not fold)."""
+    moved: dict[UUID, Move] = {}
     for e in events:
-        version, at, position = latest.get(e.subject_id, (0, e.occurred_at, 0))
-        latest[e.subject_id] = (
+        if not e.on_own_stream:
+            continue
+        version, at, position = moved.get(e.subject_id, (0, e.occurred_at, 0))
+        moved[e.subject_id] = (
             max(version, e.stream_version),
             max(at, e.occurred_at),
             max(position, e.position),
         )
-    ids = sorted(latest)
-    columns = list(zip(*(latest[i] for i in ids), strict=True))
-    rows = conn.execute(BUMP_SQL, [ids, *map(list, columns)]).fetchall()
+    return moved
+
+
+def write_moves(conn: Connection[Any], moved: Mapping[UUID, Move]) -> None:
+    """Store `moves` alone, in SQL (rows in id order: no deadlocks)."""
+    if moved:
+        ids = sorted(moved)
+        columns = list(zip(*(moved[i] for i in ids), strict=True))
+        conn.execute(MOVE_SQL, [ids, *map(list, columns)])
+
+
+def _existing(conn: Connection[Any], ids: Sequence[UUID]) -> set[UUID]:
+    rows = conn.execute("SELECT id FROM rm_customers WHERE id = ANY(%b::uuid[])", [ids])
     return {row[0] for row in rows}
 
 
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
+    """Fold the events that change a profile (and any event of a customer with no row
+    yet) into whole rows. The rest (purchases, touches) only move the row's version,
+    updated_at and last_position: `projections.apply` writes those `moves` together with
+    the materialized columns, one row version per customer and batch instead of two."""
     own = [e for e in events if e.on_own_stream]
     if not own:
         return
     folding = {e.subject_id for e in own if _changes_profile(e)}
-    bumping = [e for e in own if e.subject_id not in folding]
-    if bumping:
-        found = _bump(conn, bumping)
-        folding |= {e.subject_id for e in bumping if e.subject_id not in found}
+    others = sorted({e.subject_id for e in own} - folding)
+    if others:
+        folding |= set(others) - _existing(conn, others)
     fold_events = [e for e in own if e.subject_id in folding]
     if not fold_events:
         return

@@ -129,6 +129,56 @@ def test_repeats_inside_one_batch_apply_once(conn: Conn) -> None:
     assert get_customers(conn, [cid])[cid].purchases.count == 1
 
 
+UPDATED_SQL = "SELECT pg_stat_get_xact_tuples_updated('rm_customers'::regclass)"
+MOVED_SQL = "SELECT version, updated_at, last_position, touch_count FROM rm_customers WHERE id = %s"
+
+
+def _two_customers_touched(conn: Conn, events: Events) -> tuple[Any, Any, list[Envelope]]:
+    cid, registered = events.register("Ann Lee", at=T0)
+    other, other_registered = events.register("Bo Chen", at=T0)
+    apply(conn, [registered, other_registered])
+    touches = [
+        events.touch(cid, "PHONE", at=T0 + days(1)),
+        events.touch(other, "EMAIL", at=T0 + days(2)),
+        events.touch(cid, "EMAIL", at=T0 + days(3)),
+    ]
+    return cid, other, touches
+
+
+def test_a_touch_moves_its_profile_in_one_row_write_per_customer(conn: Conn) -> None:
+    # Version, updated_at and last_position travel with the materialized columns: one
+    # new row version per customer and batch, not a bump and then a refresh.
+    cid, other, touches = _two_customers_touched(conn, Events())
+    # Counts not yet flushed to the statistics; a backend flushes only between transactions.
+    before = conn.execute(UPDATED_SQL).fetchone()[0]
+    assert apply_batch(conn, touches, now=NOW).applied == 3
+    after = conn.execute(UPDATED_SQL).fetchone()[0]
+    conn.commit()
+    assert after - before == 2
+    assert conn.execute(MOVED_SQL, [cid]).fetchone() == (3, T0 + days(3), 5, 2)
+    assert conn.execute(MOVED_SQL, [other]).fetchone() == (2, T0 + days(2), 4, 1)
+
+
+def test_without_materializing_a_touch_still_moves_its_profile(conn: Conn) -> None:
+    # A replay refreshes the materialized columns at its end; the moves land per batch.
+    cid, other, touches = _two_customers_touched(conn, Events())
+    assert apply_batch(conn, touches, now=NOW, materialize=False).applied == 3
+    conn.commit()
+    assert conn.execute(MOVED_SQL, [cid]).fetchone()[:3] == (3, T0 + days(3), 5)
+    assert conn.execute(MOVED_SQL, [other]).fetchone()[:3] == (2, T0 + days(2), 4)
+
+
+def test_a_rebuilt_customers_projection_moves_its_profiles_again(conn: Conn) -> None:
+    cid, _, touches = _two_customers_touched(conn, Events())
+    apply(conn, touches)
+    before = dump(conn)
+    reset_projection(conn, "customers")
+    conn.commit()
+    apply(conn, touches)  # the registrations come back through the rebuild of others
+    assert conn.execute(MOVED_SQL, [cid]).fetchone()[:3] == (3, T0 + days(3), 5)
+    assert dump(conn)["rm_timeline"] == before["rm_timeline"]
+
+
 def test_interleaved_and_redelivered_customers_equal_one_clean_delivery(
     conn: Conn, database_url: str
 ) -> None:

@@ -1,0 +1,26 @@
+"""Short garbage-collector pauses in the long-running processes (relay, workers, gateway).
+
+CPython's cyclic collector walks every tracked object of its oldest generation on each
+full collection, with the GIL held. What a process loads at start-up never dies, and it
+is most of the heap: pypinyin's phrase dictionary alone is ~190,000 lists (imported for
+the search keys), then the modules, classes and functions of faust, strawberry and
+psycopg. In the projections worker at 1,000 events/s a full collection came every 1.5 to
+5 s and took 130 to 180 ms, and every batch in flight waited for it: the largest share
+of the lag's p99 (bench/NOTES.md, "Lag: the batch window and one row write").
+
+`settle()` runs once a process has started (its modules imported, its clients built):
+a last full collection, then `gc.freeze()`, which moves every surviving object into the
+permanent generation the collector never walks. Objects created later are collected as
+before; the frozen ones are still freed by reference counting when they die.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def settle() -> int:
+    """Collect once, then freeze what is left; returns how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
