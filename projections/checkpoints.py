@@ -49,6 +49,12 @@ WHERE a.projection = v.projection AND a.subject_id = v.subject_id
 """
 
 
+def _uuid_order(subject: UUID) -> int:
+    """PostgreSQL's order of uuids, compared in C (UUID's own `<` is Python, ~1 µs a
+    comparison; a batch of 100 customers sorts ~1,100 checkpoint keys)."""
+    return subject.int
+
+
 @dataclass(frozen=True)
 class Claim:
     """A batch's checkpoints: `before` it (0 where none existed), and the rows it
@@ -82,7 +88,7 @@ def claim_checkpoints(
 ) -> Claim:
     """Lock the checkpoints of a batch's subjects (`latest`: subject -> its highest
     position in the batch), creating missing ones at that position; see `Claim`."""
-    names, subjects = sorted(set(projections)), sorted(latest)
+    names, subjects = sorted(set(projections)), sorted(latest, key=_uuid_order)
     before = _lock(conn, names, subjects)
     if len(before) == len(names) * len(subjects):
         return Claim(before=before, created=frozenset())
@@ -92,7 +98,7 @@ def claim_checkpoints(
     # end; lock the row now and read what that batch applied.
     raced = [k for k in missing if k not in created]
     if raced:
-        before.update(_lock(conn, names, sorted({s for _, s in raced})))
+        before.update(_lock(conn, names, sorted({s for _, s in raced}, key=_uuid_order)))
     before.update(dict.fromkeys(created, 0))
     return Claim(before=before, created=frozenset(created))
 
@@ -101,7 +107,7 @@ def advance_checkpoints(conn: Connection[Any], reached: Mapping[Key, int]) -> No
     """Raise checkpoints to the positions just applied (never lowers one)."""
     if not reached:
         return
-    keys = sorted(reached, key=lambda k: (k[1], k[0]))
+    keys = sorted(reached, key=lambda k: (_uuid_order(k[1]), k[0]))
     conn.execute(
         ADVANCE_SQL,
         [[k[0] for k in keys], [k[1] for k in keys], [reached[k] for k in keys]],

@@ -48,3 +48,18 @@ def test_the_ddl_runs_again_where_a_table_is_missing_or_the_schema_changed(
         assert found is not None and found[0] is not None
         mark = conn.execute("SELECT digest FROM crm_read_model_schema").fetchall()
         assert mark == [(SCHEMA_DIGEST,)]
+
+
+def test_checkpoint_pages_keep_room_for_their_next_versions(
+    app: CrmApplication, database_url: str
+) -> None:
+    # Checkpoints are rewritten by every batch: half of each page stays free (HOT updates),
+    # also on a table an older version made without the setting.
+    start_sink(app, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        options = "SELECT reloptions FROM pg_class WHERE oid = 'rm_applied'::regclass"
+        assert conn.execute(options).fetchone() == (["fillfactor=50"],)
+        conn.execute("ALTER TABLE rm_applied RESET (fillfactor)")
+        conn.execute("UPDATE crm_read_model_schema SET digest = 'older'")
+        start_sink(app, database_url)
+        assert conn.execute(options).fetchone() == (["fillfactor=50"],)
