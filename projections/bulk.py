@@ -96,8 +96,23 @@ def write_records(
     `merge` overrides the update expression of some columns (SQL text using ``EXCLUDED``
     and the table name), for columns two writers fill from different events.
     """
-    if not records:
-        return
+    if records:
+        conn.execute(
+            *upsert(table, columns, records, key=key, on_conflict=on_conflict, merge=merge)
+        )
+
+
+def upsert(
+    table: str,
+    columns: Columns,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    on_conflict: str = "update",
+    merge: Mapping[str, str] | None = None,
+) -> tuple[sql.Composed, list[Any]]:
+    """`write_records`' statement and parameters, for a caller that wraps it (a
+    ``RETURNING`` in a CTE)."""
     names = [name for name, _ in columns]
     column_list = sql.SQL(", ").join(sql.Identifier(n) for n in names)
     if on_conflict == "nothing":
@@ -130,7 +145,7 @@ def write_records(
         key=sql.SQL(", ").join(sql.Identifier(k) for k in key),
         conflict=conflict,
     )
-    conn.execute(statement, [values for _, values in params])
+    return statement, [values for _, values in params]
 
 
 def load_rows(

@@ -90,8 +90,8 @@ COMPLAINTS_SQL: Final = _tree_query(
     " FROM tree AS t JOIN rm_complaints AS k ON k.customer_id = t.member_id"
 )
 TOUCHES_SQL: Final = _tree_query(
-    "SELECT t.root_id, k.channel, count(*), max(k.occurred_at)"
-    " FROM tree AS t JOIN rm_touches AS k ON k.customer_id = t.member_id"
+    "SELECT t.root_id, k.channel, sum(k.touches), max(k.last_at)"
+    " FROM tree AS t JOIN rm_touch_counts AS k ON k.customer_id = t.member_id"
     " GROUP BY t.root_id, k.channel"
 )
 MEMBERS_SQL: Final = _tree_query(

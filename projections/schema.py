@@ -147,7 +147,23 @@ CREATE TABLE IF NOT EXISTS rm_touches (
     summary text,
     occurred_at timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rm_touches_customer ON rm_touches (customer_id, occurred_at)"""
+CREATE INDEX IF NOT EXISTS rm_touches_customer ON rm_touches (customer_id, occurred_at);
+CREATE TABLE IF NOT EXISTS rm_touch_counts (
+    customer_id uuid NOT NULL,
+    channel text NOT NULL,
+    touches bigint NOT NULL,
+    last_at timestamptz NOT NULL,
+    PRIMARY KEY (customer_id, channel)
+);
+DO $fill$ BEGIN
+IF NOT EXISTS (SELECT 1 FROM rm_touch_counts) AND EXISTS (SELECT 1 FROM rm_touches) THEN
+INSERT INTO rm_touch_counts (customer_id, channel, touches, last_at)
+SELECT customer_id, channel, count(*), max(occurred_at) FROM rm_touches GROUP BY 1, 2;
+END IF;
+END $fill$"""
+"""rm_touch_counts: per customer and channel, how many touches and the latest, kept with
+each insert (`projections.handlers.touches`) so a profile's summary costs its channels,
+not its history. A read model from before the counters gains them in place."""
 
 COMPLAINTS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_complaints (
@@ -291,7 +307,7 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "customers": ("rm_customers", "rm_customer_counts"),
     "merges": ("rm_merges",),
     "purchases": ("rm_purchases",),
-    "touches": ("rm_touches",),
+    "touches": ("rm_touches", "rm_touch_counts"),
     "complaints": ("rm_complaints",),
     "funnel": ("rm_funnel",),
     "timeline": ("rm_timeline",),

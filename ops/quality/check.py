@@ -13,6 +13,7 @@ from ops.quality.frames import (
     derived_state_frame,
     purchase_totals_frame,
     read_model_frames,
+    touch_counts_frame,
 )
 from ops.quality.runner import QualityReport, run_suites
 from ops.quality.store import store_facts
@@ -33,4 +34,5 @@ def check_platform(
         frames.update(analytics_frames(catalog))
         frames["purchase_totals"] = purchase_totals_frame(facts, conn, catalog)
         frames["derived_state"] = derived_state_frame(conn)
+        frames["touch_counts"] = touch_counts_frame(conn)
     return run_suites(frames, all_suites(facts), project_dir, build_docs=build_docs)

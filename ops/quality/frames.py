@@ -50,6 +50,19 @@ ANALYTICS_TOTALS_SQL = """SELECT customer_id, sum(order_total_cny) AS total
 FROM purchases WHERE line_no = 1 GROUP BY 1"""
 
 
+TOUCH_COUNTS_SQL = """SELECT coalesce(s.customer_id, r.customer_id)::text AS customer_id,
+    coalesce(s.channel, r.channel) AS channel,
+    coalesce(s.touches, 0)::text AS stored_touches, coalesce(r.n, 0)::text AS counted_touches,
+    coalesce(s.last_at::text, '') AS stored_last_at, coalesce(r.last::text, '') AS counted_last_at
+FROM rm_touch_counts AS s FULL JOIN (
+    SELECT customer_id, channel, count(*) AS n, max(occurred_at) AS last
+    FROM rm_touches GROUP BY 1, 2
+) AS r ON r.customer_id = s.customer_id AND r.channel = s.channel
+ORDER BY 1, 2"""
+"""The touch counters beside a count of the touch rows they stand for (a counter or a
+group missing on one side shows 0 and an empty moment there)."""
+
+
 def _cents(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -66,6 +79,10 @@ def read_model_frames(conn: psycopg.Connection[Any]) -> dict[str, pd.DataFrame]:
         {"stage": [s.stage for s in steps], "reached": [s.reached for s in steps]}
     )
     return frames
+
+
+def touch_counts_frame(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    return _frame(conn.execute(TOUCH_COUNTS_SQL))
 
 
 def analytics_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:

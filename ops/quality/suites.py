@@ -141,6 +141,14 @@ def reconciliation_suites() -> list[Suite]:
             ],
         ),
         Suite(
+            "touch_counts",
+            [
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["customer_id", "channel"]),
+                _equal("stored_touches", "counted_touches"),
+                _equal("stored_last_at", "counted_last_at"),
+            ],
+        ),
+        Suite(
             "purchase_totals",
             [
                 *_id("customer_id"),

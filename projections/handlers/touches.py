@@ -1,19 +1,22 @@
-"""rm_touches: one row per contact touch; counts per channel are grouped at read time.
+"""rm_touches: one row per contact touch; rm_touch_counts: per customer and channel, how
+many and the latest.
 
-Keeping each touch (not running counters) makes redelivery harmless through the
-primary key and lets a merged survivor add its duplicates' touches when read.
+Each touch is kept (the profile's activity list pages them), and its primary key makes
+redelivery harmless: the counters move only by the rows an insert added (``RETURNING``
+of ``ON CONFLICT DO NOTHING``), in the same statement. Counters are per customer, not per
+merge tree, so a merged survivor adds its duplicates' counters when it is materialized.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 from events import ContactTouchRecorded, CustomerForgotten
-from projections.bulk import write_records
+from projections.bulk import upsert
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
 
@@ -41,10 +44,48 @@ def record(event: IncomingEvent) -> dict[str, Any]:
     }
 
 
+COUNT_COLUMNS = (
+    ("customer_id", "uuid"),
+    ("channel", "text"),
+    ("touches", "bigint"),
+    ("last_at", "timestamptz"),
+)
+
+COUNT_ADDED: Final = sql.SQL(
+    "WITH added AS ({insert} RETURNING customer_id, channel, occurred_at)"
+    " INSERT INTO rm_touch_counts AS c (customer_id, channel, touches, last_at)"
+    " SELECT customer_id, channel, count(*), max(occurred_at) FROM added GROUP BY 1, 2"
+    " ORDER BY 1, 2"
+    " ON CONFLICT (customer_id, channel) DO UPDATE SET touches = c.touches + EXCLUDED.touches,"
+    " last_at = greatest(c.last_at, EXCLUDED.last_at)"
+)
+"""The batch's new touches, and the counters moved by exactly those (in key order)."""
+
+
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     rows = [record(e) for e in of_kind(events, ContactTouchRecorded.TYPE)]
-    write_records(conn, "rm_touches", COLUMNS, rows, key=("position",), on_conflict="nothing")
+    if rows:
+        insert, params = upsert(
+            "rm_touches", COLUMNS, rows, key=("position",), on_conflict="nothing"
+        )
+        conn.execute(COUNT_ADDED.format(insert=insert), params)
     forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
+
+
+def count(counts: dict[tuple[UUID, str], dict[str, Any]], row: dict[str, Any]) -> None:
+    """Fold one new touch row into in-memory counters (a rebuild's replay)."""
+    key = (row["customer_id"], row["channel"])
+    found = counts.get(key)
+    if found is None:
+        counts[key] = {
+            "customer_id": key[0],
+            "channel": key[1],
+            "touches": 1,
+            "last_at": row["occurred_at"],
+        }
+    else:
+        found["touches"] += 1
+        found["last_at"] = max(found["last_at"], row["occurred_at"])
 
 
 def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:

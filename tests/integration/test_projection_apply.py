@@ -179,6 +179,48 @@ def test_a_rebuilt_customers_projection_moves_its_profiles_again(conn: Conn) -> 
     assert dump(conn)["rm_timeline"] == before["rm_timeline"]
 
 
+READ_SQL = (
+    "SELECT pg_stat_get_xact_tuples_returned('rm_touches'::regclass)"
+    " + pg_stat_get_xact_tuples_fetched('rm_touches'::regclass)"
+)
+COUNTERS_SQL = (
+    "SELECT channel, touches, last_at FROM rm_touch_counts WHERE customer_id = %s ORDER BY 1"
+)
+
+
+def test_a_touch_refreshes_its_profile_from_counters_not_from_its_history(conn: Conn) -> None:
+    # A long-standing customer's next touch costs its channels, not its past touches.
+    events = Events()
+    cid, registered = events.register("Ann Lee", at=T0)
+    history = [events.touch(cid, "PHONE", at=T0 + timedelta(minutes=i)) for i in range(60)]
+    apply(conn, [registered, *history])
+    conn.commit()
+    before = conn.execute(READ_SQL).fetchone()[0]
+    apply_batch(conn, [events.touch(cid, "EMAIL", at=T0 + days(2))], now=NOW)
+    read = conn.execute(READ_SQL).fetchone()[0] - before
+    conn.commit()
+    assert read < 10, f"the refresh read {read} touch rows"
+    assert conn.execute(MOVED_SQL, [cid]).fetchone()[3] == 61
+    assert conn.execute(COUNTERS_SQL, [cid]).fetchall() == [
+        ("EMAIL", 1, T0 + days(2)),
+        ("PHONE", 60, T0 + timedelta(minutes=59)),
+    ]
+
+
+def test_redelivered_touches_do_not_move_the_counters(conn: Conn) -> None:
+    events = Events()
+    cid, registered = events.register("Ann Lee", at=T0)
+    touches = [events.touch(cid, "WEB", at=T0 + days(i)) for i in (1, 2, 3)]
+    apply(conn, [registered, *touches])
+    conn.commit()
+    # Redelivered past the checkpoint's guard (a rebuilt checkpoint, a second worker).
+    conn.execute("DELETE FROM rm_applied WHERE projection = 'touches'")
+    apply(conn, [touches[2], touches[0], events.touch(cid, "WEB", at=T0 + days(4))])
+    conn.commit()
+    assert conn.execute(COUNTERS_SQL, [cid]).fetchall() == [("WEB", 4, T0 + days(4))]
+    assert conn.execute(MOVED_SQL, [cid]).fetchone()[3] == 4
+
+
 def test_interleaved_and_redelivered_customers_equal_one_clean_delivery(
     conn: Conn, database_url: str
 ) -> None:

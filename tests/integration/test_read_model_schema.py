@@ -6,6 +6,8 @@ it runs. Real PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 
@@ -63,3 +65,30 @@ def test_checkpoint_pages_keep_room_for_their_next_versions(
         conn.execute("UPDATE crm_read_model_schema SET digest = 'older'")
         start_sink(app, database_url)
         assert conn.execute(options).fetchone() == (["fillfactor=50"],)
+
+
+def test_a_read_model_from_before_the_touch_counters_gains_them_in_place(
+    app: CrmApplication, database_url: str
+) -> None:
+    start_sink(app, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO rm_touches (position, customer_id, channel, direction, occurred_at)"
+            " SELECT n, c, ch, 'OUTBOUND', '2025-01-01'::timestamptz + n * interval '1 hour'"
+            " FROM generate_series(1, 9) AS n,"
+            " LATERAL (SELECT ('00000000-0000-0000-0000-00000000000' || (n % 2))::uuid) AS x(c),"
+            " LATERAL (SELECT CASE WHEN n % 3 = 0 THEN 'EMAIL' ELSE 'PHONE' END) AS y(ch)"
+        )
+        conn.execute("DROP TABLE rm_touch_counts")
+        start_sink(app, database_url)
+        counters = conn.execute(
+            "SELECT customer_id::text, channel, touches, last_at FROM rm_touch_counts ORDER BY 1, 2"
+        ).fetchall()
+    zero, one = "00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000001"
+    at = [datetime(2025, 1, 1, hour, tzinfo=UTC) for hour in range(10)]
+    assert counters == [
+        (zero, "EMAIL", 1, at[6]),
+        (zero, "PHONE", 3, at[8]),
+        (one, "EMAIL", 2, at[9]),
+        (one, "PHONE", 3, at[7]),
+    ]

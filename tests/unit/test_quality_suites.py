@@ -112,6 +112,16 @@ def good_frames() -> dict[str, pd.DataFrame]:
                 "analytics_total": totals,
             }
         ),
+        "touch_counts": pd.DataFrame(
+            {
+                "customer_id": IDS,
+                "channel": ["PHONE", "EMAIL", "PHONE"],
+                "stored_touches": ["3", "1", "12"],
+                "counted_touches": ["3", "1", "12"],
+                "stored_last_at": ["2025-01-01 00:00:00+00", "2025-02-01 00:00:00+00", ""],
+                "counted_last_at": ["2025-01-01 00:00:00+00", "2025-02-01 00:00:00+00", ""],
+            }
+        ),
         "derived_state": pd.DataFrame(
             {
                 "id": IDS,
