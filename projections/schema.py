@@ -91,8 +91,10 @@ DERIVED_DDL: Final = ";\n".join(
             f"ALTER TABLE rm_customers ADD COLUMN IF NOT EXISTS {name} {kind} {rest}".rstrip()
             for name, kind, rest in DERIVED_COLUMNS
         ),
-        "CREATE INDEX IF NOT EXISTS rm_customers_lifecycle ON rm_customers (lifecycle_stage)",
-        "CREATE INDEX IF NOT EXISTS rm_customers_tier ON rm_customers (tier)",
+        # (lifecycle_stage, created_at, id) and (tier, created_at, id) serve these filters
+        # (`projections.counts.KEYSET_INDEXES_DDL`); every profile write paid for both.
+        "DROP INDEX IF EXISTS rm_customers_lifecycle",
+        "DROP INDEX IF EXISTS rm_customers_tier",
         "CREATE INDEX IF NOT EXISTS rm_customers_valid_until ON rm_customers (valid_until)"
         " WHERE valid_until IS NOT NULL",
     ]

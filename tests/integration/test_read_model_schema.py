@@ -92,3 +92,30 @@ def test_a_read_model_from_before_the_touch_counters_gains_them_in_place(
         (one, "EMAIL", 2, at[9]),
         (one, "PHONE", 3, at[7]),
     ]
+
+
+PREFIX_INDEXES_SQL = """
+SELECT a.indexrelid::regclass::text, b.indexrelid::regclass::text
+FROM pg_index AS a JOIN pg_index AS b
+  ON a.indrelid = b.indrelid AND a.indexrelid <> b.indexrelid
+ AND a.indnkeyatts < b.indnkeyatts
+ AND (b.indkey::int2[])[0:a.indnkeyatts - 1] = (a.indkey::int2[])[0:a.indnkeyatts - 1]
+ AND NOT a.indisunique AND a.indpred IS NULL AND a.indexprs IS NULL
+JOIN pg_class AS am ON am.oid = a.indexrelid JOIN pg_class AS bm ON bm.oid = b.indexrelid
+WHERE a.indrelid = 'rm_customers'::regclass AND am.relam = bm.relam
+"""
+
+
+def test_no_profile_index_is_the_prefix_of_another(app: CrmApplication, database_url: str) -> None:
+    # Every profile write (each touch's, each purchase's) maintains every index of
+    # rm_customers; one whose columns lead another's serves no query the longer one can't.
+    start_sink(app, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute(PREFIX_INDEXES_SQL).fetchall() == []
+        conn.execute("CREATE INDEX rm_customers_lifecycle ON rm_customers (lifecycle_stage)")
+        assert conn.execute(PREFIX_INDEXES_SQL).fetchall() == [
+            ("rm_customers_lifecycle", "rm_customers_lifecycle_created")
+        ]
+        conn.execute("UPDATE crm_read_model_schema SET digest = 'older'")
+        start_sink(app, database_url)  # an older read model loses it on the next start
+        assert conn.execute(PREFIX_INDEXES_SQL).fetchall() == []
