@@ -7,13 +7,14 @@ reads every event of its customers exactly once, in position order, and nobody e
 writes those customers' rows. So `PartitionReplay`
 
 - keeps the folded rows (profiles, complaints, tasks, funnel, merge links, unknown-type
-  counts, touch counters) in memory for the whole partition instead of loading and
-  rewriting them per batch;
+  counts) in memory for the whole partition instead of loading and rewriting them per
+  batch;
 - appends the one-row-per-event tables (timeline, purchases, touches) with COPY, a
   window of events at a time, and scrubs the customers forgotten in that window right
   after (what `apply_batch` does with a batch);
 - writes the folded rows and every customer's checkpoints once, at the end, with COPY
-  (merge links and unknown counts, which two partitions share, with the live upserts).
+  (merge links and unknown counts, which two partitions share, with the live upserts),
+  and counts its customers' touches in one statement.
 
 The rows are made by the handlers' own functions (`fold`, `record`, `link`, `forget`),
 so both paths build the same read model; tests compare a rebuild with an incremental
@@ -83,7 +84,6 @@ class PartitionReplay:
     funnel: dict[UUID, Row] = field(default_factory=dict)
     links: dict[UUID, Row] = field(default_factory=dict)
     unknown: dict[str, Row] = field(default_factory=dict)
-    touch_counts: dict[tuple[UUID, str], Row] = field(default_factory=dict)
     latest: dict[UUID, int] = field(default_factory=dict)
     forgotten: set[UUID] = field(default_factory=set)
     organisation: list[IncomingEvent] = field(default_factory=list)
@@ -111,9 +111,7 @@ class PartitionReplay:
             if kind == PurchaseRecorded.TYPE:
                 window.purchases.append(purchases.record(event))
             elif kind == ContactTouchRecorded.TYPE:
-                row = touches.record(event)
-                window.touches.append(row)
-                touches.count(self.touch_counts, row)
+                window.touches.append(touches.record(event))
             elif kind in COMPLAINT_KINDS:
                 self._complaint(event)
             elif kind in TASK_KINDS:
@@ -185,8 +183,7 @@ def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:
     copy_records(conn, "rm_tasks", tasks.COLUMNS, list(replay.tasks.values()))
     tasks.forget(conn, replay.forgotten)
     copy_records(conn, "rm_funnel", funnel.COLUMNS, list(replay.funnel.values()))
-    counts = [replay.touch_counts[k] for k in sorted(replay.touch_counts)]
-    copy_records(conn, "rm_touch_counts", touches.COUNT_COLUMNS, counts)
+    touches.count_all(conn, replay.latest)
     # The catalog is one stream, so one partition holds every definition.
     copy_records(conn, "rm_custom_fields", custom_fields.COLUMNS, list(replay.definitions.values()))
     copy_records(conn, "rm_applied", CHECKPOINT_COLUMNS, replay.checkpoints())

@@ -139,7 +139,15 @@ CREATE TABLE IF NOT EXISTS rm_purchases (
 );
 CREATE INDEX IF NOT EXISTS rm_purchases_customer ON rm_purchases (customer_id, occurred_at)"""
 
-TOUCHES_DDL: Final = """
+TOUCH_COUNTS_OF: Final = (
+    "SELECT customer_id, channel, count(*) AS touches, max(occurred_at) AS last_at"
+    " FROM {rows} GROUP BY 1, 2"
+)
+"""The touch counters' one rule: per customer and channel of some touch rows (`rows`: a
+table, a CTE or a subquery), how many and the latest. The touches projection moves the counters
+by it, a backfill and a rebuild fill them with it, `crm check` recounts with it."""
+
+TOUCHES_DDL: Final = f"""
 CREATE TABLE IF NOT EXISTS rm_touches (
     position bigint PRIMARY KEY,
     customer_id uuid NOT NULL,
@@ -160,7 +168,7 @@ CREATE TABLE IF NOT EXISTS rm_touch_counts (
 DO $fill$ BEGIN
 IF NOT EXISTS (SELECT 1 FROM rm_touch_counts) AND EXISTS (SELECT 1 FROM rm_touches) THEN
 INSERT INTO rm_touch_counts (customer_id, channel, touches, last_at)
-SELECT customer_id, channel, count(*), max(occurred_at) FROM rm_touches GROUP BY 1, 2;
+{TOUCH_COUNTS_OF.format(rows="rm_touches")};
 END IF;
 END $fill$"""
 """rm_touch_counts: per customer and channel, how many touches and the latest, kept with

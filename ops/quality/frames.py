@@ -18,6 +18,7 @@ from ops.quality.store import StoreFacts
 from projections import queries
 from projections.derivation import derive
 from projections.materialize import load_facts
+from projections.schema import TOUCH_COUNTS_OF
 
 CENT = Decimal("0.01")
 
@@ -50,14 +51,15 @@ ANALYTICS_TOTALS_SQL = """SELECT customer_id, sum(order_total_cny) AS total
 FROM purchases WHERE line_no = 1 GROUP BY 1"""
 
 
-TOUCH_COUNTS_SQL = """SELECT coalesce(s.customer_id, r.customer_id)::text AS customer_id,
+TOUCH_COUNTS_SQL = f"""SELECT coalesce(s.customer_id, r.customer_id)::text AS customer_id,
     coalesce(s.channel, r.channel) AS channel,
-    coalesce(s.touches, 0)::text AS stored_touches, coalesce(r.n, 0)::text AS counted_touches,
-    coalesce(s.last_at::text, '') AS stored_last_at, coalesce(r.last::text, '') AS counted_last_at
-FROM rm_touch_counts AS s FULL JOIN (
-    SELECT customer_id, channel, count(*) AS n, max(occurred_at) AS last
-    FROM rm_touches GROUP BY 1, 2
-) AS r ON r.customer_id = s.customer_id AND r.channel = s.channel
+    coalesce(s.touches, 0)::text AS stored_touches,
+    coalesce(r.touches, 0)::text AS counted_touches,
+    coalesce(s.last_at::text, '') AS stored_last_at,
+    coalesce(r.last_at::text, '') AS counted_last_at
+FROM rm_touch_counts AS s
+FULL JOIN ({TOUCH_COUNTS_OF.format(rows="rm_touches")}) AS r
+  ON r.customer_id = s.customer_id AND r.channel = s.channel
 ORDER BY 1, 2"""
 """The touch counters beside a count of the touch rows they stand for (a counter or a
 group missing on one side shows 0 and an empty moment there)."""

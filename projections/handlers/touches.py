@@ -19,6 +19,7 @@ from events import ContactTouchRecorded, CustomerForgotten
 from projections.bulk import upsert
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
+from projections.schema import TOUCH_COUNTS_OF
 
 COLUMNS = (
     ("position", "bigint"),
@@ -44,22 +45,18 @@ def record(event: IncomingEvent) -> dict[str, Any]:
     }
 
 
-COUNT_COLUMNS = (
-    ("customer_id", "uuid"),
-    ("channel", "text"),
-    ("touches", "bigint"),
-    ("last_at", "timestamptz"),
-)
-
 COUNT_ADDED: Final = sql.SQL(
     "WITH added AS ({insert} RETURNING customer_id, channel, occurred_at)"
-    " INSERT INTO rm_touch_counts AS c (customer_id, channel, touches, last_at)"
-    " SELECT customer_id, channel, count(*), max(occurred_at) FROM added GROUP BY 1, 2"
-    " ORDER BY 1, 2"
-    " ON CONFLICT (customer_id, channel) DO UPDATE SET touches = c.touches + EXCLUDED.touches,"
-    " last_at = greatest(c.last_at, EXCLUDED.last_at)"
+    " INSERT INTO rm_touch_counts AS c (customer_id, channel, touches, last_at) "
+    + TOUCH_COUNTS_OF.format(rows="added")
+    + " ORDER BY 1, 2 ON CONFLICT (customer_id, channel) DO UPDATE"
+    " SET touches = c.touches + EXCLUDED.touches, last_at = greatest(c.last_at, EXCLUDED.last_at)"
 )
 """The batch's new touches, and the counters moved by exactly those (in key order)."""
+
+RECOUNT: Final = "INSERT INTO rm_touch_counts (customer_id, channel, touches, last_at) " + (
+    TOUCH_COUNTS_OF.format(rows="(SELECT * FROM rm_touches WHERE customer_id = ANY(%s)) AS r")
+)
 
 
 def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
@@ -72,20 +69,9 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
     forget(conn, {e.subject_id for e in of_kind(events, CustomerForgotten.TYPE)})
 
 
-def count(counts: dict[tuple[UUID, str], dict[str, Any]], row: dict[str, Any]) -> None:
-    """Fold one new touch row into in-memory counters (a rebuild's replay)."""
-    key = (row["customer_id"], row["channel"])
-    found = counts.get(key)
-    if found is None:
-        counts[key] = {
-            "customer_id": key[0],
-            "channel": key[1],
-            "touches": 1,
-            "last_at": row["occurred_at"],
-        }
-    else:
-        found["touches"] += 1
-        found["last_at"] = max(found["last_at"], row["occurred_at"])
+def count_all(conn: Connection[Any], customers: Iterable[UUID]) -> None:
+    """Counters for these customers' touches, from none (a rebuild's partition)."""
+    conn.execute(RECOUNT, [sorted(customers)])
 
 
 def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:
