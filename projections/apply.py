@@ -139,9 +139,9 @@ def apply_events(
     events, repeats = _in_order(incoming)
     if not events:
         return ApplyResult(applied=0, duplicates=repeats, unknown=0)
-    latest = _latest_positions(events)
-    claim = claim_checkpoints(conn, [p.name for p in projections], latest)
-    first, done = _first_positions(events), _by_projection(claim.before)
+    latest, first = _latest_positions(events), _first_positions(events)
+    claim = claim_checkpoints(conn, [p.name for p in projections], first, latest)
+    done = _by_projection(claim.before)
     reached: dict[tuple[str, UUID], int] = {}
     fresh_positions: set[int] = set()
     moved: dict[UUID, customers.Move] = {}
@@ -155,8 +155,8 @@ def apply_events(
         subjects = latest if fresh is events else {e.subject_id for e in fresh}
         reached.update(((projection.name, s), latest[s]) for s in subjects)
         fresh_positions.update(e.position for e in fresh)
-    # Rows the claim created already hold the batch's positions.
-    advance_checkpoints(conn, {k: p for k, p in reached.items() if k not in claim.created})
+    # Rows the claim moved or created already hold the batch's positions.
+    advance_checkpoints(conn, {k: p for k, p in reached.items() if k not in claim.settled})
     fresh_events = [e for e in events if e.position in fresh_positions]
     if fresh_events and materialize:
         refresh(

@@ -7,12 +7,16 @@ skips anything at or below it. A second consumer of the same partition during a
 rebalance waits on the locked rows, then sees the new checkpoint and skips; a deadlock
 between two such batches is retried by the sink.
 
-A batch claims its checkpoints in as few row writes as it can (`claim_checkpoints`):
-rows that exist are locked and read; rows that do not are created directly at the
-batch's last position for their subject (nothing of a subject without a checkpoint was
-applied, so all of its events in the batch are applied now), so a new customer costs
-one row write per projection instead of an insert at 0 and an update. Only rows that
-existed are raised afterwards (`advance_checkpoints`).
+A batch claims its checkpoints in as few row writes and statements as it can
+(`claim_checkpoints`). A live batch is usually all fresh: every subject's first event
+in it is past each of its checkpoints. So the claim first moves, in one UPDATE, every
+existing row still below its subject's first position straight to the subject's last
+position in the batch (the row is locked by that write, and everything of the subject
+in the batch is applied now); the rows it did not move are created where missing (at
+that last position too: nothing of a subject without a checkpoint was applied) and
+locked and read where they exist (a redelivery: some events are already applied).
+Only those last are raised afterwards (`advance_checkpoints`). A live batch costs one
+statement; its new customers one more; a redelivery a third.
 """
 
 from __future__ import annotations
@@ -28,18 +32,29 @@ Key = tuple[str, UUID]
 Checkpoints = dict[Key, int]
 """(projection, subject id) -> highest applied position; 0 when nothing was applied."""
 
-LOCK_SQL = """
-SELECT projection, subject_id, position FROM rm_applied
-WHERE projection = ANY(%b::text[]) AND subject_id = ANY(%b::uuid[])
-ORDER BY subject_id, projection
-FOR UPDATE
-"""
 CREATE_SQL = """
 INSERT INTO rm_applied (projection, subject_id, position)
 SELECT * FROM unnest(%b::text[], %b::uuid[], %b::bigint[]) AS v(projection, subject_id, position)
 ORDER BY subject_id, projection
 ON CONFLICT (projection, subject_id) DO NOTHING
 RETURNING projection, subject_id
+"""
+MOVE_FRESH_SQL = """
+UPDATE rm_applied AS a SET position = v.latest
+FROM (
+    SELECT * FROM unnest(%b::text[], %b::uuid[], %b::bigint[], %b::bigint[])
+        AS u(projection, subject_id, first, latest)
+    ORDER BY subject_id, projection
+) AS v
+WHERE a.projection = v.projection AND a.subject_id = v.subject_id AND a.position < v.first
+RETURNING a.projection, a.subject_id
+"""
+LOCK_KEYS_SQL = """
+SELECT a.projection, a.subject_id, a.position
+FROM unnest(%b::text[], %b::uuid[]) AS k(projection, subject_id)
+JOIN rm_applied AS a ON a.projection = k.projection AND a.subject_id = k.subject_id
+ORDER BY a.subject_id, a.projection
+FOR UPDATE OF a
 """
 ADVANCE_SQL = """
 UPDATE rm_applied AS a SET position = v.position
@@ -57,50 +72,68 @@ def _uuid_order(subject: UUID) -> int:
 
 @dataclass(frozen=True)
 class Claim:
-    """A batch's checkpoints: `before` it (0 where none existed), and the rows it
-    `created`, already at the batch's last position for their subject."""
+    """A batch's checkpoints: `before` it (0 where none existed, or where the claim moved
+    the row), and the rows `settled`: already at the batch's last position for their
+    subject (moved or created by the claim), which `advance_checkpoints` skips."""
 
     before: Checkpoints
-    created: frozenset[Key]
+    settled: frozenset[Key]
 
 
-def _lock(conn: Connection[Any], names: list[str], subjects: list[UUID]) -> Checkpoints:
-    """Lock and read the rows of these subjects and projections that exist."""
-    if not names or not subjects:
-        return {}
-    rows = conn.execute(LOCK_SQL, [names, subjects]).fetchall()
-    return {(name, subject): int(position) for name, subject, position in rows}
+def _columns(keys: Sequence[Key]) -> list[list[Any]]:
+    return [[k[0] for k in keys], [k[1] for k in keys]]
 
 
-def _create(conn: Connection[Any], keys: Sequence[Key], latest: Mapping[UUID, int]) -> set[Key]:
-    """Create the missing rows at their subject's batch position; returns those created."""
-    if not keys:
-        return set()
+def _move_fresh(
+    conn: Connection[Any],
+    keys: Sequence[Key],
+    first: Mapping[UUID, int],
+    latest: Mapping[UUID, int],
+) -> set[Key]:
+    """Move every existing row below its subject's first position to its last; returns
+    the rows moved."""
     rows = conn.execute(
-        CREATE_SQL,
-        [[k[0] for k in keys], [k[1] for k in keys], [latest[k[1]] for k in keys]],
+        MOVE_FRESH_SQL,
+        [*_columns(keys), [first[k[1]] for k in keys], [latest[k[1]] for k in keys]],
     ).fetchall()
     return {(name, subject) for name, subject in rows}
 
 
+def _create(conn: Connection[Any], keys: Sequence[Key], latest: Mapping[UUID, int]) -> set[Key]:
+    """Create the missing rows at their subject's batch position; returns those created."""
+    rows = conn.execute(CREATE_SQL, [*_columns(keys), [latest[k[1]] for k in keys]]).fetchall()
+    return {(name, subject) for name, subject in rows}
+
+
+def _lock(conn: Connection[Any], keys: Sequence[Key]) -> Checkpoints:
+    """Lock and read these rows (all exist)."""
+    rows = conn.execute(LOCK_KEYS_SQL, _columns(keys)).fetchall()
+    return {(name, subject): int(position) for name, subject, position in rows}
+
+
 def claim_checkpoints(
-    conn: Connection[Any], projections: Iterable[str], latest: Mapping[UUID, int]
+    conn: Connection[Any],
+    projections: Iterable[str],
+    first: Mapping[UUID, int],
+    latest: Mapping[UUID, int],
 ) -> Claim:
-    """Lock the checkpoints of a batch's subjects (`latest`: subject -> its highest
-    position in the batch), creating missing ones at that position; see `Claim`."""
+    """Claim the checkpoints of a batch's subjects (`first` and `latest`: subject -> its
+    lowest and highest position in the batch); see the module docstring and `Claim`."""
     names, subjects = sorted(set(projections)), sorted(latest, key=_uuid_order)
-    before = _lock(conn, names, subjects)
-    if len(before) == len(names) * len(subjects):
-        return Claim(before=before, created=frozenset())
-    missing = [(n, s) for s in subjects for n in names if (n, s) not in before]
-    created = _create(conn, missing, latest)
-    # A row another batch created since our read: our insert waited for that batch to
-    # end; lock the row now and read what that batch applied.
-    raced = [k for k in missing if k not in created]
-    if raced:
-        before.update(_lock(conn, names, sorted({s for _, s in raced}, key=_uuid_order)))
-    before.update(dict.fromkeys(created, 0))
-    return Claim(before=before, created=frozenset(created))
+    keys = [(n, s) for s in subjects for n in names]
+    if not keys:
+        return Claim(before={}, settled=frozenset())
+    settled = _move_fresh(conn, keys, first, latest)
+    rest = [k for k in keys if k not in settled]
+    if rest:
+        # Existing rows `rest` holds conflict here (already applied past the subject's
+        # first position, or created by another batch since): those are locked and read.
+        settled |= _create(conn, rest, latest)
+    before = dict.fromkeys(settled, 0)
+    behind = [k for k in rest if k not in settled]
+    if behind:
+        before.update(_lock(conn, behind))
+    return Claim(before=before, settled=frozenset(settled))
 
 
 def advance_checkpoints(conn: Connection[Any], reached: Mapping[Key, int]) -> None:

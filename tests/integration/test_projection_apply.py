@@ -324,6 +324,35 @@ def test_two_consumers_of_one_partition_apply_each_event_once(
     assert get_customers(conn, [cid])[cid].purchases.count == 1
 
 
+def test_two_consumers_of_a_known_customers_batch_apply_each_event_once(
+    conn: Conn, database_url: str
+) -> None:
+    # The claim moves a known customer's checkpoints in its first statement; the second
+    # consumer's move waits on those rows, then finds them past its batch and skips it.
+    events = Events()
+    cid, registered = events.register(at=T0)
+    apply(conn, [registered])
+    conn.commit()
+    batch = [events.purchase(cid, 7, at=T0 + timedelta(hours=1)), events.touch(cid, "WEB")]
+    assert apply_envelopes(conn, batch) == 2
+    results: list[int] = []
+
+    def zombie() -> None:
+        with psycopg.connect(database_url) as other:
+            results.append(apply_envelopes(other, [registered, *batch]))
+            other.commit()
+
+    thread = threading.Thread(target=zombie)
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive(), "the second consumer waits on the checkpoint rows"
+    conn.commit()
+    thread.join(timeout=10)
+    assert results == [0]
+    profile = get_customers(conn, [cid])[cid]
+    assert (profile.purchases.count, profile.touches.count) == (1, 1)
+
+
 def test_every_projection_has_tables_and_a_checkpoint(conn: Conn) -> None:
     events = Events()
     cid, registered = events.register(at=T0)

@@ -5,8 +5,10 @@ Runs against the real PostgreSQL of the test session, one fresh database per tes
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 
 from projections.apply import apply_batch
@@ -110,3 +112,36 @@ def test_a_projection_rebuilt_alone_gets_its_rows_created_back(conn: Conn) -> No
     assert result.applied == len(stream_a)
     assert get_customers(conn, [a])[a].purchases.count == 4
     assert checkpoints(conn, a) == dict.fromkeys(PROJECTION_NAMES, stream_a[-1]["position"])
+
+
+class CountingConnection(psycopg.Connection[Any]):
+    """Remembers every statement it is asked to run."""
+
+    statements: list[str]
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = query if isinstance(query, str) else query.as_string(self)
+        self.statements = [*getattr(self, "statements", []), text]
+        return super().execute(query, *args, **kwargs)
+
+
+def test_a_live_batch_claims_and_moves_its_checkpoints_in_one_statement(
+    database_url: str, conn: Conn
+) -> None:
+    events = Events()
+    a, b, stream_a, stream_b = stories(events)
+    apply_at(conn, [stream_a[0], stream_b[0]], NOW)
+    live = [*stream_a[1:3], stream_b[1]]
+    with CountingConnection.connect(database_url) as counting:
+        counting.statements = []
+        result = apply_batch(counting, live, now=NOW)
+        counting.commit()
+        touching = [s for s in counting.statements if "rm_applied" in s]
+    assert result.applied == 3
+    assert len(touching) == 1, touching
+    assert checkpoints(conn, a) == dict.fromkeys(PROJECTION_NAMES, stream_a[2]["position"])
+    assert checkpoints(conn, b) == dict.fromkeys(PROJECTION_NAMES, stream_b[1]["position"])
+    # The rest of the stories is still fresh after that move, and applies once.
+    rest = apply_batch(conn, [*stream_a, *stream_b], now=NOW)
+    conn.commit()
+    assert (rest.applied, rest.duplicates) == (3, len(stream_a) + len(stream_b) - 3)
