@@ -6,7 +6,7 @@ without a command line, and the verb stays a thin shell of options.
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import chain
@@ -26,9 +26,10 @@ from aggregates.policy import Policy
 from bootstrap import command_service, open_store
 from commands.messages import CommandContext
 from demo.custom_fields import OpenCustomers, record_values
-from demo.history import Batch, DemoHistory
+from demo.history import COHORT_SIZE, Batch, DemoHistory
 from demo.organisation import organisation_commands
-from demo.runner import SEED_ACTOR, SeedReport, last_position, load
+from demo.parallel import load_in_processes
+from demo.runner import SEED_ACTOR, OnBatch, SeedReport, last_position, load
 from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
@@ -63,8 +64,17 @@ def seed_database(
     policy: Policy | None = None,
     snapshot_interval: int = 50,
     console: Console | None = None,
+    processes: int = 1,
 ) -> SeedReport:
-    """Generate and record the history; a rich progress bar when a console is given."""
+    """Generate and record the history; a rich progress bar when a console is given.
+
+    `processes` > 1 records the customers' batches (whole cohorts, independent of each
+    other) in that many worker processes (`demo.parallel`), through the same commands
+    and rules; the organisation before them and the custom-field values after them are
+    recorded here. The report's seconds are the wall clock of all of it.
+    """
+    if processes > 1 and batch < COHORT_SIZE:
+        raise SettingError("--batch", f"must be at least {COHORT_SIZE} with --processes above 1")
     app = open_store(database_url, key, kind="seed", snapshot_interval=snapshot_interval)
     try:
         service = command_service(app, policy)
@@ -73,10 +83,30 @@ def seed_database(
         # Teams and rules first (the customers' owners are the teams' reps), counted in
         # the report like every other recorded command.
         organisation = Batch(0, organisation_commands(history.writer.people.owners))
-        batches = watched.watch(chain([organisation], history.batches(batch)))
-        start = last_position(service)
+        cohorts = watched.watch(history.batches(batch))
+        start, began = last_position(service), time.perf_counter()
+
+        def record(on_batch: OnBatch | None) -> int:
+            if processes == 1:
+                batches = chain([organisation], cohorts)
+                return load(service, batches, customers=customers, on_batch=on_batch).commands
+            first = load(service, [organisation], customers=0).commands
+            return (
+                first
+                + load_in_processes(
+                    database_url,
+                    key,
+                    list(cohorts),
+                    customers=customers,
+                    processes=processes,
+                    policy=policy,
+                    interval=snapshot_interval,
+                    on_batch=on_batch,
+                ).commands
+            )
+
         if console is None:
-            report = load(service, batches, customers=customers)
+            commands = record(None)
         else:
             with _progress(console) as progress:
                 task = progress.add_task("seeding", total=customers, events=0)
@@ -84,12 +114,15 @@ def seed_database(
                 def advance(done: float, events: int) -> None:
                     progress.update(task, advance=done, events=events)
 
-                report = load(service, batches, customers=customers, on_batch=advance)
+                commands = record(advance)
                 progress.update(task, completed=customers)
         context = CommandContext(actor=SEED_ACTOR)
         more = record_values(service, context, watched.open(), until) if customers else 0
-        return dataclasses.replace(
-            report, commands=report.commands + more, events=last_position(service) - start
+        return SeedReport(
+            customers,
+            commands + more,
+            last_position(service) - start,
+            time.perf_counter() - began,
         )
     finally:
         app.close()
@@ -128,10 +161,13 @@ def run_seed_verb(
     force: bool,
     console: Console,
     log: Log,
+    processes: int = 1,
 ) -> SeedReport | None:
     """What `crm seed` does; returns None when it skipped a store that has data."""
     if customers < 0:
         raise SettingError("--customers", "must not be negative")
+    if processes < 1:
+        raise SettingError("--processes", "must be at least 1")
     if batch < 1:
         raise SettingError("--batch", "must be at least 1")
     end = parse_until(until)
@@ -151,6 +187,7 @@ def run_seed_verb(
             policy=Policy(rates_to_cny=settings.rates_to_cny, base_currency=settings.base_currency),
             snapshot_interval=settings.snapshot_interval,
             console=console,
+            processes=processes,
         )
     console.print(
         f"[bold green]seeded {report.customers:,} customers, {report.events:,} events "

@@ -19,27 +19,38 @@ import multiprocessing
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aggregates.policy import Policy
+from commands.application import DEFAULT_SNAPSHOT_INTERVAL
 from demo.history import Batch
-from demo.runner import SEED_ACTOR, SeedFailed, SeedReport
+from demo.runner import SEED_ACTOR, OnBatch, SeedFailed, SeedReport
 
 JOIN_TIMEOUT = 60.0
 START_TIMEOUT = 300.0
 
 
-def _collect(results: Any, workers: list[Any]) -> list[tuple[str, Any]]:
-    """Each worker's outcome; a worker that died without one fails the load."""
+def _collect(
+    results: Any, workers: list[Any], on_batch: Callable[[float], None] | None
+) -> list[tuple[str, Any]]:
+    """Each worker's outcome, passing on its progress (customers done per batch); a
+    worker that died without an outcome fails the load."""
     outcomes: list[tuple[str, Any]] = []
     while len(outcomes) < len(workers):
         try:
-            outcomes.append(results.get(timeout=1.0))
+            status, detail = results.get(timeout=1.0)
         except queue.Empty:
             if sum(not w.is_alive() for w in workers) > len(outcomes):
                 _stop(workers)
                 raise SeedFailed("a worker process died without a result") from None
+            continue
+        if status == "batch":
+            if on_batch is not None:
+                on_batch(detail)
+        else:
+            outcomes.append((status, detail))
     return outcomes
 
 
@@ -56,6 +67,8 @@ class _Share:
     master_key: str
     batches: list[Batch]
     actor: str
+    policy: Policy | None
+    snapshot_interval: int
 
 
 def _worker(share: _Share, barrier: Any, results: Any) -> None:
@@ -64,17 +77,28 @@ def _worker(share: _Share, barrier: Any, results: Any) -> None:
     from commands.messages import CommandContext
     from demo.runner import load
 
-    app = open_store(share.database_url, share.master_key, kind="bench", pool_size=2)
+    app = open_store(
+        share.database_url,
+        share.master_key,
+        kind="seed",
+        pool_size=2,
+        snapshot_interval=share.snapshot_interval,
+    )
     try:
-        service = command_service(app)
+        service = command_service(app, share.policy)
         barrier.wait()
         customers = sum(int(b.customers) for b in share.batches)
+
+        def progress(done: float, _events: int) -> None:
+            results.put(("batch", done))
+
         try:
             report = load(
                 service,
                 share.batches,
                 customers=customers,
                 context=CommandContext(actor=share.actor),
+                on_batch=progress,
             )
         except SeedFailed as error:
             results.put(("failed", str(error)))
@@ -95,8 +119,13 @@ def load_in_processes(
     customers: int,
     processes: int,
     actor: str = SEED_ACTOR,
+    policy: Policy | None = None,
+    interval: int = DEFAULT_SNAPSHOT_INTERVAL,
+    on_batch: OnBatch | None = None,
 ) -> SeedReport:
-    """Record `batches` over `processes` workers, dealt out round-robin.
+    """Record `batches` over `processes` workers, dealt out round-robin; `on_batch` hears
+    of each batch done (its customers, and the events the whole load has recorded);
+    `policy` and `interval` (snapshots) are the store's, as for one process.
 
     The batches must be independent of each other: whole cohorts each (a history cut
     with ``per_batch >= COHORT_SIZE``); slices of one cohort must stay in order.
@@ -105,18 +134,29 @@ def load_in_processes(
         raise ValueError("processes must be at least 1")
     from bootstrap import open_store
 
-    probe = open_store(database_url, master_key, kind="bench", pool_size=1)
-    try:
-        before = probe.max_position()
-    finally:
-        probe.close()
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes + 1)
-    results = context.Queue()
     shares = [
-        _Share(database_url, master_key, list(batches[n::processes]), actor)
+        _Share(database_url, master_key, list(batches[n::processes]), actor, policy, interval)
         for n in range(processes)
     ]
+    probe = open_store(database_url, master_key, kind="probe", pool_size=1)
+    try:
+        before = probe.max_position()
+
+        def progress(done: float) -> None:
+            if on_batch is not None:
+                on_batch(done, probe.max_position() - before)
+
+        commands, seconds = _run(shares, progress)
+        return SeedReport(customers, commands, probe.max_position() - before, seconds)
+    finally:
+        probe.close()
+
+
+def _run(shares: list[_Share], progress: Callable[[float], None]) -> tuple[int, float]:
+    """Start a worker per share, time them from the barrier; (commands, seconds)."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(shares) + 1)
+    results = context.Queue()
     workers = [context.Process(target=_worker, args=(s, barrier, results)) for s in shares]
     for worker in workers:
         worker.start()
@@ -126,17 +166,11 @@ def load_in_processes(
         _stop(workers)
         raise SeedFailed("a worker process did not start (see its error above)") from None
     began = time.perf_counter()
-    outcomes = _collect(results, workers)
+    outcomes = _collect(results, workers, progress)
     seconds = time.perf_counter() - began
     for worker in workers:
         worker.join(JOIN_TIMEOUT)
     failed = [detail for status, detail in outcomes if status != "ok"]
     if failed:
         raise SeedFailed(failed[0])
-    probe = open_store(database_url, master_key, kind="bench", pool_size=1)
-    try:
-        after = probe.max_position()
-    finally:
-        probe.close()
-    commands = sum(int(detail) for _, detail in outcomes)
-    return SeedReport(customers, commands, after - before, seconds)
+    return sum(int(detail) for _, detail in outcomes), seconds

@@ -53,6 +53,15 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="Seed even if the event store holds events.")
         ] = False,
+        processes: Annotated[
+            int,
+            typer.Option(
+                "--processes",
+                "-p",
+                help="Worker processes recording the customers' batches (whole cohorts);"
+                " about one per free core.",
+            ),
+        ] = 1,
         data_dir: Annotated[
             Path | None,
             typer.Option("--data-dir", "-d", help="Data folder (CRM_DATA_DIR, default ./.crm)."),
@@ -82,6 +91,7 @@ def register(app: typer.Typer) -> None:
                     force=force,
                     console=console,
                     log=_log,
+                    processes=processes,
                 )
             except SeedFailed as error:
                 console.print(f"seeding stopped: {error}", style="bold red", markup=False)

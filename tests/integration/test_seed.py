@@ -179,6 +179,8 @@ def test_crm_seed_loads_once_and_then_leaves_the_store_alone(
     assert "already holds" in again.stdout
     bad = crm("seed", "--batch", "0", env=env)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --batch: ")
+    none = crm("seed", "--processes", "0", "--force", env=env)
+    assert none.returncode == 2 and none.stderr.startswith("error: --processes: ")
 
 
 def test_the_history_leaves_likely_duplicates_for_the_finder(big: list[Command]) -> None:
