@@ -300,13 +300,9 @@ def test_drop_all_and_replay_rebuilds_the_same_read_models(conn: Conn) -> None:
     assert dump(conn) == before
 
 
-def test_two_consumers_of_one_partition_apply_each_event_once(
-    conn: Conn, database_url: str
-) -> None:
-    events = Events()
-    cid, registered = events.register(at=T0)
-    batch = [registered, events.purchase(cid, 7, at=T0 + timedelta(hours=1))]
-    assert apply_envelopes(conn, batch) == 2  # first consumer: applied, not yet committed
+def second_consumer(conn: Conn, database_url: str, batch: list[Envelope]) -> list[int]:
+    """What a second consumer applies of `batch` while `conn`'s batch is uncommitted: it
+    must wait on the checkpoint rows until `conn` commits (done here)."""
     results: list[int] = []
 
     def zombie() -> None:
@@ -320,7 +316,17 @@ def test_two_consumers_of_one_partition_apply_each_event_once(
     assert thread.is_alive(), "the second consumer waits on the checkpoint rows"
     conn.commit()
     thread.join(timeout=10)
-    assert results == [0]
+    return results
+
+
+def test_two_consumers_of_one_partition_apply_each_event_once(
+    conn: Conn, database_url: str
+) -> None:
+    events = Events()
+    cid, registered = events.register(at=T0)
+    batch = [registered, events.purchase(cid, 7, at=T0 + timedelta(hours=1))]
+    assert apply_envelopes(conn, batch) == 2  # first consumer: applied, not yet committed
+    assert second_consumer(conn, database_url, batch) == [0]
     assert get_customers(conn, [cid])[cid].purchases.count == 1
 
 
@@ -335,20 +341,7 @@ def test_two_consumers_of_a_known_customers_batch_apply_each_event_once(
     conn.commit()
     batch = [events.purchase(cid, 7, at=T0 + timedelta(hours=1)), events.touch(cid, "WEB")]
     assert apply_envelopes(conn, batch) == 2
-    results: list[int] = []
-
-    def zombie() -> None:
-        with psycopg.connect(database_url) as other:
-            results.append(apply_envelopes(other, [registered, *batch]))
-            other.commit()
-
-    thread = threading.Thread(target=zombie)
-    thread.start()
-    thread.join(timeout=0.5)
-    assert thread.is_alive(), "the second consumer waits on the checkpoint rows"
-    conn.commit()
-    thread.join(timeout=10)
-    assert results == [0]
+    assert second_consumer(conn, database_url, [registered, *batch]) == [0]
     profile = get_customers(conn, [cid])[cid]
     assert (profile.purchases.count, profile.touches.count) == (1, 1)
 
