@@ -146,6 +146,10 @@ TOUCH_COUNTS_OF: Final = (
 """The touch counters' one rule: per customer and channel of some touch rows (`rows`: a
 table, a CTE or a subquery), how many and the latest. The touches projection moves the counters
 by it, a backfill and a rebuild fill them with it, `crm check` recounts with it."""
+COUNT_TOUCHES_INTO: Final = (
+    "INSERT INTO rm_touch_counts AS c (customer_id, channel, touches, last_at) " + TOUCH_COUNTS_OF
+)
+"""`TOUCH_COUNTS_OF` written into the counters (`rows` to fill in)."""
 
 TOUCHES_DDL: Final = f"""
 CREATE TABLE IF NOT EXISTS rm_touches (
@@ -167,8 +171,7 @@ CREATE TABLE IF NOT EXISTS rm_touch_counts (
 );
 DO $fill$ BEGIN
 IF NOT EXISTS (SELECT 1 FROM rm_touch_counts) AND EXISTS (SELECT 1 FROM rm_touches) THEN
-INSERT INTO rm_touch_counts (customer_id, channel, touches, last_at)
-{TOUCH_COUNTS_OF.format(rows="rm_touches")};
+{COUNT_TOUCHES_INTO.format(rows="rm_touches")};
 END IF;
 END $fill$"""
 """rm_touch_counts: per customer and channel, how many touches and the latest, kept with

@@ -19,7 +19,7 @@ from events import ContactTouchRecorded, CustomerForgotten
 from projections.bulk import upsert
 from projections.handlers.base import Projection, of_kind
 from projections.incoming import IncomingEvent
-from projections.schema import TOUCH_COUNTS_OF
+from projections.schema import COUNT_TOUCHES_INTO
 
 COLUMNS = (
     ("position", "bigint"),
@@ -46,16 +46,15 @@ def record(event: IncomingEvent) -> dict[str, Any]:
 
 
 COUNT_ADDED: Final = sql.SQL(
-    "WITH added AS ({insert} RETURNING customer_id, channel, occurred_at)"
-    " INSERT INTO rm_touch_counts AS c (customer_id, channel, touches, last_at) "
-    + TOUCH_COUNTS_OF.format(rows="added")
+    "WITH added AS ({insert} RETURNING customer_id, channel, occurred_at) "
+    + COUNT_TOUCHES_INTO.format(rows="added")
     + " ORDER BY 1, 2 ON CONFLICT (customer_id, channel) DO UPDATE"
     " SET touches = c.touches + EXCLUDED.touches, last_at = greatest(c.last_at, EXCLUDED.last_at)"
 )
 """The batch's new touches, and the counters moved by exactly those (in key order)."""
 
-RECOUNT: Final = "INSERT INTO rm_touch_counts (customer_id, channel, touches, last_at) " + (
-    TOUCH_COUNTS_OF.format(rows="(SELECT * FROM rm_touches WHERE customer_id = ANY(%s)) AS r")
+RECOUNT: Final = COUNT_TOUCHES_INTO.format(
+    rows="(SELECT * FROM rm_touches WHERE customer_id = ANY(%s)) AS r"
 )
 
 
@@ -71,7 +70,7 @@ def apply(conn: Connection[Any], events: Sequence[IncomingEvent]) -> None:
 
 def count_all(conn: Connection[Any], customers: Iterable[UUID]) -> None:
     """Counters for these customers' touches, from none (a rebuild's partition)."""
-    conn.execute(RECOUNT, [sorted(customers)])
+    conn.execute(RECOUNT, [list(customers)])  # any order: one statement, no row locks
 
 
 def forget(conn: Connection[Any], customers: Iterable[UUID]) -> None:
