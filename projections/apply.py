@@ -140,8 +140,8 @@ def apply_events(
     if not events:
         return ApplyResult(applied=0, duplicates=repeats, unknown=0)
     latest, first = _latest_positions(events), _first_positions(events)
-    claim = claim_checkpoints(conn, [p.name for p in projections], first, latest)
-    done = _by_projection(claim.before)
+    behind = claim_checkpoints(conn, [p.name for p in projections], first, latest)
+    done = _by_projection(behind)
     reached: dict[tuple[str, UUID], int] = {}
     fresh_positions: set[int] = set()
     moved: dict[UUID, customers.Move] = {}
@@ -152,11 +152,12 @@ def apply_events(
         projection.apply(conn, fresh)
         if projection.name == customers.PROJECTION.name:
             moved = customers.moves(fresh)
-        subjects = latest if fresh is events else {e.subject_id for e in fresh}
-        reached.update(((projection.name, s), latest[s]) for s in subjects)
+        if behind:  # the claim moved or created every other row to the batch's positions
+            subjects = latest if fresh is events else {e.subject_id for e in fresh}
+            keys = ((projection.name, s) for s in subjects)
+            reached.update((k, latest[k[1]]) for k in keys if k in behind)
         fresh_positions.update(e.position for e in fresh)
-    # Rows the claim moved or created already hold the batch's positions.
-    advance_checkpoints(conn, {k: p for k, p in reached.items() if k not in claim.settled})
+    advance_checkpoints(conn, reached)
     fresh_events = [e for e in events if e.position in fresh_positions]
     if fresh_events and materialize:
         refresh(

@@ -22,7 +22,6 @@ statement; its new customers one more; a redelivery a third.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -70,16 +69,6 @@ def _uuid_order(subject: UUID) -> int:
     return subject.int
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A batch's checkpoints: `before` it (0 where none existed, or where the claim moved
-    the row), and the rows `settled`: already at the batch's last position for their
-    subject (moved or created by the claim), which `advance_checkpoints` skips."""
-
-    before: Checkpoints
-    settled: frozenset[Key]
-
-
 def _columns(keys: Sequence[Key]) -> list[list[Any]]:
     return [[k[0] for k in keys], [k[1] for k in keys]]
 
@@ -116,24 +105,27 @@ def claim_checkpoints(
     projections: Iterable[str],
     first: Mapping[UUID, int],
     latest: Mapping[UUID, int],
-) -> Claim:
+) -> Checkpoints:
     """Claim the checkpoints of a batch's subjects (`first` and `latest`: subject -> its
-    lowest and highest position in the batch); see the module docstring and `Claim`."""
+    lowest and highest position in the batch); see the module docstring.
+
+    Returns the rows behind (a redelivery), locked, with what they say was applied; only
+    those need `advance_checkpoints`. Every other key of the batch is already at its
+    subject's last position and had nothing of the batch applied.
+    """
     names, subjects = sorted(set(projections)), sorted(latest, key=_uuid_order)
     keys = [(n, s) for s in subjects for n in names]
     if not keys:
-        return Claim(before={}, settled=frozenset())
+        return {}
     settled = _move_fresh(conn, keys, first, latest)
     rest = [k for k in keys if k not in settled]
-    if rest:
-        # Existing rows `rest` holds conflict here (already applied past the subject's
-        # first position, or created by another batch since): those are locked and read.
-        settled |= _create(conn, rest, latest)
-    before = dict.fromkeys(settled, 0)
-    behind = [k for k in rest if k not in settled]
-    if behind:
-        before.update(_lock(conn, behind))
-    return Claim(before=before, settled=frozenset(settled))
+    if not rest:
+        return {}
+    # Existing rows `rest` holds conflict here (already applied past the subject's first
+    # position, or created by another batch since): those are locked and read.
+    created = _create(conn, rest, latest)
+    behind = [k for k in rest if k not in created]
+    return _lock(conn, behind) if behind else {}
 
 
 def advance_checkpoints(conn: Connection[Any], reached: Mapping[Key, int]) -> None:
