@@ -363,7 +363,9 @@ def relay(data_dir: DataDir = None) -> None:
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="Which processor: profile, funnel or analytics.")],
+    name: Annotated[
+        str, typer.Argument(help="Which processor: projections, analytics or lifecycle.")
+    ],
     data_dir: DataDir = None,
 ) -> None:
     """Run one stream processor (Kafka to read models) in the foreground."""
