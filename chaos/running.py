@@ -58,6 +58,15 @@ class PlatformProcess:
     def output(self) -> str:
         return self.output_path.read_text(errors="replace")
 
+    def log_tails(self, lines: int = 30) -> str:
+        """The last `lines` of each process's log (`D/logs/<name>.log`): what a failure
+        message needs, since the data folder is removed with the test."""
+        tails = []
+        for path in sorted((self.data_dir / "logs").glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"--- {path.name}\n" + "\n".join(text))
+        return "\n".join(tails)
+
     def health(self) -> tuple[int, dict[str, Any]]:
         """(status code, body) of `/healthz`; (0, {}) while nothing answers."""
         try:
@@ -89,7 +98,9 @@ class PlatformProcess:
                     self.healthy_after = seconds
                 return seconds
             time.sleep(0.1)
-        raise AssertionError(f"not healthy after {timeout}s: {self.health()}\n{self.output()}")
+        raise AssertionError(
+            f"not healthy after {timeout}s: {self.health()}\n{self.output()}\n{self.log_tails()}"
+        )
 
     def supervisor(self) -> dict[str, Any]:
         return dict(json.loads((self.data_dir / "run" / "supervisor.json").read_text()))
