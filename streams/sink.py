@@ -4,6 +4,7 @@ to the read models in ONE PostgreSQL transaction together with their checkpoints
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,15 @@ from projections.schema import ensure_all
 from streams.source import EnvelopeOpener
 
 RECONNECT_FOR_S = 30.0  # how long a batch waits for PostgreSQL before the worker gives up
+RAISE_HIGH = """
+WITH raised AS (
+    INSERT INTO rm_applied_high AS h (position) VALUES (%(mine)s)
+    ON CONFLICT (only_row) DO UPDATE SET position = excluded.position
+    WHERE h.position < excluded.position
+    RETURNING position)
+SELECT greatest(%(mine)s, (SELECT position FROM rm_applied_high))"""
+"""Raise the shared highest applied position to this sink's, and read it (one statement;
+the row is written only when it moves)."""
 ATTEMPTS = 3
 """Tries of one batch when PostgreSQL rolled it back (deadlock, serialization)."""
 
@@ -42,6 +52,9 @@ class ReadModelSink:
             ensure_all(self.conn)  # no DDL (no table locks) where it already ran
         self.applied = 0
         self.highest_position = 0
+        self._lag_conn: psycopg.Connection[Any] | None = None  # the heartbeat's own
+        self._checkpoints_high = 0  # read once with the connection
+        self._lag_lock = threading.Lock()  # the timer and the join can ask at once
 
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
         """Apply the batch; when PostgreSQL went away (killed, restarting), wait for it and
@@ -82,16 +95,38 @@ class ReadModelSink:
         return result
 
     def lag(self) -> int:
-        """Events recorded after the highest position this sink applied (0 when caught up).
+        """Events recorded after the highest position any replica of this worker applied
+        (0 when caught up), as each one's heartbeat last said it (`rm_applied_high`).
 
         Partitions advance independently, so this is the distance from the furthest one:
-        a lower bound of the work left, exact when the worker is idle.
+        a lower bound of the work left, exact when the worker is idle. A new process
+        starts from its checkpoints' highest position, read once: it may follow a
+        rebuild, which wrote rm_applied and not the mark.
         """
         newest = self.source.max_position()
-        with psycopg.connect(self.database_url) as conn:
-            row = conn.execute("SELECT coalesce(max(position), 0) FROM rm_applied").fetchone()
-        applied = max(self.highest_position, int(row[0]) if row else 0)
-        return max(0, newest - applied)
+        with self._lag_lock:
+            try:
+                if self._lag_conn is None:
+                    self._lag_conn = psycopg.connect(
+                        self.database_url, autocommit=True, connect_timeout=5
+                    )
+                    row = self._lag_conn.execute(
+                        "SELECT coalesce(max(position), 0) FROM rm_applied"
+                    ).fetchone()
+                    self._checkpoints_high = int(row[0]) if row else 0
+                mine = max(self.highest_position, self._checkpoints_high)
+                found = self._lag_conn.execute(RAISE_HIGH, {"mine": mine}).fetchone()
+            except psycopg.OperationalError:
+                self._close_lag_conn()  # PostgreSQL restarting: the next call connects
+                raise
+        return max(0, newest - (int(found[0]) if found else mine))
+
+    def _close_lag_conn(self) -> None:
+        if self._lag_conn is not None:
+            self._lag_conn.close()
+            self._lag_conn = None
 
     def close(self) -> None:
         self.conn.close()
+        with self._lag_lock:
+            self._close_lag_conn()
