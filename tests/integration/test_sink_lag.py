@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -19,23 +18,16 @@ pytestmark = pytest.mark.integration
 CTX = CommandContext("ops")
 
 
-@pytest.fixture
-def store(database_url: str, master_key: str) -> Iterator[CrmApplication]:
-    app = CrmApplication(database_url, master_key=master_key, pool_size=2)
-    yield app
-    app.close()
-
-
 def test_each_replica_counts_what_the_others_applied(
-    store: CrmApplication, database_url: str
+    app: CrmApplication, database_url: str
 ) -> None:
-    service = CommandService(store)
+    service = CommandService(app)
     for i in range(3):
         service.handle(RegisterCustomer(name=f"Lag {i}"), CTX)
-    busy, idle = ReadModelSink(store, database_url), ReadModelSink(store, database_url)
+    busy, idle = ReadModelSink(app, database_url), ReadModelSink(app, database_url)
     try:
         assert idle.lag() == 3
-        busy(EventSource(store).read_after(0, 3).envelopes)  # the idle one holds no events
+        busy(EventSource(app).read_after(0, 3).envelopes)  # the idle one holds no events
         assert busy.lag() == 0
         assert idle.lag() == 0
         service.handle(RegisterCustomer(name="Lag 3"), CTX)
@@ -45,16 +37,14 @@ def test_each_replica_counts_what_the_others_applied(
         idle.close()
 
 
-def test_a_heartbeat_does_not_read_the_checkpoints(
-    store: CrmApplication, database_url: str
-) -> None:
+def test_a_heartbeat_does_not_read_the_checkpoints(app: CrmApplication, database_url: str) -> None:
     """The checkpoints are 11 rows a customer: a `max(position)` over them every second
     was ~100 ms of PostgreSQL per replica at 100,000 customers. Only the first call
     reads them; while another transaction holds rm_applied, the next calls still answer."""
-    CommandService(store).handle(RegisterCustomer(name="Beat"), CTX)
-    sink = ReadModelSink(store, database_url)
+    CommandService(app).handle(RegisterCustomer(name="Beat"), CTX)
+    sink = ReadModelSink(app, database_url)
     try:
-        sink(EventSource(store).read_after(0, 1).envelopes)
+        sink(EventSource(app).read_after(0, 1).envelopes)
         assert sink.lag() == 0
         with psycopg.connect(database_url) as holder, ThreadPoolExecutor(1) as pool:
             holder.execute("LOCK TABLE rm_applied IN ACCESS EXCLUSIVE MODE")
