@@ -53,7 +53,6 @@ class ReadModelSink:
         self.applied = 0
         self.highest_position = 0
         self._lag_conn: psycopg.Connection[Any] | None = None  # the heartbeat's own
-        self._checkpoints_high = 0  # read once with the connection
         self._lag_lock = threading.Lock()  # the timer and the join can ask at once
 
     def __call__(self, envelopes: Sequence[Mapping[str, Any]]) -> ApplyResult:
@@ -106,15 +105,16 @@ class ReadModelSink:
         newest = self.source.max_position()
         with self._lag_lock:
             try:
+                mine = self.highest_position
                 if self._lag_conn is None:
                     self._lag_conn = psycopg.connect(
                         self.database_url, autocommit=True, connect_timeout=5
                     )
+                    # Once: the mark only rises, so it keeps this from then on.
                     row = self._lag_conn.execute(
                         "SELECT coalesce(max(position), 0) FROM rm_applied"
                     ).fetchone()
-                    self._checkpoints_high = int(row[0]) if row else 0
-                mine = max(self.highest_position, self._checkpoints_high)
+                    mine = max(mine, int(row[0]) if row else 0)
                 found = self._lag_conn.execute(RAISE_HIGH, {"mine": mine}).fetchone()
             except psycopg.OperationalError:
                 self._close_lag_conn()  # PostgreSQL restarting: the next call connects
