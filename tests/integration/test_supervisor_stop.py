@@ -1,8 +1,10 @@
 """`crm up` started and stopped on its own: a clean stop, a restart, external servers.
 
 Apart from `test_supervisor_stack.py`, whose module-wide platform lives until that
-module ends: a second whole platform beside it (two of every process on two cores,
-just after it healed a killed broker) made a start here miss its 60 s now and then.
+module ends, so that these starts do not share the two cores with a second platform.
+That was a suspect for the external-servers start missing its 60 s (both projections
+replicas "joining the consumer group"); it misses here too, now and then, so the
+cause is still open (see the issue notes).
 """
 
 from __future__ import annotations
