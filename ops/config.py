@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(
         default=1, ge=1, le=16, description="replicas of each partition (a new topic only)"
     )
+    worker_join_timeout: float = Field(
+        default=25.0,
+        gt=0,
+        le=600,
+        description="seconds a worker waits for its consumer group to give it partitions "
+        "before it logs every thread's stack and joins again, in place",
+    )
     relay_keep_messages: int | None = Field(
         default=None,
         ge=0,

@@ -17,6 +17,7 @@ restart (imports, start-up) was most of the recovery time after a broker loss.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -32,6 +33,7 @@ from faust.tables import TableManager
 
 from streams.generation import group_id
 from streams.group_offsets import GroupReader
+from streams.join_watch import JOIN_WITHIN_S, JoinPatience, JoinWatch
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
 from streams.stall_watch import Progress, StallWatch
@@ -72,6 +74,24 @@ def prompt_fetches() -> None:
             super().__init__(*args, **kwargs)
 
     aiokafka.AIOKafkaConsumer = PromptConsumer
+
+
+def log_group_joins() -> None:
+    """Log aiokafka's group joins (joined, generation, leader, assignment) at INFO, with
+    the rest of the process at WARNING: a join that hangs is then seen in the log, and a
+    rebalance is rare enough to be worth a few lines each time. A handler of its own,
+    since mode's worker gives its one handler the worker's level."""
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    if any(getattr(h, "crm_joins", False) for h in coordinator.handlers):
+        return
+    handler = logging.StreamHandler()  # stderr: the worker's log
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    )
+    handler.crm_joins = True  # type: ignore[attr-defined]
+    coordinator.addHandler(handler)
+    coordinator.setLevel(logging.INFO)
+    coordinator.propagate = False
 
 
 def _die_unacked(message: str, count: int) -> None:
@@ -178,6 +198,7 @@ class ProcessorSettings:
     generation: int = 0  # of the broker's log (streams/generation.py): names the group
     segment: str = ""  # a widened topic's part of the group name (streams/topic_follow.py)
     security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
+    join_within: float = JOIN_WITHIN_S  # for a first assignment (streams/join_watch.py)
 
     @property
     def group(self) -> str:
@@ -316,10 +337,15 @@ def build_app(
 
     app.timer(1.0)(heartbeat)
 
+    saying: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references to tasks
+
     async def joined(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Say "ok" the moment the group has taken us in, not at the next timer tick: the
-        # restart time after a kill is measured until /healthz is 200 again.
-        await heartbeat()
+        # restart time after a kill is measured until /healthz is 200 again. Not awaited:
+        # the lag asks PostgreSQL, and a slow database must not hold up the rebalance.
+        task = asyncio.ensure_future(heartbeat())
+        saying.add(task)
+        task.add_done_callback(saying.discard)
 
     app.on_partitions_assigned.connect(cast(Any, joined))
 
@@ -347,6 +373,7 @@ def run_processor(
     lag: Callable[[], int] | None = None,
     parked: Callable[[], int] | None = None,
     log_replaced: Callable[[], bool] | None = None,
+    patience: JoinPatience | None = None,
 ) -> bool:
     """Run until SIGINT/SIGTERM (faust's worker installs the handlers and stops cleanly)
     or until this worker must rejoin: the log moved, or a held partition stalled.
@@ -354,11 +381,15 @@ def run_processor(
     `lag()`: how many recorded events this worker has not applied yet (for /healthz);
     `parked()`: how many messages this process parked (for its heartbeat);
     `log_replaced()`: true once the broker lost the log this worker reads, or the group
-    read its widened topic to the cut (`streams.topic_follow.LogWatch.moved`).
+    read its widened topic to the cut (`streams.topic_follow.LogWatch.moved`);
+    `patience`: how long this app waits for its group, kept across the process's apps
+    (`streams.join_watch.JoinPatience`; by default `settings.join_within`).
     Returns True when it stopped to rejoin: the caller runs it again with the settings of
     now, in this process. A signal's stop raises SystemExit as before.
     """
     prompt_fetches()
+    log_group_joins()
+    patience = patience or JoinPatience(settings.join_within)
     # Each run gets a loop of its own: mode's worker closes its loop when it stops.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -368,14 +399,59 @@ def run_processor(
     report("starting", "joining the consumer group")
     worker = PromptStopWorker(app, loop=loop, loglevel="WARNING", quiet=True)
     switch.worker = worker
+    watch = watched_join(app, loop, switch, settings.group, patience, report)
     try:
         worker.execute_from_commandline()
     except SystemExit:
         if not switch.requested:
             raise
     finally:
+        watch.stop()
         switch.stopped()
         group.close()
     if switch.requested:
         log.warning("the old app stopped in %.1fs", switch.took())
     return switch.requested
+
+
+def watched_join(
+    app: faust.App,
+    loop: asyncio.AbstractEventLoop,
+    switch: GenerationSwitch,
+    group: str,
+    patience: JoinPatience,
+    report: Report,
+) -> JoinWatch:
+    """A started `JoinWatch` on `app`'s first assignment: if it does not come in
+    `patience.within`, every thread's stack goes to the log and a new app joins in place
+    (`streams.join_watch`)."""
+    within = patience.within
+
+    def rejoin() -> None:
+        if watch.taken_in:  # the join came while the stacks were written: keep it
+            return
+        report("starting", f"no partitions after {within:g}s: joining again")
+        switch.request()
+
+    def overdue() -> None:
+        patience.missed()
+        log.error(
+            "the group %s gave no partitions in %gs; every thread's stack follows, "
+            "then a new app joins in place",
+            group,
+            within,
+        )
+        # File descriptor 2, the worker's log: mode's worker swaps `sys.stderr` for a
+        # logging proxy without a file descriptor, which faulthandler writes to.
+        faulthandler.dump_traceback(file=2, all_threads=True)
+        loop.call_soon_threadsafe(rejoin)
+
+    watch = JoinWatch(overdue, within)
+
+    async def taken_in(sender: Any, *args: Any, **kwargs: Any) -> None:
+        watch.joined()
+        patience.joined()
+
+    app.on_partitions_assigned.connect(cast(Any, taken_in))
+    watch.start()
+    return watch

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from projections.business_time import DEFAULT_TIMEZONE
+from streams.join_watch import JOIN_WITHIN_S
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
 Report = Callable[[str, str], None]
@@ -46,6 +47,9 @@ class StreamConfig:
     # Messages built at commit kept behind the bookmark: `CRM_RELAY_KEEP_MESSAGES`; None
     # means the relay's default (`streams.relay.KEEP_MESSAGES`).
     keep_messages: int | None = None
+    # Seconds a worker waits for its group's first assignment before it joins again:
+    # `CRM_WORKER_JOIN_TIMEOUT` (`streams.join_watch`).
+    join_timeout: float = JOIN_WITHIN_S
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

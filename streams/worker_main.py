@@ -118,6 +118,7 @@ def processor_settings(
         segment=segment,
         security=config.kafka_security,
         batch_within=WORKERS[name].batch_within,
+        join_within=config.join_timeout,
     )
 
 
@@ -135,6 +136,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     report("starting", "connecting to the database and the broker")
     from bootstrap import sealed_reader  # the composition root; only the process body
     from streams.heap import settle
+    from streams.join_watch import JoinPatience
     from streams.processor import run_processor
     from streams.topic_follow import LogWatch
 
@@ -149,6 +151,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         return processor_settings(name, config, watch.topic, watch.generation, watch.tag)
 
     settings = settings_now()
+    patience = JoinPatience(settings.join_within)  # across this process's apps
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
             settle()  # the sink and faust are loaded: out of the collector's full passes
@@ -156,7 +159,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
             # with a new faust app (sink, key ring and connections are kept); after a
             # stalled partition (streams/stall_watch.py), the same group again.
             while run_processor(
-                settings, intake, report, opened.lag, lambda: intake.parked, watch.moved
+                settings, intake, report, opened.lag, lambda: intake.parked, watch.moved, patience
             ):
                 watch.advance()
                 settings = settings_now()

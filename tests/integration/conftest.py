@@ -17,6 +17,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 
+from ops.embedded.kafka import EmbeddedKafka, stop_kafka
 from tests.integration.support.servers import ServerSet, started_servers
 
 HERE = Path(__file__).parent
@@ -53,6 +54,19 @@ def database_url(servers: ServerSet) -> Iterator[str]:
 @pytest.fixture
 def kafka_bootstrap(servers: ServerSet) -> str:
     return servers.kafka_bootstrap
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[str]:
+    """A broker of this test's own, for a test about consumer groups: the session's broker
+    holds every earlier test's groups of the same names (`crm-projections`), whose
+    rebalances and left-over members are not what the test is about."""
+    kafka = EmbeddedKafka(log_path=tmp_path / "tansu.log")
+    process = kafka.start()
+    try:
+        yield kafka.bootstrap
+    finally:
+        stop_kafka(process)
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 Apart from `test_supervisor_stack.py`, whose module-wide platform lives until that
 module ends, so that these starts do not share the two cores with a second platform.
-That was a suspect for the external-servers start missing its 60 s (both projections
-replicas "joining the consumer group"); it misses here too, now and then, so the
-cause is still open (see the issue notes).
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import pytest
 
 from chaos.running import PlatformProcess, running_platform, scratch_data_dir
 from ops.lock import lock_holder
-from tests.integration.support.servers import ServerSet
 from tests.integration.support.stack import COMPONENTS, EMBEDDED_TREE, HEALTHY_WITHIN
 
 pytestmark = pytest.mark.integration
@@ -71,11 +67,12 @@ def test_ctrl_c_leaves_nothing_behind_and_up_starts_again(data_dir: Path) -> Non
 
 
 def test_external_servers_are_used_instead_of_embedded_ones(
-    data_dir: Path, servers: ServerSet, database_url: str, kafka_topic: str
+    data_dir: Path, database_url: str, own_broker: str
 ) -> None:
+    kafka_topic = "crm.external"
     env = {
         "CRM_DATABASE_URL": database_url,
-        "CRM_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "CRM_KAFKA_BOOTSTRAP": own_broker,
         "CRM_KAFKA_TOPIC": kafka_topic,
     }
     with running_platform(data_dir, env=env) as platform:
@@ -93,5 +90,5 @@ def test_external_servers_are_used_instead_of_embedded_ones(
         assert not (platform.data_dir / "pgdata").exists()
         endpoints = platform.endpoints()
         assert endpoints["database"] == database_url
-        assert endpoints["kafka"] == {"bootstrap": servers.kafka_bootstrap, "topic": kafka_topic}
+        assert endpoints["kafka"] == {"bootstrap": own_broker, "topic": kafka_topic}
         _stop_and_check_nothing_left(platform, signal.SIGINT, 1 + len(COMPONENTS))

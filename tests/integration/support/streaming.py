@@ -43,7 +43,11 @@ def start_worker(
     master_key: str,
     data_dir: Path,
     verb: tuple[str, ...] = ("worker", "projections"),
+    log: Path | None = None,
+    **settings: str,
 ) -> subprocess.Popen[bytes]:
+    """`crm VERB` on the test's database and topic; `log` takes its stdout and stderr,
+    `settings` are more `CRM_*` variables (`worker_join_timeout="3"`)."""
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
@@ -51,14 +55,16 @@ def start_worker(
         "CRM_KAFKA_TOPIC": topic,
         "CRM_MASTER_KEY": master_key,
         "CRM_DATA_DIR": str(data_dir),
+        **{f"CRM_{name.upper()}": value for name, value in settings.items()},
     }
-    return subprocess.Popen(
-        [*crm_command(), *verb],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            [*crm_command(), *verb], env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
