@@ -16,7 +16,7 @@ def watch_for(within: float) -> tuple[JoinWatch, threading.Event]:
 
 
 def test_a_join_that_never_comes_is_told_once_the_time_is_up() -> None:
-    watch, told = watch_for(0.5)
+    _, told = watch_for(0.5)
     assert not told.is_set()  # not before its time
     assert told.wait(2)
 
