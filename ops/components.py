@@ -94,6 +94,7 @@ def run_stream_process(settings: Settings, kind: str, worker: str | None = None)
         session_url=settings.relay_session_url if kind == "relay" else None,
         keep_messages=settings.relay_keep_messages,
         join_timeout=settings.worker_join_timeout,
+        group_prefix=settings.kafka_group_prefix,
     )
     name = settings.process_name or ("relay" if kind == "relay" else f"worker-{worker}")
     start_telemetry(name, settings)

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     database_read_pool: int = Field(default=8, ge=1, le=200)
     kafka_bootstrap: str | None = Field(default=None, description="external Kafka host:port list")
     kafka_topic: str = "crm.events"
+    kafka_group_prefix: str = Field(
+        default="crm",
+        pattern=r"^[A-Za-z0-9._]+(-[A-Za-z0-9._]+)*$",
+        max_length=100,
+        description="first part of the consumer groups' names (crm-projections, ...): "
+        "give each installation sharing a Kafka cluster its own",
+    )
     kafka_partitions: int = Field(
         default=4,
         ge=1,

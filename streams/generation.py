@@ -37,8 +37,15 @@ def generation_on(conn: psycopg.Connection[Any], topic: str) -> int:
     return int(row[0]) if row else 0
 
 
-def group_id(name: str, generation: int, segment: str = "") -> str:
-    """`crm-<name>` for the first log, `crm-<name>-g<N>` after the N-th broker loss, and
-    `-<segment>` after either for a widened topic of that log (`streams.topic_follow`)."""
-    group = f"crm-{name}" if generation == 0 else f"crm-{name}-g{generation}"
+GROUP_PREFIX = "crm"
+"""The default first part of every consumer group (`CRM_KAFKA_GROUP_PREFIX`): two
+installations on one Kafka cluster need different ones, or each one's workers are
+members of the other's groups (every start of one rebalances the other)."""
+
+
+def group_id(name: str, generation: int, segment: str = "", prefix: str = GROUP_PREFIX) -> str:
+    """`<prefix>-<name>` for the first log, `<prefix>-<name>-g<N>` after the N-th broker
+    loss, and `-<segment>` after either for a widened topic of that log
+    (`streams.topic_follow`)."""
+    group = f"{prefix}-{name}" if generation == 0 else f"{prefix}-{name}-g{generation}"
     return f"{group}-{segment}" if segment else group

@@ -31,7 +31,7 @@ from typing import Any, cast
 import faust
 from faust.tables import TableManager
 
-from streams.generation import group_id
+from streams.generation import GROUP_PREFIX, group_id
 from streams.group_offsets import GroupReader
 from streams.join_watch import JOIN_WITHIN_S, JoinPatience, JoinWatch
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
@@ -199,18 +199,19 @@ class ProcessorSettings:
     segment: str = ""  # a widened topic's part of the group name (streams/topic_follow.py)
     security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
     join_within: float = JOIN_WITHIN_S  # for a first assignment (streams/join_watch.py)
+    group_prefix: str = GROUP_PREFIX  # this installation's groups on a shared cluster
 
     @property
     def group(self) -> str:
         """The consumer group, also the parked rows' `group_name`: per generation, since
         offsets (the parking lot's key) name other messages in a new log, and per segment
         of a widened topic (`streams.topic_follow`)."""
-        return group_id(self.name, self.generation, self.segment)
+        return group_id(self.name, self.generation, self.segment, self.group_prefix)
 
 
-def group_name(worker: str, generation: int = 0) -> str:
+def group_name(worker: str, generation: int = 0, prefix: str = GROUP_PREFIX) -> str:
     """Worker `worker`'s consumer group, also its name in the parking lot."""
-    return group_id(worker, generation)
+    return group_id(worker, generation, prefix=prefix)
 
 
 def raw_message(event: Any) -> RawMessage:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from projections.business_time import DEFAULT_TIMEZONE
+from streams.generation import GROUP_PREFIX
 from streams.join_watch import JOIN_WITHIN_S
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
@@ -50,6 +51,8 @@ class StreamConfig:
     # Seconds a worker waits for its group's first assignment before it joins again:
     # `CRM_WORKER_JOIN_TIMEOUT` (`streams.join_watch`).
     join_timeout: float = JOIN_WITHIN_S
+    # The first part of the consumer groups' names: `CRM_KAFKA_GROUP_PREFIX`.
+    group_prefix: str = GROUP_PREFIX
 
 
 def run(config: StreamConfig, report: Report, stop: StopFlag) -> None:

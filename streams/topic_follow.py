@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from streams.generation import generation_on, group_id
+from streams.generation import GROUP_PREFIX, generation_on, group_id
 from streams.group_offsets import group_offsets
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 from streams.topic_cuts import Segment, first_unread, load_cuts, read_up_to, segments
@@ -62,8 +62,10 @@ class LogWatch:
         name: str,
         bootstrap: str,
         security: KafkaSecurity = PLAINTEXT,
+        group_prefix: str = GROUP_PREFIX,
     ) -> None:
         self.database_url = database_url
+        self.group_prefix = group_prefix
         self.base = base
         self.name = name
         self.bootstrap = bootstrap
@@ -79,7 +81,8 @@ class LogWatch:
 
     def segment_group(self, segment: Segment) -> str:
         """The consumer group that reads `segment` (of this watch's generation)."""
-        return group_id(self.name, self.generation, segment_tag(self.base, segment.topic))
+        tag = segment_tag(self.base, segment.topic)
+        return group_id(self.name, self.generation, tag, self.group_prefix)
 
     def _read(self) -> tuple[int, list[Segment]]:
         try:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from streams.generation import GROUP_PREFIX
 from streams.relay_main import Report, StopFlag, StreamConfig
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def processor_settings(
         security=config.kafka_security,
         batch_within=WORKERS[name].batch_within,
         join_within=config.join_timeout,
+        group_prefix=config.group_prefix,
     )
 
 
@@ -144,7 +146,12 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
     app = sealed_reader(config.database_url, config.master_key)
     # The physical topic: the configured one, or the segment a widening cut over to.
     watch = LogWatch(
-        config.database_url, config.topic, name, config.kafka_bootstrap, config.kafka_security
+        config.database_url,
+        config.topic,
+        name,
+        config.kafka_bootstrap,
+        config.kafka_security,
+        config.group_prefix,
     )
 
     def settings_now() -> ProcessorSettings:
@@ -169,14 +176,14 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         app.close()
 
 
-def worker_of_group(group: str) -> str | None:
+def worker_of_group(group: str, prefix: str = GROUP_PREFIX) -> str | None:
     """The worker whose consumer group (and parking-lot name) is `group`, of any
     generation of the broker's log and any widened topic (`crm-NAME`, `crm-NAME-gN`,
-    `crm-NAME-pK`, `crm-NAME-gN-pK`)."""
+    `crm-NAME-pK`, `crm-NAME-gN-pK`, with `prefix` for `crm`)."""
     from streams.processor import group_name
 
     base = re.sub(r"(-g[0-9]+)?(-p[0-9]+)?$", "", group)
-    return next((name for name in WORKERS if group_name(name) == base), None)
+    return next((name for name in WORKERS if group_name(name, prefix=prefix) == base), None)
 
 
 @contextmanager
@@ -188,7 +195,7 @@ def opened_intake(
     from streams.processor import group_name
 
     opened = WORKERS[name].open(app, config)
-    group = group or group_name(name)
+    group = group or group_name(name, prefix=config.group_prefix)
     intake = Intake(group, app.stream_signing_key, opened.sink, config.database_url)
     try:
         yield intake, opened

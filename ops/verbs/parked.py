@@ -129,7 +129,7 @@ def retry(parked_id: ParkedId, data_dir: DataDir = None) -> None:
         settings = settings_from(data_dir=data_dir)
         with _connection(settings) as conn:
             found = _find(conn, parked_id)
-            worker = worker_of_group(found.group)
+            worker = worker_of_group(found.group, settings.kafka_group_prefix)
             if worker is None:
                 raise SettingError("ID", f"parked by {found.group!r}, which no worker is")
             problem = _reapply(settings, worker, found)
@@ -156,6 +156,7 @@ def _reapply(settings: Settings, worker: str, found: Parked) -> str | None:
         data_dir=settings.data_dir,
         master_key=master_key(settings),
         kafka_security=settings.kafka_security,
+        group_prefix=settings.kafka_group_prefix,
     )
     with (
         open_application(settings, pool_size=2) as app,

@@ -87,6 +87,17 @@ def test_the_relay_keeps_the_default_messages_unless_told(monkeypatch: pytest.Mo
     assert load_settings().relay_keep_messages == 5000
 
 
+def test_the_consumer_groups_prefix_is_crm_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().kafka_group_prefix == "crm"
+    monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", "eu-staging")
+    assert load_settings().kafka_group_prefix == "eu-staging"
+    for bad in ("", "has space", "trailing-", "-leading", "a/b"):
+        monkeypatch.setenv("CRM_KAFKA_GROUP_PREFIX", bad)
+        with pytest.raises(SettingError) as caught:
+            load_settings_checked()
+        assert caught.value.setting == "CRM_KAFKA_GROUP_PREFIX"
+
+
 def test_env_name() -> None:
     assert env_name("port") == "CRM_PORT"
     assert env_name("database_url") == "CRM_DATABASE_URL"

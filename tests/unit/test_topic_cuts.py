@@ -106,3 +106,13 @@ def test_each_topic_of_a_log_has_a_consumer_group_of_its_own() -> None:
     assert {worker_of_group(group) for group in groups} == {"projections"}
     assert worker_of_group("crm-analytics-g1-p8") == "analytics"
     assert worker_of_group("crm-unknown-p8") is None
+
+
+def test_an_installation_with_a_group_prefix_has_groups_of_its_own() -> None:
+    assert group_id("projections", 2, "p8", prefix="staging") == "staging-projections-g2-p8"
+    assert group_id("analytics", 0, prefix="eu-prod") == "eu-prod-analytics"
+    assert worker_of_group("staging-projections-g2-p8", "staging") == "projections"
+    assert worker_of_group("eu-prod-analytics", "eu-prod") == "analytics"
+    # Another installation's groups are no worker's here, and ours none of theirs.
+    assert worker_of_group("staging-projections") is None
+    assert worker_of_group("crm-projections", "staging") is None
