@@ -23,19 +23,20 @@ CREATE TABLE IF NOT EXISTS rm_applied (
     PRIMARY KEY (projection, subject_id)
 );
 ALTER TABLE rm_applied SET (fillfactor = 50);
-CREATE TABLE IF NOT EXISTS rm_applied_high (
-    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+CREATE TABLE IF NOT EXISTS rm_applied_marks (
+    projection text PRIMARY KEY,
     position bigint NOT NULL
-)"""
+);
+DROP TABLE IF EXISTS rm_applied_high"""
 """Every batch rewrites the checkpoint rows of its customers (one per projection). With
 half of each page left free the new versions stay on their page (HOT: no index entry,
 pruned in place): a batch's checkpoint update took ~5 ms instead of ~8 for 100
 customers. A table from before this setting uses it for its new pages.
 
-`rm_applied_high` is the highest position any projections worker says it applied
-(`streams.sink.ReadModelSink.lag`): one row, raised by each replica's heartbeat, so the
-lag needs no `max(position)` over rm_applied, a scan of 11 rows a customer (~100 ms at
-100,000 customers) that each replica ran every second."""
+`rm_applied_marks` is how far each projection got, one row each, raised by every
+projections worker's heartbeat (`projections.marks`): the heartbeat's lag and
+`/metrics` read it instead of a `max(position)` over rm_applied. It replaces
+`rm_applied_high`, one row for all projections, which `/metrics` could not use."""
 
 CUSTOMERS_DDL: Final = """
 CREATE TABLE IF NOT EXISTS rm_customers (
@@ -421,6 +422,7 @@ def drop_all(conn: Connection[Any]) -> None:
     """Drop every read-model table, checkpoints included, so a replay starts from nothing."""
     for table in reversed(ALL_TABLES):
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+    conn.execute("DROP TABLE IF EXISTS rm_applied_marks")  # not a replay's: no claims left
 
 
 def reset_projection(conn: Connection[Any], projection: str) -> None:
@@ -430,3 +432,4 @@ def reset_projection(conn: Connection[Any], projection: str) -> None:
         sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in tables))
     )
     conn.execute("DELETE FROM rm_applied WHERE projection = %s", [projection])
+    conn.execute("DELETE FROM rm_applied_marks WHERE projection = %s", [projection])

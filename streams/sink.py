@@ -15,19 +15,11 @@ import psycopg
 from commands.sealed_reader import SealedSource
 from projections.apply import ApplyResult, apply_batch
 from projections.handlers import PROJECTIONS, Projection
+from projections.marks import raise_marks, seed_marks
 from projections.schema import ensure_all
 from streams.source import EnvelopeOpener
 
 RECONNECT_FOR_S = 30.0  # how long a batch waits for PostgreSQL before the worker gives up
-RAISE_HIGH = """
-WITH raised AS (
-    INSERT INTO rm_applied_high AS h (position) VALUES (%(mine)s)
-    ON CONFLICT (only_row) DO UPDATE SET position = excluded.position
-    WHERE h.position < excluded.position
-    RETURNING position)
-SELECT greatest(%(mine)s, (SELECT position FROM rm_applied_high))"""
-"""Raise the shared highest applied position to this sink's, and read it (one statement;
-the row is written only when it moves)."""
 ATTEMPTS = 3
 """Tries of one batch when PostgreSQL rolled it back (deadlock, serialization)."""
 
@@ -94,32 +86,28 @@ class ReadModelSink:
         return result
 
     def lag(self) -> int:
-        """Events recorded after the highest position any replica of this worker applied
-        (0 when caught up), as each one's heartbeat last said it (`rm_applied_high`).
+        """Events recorded after the furthest position any replica of this worker applied
+        (0 when caught up), as each one's heartbeat last said it (`projections.marks`).
 
         Partitions advance independently, so this is the distance from the furthest one:
         a lower bound of the work left, exact when the worker is idle. A new process
-        starts from its checkpoints' highest position, read once: it may follow a
-        rebuild, which wrote rm_applied and not the mark.
+        marks each projection at its checkpoints' highest position, read once: it may
+        follow a rebuild, which wrote rm_applied and not the marks.
         """
         newest = self.source.max_position()
+        names = [p.name for p in self.projections]
         with self._lag_lock:
             try:
-                mine = self.highest_position
                 if self._lag_conn is None:
                     self._lag_conn = psycopg.connect(
                         self.database_url, autocommit=True, connect_timeout=5
                     )
-                    # Once: the mark only rises, so it keeps this from then on.
-                    row = self._lag_conn.execute(
-                        "SELECT coalesce(max(position), 0) FROM rm_applied"
-                    ).fetchone()
-                    mine = max(mine, int(row[0]) if row else 0)
-                found = self._lag_conn.execute(RAISE_HIGH, {"mine": mine}).fetchone()
+                    seed_marks(self._lag_conn, names)  # once: marks only rise after it
+                furthest = raise_marks(self._lag_conn, names, self.highest_position)
             except psycopg.OperationalError:
                 self._close_lag_conn()  # PostgreSQL restarting: the next call connects
                 raise
-        return max(0, newest - (int(found[0]) if found else mine))
+        return max(0, newest - furthest)
 
     def _close_lag_conn(self) -> None:
         if self._lag_conn is not None:

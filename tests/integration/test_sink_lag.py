@@ -10,6 +10,7 @@ import pytest
 from commands.application import CrmApplication
 from commands.messages import CommandContext, RegisterCustomer
 from commands.service import CommandService
+from projections.schema import reset_projection
 from streams.sink import ReadModelSink
 from streams.source import EventSource
 
@@ -55,3 +56,40 @@ def test_a_heartbeat_does_not_read_the_checkpoints(app: CrmApplication, database
                 holder.rollback()
     finally:
         sink.close()
+
+
+def test_a_restart_keeps_the_marks_and_a_reset_projection_is_marked_again_on_the_next(
+    app: CrmApplication, database_url: str
+) -> None:
+    """A process marks only the projections without a mark, from their checkpoints; a
+    live heartbeat never makes a mark, so one emptied by `reset_projection` stays
+    unmarked until a process starts again."""
+    service = CommandService(app)
+    for i in range(2):
+        service.handle(RegisterCustomer(name=f"Mark {i}"), CTX)
+    first = ReadModelSink(app, database_url)
+    try:
+        first(EventSource(app).read_after(0, 2).envelopes)
+        assert first.lag() == 0
+    finally:
+        first.close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE rm_applied_marks SET position = 7 WHERE projection = 'customers'")
+        second = ReadModelSink(app, database_url)
+        try:
+            assert second.lag() == 0  # the marks kept, not read from the checkpoints again
+            marks = dict(conn.execute("SELECT projection, position FROM rm_applied_marks"))
+            assert marks["customers"] == 7 and marks["complaints"] == 2
+            reset_projection(conn, "complaints")
+            second.lag()
+            marked = {p for (p,) in conn.execute("SELECT projection FROM rm_applied_marks")}
+            assert "complaints" not in marked
+        finally:
+            second.close()
+        third = ReadModelSink(app, database_url)
+        try:
+            third.lag()
+            marks = dict(conn.execute("SELECT projection, position FROM rm_applied_marks"))
+            assert marks["complaints"] == 0  # from its (emptied) checkpoints
+        finally:
+            third.close()
