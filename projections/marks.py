@@ -9,8 +9,9 @@ heartbeat's lag read these few rows instead.
 A mark is made when a process starts and the projection has none (the first start, or
 after `reset_projection`), from that projection's checkpoints, and then only raised:
 `reset_projection` deletes the projection's mark with its checkpoints, so a live worker
-cannot claim a projection that was emptied under it; `drop_all` drops them all. Readers fall back to the checkpoints for a projection without a
-mark (then an index range over its own rows only).
+cannot claim a projection that was emptied under it; `drop_all` drops them all.
+Readers fall back to the checkpoints for a projection without a mark (then an index
+range over its own rows only).
 """
 
 from __future__ import annotations
