@@ -1,9 +1,12 @@
 """Create every table before the platform's processes start.
 
-The gateway, the relay and each worker create what they need on start (IF NOT EXISTS),
-but started together on an empty database they race, and PostgreSQL answers a losing
-`CREATE TABLE IF NOT EXISTS` with a duplicate-key error on its catalog: one process would
-die at every first start. So `crm up` (and the benchmarks) create it all once, first.
+The gateway, the relay and each worker create what they need on start (IF NOT EXISTS).
+Started together on an empty database they would race, and PostgreSQL answers a losing
+`CREATE TABLE IF NOT EXISTS` with a duplicate-key error on its catalog, so each part's
+DDL runs under an advisory lock (the read side's: `projections.schema.serialize_ddl`;
+the chain's and the relay bookmark's their own): processes started by hand or by an
+orchestrator wait for each other. `crm up` (and the benchmarks) still create it all
+once, first, so that no process it starts waits on another's DDL.
 """
 
 from __future__ import annotations

@@ -387,13 +387,31 @@ SCHEMA_MARK_DDL: Final = """
 CREATE TABLE IF NOT EXISTS crm_read_model_schema (digest text NOT NULL)"""
 
 
+READ_SIDE_DDL_LOCK: Final = 7_236_182_012
+"""The advisory lock the read side's DDL runs under (read models, parking lot): processes
+started together on an empty database would otherwise race on `CREATE TABLE IF NOT
+EXISTS`, and PostgreSQL answers the loser with a duplicate key on its catalog
+(`pg_type_typname_nsp_index`). Next to the event store's chain lock
+(`commands.chain.DDL_LOCK_KEY`)."""
+
+
+def serialize_ddl(conn: Connection[Any]) -> None:
+    """Wait for any other process's read-side DDL; held until this transaction ends (so
+    call it inside one)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [READ_SIDE_DDL_LOCK])
+
+
 def ensure_all(conn: Connection[Any]) -> bool:
     """`create_all` where this code's DDL has not run yet (or a table is missing); True
-    when it ran. What a process runs on every start: a worker restarted while another
-    applies must not take ACCESS EXCLUSIVE locks on the tables being written (the
-    readers queue behind them, and a live batch can deadlock with them)."""
+    when it ran. What a process runs on every start, inside a transaction: a worker
+    restarted while another applies must not take ACCESS EXCLUSIVE locks on the tables
+    being written (the readers queue behind them, and a live batch can deadlock with
+    them). Two starting together: one runs the DDL, the other waits and finds it done."""
     if not missing_tables(conn) and _schema_mark(conn) == SCHEMA_DIGEST:
         return False
+    serialize_ddl(conn)
+    if not missing_tables(conn) and _schema_mark(conn) == SCHEMA_DIGEST:
+        return False  # another process ran it while this one waited
     create_all(conn)
     conn.execute(SCHEMA_MARK_DDL)
     conn.execute("DELETE FROM crm_read_model_schema")

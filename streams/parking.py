@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from projections.schema import serialize_ddl
+
 PARKED_DDL = """
 CREATE TABLE IF NOT EXISTS crm_parked (
     id bigserial PRIMARY KEY,
@@ -76,7 +78,10 @@ class Parked:
 
 
 def create_parking(conn: Connection) -> None:
-    conn.execute(PARKED_DDL)
+    """The parking lot, if missing (one process at a time: `serialize_ddl`)."""
+    with conn.transaction():
+        serialize_ddl(conn)
+        conn.execute(PARKED_DDL)
 
 
 def _headers_json(headers: Iterable[tuple[str, bytes]]) -> Jsonb:
