@@ -90,9 +90,10 @@ class ReadModelSink:
         (0 when caught up), as each one's heartbeat last said it (`projections.marks`).
 
         Partitions advance independently, so this is the distance from the furthest one:
-        a lower bound of the work left, exact when the worker is idle. A new process
-        marks each projection at its checkpoints' highest position, read once: it may
-        follow a rebuild, which wrote rm_applied and not the marks.
+        a lower bound of the work left, exact when the worker is idle. A process's first
+        call marks the projections that have no mark yet at their checkpoints' highest
+        position (`seed_marks`); a rebuild writes rm_applied and not the marks, so the
+        marks may stay ahead of a rebuilt projection until the worker catches up.
         """
         newest = self.source.max_position()
         names = [p.name for p in self.projections]
