@@ -5,8 +5,6 @@ rebalancing the other)."""
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
 import pytest
@@ -15,19 +13,14 @@ from commands.application import CrmApplication
 from streams.topic import ensure_topic
 from tests.integration.support.servers import ServerSet
 from tests.integration.support.streaming import start_worker, stop
+from tests.integration.support.waiting import wait_for_log
 
 pytestmark = pytest.mark.integration
 
 
-def joined_group(log: Path, timeout: float = 60) -> str:
+def joined_group(log: Path) -> str:
     """The group the worker logging to `log` got its partitions from."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = re.search(r"Setting newly assigned partitions .* for group (\S+)", log.read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.3)
-    raise AssertionError(f"no partitions in {timeout}s:\n{log.read_text()[-2000:]}")
+    return wait_for_log(log, r"Setting newly assigned partitions .* for group (\S+)", 60)[1]
 
 
 def test_each_installation_joins_groups_of_its_own_prefix(

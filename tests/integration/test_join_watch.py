@@ -5,7 +5,6 @@ time, and so gets its partitions without a process restart."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,11 @@ from commands.application import CrmApplication
 from streams.topic import ensure_topic
 from tests.integration.support.servers import ServerSet
 from tests.integration.support.streaming import start_worker, stop
+from tests.integration.support.waiting import wait_for_log
 
 pytestmark = pytest.mark.integration
 
 ASSIGNED = "Setting newly assigned partitions"
-
-
-def wait_for_line(log: Path, text: str, timeout: float, after: int = 0) -> int:
-    """Where `text` first appears in `log` past offset `after`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = log.read_text(errors="replace").find(text, after)
-        if found >= 0:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in {log.name} in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 def test_a_join_that_comes_too_late_is_tried_again_in_the_same_process(
@@ -42,12 +31,12 @@ def test_a_join_that_comes_too_late_is_tried_again_in_the_same_process(
         servers, database_url, topic, master_key, tmp_path, log=log, worker_join_timeout="0.2"
     )
     try:
-        overdue = wait_for_line(log, "gave no partitions in 0.2s", 60)
+        overdue = wait_for_log(log, r"gave no partitions in 0\.2s", 60).start()
         text = log.read_text(errors="replace")
         assert "most recent call first" in text[overdue:]  # the threads' stacks
         assert ASSIGNED not in text[:overdue]  # it had no partitions when told
-        wait_for_line(log, "gave no partitions in 0.4s", 30, after=overdue)  # twice as long
-        wait_for_line(log, ASSIGNED, 60, after=overdue)
+        wait_for_log(log, r"gave no partitions in 0\.4s", 30, after=overdue)  # twice as long
+        wait_for_log(log, ASSIGNED, 60, after=overdue)
         assert worker.poll() is None  # the same process: joined again in place
     finally:
         stop(worker)

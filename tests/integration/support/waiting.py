@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def wait_for(
@@ -22,3 +24,21 @@ def wait_for(
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met in {timeout}s")
+
+
+def wait_for_log(log: Path, pattern: str, timeout: float, after: int = 0) -> re.Match[str]:
+    """The first match of regex `pattern` in the file `log` past offset `after`, once a
+    process has written it; fails the test with the log's tail after `timeout` seconds."""
+    found: list[re.Match[str]] = []
+
+    def seen() -> bool:
+        match = re.compile(pattern).search(log.read_text(errors="replace"), after)
+        found.extend([match] if match else [])
+        return match is not None
+
+    try:
+        wait_for(seen, timeout, interval=0.2)
+    except AssertionError:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise AssertionError(f"{pattern!r} not in {log.name} in {timeout}s:\n{tail}") from None
+    return found[0]
