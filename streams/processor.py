@@ -33,7 +33,7 @@ from faust.tables import TableManager
 
 from streams.generation import GROUP_PREFIX, group_id
 from streams.group_offsets import GroupReader
-from streams.join_watch import JOIN_WITHIN_S, JoinPatience, JoinWatch
+from streams.join_watch import JoinPatience, JoinWatch
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, faust_credentials
 from streams.parking import RawMessage
 from streams.stall_watch import Progress, StallWatch
@@ -198,7 +198,6 @@ class ProcessorSettings:
     generation: int = 0  # of the broker's log (streams/generation.py): names the group
     segment: str = ""  # a widened topic's part of the group name (streams/topic_follow.py)
     security: KafkaSecurity = PLAINTEXT  # SASL/SSL of a managed cluster
-    join_within: float = JOIN_WITHIN_S  # for a first assignment (streams/join_watch.py)
     group_prefix: str = GROUP_PREFIX  # this installation's groups on a shared cluster
 
     @property
@@ -384,13 +383,13 @@ def run_processor(
     `log_replaced()`: true once the broker lost the log this worker reads, or the group
     read its widened topic to the cut (`streams.topic_follow.LogWatch.moved`);
     `patience`: how long this app waits for its group, kept across the process's apps
-    (`streams.join_watch.JoinPatience`; by default `settings.join_within`).
+    (`streams.join_watch.JoinPatience`; by default a fresh one at `JOIN_WITHIN_S`).
     Returns True when it stopped to rejoin: the caller runs it again with the settings of
     now, in this process. A signal's stop raises SystemExit as before.
     """
     prompt_fetches()
     log_group_joins()
-    patience = patience or JoinPatience(settings.join_within)
+    patience = patience or JoinPatience()
     # Each run gets a loop of its own: mode's worker closes its loop when it stops.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -119,7 +119,6 @@ def processor_settings(
         segment=segment,
         security=config.kafka_security,
         batch_within=WORKERS[name].batch_within,
-        join_within=config.join_timeout,
         group_prefix=config.group_prefix,
     )
 
@@ -158,7 +157,7 @@ def run(name: str, config: StreamConfig, report: Report, stop: StopFlag) -> None
         return processor_settings(name, config, watch.topic, watch.generation, watch.tag)
 
     settings = settings_now()
-    patience = JoinPatience(settings.join_within)  # across this process's apps
+    patience = JoinPatience(config.join_timeout)  # across this process's apps
     try:
         with opened_intake(name, app, config, settings.group) as (intake, opened):
             settle()  # the sink and faust are loaded: out of the collector's full passes
