@@ -9,6 +9,7 @@ projection (`PROJECTION_TABLES`); `rm_applied` records how far each projection g
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any, Final
 
 from psycopg import Connection, sql
@@ -420,8 +421,7 @@ def ensure_all(conn: Connection[Any]) -> bool:
 
 
 def _schema_mark(conn: Connection[Any]) -> str | None:
-    found = conn.execute("SELECT to_regclass('crm_read_model_schema')").fetchone()
-    if found is None or found[0] is None:
+    if absent_tables(conn, ["crm_read_model_schema"]):
         return None
     row = conn.execute("SELECT digest FROM crm_read_model_schema").fetchone()
     return str(row[0]) if row else None
@@ -429,10 +429,23 @@ def _schema_mark(conn: Connection[Any]) -> str | None:
 
 def missing_tables(conn: Connection[Any]) -> list[str]:
     """The read-model tables not in the current schema (a catalog read: no table locks)."""
-    rows = conn.execute(
-        "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NULL",
-        [list(ALL_TABLES)],
-    ).fetchall()
+    return absent_tables(conn, ALL_TABLES)
+
+
+_ABSENT_SQL: Final = """
+SELECT t FROM unnest(%s::text[]) AS t WHERE NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relname = t AND n.nspname = ANY (current_schemas(false)))"""
+
+
+def absent_tables(conn: Connection[Any], tables: Iterable[str]) -> list[str]:
+    """Which of these tables the search path does not hold, as of this statement.
+
+    A query on pg_class, not `to_regclass`: that reads the backend's catalog cache, which
+    keeps a "not found" until the backend next takes a table lock. A transaction that
+    waited on `serialize_ddl` while another created the table would still see it missing
+    (and run the DDL again)."""
+    rows = conn.execute(_ABSENT_SQL, [list(tables)]).fetchall()
     return [str(row[0]) for row in rows]
 
 

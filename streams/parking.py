@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from projections.schema import serialize_ddl
+from projections.schema import absent_tables, serialize_ddl
 
 PARKED_DDL = """
 CREATE TABLE IF NOT EXISTS crm_parked (
@@ -78,7 +78,10 @@ class Parked:
 
 
 def create_parking(conn: Connection) -> None:
-    """The parking lot, if missing (one process at a time: `serialize_ddl`)."""
+    """The parking lot, if missing (one process at a time: `serialize_ddl`). Where it
+    exists, no lock is taken: a start does not wait for another process's DDL."""
+    if not absent_tables(conn, ["crm_parked"]):
+        return
     with conn.transaction():
         serialize_ddl(conn)
         conn.execute(PARKED_DDL)
