@@ -26,6 +26,7 @@ from gateway.logs import GatewaySchema
 from gateway.observe import ObserveOperations
 from gateway.outcomes import ReportMutationOutcomes
 from gateway.reported import ReportedErrors
+from gateway.schema.execution import PlainLeavesExecution
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.scalars import SCALAR_MAP
@@ -64,6 +65,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         types=ENTRY_TYPES,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=PlainLeavesExecution,
     )
 
 

@@ -1,0 +1,147 @@
+"""`PlainLeavesExecution` answers plain leaves directly, and every answer (data and
+errors) is the one strawberry's own execution gives."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLResolveInfo
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.schema.execution import PlainLeavesExecution
+from gateway.schema.scalars import SCALAR_MAP
+
+
+@strawberry.enum
+class Kind(enum.Enum):
+    LEAD = "LEAD"
+    WON = "WON"
+
+
+@strawberry.type
+class Item:
+    name: str
+    kind: Kind
+    at: datetime
+    total: Decimal
+    note: str | None
+    must: str  # a row without it answers the field's non-null error
+    tags: list[str]
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return self.name.upper() * times
+
+
+def item(name: str, **changes: Any) -> Item:
+    values: dict[str, Any] = {
+        "name": name,
+        "kind": Kind.WON,
+        "at": datetime(2026, 3, 1, 9, tzinfo=UTC),
+        "total": Decimal("12.50"),
+        "note": None,
+        "must": "yes",
+        "tags": ["a"],
+    }
+    values.update(changes)
+    return Item(**values)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return [
+            item("ann"),
+            item("bo", note="vip", kind=Kind.LEAD),
+            item("cy", must=None),
+            item("di", kind="NOT A KIND"),
+        ]
+
+
+def schema(
+    execution: type[StrawberryGraphQLCoreExecutionContext] | None, extensions: Sequence[Any] = ()
+) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=execution,
+        extensions=list(extensions),
+    )
+
+
+QUERY = "{ items { name kind at total note must tags shout(times: 2) } }"
+
+
+def answer(s: strawberry.Schema, query: str = QUERY) -> tuple[Any, list[tuple[str, Any]]]:
+    result = s.execute_sync(query)
+    errors = sorted((e.message, e.path) for e in result.errors or [])
+    return result.data, errors
+
+
+def test_every_answer_and_error_is_the_full_paths() -> None:
+    data, errors = answer(schema(PlainLeavesExecution))
+    assert (data, errors) == answer(schema(None))
+    assert data is not None and data["items"][1]["note"] == "vip"
+    assert data["items"][0]["at"] == "2026-03-01T09:00:00+00:00"
+    assert data["items"][0]["kind"] == "WON" and data["items"][0]["total"] == "12.50"
+    assert data["items"][2] is None and data["items"][3] is None  # their errors
+    assert [path for _, path in errors] == [["items", 2, "must"], ["items", 3, "kind"]]
+
+
+@pytest.fixture
+def resolve_infos(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The fields graphql-core built a resolve info for (the full path)."""
+    built: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def counting(self: Any, field_def: Any, *args: Any) -> GraphQLResolveInfo:
+        info = original(self, field_def, *args)
+        built.append(info.field_name)
+        return info
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "build_resolve_info", counting)
+    yield built
+
+
+def test_plain_leaves_skip_the_full_path_and_resolvers_do_not(resolve_infos: list[str]) -> None:
+    answer(schema(PlainLeavesExecution), "{ items { name kind total shout } }")
+    # the list, each row's resolver field, and the last row's kind, which its enum refuses:
+    # the full path reports it, and the row ends there
+    assert resolve_infos == ["items", "shout", "shout", "shout", "kind"]
+
+
+def test_a_schema_extension_that_wraps_resolvers_sees_every_field(
+    resolve_infos: list[str],
+) -> None:
+    seen: list[str] = []
+
+    class Watch(SchemaExtension):
+        def resolve(
+            self,
+            _next: Callable[..., Any],
+            root: Any,
+            info: GraphQLResolveInfo,
+            *args: str,
+            **kwargs: Any,
+        ) -> Any:
+            seen.append(info.field_name)
+            return _next(root, info, *args, **kwargs)
+
+    data, _ = answer(schema(PlainLeavesExecution, [Watch]), "{ items { name } }")
+    assert data is not None and len(data["items"]) == 4
+    assert seen == ["items", "name", "name", "name", "name"]
+
+
+def test_the_gateway_executes_with_it() -> None:
+    from gateway.schema import build_schema
+
+    assert build_schema().execution_context_class is PlainLeavesExecution
