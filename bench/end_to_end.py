@@ -18,7 +18,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import psutil
+
 from bench.baseline import run_baseline
+from bench.cpu import (
+    Parts,
+    describe,
+    median_parts,
+    own_cpu_seconds,
+    per_request_ms,
+    platform_meter,
+    postmaster,
+    tree_cpu_seconds,
+)
 from bench.document import Size, median_rate, now, row, target
 from bench.lag import measure_lag
 from bench.load import run_load
@@ -67,38 +79,53 @@ def run_end_to_end(
     key = generate_master_key()
     http: list[Run] = []
     plain: list[Run] = []
+    cpu: dict[str, list[Parts]] = {"baseline": [], "mutations": []}  # per repeat
     with (
         scratch_database(server_url, "bench_e2e") as url,
         bench_platform(url, bootstrap, new_topic("bench.e2e"), key) as platform,
     ):
         headers = platform.headers()
+        server = postmaster(url)
+        used = platform_meter(platform, server)
         for repeat in range(config.repeats):
             ops = mutation_ops(config.operations, seed=repeat)
             log(f"end to end {repeat + 1}/{config.repeats}: plain loop, {len(ops)} commands")
             with scratch_database(server_url, "bench_e2e_plain") as plain_url:
+                before = _plain_parts(server)
                 plain.append(run_baseline(plain_url, ops))
+                cpu["baseline"].append(per_request_ms(before, _plain_parts(server), len(ops)))
             log(f"end to end {repeat + 1}/{config.repeats}: {config.clients} HTTP clients")
+            before = used()
             http.append(
                 run_load(platform.graphql_url, headers, bodies_per_client(ops, config.clients))
             )
+            cpu["mutations"].append(per_request_ms(before, used(), len(ops)))
             platform.check_alive()
         lags = []
         for rate in config.lag_rates:
             log(f"end to end: lag at {rate:,.0f} events/s for {config.lag_seconds:.0f} s")
             lags.append(measure_lag(url, key, rate=rate, seconds=config.lag_seconds))
             platform.check_alive()
-    results = {
-        "baseline": summarise(plain, "commands"),
-        "mutations": summarise(http, "commands"),
+    results: dict[str, Any] = {
+        "baseline": {**summarise(plain, "commands"), "cpu_ms_per_command": {}},
+        "mutations": {**summarise(http, "commands"), "cpu_ms_per_command": {}},
         "lag": lags[0],
         "lag_other_rates": lags[1:],
     }
+    for name, samples in cpu.items():
+        results[name]["cpu_ms_per_command"] = median_parts(samples)
     return document(config, results, started)
+
+
+def _plain_parts(server: psutil.Process | None) -> Parts:
+    """The plain loop runs in this process, on the same PostgreSQL server."""
+    return {"plain loop": own_cpu_seconds(), "PostgreSQL": tree_cpu_seconds(server)}
 
 
 def document(config: EndToEndConfig, results: dict[str, Any], started: str) -> dict[str, Any]:
     base = median_rate(results["baseline"], "commands")
     rate = median_rate(results["mutations"], "commands")
+    rates = {"baseline": base, "mutations": rate}
     latency = results["mutations"]["latency_ms"]
     lag = results["lag"]
     lag_goal = f"p99 < {LAG_P99_TARGET_MS:.0f} ms at {LAG_RATE:,.0f}/s"
@@ -137,6 +164,14 @@ def document(config: EndToEndConfig, results: dict[str, Any], started: str) -> d
             "mutations_vs_plain_loop": target(1.0, rate / base if base else 0.0),
             "lag_p99_ms": target(LAG_P99_TARGET_MS, lag["lag_ms"]["p99"], at_most=True),
         },
+        "notes": [
+            describe(label, results[name]["cpu_ms_per_command"], rates[name], "cmd/s", "command")
+            for name, label in (
+                ("baseline", "plain in-process loop"),
+                ("mutations", "GraphQL mutations over HTTP"),
+            )
+            if results[name].get("cpu_ms_per_command")
+        ],
     }
 
 

@@ -15,6 +15,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.cpu import (
+    Parts,
+    describe,
+    median_parts,
+    per_request_ms,
+    platform_meter,
+    postmaster,
+)
 from bench.document import Size, median_rate, now, row, target
 from bench.history import seed_read_models
 from bench.load import Body, repeat_for_clients, run_load
@@ -54,6 +62,7 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
     started = now()
     key = generate_master_key()
     runs: dict[str, list[Run]] = {name: [] for name in QUERIES}
+    cpu: dict[str, list[Parts]] = {name: [] for name in QUERIES}  # per repeat
     with scratch_database(server_url, "bench_gateway") as url:
         log(f"gateway: seeding {config.customers:,} customers, rebuilding the read models")
         ids = seed_read_models(url, key, customers=config.customers)
@@ -62,17 +71,24 @@ def run_gateway(server_url: str, bootstrap: str, config: GatewayConfig, log: Log
             "profile_360": profile_bodies(ids, config.requests),
             "list": list_bodies(),
         }
+        server = postmaster(url)
         with bench_platform(url, bootstrap, new_topic("bench.gw"), key, (GATEWAY,)) as platform:
             headers = platform.headers("admin")
+            used = platform_meter(platform, server)
+
             for repeat in range(config.repeats):
                 for name in QUERIES:
                     log(
                         f"gateway {repeat + 1}/{config.repeats}: {name}, {config.requests} requests"
                     )
                     work = repeat_for_clients(bodies[name], config.clients, config.requests)
+                    before = used()
                     runs[name].append(run_load(platform.graphql_url, headers, work))
+                    cpu[name].append(per_request_ms(before, used(), config.requests))
                 platform.check_alive()
-    results = {name: summarise(r, "requests") for name, r in runs.items()}
+    results: dict[str, Any] = {name: summarise(r, "requests") for name, r in runs.items()}
+    for name in QUERIES:
+        results[name]["cpu_ms_per_request"] = median_parts(cpu[name])
     results["data"] = {"customers": len(ids)}
     return document(config, results, started)
 
@@ -113,4 +129,13 @@ def document(config: GatewayConfig, results: dict[str, Any], started: str) -> di
         "results": results,
         "summary": summary,
         "targets": targets,
+        "notes": [
+            describe(
+                labels[name],
+                results[name]["cpu_ms_per_request"],
+                median_rate(results[name], "requests"),
+            )
+            for name in QUERIES
+            if "cpu_ms_per_request" in results[name]
+        ],
     }

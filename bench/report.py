@@ -93,6 +93,8 @@ def markdown(doc: dict[str, Any], charts: list[Path]) -> str:
     lines += [f"Targets missed: {', '.join(missed) or 'none'}.", ""]
     errors = {n: d["error"] for n, d in doc["scenarios"].items() if "error" in d}
     lines += [f"FAILED {name}: {error}" for name, error in errors.items()]
+    notes = [(n, note) for n, d in doc["scenarios"].items() for note in d.get("notes", ())]
+    lines += [f"- {name}: {note}" for name, note in notes] + ([""] if notes else [])
     lines += [f"![{p.stem}]({p.name})" for p in charts]
     return "\n".join(lines) + "\n"
 

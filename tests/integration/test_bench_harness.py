@@ -48,6 +48,12 @@ def check_results(doc: dict[str, Any]) -> None:
     config = s["end_to_end"]["config"]
     assert e2e["mutations"]["commands"] == config["operations"] * config["repeats"]
     assert e2e["lag"]["seen"] == e2e["lag"]["events"] > 0 and e2e["lag"]["unseen"] == 0
+    # each part's CPU per mutation over HTTP, and the plain loop's own
+    assert {"gateway", "relay", "worker-projections", "PostgreSQL", "load generator"} <= set(
+        e2e["mutations"]["cpu_ms_per_command"]
+    )
+    assert e2e["mutations"]["cpu_ms_per_command"]["gateway"] > 0
+    assert e2e["baseline"]["cpu_ms_per_command"]["plain loop"] > 0
     streams = s["streams"]["results"]
     events = streams["seeded"]["events"]
     assert events > 0
@@ -56,6 +62,10 @@ def check_results(doc: dict[str, Any]) -> None:
         assert streams[name]["events"] == events, name
     for name in ("typename", "profile_360", "list"):
         assert s["gateway"]["results"][name]["requests"] > 0
+        cpu = s["gateway"]["results"][name]["cpu_ms_per_request"]
+        assert cpu["gateway"] > 0 and cpu["load generator"] > 0, cpu
+    # the server runs on this host here: a list page's statements cost it CPU
+    assert s["gateway"]["results"]["list"]["cpu_ms_per_request"]["PostgreSQL"] > 0
     gateways = s["gateways"]
     shape = gateways["config"]
     for count in (1, 2):
@@ -131,5 +141,7 @@ def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
     }
     markdown = paths["markdown"].read_text()
     assert "| scenario | measure |" in markdown and "EXTRAPOLATED" in markdown
+    assert "- gateway: list query (page of 20, filters) at " in markdown
+    assert "- end_to_end: GraphQL mutations over HTTP at " in markdown
     text = console.export_text()
     assert "crm bench (tiny)" in text and "target end_to_end.lag_p99_ms" in text

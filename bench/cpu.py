@@ -1,0 +1,105 @@
+"""CPU per request of each part of a run on this machine, so a report says what bounds a
+rate: the server under test, PostgreSQL, or the benchmark's own HTTP clients.
+
+On 2 cores the three share the machine. A part at about one core (its cores figure near
+1.0) is the bound for a single-process part (the gateway, the load generator); below
+that, the machine as a whole is.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+
+import psutil
+import psycopg
+
+from bench.processes import BenchPlatform
+
+Parts = dict[str, float]
+"""CPU seconds used so far, per part."""
+
+
+def own_cpu_seconds() -> float:
+    """This process's (the load generator's) CPU seconds, threads included, children not."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def postmaster(database_url: str) -> psutil.Process | None:
+    """The server's main process, when it runs on this host (None: another host, or a
+    PID namespace of its own)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    try:
+        return psutil.Process(int(row[0]) if row else -1).parent()
+    except psutil.Error:
+        return None
+
+
+def tree_cpu_seconds(process: psutil.Process | None) -> float:
+    """CPU seconds of `process` and of its children now alive (a PostgreSQL server: the
+    backends and background workers). A child gone before the reading counts nothing."""
+    if process is None:
+        return 0.0
+    total = 0.0
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for member in family:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def per_request_ms(before: Parts, after: Parts, requests: int) -> Parts:
+    """CPU ms a request cost each part between two samples."""
+    return {
+        part: round((after[part] - before[part]) * 1000 / requests, 3) if requests else 0.0
+        for part in before
+        if part in after
+    }
+
+
+def median_parts(samples: Sequence[Parts]) -> Parts:
+    """Each part's median over the repeats."""
+    parts = samples[0].keys() if samples else ()
+    return {part: round(statistics.median(s[part] for s in samples), 3) for part in parts}
+
+
+def cores_used(per_request: Mapping[str, float], rate: float) -> Parts:
+    """How many cores each part kept busy at `rate` requests/s."""
+    return {part: round(ms * rate / 1000, 2) for part, ms in per_request.items()}
+
+
+def describe(
+    label: str,
+    per_request: Mapping[str, float],
+    rate: float,
+    rate_unit: str = "req/s",
+    per: str = "request",
+) -> str:
+    """One line of a report: the CPU each part spent per request, and the cores it used."""
+    cores = cores_used(per_request, rate)
+    parts = ", ".join(
+        f"{part} {ms:.2f} ms ({cores[part]:.2f} cores)" for part, ms in per_request.items()
+    )
+    return f"{label} at {rate:,.0f} {rate_unit}, CPU per {per}: {parts}"
+
+
+def platform_meter(platform: BenchPlatform, server: psutil.Process | None) -> Callable[[], Parts]:
+    """CPU seconds so far of each of the platform's processes (by name), of PostgreSQL
+    and of this process (the load generator)."""
+
+    def used() -> Parts:
+        return {
+            **platform.cpu_seconds(),
+            "PostgreSQL": tree_cpu_seconds(server),
+            "load generator": own_cpu_seconds(),
+        }
+
+    return used

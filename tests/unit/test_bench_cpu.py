@@ -1,0 +1,50 @@
+"""The CPU-per-request figures a report gives for each part of a run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+
+from bench.cpu import (
+    cores_used,
+    describe,
+    median_parts,
+    own_cpu_seconds,
+    per_request_ms,
+    tree_cpu_seconds,
+)
+
+
+def test_cpu_per_request_is_the_difference_over_the_requests() -> None:
+    before = {"gateway": 10.0, "load generator": 4.0}
+    after = {"gateway": 12.5, "load generator": 5.0}
+    assert per_request_ms(before, after, 500) == {"gateway": 5.0, "load generator": 2.0}
+    assert per_request_ms(before, after, 0) == {"gateway": 0.0, "load generator": 0.0}
+
+
+def test_the_repeats_median_and_the_cores_a_rate_keeps_busy() -> None:
+    runs = [{"gateway": 6.0, "PostgreSQL": 1.0}, {"gateway": 7.0, "PostgreSQL": 3.0},
+            {"gateway": 6.5, "PostgreSQL": 1.2}]  # fmt: skip
+    assert median_parts(runs) == {"gateway": 6.5, "PostgreSQL": 1.2}
+    assert median_parts([]) == {}
+    assert cores_used({"gateway": 6.5, "PostgreSQL": 1.2}, 140) == {
+        "gateway": 0.91,
+        "PostgreSQL": 0.17,
+    }
+    line = describe("list", {"gateway": 6.5}, 140)
+    assert line == "list at 140 req/s, CPU per request: gateway 6.50 ms (0.91 cores)"
+
+
+def test_cpu_seconds_count_work_done_and_a_gone_process_counts_nothing() -> None:
+    start = own_cpu_seconds()
+    sum(i * i for i in range(300_000))
+    assert own_cpu_seconds() > start
+    assert tree_cpu_seconds(psutil.Process(os.getpid())) >= own_cpu_seconds() - 0.05
+    assert tree_cpu_seconds(None) == 0.0
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    watched = psutil.Process(child.pid)
+    child.wait()
+    assert tree_cpu_seconds(watched) == 0.0
