@@ -31,27 +31,28 @@ def postmaster(database_url: str) -> psutil.Process | None:
     PID namespace of its own)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    try:
-        return psutil.Process(int(row[0]) if row else -1).parent()
-    except psutil.Error:
-        return None
+        try:  # while the backend lives: it exits with the connection
+            return psutil.Process(int(row[0]) if row else -1).parent()
+        except psutil.Error:
+            return None
 
 
 def tree_cpu_seconds(process: psutil.Process | None) -> float:
-    """CPU seconds of `process` and of its children now alive (a PostgreSQL server: the
-    backends and background workers). A child gone before the reading counts nothing."""
+    """CPU seconds of `process` and of all its children, those alive now and those it
+    has reaped (a PostgreSQL server: every backend, also of connections since closed)."""
     if process is None:
         return 0.0
-    total = 0.0
     try:
-        family = [process, *process.children(recursive=True)]
+        own = process.cpu_times()
+        children = process.children(recursive=True)
     except psutil.Error:
         return 0.0
-    for member in family:
+    total = own.user + own.system + own.children_user + own.children_system
+    for child in children:
         try:
-            times = member.cpu_times()
+            times = child.cpu_times()
         except psutil.Error:
-            continue
+            continue  # exited since the listing: its time is in the reaped ones next time
         total += times.user + times.system
     return total
 

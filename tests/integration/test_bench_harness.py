@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from rich.console import Console
 
 from bench import BENCHMARKS, BenchRequest
+from bench.cpu import postmaster, tree_cpu_seconds
 from bench.suite import run_suite, written
 from tests.integration.support.servers import ServerSet
+from tests.integration.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +148,15 @@ def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
     assert "- end_to_end: GraphQL mutations over HTTP at " in markdown
     text = console.export_text()
     assert "crm bench (tiny)" in text and "target end_to_end.lag_p99_ms" in text
+
+
+def test_the_postgresql_server_on_this_host_is_found_and_its_cpu_counted(
+    database_url: str,
+) -> None:
+    server = postmaster(database_url)
+    assert server is not None and "postgres" in server.name()
+    before = tree_cpu_seconds(server)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SELECT count(*) FROM generate_series(1, 3000000)").fetchone()
+    # counted after the connection closed too, once the server reaped its backend
+    wait_for(lambda: tree_cpu_seconds(server) > before + 0.05, timeout=10)
