@@ -27,9 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.table import Table
 
 from bench.baseline import run_baseline
+from bench.cpu import (
+    Parts,
+    describe,
+    median_parts,
+    own_and_reaped_cpu_seconds,
+    per_request_ms,
+    postmaster,
+    tree_cpu_seconds,
+)
 from bench.ours import run_bulk, run_group, run_single
 from bench.server import scratch_database, server_version
 from bench.stats import Run, summarise
@@ -84,17 +94,27 @@ def run_commands_bench(server_url: str, config: BenchConfig, log: Log) -> dict[s
     key = generate_master_key()
     ops = workload(config.operations)
     runs: dict[str, list[Run]] = {name: [] for name in MEASUREMENTS}
+    cpu: dict[str, list[Parts]] = {name: [] for name in MEASUREMENTS}  # per repeat
     rounds: dict[str, list[float]] = {"group_shared": [], "group_per_request": []}
+    server = postmaster(server_url)
+
+    def record(name: str, before: Parts, run: Run) -> None:
+        cpu[name].append(per_request_ms(before, _cpu(server), run.units))
+        runs[name].append(run)
+
     for repeat in range(config.repeats):
         log(f"repeat {repeat + 1}/{config.repeats}: baseline")
         with scratch_database(server_url, "bench_plain") as url:
-            runs["baseline"].append(run_baseline(url, ops))
+            before = _cpu(server)
+            record("baseline", before, run_baseline(url, ops))
         log(f"repeat {repeat + 1}/{config.repeats}: single path")
         with scratch_database(server_url, "bench_single") as url:
-            runs["single"].append(run_single(url, key, ops))
+            before = _cpu(server)
+            record("single", before, run_single(url, key, ops))
         for name, shared in (("group_shared", True), ("group_per_request", False)):
             log(f"repeat {repeat + 1}/{config.repeats}: {config.clients} clients, {name}")
             with scratch_database(server_url, f"bench_{name}") as url:
+                before = _cpu(server)
                 run, stats = run_group(
                     url,
                     key,
@@ -104,23 +124,26 @@ def run_commands_bench(server_url: str, config: BenchConfig, log: Log) -> dict[s
                     window=config.window,
                     workers=config.workers,
                 )
-            runs[name].append(run)
+            record(name, before, run)
             rounds[name].append(stats.commands / stats.rounds if stats.rounds else 0.0)
         log(f"repeat {repeat + 1}/{config.repeats}: bulk path")
         with scratch_database(server_url, "bench_bulk") as url:
-            runs["bulk"].append(
-                run_bulk(
-                    url,
-                    key,
-                    customers=config.bulk_customers,
-                    batch=config.batch,
-                    seed=repeat,
-                    processes=config.bulk_processes,
-                )
+            before = _cpu(server)
+            run = run_bulk(
+                url,
+                key,
+                customers=config.bulk_customers,
+                batch=config.batch,
+                seed=repeat,
+                processes=config.bulk_processes,
             )
+            record("bulk", before, run)
     results: dict[str, Any] = {}
     for name in MEASUREMENTS:
-        results[name] = summarise(runs[name], "events" if name == "bulk" else "commands")
+        unit = "events" if name == "bulk" else "commands"
+        results[name] = summarise(runs[name], unit)
+        if cpu[name]:
+            results[name][f"cpu_ms_per_{unit[:-1]}"] = median_parts(cpu[name])
     for name, sizes in rounds.items():
         results[name]["mean_round_size"] = round(statistics.median(sizes), 2) if sizes else 0.0
     return {
@@ -141,6 +164,12 @@ def run_commands_bench(server_url: str, config: BenchConfig, log: Log) -> dict[s
         "ratios": ratios(results),
         "targets": targets(results),
     }
+
+
+def _cpu(server: psutil.Process | None) -> Parts:
+    """The bench process with the bulk path's worker processes, and PostgreSQL on this
+    host."""
+    return {"Python": own_and_reaped_cpu_seconds(), "PostgreSQL": tree_cpu_seconds(server)}
 
 
 def _median(results: dict[str, Any], name: str) -> float:
@@ -249,7 +278,26 @@ def with_summary(result: dict[str, Any]) -> dict[str, Any]:
         ),
     ]
     size = "tiny" if config["operations"] < 60 else "quick" if result["quick"] else "full"
-    return {**result, "size": size, "summary": rows}
+    return {**result, "size": size, "summary": rows, "notes": cpu_notes(results, best)}
+
+
+def cpu_notes(results: dict[str, Any], best: str) -> list[str]:
+    """Each path's CPU per command (per event for bulk): the bench process, its bulk
+    workers and PostgreSQL."""
+    labels = {
+        "baseline": "plain loop",
+        "single": "single path, sequential",
+        best: f"single path, group commit ({best})",
+        "bulk": "bulk path",
+    }
+    notes = []
+    for name, label in labels.items():
+        unit = "event" if name == "bulk" else "command"
+        parts = results[name].get(f"cpu_ms_per_{unit}")
+        if parts:
+            rate_unit = "ev/s" if name == "bulk" else "cmd/s"
+            notes.append(describe(label, parts, _median(results, name), rate_unit, unit))
+    return notes
 
 
 def _latency_row(

@@ -42,6 +42,8 @@ def check_shape(result: dict[str, Any], config: BenchConfig) -> None:
         assert entry[f"{unit}_per_s"]["median"] > 0
         assert len(entry[f"{unit}_per_s"]["runs"]) == config.repeats
         assert entry[unit] > 0 and entry["seconds"] > 0
+        cpu = entry[f"cpu_ms_per_{unit[:-1]}"]  # the bench process (and its workers), PostgreSQL
+        assert cpu["Python"] > 0 and cpu["PostgreSQL"] >= 0, (name, cpu)
         if name != "bulk":
             assert entry[unit] == config.operations * config.repeats
             assert 0 < entry["latency_ms"]["p50"] <= entry["latency_ms"]["p99"]

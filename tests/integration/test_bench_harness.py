@@ -146,6 +146,7 @@ def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
     assert "| scenario | measure |" in markdown and "EXTRAPOLATED" in markdown
     assert "- gateway: list query (page of 20, filters) at " in markdown
     assert "- end_to_end: GraphQL mutations over HTTP at " in markdown
+    assert "- commands: single path, group commit (" in markdown
     text = console.export_text()
     assert "crm bench (tiny)" in text and "target end_to_end.lag_p99_ms" in text
 
