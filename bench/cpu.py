@@ -26,14 +26,6 @@ def own_cpu_seconds() -> float:
     return float(times.user + times.system)
 
 
-def own_and_reaped_cpu_seconds() -> float:
-    """This process's CPU seconds with those of the children it has waited for (worker
-    processes a run started and joined), not of children still running (an embedded
-    PostgreSQL or broker the bench started is measured on its own)."""
-    times = psutil.Process().cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
-
-
 def postmaster(database_url: str) -> psutil.Process | None:
     """The server's main process, when it runs on this host (None: another host, or a
     PID namespace of its own)."""
