@@ -2,9 +2,11 @@
 
 Closed loop (each client sends its next request when the last one answered), which is
 how a pool of screens behaves; throughput is answers per second of wall time, latency
-is per request as the client saw it. One asyncio loop drives every client: on two
-cores the load generator must stay light, and httpx over one loop is enough to keep a
-single gateway process busy (NOTES.md says where it is not).
+is per request as the client saw it. One asyncio loop drives every client, on aiohttp:
+on two cores the load generator shares the machine with what it measures, so it must
+stay light. httpx cost ~2 ms of client CPU a request: `{ __typename }` stopped at ~490
+req/s with the gateway at 0.44 cores, so the baseline measured the client. aiohttp costs
+~0.3 ms, and the gateway is the bound (NOTES.md, "CPU per request, per part").
 """
 
 from __future__ import annotations
@@ -14,41 +16,47 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 
 from bench.stats import Run
 
 Body = dict[str, Any]
+JSON = {"Content-Type": "application/json"}
 
 
 class RequestFailed(RuntimeError):
     """The gateway answered with an error: a broken benchmark, not a slow one."""
 
 
+async def _post(session: aiohttp.ClientSession, url: str, body: Body) -> None:
+    async with session.post(url, data=orjson.dumps(body), headers=JSON) as answer:
+        raw = await answer.read()
+        if answer.status != 200 or "errors" in orjson.loads(raw):
+            raise RequestFailed(f"{answer.status}: {raw[:500].decode(errors='replace')}")
+
+
 async def _client(
-    http: httpx.AsyncClient, url: str, bodies: Sequence[Body], latencies: list[float]
+    session: aiohttp.ClientSession, url: str, bodies: Sequence[Body], latencies: list[float]
 ) -> None:
     for body in bodies:
         start = time.perf_counter()
-        answer = await http.post(url, json=body)
+        await _post(session, url, body)
         latencies.append(time.perf_counter() - start)
-        if answer.status_code != 200 or "errors" in answer.json():
-            raise RequestFailed(f"{answer.status_code}: {answer.text[:500]}")
 
 
 async def play(url: str, headers: dict[str, str], per_client: Sequence[Sequence[Body]]) -> Run:
     """Each client sends its own bodies in order; returns requests, seconds, latencies."""
-    limits = httpx.Limits(
-        max_connections=len(per_client), max_keepalive_connections=len(per_client)
-    )
     latencies: list[list[float]] = [[] for _ in per_client]
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as http:
+    connector = aiohttp.TCPConnector(limit=len(per_client))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as s:
         # One warm request per connection first, so connection set-up is not timed.
-        await asyncio.gather(*(http.post(url, json=WARM) for _ in per_client))
+        await asyncio.gather(*(_post(s, url, WARM) for _ in per_client))
         began = time.perf_counter()
         await asyncio.gather(
             *(
-                _client(http, url, bodies, lat)
+                _client(s, url, bodies, lat)
                 for bodies, lat in zip(per_client, latencies, strict=True)
             )
         )
