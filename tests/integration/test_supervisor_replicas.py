@@ -171,8 +171,9 @@ def test_a_killed_worker_replica_loses_nothing(platform: PlatformProcess) -> Non
     assert len(ledger.purchases) > 10
     endpoints = platform.endpoints()
     read_models = settled(lambda: read_model_tally(endpoints["database"], ledger), 60)
-    assert read_models.exact, read_models.problems
+    # on a failure, each process's log tail: which member held what, and where it stopped
+    assert read_models.exact, (read_models.problems, platform.log_tails(60))
     catalog = Path(endpoints["analytics"]["duckdb"])
     analytics = settled(lambda: analytics_tally(catalog, ledger), 60)
-    assert analytics.exact, analytics.problems
+    assert analytics.exact, (analytics.problems, platform.log_tails(60))
     assert platform.wait_replaced("worker-projections", killed[0]) not in killed
