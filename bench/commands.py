@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 from rich.table import Table
 
 from bench.baseline import run_baseline
@@ -35,10 +34,9 @@ from bench.cpu import (
     Parts,
     describe,
     median_parts,
-    own_cpu_seconds,
     per_request_ms,
     postmaster,
-    tree_cpu_seconds,
+    process_and_server,
 )
 from bench.ours import run_bulk, run_group, run_single
 from bench.server import scratch_database, server_version
@@ -99,22 +97,22 @@ def run_commands_bench(server_url: str, config: BenchConfig, log: Log) -> dict[s
     server = postmaster(server_url)
 
     def record(name: str, before: Parts, run: Run) -> None:
-        cpu[name].append(per_request_ms(before, _cpu(server), run.units))
+        cpu[name].append(per_request_ms(before, process_and_server(server, "Python"), run.units))
         runs[name].append(run)
 
     for repeat in range(config.repeats):
         log(f"repeat {repeat + 1}/{config.repeats}: baseline")
         with scratch_database(server_url, "bench_plain") as url:
-            before = _cpu(server)
+            before = process_and_server(server, "Python")
             record("baseline", before, run_baseline(url, ops))
         log(f"repeat {repeat + 1}/{config.repeats}: single path")
         with scratch_database(server_url, "bench_single") as url:
-            before = _cpu(server)
+            before = process_and_server(server, "Python")
             record("single", before, run_single(url, key, ops))
         for name, shared in (("group_shared", True), ("group_per_request", False)):
             log(f"repeat {repeat + 1}/{config.repeats}: {config.clients} clients, {name}")
             with scratch_database(server_url, f"bench_{name}") as url:
-                before = _cpu(server)
+                before = process_and_server(server, "Python")
                 run, stats = run_group(
                     url,
                     key,
@@ -166,12 +164,6 @@ def run_commands_bench(server_url: str, config: BenchConfig, log: Log) -> dict[s
         "ratios": ratios(results),
         "targets": targets(results),
     }
-
-
-def _cpu(server: psutil.Process | None) -> Parts:
-    """The bench process (its threads: the clients and the committer), and PostgreSQL on
-    this host."""
-    return {"Python": own_cpu_seconds(), "PostgreSQL": tree_cpu_seconds(server)}
 
 
 def _median(results: dict[str, Any], name: str) -> float:

@@ -92,15 +92,17 @@ def describe(
     return f"{label} at {rate:,.0f} {rate_unit}, CPU per {per}: {parts}"
 
 
+def process_and_server(server: psutil.Process | None, label: str) -> Parts:
+    """CPU seconds so far of this process (named `label`: a loop it runs, the bench's
+    clients) and of PostgreSQL on this host."""
+    return {label: own_cpu_seconds(), "PostgreSQL": tree_cpu_seconds(server)}
+
+
 def platform_meter(platform: BenchPlatform, server: psutil.Process | None) -> Callable[[], Parts]:
     """CPU seconds so far of each of the platform's processes (by name), of PostgreSQL
     and of this process (the load generator)."""
 
     def used() -> Parts:
-        return {
-            **platform.cpu_seconds(),
-            "PostgreSQL": tree_cpu_seconds(server),
-            "load generator": own_cpu_seconds(),
-        }
+        return {**platform.cpu_seconds(), **process_and_server(server, "load generator")}
 
     return used

@@ -18,18 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import psutil
-
 from bench.baseline import run_baseline
 from bench.cpu import (
     Parts,
     describe,
     median_parts,
-    own_cpu_seconds,
     per_request_ms,
     platform_meter,
     postmaster,
-    tree_cpu_seconds,
+    process_and_server,
 )
 from bench.document import Size, median_rate, now, row, target
 from bench.lag import measure_lag
@@ -91,9 +88,11 @@ def run_end_to_end(
             ops = mutation_ops(config.operations, seed=repeat)
             log(f"end to end {repeat + 1}/{config.repeats}: plain loop, {len(ops)} commands")
             with scratch_database(server_url, "bench_e2e_plain") as plain_url:
-                before = _plain_parts(server)
+                before = process_and_server(server, "plain loop")
                 plain.append(run_baseline(plain_url, ops))
-                cpu["baseline"].append(per_request_ms(before, _plain_parts(server), len(ops)))
+                cpu["baseline"].append(
+                    per_request_ms(before, process_and_server(server, "plain loop"), len(ops))
+                )
             log(f"end to end {repeat + 1}/{config.repeats}: {config.clients} HTTP clients")
             before = used()
             http.append(
@@ -107,19 +106,18 @@ def run_end_to_end(
             lags.append(measure_lag(url, key, rate=rate, seconds=config.lag_seconds))
             platform.check_alive()
     results: dict[str, Any] = {
-        "baseline": {**summarise(plain, "commands"), "cpu_ms_per_command": {}},
-        "mutations": {**summarise(http, "commands"), "cpu_ms_per_command": {}},
+        "baseline": {
+            **summarise(plain, "commands"),
+            "cpu_ms_per_command": median_parts(cpu["baseline"]),
+        },
+        "mutations": {
+            **summarise(http, "commands"),
+            "cpu_ms_per_command": median_parts(cpu["mutations"]),
+        },
         "lag": lags[0],
         "lag_other_rates": lags[1:],
     }
-    for name, samples in cpu.items():
-        results[name]["cpu_ms_per_command"] = median_parts(samples)
     return document(config, results, started)
-
-
-def _plain_parts(server: psutil.Process | None) -> Parts:
-    """The plain loop runs in this process, on the same PostgreSQL server."""
-    return {"plain loop": own_cpu_seconds(), "PostgreSQL": tree_cpu_seconds(server)}
 
 
 def document(config: EndToEndConfig, results: dict[str, Any], started: str) -> dict[str, Any]:

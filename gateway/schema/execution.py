@@ -72,10 +72,7 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         self._direct = manager is None or not manager.middlewares
-        plans = _PLANS.get(self.schema)
-        if plans is None:
-            plans = _PLANS[self.schema] = {}
-        self._plans = plans
+        self._plans = _PLANS.setdefault(self.schema, {})
 
     def execute_field(
         self,
