@@ -29,7 +29,7 @@ from streams.rebuild_shadow import (
     use_shadow,
 )
 from streams.rebuild_source import StoreDecoder
-from streams.rebuild_workers import Plan, run_in_process, run_parallel
+from streams.rebuild_workers import Plan, run_in_process, run_parallel, start_workers_server
 
 Progress = Callable[[int, int], None]
 SWAP_ATTEMPTS: Final = 5
@@ -96,6 +96,9 @@ def rebuild_full(
         if session_url is not None:
             locker = held.enter_context(psycopg.connect(session_url, autocommit=True))
         take_rebuild_lock(locker)
+        parts = (workers or default_workers()) if master_key is not None else 1
+        if parts > 1:
+            start_workers_server()
         prepare_shadow(control)
         schema = serving_schema(control)
         decoder = StoreDecoder(app, schema)
@@ -109,7 +112,6 @@ def rebuild_full(
             if progress:
                 progress(done, total)
 
-        parts = (workers or default_workers()) if master_key is not None else 1
         # After P is fixed: every event replayed in the workers happened before it.
         plan = Plan(database_url, schema, upto, parts, batch_size, now or datetime.now(UTC))
         if master_key is not None and parts > 1:

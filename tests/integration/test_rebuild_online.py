@@ -10,11 +10,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
@@ -238,6 +242,60 @@ def test_a_worker_killed_leaves_the_serving_tables_and_a_rerun_completes(
     rebuild(app, database_url, workers=2, master_key=key)
     assert read_model_snapshot(database_url) == serving
     assert not shadow_exists(database_url)
+
+
+CALLER = """
+import os
+from commands.application import CrmApplication
+from streams.rebuild import rebuild
+
+url, key = os.environ["REBUILD_URL"], os.environ["REBUILD_KEY"]
+rebuild(CrmApplication(url, master_key=key, pool_size=2), url, workers=2, master_key=key,
+        batch_size=1)
+"""
+
+
+def shadow_rows(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if not shadow_exists(database_url):
+            return 0
+        row = conn.execute(f"SELECT count(*) FROM {SHADOW}.rm_timeline").fetchone()
+        return int(row[0]) if row else 0
+
+
+def test_the_caller_killed_mid_replay_leaves_no_worker_behind(
+    app: CrmApplication, database_url: str, key: str
+) -> None:
+    """kill -9 of the process that runs the rebuild: its workers (children of a fork
+    server, not of the caller) notice, between batches or between the rounds, and end."""
+    service = CommandService(app)
+    for n in range(150):
+        more_history(service, n)
+    rebuild_in_place(app, database_url)
+    serving = read_model_snapshot(database_url)
+    env = {**os.environ, "REBUILD_URL": database_url, "REBUILD_KEY": key}
+    caller = subprocess.Popen([sys.executable, "-c", CALLER], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while shadow_rows(database_url) == 0:
+            assert caller.poll() is None, "the rebuild ended before it could be killed"
+            assert time.monotonic() < deadline, "the workers never wrote the shadow"
+            time.sleep(0.02)
+        descendants = psutil.Process(caller.pid).children(recursive=True)
+        assert len(descendants) >= 2, descendants
+        caller.kill()
+        caller.wait()
+        _, alive = psutil.wait_procs(descendants, timeout=30)
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+    assert alive == [], f"left running after their caller died: {alive}"
+    events = len(serving["rm_timeline"])
+    assert shadow_rows(database_url) < events / 2, "the workers stopped at their next batch"
+    assert read_model_snapshot(database_url) == serving
+
+    rebuild(app, database_url, workers=2, master_key=key)
+    assert read_model_snapshot(database_url) == serving
 
 
 def test_counters_still_follow_writes_after_the_swap(

@@ -1,0 +1,38 @@
+"""The wait between a parallel rebuild's rounds: everyone or nobody goes on."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+
+from streams.rebuild_workers import POLL_S, RebuildFailed, Rendezvous
+
+
+def test_the_last_worker_to_arrive_lets_every_worker_on() -> None:
+    rendezvous = Rendezvous.make(multiprocessing.get_context("forkserver"), parts=3)
+    passed: list[int] = []
+
+    def worker(k: int) -> None:
+        rendezvous.wait(lambda: True)
+        passed.append(k)
+
+    early = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for thread in early:
+        thread.start()
+    time.sleep(3 * POLL_S)
+    assert passed == [], "nobody goes on before the last partition is in"
+    worker(2)
+    for thread in early:
+        thread.join(5)
+    assert sorted(passed) == [0, 1, 2]
+
+
+def test_a_worker_whose_caller_died_stops_waiting() -> None:
+    rendezvous = Rendezvous.make(multiprocessing.get_context("forkserver"), parts=2)
+    started = time.monotonic()
+    with pytest.raises(RebuildFailed, match="parent process is gone"):
+        rendezvous.wait(lambda: time.monotonic() - started < 2 * POLL_S)
+    assert time.monotonic() - started < 10 * POLL_S
