@@ -28,6 +28,7 @@ import multiprocessing.context
 import multiprocessing.forkserver
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -45,7 +46,13 @@ from projections.replay import (
     write_profiles,
     write_window,
 )
-from streams.rebuild_shadow import use_shadow
+from streams.rebuild_shadow import (
+    MATERIALIZE_READS,
+    MATERIALIZE_WRITES,
+    OTHER_TABLES,
+    analyze_shadow,
+    use_shadow,
+)
 from streams.rebuild_source import Partition, StoreDecoder, partition_sql
 
 Counter = Callable[[int], None]
@@ -85,14 +92,49 @@ class Rendezvous:
     def make(cls, ctx: Any, parts: int) -> Rendezvous:
         return cls(ctx.RawValue("i", 0), ctx.Condition(), parts)
 
-    def wait(self, alive: Callable[[], bool]) -> None:
+    def wait(self, alive: Callable[[], bool], last: Callable[[], None] = lambda: None) -> None:
+        """Wait for every worker; the last one to arrive runs `last` before all go on."""
         with self.turn:
             self.arrived.value += 1
+            if self.arrived.value == self.parts:
+                last()
             self.turn.notify_all()
             while self.arrived.value < self.parts:
                 if not alive():
                     raise RebuildFailed("the rebuild's parent process is gone")
                 self.turn.wait(POLL_S)
+
+
+class ShadowStatistics:
+    """Every shadow table analyzed before the swap, timed around the materialize round:
+    what it joins by the last worker into the rendezvous (before anyone materializes),
+    the tables it leaves alone by the caller in the background while it runs, and the
+    profiles it rewrites at the end. Only the last part adds to the rebuild's time."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rebuild-analyze")
+        self._others: Future[None] | None = None
+
+    def before_materializing(self) -> None:
+        analyze_shadow(self.database_url, MATERIALIZE_READS)
+
+    def materializing(self) -> None:
+        if self._others is None:
+            self._others = self._pool.submit(analyze_shadow, self.database_url, OTHER_TABLES)
+
+    def materialized(self) -> None:
+        self.materializing()
+        try:
+            assert self._others is not None
+            self._others.result()
+            analyze_shadow(self.database_url, MATERIALIZE_WRITES)
+        finally:
+            self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """The rebuild failed: its shadow is dropped by the next run, unanalyzed."""
+        self._pool.shutdown(cancel_futures=True)
 
 
 def in_shadow(conn: psycopg.Connection[Any], write: Callable[[], None]) -> None:
@@ -187,7 +229,7 @@ def _child(
     finally:
         app.close()
     # Round two once every partition is in; a failed sibling makes the parent end us.
-    rendezvous.wait(alive)
+    rendezvous.wait(alive, ShadowStatistics(plan.database_url).before_materializing)
     refresh_partition(plan, part)
 
 
@@ -239,7 +281,19 @@ def run_parallel(plan: Plan, master_key: str | bytes, progress: Counter) -> int:
         )
         for k in range(plan.parts)
     ]
-    _run_all(workers, lambda: progress(sum(counts[:])))
+    statistics = ShadowStatistics(plan.database_url)
+
+    def tick() -> None:
+        progress(sum(counts[:]))
+        if rendezvous.arrived.value == plan.parts:  # every partition replayed
+            statistics.materializing()
+
+    try:
+        _run_all(workers, tick)
+    except BaseException:
+        statistics.abandon()
+        raise
+    statistics.materialized()
     return int(sum(counts[:]))
 
 
@@ -254,6 +308,10 @@ def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
 
     for part in range(plan.parts):
         replay_partition(app, plan, part, counted, lambda: True)
+    statistics = ShadowStatistics(plan.database_url)
+    statistics.before_materializing()
+    statistics.materializing()
     for part in range(plan.parts):
         refresh_partition(plan, part)
+    statistics.materialized()
     return total

@@ -33,6 +33,7 @@ from commands.messages import (
     RegisterCustomer,
 )
 from commands.service import CommandService
+from projections.schema import ALL_TABLES
 from streams.rebuild import rebuild, rebuild_in_place
 from streams.rebuild_shadow import ADVISORY_LOCK, SHADOW, RebuildBusy
 from streams.rebuild_workers import RebuildFailed
@@ -296,6 +297,31 @@ def test_the_caller_killed_mid_replay_leaves_no_worker_behind(
 
     rebuild(app, database_url, workers=2, master_key=key)
     assert read_model_snapshot(database_url) == serving
+
+
+def analyze_counts(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables"
+            " WHERE schemaname = current_schema() AND relname = ANY(%s)",
+            [list(ALL_TABLES)],
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_swapped_in_tables_come_with_statistics(
+    app: CrmApplication, database_url: str, key: str, workers: int
+) -> None:
+    """Tables filled by COPY have no statistics until someone analyzes them: the
+    materialize round and every read after the swap would be planned blind."""
+    make_history(CommandService(app))
+    rebuild(app, database_url, workers=workers, master_key=key)
+    expected = dict.fromkeys(ALL_TABLES, 1)
+    deadline = time.monotonic() + 10  # the server publishes its counters within ~1 s
+    while (counts := analyze_counts(database_url)) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert counts == expected, "each table analyzed once, before the swap"
 
 
 def test_counters_still_follow_writes_after_the_swap(
