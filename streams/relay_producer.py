@@ -40,8 +40,9 @@ relay notices a broker kill and recovers in place."""
 BASE_CONFIG: Mapping[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
-    "compression.type": "gzip",
-    "compression.level": 1,
+    # lz4, not gzip: gzip level 1 took ~18 µs of librdkafka's CPU a message, more than
+    # the relay's own work, and the relay went from 24,500 to 30,500 messages/s without it.
+    "compression.type": "lz4",
     "linger.ms": 2,
     "batch.size": 1024 * 1024,
     "message.max.bytes": 8 * 1024 * 1024,

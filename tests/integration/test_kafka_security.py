@@ -74,14 +74,20 @@ def test_relay_and_worker_processes_carry_events_with_the_explicit_settings(
     service = CommandService(app)
     for i in range(3):
         one_customer(service, i)
+    verbs = {"relay": ("relay",), "worker": ("worker", "projections")}
+    logs = {name: tmp_path / f"{name}.log" for name in verbs}
     processes = [
-        start_worker(servers, database_url, kafka_topic, master_key, tmp_path / name, verb)
-        for name, verb in (("relay", ("relay",)), ("worker", ("worker", "projections")))
+        start_worker(servers, database_url, kafka_topic, master_key, tmp_path / n, v, logs[n])
+        for n, v in verbs.items()
     ]
     try:
         deadline = time.monotonic() + 90
         while applied_customers(database_url) < 3:
-            assert time.monotonic() < deadline, "the worker did not apply the relay's events"
+            assert time.monotonic() < deadline, "the worker did not apply the relay's events\n" + (
+                "\n".join(
+                    f"--- {n}\n{p.read_text(errors='replace')[-3000:]}" for n, p in logs.items()
+                )
+            )
             assert all(p.poll() is None for p in processes), "a process exited"
             time.sleep(0.3)
     finally:

@@ -286,3 +286,16 @@ def test_no_module_makes_a_kafka_client_but_the_one_that_applies_the_settings() 
                     offenders.append(f"{where} (faust.App without broker_credentials)")
     assert offenders == []
     assert faust_apps >= 1  # the check above looked at the worker's app
+
+
+def test_every_consumer_library_reads_the_codec_the_relay_writes() -> None:
+    """The relay compresses with librdkafka; workers read with aiokafka (faust), tools
+    and tests with kafka-python: each needs its own library for anything but gzip."""
+    import aiokafka.codec
+    import kafka.codec
+
+    from streams.relay_producer import BASE_CONFIG
+
+    codec = BASE_CONFIG["compression.type"]
+    for reader in (aiokafka.codec, kafka.codec):
+        assert getattr(reader, f"has_{codec}")(), f"{reader.__name__} cannot read {codec}"
