@@ -36,3 +36,16 @@ def test_a_worker_whose_caller_died_stops_waiting() -> None:
     with pytest.raises(RebuildFailed, match="parent process is gone"):
         rendezvous.wait(lambda: time.monotonic() - started < 2 * POLL_S)
     assert time.monotonic() - started < 10 * POLL_S
+
+
+def test_the_fork_server_preloads_every_package_of_the_project() -> None:
+    """Workers run the caller's main module again; its imports are cached in the fork
+    server only for packages `PROJECT_PACKAGES` names."""
+    import tomllib
+    from pathlib import Path
+
+    from streams.rebuild_workers import PROJECT_PACKAGES
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    packages = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert {p.rstrip("*") for p in packages["include"]} == PROJECT_PACKAGES
