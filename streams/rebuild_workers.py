@@ -108,18 +108,15 @@ class Rendezvous:
 
 
 class ShadowStatistics:
-    """Every shadow table analyzed before the swap, timed around the materialize round:
-    what it joins by the last worker into the rendezvous (before anyone materializes),
-    the tables it leaves alone by the caller in the background while it runs, and the
-    profiles it rewrites at the end. Only the last part adds to the rebuild's time."""
+    """Every shadow table analyzed before the swap, timed around the materialize round.
+    What the round joins is analyzed before it, by the last worker into the rendezvous;
+    the tables it leaves alone by the caller, in the background while it runs; the
+    profiles it rewrites at the end. Only that last part adds to the rebuild's time."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rebuild-analyze")
         self._others: Future[None] | None = None
-
-    def before_materializing(self) -> None:
-        analyze_shadow(self.database_url, MATERIALIZE_READS)
 
     def materializing(self) -> None:
         if self._others is None:
@@ -231,7 +228,7 @@ def _child(
     finally:
         app.close()
     # Round two once every partition is in; a failed sibling makes the parent end us.
-    rendezvous.wait(alive, ShadowStatistics(plan.database_url).before_materializing)
+    rendezvous.wait(alive, partial(analyze_shadow, plan.database_url, MATERIALIZE_READS))
     refresh_partition(plan, part)
 
 
@@ -327,8 +324,8 @@ def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
 
     for part in range(plan.parts):
         replay_partition(app, plan, part, counted, lambda: True)
+    analyze_shadow(plan.database_url, MATERIALIZE_READS)
     statistics = ShadowStatistics(plan.database_url)
-    statistics.before_materializing()
     statistics.materializing()
     for part in range(plan.parts):
         refresh_partition(plan, part)
