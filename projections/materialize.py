@@ -29,6 +29,7 @@ from projections.derivation import Derived, derive
 from projections.derived import DEFAULT_THRESHOLDS, ComplaintFact, PurchaseFact, Thresholds
 from projections.handlers.customers import Move
 from projections.membership import GIVEN_ROOTS, MAX_DEPTH, tree_ctes
+from projections.schema import DERIVED_COLUMNS
 
 
 @dataclass
@@ -153,15 +154,11 @@ def _channel_order(channel: str) -> tuple[int, str]:
     return (CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS), channel)
 
 
-def _record(m: Materialized, move: Move | None) -> dict[str, Any]:
+def columns_of(m: Materialized) -> dict[str, Any]:
+    """The materialized columns' values (`MATERIALIZED_COLUMNS`) of one computed profile."""
     f, d = m.facts, m.derived
     times = [p.occurred_at for p in f.purchases]
-    version, updated_at, last_position = move or (None, None, None)
     return {
-        "id": m.id,
-        "version": version,
-        "updated_at": updated_at,
-        "last_position": last_position,
         "lifecycle_stage": d.lifecycle_stage,
         "lifecycle_reason": d.reason,
         "tier": d.tier,
@@ -182,28 +179,36 @@ def _record(m: Materialized, move: Move | None) -> dict[str, Any]:
     }
 
 
-WRITE_SQL: Final = """
-UPDATE rm_customers AS c SET
-    lifecycle_stage = r.lifecycle_stage, lifecycle_reason = r.lifecycle_reason, tier = r.tier,
-    tier_reason = r.tier_reason,
-    derived_as_of = r.derived_as_of, valid_until = r.valid_until,
-    purchase_count = r.purchase_count, purchase_total = r.purchase_total,
-    first_purchase_at = r.first_purchase_at, last_purchase_at = r.last_purchase_at,
-    touch_count = r.touch_count, last_touch_at = r.last_touch_at,
-    touches_by_channel = r.touches_by_channel, open_complaints = r.open_complaints,
-    merged_ids = r.merged_ids,
-    version = greatest(c.version, r.version), updated_at = greatest(c.updated_at, r.updated_at),
-    last_position = greatest(c.last_position, r.last_position)
-FROM jsonb_to_recordset(%s) AS r(
-    id uuid, version integer, updated_at timestamptz, last_position bigint,
-    lifecycle_stage text, lifecycle_reason text, tier text, tier_reason text,
-    derived_as_of timestamptz,
-    valid_until timestamptz, purchase_count integer, purchase_total numeric,
-    first_purchase_at timestamptz, last_purchase_at timestamptz, touch_count integer,
-    last_touch_at timestamptz, touches_by_channel jsonb, open_complaints integer,
-    merged_ids uuid[])
-WHERE c.id = r.id
-"""
+def _record(m: Materialized, move: Move | None) -> dict[str, Any]:
+    version, updated_at, last_position = move or (None, None, None)
+    return {
+        "id": m.id,
+        "version": version,
+        "updated_at": updated_at,
+        "last_position": last_position,
+        **columns_of(m),
+    }
+
+
+MATERIALIZED_COLUMNS: Final = tuple((name, kind) for name, kind, _ in DERIVED_COLUMNS)
+"""(name, SQL type) of the columns `columns_of` fills, in the schema's order."""
+MOVE_COLUMNS: Final = (
+    ("id", "uuid"),
+    ("version", "integer"),
+    ("updated_at", "timestamptz"),
+    ("last_position", "bigint"),
+)
+
+WRITE_SQL: Final = (
+    "UPDATE rm_customers AS c SET "
+    + ", ".join(f"{name} = r.{name}" for name, _ in MATERIALIZED_COLUMNS)
+    + ", version = greatest(c.version, r.version),"
+    " updated_at = greatest(c.updated_at, r.updated_at),"
+    " last_position = greatest(c.last_position, r.last_position)"
+    " FROM jsonb_to_recordset(%s) AS r("
+    + ", ".join(f"{name} {kind}" for name, kind in (*MOVE_COLUMNS, *MATERIALIZED_COLUMNS))
+    + ") WHERE c.id = r.id"
+)
 """`greatest` ignores NULL: a row with no move (a survivor, a scheduler's refresh) keeps
 its version, updated_at and last_position."""
 

@@ -14,7 +14,11 @@ writes those customers' rows. So `PartitionReplay`
   after (what `apply_batch` does with a batch);
 - writes the folded rows and every customer's checkpoints once, at the end, with COPY
   (merge links and unknown counts, which two partitions share, with the live upserts),
-  and counts its customers' touches in one statement.
+  and counts its customers' touches in one statement;
+- keeps each customer's own purchase, touch and complaint facts too, so a profile's
+  materialized columns (`projections.materialize`) go in with its row's COPY. Only a
+  merge survivor's depend on other customers' facts (its duplicates', maybe in another
+  partition): the rebuild materializes those once every partition is in.
 
 The rows are made by the handlers' own functions (`fold`, `record`, `link`, `forget`),
 so both paths build the same read model; tests compare a rebuild with an incremental
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
@@ -38,7 +44,9 @@ from events import (
     PurchaseRecorded,
     StageMoved,
 )
+from events.vocabulary import RESOLVED
 from projections.bulk import copy_records
+from projections.derived import ComplaintFact, PurchaseFact
 from projections.handlers import (
     PROJECTION_NAMES,
     complaints,
@@ -54,6 +62,13 @@ from projections.handlers import (
     unknown_events,
 )
 from projections.incoming import IncomingEvent
+from projections.materialize import (
+    MATERIALIZED_COLUMNS,
+    Materialized,
+    TreeFacts,
+    columns_of,
+    compute,
+)
 
 Row = dict[str, Any]
 CHECKPOINT_COLUMNS: Final = (("projection", "text"), ("subject_id", "uuid"), ("position", "bigint"))
@@ -88,6 +103,9 @@ class PartitionReplay:
     forgotten: set[UUID] = field(default_factory=set)
     organisation: list[IncomingEvent] = field(default_factory=list)
     """The organisation's events, applied as they are (a handful; not customer rows)."""
+    bought: dict[UUID, list[PurchaseFact]] = field(default_factory=dict)
+    touched: dict[UUID, dict[str, tuple[int, datetime]]] = field(default_factory=dict)
+    """Per customer and channel, how many touches and the latest (`TOUCH_COUNTS_OF`)."""
 
     def fold(self, events: Sequence[IncomingEvent]) -> Window:
         """Fold the partition's next events (position order) into memory; no I/O, so a
@@ -109,9 +127,9 @@ class PartitionReplay:
                 continue
             window.timeline.append(timeline.record(event))
             if kind == PurchaseRecorded.TYPE:
-                window.purchases.append(purchases.record(event))
+                window.purchases.append(self._purchase(event))
             elif kind == ContactTouchRecorded.TYPE:
-                window.touches.append(touches.record(event))
+                window.touches.append(self._touch(event))
             elif kind in COMPLAINT_KINDS:
                 self._complaint(event)
             elif kind in TASK_KINDS:
@@ -131,6 +149,19 @@ class PartitionReplay:
             row = self.profiles[event.subject_id] = customers.new_row(event)
         customers.fold(row, event)
 
+    def _purchase(self, event: IncomingEvent) -> Row:
+        row = purchases.record(event)
+        fact = PurchaseFact(row["occurred_at"], Decimal(row["total_cny"]))
+        self.bought.setdefault(event.subject_id, []).append(fact)
+        return row
+
+    def _touch(self, event: IncomingEvent) -> Row:
+        row = touches.record(event)
+        channels = self.touched.setdefault(event.subject_id, {})
+        count, last = channels.get(row["channel"], (0, row["occurred_at"]))
+        channels[row["channel"]] = (count + 1, max(last, row["occurred_at"]))
+        return row
+
     def _complaint(self, event: IncomingEvent) -> None:
         row = self.complaints.get(event.stream_id)
         if row is None:
@@ -148,6 +179,29 @@ class PartitionReplay:
         if row is None:
             row = self.funnel[event.subject_id] = funnel.new_row(event)
         funnel.fold(row, event)
+
+    def materialized(self, now: datetime) -> list[Materialized]:
+        """Every profile's materialized columns from its own facts, as of `now` (a merge
+        survivor's are recomputed over its tree once every partition is in)."""
+        facts = {
+            cid: TreeFacts(
+                row["stage"],
+                None,
+                ("", ""),
+                purchases=self.bought.get(cid, []),
+                touches=self.touched.get(cid, {}),
+            )
+            for cid, row in self.profiles.items()
+        }
+        for complaint in self.complaints.values():
+            found = facts.get(complaint["customer_id"])
+            if found is not None:
+                severity = complaint["severity"] or ""
+                found.complaints.append(
+                    ComplaintFact(severity, complaint["filed_at"], complaint["resolved_at"])
+                )
+                found.open_complaints += complaint["status"] != RESOLVED
+        return compute(facts, now)
 
     def checkpoints(self) -> list[Row]:
         """Every projection's checkpoint of every subject: its last position."""
@@ -167,13 +221,19 @@ def write_window(conn: Connection[Any], window: Window) -> None:
     touches.forget(conn, window.forgotten)
 
 
-def write_profiles(conn: Connection[Any], replay: PartitionReplay) -> None:
+PROFILE_COLUMNS: Final = (*customers.COLUMNS, *MATERIALIZED_COLUMNS)
+
+
+def write_profiles(conn: Connection[Any], replay: PartitionReplay, now: datetime) -> None:
     """The partition's profiles, in id order (the counters' triggers lock in key order),
-    with their search keys (pinyin, phone digits) computed once per profile."""
+    with their search keys (pinyin, phone digits) and materialized columns as of `now`
+    computed once per profile."""
+    columns = {m.id: columns_of(m) for m in replay.materialized(now)}
     rows = [replay.profiles[k] for k in sorted(replay.profiles)]
     for row in rows:
         customers.search_keys(row)
-    copy_records(conn, "rm_customers", customers.COLUMNS, rows)
+        row.update(columns[row["id"]])
+    copy_records(conn, "rm_customers", PROFILE_COLUMNS, rows)
 
 
 def write_folded(conn: Connection[Any], replay: PartitionReplay) -> None:

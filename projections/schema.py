@@ -348,6 +348,25 @@ PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {
 }
 """Which tables each projection writes; the keys are the projection names in rm_applied."""
 
+PAYLOAD_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "rm_timeline": ("event_id", "summary", "personal_fields"),
+    "rm_customers": (
+        *("referrals", "consents", "stage_history", "needs", "surveys"),
+        *("touches_by_channel", "custom_texts", "lifecycle_reason", "tier_reason"),
+    ),
+    "rm_touches": ("summary", "outcome"),
+    "rm_purchases": ("lines",),
+}
+"""Columns only ever shown, never filtered, joined, sorted or grouped on: they carry no
+planner statistics. ANALYZE spent most of its time on them (rm_timeline's 50k rows:
+246 ms, 28 ms for its keys alone), and a rebuild analyzes every table before its swap."""
+
+PAYLOAD_DDL: Final = ";\n".join(
+    f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS 0"
+    for table, columns in PAYLOAD_COLUMNS.items()
+    for column in columns
+)
+
 ALL_DDL: Final = (
     APPLIED_DDL,
     CUSTOMERS_DDL,
@@ -364,6 +383,7 @@ ALL_DDL: Final = (
     CUSTOM_FIELDS_DDL,
     ORGANISATION_DDL,
     UNKNOWN_EVENTS_DDL,
+    PAYLOAD_DDL,
 )
 
 ALL_TABLES: Final = ("rm_applied", *(t for ts in PROJECTION_TABLES.values() for t in ts))

@@ -16,7 +16,7 @@ on the new tables, whose checkpoints include everything up to the swap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -72,19 +72,37 @@ def use_shadow(conn: Connection[Any]) -> None:
     conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(SHADOW)))
 
 
-MATERIALIZE_READS: Final = ("rm_merges", "rm_purchases", "rm_complaints", "rm_touch_counts")
-"""What the round that materializes lifecycle and tier joins (`projections.materialize`)."""
-MATERIALIZE_WRITES: Final = ("rm_customers",)
-OTHER_TABLES: Final = tuple(
-    t for t in ALL_TABLES if t not in MATERIALIZE_READS and t not in MATERIALIZE_WRITES
-)
+_SIZES_SQL: Final = """
+SELECT c.relname, pg_relation_size(c.oid) FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = ANY(%s)
+"""
+
+
+def analyze_shares(conn: Connection[Any], parts: int) -> list[list[str]]:
+    """Every shadow table, in `parts` shares to ANALYZE side by side (`split_by_size`)."""
+    sizes = dict(conn.execute(_SIZES_SQL, [SHADOW, list(ALL_TABLES)]).fetchall())
+    return split_by_size(ALL_TABLES, sizes, parts)
+
+
+def split_by_size(tables: Sequence[str], sizes: Mapping[str, int], parts: int) -> list[list[str]]:
+    """`tables` in `parts` shares of about equal size: largest first, each to the smallest
+    share so far. The same sizes give the same shares in every process."""
+    shares: list[list[str]] = [[] for _ in range(parts)]
+    totals = [0] * parts
+    for table in sorted(tables, key=lambda t: (-sizes.get(t, 0), t)):
+        smallest = totals.index(min(totals))
+        shares[smallest].append(table)
+        totals[smallest] += sizes.get(table, 0)
+    return shares
 
 
 def analyze_shadow(database_url: str, tables: Sequence[str]) -> None:
     """Statistics for shadow tables just filled by COPY. Autovacuum has not seen them
     (and never does on a server with it off), so PostgreSQL planned blind: the
     materialize round hash-joined all 270k touch counts for each 2,000 profiles at 1M
-    events, and after the swap every read would be planned the same way."""
+    events, and after the swap every read would be planned the same way. Payload
+    columns are skipped (`projections.schema.PAYLOAD_COLUMNS`)."""
     if tables:
         with psycopg.connect(database_url, autocommit=True) as conn:
             targets = sql.SQL(", ").join(sql.Identifier(SHADOW, t) for t in tables)

@@ -6,8 +6,10 @@ position the rebuild fixed at its start) into the empty shadow tables, set-based
 without materializing. Partitions share no customer, so their checkpoints never meet;
 a merge touches two customers, and each side's event lands with its own customer, as
 Kafka delivers them to the live processor (rm_merges is an upsert filled from both).
-Round two, once every partition is in (merge trees span partitions), recomputes the
-materialized lifecycle/tier/summary columns, each process for the profiles of its hash.
+Round one also writes each profile's materialized lifecycle/tier/summary columns, from
+the customer's own facts. Once every partition is in, the processes ANALYZE the shadow's
+tables, a share each, and meet again; round two then recomputes the columns of the merge
+survivors (merge trees span partitions), each process for those of its hash.
 
 Processes come from a fork server (no fork of a process with pool threads) that has
 imported this code and the project's modules the caller had loaded, once: a spawned
@@ -30,7 +32,6 @@ import multiprocessing.forkserver
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -48,13 +49,8 @@ from projections.replay import (
     write_profiles,
     write_window,
 )
-from streams.rebuild_shadow import (
-    MATERIALIZE_READS,
-    MATERIALIZE_WRITES,
-    OTHER_TABLES,
-    analyze_shadow,
-    use_shadow,
-)
+from projections.schema import ALL_TABLES
+from streams.rebuild_shadow import analyze_shadow, analyze_shares, use_shadow
 from streams.rebuild_source import Partition, StoreDecoder, partition_sql
 
 Counter = Callable[[int], None]
@@ -94,46 +90,16 @@ class Rendezvous:
     def make(cls, ctx: Any, parts: int) -> Rendezvous:
         return cls(ctx.RawValue("i", 0), ctx.Condition(), parts)
 
-    def wait(self, alive: Callable[[], bool], last: Callable[[], None] = lambda: None) -> None:
-        """Wait for every worker; the last one to arrive runs `last` before all go on."""
+    def wait(self, alive: Callable[[], bool]) -> None:
+        """Wait for every worker (`arrived` counts on: a second meeting waits for 2 × parts)."""
         with self.turn:
             self.arrived.value += 1
-            if self.arrived.value == self.parts:
-                last()
+            goal = -(-self.arrived.value // self.parts) * self.parts
             self.turn.notify_all()
-            while self.arrived.value < self.parts:
+            while self.arrived.value < goal:
                 if not alive():
                     raise RebuildFailed("the rebuild's parent process is gone")
                 self.turn.wait(POLL_S)
-
-
-class ShadowStatistics:
-    """Every shadow table analyzed before the swap, timed around the materialize round.
-    What the round joins is analyzed before it, by the last worker into the rendezvous;
-    the tables it leaves alone by the caller, in the background while it runs; the
-    profiles it rewrites at the end. Only that last part adds to the rebuild's time."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rebuild-analyze")
-        self._others: Future[None] | None = None
-
-    def materializing(self) -> None:
-        if self._others is None:
-            self._others = self._pool.submit(analyze_shadow, self.database_url, OTHER_TABLES)
-
-    def materialized(self) -> None:
-        self.materializing()
-        try:
-            assert self._others is not None
-            self._others.result()
-            analyze_shadow(self.database_url, MATERIALIZE_WRITES)
-        finally:
-            self._pool.shutdown()
-
-    def abandon(self) -> None:
-        """The rebuild failed: its shadow is dropped by the next run, unanalyzed."""
-        self._pool.shutdown(cancel_futures=True)
 
 
 def in_shadow(conn: psycopg.Connection[Any], write: Callable[[], None]) -> None:
@@ -176,22 +142,28 @@ def replay_partition(
                 in_shadow(writer, partial(write_window, writer, window))
                 done += len(batch.events)
                 counted(len(batch.events))
-        in_shadow(writer, partial(write_profiles, writer, replay))
+        in_shadow(writer, partial(write_profiles, writer, replay, plan.now))
         in_shadow(writer, partial(write_folded, writer, replay))
     return done
 
 
-_CUSTOMER_PART: Final = partition_sql("replace(id::text, '-', '')")
-CUSTOMERS_SQL: Final = f"SELECT id FROM rm_customers WHERE {_CUSTOMER_PART} = %(part)s ORDER BY id"
+_CUSTOMER_PART: Final = partition_sql("replace(c.id::text, '-', '')")
+SURVIVORS_SQL: Final = (
+    "SELECT c.id FROM rm_customers AS c WHERE"
+    " EXISTS (SELECT FROM rm_merges AS m WHERE m.survivor_id = c.id)"
+    f" AND {_CUSTOMER_PART} = %(part)s ORDER BY c.id"
+)
+"""The profiles whose materialized columns count other customers' facts (their merge
+tree's); every other profile got its columns with its row, in round one."""
 
 
 def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
-    """Materialize the profiles of partition `part` in the shadow, as of `plan.now`."""
+    """Materialize the merge survivors of partition `part` in the shadow, as of `plan.now`."""
     with psycopg.connect(plan.database_url, autocommit=True) as conn:
         with conn.transaction():
             use_shadow(conn)
             params = {"parts": plan.parts, "part": part}
-            ids = [row[0] for row in conn.execute(CUSTOMERS_SQL, params)]
+            ids = [row[0] for row in conn.execute(SURVIVORS_SQL, params)]
         for start in range(0, len(ids), chunk):
             with conn.transaction():
                 use_shadow(conn)
@@ -227,8 +199,13 @@ def _child(
         replay_partition(app, plan, part, counted, alive)
     finally:
         app.close()
-    # Round two once every partition is in; a failed sibling makes the parent end us.
-    rendezvous.wait(alive, partial(analyze_shadow, plan.database_url, MATERIALIZE_READS))
+    # Statistics once every partition is in, round two once every table has them; a
+    # failed sibling makes the parent end us.
+    rendezvous.wait(alive)
+    with psycopg.connect(plan.database_url, autocommit=True) as conn:
+        share = analyze_shares(conn, plan.parts)[part]
+    analyze_shadow(plan.database_url, share)
+    rendezvous.wait(alive)
     refresh_partition(plan, part)
 
 
@@ -297,19 +274,7 @@ def run_parallel(plan: Plan, master_key: str | bytes, progress: Counter) -> int:
         )
         for k in range(plan.parts)
     ]
-    statistics = ShadowStatistics(plan.database_url)
-
-    def tick() -> None:
-        progress(sum(counts[:]))
-        if rendezvous.arrived.value == plan.parts:  # every partition replayed
-            statistics.materializing()
-
-    try:
-        _run_all(workers, tick)
-    except BaseException:
-        statistics.abandon()
-        raise
-    statistics.materialized()
+    _run_all(workers, lambda: progress(sum(counts[:])))
     return int(sum(counts[:]))
 
 
@@ -324,10 +289,7 @@ def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
 
     for part in range(plan.parts):
         replay_partition(app, plan, part, counted, lambda: True)
-    analyze_shadow(plan.database_url, MATERIALIZE_READS)
-    statistics = ShadowStatistics(plan.database_url)
-    statistics.materializing()
+    analyze_shadow(plan.database_url, ALL_TABLES)
     for part in range(plan.parts):
         refresh_partition(plan, part)
-    statistics.materialized()
     return total

@@ -33,7 +33,7 @@ from commands.messages import (
     RegisterCustomer,
 )
 from commands.service import CommandService
-from projections.schema import ALL_TABLES
+from projections.schema import ALL_TABLES, PAYLOAD_COLUMNS
 from streams.rebuild import rebuild, rebuild_in_place
 from streams.rebuild_shadow import ADVISORY_LOCK, SHADOW, RebuildBusy
 from streams.rebuild_workers import RebuildFailed
@@ -322,6 +322,15 @@ def test_the_swapped_in_tables_come_with_statistics(
     while (counts := analyze_counts(database_url)) != expected and time.monotonic() < deadline:
         time.sleep(0.1)
     assert counts == expected, "each table analyzed once, before the swap"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        stats = set(
+            conn.execute(
+                "SELECT tablename, attname FROM pg_stats WHERE schemaname = current_schema()"
+            ).fetchall()
+        )
+    payload = {(t, c) for t, columns in PAYLOAD_COLUMNS.items() for c in columns}
+    assert stats & payload == set(), "shown-only columns carry no planner statistics"
+    assert {("rm_timeline", "customer_id"), ("rm_customers", "tier")} <= stats
 
 
 def test_counters_still_follow_writes_after_the_swap(

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from streams.rebuild_shadow import split_by_size
 from streams.rebuild_workers import POLL_S, RebuildFailed, Rendezvous
 
 
@@ -49,3 +50,37 @@ def test_the_fork_server_preloads_every_package_of_the_project() -> None:
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     packages = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"]["find"]
     assert {p.rstrip("*") for p in packages["include"]} == PROJECT_PACKAGES
+
+
+def test_a_second_meeting_waits_for_every_worker_again() -> None:
+    """The workers meet after replaying and again after analyzing their shares: the
+    first to finish its share must not start round two alone."""
+    rendezvous = Rendezvous.make(multiprocessing.get_context("forkserver"), parts=2)
+    passed: list[str] = []
+
+    def worker() -> None:
+        rendezvous.wait(lambda: True)
+        passed.append("first")
+        rendezvous.wait(lambda: True)
+        passed.append("second")
+
+    other = threading.Thread(target=worker)
+    other.start()
+    rendezvous.wait(lambda: True)
+    time.sleep(3 * POLL_S)
+    assert passed == ["first"], "the other worker waits at the second meeting"
+    rendezvous.wait(lambda: True)
+    other.join(5)
+    assert passed == ["first", "second"]
+
+
+def test_the_analyze_shares_are_balanced_and_the_same_in_every_process() -> None:
+    sizes = {"timeline": 100, "customers": 60, "applied": 40, "touches": 30, "tasks": 1}
+    tables = ["tasks", "applied", "timeline", "touches", "customers", "merges"]
+    shares = split_by_size(tables, sizes, 2)
+    assert sorted(t for share in shares for t in share) == sorted(tables), "each table once"
+    assert [sum(sizes.get(t, 0) for t in share) for share in shares] == [130, 101]
+    assert split_by_size(list(reversed(tables)), dict(reversed(sizes.items())), 2) == shares
+    assert split_by_size(tables, sizes, 1) == [
+        ["timeline", "customers", "applied", "touches", "tasks", "merges"]
+    ]
