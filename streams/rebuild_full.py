@@ -114,7 +114,7 @@ def rebuild_full(
 
         # After P is fixed: every event replayed in the workers happened before it.
         plan = Plan(database_url, schema, upto, parts, batch_size, now or datetime.now(UTC))
-        if master_key is not None and parts > 1:
+        if master_key is not None and parts > 1:  # (the key check narrows the type)
             report(run_parallel(plan, master_key, report))
         else:
             report(run_in_process(app, plan, report))
