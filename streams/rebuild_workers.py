@@ -81,8 +81,9 @@ ATTEMPTS: Final = 3
 @dataclass(frozen=True)
 class Rendezvous:
     """Where the workers wait for each other: after the replay (merge trees span
-    partitions), and after their ANALYZE shares. A worker whose caller died stops waiting: a `Barrier` without a timeout
-    kept it, its server connection with it, for good; one with a timeout breaks for all."""
+    partitions), and after their ANALYZE shares. A worker whose caller died stops
+    waiting: a `Barrier` without a timeout kept it, its server connection with it, for
+    good; one with a timeout breaks for all."""
 
     arrived: Any  # a shared int, guarded by `turn`
     turn: Any  # a multiprocessing Condition
