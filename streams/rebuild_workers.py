@@ -2,12 +2,12 @@
 
 Round one replays partition k (every event whose subject hashes to k, up to the
 position the rebuild fixed at its start) into the empty shadow tables, set-based
-(`projections.replay`: folded rows kept in memory, appends and the final rows by COPY),
-without materializing. Partitions share no customer, so their checkpoints never meet;
-a merge touches two customers, and each side's event lands with its own customer, as
-Kafka delivers them to the live processor (rm_merges is an upsert filled from both).
-Round one also writes each profile's materialized lifecycle/tier/summary columns, from
-the customer's own facts. Once every partition is in, the processes ANALYZE the shadow's
+(`projections.replay`: folded rows kept in memory, appends and the final rows by COPY).
+Partitions share no customer, so their checkpoints never meet; a merge touches two
+customers, and each side's event lands with its own customer, as Kafka delivers them to
+the live processor (rm_merges is an upsert filled from both). Round one also writes
+each profile's materialized lifecycle/tier/summary columns, from the customer's own
+facts. Once every partition is in, the processes ANALYZE the shadow's
 tables, a share each, and meet again; round two then recomputes the columns of the merge
 survivors (merge trees span partitions), each process for those of its hash.
 
