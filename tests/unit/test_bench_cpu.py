@@ -48,3 +48,13 @@ def test_cpu_seconds_count_work_done_and_a_gone_process_counts_nothing() -> None
     watched = psutil.Process(child.pid)
     child.wait()
     assert tree_cpu_seconds(watched) == 0.0
+
+
+def test_own_cpu_seconds_see_work_shorter_than_a_clock_tick() -> None:
+    """A tiny bench's load generator does a few ms of work in all: counted in clock ticks
+    (10 ms) it showed 0 ms a request."""
+    for _ in range(5):
+        start = own_cpu_seconds()
+        sum(i * i for i in range(5_000))  # well under a millisecond
+        assert own_cpu_seconds() > start
+
