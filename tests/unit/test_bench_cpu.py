@@ -57,4 +57,3 @@ def test_own_cpu_seconds_see_work_shorter_than_a_clock_tick() -> None:
         start = own_cpu_seconds()
         sum(i * i for i in range(5_000))  # well under a millisecond
         assert own_cpu_seconds() > start
-
