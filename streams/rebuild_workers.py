@@ -25,15 +25,13 @@ worker whose caller died stops at its next batch or at the rendezvous.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
 import multiprocessing.forkserver
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -52,6 +50,7 @@ from projections.replay import (
     write_window,
 )
 from projections.schema import ALL_TABLES
+from streams.heap import collector_paused
 from streams.rebuild_shadow import analyze_shadow, analyze_shares, use_shadow
 from streams.rebuild_source import Partition, StoreDecoder, partition_sql
 
@@ -120,21 +119,6 @@ def in_shadow(conn: psycopg.Connection[Any], write: Callable[[], None]) -> None:
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             if attempt == ATTEMPTS - 1:
                 raise
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: a replay allocates millions of acyclic
-    dicts and lists, and every ~70k allocations the collector walked the whole heap,
-    the partition's growing rows included: 20% of a rebuild's CPU, measured (2.97 →
-    2.30 s for 50k events). What cycles it leaves wait for the next collection."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def replay_partition(

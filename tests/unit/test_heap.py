@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.heap import settle
+from streams.heap import collector_paused, settle
 
 
 class Node:
@@ -35,3 +35,17 @@ def test_settle_collects_cycles_then_freezes_the_rest() -> None:
     assert not any(o is kept for o in gc.get_objects(generation=2))
     gc.unfreeze()
     assert any(o is kept for o in gc.get_objects(generation=2))
+
+
+def test_the_collector_is_paused_inside_and_back_as_it_was_after() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "a caller's own pause is left as it was"
+    finally:
+        gc.enable()
