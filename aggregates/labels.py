@@ -40,6 +40,11 @@ _LABEL = re.compile(r"[\w-]+")
 _IDENTIFIER = re.compile(r"[\w][\w.:/#-]*")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 _LONG_DIGITS = re.compile(r"\d{11,}")
+_DIGIT = re.compile(r"\d")
+FEWEST_PHONE_DIGITS = 6
+"""No valid number has fewer digits: a country code of 2 and a national number of 4 (the
+shortest of `phonenumbers`' metadata, checked by a unit test); mainland China's own need
+7. Text with fewer digits in all skips the matcher, ~100 µs a call, most of a tag's check."""
 
 
 def has_phone_number(text: str) -> bool:
@@ -47,6 +52,8 @@ def has_phone_number(text: str) -> bool:
     or 11+ digits in a row, whatever they are."""
     if _LONG_DIGITS.search(text):
         return True
+    if len(_DIGIT.findall(text)) < FEWEST_PHONE_DIGITS:
+        return False
     spaced = re.sub(r"[-_]", " ", text)
     matches = phonenumbers.PhoneNumberMatcher(
         spaced, PHONE_REGION, leniency=phonenumbers.Leniency.VALID

@@ -17,6 +17,9 @@ so the rules of how state changes live with the aggregate, not here.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from functools import cache, singledispatchmethod
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -32,7 +35,7 @@ class CrmEvent(Aggregate.Event):
     FIELD_SCHEMAS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def apply(self, aggregate: Any) -> None:
-        aggregate.when(self)
+        _handler_of(type(aggregate), type(self))(aggregate, self)
 
     @property
     def subject_id(self) -> UUID:
@@ -42,6 +45,21 @@ class CrmEvent(Aggregate.Event):
     @classmethod
     def cloudevents_type(cls) -> str:
         return f"{cls.TYPE}.v{getattr(cls, 'class_version', 1)}"
+
+
+@cache
+def _dispatch_of(aggregate_type: type) -> Callable[[type], Callable[[Any, Any], None]]:
+    when = inspect.getattr_static(aggregate_type, "when")
+    if isinstance(when, singledispatchmethod):
+        return when.dispatcher.dispatch
+    return lambda _event_type: when
+
+
+def _handler_of(aggregate_type: type, event_type: type) -> Callable[[Any, Any], None]:
+    """The aggregate's `when` for the event's class. Looked up, not read as
+    ``aggregate.when``: in Python 3.11 every read of a `singledispatchmethod` builds a new
+    function and copies its metadata (~1.5 µs an event, 4% of the bulk path's CPU)."""
+    return _dispatch_of(aggregate_type)(event_type)
 
 
 def enum_schema(values: tuple[str, ...], *, nullable: bool = False) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from aggregates import Customer, PurchaseLine
 from aggregates.complaint import Complaint
 from aggregates.errors import ValidationFailed
+from aggregates.labels import FEWEST_PHONE_DIGITS, has_phone_number
 from aggregates.policy import Policy
 from commands.crypto import MasterKey, generate_master_key
 from commands.keys import KeyRing
@@ -45,6 +46,39 @@ def test_a_tag_that_could_hold_contact_data_is_refused(tag: str) -> None:
     with pytest.raises(ValidationFailed) as error:
         customer().tag(["vip", tag], at=AT)
     assert field_of(error) == "tags[1]"
+
+
+def _fewest_valid_digits() -> int:
+    """The fewest digits any valid number of `phonenumbers`' metadata is written with:
+    country code and the shortest national number of its region (or non-geographic code)."""
+    from phonenumbers import (
+        COUNTRY_CODES_FOR_NON_GEO_REGIONS,
+        SUPPORTED_REGIONS,
+        PhoneMetadata,
+    )
+
+    def shortest(metadata: Any) -> int | None:
+        descs = [metadata.general_desc, metadata.fixed_line, metadata.mobile]
+        descs += [metadata.toll_free, metadata.premium_rate, metadata.shared_cost]
+        descs += [metadata.personal_number, metadata.voip, metadata.pager, metadata.uan]
+        lengths = [n for d in descs if d is not None for n in d.possible_length if n > 0]
+        return min(lengths) if lengths else None
+
+    found = [
+        (metadata.country_code, shortest(metadata))
+        for metadata in [PhoneMetadata.metadata_for_region(r) for r in SUPPORTED_REGIONS]
+        + [PhoneMetadata.metadata_for_nongeo_region(c) for c in COUNTRY_CODES_FOR_NON_GEO_REGIONS]
+    ]
+    return min(len(str(code)) + length for code, length in found if length is not None)
+
+
+def test_the_digit_floor_of_the_phone_check_is_below_every_valid_number() -> None:
+    # Text with fewer digits skips the matcher: a metadata update with shorter numbers
+    # must lower the floor, or such numbers would pass as tags.
+    assert _fewest_valid_digits() >= FEWEST_PHONE_DIGITS
+    assert has_phone_number("+4312345")  # Austria: 7 digits, found by the matcher
+    assert has_phone_number("x-138-0013-8000")
+    assert not has_phone_number("q4-2025")  # 5 digits: no number can be written with them
 
 
 def test_tags_stay_words_in_any_script() -> None:
