@@ -51,6 +51,13 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from commands.access_table import access_log_statements
+from commands.binary_arrays import (
+    BinaryArray,
+    bytea_array,
+    int8_array,
+    text_array,
+    uuid_array,
+)
 from commands.chain import (
     GENESIS,
     ChainTables,
@@ -201,8 +208,8 @@ class CrmRecorder(PostgresApplicationRecorder):
         ).format(self._t(self.events_table_name))
         self._insert_meta = SQL(
             "INSERT INTO {} (position, actor, correlation_id, causation_id, command, "
-            "recorded_at) SELECT * FROM unnest(%b::bigint[], %b::text[], %b::uuid[], "
-            "%b::uuid[], %b::text[], %b::timestamptz[])"
+            "recorded_at) SELECT *, %b::timestamptz FROM unnest(%b::bigint[], %b::text[], "
+            "%b::uuid[], %b::uuid[], %b::text[])"
         ).format(self._t(EVENT_META))
         self._insert_envelopes = SQL(
             "INSERT INTO {} (position, type, subject, id, time, traceparent, signature, "
@@ -340,7 +347,11 @@ class CrmRecorder(PostgresApplicationRecorder):
             for n, (se, nid) in enumerate(zip(stored_events, ids, strict=True))
         ]
         hashes, prevs = link_rows(previous, bodies)
-        curs.execute(self._insert_links, (list(ids), hashes, prevs), prepare=True)
+        curs.execute(
+            self._insert_links,
+            (int8_array(ids), bytea_array(hashes), bytea_array(prevs)),
+            prepare=True,
+        )
 
     def _write_meta(
         self,
@@ -374,7 +385,14 @@ class CrmRecorder(PostgresApplicationRecorder):
             )
         curs.execute(
             self._insert_meta,
-            (list(ids), actors, correlations, causations, names, [recorded_at] * len(ids)),
+            (
+                recorded_at,
+                int8_array(ids),
+                text_array(actors),
+                uuid_array(correlations),
+                uuid_array(causations),
+                text_array(names),
+            ),
             prepare=True,
         )
         if self.envelopes is not None:
@@ -409,14 +427,14 @@ class CrmRecorder(PostgresApplicationRecorder):
             curs.execute(
                 self._insert_envelopes,
                 (
-                    [meta.position for _, meta in built],
-                    [row.type for row in rows],
-                    [row.subject for row in rows],
-                    [row.id for row in rows],
-                    [row.time for row in rows],
-                    [row.traceparent for row in rows],
-                    [row.signature for row in rows],
-                    [row.value for row in rows],
+                    int8_array([meta.position for _, meta in built]),
+                    text_array([row.type for row in rows]),
+                    text_array([row.subject for row in rows]),
+                    text_array([row.id for row in rows]),
+                    text_array([row.time for row in rows]),
+                    text_array([row.traceparent for row in rows]),
+                    text_array([row.signature for row in rows]),
+                    bytea_array([row.value for row in rows]),
                 ),
                 prepare=True,
             )
@@ -607,15 +625,13 @@ def idempotency_migration(schema: str) -> list[Composable]:
     ]
 
 
-def event_columns(
-    stored_events: Sequence[StoredEvent],
-) -> tuple[list[UUID], list[int], list[str], list[bytes]]:
+def event_columns(stored_events: Sequence[StoredEvent]) -> tuple[BinaryArray, ...]:
     """The events as four typed arrays (ids, versions, topics, states) for `unnest`."""
     return (
-        [cast_uuid(se.originator_id) for se in stored_events],
-        [se.originator_version for se in stored_events],
-        [se.topic for se in stored_events],
-        [se.state for se in stored_events],
+        uuid_array([cast_uuid(se.originator_id) for se in stored_events]),
+        int8_array([se.originator_version for se in stored_events]),
+        text_array([se.topic for se in stored_events]),
+        bytea_array([se.state for se in stored_events]),
     )
 
 

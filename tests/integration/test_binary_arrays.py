@@ -1,0 +1,64 @@
+"""`commands.binary_arrays` read back by PostgreSQL as the typed arrays psycopg's own
+list dumping sends: every element type the save uses, NULLs, empty arrays, non-ASCII."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from commands.binary_arrays import bytea_array, int8_array, text_array, uuid_array
+
+pytestmark = pytest.mark.integration
+
+CASES: list[tuple[str, Any, list[Any]]] = [
+    ("bigint", int8_array, [1, -1, 2**62, 0]),
+    ("text", text_array, ["crm.customer.registered", "", "高价值 客户", None, "a'b\"c"]),
+    ("bytea", bytea_array, [os.urandom(1000), b"", None, b"\x00\xff"]),
+    ("uuid", uuid_array, [uuid4(), None, UUID(int=0), uuid4()]),
+]
+
+
+@pytest.mark.parametrize(("sql_type", "encode", "values"), CASES)
+def test_an_encoded_array_is_the_array_psycopg_would_send(
+    conn: psycopg.Connection[Any], sql_type: str, encode: Any, values: list[Any]
+) -> None:
+    row = conn.execute(
+        f"SELECT %b::{sql_type}[], %b::{sql_type}[] IS NOT DISTINCT FROM %b::{sql_type}[]",
+        (encode(values), encode(values), values),
+    ).fetchone()
+    assert row is not None
+    assert row[0] == values
+    assert row[1] is True
+
+
+@pytest.mark.parametrize(("sql_type", "encode", "values"), CASES)
+def test_empty_arrays_unnest_to_no_rows(
+    conn: psycopg.Connection[Any], sql_type: str, encode: Any, values: list[Any]
+) -> None:
+    row = conn.execute(f"SELECT count(*) FROM unnest(%b::{sql_type}[])", (encode([]),)).fetchone()
+    assert row == (0,)
+
+
+def test_columns_unnest_side_by_side_in_a_prepared_insert(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute("CREATE TEMP TABLE t (p bigint, id uuid, name text, body bytea)")
+    ids = [uuid4(), uuid4(), uuid4()]
+    for _ in range(3):  # prepared on the first run, then run as the prepared statement
+        conn.execute("DELETE FROM t")
+        conn.execute(
+            "INSERT INTO t SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::text[], %b::bytea[])",
+            (
+                int8_array([1, 2, 3]),
+                uuid_array(ids),
+                text_array(["a", None, "c"]),
+                bytea_array([b"x", b"y", None]),
+            ),
+            prepare=True,
+        )
+    rows = conn.execute("SELECT * FROM t ORDER BY p").fetchall()
+    assert rows == [(1, ids[0], "a", b"x"), (2, ids[1], None, b"y"), (3, ids[2], "c", None)]
