@@ -6,8 +6,8 @@ elements, a dumper call and two appends per element): 17% of a group-commit roun
 CPU in a profile. The save's columns are flat lists of one known type each, so they
 are encoded here in one pass: a header, then each element's length and bytes, as
 PostgreSQL's ``array_recv`` reads them. A `BinaryArray` goes to the server as it is,
-with its array type's OID (`psycopg.adapters` has a dumper for each class, registered
-on import, so every connection made afterwards has it).
+with its array type's OID (`psycopg.adapters` has a dumper for these classes,
+registered on import, so every connection made afterwards has it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import ClassVar, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg.abc import AdaptContext
 from psycopg.adapt import Buffer, Dumper
 from psycopg.pq import Format
 
@@ -94,16 +95,19 @@ def uuid_array(values: Sequence[UUID | None]) -> UuidArray:
 
 
 class _Encoded(Dumper):
+    """Sends a `BinaryArray` as it is. Its OID is set per instance, from the class it
+    dumps: a dumper class with a fixed OID would also be registered by OID, and COPY
+    (which picks dumpers by the OIDs of `set_types`) would hand it Python lists."""
+
     format = Format.BINARY
+
+    def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
+        super().__init__(cls, context)
+        self.oid = cls.array_oid if issubclass(cls, BinaryArray) else 0
 
     def dump(self, obj: Buffer) -> Buffer:
         return obj
 
 
-def _register() -> None:
-    for cls in (Int8Array, TextArray, ByteaArray, UuidArray):
-        dumper = type(f"{cls.__name__}Dumper", (_Encoded,), {"oid": cls.array_oid})
-        psycopg.adapters.register_dumper(cls, dumper)
-
-
-_register()
+for _cls in (Int8Array, TextArray, ByteaArray, UuidArray):
+    psycopg.adapters.register_dumper(_cls, _Encoded)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-import psycopg
 from psycopg import Connection, sql
 
 from projections.counts import TRIGGERS_DDL
@@ -97,16 +96,15 @@ def split_by_size(tables: Sequence[str], sizes: Mapping[str, int], parts: int) -
     return shares
 
 
-def analyze_shadow(database_url: str, tables: Sequence[str]) -> None:
+def analyze_shadow(conn: Connection[Any], tables: Sequence[str]) -> None:
     """Statistics for shadow tables just filled by COPY. Autovacuum has not seen them
     (and never does on a server with it off), so PostgreSQL planned blind: the
     materialize round hash-joined all 270k touch counts for each 2,000 profiles at 1M
     events, and after the swap every read would be planned the same way. Payload
     columns are skipped (`projections.schema.PAYLOAD_COLUMNS`)."""
     if tables:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            targets = sql.SQL(", ").join(sql.Identifier(SHADOW, t) for t in tables)
-            conn.execute(sql.SQL("ANALYZE {}").format(targets))
+        targets = sql.SQL(", ").join(sql.Identifier(SHADOW, t) for t in tables)
+        conn.execute(sql.SQL("ANALYZE {}").format(targets))
 
 
 GRANTS_SQL: Final = """

@@ -212,8 +212,7 @@ def _child(
     # failed sibling makes the parent end us.
     rendezvous.wait(alive)
     with psycopg.connect(plan.database_url, autocommit=True) as conn:
-        share = analyze_shares(conn, plan.parts)[part]
-    analyze_shadow(plan.database_url, share)
+        analyze_shadow(conn, analyze_shares(conn, plan.parts)[part])
     rendezvous.wait(alive)
     refresh_partition(plan, part)
 
@@ -298,7 +297,8 @@ def run_in_process(app: CrmApplication, plan: Plan, progress: Counter) -> int:
 
     for part in range(plan.parts):
         replay_partition(app, plan, part, counted, lambda: True)
-    analyze_shadow(plan.database_url, ALL_TABLES)
+    with psycopg.connect(plan.database_url, autocommit=True) as conn:
+        analyze_shadow(conn, ALL_TABLES)
     for part in range(plan.parts):
         refresh_partition(plan, part)
     return total

@@ -62,3 +62,15 @@ def test_columns_unnest_side_by_side_in_a_prepared_insert(
         )
     rows = conn.execute("SELECT * FROM t ORDER BY p").fetchall()
     assert rows == [(1, ids[0], "a", b"x"), (2, ids[1], None, b"y"), (3, ids[2], "c", None)]
+
+
+def test_copy_still_dumps_python_lists_by_their_array_types(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # COPY picks its dumpers by the OIDs of `set_types`: ours must not answer for them.
+    conn.execute("CREATE TEMP TABLE c (tags text[], ids uuid[], n bigint[])")
+    ids = [uuid4()]
+    with conn.cursor() as cur, cur.copy("COPY c FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text[]", "uuid[]", "int8[]"])
+        copy.write_row((["vip", "高价值"], ids, [1, 2]))
+    assert conn.execute("SELECT * FROM c").fetchall() == [(["vip", "高价值"], ids, [1, 2])]
