@@ -158,6 +158,9 @@ class GatewayView(GraphQL[GatewayContext, None]):
         """The caller's principal. A provider's token may need its key set fetched (on
         start and rotation): that runs in a thread, never blocking the event loop."""
         token = bearer_token(header)
+        known = self.tokens.remembered(token)
+        if known is not None:
+            return known
         if self.tokens.is_local(token):
             return self.tokens.verify(token)
         return await to_thread.run_sync(self.tokens.verify, token)
