@@ -134,6 +134,17 @@ def test_keys_are_cached_then_a_rotation_is_picked_up(provider: LocalProvider) -
     assert refusal(verifier, provider.token(RSA_KEY)) == "TOKEN_UNKNOWN_KEY"
 
 
+def test_a_remembered_provider_token_is_trusted_no_longer_than_its_key_set(
+    provider: LocalProvider,
+) -> None:
+    verifier = verifier_for(provider, cache_seconds=0.3)
+    token = provider.token(RSA_KEY)
+    principal = verifier.verify(token)
+    assert verifier.remembered(token) == principal
+    time.sleep(0.4)
+    assert verifier.remembered(token) is None
+
+
 def test_an_unreachable_provider_is_a_coded_refusal() -> None:
     idp = IdentityProvider(jwks_url="http://127.0.0.1:1/certs", issuer=ISSUER, audience=AUDIENCE)
     token = LocalProvider().token(RSA_KEY)

@@ -1,27 +1,17 @@
 """Verified tokens remembered by their exact text (`TokenVerifier.remembered`): never
-past the token's expiry, never past a provider's key-set cache, never for other text,
-and no more than `REMEMBERED_TOKENS` of them."""
+past the token's expiry, never for other text, and no more than `REMEMBERED_TOKENS` of
+them. A provider's token is trusted no longer than its key set: test_identity_tokens.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import gateway.auth
-from gateway.auth import LEEWAY, IdentityProvider, TokenVerifier, Unauthenticated, mint_token
-from tests.support.identity_provider import (
-    AUDIENCE,
-    ISSUER,
-    LocalProvider,
-    SigningKey,
-    served_provider,
-)
+from gateway.auth import LEEWAY, TokenVerifier, Unauthenticated, mint_token
 
 SECRET = "local-secret-0123456789abcdef0123456789abcdef"
-RSA_KEY = SigningKey.new("rsa-memory")
 
 
 def token(subject: str = "amy", ttl: timedelta = timedelta(minutes=1)) -> str:
@@ -77,21 +67,3 @@ def test_the_memory_keeps_the_most_recent_tokens(monkeypatch: pytest.MonkeyPatch
     verifier.verify(fourth)
     assert verifier.remembered(second) is None
     assert all(verifier.remembered(t) is not None for t in (first, third, fourth))
-
-
-@pytest.fixture
-def provider() -> Iterator[LocalProvider]:
-    with served_provider(RSA_KEY) as served:
-        yield served
-
-
-def test_a_provider_token_is_trusted_no_longer_than_its_key_set(provider: LocalProvider) -> None:
-    idp = IdentityProvider(
-        jwks_url=provider.url, issuer=ISSUER, audience=AUDIENCE, cache_seconds=0.3
-    )
-    verifier = TokenVerifier(SECRET, idp)
-    presented = provider.token(RSA_KEY)
-    principal = verifier.verify(presented)
-    assert verifier.remembered(presented) == principal
-    time.sleep(0.4)
-    assert verifier.remembered(presented) is None
