@@ -24,6 +24,14 @@ from chaos.verify import analytics_tally, crm, read_model_tally, settled
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
+SETTLE_S = 180
+"""How long the two copies get, together, to catch up after the kill (inside the test's
+300 s timeout). A kill -9 costs each group a rebalance (session 2 s) and the
+supervisor's restart another; on this 2-core machine under the full suite a Tansu join
+has been seen to stall for most of a minute, and `streams.join_watch` then starts a new
+member after 25 s (doubling on a second miss). 60 s ran out twice in full CI runs
+("lost 93", "lost 29" at the deadline; isolated runs settle in seconds). A real loss
+still fails here, only later."""
 REPLICATED = ("gateway", "worker-projections", "worker-analytics")
 
 
@@ -170,10 +178,12 @@ def test_a_killed_worker_replica_loses_nothing(platform: PlatformProcess) -> Non
     assert not load.errors
     assert len(ledger.purchases) > 10
     endpoints = platform.endpoints()
-    read_models = settled(lambda: read_model_tally(endpoints["database"], ledger), 60)
+    deadline = time.monotonic() + SETTLE_S
+    read_models = settled(lambda: read_model_tally(endpoints["database"], ledger), SETTLE_S)
     # on a failure, each process's log tail: which member held what, and where it stopped
     assert read_models.exact, (read_models.problems, platform.log_tails(60))
     catalog = Path(endpoints["analytics"]["duckdb"])
-    analytics = settled(lambda: analytics_tally(catalog, ledger), 60)
+    left = max(1.0, deadline - time.monotonic())
+    analytics = settled(lambda: analytics_tally(catalog, ledger), left)
     assert analytics.exact, (analytics.problems, platform.log_tails(60))
     assert platform.wait_replaced("worker-projections", killed[0]) not in killed
