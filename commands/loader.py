@@ -34,6 +34,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Composed, Identifier
 
+from commands.recorder import rendered
+
 if TYPE_CHECKING:
     from commands.application import CrmApplication
 
@@ -48,8 +50,8 @@ class AggregateLoader:
         self.maxsize = maxsize
         self._lock = threading.Lock()
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
-        self._statement = self._load_statement()
-        self._stale_statement = self._newer_statement()
+        self._statement = rendered(self._load_statement())
+        self._stale_statement = rendered(self._newer_statement())
 
     # -- the cache --------------------------------------------------------------------------
 
@@ -132,7 +134,7 @@ class AggregateLoader:
         return grouped
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _query(self, statement: Composed, params: tuple[Any, ...]) -> list[Any]:
+    def _query(self, statement: bytes, params: tuple[Any, ...]) -> list[Any]:
         with self.app.crm_recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params, prepare=True)
             return curs.fetchall()

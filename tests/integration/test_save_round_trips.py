@@ -132,3 +132,48 @@ def test_a_save_refused_in_its_second_trip_leaves_nothing_and_an_idle_connection
     with app.crm_recorder.datastore.get_connection() as conn:
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert register(service, "grace@example.com").version == 1
+
+
+def test_a_save_composes_no_statement(app: CrmApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every statement of a save is text rendered when the recorder was made: composing
+    one per execute cost ~40 µs, ~8 times a save. Key writes, email reservations and an
+    idempotency result ride along (the side statements are rendered on first use)."""
+    service = CommandService(app)
+    first = RegisterCustomer(
+        name="Eve", email="eve@example.com", customer_id=uuid4(), idempotency_key="k-0"
+    )
+    service.handle(first, CTX)  # the side statements' first use
+    composed: list[str] = []
+    as_bytes = psycopg.sql.Composed.as_bytes
+
+    def counted(self: psycopg.sql.Composed, context: Any = None) -> bytes:
+        composed.append(repr(self)[:80])
+        return as_bytes(self, context)
+
+    monkeypatch.setattr(psycopg.sql.Composed, "as_bytes", counted)
+    customer = service.handle(
+        RegisterCustomer(
+            name="Ada", email="ada@example.com", customer_id=uuid4(), idempotency_key="k-1"
+        ),
+        CTX,
+    ).aggregate_id
+    service.handle(
+        RecordContactTouch(customer_id=customer, channel="EMAIL", direction="INBOUND"), CTX
+    )
+    assert composed == [], "\n".join(composed)
+
+
+def test_the_rendered_statements_are_what_the_server_would_quote(
+    app: CrmApplication, database_url: str
+) -> None:
+    recorder = app.crm_recorder
+    table = psycopg.sql.SQL("{}.{}").format(
+        psycopg.sql.Identifier(recorder.datastore.schema),
+        psycopg.sql.Identifier(recorder.events_table_name),
+    )
+    with psycopg.connect(database_url) as conn:
+        quoted = table.as_bytes(conn)
+    assert quoted in recorder._insert_binary
+    assert recorder._sql("SELECT 1 FROM {}", recorder.events_table_name) == (
+        b"SELECT 1 FROM " + quoted
+    )
