@@ -31,6 +31,7 @@ from gateway.schema.enums import (
     Tier,
     TimelineKind,
 )
+from gateway.schema.execution import answers_directly
 from gateway.schema.paging import direction, page_size
 from gateway.schema.profile_lists import (
     Consent,
@@ -162,6 +163,7 @@ def _personal_column(column: str, description: str) -> Any:
     """A personal column of the profile: masked for the caller's role, and noted for the
     access log when returned."""
 
+    @answers_directly
     def resolve(root: Customer, info: GInfo) -> str | None:
         return _read(info, root.view.id, column, getattr(root.view, column), root.personal)
 

@@ -51,6 +51,7 @@ def test_append_and_query_by_customer_and_time(app: CrmApplication) -> None:
         ("u1", "sales", ("name", "email"), "graphql:customer"),
         ("u3", "compliance", ("name",), "graphql:auditTrail"),
     ]
+    assert [r.at for r in reads] == [t0, t0 + timedelta(1)]
     assert [r.actor for r in access_history(app, ann, since=t0 + timedelta(hours=1))] == ["u3"]
     assert [r.actor for r in access_history(app, ann, until=t0)] == ["u1"]
     assert append_access(app, []) == 0
