@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, TypeVar
 from uuid import UUID
 
@@ -52,6 +53,22 @@ class UuidArray(BinaryArray):
     element_oid, array_oid = 2950, 2951
 
 
+class TimestamptzArray(BinaryArray):
+    element_oid, array_oid = 1184, 1185
+
+
+class JsonbArray(BinaryArray):
+    element_oid, array_oid = 3802, 3807
+
+
+class BoolArray(BinaryArray):
+    element_oid, array_oid = 16, 1000
+
+
+class Int4Array(BinaryArray):
+    element_oid, array_oid = 23, 1007
+
+
 A = TypeVar("A", bound=BinaryArray)
 
 
@@ -59,9 +76,10 @@ def _array(cls: type[A], count: int, has_nulls: bool, body: bytes) -> A:
     return cls(_HEADER.pack(1, int(has_nulls), cls.element_oid, count, 1) + body)
 
 
-def int8_array(values: Sequence[int]) -> Int8Array:
+def int8_array(values: Sequence[int | None]) -> Int8Array:
     pack = _INT8.pack
-    return _array(Int8Array, len(values), False, b"".join([pack(8, v) for v in values]))
+    parts = [_NULL if v is None else pack(8, v) for v in values]
+    return _array(Int8Array, len(values), None in values, b"".join(parts))
 
 
 def _varlena(values: Iterable[bytes | None]) -> tuple[bytes, bool]:
@@ -94,6 +112,38 @@ def uuid_array(values: Sequence[UUID | None]) -> UuidArray:
     return _array(UuidArray, len(values), has_nulls, b"".join(parts))
 
 
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_INT4 = struct.Struct(">ii")
+_BOOL = {True: b"\x00\x00\x00\x01\x01", False: b"\x00\x00\x00\x01\x00"}
+_JSONB_VERSION = b"\x01"
+
+
+def timestamptz_array(values: Sequence[datetime | None]) -> TimestamptzArray:
+    """Aware datetimes only: a naive one has no instant (the caller keeps psycopg's)."""
+    pack = _INT8.pack
+    parts = [_NULL if v is None else pack(8, (v - _EPOCH) // _MICROSECOND) for v in values]
+    return _array(TimestamptzArray, len(values), None in values, b"".join(parts))
+
+
+def jsonb_array(values: Sequence[bytes | None]) -> JsonbArray:
+    """Each element's JSON text, already written (jsonb's binary form is a version byte
+    and the text)."""
+    body, has_nulls = _varlena([None if v is None else _JSONB_VERSION + v for v in values])
+    return _array(JsonbArray, len(values), has_nulls, body)
+
+
+def bool_array(values: Sequence[bool | None]) -> BoolArray:
+    parts = [_NULL if v is None else _BOOL[bool(v)] for v in values]
+    return _array(BoolArray, len(values), None in values, b"".join(parts))
+
+
+def int4_array(values: Sequence[int | None]) -> Int4Array:
+    pack = _INT4.pack
+    parts = [_NULL if v is None else pack(4, v) for v in values]
+    return _array(Int4Array, len(values), None in values, b"".join(parts))
+
+
 class _Encoded(Dumper):
     """Sends a `BinaryArray` as it is. Its OID is set per instance, from the class it
     dumps: a dumper class with a fixed OID would also be registered by OID, and COPY
@@ -109,5 +159,14 @@ class _Encoded(Dumper):
         return obj
 
 
-for _cls in (Int8Array, TextArray, ByteaArray, UuidArray):
+for _cls in (
+    Int8Array,
+    TextArray,
+    ByteaArray,
+    UuidArray,
+    TimestamptzArray,
+    JsonbArray,
+    BoolArray,
+    Int4Array,
+):
     psycopg.adapters.register_dumper(_cls, _Encoded)

@@ -55,9 +55,9 @@ DIRECT_MARK = "__answers_directly__"
 
 
 def answers_directly(resolver: F) -> F:
-    """Mark a leaf resolver ``(root, info)`` that reads only ``info.context``,
-    ``info.path`` and ``info.operation``: `PlainLeavesExecution` may call it with a
-    `DirectInfo` instead of strawberry's `Info`."""
+    """Mark a leaf resolver, ``(self)`` or ``(root, info)``, whose info it reads only
+    ``context``, ``path`` and ``operation`` of: `PlainLeavesExecution` may call it with
+    a `DirectInfo` instead of strawberry's `Info`, outside strawberry's wrapper."""
     setattr(resolver, DIRECT_MARK, True)
     return resolver
 
@@ -79,9 +79,10 @@ class PlainLeaf:
 
 @dataclass(frozen=True, slots=True)
 class DirectLeaf:
-    resolve: Callable[[Any, DirectInfo], Any]
+    resolve: Callable[..., Any]
     coerce: Any
     nullable: bool
+    with_info: bool  # ``(root, info)``; else ``(self)``
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +110,11 @@ def plain_leaf(field: GraphQLField) -> Plan | None:
         function = definition.base_resolver.wrapped_func
         if not (leaf and callable(function) and getattr(function, DIRECT_MARK, False)):
             return None
-        if not _root_and_info(function):
+        parameters = list(inspect.signature(function).parameters)
+        if parameters not in (["self"], ["root", "info"]):
             return None
-        return DirectLeaf(function, of_type.coerce_output_value, nullable)  # type: ignore[union-attr]
+        coerce = of_type.coerce_output_value  # type: ignore[union-attr]
+        return DirectLeaf(function, coerce, nullable, with_info=parameters == ["root", "info"])
     if definition.default_resolver is not getattr or not getattr(field.resolve, "_is_default", 0):
         return None
     if isinstance(of_type, GraphQLScalarType | GraphQLEnumType):
@@ -121,10 +124,6 @@ def plain_leaf(field: GraphQLField) -> Plan | None:
         if origin is not None:
             return PlainObject(definition.python_name, of_type, origin, field.type)
     return None
-
-
-def _root_and_info(function: Callable[..., Any]) -> bool:
-    return list(inspect.signature(function).parameters) == ["root", "info"]
 
 
 def _plain_origin(object_type: GraphQLObjectType) -> type | None:
@@ -213,9 +212,11 @@ def _answer(
     try:
         if isinstance(plan, PlainLeaf):
             value = getattr(source, plan.attribute)
-        else:
+        elif plan.with_info:
             info = DirectInfo(execution.context_value, path, execution.operation)
             value = plan.resolve(source, info)
+        else:
+            value = plan.resolve(source)
     except Exception:
         return Undefined
     if value is None:

@@ -30,6 +30,7 @@ from gateway.schema.custom_fields import (
     RetireCustomFieldInput,
     SetCustomFieldsInput,
 )
+from gateway.schema.execution import answers_directly
 from gateway.schema.imports import ImportMutation
 from gateway.schema.inputs import (
     ChangeContactDetailsInput,
@@ -132,10 +133,12 @@ class CustomerPayload:
         return Customer.of(view, ctx.sees_personal)
 
     @strawberry.field(description="Global position of the command's last event.")
+    @answers_directly
     def position(self) -> int:
         return self.written.position
 
     @strawberry.field(description="Version of the stream the command wrote.")
+    @answers_directly
     def version(self) -> int:
         return self.written.result.version
 
@@ -157,10 +160,12 @@ class ComplaintPayload:
         return Complaint.of(view, ctx.sees_personal)
 
     @strawberry.field(description="Global position of the command's last event.")
+    @answers_directly
     def position(self) -> int:
         return self.written.position
 
     @strawberry.field(description="Version of the complaint's stream.")
+    @answers_directly
     def version(self) -> int:
         return self.written.result.version
 

@@ -21,6 +21,7 @@ from gateway.consistency import wait_for_position
 from gateway.context import GatewayContext
 from gateway.errors import NOT_FOUND, GatewayError
 from gateway.schema.enums import TaskKind, TaskStatus
+from gateway.schema.execution import answers_directly
 from gateway.schema.inputs import EXPECTED, IDEMPOTENCY
 from gateway.schema.scalars import parse_id
 from gateway.write_view import task_view_from_store
@@ -138,10 +139,12 @@ class TaskPayload:
         )
 
     @strawberry.field(description="Global position of the command's last event.")
+    @answers_directly
     def position(self) -> int:
         return int(self.written.position)
 
     @strawberry.field(description="Version of the task's stream.")
+    @answers_directly
     def version(self) -> int:
         return int(self.written.result.version)
 

@@ -1,16 +1,29 @@
 """`commands.binary_arrays` read back by PostgreSQL as the typed arrays psycopg's own
-list dumping sends: every element type the save uses, NULLs, empty arrays, non-ASCII."""
+list dumping sends: every element type the save and the projections use, NULLs, empty
+arrays, non-ASCII, instants before 2000 and time zones."""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
-from commands.binary_arrays import bytea_array, int8_array, text_array, uuid_array
+from commands.binary_arrays import (
+    bool_array,
+    bytea_array,
+    int4_array,
+    int8_array,
+    jsonb_array,
+    text_array,
+    timestamptz_array,
+    uuid_array,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +32,32 @@ CASES: list[tuple[str, Any, list[Any]]] = [
     ("text", text_array, ["crm.customer.registered", "", "高价值 客户", None, "a'b\"c"]),
     ("bytea", bytea_array, [os.urandom(1000), b"", None, b"\x00\xff"]),
     ("uuid", uuid_array, [uuid4(), None, UUID(int=0), uuid4()]),
+    ("bigint", int8_array, [None, 7]),
+    ("integer", int4_array, [0, -(2**31), 2**31 - 1, None]),
+    ("boolean", bool_array, [True, False, None]),
+    (
+        "timestamptz",
+        timestamptz_array,
+        [
+            datetime(2026, 12, 5, 6, 1, 2, 345678, tzinfo=UTC),
+            datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),  # before the epoch
+            datetime(2026, 3, 1, 9, tzinfo=timezone(timedelta(hours=8))),  # the same instant
+            None,
+        ],
+    ),
 ]
+
+JSON_VALUES: list[Any] = [{"a": [1, 2.5, None], "名": "客户"}, [], "text", None, {"n": {"m": True}}]
+
+
+def test_a_jsonb_array_is_the_array_psycopg_would_send(conn: psycopg.Connection[Any]) -> None:
+    encoded = jsonb_array([None if v is None else orjson.dumps(v) for v in JSON_VALUES])
+    plain = [None if v is None else Jsonb(v) for v in JSON_VALUES]
+    row = conn.execute(
+        "SELECT %b::jsonb[], %b::jsonb[] IS NOT DISTINCT FROM %b::jsonb[]",
+        (encoded, encoded, plain),
+    ).fetchone()
+    assert row == (JSON_VALUES, True)
 
 
 @pytest.mark.parametrize(("sql_type", "encode", "values"), CASES)

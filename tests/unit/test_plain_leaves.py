@@ -57,7 +57,12 @@ class Item:
     detail: Detail
     maybe: Detail | None
     loud: str | None = strawberry.field(resolver=shouted)
-    strict: str = strawberry.field(resolver=shouted)  # bo's null is an error here
+    strict: str = strawberry.field(resolver=shouted)  # type: ignore[assignment]  # bo: an error
+
+    @strawberry.field
+    @answers_directly
+    def doubled(self) -> int:  # a direct leaf of the row alone
+        return len(self.name) * 2
 
     @strawberry.field
     def shout(self, times: int = 1) -> str:
@@ -148,7 +153,7 @@ def test_plain_leaves_skip_the_full_path_and_resolvers_do_not(resolve_infos: lis
     assert resolve_infos == ["items", "shout", "shout", "shout", "kind"] + ["shout"] * 4
 
 
-OBJECTS = "{ items { name detail { size label } maybe { size label } loud strict } }"
+OBJECTS = "{ items { name detail { size label } maybe { size label } loud strict doubled } }"
 
 
 def test_objects_and_direct_leaves_answer_as_the_full_path() -> None:
@@ -158,6 +163,7 @@ def test_objects_and_direct_leaves_answer_as_the_full_path() -> None:
     ann, bo, ed, fy, gu, ho = (data["items"][i] for i in (0, 1, 4, 5, 6, 7))
     assert ann["detail"] == {"size": 1, "label": "one"}
     assert ann["maybe"] == {"size": 2, "label": "two"} and ann["loud"] == "ANN!"
+    assert ann["doubled"] == 6
     assert bo is None  # its strict null
     assert ed["maybe"] is None  # its label's error ends at the nullable object
     assert fy is None and ho is None  # a non-null detail's error, and a null one
@@ -174,9 +180,10 @@ def test_objects_and_direct_leaves_answer_as_the_full_path() -> None:
 def test_objects_and_direct_leaves_skip_the_full_path(resolve_infos: list[str]) -> None:
     context: dict[str, Any] = {"suffix": "?", "seen": []}
     result = schema(PlainLeavesExecution).execute_sync(
-        "{ items { detail { size } loud } }", context_value=context
+        "{ items { detail { size } loud doubled } }", context_value=context
     )
     assert result.data is not None and result.data["items"][0]["loud"] == "ANN?"
+    assert result.data["items"][0]["doubled"] == 6
     # only ho's null detail, which may not be null, takes the full path (and errs)
     assert resolve_infos == ["items", "detail"]
     assert context["seen"][0] == ("items", 0, "loud")  # the path the resolver was given
