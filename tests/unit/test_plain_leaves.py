@@ -25,6 +25,7 @@ from gateway.schema.scalars import SCALAR_MAP
 class Kind(enum.Enum):
     LEAD = "LEAD"
     WON = "WON"
+    LOST = "gone"  # its GraphQL name is not its value
 
 
 @strawberry.type
@@ -91,7 +92,7 @@ class Query:
     def items(self) -> list[Item | None]:
         return [
             item("ann", maybe=Detail(size=2, label="two")),
-            item("bo", note="vip", kind=Kind.LEAD),
+            item("bo", note="vip", kind=Kind.LOST),
             item("cy", must=None),
             item("di", kind="NOT A KIND"),
             item("ed", maybe=Detail(size=3, label=None)),  # type: ignore[arg-type]
@@ -125,6 +126,7 @@ def test_every_answer_and_error_is_the_full_paths() -> None:
     data, errors = answer(schema(PlainLeavesExecution))
     assert (data, errors) == answer(schema(None))
     assert data is not None and data["items"][1]["note"] == "vip"
+    assert data["items"][1]["kind"] == "LOST"
     assert data["items"][0]["at"] == "2026-03-01T09:00:00+00:00"
     assert data["items"][0]["kind"] == "WON" and data["items"][0]["total"] == "12.50"
     assert data["items"][2] is None and data["items"][3] is None  # their errors
