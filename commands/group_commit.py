@@ -90,14 +90,16 @@ class _Call:
     span: SpanContext = field(default_factory=current_span_context)  # the caller's
 
     def succeed(self, result: CommandResult) -> None:
-        self.future.set_result(result)
+        if not self.future.cancelled():  # its caller left; the others still get theirs
+            self.future.set_result(result)
 
     def fail(self, error: BaseException) -> None:
         if isinstance(error, DomainError):
             # The index named the command's place in a round; alone, it is command 0,
             # exactly what `CommandService.handle` would have said.
             error.command_index = 0  # type: ignore[attr-defined]
-        self.future.set_exception(error)
+        if not self.future.cancelled():
+            self.future.set_exception(error)
 
 
 class GroupCommitter:

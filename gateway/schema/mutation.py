@@ -11,6 +11,7 @@ event; a command that changed nothing answers with its stream's latest position.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +20,11 @@ from anyio import to_thread
 from strawberry.types import Info
 
 from aggregates.errors import DomainError
-from commands.messages import Command, CommandResult
+from commands.group_commit import GroupCommitter
+from commands.messages import Command, CommandContext, CommandResult
+from commands.tracing import command_span
 from gateway.context import GatewayContext
+from gateway.deps import CommandHandler
 from gateway.errors import domain_errors_as_graphql, from_domain
 from gateway.payloads import complaint_after_write, customer_after_write
 from gateway.roles import Permission
@@ -81,7 +85,7 @@ class Written:
 
 
 async def execute(info: GInfo, permission: Permission, build: Callable[[], Command]) -> Written:
-    """Check the role, build the command, record it (in a worker thread).
+    """Check the role, build the command, record it (`_record`).
 
     The field's outcome is noted as soon as it is known (`gateway.outcomes`): DONE right
     after the commit, before anything else can fail, so the response says the write
@@ -104,13 +108,13 @@ async def _execute(
     context = await ctx.command_context()
     deps = ctx.deps
     outcomes = ctx.outcomes
+    try:
+        result = await _record(deps.service, command, context)
+    except DomainError as error:
+        raise from_domain(error) from error
+    outcomes.done(key, result)
 
-    def work() -> Written:
-        try:
-            result = deps.service.handle(command, context)
-        except DomainError as error:
-            raise from_domain(error) from error
-        outcomes.done(key, result)
+    def settle() -> Written:
         if deps.after_write is not None:
             deps.after_write(result)
         position = result.position
@@ -118,7 +122,22 @@ async def _execute(
             position = last_position_of(deps.app, result.aggregate_id)
         return Written(result, position)
 
-    return await to_thread.run_sync(work)
+    if deps.after_write is None and result.position is not None:
+        return Written(result, result.position)
+    return await to_thread.run_sync(settle)
+
+
+async def _record(
+    service: CommandHandler, command: Command, context: CommandContext
+) -> CommandResult:
+    """The command's result. A group committer is handed the command from the event loop
+    and awaited there (its thread runs the handlers and the save); a plain service runs
+    in a worker thread. Shielded: a request cancelled mid-write leaves the write to end
+    as it would have, and the committer never meets a cancelled future."""
+    if not isinstance(service, GroupCommitter):
+        return await to_thread.run_sync(service.handle, command, context)
+    with command_span(command.type_name):
+        return await asyncio.shield(asyncio.wrap_future(service.submit(command, context)))
 
 
 @strawberry.type

@@ -196,6 +196,29 @@ def test_a_refused_command_fails_alone_and_its_neighbours_are_recorded(
     assert transactions == (1,)
 
 
+def test_a_caller_that_cancelled_its_future_spoils_nothing_for_its_round(
+    gated: GatedService,
+) -> None:
+    """The command of a caller who left is recorded anyway; the rest of its round, a
+    refused neighbour included, get their own answers."""
+    alice, bob = register(gated, 2)
+    gated.entered.clear()
+    committer = GroupCommitter(gated, window=0.0)
+    warm_up = committer.submit(RegisterCustomer(name="warm-up"), CTX)
+    assert gated.entered.wait(10)
+    left = committer.submit(RecordContactTouch(customer_id=alice, channel="PHONE"), CTX)
+    refused = committer.submit(RecordContactTouch(customer_id=bob, channel="PIGEON"), CTX)
+    stayed = committer.submit(RecordContactTouch(customer_id=bob, channel="EMAIL"), CTX)
+    assert left.cancel()
+    gated.gate.set()
+    warm_up.result(30)
+    assert isinstance(outcome(refused), ValidationFailed)
+    assert stayed.result(30).version == 2
+    again = committer.submit(RecordContactTouch(customer_id=alice, channel="PHONE"), CTX)
+    assert again.result(30).version == 3  # the cancelled touch was recorded
+    committer.close()
+
+
 def test_a_failure_no_command_is_named_for_is_split_until_the_culprit_is_alone(
     gated: GatedService,
 ) -> None:
