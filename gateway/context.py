@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -49,25 +50,33 @@ class Loaders:
         self.now = now
         self.scope: Callable[[], Awaitable[Scope]] | None = None
         """The request's scope (`GatewayContext.scope`); customers outside it load as None."""
-        self.customers: DataLoader[UUID, CustomerView | None] = DataLoader(
-            load_fn=self._load_customers
-        )
-        self.complaints: DataLoader[ComplaintKey, list[ComplaintView]] = DataLoader(
-            load_fn=self._load_complaints
-        )
-        self.timelines: DataLoader[TimelineKey, TimelinePageOf] = DataLoader(
-            load_fn=self._load_timelines
-        )
-        self.orders: DataLoader[ActivityKey, ActivityPage] = DataLoader(
-            load_fn=lambda keys: self._load_activity(order_pages, keys)
-        )
-        self.touches: DataLoader[ActivityKey, ActivityPage] = DataLoader(
-            load_fn=lambda keys: self._load_activity(touch_pages, keys)
-        )
-        # One key (the whole catalog): a page of profiles reads the definitions once.
-        self.custom_fields: DataLoader[int, list[DefinitionView]] = DataLoader(
-            load_fn=self._load_custom_fields
-        )
+
+    # Each made on first use: a mutation or a list page needs one or two of them.
+
+    @cached_property
+    def customers(self) -> DataLoader[UUID, CustomerView | None]:
+        return DataLoader(load_fn=self._load_customers)
+
+    @cached_property
+    def complaints(self) -> DataLoader[ComplaintKey, list[ComplaintView]]:
+        return DataLoader(load_fn=self._load_complaints)
+
+    @cached_property
+    def timelines(self) -> DataLoader[TimelineKey, TimelinePageOf]:
+        return DataLoader(load_fn=self._load_timelines)
+
+    @cached_property
+    def orders(self) -> DataLoader[ActivityKey, ActivityPage]:
+        return DataLoader(load_fn=lambda keys: self._load_activity(order_pages, keys))
+
+    @cached_property
+    def touches(self) -> DataLoader[ActivityKey, ActivityPage]:
+        return DataLoader(load_fn=lambda keys: self._load_activity(touch_pages, keys))
+
+    @cached_property
+    def custom_fields(self) -> DataLoader[int, list[DefinitionView]]:
+        """One key (the whole catalog): a page of profiles reads the definitions once."""
+        return DataLoader(load_fn=self._load_custom_fields)
 
     async def _load_custom_fields(self, keys: list[int]) -> list[list[DefinitionView]]:
         found = await self.deps.reads.run(custom_field_definitions)
