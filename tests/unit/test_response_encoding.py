@@ -15,7 +15,7 @@ def view() -> GatewayView:
 def test_an_answer_reads_back_as_the_standard_librarys_and_stays_text() -> None:
     answer = {
         "data": {"customers": {"edges": [{"node": {"name": "张三", "tier": "GOLD"}}]}},
-        "errors": [{"message": "引号 \" and \\ and \n", "path": ["customers", 0]}],
+        "errors": [{"message": '引号 " and \\ and \n', "path": ["customers", 0]}],
         "extensions": {"position": 2**62, "ratio": 0.1, "none": None, "ok": True},
     }
     encoded = view().encode_json(answer)
