@@ -12,8 +12,8 @@ from uuid import UUID
 
 import strawberry
 from anyio import to_thread
+from graphql import FieldNode
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField
 
 from aggregates.customer import Customer as CustomerAggregate
 from compliance.audit import changes_until, customer_at
@@ -171,13 +171,19 @@ def customer_state(aggregate: CustomerAggregate, role: Role) -> CustomerState:
 
 
 def _selects_directly(info: GInfo, name: str) -> bool:
-    """Whether the field being resolved selects `name` directly, with no argument: then
-    its read can ride in the field's own trip to the pool. A selection through a
-    fragment is left to the child's resolver, which is as correct."""
+    """Whether the field being resolved selects `name` directly, with no argument and no
+    directive: then its read can ride in the field's own trip to the pool. A selection
+    through a fragment, or under `@include`/`@skip`, is left to the child's resolver,
+    which is as correct. Read from the document's nodes: strawberry's `selected_fields`
+    converts the whole selection tree (~15% of a 360° query's resolver)."""
     return any(
-        isinstance(child, SelectedField) and child.name == name and not child.arguments
-        for field in info.selected_fields
-        for child in field.selections
+        isinstance(child, FieldNode)
+        and child.name.value == name
+        and not child.arguments
+        and not child.directives
+        for node in info._raw_info.field_nodes
+        if node.selection_set is not None
+        for child in node.selection_set.selections
     )
 
 

@@ -123,6 +123,7 @@ async def test_a_page_of_customers_and_their_rows_is_one_statement(gw: GatewayHa
     for query, statements in (
         ("{ customers(first: 20) { " + rows + " } }", 1),
         ("{ customers(first: 20) { totalCount " + rows + " } }", 2),
+        ("{ customers(first: 20) { totalCount @skip(if: true) " + rows + " } }", 1),
     ):
         before, trips = gw.deps.reads.statements, gw.deps.reads.trips.count
         page = (await gw.data(query))["customers"]
