@@ -387,6 +387,12 @@ class ErrorPolicy(MaskErrors):
         masked.extensions = {"code": INTERNAL}
         return masked
 
+    def _process_result(self, result: object) -> None:
+        # Most answers carry no error: skip strawberry's check against a Protocol
+        # (typing's isinstance walks the protocol's attributes every time).
+        if getattr(result, "errors", None):
+            super()._process_result(result)
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = [classify(e) for e in super()._process_errors(errors)]
         return processed if self.suggestions else [without_suggestions(e) for e in processed]
