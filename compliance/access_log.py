@@ -42,6 +42,7 @@ from psycopg import sql
 
 from commands.access_table import ACCESS_LOG
 from commands.binary_arrays import text_array, uuid_array
+from commands.recorder import rendered
 
 if TYPE_CHECKING:
     from commands.application import CrmApplication
@@ -79,8 +80,7 @@ class AccessRecord:
     operation: str
 
 
-def _table(app: CrmApplication) -> sql.Composable:
-    schema = app.crm_recorder.datastore.schema
+def _table(schema: str) -> sql.Composable:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(ACCESS_LOG))
 
 
@@ -88,16 +88,13 @@ def _table(app: CrmApplication) -> sql.Composable:
 def _insert_statement(schema: str) -> bytes:
     """Binary arrays, the statement rendered once: a list page logs 20 entries, and a
     flush carries every page since the last (psycopg's list dumping was ~5% of a page)."""
-    table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(ACCESS_LOG))
-    return (
+    return rendered(
         sql.SQL(
             "INSERT INTO {} (at, actor, role, customer_id, fields, operation) "
             "SELECT a::timestamptz, b, c, d, string_to_array(f, ','), o FROM unnest("
             "%b::text[], %b::text[], %b::text[], %b::uuid[], %b::text[], %b::text[]) "
             "AS u(a, b, c, d, f, o)"
-        )
-        .format(table)
-        .as_bytes(None)
+        ).format(_table(schema))
     )
 
 
@@ -139,7 +136,7 @@ def access_history(
         "SELECT id, at, actor, role, customer_id, fields, operation FROM {} "
         "WHERE customer_id = %s AND at >= coalesce(%s, '-infinity'::timestamptz) "
         "AND at <= coalesce(%s, 'infinity'::timestamptz) ORDER BY at, id LIMIT %s"
-    ).format(_table(app))
+    ).format(_table(app.crm_recorder.datastore.schema))
     with app.crm_recorder.datastore.get_connection() as conn, conn.cursor() as curs:
         curs.execute(statement, (customer_id, since, until, limit))
         return [

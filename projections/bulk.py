@@ -67,9 +67,10 @@ def _placeholder(sql_type: str) -> sql.Composable:
     """One column's placeholder: a binary typed array (`%b::type[]`).
 
     Binary arrays skip the JSON round trip (UUIDs, timestamps and numbers go in
-    PostgreSQL's own binary forms). jsonb values go as a jsonb[] of `Jsonb`s; a column
-    whose type is itself an array (``text[]``) cannot be an element of a rectangular
-    array, so its values travel as jsonb arrays and are unpacked in SQL.
+    PostgreSQL's own binary forms). jsonb values go as a binary jsonb[] of the texts
+    `dumps` writes (`_array_values`); a column whose type is itself an array
+    (``text[]``) cannot be an element of a rectangular array, so its values travel as
+    jsonb arrays and are unpacked in SQL.
     """
     if sql_type == "jsonb" or sql_type.endswith("[]"):
         return sql.SQL("%b::jsonb[]")
