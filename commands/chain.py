@@ -40,7 +40,8 @@ GENESIS = bytes(32)
 DDL_LOCK_KEY = 7_236_182_011
 """Advisory lock serialising the chain's DDL when several processes start at once."""
 
-_FIXED = struct.Struct(">q16sqi")  # position, stream id, version, topic length
+_POSITION = struct.Struct(">q")
+_FIXED = struct.Struct(">16sqi")  # after the position: stream id, version, topic length
 _LEN = struct.Struct(">i")
 _MICROS = struct.Struct(">q")
 _NO_META = b"\x00"
@@ -84,9 +85,25 @@ def link_body(
     meta: MetaFields | None,
 ) -> bytes:
     """The bytes a link hashes after the previous hash (must match `BODY_SQL`)."""
+    return position_bytes(position) + link_tail(stream_id, version, topic, state, meta)
+
+
+def position_bytes(position: int) -> bytes:
+    """The start of a link's body: its position (known once the events table is locked)."""
+    return _POSITION.pack(position)
+
+
+def link_tail(
+    stream_id: bytes,
+    version: int,
+    topic: str | None,
+    state: bytes | None,
+    meta: MetaFields | None,
+) -> bytes:
+    """A link's body after its position: the writer builds it before taking the lock."""
     topic_bytes = (topic or "").encode("utf-8")
     state_bytes = bytes(state or b"")
-    head = _FIXED.pack(position, bytes(stream_id), version, len(topic_bytes))
+    head = _FIXED.pack(bytes(stream_id), version, len(topic_bytes))
     parts = [head, topic_bytes, _LEN.pack(len(state_bytes)), state_bytes]
     if meta is None:
         parts.append(_NO_META)

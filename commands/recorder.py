@@ -51,28 +51,21 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier, Literal
 
 from commands.access_table import access_log_statements
-from commands.binary_arrays import (
-    BinaryArray,
-    bytea_array,
-    int8_array,
-    text_array,
-    uuid_array,
-)
+from commands.binary_arrays import bytea_array, int8_array, text_array
 from commands.chain import (
     GENESIS,
     ChainTables,
-    MetaFields,
     chain_statements,
     head_statement,
     insert_links_statement,
-    link_body,
     link_rows,
-    micros_of,
+    position_bytes,
     scoped_creation_topics,
     subjects_statement,
 )
 from commands.crypto import KeyDestroyed
 from commands.mapper import MappedEvent
+from commands.save_plan import PreparedSave, prepare_save
 
 EVENT_META = "crm_event_meta"
 EVENT_ENVELOPES = "crm_event_envelopes"
@@ -149,14 +142,37 @@ class EnvelopeRow(NamedTuple):
     value: bytes
 
 
+Provenance = tuple[str | None, UUID | None, UUID | None]
+"""Who caused an event: actor, correlation id, causation id."""
+
+
+class EnvelopeDraft(Protocol):
+    """An event's envelope drafted before its position is known; `at` completes it."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def traceparent(self) -> str: ...
+    def at(self, position: int) -> EnvelopeRow: ...
+
+
 class EnvelopeEncoder(Protocol):
-    """Builds the `EnvelopeRow`s of a save's events at commit (`streams.wire.
-    EnvelopesAtCommit`, injected by the composition root: the wire format is the streams'
-    concern)."""
+    """Drafts the envelopes of a save's events before the save takes the events table's
+    lock (`streams.wire.EnvelopesAtCommit`, injected by the composition root: the wire
+    format is the streams' concern)."""
 
     def __call__(
-        self, events: Sequence[MappedEvent], metas: Sequence[EventMeta]
-    ) -> list[EnvelopeRow]: ...
+        self,
+        events: Sequence[MappedEvent],
+        provenance: Sequence[Provenance],
+        recorded_at: datetime,
+    ) -> Sequence[EnvelopeDraft]: ...
 
 
 @dataclass
@@ -173,9 +189,7 @@ class WriteEffects:
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
     default_command: str | None = None
-    contexts: dict[EventKey, tuple[str | None, UUID | None, UUID | None]] = field(
-        default_factory=dict
-    )
+    contexts: dict[EventKey, Provenance] = field(default_factory=dict)
     commands: dict[EventKey, str] = field(default_factory=dict)
     idempotency: list[IdempotencyRecord] = field(default_factory=list)
     email_changes: dict[UUID, bytes | None] = field(default_factory=dict)
@@ -312,14 +326,16 @@ class CrmRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return None
         effects: WriteEffects | None = kwargs.get("effects")
-        recorded_at = datetime.now(UTC)
+        plan = prepare_save(
+            stored_events, effects, datetime.now(UTC), self._scoped_topics, self.envelopes
+        )
         with self.datastore.get_connection() as conn:
             try:
                 with conn.pipeline() as pipeline, conn.cursor() as curs, conn.cursor() as head:
                     curs.execute(BEGIN)
                     self._lock_table(curs)
                     self._notify_channel(curs)
-                    curs.execute(self._insert_binary, event_columns(stored_events), prepare=True)
+                    curs.execute(self._insert_binary, plan.events, prepare=True)
                     head.execute(self._chain_head, prepare=True)
                     # Sync now, so a stream version clash surfaces here as the
                     # IntegrityError the service tells apart, not later as an aborted
@@ -332,15 +348,10 @@ class CrmRecorder(PostgresApplicationRecorder):
                         )
                     found = head.fetchone()
                     previous = bytes(found["hash"]) if found else GENESIS
-                    metas = None
                     if effects is not None:
-                        metas = self._write_meta(curs, stored_events, ids, effects, recorded_at)
-                        positions = {
-                            (cast_uuid(se.originator_id), se.originator_version): nid
-                            for se, nid in zip(stored_events, ids, strict=True)
-                        }
-                        self._write_effects(curs, effects, positions)
-                    self._write_chain(curs, stored_events, ids, metas, previous)
+                        self._write_meta(curs, plan, ids)
+                        self._write_effects(curs, effects, plan.keys, ids)
+                    self._write_chain(curs, plan, ids, previous)
                     curs.execute(COMMIT)  # sent with the pipeline's closing Sync
             except BaseException:
                 conn.rollback()  # no-op unless the transaction is still open (or failed)
@@ -348,31 +359,13 @@ class CrmRecorder(PostgresApplicationRecorder):
         return ids
 
     def _write_chain(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        ids: Sequence[int],
-        metas: Sequence[MetaFields] | None,
-        previous: bytes,
+        self, curs: Cursor[DictRow], plan: PreparedSave, ids: Sequence[int], previous: bytes
     ) -> None:
-        """Link the new events into the hash chain (in Python); index new complaint streams."""
-        scoped = [
-            nid
-            for se, nid in zip(stored_events, ids, strict=True)
-            if se.originator_version == 1 and se.topic in self._scoped_topics
-        ]
-        if scoped:
-            curs.execute(self._index_subjects, (scoped,), prepare=True)
+        """Link the new events into the hash chain; index new complaint streams."""
+        if plan.scoped:
+            curs.execute(self._index_subjects, ([ids[n] for n in plan.scoped],), prepare=True)
         bodies = [
-            link_body(
-                nid,
-                cast_uuid(se.originator_id).bytes,
-                se.originator_version,
-                se.topic,
-                se.state,
-                metas[n] if metas is not None else None,
-            )
-            for n, (se, nid) in enumerate(zip(stored_events, ids, strict=True))
+            position_bytes(nid) + tail for nid, tail in zip(ids, plan.link_tails, strict=True)
         ]
         hashes, prevs = link_rows(previous, bodies)
         curs.execute(
@@ -381,94 +374,36 @@ class CrmRecorder(PostgresApplicationRecorder):
             prepare=True,
         )
 
-    def _write_meta(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        ids: Sequence[int],
-        effects: WriteEffects,
-        recorded_at: datetime,
-    ) -> list[MetaFields]:
-        """One ``crm_event_meta`` row per event; returns them as the chain encodes them."""
-        default = (effects.actor, effects.correlation_id, effects.causation_id)
-        names, actors, correlations, causations = [], [], [], []
-        metas: list[MetaFields] = []
-        micros = micros_of(recorded_at)
-        for se in stored_events:
-            key = (cast_uuid(se.originator_id), se.originator_version)
-            name = effects.commands.get(key, effects.default_command)
-            actor, correlation, causation = effects.contexts.get(key, default)
-            names.append(name)
-            actors.append(actor)
-            correlations.append(correlation)
-            causations.append(causation)
-            metas.append(
-                MetaFields(
-                    actor,
-                    correlation.bytes if correlation is not None else None,
-                    causation.bytes if causation is not None else None,
-                    name,
-                    micros,
-                )
-            )
+    def _write_meta(self, curs: Cursor[DictRow], plan: PreparedSave, ids: Sequence[int]) -> None:
+        """One ``crm_event_meta`` row per event, and the envelopes drafted for them."""
+        assert plan.meta is not None  # prepared with the effects
+        positions = int8_array(ids)
+        curs.execute(self._insert_meta, (plan.recorded_at, positions, *plan.meta), prepare=True)
+        envelopes = plan.envelopes
+        if envelopes is None:
+            return
+        if len(envelopes.indexes) < len(ids):
+            positions = int8_array([ids[n] for n in envelopes.indexes])
+        rows = [
+            draft.at(ids[n]) for n, draft in zip(envelopes.indexes, envelopes.drafts, strict=True)
+        ]
         curs.execute(
-            self._insert_meta,
+            self._insert_envelopes,
             (
-                recorded_at,
-                int8_array(ids),
-                text_array(actors),
-                uuid_array(correlations),
-                uuid_array(causations),
-                text_array(names),
+                positions,
+                *envelopes.columns,
+                text_array([row.signature for row in rows]),
+                bytea_array([row.value for row in rows]),
             ),
             prepare=True,
         )
-        if self.envelopes is not None:
-            self._write_envelopes(
-                curs,
-                self.envelopes,
-                [
-                    EventMeta(*row, recorded_at=recorded_at)
-                    for row in zip(ids, actors, correlations, causations, names, strict=True)
-                ],
-                stored_events,
-            )
-        return metas
-
-    def _write_envelopes(
-        self,
-        curs: Cursor[DictRow],
-        encode: EnvelopeEncoder,
-        metas: Sequence[EventMeta],
-        stored_events: Sequence[StoredEvent],
-    ) -> None:
-        """Each event's wire envelope, beside its metadata: the relay then only moves bytes.
-        Events that did not come through the mapper (no sealed state) get none; the relay
-        builds theirs from the stored event."""
-        built = [
-            (se, meta)
-            for se, meta in zip(stored_events, metas, strict=True)
-            if isinstance(se, MappedEvent)
-        ]
-        if built:
-            rows = encode([se for se, _ in built], [meta for _, meta in built])
-            curs.execute(
-                self._insert_envelopes,
-                (
-                    int8_array([meta.position for _, meta in built]),
-                    text_array([row.type for row in rows]),
-                    text_array([row.subject for row in rows]),
-                    text_array([row.id for row in rows]),
-                    text_array([row.time for row in rows]),
-                    text_array([row.traceparent for row in rows]),
-                    text_array([row.signature for row in rows]),
-                    bytea_array([row.value for row in rows]),
-                ),
-                prepare=True,
-            )
 
     def _write_effects(
-        self, curs: Cursor[DictRow], effects: WriteEffects, positions: Mapping[EventKey, int]
+        self,
+        curs: Cursor[DictRow],
+        effects: WriteEffects,
+        keys: Sequence[EventKey],
+        ids: Sequence[int],
     ) -> None:
         """Side rows in dependency order: new keys, key checks, emails, forgets, results."""
         if effects.new_keys:
@@ -487,6 +422,7 @@ class CrmRecorder(PostgresApplicationRecorder):
         if effects.destroyed_keys:
             self._destroy_keys(curs, sorted(effects.destroyed_keys))
         if effects.idempotency:
+            positions = dict(zip(keys, ids, strict=True))
             self._write_idempotency(curs, effects.idempotency, positions)
 
     def _check_keys_exist(self, curs: Cursor[DictRow], customer_ids: set[UUID]) -> None:
@@ -653,17 +589,3 @@ def idempotency_migration(schema: str) -> list[Composable]:
             name=Literal(IDEMPOTENCY),
         ),
     ]
-
-
-def event_columns(stored_events: Sequence[StoredEvent]) -> tuple[BinaryArray, ...]:
-    """The events as four typed arrays (ids, versions, topics, states) for `unnest`."""
-    return (
-        uuid_array([cast_uuid(se.originator_id) for se in stored_events]),
-        int8_array([se.originator_version for se in stored_events]),
-        text_array([se.topic for se in stored_events]),
-        bytea_array([se.state for se in stored_events]),
-    )
-
-
-def cast_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)

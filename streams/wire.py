@@ -32,7 +32,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from commands.mapper import SEALED, MappedEvent
-from commands.recorder import EnvelopeRow, EventMeta
+from commands.recorder import EnvelopeRow, Provenance
 from events import CrmEvent, CustomerScoped
 from streams.envelope import ID_NAMESPACE, SOURCE, RecordedMeta, data_fields
 from streams.signing import SIGNATURE_HEADER, sign
@@ -97,22 +97,22 @@ def current_type(cls: type[CrmEvent]) -> str:
 
 @dataclass(frozen=True)
 class EnvelopesAtCommit:
-    """The messages of a save's events, built and signed at commit from the states the
-    mapper encoded (`commands.recorder.EnvelopeEncoder`): the same bytes and signature as
-    `wire_message` builds from the stored event later (a test compares them), so the relay
-    only moves bytes."""
+    """The messages of a save's events, drafted before the save takes the events table's
+    lock from the states the mapper encoded (`commands.recorder.EnvelopeEncoder`), then
+    completed with their positions: the same bytes and signature as `wire_message` builds
+    from the stored event later (a test compares them), so the relay only moves bytes."""
 
     signing_key: bytes
 
     def __call__(
-        self, events: Sequence[MappedEvent], metas: Sequence[EventMeta]
-    ) -> list[EnvelopeRow]:
-        times: dict[datetime, str] = {}  # a save's events share their recorded time
-        rows = []
-        for event, meta in zip(events, metas, strict=True):
-            recorded_at = times.get(meta.recorded_at) or times.setdefault(
-                meta.recorded_at, meta.recorded_at.isoformat()
-            )
+        self,
+        events: Sequence[MappedEvent],
+        provenance: Sequence[Provenance],
+        recorded_at: datetime,
+    ) -> list[EnvelopeDraft]:
+        recorded = recorded_at.isoformat()  # a save's events share their recorded time
+        drafts = []
+        for event, (actor, correlation, causation) in zip(events, provenance, strict=True):
             state = event.sealed_state
             sealed: Mapping[str, str] = state.get(SEALED) or {}
             cls = event_class_of(event.topic)
@@ -121,19 +121,18 @@ class EnvelopesAtCommit:
                 for name in data_fields(cls)
             }
             stream = cast(UUID, event.originator_id)
-            rows.append(
-                _envelope(
+            drafts.append(
+                _draft(
                     self.signing_key,
                     cls,
                     Recorded(stream, event.originator_version, state, data),
-                    meta.position,
-                    recorded_at,
-                    meta.actor,
-                    meta.correlation_id,
-                    meta.causation_id,
+                    recorded,
+                    actor,
+                    correlation,
+                    causation,
                 )
             )
-        return rows
+        return drafts
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,19 +146,47 @@ class Recorded:
     data: Mapping[str, Any]
 
 
-def _envelope(
+@dataclass(frozen=True, slots=True)
+class EnvelopeDraft:
+    """An envelope but its position: the JSON before and after that field, and the
+    attributes its headers carry. `at` completes and signs it (the signature covers the
+    position)."""
+
+    type: str
+    subject: str
+    id: str
+    time: str
+    traceparent: str
+    head: bytes
+    tail: bytes
+    signing_key: bytes
+
+    def at(self, position: int) -> EnvelopeRow:
+        value = b'%s,"position":%d,%s' % (self.head, position, self.tail)
+        signature = sign(self.signing_key, self.subject.encode(), value)
+        return EnvelopeRow(
+            self.type,
+            self.subject,
+            self.id,
+            self.time,
+            self.traceparent,
+            signature.decode("ascii"),
+            value,
+        )
+
+
+def _draft(
     signing_key: bytes,
     cls: type[CrmEvent],
     event: Recorded,
-    position: int,
     recorded_at: str,
     actor: str | None,
     correlation: UUID | None,
     causation: UUID | None,
-) -> EnvelopeRow:
-    """The same JSON as `encode(to_envelope(...))` (a test compares them event by event),
-    written by orjson straight from the state rather than through a dict of converted
-    strings and `json.dumps`."""
+) -> EnvelopeDraft:
+    """The same JSON as `encode(to_envelope(...))` once completed (a test compares them
+    event by event), written by orjson straight from the state rather than through a dict
+    of converted strings and `json.dumps`; in two parts, around the position."""
     ce_type, customer_scoped = _type_of(cls)
     stream = str(event.stream)
     customer = event.state["customer_id"] if customer_scoped else event.stream
@@ -167,7 +194,7 @@ def _envelope(
     id_hex = envelope_id_hex(stream, event.version)
     event_id = _dashed(id_hex)
     time = event.state["timestamp"].isoformat()
-    envelope = {
+    before = {
         "specversion": "1.0",
         "id": event_id,
         "type": ce_type,
@@ -176,7 +203,8 @@ def _envelope(
         "time": time,
         "datacontenttype": "application/json",
         "data": event.data,
-        "position": position,
+    }
+    after = {
         "stream": stream,
         "version": event.version,
         "recordedat": recorded_at,
@@ -184,15 +212,15 @@ def _envelope(
         "correlationid": str(correlation) if correlation else None,
         "causationid": str(causation) if causation else None,
     }
-    value = orjson.dumps(envelope, default=_json_default, option=_JSON)
-    return EnvelopeRow(
+    return EnvelopeDraft(
         type=ce_type,
         subject=subject,
         id=event_id,
         time=time,
         traceparent=traceparent(id_hex, correlation.hex if correlation else None),
-        signature=sign(signing_key, subject.encode(), value).decode("ascii"),
-        value=value,
+        head=orjson.dumps(before, default=_json_default, option=_JSON)[:-1],  # no closing }
+        tail=orjson.dumps(after, default=_json_default, option=_JSON)[1:],  # no opening {
+        signing_key=signing_key,
     )
 
 
@@ -221,15 +249,13 @@ def wire_message(
         state,
         {name: state.get(name) for name in data_fields(cls)},
     )
-    return row_message(
-        _envelope(
-            signing_key,
-            cls,
-            event,
-            meta.position,
-            meta.recorded_at.isoformat(),
-            meta.actor,
-            meta.correlation_id,
-            meta.causation_id,
-        )
+    draft = _draft(
+        signing_key,
+        cls,
+        event,
+        meta.recorded_at.isoformat(),
+        meta.actor,
+        meta.correlation_id,
+        meta.causation_id,
     )
+    return row_message(draft.at(meta.position))

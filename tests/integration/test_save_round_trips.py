@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import orjson
 import psycopg
 import pytest
 
@@ -24,6 +25,7 @@ from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
 from commands.service import CommandService
+from streams.wire import EnvelopesAtCommit
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +179,38 @@ def test_the_rendered_statements_are_what_the_server_would_quote(
     assert recorder._sql("SELECT 1 FROM {}", recorder.events_table_name) == (
         b"SELECT 1 FROM " + quoted
     )
+
+
+def test_envelopes_are_drafted_before_the_save_locks_the_events_table(
+    app: CrmApplication, database_url: str
+) -> None:
+    """Saves are serialised by the events table's lock: whatever Python a save runs while
+    holding it, every other writer waits for. The envelopes (JSON, ids, signatures'
+    inputs) are drafted before the transaction begins; only their positions are filled
+    in under the lock. Each draft is then completed into the stored message."""
+    drafting = EnvelopesAtCommit(app.stream_signing_key)
+    locks_seen: list[int] = []
+
+    def watched(*args: Any) -> Any:
+        with psycopg.connect(database_url, autocommit=True) as other:
+            row = other.execute(
+                "SELECT count(*) FROM pg_locks WHERE mode = 'ExclusiveLock' "
+                "AND relation = 'stored_events'::regclass"
+            ).fetchone()
+        locks_seen.append(row[0] if row else -1)
+        return drafting(*args)
+
+    app.crm_recorder.envelopes = watched
+    service = CommandService(app)
+    customer = register(service, "ada@example.com").aggregate_id
+    service.handle(
+        RecordContactTouch(customer_id=customer, channel="EMAIL", direction="INBOUND"), CTX
+    )
+    assert locks_seen == [0, 0]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT e.position, e.value FROM crm_event_envelopes e ORDER BY e.position"
+        ).fetchall()
+    assert len(rows) == 2
+    for position, value in rows:
+        assert orjson.loads(value)["position"] == position
