@@ -45,6 +45,7 @@ from commands.loader import AggregateLoader
 from commands.mapper import CrmMapper
 from commands.pool_checks import CheckoutPing
 from commands.recorder import CrmRecorder, WriteEffects
+from commands.transcoder import crm_transcoder
 from events.base import CustomerScoped
 
 DEFAULT_SNAPSHOT_INTERVAL = 50
@@ -168,10 +169,11 @@ class CrmApplication(Application[UUID]):
             pool.kwargs.update(self._connection_args)
         return factory
 
+    def construct_transcoder(self) -> JSONTranscoder:
+        return crm_transcoder()
+
     def construct_mapper(self) -> Mapper[UUID]:
-        transcoder = self.construct_transcoder()
-        assert isinstance(transcoder, JSONTranscoder)
-        return CrmMapper(transcoder, self.keys)
+        return CrmMapper(self.construct_transcoder(), self.keys)
 
     @property
     def crm_mapper(self) -> CrmMapper:

@@ -17,11 +17,12 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+from eventsourcing.persistence import JSONTranscoder
 
 from commands.crypto import MasterKey, derive_stream_signing_key, parse_master_key
 from commands.keys import KeyRing
 from commands.recorder import CUSTOMER_KEYS, STORED_EVENTS
+from commands.transcoder import crm_transcoder
 
 
 class SealedSource(Protocol):
@@ -35,16 +36,6 @@ class SealedSource(Protocol):
     def transcoder(self) -> JSONTranscoder: ...
 
     def max_position(self) -> int: ...
-
-
-def crm_transcoder() -> JSONTranscoder:
-    """The transcoder the store application seals and records with (eventsourcing's
-    defaults: UUID, Decimal, datetime)."""
-    transcoder = JSONTranscoder()
-    transcoder.register(UUIDAsHex())
-    transcoder.register(DecimalAsStr())
-    transcoder.register(DatetimeAsISO())
-    return transcoder
 
 
 class SealedReader:
