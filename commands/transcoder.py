@@ -1,18 +1,19 @@
 """The store's JSON transcoder: eventsourcing's format, written by orjson.
 
 Why: the library's `JSONTranscoder` writes with the standard library's encoder, which
-calls back into Python for every UUID, datetime and Decimal: ~6 µs for a typical event's
-state against ~2 µs here, and a save encodes each event's state and each personal field
-it seals (2–4 encodes an event, ~6% of the bulk path's Python).
+calls back into Python for every UUID, datetime and Decimal. A save encodes each event's
+state and each personal field it seals (2.3 encodes an event in the bulk path): 2.9 µs an
+encode with the library, 1.9 here, over the 14,480 states of a bulk run.
 
 Same format, so either reads what the other wrote: a registered type (looked up by its
 exact type, as the library does) becomes ``{"_type_": name, "_data_": ...}``, its data
 written the same way in turn. Whatever orjson would write differently from the library,
 or the library would refuse, takes the library's own encoder, so such values are
 written, or refused, exactly as before: another type, a key that is not a ``str``, a
-float that is not finite (the library writes ``NaN``, orjson ``null``), an int beyond
-64 bits, a string that is not valid UTF-8. Reading stays the library's (orjson reads
-ints beyond 64 bits as floats).
+float (orjson writes some differently, ``0.00001`` for ``1e-05``, and ``null`` for
+``NaN``; the events carry amounts as Decimals), an int beyond 64 bits, a string that is
+not valid UTF-8. So the bytes stored are the library's, byte for byte. Reading stays
+the library's (orjson reads ints beyond 64 bits as floats).
 """
 
 from __future__ import annotations
@@ -48,10 +49,6 @@ class CrmTranscoder(JSONTranscoder):
             return plain
         if kind is list or kind is tuple:
             return [self._plain(item) for item in value]
-        if kind is float:
-            if value - value != 0.0:  # NaN or an infinity
-                raise _Unusual
-            return value
         transcoding = self.types.get(kind)
         if transcoding is None:
             raise _Unusual

@@ -64,6 +64,7 @@ def test_any_json_like_value_is_written_as_the_library_writes_it(value: Any) -> 
     "value",
     [
         {"amount": math.nan},  # the library writes NaN; orjson would write null
+        {"ratio": 1e-05},  # orjson would write 0.00001
         {"amount": -math.inf},
         {"big": 2**70},  # beyond orjson's 64 bits
         {1: "a key that is not a str"},
