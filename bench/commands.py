@@ -43,6 +43,7 @@ from bench.server import scratch_database, server_version
 from bench.stats import Run, summarise
 from bench.workload import workload
 from commands.crypto import generate_master_key
+from demo.command import DEFAULT_BATCH
 
 SINGLE_PATH_TARGET = 5.0  # the single path (under concurrency) vs the plain loop
 BULK_TARGET = 20_000.0  # events/s
@@ -73,8 +74,12 @@ class BenchConfig:
         cls, *, quick: bool, clients: int | None = None, repeats: int | None = None
     ) -> BenchConfig:
         if quick:
-            return cls(True, 60, repeats or 2, clients or 4, 100, 25, 0.002, 1, BULK_PROCESSES)
-        return cls(False, 2000, repeats or 5, clients or 16, 2500, 25, 0.002, 1, BULK_PROCESSES)
+            return cls(
+                True, 60, repeats or 2, clients or 4, 100, DEFAULT_BATCH, 0.002, 1, BULK_PROCESSES
+            )
+        return cls(
+            False, 2000, repeats or 5, clients or 16, 2500, DEFAULT_BATCH, 0.002, 1, BULK_PROCESSES
+        )
 
     @classmethod
     def tiny(cls) -> BenchConfig:

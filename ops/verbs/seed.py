@@ -44,8 +44,13 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")
         ] = 42,
         batch: Annotated[
-            int, typer.Option("--batch", "-b", help="Customers' worth of commands per transaction.")
-        ] = 25,
+            int | None,
+            typer.Option(
+                "--batch",
+                "-b",
+                help="Customers' worth of commands per transaction (default 50: two cohorts).",
+            ),
+        ] = None,
         until: Annotated[
             str | None,
             typer.Option(help="End of the year of history (ISO date or time, UTC); default now."),
