@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.heap import collector_paused, settle
+from streams.heap import BULK_YOUNG_THRESHOLD, collector_for_bulk, collector_paused, settle
 
 
 class Node:
@@ -49,3 +49,17 @@ def test_the_collector_is_paused_inside_and_back_as_it_was_after() -> None:
         assert not gc.isenabled(), "a caller's own pause is left as it was"
     finally:
         gc.enable()
+
+
+@pytest.mark.usefixtures("unfrozen_afterwards")
+def test_a_bulk_load_collects_the_young_generation_less_often_then_as_before() -> None:
+    before = gc.get_threshold()
+    assert before[0] < BULK_YOUNG_THRESHOLD
+    with collector_for_bulk():
+        assert gc.get_threshold() == (BULK_YOUNG_THRESHOLD, *before[1:])
+        assert gc.isenabled()  # cycles are still collected
+        assert gc.get_freeze_count() > 0  # what lived before is out of the way
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), collector_for_bulk():
+        raise RuntimeError("a failed load")
+    assert gc.get_threshold() == before
