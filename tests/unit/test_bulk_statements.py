@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -58,7 +58,7 @@ AT = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("sql_type", "values", "encoded"),
     [
-        ("uuid", [ID := uuid4(), None], uuid_array([ID, None])),
+        ("uuid", [ID := UUID(int=1), None], uuid_array([ID, None])),
         ("text", ["vip", None], text_array(["vip", None])),
         ("timestamptz", [AT, None], timestamptz_array([AT, None])),
         ("boolean", [True, None], bool_array([True, None])),
