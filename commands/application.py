@@ -45,6 +45,7 @@ from commands.loader import AggregateLoader
 from commands.mapper import CrmMapper
 from commands.pool_checks import CheckoutPing
 from commands.recorder import CrmRecorder, WriteEffects
+from commands.save_plan import cast_uuid
 from commands.transcoder import crm_transcoder
 from events.base import CustomerScoped
 
@@ -299,7 +300,7 @@ class CrmApplication(Application[UUID]):
             if issubclass(resolve_topic(notification.topic), CustomerScoped):
                 continue
             originator = notification.originator_id
-            ids.add(originator if isinstance(originator, UUID) else UUID(originator))
+            ids.add(cast_uuid(originator))
         self.keys.prefetch(ids)
 
 

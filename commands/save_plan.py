@@ -77,36 +77,35 @@ def prepare_save(
         for n, se in enumerate(stored_events)
         if se.originator_version == 1 and se.topic in scoped_topics
     ]
-    if effects is None:
-        tails = [
-            link_tail(stream.bytes, version, se.topic, se.state, None)
-            for (stream, version), se in zip(keys, stored_events, strict=True)
+    metas: list[MetaFields | None] = [None] * len(keys)
+    meta_columns = drafted = None
+    if effects is not None:
+        default = (effects.actor, effects.correlation_id, effects.causation_id)
+        provenance = [effects.contexts.get(key, default) for key in keys]
+        names = [effects.commands.get(key, effects.default_command) for key in keys]
+        micros = micros_of(recorded_at)
+        metas = [
+            MetaFields(
+                actor,
+                correlation.bytes if correlation is not None else None,
+                causation.bytes if causation is not None else None,
+                name,
+                micros,
+            )
+            for (actor, correlation, causation), name in zip(provenance, names, strict=True)
         ]
-        return PreparedSave(events, keys, tails, scoped, recorded_at, None, None)
-    default = (effects.actor, effects.correlation_id, effects.causation_id)
-    provenance = [effects.contexts.get(key, default) for key in keys]
-    names = [effects.commands.get(key, effects.default_command) for key in keys]
-    micros = micros_of(recorded_at)
-    tails = []
-    for n, ((stream, version), se) in enumerate(zip(keys, stored_events, strict=True)):
-        actor, correlation, causation = provenance[n]
-        meta = MetaFields(
-            actor,
-            correlation.bytes if correlation is not None else None,
-            causation.bytes if causation is not None else None,
-            names[n],
-            micros,
+        meta_columns = (
+            text_array([actor for actor, _, _ in provenance]),
+            uuid_array([correlation for _, correlation, _ in provenance]),
+            uuid_array([causation for _, _, causation in provenance]),
+            text_array(names),
         )
-        tails.append(link_tail(stream.bytes, version, se.topic, se.state, meta))
-    meta_columns = (
-        text_array([actor for actor, _, _ in provenance]),
-        uuid_array([correlation for _, correlation, _ in provenance]),
-        uuid_array([causation for _, _, causation in provenance]),
-        text_array(names),
-    )
-    drafted = None
-    if envelopes is not None:
-        drafted = _draft_envelopes(envelopes, stored_events, provenance, recorded_at)
+        if envelopes is not None:
+            drafted = _draft_envelopes(envelopes, stored_events, provenance, recorded_at)
+    tails = [
+        link_tail(stream.bytes, version, se.topic, se.state, meta)
+        for (stream, version), se, meta in zip(keys, stored_events, metas, strict=True)
+    ]
     return PreparedSave(events, keys, tails, scoped, recorded_at, meta_columns, drafted)
 
 
