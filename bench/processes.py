@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psutil
 
+from bench.cpu import process_cpu_seconds
 from gateway.auth import mint_token
 from ops.crm_process import clean_env, crm_argv
 from ops.embedded.ports import free_port
@@ -66,8 +66,7 @@ class BenchPlatform:
         used = {}
         for name, process in self.processes.items():
             if name.startswith(prefix) and process.poll() is None:
-                times = psutil.Process(process.pid).cpu_times()
-                used[name] = times.user + times.system
+                used[name] = process_cpu_seconds(process.pid)
         return used
 
     def check_alive(self) -> None:

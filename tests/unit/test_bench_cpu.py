@@ -14,6 +14,7 @@ from bench.cpu import (
     median_parts,
     own_cpu_seconds,
     per_request_ms,
+    process_cpu_seconds,
     tree_cpu_seconds,
 )
 
@@ -57,3 +58,31 @@ def test_own_cpu_seconds_see_work_shorter_than_a_clock_tick() -> None:
         start = own_cpu_seconds()
         sum(i * i for i in range(5_000))  # well under a millisecond
         assert own_cpu_seconds() > start
+
+
+def test_another_process_cpu_counts_work_shorter_than_a_clock_tick() -> None:
+    """A tiny bench's gateway spends about one clock tick (10 ms) on all its
+    `{ __typename }` requests; counted in ticks, it showed 0 ms a request by chance. A
+    thread that has ended still counts."""
+    script = (
+        "import sys, threading\n"
+        "work = lambda: sum(i * i for i in range(20_000))\n"  # ~1 ms
+        "for line in sys.stdin:\n"
+        "    thread = threading.Thread(target=work); thread.start(); thread.join()\n"
+        "    print(flush=True)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write("\n"), child.stdin.flush(), child.stdout.readline()  # started
+        for _ in range(5):
+            before = process_cpu_seconds(child.pid)
+            child.stdin.write("\n")
+            child.stdin.flush()
+            child.stdout.readline()
+            assert process_cpu_seconds(child.pid) > before
+    finally:
+        child.stdin.close()
+        child.wait()
