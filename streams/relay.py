@@ -71,6 +71,9 @@ WINDOW = 4
 """Batches in flight at once: enough that the store read of the next batches overlaps the
 broker's acknowledgement of the first; what a crash may re-send."""
 
+PROBE_METADATA_BACKOFF_MS = 20
+"""The least time between two metadata fetches of the relay's probe (`_partition_ends`)."""
+
 LEADER_POLL_SECONDS = 0.25
 """How often a standby asks for the leader lock: the takeover delay after a leader dies."""
 
@@ -136,6 +139,10 @@ class Relay:
         self.caught_up = False  # the last read found nothing after `sent`
         self.pipeline = ProducerPipeline(bootstrap, self.publishing, security, producer_config)
         self.probe = consumer(bootstrap, security=security, client_id="crm-relay-probe")
+        # kafka-python 3 keeps its metadata's own retry backoff (100 ms) whatever the client
+        # is given, and spaces refreshes by it: the first probe, made right after the
+        # client's bootstrap fetched metadata, waited ~100 ms at every relay start.
+        self.probe._cluster.config["retry_backoff_ms"] = PROBE_METADATA_BACKOFF_MS
         self._ends_probed_at = 0.0
         self._topic_ids: dict[str, UUID | None] = {}  # each topic's id at the last probe
         self.listener = psycopg.connect(self.session_url, autocommit=True)

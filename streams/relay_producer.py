@@ -50,6 +50,11 @@ BASE_CONFIG: Mapping[str, Any] = {
     "message.timeout.ms": DELIVERY_TIMEOUT_MS,
     "request.timeout.ms": 3000,
     "client.id": "crm-relay",
+    # Connect to every broker at once. With sparse connections (the default) the idempotent
+    # producer found no broker up for its producer id when it first looked, and its retry
+    # timer (500 ms, twice) held every send of a new producer back ~1 s: at each start,
+    # each failover and each recovery from a failed delivery.
+    "enable.sparse.connections": False,
 }
 
 
