@@ -7,6 +7,7 @@ that matter for erasure (tombstones, staging, TTL) are checked exactly.
 from __future__ import annotations
 
 import base64
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,8 +20,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 
 from commands.crypto import (
+    NONCE_SIZE,
     KeyDestroyed,
     MasterKey,
+    NonceSource,
     UnreadableCiphertext,
     derive_email_secret,
     email_digest,
@@ -354,3 +357,49 @@ def test_decoding_a_forget_tombstones_the_customer(ring: KeyRing, table: FakeKey
     )
     mapper.decode(mapper.to_stored_event(forgotten))
     assert ring.is_forgotten(customer)
+
+
+def test_nonces_come_in_blocks_from_the_os_and_never_repeat() -> None:
+    source = NonceSource()
+    drawn = [source.take() for _ in range(3 * NonceSource.BLOCK + 5)]
+    assert {len(n) for n in drawn} == {NONCE_SIZE}
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_threads_drawing_at_once_never_share_a_nonce() -> None:
+    source = NonceSource()
+    drawn: list[bytes] = []
+
+    def draw() -> None:
+        drawn.extend(source.take() for _ in range(2_000))
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(drawn)) == len(drawn) == 8_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_never_uses_the_parents_block() -> None:
+    """The same key seals in both processes: a nonce used twice under it would reveal the
+    XOR of two plaintexts and let tags be forged."""
+    source = NonceSource()
+    source.take()  # the parent holds a block with BLOCK - 1 nonces left
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next nonces, to the parent
+        os.close(reader)
+        os.write(writer, b"".join(source.take() for _ in range(8)))
+        os._exit(0)
+    os.close(writer)
+    child = b""
+    while chunk := os.read(reader, 1024):
+        child += chunk
+    os.close(reader)
+    os.waitpid(pid, 0)
+    parents = [source.take() for _ in range(8)]
+    childs = [child[i : i + NONCE_SIZE] for i in range(0, len(child), NONCE_SIZE)]
+    assert len(childs) == 8
+    assert not set(childs) & set(parents)
