@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -22,6 +22,7 @@ from aggregates.errors import NotFound, RuleViolated, ValidationFailed
 from aggregates.organisation import Organisation
 from aggregates.purchase import PurchaseLine
 from aggregates.task import Task
+from commands.crypto import random_uuid
 from commands.messages import (
     AddNote,
     AddTeamMember,
@@ -80,7 +81,7 @@ def _open_customer(uow: UnitOfWork, customer_id: UUID, expected: int | None) -> 
 def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> Outcome:
     uow.check_new(cmd.expected_version)
     customer = Customer.register(
-        customer_id=cmd.customer_id or uuid4(),
+        customer_id=cmd.customer_id or random_uuid(),
         name=cmd.name,
         email=cmd.email,
         phone=cmd.phone,
@@ -166,7 +167,7 @@ def record_contact_touch(uow: UnitOfWork, cmd: RecordContactTouch, at: datetime)
 def record_need(uow: UnitOfWork, cmd: RecordNeed, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.record_need(
-        need_id=cmd.need_id or uuid4().hex,
+        need_id=cmd.need_id or random_uuid().hex,
         description=cmd.description,
         product_interest=cmd.product_interest,
         at=at,
@@ -176,7 +177,7 @@ def record_need(uow: UnitOfWork, cmd: RecordNeed, at: datetime) -> Outcome:
 
 def add_note(uow: UnitOfWork, cmd: AddNote, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
-    customer.add_note(note_id=cmd.note_id or uuid4().hex, text=cmd.text, at=at)
+    customer.add_note(note_id=cmd.note_id or random_uuid().hex, text=cmd.text, at=at)
     return Outcome(customer, customer.id)
 
 
@@ -184,7 +185,7 @@ def record_purchase(uow: UnitOfWork, cmd: RecordPurchase, at: datetime) -> Outco
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.record_purchase(
         # Only an absent id is generated: an empty one is a client bug (VALIDATION).
-        order_id=uuid4().hex if cmd.order_id is None else cmd.order_id,
+        order_id=random_uuid().hex if cmd.order_id is None else cmd.order_id,
         lines=[PurchaseLine(ln.sku, ln.quantity, ln.unit_price) for ln in cmd.lines],
         currency=cmd.currency,
         policy=uow.policy,
@@ -230,7 +231,7 @@ def file_complaint(uow: UnitOfWork, cmd: FileComplaint, at: datetime) -> Outcome
     uow.check_new(cmd.expected_version)
     customer = uow.customer(cmd.customer_id)
     complaint = Complaint.file(
-        complaint_id=cmd.complaint_id or uuid4(),
+        complaint_id=cmd.complaint_id or random_uuid(),
         customer=customer,
         category=cmd.category,
         severity=cmd.severity,
@@ -311,7 +312,7 @@ def schedule_task(uow: UnitOfWork, cmd: ScheduleTask, at: datetime) -> Outcome:
     uow.check_new(cmd.expected_version)
     customer = uow.customer(cmd.customer_id)
     task = Task.schedule(
-        task_id=cmd.task_id or uuid4(),
+        task_id=cmd.task_id or random_uuid(),
         customer=customer,
         kind=cmd.kind,
         title=cmd.title,

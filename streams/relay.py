@@ -96,6 +96,25 @@ BROKER_ERRORS = (KafkaError, KafkaException, DeliveryFailed)
 """kafka-python's (the probe, topic administration) and librdkafka's (the producer)."""
 
 
+class Reporter:
+    """The relay's heartbeat: "ok" (with its position and lag, a query) at most every
+    `REPORT_EVERY_SECONDS`; any other status at once, and the next "ok" right after it."""
+
+    def __init__(self, report: Report) -> None:
+        self._report = report
+        self._ok_at: float | None = None  # None: something else was said since
+
+    def __call__(self, status: str, detail: str) -> None:
+        self._report(status, detail)
+        self._ok_at = None
+
+    def ok(self, detail: Callable[[], str]) -> None:
+        now = time.monotonic()
+        if self._ok_at is None or now - self._ok_at >= REPORT_EVERY_SECONDS:
+            self._report("ok", detail())
+            self._ok_at = now
+
+
 class NotLeader(RuntimeError):
     """Another relay publishes this topic; this one may only wait (`run` does)."""
 
@@ -378,13 +397,12 @@ class Relay:
 
     def run(self, stop: Any, report: Report, *, check_interval: float = 1.0) -> None:
         last_check = 0.0
-        reported_ok = 0.0  # when "ok" was last said; 0: another status was said since
+        say = Reporter(report)
         self._ensure_publishing_topic()
         while not stop.is_set():
             try:
                 if not self.lead():
-                    report("idle", f"standby: another relay publishes {self.topic}")
-                    reported_ok = 0.0
+                    say("idle", f"standby: another relay publishes {self.topic}")
                     stop.wait(LEADER_POLL_SECONDS)
                     continue
                 if time.monotonic() - last_check >= check_interval:
@@ -392,25 +410,23 @@ class Relay:
                     self.cut_if_requested()
                     last_check = time.monotonic()
                 self.step(wait=0.05)
-                if not reported_ok or time.monotonic() - reported_ok >= REPORT_EVERY_SECONDS:
-                    report(
-                        "ok",
+                say.ok(
+                    lambda: (
                         f"leading; published up to position {self.progress.position} "
                         f"on {self.publishing}, "
                         f"lag {self.lag()}, "
-                        f"re-published after broker loss {self.progress.republished}x",
+                        f"re-published after broker loss {self.progress.republished}x"
                     )
-                    reported_ok = time.monotonic()
+                )
                 if self.caught_up and not self.pipeline.in_flight:
                     # LISTEN on its own connection: a PostgreSQL restart surfaces here too.
                     self.wait_for_events(min(check_interval, 0.5))
             except BROKER_ERRORS as error:
-                self._broker_trouble(error, report)
-                last_check = reported_ok = 0.0  # once it answers: did it lose the topic?
+                self._broker_trouble(error, say)
+                last_check = 0.0  # once it answers, first ask whether it lost the topic
                 stop.wait(BROKER_RETRY_SECONDS)
             except DATABASE_LOST as error:
-                self._database_trouble(error, report)
-                reported_ok = 0.0
+                self._database_trouble(error, say)
                 stop.wait(DATABASE_RETRY_SECONDS)
 
     def _broker_trouble(self, error: Exception, report: Report) -> None:

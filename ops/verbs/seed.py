@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--batch",
                 "-b",
-                help="Customers' worth of commands per transaction (default 50: two cohorts).",
+                help="Customers' worth of commands per transaction (default 100: four cohorts).",
             ),
         ] = None,
         until: Annotated[

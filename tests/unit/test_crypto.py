@@ -23,7 +23,7 @@ from commands.crypto import (
     NONCE_SIZE,
     KeyDestroyed,
     MasterKey,
-    NonceSource,
+    OsRandom,
     UnreadableCiphertext,
     derive_email_secret,
     email_digest,
@@ -31,6 +31,7 @@ from commands.crypto import (
     generate_master_key,
     open_sealed,
     parse_master_key,
+    random_uuid,
     seal,
 )
 from commands.keys import KeyRing
@@ -359,19 +360,22 @@ def test_decoding_a_forget_tombstones_the_customer(ring: KeyRing, table: FakeKey
     assert ring.is_forgotten(customer)
 
 
-def test_nonces_come_in_blocks_from_the_os_and_never_repeat() -> None:
-    source = NonceSource()
-    drawn = [source.take() for _ in range(3 * NonceSource.BLOCK + 5)]
+def test_random_bytes_come_in_blocks_from_the_os_and_never_repeat() -> None:
+    source = OsRandom()
+    drawn = [source.take(NONCE_SIZE) for _ in range(3 * OsRandom.BLOCK // NONCE_SIZE + 5)]
     assert {len(n) for n in drawn} == {NONCE_SIZE}
     assert len(set(drawn)) == len(drawn)
+    assert len(source.take(OsRandom.BLOCK + 1)) == OsRandom.BLOCK + 1  # larger: the OS's own
+    ids = {random_uuid() for _ in range(10_000)}
+    assert len(ids) == 10_000 and {u.version for u in ids} == {4}
 
 
 def test_threads_drawing_at_once_never_share_a_nonce() -> None:
-    source = NonceSource()
+    source = OsRandom()
     drawn: list[bytes] = []
 
     def draw() -> None:
-        drawn.extend(source.take() for _ in range(2_000))
+        drawn.extend(source.take(NONCE_SIZE) for _ in range(2_000))
 
     threads = [threading.Thread(target=draw) for _ in range(4)]
     for thread in threads:
@@ -385,13 +389,13 @@ def test_threads_drawing_at_once_never_share_a_nonce() -> None:
 def test_a_forked_child_never_uses_the_parents_block() -> None:
     """The same key seals in both processes: a nonce used twice under it would reveal the
     XOR of two plaintexts and let tags be forged."""
-    source = NonceSource()
-    source.take()  # the parent holds a block with BLOCK - 1 nonces left
+    source = OsRandom()
+    source.take(NONCE_SIZE)  # the parent holds a block, most of it not yet drawn
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its next nonces, to the parent
         os.close(reader)
-        os.write(writer, b"".join(source.take() for _ in range(8)))
+        os.write(writer, b"".join(source.take(NONCE_SIZE) for _ in range(8)))
         os._exit(0)
     os.close(writer)
     child = b""
@@ -399,7 +403,7 @@ def test_a_forked_child_never_uses_the_parents_block() -> None:
         child += chunk
     os.close(reader)
     os.waitpid(pid, 0)
-    parents = [source.take() for _ in range(8)]
+    parents = [source.take(NONCE_SIZE) for _ in range(8)]
     childs = [child[i : i + NONCE_SIZE] for i in range(0, len(child), NONCE_SIZE)]
     assert len(childs) == 8
     assert not set(childs) & set(parents)
