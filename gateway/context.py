@@ -19,12 +19,13 @@ from uuid import UUID
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from commands.crypto import random_uuid
 from commands.messages import CommandContext
 from gateway.access import AccessNotes
 from gateway.auth import Principal
 from gateway.deps import GatewayDeps
 from gateway.errors import UNAUTHENTICATED, GatewayError, forbidden
-from gateway.observe import request_uuid, trace_correlation_id
+from gateway.observe import trace_correlation_id
 from gateway.outcomes import MutationOutcomes
 from gateway.roles import Permission, allows, sees_personal
 from gateway.scope import DEPARTMENT_SCOPED, Scope, is_scoped, reaches
@@ -172,7 +173,7 @@ class GatewayContext:
     outcomes: MutationOutcomes = field(default_factory=MutationOutcomes)
     reported: list[GraphQLError] = field(default_factory=list)
     """Errors that accompany an answer instead of replacing it (`gateway.reported`)."""
-    request_id: str = field(default_factory=lambda: request_uuid().hex)
+    request_id: str = field(default_factory=lambda: random_uuid().hex)
     """Names the request in the gateway log and the ``X-Request-ID`` response header."""
     access: AccessNotes = field(default_factory=AccessNotes)
     """Personal fields returned so far, for the access log (`gateway.access`)."""

@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from random import getrandbits
 from time import perf_counter
 from uuid import UUID
 
 from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
 from strawberry.extensions import SchemaExtension
+
+from commands.crypto import random_uuid
 
 MAX_OPERATIONS = 200
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -60,21 +61,11 @@ def request_metrics() -> bytes:
     return generate_latest(_registry)
 
 
-def request_uuid() -> UUID:
-    """A random (version 4) UUID drawn from the interpreter's generator, not the OS's.
-
-    `uuid4()` reads `os.urandom`, a system call that lets go of the GIL on the event
-    loop's thread; under mutations the group committer's thread took the GIL each time
-    and the loop waited for its turn back (py-spy: 9% of the loop thread's samples were
-    in `uuid4`). These ids name requests and correlate their events: unique, not secret
-    (the generator is seeded from the OS at start and again in a forked child)."""
-    return UUID(int=getrandbits(128), version=4)
-
-
 def trace_correlation_id() -> UUID:
-    """The current trace id as a UUID (the events' correlation id), or a new one."""
+    """The current trace id as a UUID (the events' correlation id), or a new one (from
+    `random_uuid`: `uuid4()`'s system call handed the GIL to the committer's thread)."""
     context = trace.get_current_span().get_span_context()
-    return UUID(int=context.trace_id) if context.is_valid else request_uuid()
+    return UUID(int=context.trace_id) if context.is_valid else random_uuid()
 
 
 class ObserveOperations(SchemaExtension):

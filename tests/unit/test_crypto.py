@@ -385,7 +385,6 @@ def test_threads_drawing_at_once_never_share_a_nonce() -> None:
     assert len(set(drawn)) == len(drawn) == 8_000
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_never_uses_the_parents_block() -> None:
     """The same key seals in both processes: a nonce used twice under it would reveal the
     XOR of two plaintexts and let tags be forged."""
