@@ -8,10 +8,12 @@ that, the machine as a whole is.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psutil
@@ -97,6 +99,59 @@ def median_parts(samples: Sequence[Parts]) -> Parts:
 def cores_used(per_request: Mapping[str, float], rate: float) -> Parts:
     """How many cores each part kept busy at `rate` requests/s."""
     return {part: round(ms * rate / 1000, 2) for part, ms in per_request.items()}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Whether this machine has the CPU for a query at `rate` requests/s, from the CPU a
+    request cost each part when measured (per-request costs taken as constant).
+
+    `cores_needed` is the sum over the parts; `machine_cores` what the machine has.
+    `single` names the single-process parts (one interpreter: one core at most each),
+    and `single_cores` what each of them would need on its own."""
+
+    rate: float
+    cores_needed: float
+    machine_cores: int
+    single_cores: Mapping[str, float]
+
+    @property
+    def fits(self) -> bool:
+        return self.cores_needed <= self.machine_cores and all(
+            cores <= 1.0 for cores in self.single_cores.values()
+        )
+
+    def sentence(self, label: str) -> str:
+        over = [f"{part} {cores:.2f} of its 1" for part, cores in self.single_cores.items()]
+        verdict = "fits" if self.fits else "does not fit"
+        return (
+            f"{label} at {self.rate:,.0f} req/s would need {self.cores_needed:.2f} cores of this "
+            f"machine's {self.machine_cores} ({', '.join(over)}): it {verdict} this machine"
+        )
+
+
+def budget_at(
+    per_request: Mapping[str, float],
+    rate: float,
+    machine_cores: int,
+    single: Sequence[str] = (),
+) -> Budget:
+    """The CPU `rate` requests/s would take at the measured cost of each part."""
+    cores = {part: ms * rate / 1000 for part, ms in per_request.items()}
+    return Budget(
+        rate=round(rate, 1),
+        cores_needed=round(sum(cores.values()), 2),
+        machine_cores=machine_cores,
+        single_cores={part: round(cores[part], 2) for part in single if part in cores},
+    )
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (the affinity mask, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def describe(

@@ -4,6 +4,7 @@ SHAPE of what it writes is checked (files, keys, counts, targets), never its spe
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ def check_results(doc: dict[str, Any]) -> None:
         assert cpu["gateway"] > 0 and cpu["load generator"] > 0, cpu
     # the server runs on this host here: a list page's statements cost it CPU
     assert s["gateway"]["results"]["list"]["cpu_ms_per_request"]["PostgreSQL"] > 0
+    for name in ("profile_360", "list"):  # the target rate's CPU, against this machine's
+        budget = s["gateway"]["results"][name]["budget_at_target"]
+        assert budget["machine_cores"] == len(os.sched_getaffinity(0))
+        cpu = s["gateway"]["results"][name]["cpu_ms_per_request"]
+        at = budget["rate"] / 1000
+        assert budget["cores_needed"] == pytest.approx(sum(cpu.values()) * at, abs=0.02)
+        assert budget["single_cores"]["gateway"] == pytest.approx(cpu["gateway"] * at, abs=0.01)
     gateways = s["gateways"]
     shape = gateways["config"]
     for count in (1, 2):
@@ -145,6 +153,7 @@ def test_bench_all_on_tiny_sizes_writes_json_markdown_charts_and_a_table(
     markdown = paths["markdown"].read_text()
     assert "| scenario | measure |" in markdown and "EXTRAPOLATED" in markdown
     assert "- gateway: list query (page of 20, filters) at " in markdown
+    assert "- gateway: list query (page of 20, filters), 50% of the baseline, at " in markdown
     assert "- end_to_end: GraphQL mutations over HTTP at " in markdown
     assert "- commands: single path, group commit (" in markdown
     text = console.export_text()

@@ -9,8 +9,10 @@ import sys
 import psutil
 
 from bench.cpu import (
+    budget_at,
     cores_used,
     describe,
+    machine_cores,
     median_parts,
     own_cpu_seconds,
     per_request_ms,
@@ -37,6 +39,25 @@ def test_the_repeats_median_and_the_cores_a_rate_keeps_busy() -> None:
     }
     line = describe("list", {"gateway": 6.5}, 140)
     assert line == "list at 140 req/s, CPU per request: gateway 6.50 ms (0.91 cores)"
+
+
+def test_a_budget_says_whether_a_rate_fits_the_machine_and_each_single_process() -> None:
+    per_request = {"gateway": 1.9, "PostgreSQL": 0.66, "load generator": 0.26}
+    single = ("gateway", "load generator")
+    tight = budget_at(per_request, 1300, 2, single)
+    assert tight.cores_needed == 3.67  # 2.82 ms a request at 1,300/s
+    assert tight.single_cores == {"gateway": 2.47, "load generator": 0.34}
+    assert not tight.fits
+    assert tight.sentence("360°") == (
+        "360° at 1,300 req/s would need 3.67 cores of this machine's 2 (gateway 2.47 of its "
+        "1, load generator 0.34 of its 1): it does not fit this machine"
+    )
+    # the machine has the cores, but one process would need more than its one
+    assert not budget_at(per_request, 600, 4, single).fits  # the gateway: 1.14 cores
+    assert budget_at(per_request, 600, 4, ()).fits
+    assert budget_at(per_request, 300, 2, single).fits  # 0.85 cores, gateway 0.57
+    assert budget_at(per_request, 300, 2, single).cores_needed == 0.85
+    assert 1 <= machine_cores() <= (os.cpu_count() or 1)
 
 
 def test_cpu_seconds_count_work_done_and_a_gone_process_counts_nothing() -> None:
