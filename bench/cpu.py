@@ -114,6 +114,10 @@ class Budget:
     cores_needed: float
     machine_cores: int
     single_cores: Mapping[str, float]
+    under_test: str | None = None
+    room_ms: float | None = None
+    """The most CPU a request the part under test could spend at `rate`, with what the
+    other parts need taken off the machine (and one core at most if it is single)."""
 
     @property
     def fits(self) -> bool:
@@ -124,9 +128,14 @@ class Budget:
     def sentence(self, label: str) -> str:
         over = [f"{part} {cores:.2f} of its 1" for part, cores in self.single_cores.items()]
         verdict = "fits" if self.fits else "does not fit"
+        room = (
+            f"; the other parts leave the {self.under_test} {self.room_ms:.2f} ms a request"
+            if self.under_test and self.room_ms is not None
+            else ""
+        )
         return (
             f"{label} at {self.rate:,.0f} req/s would need {self.cores_needed:.2f} cores of this "
-            f"machine's {self.machine_cores} ({', '.join(over)}): it {verdict} this machine"
+            f"machine's {self.machine_cores} ({', '.join(over)}): it {verdict} this machine{room}"
         )
 
 
@@ -135,14 +144,25 @@ def budget_at(
     rate: float,
     machine_cores: int,
     single: Sequence[str] = (),
+    under_test: str | None = None,
 ) -> Budget:
-    """The CPU `rate` requests/s would take at the measured cost of each part."""
+    """The CPU `rate` requests/s would take at the measured cost of each part, and what
+    that leaves the part `under_test`."""
     cores = {part: ms * rate / 1000 for part, ms in per_request.items()}
+    needed = sum(cores.values())
+    room = None
+    if under_test in cores and rate > 0:
+        free = machine_cores - (needed - cores[under_test])
+        if under_test in single:
+            free = min(free, 1.0)
+        room = round(max(free, 0.0) * 1000 / rate, 2)
     return Budget(
         rate=round(rate, 1),
-        cores_needed=round(sum(cores.values()), 2),
+        cores_needed=round(needed, 2),
         machine_cores=machine_cores,
         single_cores={part: round(cores[part], 2) for part in single if part in cores},
+        under_test=under_test if room is not None else None,
+        room_ms=room,
     )
 
 

@@ -36,7 +36,8 @@ from commands.crypto import generate_master_key
 
 RATIO_TARGET = 0.5
 QUERIES = ("typename", "profile_360", "list")
-SINGLE_PROCESS = ("gateway", "load generator")
+GATEWAY_PART = "gateway"
+SINGLE_PROCESS = (GATEWAY_PART, "load generator")
 """Parts that are one interpreter each: one core at most."""
 
 Log = Callable[[str], None]
@@ -157,7 +158,7 @@ def budget_notes(results: dict[str, Any], labels: dict[str, str], base: float) -
         per_request = results[name].get("cpu_ms_per_request")
         if not per_request or not cpus or not base:
             continue
-        budget = budget_at(per_request, RATIO_TARGET * base, cpus, SINGLE_PROCESS)
+        budget = budget_at(per_request, RATIO_TARGET * base, cpus, SINGLE_PROCESS, GATEWAY_PART)
         results[name]["budget_at_target"] = {**asdict(budget), "fits": budget.fits}
         notes.append(budget.sentence(f"{labels[name]}, {RATIO_TARGET:.0%} of the baseline,"))
     return notes

@@ -77,6 +77,9 @@ def check_results(doc: dict[str, Any]) -> None:
         at = budget["rate"] / 1000
         assert budget["cores_needed"] == pytest.approx(sum(cpu.values()) * at, abs=0.02)
         assert budget["single_cores"]["gateway"] == pytest.approx(cpu["gateway"] * at, abs=0.01)
+        others = sum(cpu.values()) - cpu["gateway"]
+        room = max(0.0, min(1.0, budget["machine_cores"] - others * at)) / at
+        assert budget["room_ms"] == pytest.approx(room, abs=0.02)
     gateways = s["gateways"]
     shape = gateways["config"]
     for count in (1, 2):

@@ -44,14 +44,25 @@ def test_the_repeats_median_and_the_cores_a_rate_keeps_busy() -> None:
 def test_a_budget_says_whether_a_rate_fits_the_machine_and_each_single_process() -> None:
     per_request = {"gateway": 1.9, "PostgreSQL": 0.66, "load generator": 0.26}
     single = ("gateway", "load generator")
-    tight = budget_at(per_request, 1300, 2, single)
+    tight = budget_at(per_request, 1300, 2, single, "gateway")
     assert tight.cores_needed == 3.67  # 2.82 ms a request at 1,300/s
     assert tight.single_cores == {"gateway": 2.47, "load generator": 0.34}
     assert not tight.fits
+    # PostgreSQL and the clients need 1.20 of the 2 cores: 0.80 left, 0.62 ms a request
+    assert tight.room_ms == 0.62
     assert tight.sentence("360°") == (
         "360° at 1,300 req/s would need 3.67 cores of this machine's 2 (gateway 2.47 of its "
-        "1, load generator 0.34 of its 1): it does not fit this machine"
+        "1, load generator 0.34 of its 1): it does not fit this machine; the other parts "
+        "leave the gateway 0.62 ms a request"
     )
+    # with room on the machine, a single process still has only its one core
+    assert budget_at(per_request, 100, 8, single, "gateway").room_ms == 10.0
+    # not single: (8 - 0.092) cores / 100 req/s
+    assert budget_at(per_request, 100, 8, (), "gateway").room_ms == 79.08
+    # other parts needing the whole machine leave nothing, never less
+    crowded = {"gateway": 1.0, "PostgreSQL": 3.0}
+    assert budget_at(crowded, 1000, 2, single, "gateway").room_ms == 0
+    assert budget_at(per_request, 1300, 2, single).room_ms is None  # no part under test
     # the machine has the cores, but one process would need more than its one
     assert not budget_at(per_request, 600, 4, single).fits  # the gateway: 1.14 cores
     assert budget_at(per_request, 600, 4, ()).fits
