@@ -20,7 +20,7 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from projections.cursors import activity_cursor, read_activity_cursor
-from projections.membership import GIVEN_ROOTS, resolve, tree_ctes
+from projections.membership import ByIds, by_ids, given_roots, resolve, tree_ctes
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,18 @@ CROSS JOIN LATERAL (
 ) AS x
 ORDER BY r.root_id, x.position DESC"""
 
-ORDERS_SQL: Final = sql.SQL(_PAGE).format(
-    tree=tree_ctes(GIVEN_ROOTS), table=sql.Identifier("rm_purchases")
-)
-TOUCHES_SQL: Final = sql.SQL(_PAGE).format(
-    tree=tree_ctes(GIVEN_ROOTS), table=sql.Identifier("rm_touches")
-)
+
+def _page_of(table: str) -> ByIds:
+    return by_ids(
+        "roots",
+        lambda ids: sql.SQL(_PAGE).format(
+            tree=tree_ctes(given_roots(ids)), table=sql.Identifier(table)
+        ),
+    )
+
+
+ORDERS: Final = _page_of("rm_purchases")
+TOUCHES: Final = _page_of("rm_touches")
 
 
 def _order(row: dict[str, Any]) -> OrderView:
@@ -108,7 +114,7 @@ def _touch(row: dict[str, Any]) -> TouchView:
 
 def _pages(
     conn: Connection[Any],
-    statement: sql.Composed,
+    statement: ByIds,
     build: Any,
     customer_ids: Sequence[UUID],
     first: int,
@@ -117,9 +123,9 @@ def _pages(
     bound = read_activity_cursor(after) if after is not None else None
     asked = resolve(conn, customer_ids)
     found: dict[UUID, list[Any]] = {root: [] for root in asked.values()}
-    params = {"roots": list(found), "after": bound, "limit": first + 1}
+    query = statement.bind(list(found), after=bound, limit=first + 1)
     with conn.cursor(row_factory=dict_row) as cur:
-        for row in cur.execute(statement, params):
+        for row in cur.execute(*query):
             found[row["root_id"]].append(build(row))
     pages = {}
     for asked_id, root in asked.items():
@@ -133,11 +139,11 @@ def order_pages(
     conn: Connection[Any], customer_ids: Sequence[UUID], *, first: int, after: str | None
 ) -> dict[UUID, ActivityPage]:
     """Orders per asked profile, newest first; a bad `after` raises `InvalidCursor`."""
-    return _pages(conn, ORDERS_SQL, _order, customer_ids, first, after)
+    return _pages(conn, ORDERS, _order, customer_ids, first, after)
 
 
 def touch_pages(
     conn: Connection[Any], customer_ids: Sequence[UUID], *, first: int, after: str | None
 ) -> dict[UUID, ActivityPage]:
     """Touches per asked profile, newest first; a bad `after` raises `InvalidCursor`."""
-    return _pages(conn, TOUCHES_SQL, _touch, customer_ids, first, after)
+    return _pages(conn, TOUCHES, _touch, customer_ids, first, after)

@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
+from projections.membership import by_ids
 from projections.views import (
     ChannelCount,
     Consent,
@@ -38,8 +39,11 @@ PROFILE_COLUMNS: Final = (
 """The rm_customers columns a view is made of (`view_of_row`): not the search keys, the
 stage history or the referrals, which no reader serves."""
 
-PROFILE_SQL = (
-    f"SELECT {', '.join(PROFILE_COLUMNS)} FROM rm_customers WHERE id = ANY(%(roots)s::uuid[])"
+PROFILES: Final = by_ids(
+    "roots",
+    lambda ids: sql.SQL("SELECT {} FROM rm_customers WHERE id = ANY({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, PROFILE_COLUMNS)), ids
+    ),
 )
 
 
@@ -114,6 +118,6 @@ def views_of_roots(conn: Connection[Any], roots: Sequence[UUID]) -> dict[UUID, C
     if not wanted:
         return {}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(PROFILE_SQL, {"roots": wanted})
+        cur.execute(*PROFILES.bind(wanted))
         rows = cur.fetchall()
     return {row["id"]: view_of_row(row) for row in rows}

@@ -23,7 +23,7 @@ from projections.counts import count_customers
 from projections.cursors import read_timeline_cursor, timeline_cursor
 from projections.incoming import split_type
 from projections.keyset import KeysetPage, Order, keyset_page
-from projections.membership import GIVEN_ROOTS, is_duplicate, resolve, tree_ctes
+from projections.membership import by_ids, given_roots, is_duplicate, resolve, tree_ctes
 from projections.positions import applied_position
 from projections.profiles import views_of_roots
 from projections.views import (
@@ -125,12 +125,15 @@ def page_and_count(
     return page, count_customers(conn, where) if counted else None
 
 
-COMPLAINTS_SQL = sql.SQL(
-    """WITH RECURSIVE {tree}
+COMPLAINTS = by_ids(
+    "roots",
+    lambda ids: sql.SQL(
+        """WITH RECURSIVE {tree}
 SELECT t.root_id, k.* FROM tree AS t JOIN rm_complaints AS k ON k.customer_id = t.member_id
 WHERE %(status)s::text IS NULL OR k.status = %(status)s
 ORDER BY k.filed_at, k.id"""
-).format(tree=tree_ctes(GIVEN_ROOTS))
+    ).format(tree=tree_ctes(given_roots(ids))),
+)
 
 
 def complaints_for(
@@ -150,7 +153,7 @@ def _complaints_of(
 ) -> dict[UUID, list[ComplaintView]]:
     by_root: dict[UUID, list[ComplaintView]] = {root: [] for root in asked.values()}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(COMPLAINTS_SQL, {"roots": list(by_root), "status": status})
+        cur.execute(*COMPLAINTS.bind(list(by_root), status=status))
         for row in cur:
             by_root[row["root_id"]].append(
                 ComplaintView(

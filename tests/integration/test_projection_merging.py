@@ -7,15 +7,19 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 
+from projections.activity import order_pages, touch_pages
 from projections.apply import apply_batch
 from projections.handlers import PROJECTIONS
 from projections.positions import applied_position
 from projections.queries import (
     complaints_for,
+    customers_with_complaints,
     funnel,
     get_customers,
     lifecycle_distribution,
@@ -211,3 +215,40 @@ def test_applied_position_reaches_the_merge_whichever_side_was_recorded_last(
     apply(conn, [reg_d, merged])
     assert applied_position(conn, s) == merge_position
     assert applied_position(conn, d) == merge_position
+
+
+PAGE: dict[str, Any] = {"first": 10, "after": None}
+
+
+def test_one_customer_read_alone_answers_as_in_a_batch_and_is_planned_once(
+    conn: Conn, database_url: str
+) -> None:
+    """A 360° screen reads one customer at a time. Its statements bind the one id as a
+    scalar (`projections.membership.ByIds`), so PostgreSQL settles on one generic plan
+    instead of planning every execution; the answers are the batched statements', merges
+    followed."""
+    pair = Pair(Events())
+    apply(conn, pair.everything)
+    both = [pair.survivor, pair.duplicate]
+    views, complaints = customers_with_complaints(conn, both)
+    orders, touches = order_pages(conn, both, **PAGE), touch_pages(conn, both, **PAGE)
+    with psycopg.connect(database_url, autocommit=True) as alone:
+        for _ in range(14):  # psycopg prepares after 5 runs; PostgreSQL tries 5 custom plans
+            answer = customers_with_complaints(alone, [pair.duplicate])
+            orders_alone = order_pages(alone, [pair.duplicate], **PAGE)
+            touches_alone = touch_pages(alone, [pair.duplicate], **PAGE)
+        plans = alone.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        ).fetchall()
+    assert answer == (
+        {pair.duplicate: views[pair.duplicate]},
+        {pair.duplicate: complaints[pair.duplicate]},
+    )
+    assert [c.severity for c in answer[1][pair.duplicate]] == ["LOW", "HIGH"]
+    assert orders_alone[pair.duplicate] == orders[pair.duplicate]
+    assert touches_alone[pair.duplicate] == touches[pair.duplicate]
+    assert len(orders_alone[pair.duplicate].edges) == 3  # both customers' purchases
+    # resolve, the profile, its complaints, the orders' and the touches' pages
+    assert len(plans) == 5, plans
+    for statement, generic, custom in plans:
+        assert generic >= 2 and custom <= 5, (generic, custom, statement)
