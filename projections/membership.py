@@ -45,11 +45,11 @@ class ByIds(NamedTuple):
     merge resolution 0.26 ms, 0.07 ms planned once). ``ARRAY[$1]`` has one element in
     every plan, so after five executions the generic plan wins and is kept."""
 
-    one: sql.Composed
-    many: sql.Composed
+    one: sql.SQL
+    many: sql.SQL
     name: str
 
-    def bind(self, ids: Sequence[UUID], **params: Any) -> tuple[sql.Composed, dict[str, Any]]:
+    def bind(self, ids: Sequence[UUID], **params: Any) -> tuple[sql.SQL, dict[str, Any]]:
         """The statement for `ids` and its parameters (`params` besides the ids)."""
         if len(ids) == 1:
             return self.one, {self.name: ids[0], **params}
@@ -57,10 +57,11 @@ class ByIds(NamedTuple):
 
 
 def by_ids(name: str, render: Callable[[sql.Composable], sql.Composed]) -> ByIds:
-    """`render` (a statement, given the SQL of a ``uuid[]``) for one id and for many."""
+    """`render` (a statement, given the SQL of a ``uuid[]``) for one id and for many,
+    rendered once: a `Composed` is rendered again on every execute (~9 µs)."""
     one = sql.SQL("ARRAY[{}::uuid]").format(sql.Placeholder(name))
     many = sql.SQL("{}::uuid[]").format(sql.Placeholder(name))
-    return ByIds(render(one), render(many), name)
+    return ByIds(sql.SQL(render(one).as_string()), sql.SQL(render(many).as_string()), name)
 
 
 def given_roots(ids: sql.Composable) -> sql.Composed:
