@@ -3,10 +3,13 @@ ways, for every sort order and filter; flags right at both ends; index walks, no
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from projections.cursors import InvalidCursor
 from projections.keyset import KEYS, BadCursor, Order, keyset_page, page_query
@@ -148,11 +151,64 @@ def test_a_page_is_an_index_walk_without_offset_or_sort(conn: Conn) -> None:
     cases += [(CustomerFilter(), order) for order in ORDERS]
     for where, order in cases:
         for cursor, forward in ((False, True), (True, True), (True, False)):
-            statement, params = page_query(where, order, forward, cursor=cursor)
-            params.update(limit=21, key="2026-01-01T05:00:00+00:00", id=UUID(int=0))
+            statement, params = page_query(where, order, forward, cursor=cursor, limit=21)
+            params.update(key="2026-01-01T05:00:00+00:00", id=UUID(int=0))
             if order.field == "NAME":
                 params["key"] = "n1"
             text = statement.as_string(conn)
             assert "OFFSET" not in text.upper()
             plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + text, params))
             assert "Index" in plan and "Sort" not in plan, (where, order, cursor, plan)
+
+
+def _generic_plan(conn: Conn, statement: str, params: dict[str, Any]) -> str:
+    """The plan PostgreSQL keeps for `statement` once it is prepared (its generic plan,
+    which knows no parameter's value), as `EXPLAIN EXECUTE` shows it."""
+    names: list[str] = []
+
+    def numbered(match: re.Match[str]) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    text = re.sub(r"%\((\w+)\)s", numbered, statement)
+    values = sql.SQL(", ").join(sql.Literal(params[name]) for name in names)
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        conn.execute(sql.SQL("PREPARE kept AS {}").format(sql.SQL(text)))
+        execute = (
+            sql.SQL("EXPLAIN EXECUTE kept ({})").format(values) if names else "EXPLAIN EXECUTE kept"
+        )
+        return "\n".join(r[0] for r in conn.execute(execute))
+    finally:
+        conn.execute("DEALLOCATE ALL")
+        conn.execute("RESET plan_cache_mode")
+
+
+def test_a_page_keeps_one_generic_plan_and_it_is_an_index_walk(
+    conn: Conn, database_url: str
+) -> None:
+    """A screen asks for the same page shape again and again: after PostgreSQL's five
+    custom plans it keeps the generic one (the page size is in the text, not bound), and
+    that plan, made without the filter's value or the cursor, still walks an index and
+    never sorts."""
+    generate(conn, 20_000)
+    cases = [FILTERS[name][0] for name in ("none", "lifecycle", "tier")]
+    with psycopg.connect(database_url, autocommit=True) as screen:
+        for where in cases:
+            first = keyset_page(screen, where, Order(), first=20)
+            for _ in range(12):  # psycopg prepares after 5 runs; then 5 custom plans
+                keyset_page(screen, where, Order(), first=20)
+                keyset_page(screen, where, Order(), first=20, after=first.end_cursor)
+        kept = screen.execute(
+            "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements"
+        ).fetchall()
+    assert len(kept) == 6, kept  # 3 filters, a first page and a next one each
+    for generic, custom, statement in kept:
+        assert generic >= 2 and custom <= 5, (generic, custom, statement)
+    for where in cases:
+        for cursor in (False, True):
+            statement, params = page_query(where, Order(), True, cursor=cursor, limit=21)
+            params.update(key="2026-01-01T05:00:00+00:00", id=UUID(int=0))
+            plan = _generic_plan(conn, statement.as_string(conn), params)
+            assert "Index" in plan and "Sort" not in plan, (where, cursor, plan)
