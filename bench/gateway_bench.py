@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.cpu import (
+    Budget,
     Parts,
     budget_at,
     describe,
@@ -133,7 +134,9 @@ def document(config: GatewayConfig, results: dict[str, Any], started: str) -> di
         for name in QUERIES
         if "cpu_ms_per_request" in results[name]
     ]
-    notes += budget_notes(results, labels, base)
+    for name, budget in budgets_at_target(results, base).items():
+        results[name]["budget_at_target"] = {**asdict(budget), "fits": budget.fits}
+        notes.append(budget.sentence(f"{labels[name]}, {RATIO_TARGET:.0%} of the baseline,"))
     return {
         "benchmark": "gateway",
         "size": config.size,
@@ -148,17 +151,15 @@ def document(config: GatewayConfig, results: dict[str, Any], started: str) -> di
     }
 
 
-def budget_notes(results: dict[str, Any], labels: dict[str, str], base: float) -> list[str]:
-    """Whether the target rate fits this machine at each data query's measured CPU (kept
-    in the results as `budget_at_target`): a ratio missed for want of cores is told
-    apart from one missed for want of speed in one part."""
+def budgets_at_target(results: dict[str, Any], base: float) -> dict[str, Budget]:
+    """Whether the target rate fits this machine at each data query's measured CPU: a
+    ratio missed for want of cores told apart from one missed for want of speed in one
+    part (none where the run has no CPU figures or no baseline)."""
     cpus = results.get("data", {}).get("cpus")
-    notes = []
+    budgets = {}
     for name in QUERIES[1:]:
         per_request = results[name].get("cpu_ms_per_request")
-        if not per_request or not cpus or not base:
-            continue
-        budget = budget_at(per_request, RATIO_TARGET * base, cpus, SINGLE_PROCESS, GATEWAY_PART)
-        results[name]["budget_at_target"] = {**asdict(budget), "fits": budget.fits}
-        notes.append(budget.sentence(f"{labels[name]}, {RATIO_TARGET:.0%} of the baseline,"))
-    return notes
+        if per_request and cpus and base:
+            rate = RATIO_TARGET * base
+            budgets[name] = budget_at(per_request, rate, cpus, SINGLE_PROCESS, GATEWAY_PART)
+    return budgets
