@@ -19,6 +19,7 @@ from streams.topic import ensure_topic
 from tests.integration.support.servers import ServerSet
 from tests.integration.support.streaming import one_customer
 from tests.integration.support.waiting import wait_for
+from tests.support.spies import calls_to
 
 pytestmark = pytest.mark.integration
 
@@ -90,14 +91,7 @@ def test_a_leading_relay_says_ok_about_once_a_second_and_again_right_after_troub
     ensure_topic(servers.kafka_bootstrap, kafka_topic, 2)
     service = CommandService(app)
     relay = Relay(app, database_url, servers.kafka_bootstrap, kafka_topic, partitions=2)
-    turns = [0]
-    step = relay.step
-
-    def counted_step(wait: float) -> int:
-        turns[0] += 1
-        return step(wait)
-
-    monkeypatch.setattr(relay, "step", counted_step)
+    turns = calls_to(monkeypatch, relay, "step")
     began = time.monotonic()
     with running(relay) as run:
         for n in range(40):  # a turn of the loop for each, or nearly
@@ -105,7 +99,7 @@ def test_a_leading_relay_says_ok_about_once_a_second_and_again_right_after_troub
             wait_for(lambda: relay.progress.position >= relay.source.max_position(), 30)
         seconds = time.monotonic() - began
         oks = [detail for status, detail in run.reports if status == "ok"]
-        assert turns[0] >= 40
+        assert len(turns) >= 40
         assert 1 <= len(oks) <= seconds / REPORT_EVERY_SECONDS + 2, (len(oks), seconds)
         assert "published up to position" in oks[0]
 

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from gateway.observe import trace_correlation_id
+from tests.support.spies import calls_to
 
 
 def test_correlation_ids_are_distinct_version_4_uuids() -> None:
@@ -18,14 +19,7 @@ def test_correlation_ids_are_distinct_version_4_uuids() -> None:
 
 
 def test_a_thousand_ids_cost_a_handful_of_system_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = [0]
-    urandom = os.urandom
-
-    def counted(n: int) -> bytes:
-        calls[0] += 1
-        return urandom(n)
-
-    monkeypatch.setattr(os, "urandom", counted)
+    calls = calls_to(monkeypatch, os, "urandom")
     ids = {trace_correlation_id() for _ in range(1_000)}
     assert len(ids) == 1_000
-    assert calls[0] <= 5  # one a 4 KiB block (256 ids); uuid4() made 1,000
+    assert len(calls) <= 5  # one a 4 KiB block (256 ids); uuid4() made 1,000
