@@ -19,8 +19,9 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
+from projections.by_ids import ByIds, by_ids
 from projections.cursors import activity_cursor, read_activity_cursor
-from projections.membership import ByIds, by_ids, given_roots, resolve, tree_ctes
+from projections.membership import given_roots, resolve, tree_ctes
 
 
 @dataclass(frozen=True)

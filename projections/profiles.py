@@ -17,7 +17,7 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
-from projections.membership import by_ids
+from projections.by_ids import by_ids
 from projections.views import (
     ChannelCount,
     Consent,

@@ -19,11 +19,12 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH
+from projections.by_ids import by_ids
 from projections.counts import count_customers
 from projections.cursors import read_timeline_cursor, timeline_cursor
 from projections.incoming import split_type
 from projections.keyset import KeysetPage, Order, keyset_page
-from projections.membership import by_ids, given_roots, is_duplicate, resolve, tree_ctes
+from projections.membership import given_roots, is_duplicate, resolve, tree_ctes
 from projections.positions import applied_position
 from projections.profiles import views_of_roots
 from projections.views import (

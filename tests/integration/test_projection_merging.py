@@ -224,7 +224,7 @@ def test_one_customer_read_alone_answers_as_in_a_batch_and_is_planned_once(
     conn: Conn, database_url: str
 ) -> None:
     """A 360° screen reads one customer at a time. Its statements bind the one id as a
-    scalar (`projections.membership.ByIds`), so PostgreSQL settles on one generic plan
+    scalar (`projections.by_ids.ByIds`), so PostgreSQL settles on one generic plan
     instead of planning every execution; the answers are the batched statements', merges
     followed."""
     pair = Pair(Events())
