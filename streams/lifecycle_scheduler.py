@@ -3,22 +3,22 @@
 A customer becomes AT_RISK on day 91 with no new fact. The projections store, per
 customer, `valid_until`: the first moment its lifecycle stage or tier changes by time
 alone (`projections.derivation`). Every `INTERVAL` seconds this process picks the
-customers whose moment has passed (an index range scan), applies the rules as of
-`now`, and records the change through the command layer as `AdvanceLifecycle` by actor
-``system:scheduler``: `LifecycleStageChanged` / `TierChanged` events, which reach the
-audit trail, Kafka, subscriptions and analytics like every other change, and whose
-projection stores the new answer. A change is visible within INTERVAL plus the
-projection's lag of its moment (well under 60 s with INTERVAL = 15 s).
+customers whose moment has passed (an index range scan, in batches until none is left:
+`streams.due_batches`), applies the rules as of `now`, and records the change through
+the command layer as `AdvanceLifecycle` by actor ``system:scheduler``:
+`LifecycleStageChanged` / `TierChanged` events, which reach the audit trail, Kafka,
+subscriptions and analytics like every other change, and whose projection stores the new
+answer. A change is visible within INTERVAL plus the projection's lag of its moment
+(well under 60 s with INTERVAL = 15 s).
 
 Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>`` and no
 `occurredAt` (the command service stamps its clock, and an omitted time is not part of
 the key's fingerprint), so a tick that runs again before the projection caught up
-records nothing new; the aggregate records nothing when the values are equal.
-Each tick then marks follow-up tasks whose due time passed (`streams.task_scheduler`).
-Customers that take no commands (merged duplicates, forgotten customers), rows whose
-answer did not change (a read model from before these columns) and customers whose
-command is refused (no such stream) are refreshed in place instead: there is no
-change to record.
+records nothing new; the aggregate records nothing when the values are equal. Each tick
+then marks follow-up tasks whose due time passed (`streams.task_scheduler`). Customers
+that take no commands (merged duplicates, forgotten customers), rows whose answer did
+not change (a read model from before these columns) and customers whose command is
+refused (no such stream) are refreshed in place instead: there is no change to record.
 """
 
 from __future__ import annotations
@@ -36,18 +36,25 @@ from commands.idempotency import IdempotencyMismatch
 from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.materialize import Materialized, compute, load_facts, refresh
+from streams.due_batches import Key, after_key, drain
 from streams.relay_main import Report, StopFlag, StreamConfig
 from streams.task_scheduler import mark_due_tasks
 
 ACTOR: Final = "system:scheduler"
 INTERVAL: Final = 15.0
-RETRY_S: Final = 0.5  # between attempts to reach PostgreSQL again
 """Seconds between ticks: with the projection's lag, a change shows well within 60 s."""
+RETRY_S: Final = 0.5  # between attempts to reach PostgreSQL again
 BATCH: Final = 500
-"""Customers per tick at most (the most overdue first); a backlog drains tick by tick."""
+"""Customers per batch (the most overdue first); a tick takes batches until none is left."""
 
 DUE_SQL: Final = """
-SELECT id FROM rm_customers WHERE valid_until <= %s ORDER BY valid_until, id LIMIT %s
+SELECT id, valid_until FROM rm_customers WHERE valid_until <= %(now)s
+ORDER BY valid_until, id LIMIT %(limit)s
+"""
+DUE_AFTER_SQL: Final = """
+SELECT id, valid_until FROM rm_customers WHERE valid_until <= %(now)s
+AND valid_until >= %(at)s AND (valid_until, id) > (%(at)s, %(id)s::uuid)
+ORDER BY valid_until, id LIMIT %(limit)s
 """
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,16 @@ class Tick:
     recorded: int
     refreshed: int
     refused: int = 0
+    last: Key | None = None
+
+    def __add__(self, other: Tick) -> Tick:
+        return Tick(
+            self.due + other.due,
+            self.recorded + other.recorded,
+            self.refreshed + other.refreshed,
+            self.refused + other.refused,
+            other.last or self.last,
+        )
 
 
 def _command(m: Materialized) -> AdvanceLifecycle:
@@ -112,11 +129,32 @@ def advance(
     *,
     limit: int = BATCH,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Tick:
     """One tick as of `now` (tests pass a later `now`, and a service whose clock says
-    the same, instead of waiting 91 days)."""
+    the same, instead of waiting 91 days): batches of `limit` customers until every one
+    due is handled (`streams.due_batches`)."""
+    return drain(
+        lambda after: _advance_batch(conn, service, now, limit, thresholds, after),
+        limit,
+        stopping,
+    )
+
+
+def _advance_batch(
+    conn: psycopg.Connection[Any],
+    service: Handler,
+    now: datetime,
+    limit: int,
+    thresholds: Thresholds,
+    after: Key | None,
+) -> Tick:
+    params = {"now": now, "limit": limit}
+    if after is not None:
+        params["at"], params["id"] = after
     with conn.transaction():
-        due = [row[0] for row in conn.execute(DUE_SQL, [now, limit])]
+        picked = conn.execute(DUE_SQL if after is None else DUE_AFTER_SQL, params).fetchall()
+        due = [row[0] for row in picked]
         rows = compute(load_facts(conn, due), now, thresholds) if due else []
     changes = [m for m in rows if _records_event(m)]
     recorded, refused = _record(service, [_command(m) for m in changes])
@@ -124,7 +162,7 @@ def advance(
     if in_place:
         with conn.transaction():
             refresh(conn, in_place, now, thresholds)
-    return Tick(len(due), recorded, len(in_place), len(refused))
+    return Tick(len(due), recorded, len(in_place), len(refused), after_key(picked))
 
 
 def run(
@@ -147,8 +185,8 @@ def run(
                 if conn is None or conn.closed:
                     conn = psycopg.connect(config.database_url, autocommit=True, connect_timeout=3)
                 now = clock()
-                tick = advance(conn, service, now)
-                tasks = mark_due_tasks(conn, service, now)
+                tick = advance(conn, service, now, stopping=stop.is_set)
+                tasks = mark_due_tasks(conn, service, now, stopping=stop.is_set)
             except psycopg.errors.UndefinedTable:
                 # The projections worker creates the read models; it may start later.
                 report("starting", "waiting for the read-model tables")

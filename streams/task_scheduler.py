@@ -1,18 +1,20 @@
 """Tasks falling due: the lifecycle scheduler's second job (`crm worker lifecycle`).
 
 Every tick picks the OPEN tasks whose due time has passed (rm_tasks' partial index on
-OPEN tasks, the most overdue first) and issues `MarkTaskDue` for each through the
-command layer by actor ``system:scheduler``. The aggregate records `TaskFellDue` only
-for a task that is still open and due, so a task rescheduled or closed meanwhile records
-nothing. Each command carries the key ``task-due:<task>:<due time>`` and no
-`occurredAt`, so a tick repeated before the projection caught up records nothing new;
-a rescheduled task that falls due again has another due time, hence another key.
-`TaskFellDue` reaches Kafka like every event; `taskReminders` pushes it to the assignee.
+OPEN tasks, the most overdue first, in batches until none is left:
+`streams.due_batches`) and issues `MarkTaskDue` for each through the command layer by
+actor ``system:scheduler``. The aggregate records `TaskFellDue` only for a task that is
+still open and due, so a task rescheduled or closed meanwhile records nothing. Each
+command carries the key ``task-due:<task>:<due time>`` and no `occurredAt`, so a tick
+repeated before the projection caught up records nothing new; a rescheduled task that
+falls due again has another due time, hence another key. `TaskFellDue` reaches Kafka
+like every event; `taskReminders` pushes it to the assignee.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -22,13 +24,19 @@ import psycopg
 from aggregates.errors import DomainError
 from commands.idempotency import IdempotencyMismatch
 from commands.messages import CommandContext, CommandResult, MarkTaskDue
+from streams.due_batches import Key, after_key, drain
 
 ACTOR: Final = "system:scheduler"
 BATCH: Final = 500
 
 DUE_SQL: Final = """
-SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %s
-ORDER BY due_at, id LIMIT %s
+SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %(now)s
+ORDER BY due_at, id LIMIT %(limit)s
+"""
+DUE_AFTER_SQL: Final = """
+SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %(now)s
+AND due_at >= %(at)s AND (due_at, id) > (%(at)s, %(id)s::uuid)
+ORDER BY due_at, id LIMIT %(limit)s
 """
 
 log = logging.getLogger(__name__)
@@ -45,13 +53,37 @@ class DueTick:
     due: int
     marked: int
     refused: int = 0
+    last: Key | None = None
+
+    def __add__(self, other: DueTick) -> DueTick:
+        return DueTick(
+            self.due + other.due,
+            self.marked + other.marked,
+            self.refused + other.refused,
+            other.last or self.last,
+        )
 
 
 def mark_due_tasks(
-    conn: psycopg.Connection[Any], service: Handler, now: datetime, *, limit: int = BATCH
+    conn: psycopg.Connection[Any],
+    service: Handler,
+    now: datetime,
+    *,
+    limit: int = BATCH,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> DueTick:
-    """One tick as of `now` (tests pass a later `now`, and a service whose clock agrees)."""
-    rows = conn.execute(DUE_SQL, [now, limit]).fetchall()
+    """One tick as of `now` (tests pass a later `now`, and a service whose clock agrees):
+    batches of `limit` until every task due is marked (`streams.due_batches`)."""
+    return drain(lambda after: _mark_batch(conn, service, now, limit, after), limit, stopping)
+
+
+def _mark_batch(
+    conn: psycopg.Connection[Any], service: Handler, now: datetime, limit: int, after: Key | None
+) -> DueTick:
+    params = {"now": now, "limit": limit}
+    if after is not None:
+        params["at"], params["id"] = after
+    rows = conn.execute(DUE_SQL if after is None else DUE_AFTER_SQL, params).fetchall()
     marked = refused = 0
     for task_id, due_at in rows:
         command = MarkTaskDue(task_id=task_id, idempotency_key=f"task-due:{task_id}:{due_at}")
@@ -63,4 +95,4 @@ def mark_due_tasks(
         except DomainError as error:  # e.g. the customer was forgotten
             log.warning("task %s not marked due: %s", task_id, error)
             refused += 1
-    return DueTick(len(rows), marked, refused)
+    return DueTick(len(rows), marked, refused, after_key(rows))

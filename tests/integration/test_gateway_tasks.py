@@ -184,6 +184,28 @@ async def test_the_scheduler_marks_a_task_overdue_once(gw: GatewayHarness) -> No
     assert {s["status"] for s in steps[1:]} == {"OPEN"}
 
 
+async def test_tasks_falling_due_together_are_all_marked_in_one_tick(
+    gw: GatewayHarness,
+) -> None:
+    """A tick marks every task due, batch after batch, not one batch per interval."""
+    cid = await new_customer(gw, "Many Due")
+    now = datetime.now(UTC)
+    past = {"occurredAt": iso(now - timedelta(hours=2)), "dueAt": iso(now - timedelta(hours=1))}
+    tasks = [(await schedule(gw, cid, **past))["id"] for _ in range(5)]
+
+    def tick() -> Any:
+        with psycopg.connect(gw.database_url, autocommit=True) as conn:
+            found = mark_due_tasks(conn, gw.deps.service, datetime.now(UTC), limit=2)
+        gw.sync()
+        return found
+
+    first = await to_thread.run_sync(tick)
+    assert (first.due, first.marked, first.refused) == (5, 5, 0)
+    assert (await to_thread.run_sync(tick)).due == 0
+    overdue = await my_tasks(gw, "amy", status="OVERDUE", first=50)
+    assert set(tasks) <= {e["node"]["id"] for e in overdue["edges"]}
+
+
 async def test_forgetting_erases_the_task_texts(gw: GatewayHarness) -> None:
     cid = await new_customer(gw, "Forget Task")
     task = await schedule(gw, cid, title="ring Mr Secret on 13912345678")

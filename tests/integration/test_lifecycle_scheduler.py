@@ -182,3 +182,26 @@ def test_a_batch_rolled_back_by_a_deadlock_is_applied_again(
     sync()
     assert len(calls) == 2
     assert row(conn, cid)[0] == "PROSPECT"
+
+
+def test_customers_sharing_one_moment_all_change_in_one_tick_each_once(
+    app: CrmApplication, conn: Conn, sync: ReadModelSync, real_now: datetime
+) -> None:
+    """An import stamped at one moment makes many customers due at once: a tick takes
+    batch after batch (each after the last one's key), so none waits for a later tick,
+    and none is picked twice while its change is not projected yet."""
+    bought = real_now - 89 * DAY
+    service = CommandService(app)
+    ids = [customer(service, f"Imported {n}", bought) for n in range(7)]
+    sync()
+    later = real_now + 2 * DAY
+    scheduler = CommandService(app, clock=lambda: later)
+    tick = advance(conn, scheduler, later, limit=3)
+    assert (tick.due, tick.recorded, tick.refused) == (7, 7, 0)
+    again = advance(conn, scheduler, later, limit=3)  # before the projection caught up
+    assert (again.due, again.recorded) == (7, 7), "idempotent: the same changes"
+    sync()
+    for cid in ids:
+        assert row(conn, cid)[0] == "AT_RISK"
+        assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "recorded once"
+    assert advance(conn, scheduler, later, limit=3).due == 0
