@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from psycopg import Connection, sql
 
-from projections.customer_list import filter_conditions
+from projections.customer_list import filter_conditions, given
 from projections.views import CustomerFilter
 
 COUNTED: Final = ("lifecycle_stage", "tier", "stage", "owner", "region", "tag")
@@ -166,16 +166,13 @@ def recount(conn: Connection[Any]) -> None:
 
 def counted_dimension(where: CustomerFilter) -> tuple[str, str] | None:
     """The (dimension, value) counter that answers `where` exactly, if one does."""
-    if where.text or where.custom_fields or where.owners is not None:
+    if given(where, "text") or where.custom_fields or where.owners is not None:
         # A scoped count (a rep's team) filters rows: exact, costs its visible rows.
         return None
-    given = [(name, getattr(where, name)) for name in COUNTED if getattr(where, name)]
-    if not given:
+    counted = [(name, value) for name in COUNTED if (value := given(where, name)) is not None]
+    if not counted:
         return ("all", "")
-    if len(given) > 1:
-        return None
-    name, value = given[0]
-    return (name, value.strip().lower()) if name == "tag" else (name, value)
+    return counted[0] if len(counted) == 1 else None
 
 
 CORRECTED_SQL: Final = """

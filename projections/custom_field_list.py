@@ -79,6 +79,13 @@ def custom_field_conditions(
     """SQL conditions over ``rm_customers AS c`` for `conditions` (parameters added)."""
     found: list[sql.Composable] = []
     for n, cond in enumerate(conditions):
+        if cond.equals is None and not cond.one_of and cond.low is None and cond.high is None:
+            # A key alone: customers with a value for it (a cleared field has none).
+            params[f"cf{n}_key"] = cond.key
+            found.append(
+                sql.SQL("c.custom_fields ->> %({})s IS NOT NULL").format(sql.SQL(f"cf{n}_key"))
+            )
+            continue
         if cond.equals is not None:
             params[f"cf{n}_eq"] = _contains(cond.key, cond.field_type, cond.equals)
             found.append(sql.SQL("c.custom_fields @> %({})s").format(sql.SQL(f"cf{n}_eq")))

@@ -47,17 +47,29 @@ def _text_condition(text: str, params: dict[str, Any]) -> sql.Composable:
     return sql.SQL("({})").format(sql.SQL(" OR ").join(alternatives))
 
 
+def given(where: CustomerFilter, name: str) -> str | None:
+    """The filter's value for `name` as lists and totals both apply it: trimmed, a blank
+    one not given (stored text is trimmed and blank means absent, so no row has ``''``),
+    a tag in the lower case tags are stored in."""
+    value = getattr(where, name)
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() if name == "tag" else value.strip()
+
+
 def filter_conditions(where: CustomerFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
     """SQL conditions over ``rm_customers AS c`` and their parameters."""
     conditions: list[sql.Composable] = [sql.SQL("NOT {}").format(is_duplicate(sql.SQL("c.id")))]
     params: dict[str, Any] = {}
-    if where.text:
-        conditions.append(_text_condition(where.text, params))
-    if where.tag:
-        params["tag"] = where.tag.strip().lower()
+    text = given(where, "text")
+    if text:
+        conditions.append(_text_condition(text, params))
+    tag = given(where, "tag")
+    if tag:
+        params["tag"] = tag
         conditions.append(sql.SQL("c.tags @> ARRAY[%(tag)s]::text[]"))
     for name in ("stage", "region", "owner", "lifecycle_stage", "tier"):
-        value = getattr(where, name)
+        value = given(where, name)
         if value is not None:
             params[name] = value
             conditions.append(sql.SQL("c.{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))

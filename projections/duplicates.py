@@ -33,7 +33,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.cursors import InvalidCursor, _decode, _encode
+from projections.cursors import encode_cursor, read_tagged
 
 PRIMARY: Final = ("PHONE", "EMAIL", "NAME")
 """Reasons that make a pair (`is_pair`: the name only together with the company)."""
@@ -95,17 +95,17 @@ class CandidatePage:
 
 
 def candidate_cursor(points: int, a: UUID, b: UUID) -> str:
-    return _encode(["d", points, str(a), str(b)])
+    return encode_cursor(["d", points, str(a), str(b)])
 
 
 def read_candidate_cursor(cursor: str) -> tuple[int, UUID, UUID]:
-    try:
-        points, a, b = _decode(cursor, "d")
-        if not isinstance(points, int) or isinstance(points, bool):
-            raise ValueError(cursor)
-        return points, UUID(str(a)), UUID(str(b))
-    except (TypeError, ValueError) as error:
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from error
+    return read_tagged(cursor, "d", _points_and_pair)
+
+
+def _points_and_pair(points: object, a: object, b: object) -> tuple[int, UUID, UUID]:
+    if not isinstance(points, int) or isinstance(points, bool):
+        raise ValueError(points)
+    return points, UUID(str(a)), UUID(str(b))
 
 
 def _points(reason: str) -> str:

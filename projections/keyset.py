@@ -14,9 +14,6 @@ direction, so a cursor of one order is refused by another (`BadCursor`).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -25,7 +22,13 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
-from projections.cursors import InvalidCursor, customer_cursor, read_customer_cursor
+from projections.cursors import (
+    InvalidCursor,
+    customer_cursor,
+    encode_cursor,
+    read_customer_cursor,
+    read_tagged,
+)
 from projections.customer_list import filter_conditions
 from projections.profiles import PROFILE_COLUMNS, view_of_row
 from projections.views import CustomerEdge, CustomerFilter
@@ -63,35 +66,31 @@ class KeysetPage:
     end_cursor: str | None
 
 
-def _encode(value: list[Any]) -> str:
-    raw = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def make_cursor(order: Order, key: Any, customer_id: UUID) -> str:
     if order.default:
         return customer_cursor(key, customer_id)
     text = key.isoformat() if isinstance(key, datetime) else str(key)
-    return _encode(["s", order.field, order.direction, text, str(customer_id)])
+    return encode_cursor(["s", order.field, order.direction, text, str(customer_id)])
 
 
 def read_cursor(cursor: str, order: Order) -> tuple[Any, UUID]:
     """(key, id) of a cursor this order handed out; `InvalidCursor`/`BadCursor` otherwise."""
     if order.default:
         return read_customer_cursor(cursor)
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        tag, field, direction, key, customer_id = json.loads(
-            base64.urlsafe_b64decode(padded.encode())
+    return read_tagged(cursor, "s", lambda *fields: _sorted_key(cursor, order, *fields))
+
+
+def _sorted_key(
+    cursor: str, order: Order, field: object, direction: object, key: object, the_id: object
+) -> tuple[Any, UUID]:
+    if (field, direction) != (order.field, order.direction):
+        raise BadCursor(
+            f"cursor {cursor!r} pages the customer list in orderBy {field} {direction}, not "
+            f"{order.field} {order.direction}: a cursor works only with the order that "
+            "handed it out"
         )
-        if (tag, field, direction) != ("s", order.field, order.direction):
-            raise BadCursor("the cursor belongs to another order or list")
-        typed: Any = datetime.fromisoformat(key) if KEYS[field][1] != "text" else str(key)
-        return typed, UUID(str(customer_id))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
-        if isinstance(error, BadCursor):
-            raise
-        raise BadCursor(f"invalid cursor {cursor!r}") from error
+    typed: Any = datetime.fromisoformat(str(key)) if KEYS[order.field][1] != "text" else str(key)
+    return typed, UUID(str(the_id))
 
 
 def page_statement(

@@ -188,6 +188,8 @@ def conditions_of(
             raise invalid(f"{f.key!r} is not a defined custom field", f"{where}.key")
         if d.field_type == TEXT:
             raise invalid(f"{f.key!r} is a TEXT field: personal, not filterable", f"{where}.key")
+        if f.in_ is not None and not f.in_:
+            raise invalid("in must name at least one value (leave it out for any)", f"{where}.in")
         if (f.min is not None or f.max is not None) and d.field_type not in ("NUMBER", "DATE"):
             raise invalid("min and max are for NUMBER and DATE fields", f"{where}.min")
         definition = FieldDefinition(d.key, d.label, d.field_type, d.choices, False)

@@ -324,7 +324,8 @@ class ForgetCustomerInput:
 
 @strawberry.input(
     description="Customers whose custom field `key` equals `equals`, is one of `in` and lies "
-    "in [`min`, `max`] (NUMBER and DATE): every part given must hold. For MULTI_CHOICE, "
+    "in [`min`, `max`] (NUMBER and DATE): every part given must hold; a `key` alone keeps "
+    "the customers with a value for it. For MULTI_CHOICE, "
     '`equals` means "has this choice". Equality and `in` use the jsonb GIN index; '
     "ranges are checked per row. "
     "TEXT fields are personal and cannot be filtered on."
@@ -337,7 +338,11 @@ class CustomFieldFilter:
     max: str | None = None
 
 
-@strawberry.input(description="Every field optional; the given ones must all hold.")
+@strawberry.input(
+    description="Every field optional; the given ones must all hold. Text values are "
+    "trimmed, and a blank one counts as not given (as in stored data, where blank means "
+    "absent), for the list and its `totalCount` alike."
+)
 class CustomerFilter:
     text: str | None = strawberry.field(
         default=None,

@@ -40,7 +40,7 @@ from gateway.schema.enums import (
 )
 from gateway.schema.inputs import CustomerFilter, CustomerOrder
 from gateway.schema.organisation import OrganisationQuery
-from gateway.schema.paging import direction, page_size
+from gateway.schema.paging import direction, given, page_size
 from gateway.schema.revenue import MonthRevenue, month_revenue
 from gateway.schema.scalars import parse_id
 from gateway.schema.subject_export import SubjectExport, export_subject
@@ -234,7 +234,12 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
             view = await ctx.loaders.customers.load(customer_id)
         return Customer.of(view, ctx.sees_personal) if view else None
 
-    @strawberry.field(description="The customer (or any object) with this global id (Relay).")
+    @strawberry.field(
+        description="The object with this global id (Relay); customers are the one `Node` "
+        "type, so any other id (a complaint's, an unknown one) gives null. A merged "
+        "duplicate's id gives its survivor, whose `id` differs from the one asked (a "
+        "merge joins the two profiles); `customer(id:)` does the same."
+    )
     async def node(self, info: GInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
@@ -245,7 +250,7 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
         description="Relay connection; filter by text, tag, tier, lifecycle stage, pipeline "
         "stage, owner, region; ordered by `orderBy` (default: oldest first). Keyset pages "
         "by (sort key, id), no OFFSET: `first`/`after` forwards, `last`/`before` backwards "
-        "(with `last` or `before`, `first` is ignored). Cursors are opaque and belong to "
+        "(`first` with `last` or `before` is refused). Cursors are opaque and belong to "
         "their order. `totalCount` is computed only when selected; see its description "
         "for which filters are counter lookups."
     )
@@ -261,7 +266,9 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     ) -> CustomerConnection:
         ctx = info.context
         ctx.require(P.READ_CUSTOMERS, "read customers")
-        size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
+        size, back = direction(
+            first, after, last, before, ctx.deps.limits.max_page_size, lambda: given(info, "first")
+        )
         where = replace(_read_filter(ctx, filter), owners=await ctx.scope())
         if filter is not None and filter.custom_fields:
             definitions = await ctx.loaders.custom_fields.load(0)

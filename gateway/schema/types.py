@@ -32,7 +32,7 @@ from gateway.schema.enums import (
     TimelineKind,
 )
 from gateway.schema.execution import answers_directly
-from gateway.schema.paging import direction, page_size
+from gateway.schema.paging import direction, given, page_size
 from gateway.schema.profile_lists import (
     Consent,
     Need,
@@ -150,7 +150,8 @@ class Complaint:
 
 @strawberry.interface(
     description="An object with a global id (Relay), fetched again by `node(id:)`. A "
-    "customer's global id is its `id` as is (a UUID, as the contract has it)."
+    "customer's global id is its `id` as is (a UUID, as the contract has it); a merged "
+    "duplicate's id fetches its survivor."
 )
 class Node:
     id: strawberry.ID
@@ -274,8 +275,8 @@ class Customer(Node):
     @strawberry.field(
         description="What happened to the customer and its complaints, newest first, typed "
         "per kind (`types` keeps only those kinds). Keyset pages by global position: "
-        "`first`/`after` walk to older entries, `last`/`before` to newer ones (with "
-        "either of those, `first` is ignored). Each id has its own timeline (a merge does "
+        "`first`/`after` walk to older entries, `last`/`before` to newer ones (`first` "
+        "with either of those is refused). Each id has its own timeline (a merge does "
         "not join histories). Sales, support, compliance and admin; personal fields by role."
     )
     async def timeline(
@@ -289,7 +290,9 @@ class Customer(Node):
     ) -> TimelineConnection:
         ctx = info.context
         ctx.require(Permission.READ_TIMELINE, "read the timeline")
-        size, back = direction(first, after, last, before, ctx.deps.limits.max_page_size)
+        size, back = direction(
+            first, after, last, before, ctx.deps.limits.max_page_size, lambda: given(info, "first")
+        )
         for name, cursor in (("after", after), ("before", before)):
             try:
                 if cursor is not None:

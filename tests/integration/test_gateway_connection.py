@@ -111,9 +111,36 @@ async def test_refused_cursors_and_arguments(gw: GatewayHarness) -> None:
         ({"last": 1, "before": "not-a-cursor"}, "before"),
         ({"last": 1, "after": cursor}, "after"),
         ({"last": -1}, "last"),
+        ({"first": 5, "last": 5}, "first"),
+        ({"first": 1, "before": cursor}, "first"),
     ):
         result = await gw.gql(PAGE, {"f": {"region": REGION}, **variables})
         assert first_error(result)["extensions"] == {"code": "VALIDATION", "field": field}
+    named = await gw.gql(PAGE, {"o": {"field": "NAME"}, "first": 1, "after": cursor})
+    assert "default order" in first_error(named)["message"], "says whose cursor it is"
+    # `first` left at its default (20) by a request paging back is no clash.
+    back = await gw.data(PAGE, {"f": {"region": REGION}, "last": 2})
+    assert len(back["customers"]["edges"]) == 2
+    written = PAGE.replace("first: $first", "first: 20")
+    clash = await gw.gql(written, {"f": {"region": REGION}, "last": 2})
+    assert first_error(clash)["extensions"] == {"code": "VALIDATION", "field": "first"}
+
+
+async def test_a_blank_text_filter_is_not_given_for_the_list_and_its_total(
+    gw: GatewayHarness,
+) -> None:
+    """Stored text is trimmed and blank means absent, so filters read values the same way:
+    the page and `totalCount` (a counter lookup for one dimension) always agree."""
+    query = (
+        "query($f: CustomerFilter) { customers(filter: $f, first: 100) { totalCount "
+        "edges { node { id } } } }"
+    )
+    everyone = (await gw.data(query, {"f": None}))["customers"]
+    for blank in ({"region": ""}, {"owner": "  "}, {"tag": " "}, {"text": ""}):
+        found = (await gw.data(query, {"f": blank}))["customers"]
+        assert found == everyone, blank
+    padded = (await gw.data(query, {"f": {"region": f"  {REGION} "}}))["customers"]
+    assert padded["totalCount"] == len(padded["edges"]) == len(gw.ids)  # type: ignore[attr-defined]
 
 
 async def total(gw: GatewayHarness, **filter: Any) -> int:

@@ -205,6 +205,18 @@ async def test_the_list_filters_on_values(gw: GatewayHarness) -> None:
     assert await listed(
         gw, {"key": renewal, "max": "2026-12-31"}, {"key": seg, "in": ["零售", "金融"]}
     ) == {made["b"]}
+    assert await listed(gw, {"key": renewal}) == set(made.values()), "a key alone: has a value"
+    await done(
+        gw,
+        "setCustomFields",
+        {"customerId": made["c"], "values": [{"key": renewal, "value": None}]},
+    )
+    assert await listed(gw, {"key": renewal}) == {made["a"], made["b"]}, "cleared: no value"
+    empty = await gw.gql(LIST, {"f": {"customFields": [{"key": seg, "in": []}]}})
+    assert first_error(empty)["extensions"] == {
+        "code": "VALIDATION",
+        "field": "filter.customFields[0].in",
+    }
     text = await gw.gql(LIST, {"f": {"customFields": [{"key": fields["remark"], "equals": "x"}]}})
     assert first_error(text)["extensions"]["code"] == "VALIDATION"
     bad = await gw.gql(LIST, {"f": {"customFields": [{"key": seg, "equals": "农业"}]}})

@@ -15,6 +15,7 @@ from projections.cursors import (
     timeline_cursor,
 )
 from projections.customer_list import like_pattern
+from projections.keyset import Order, make_cursor, read_cursor
 
 
 def test_customer_cursor_round_trips() -> None:
@@ -41,3 +42,22 @@ def test_a_customer_cursor_is_no_timeline_cursor() -> None:
 
 def test_like_patterns_take_wildcards_literally() -> None:
     assert like_pattern("50%_off\\") == "%50\\%\\_off\\\\%"
+
+
+def test_a_cursor_of_another_list_or_order_says_which_it_pages() -> None:
+    """A client mixing lists or orders is told why its cursor is refused, not only that."""
+    cid = uuid4()
+    default = customer_cursor(datetime(2024, 5, 1, tzinfo=UTC), cid)
+    with pytest.raises(InvalidCursor, match="pages the customer list in its default order"):
+        read_cursor(default, Order("NAME", "ASC"))
+    by_name = make_cursor(Order("NAME", "ASC"), "张三", cid)
+    assert read_cursor(by_name, Order("NAME", "ASC")) == ("张三", cid)
+    with pytest.raises(InvalidCursor, match="orderBy NAME ASC, not NAME DESC"):
+        read_cursor(by_name, Order("NAME", "DESC"))
+    with pytest.raises(InvalidCursor, match="pages the customer list in another orderBy"):
+        read_customer_cursor(by_name)
+    with pytest.raises(InvalidCursor, match="pages a customer's timeline, not this list"):
+        read_customer_cursor(timeline_cursor(3))
+    for garbage in ("!!!", "bm90IGpzb24", "W1tdXQ"):  # not base64 JSON; `[[]]`
+        with pytest.raises(InvalidCursor, match=r"^invalid cursor"):
+            read_cursor(garbage, Order("UPDATED_AT", "DESC"))
