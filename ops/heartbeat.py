@@ -93,3 +93,12 @@ class Heartbeat:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(self.path.read_text()).get("pid") == os.getpid():
                 self.path.unlink()
+
+
+def read_beat(path: Path) -> dict[str, Any] | None:
+    """A heartbeat file's content; None if it is missing or unreadable (being replaced)."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None

@@ -478,6 +478,7 @@ def run_up(
             status_path=settings.run_dir / SUPERVISOR_FILE,
             log=log,
             base_delay=RESTART_BASE_DELAY,
+            heartbeat_dir=settings.run_dir,
         )
         try:
             supervisor.start(should_stop=lambda: signals.stopping)

@@ -23,6 +23,8 @@ Why it is shaped like this:
 - Children start in tiers (servers first); readiness checks run in threads, so the
   loop keeps watching everything else meanwhile. Stopping goes tier by tier in
   reverse: the child's stop signal to its group, SIGKILL after its timeout.
+- A child that stays alive but stops its heartbeat (`heartbeat_dir`) for `HUNG_AFTER`
+  seconds is hung: it is killed and restarted like a dead one.
 - `status()` (and the file at `status_path`, rewritten every second) says what runs,
   with pids, states and restart counts, for `/healthz` and `crm status`; each entry names
   its `component`, so replicas (`replicas(spec, n)`: `name`, `name-2`, ...) are judged
@@ -51,11 +53,13 @@ from typing import Any
 
 import psutil
 
-from ops.heartbeat import write_json_atomic
+from ops.heartbeat import read_beat, write_json_atomic
 from ops.logfiles import KEEP, MAX_BYTES, open_log, rotate_if_large
 
 PR_SET_CHILD_SUBREAPER = 36
 RESTART_NOW = 75  # exit code of a child that asks to be started again at once
+HUNG_AFTER = 60.0
+"""Seconds without a heartbeat before a running child counts as hung and is restarted."""
 
 Log = Callable[[str], None]
 ReadyCheck = Callable[["subprocess.Popen[bytes]"], None]
@@ -176,8 +180,14 @@ class Supervisor:
         log_max_bytes: int = MAX_BYTES,
         log_keep: int = KEEP,
         log_check_every: float = 5.0,
+        heartbeat_dir: Path | None = None,
+        hung_after: float = HUNG_AFTER,
     ) -> None:
         self._children: dict[str, _Child] = {}
+        self.heartbeat_dir = heartbeat_dir
+        """Where children with `heartbeat` write theirs (`ops.heartbeat`), named as they are."""
+        self.hung_after = hung_after
+        self._last_hung_check = 0.0
         self.status_path = status_path
         self.log: Log = log or (lambda message: None)
         self.base_delay = base_delay
@@ -267,6 +277,7 @@ class Supervisor:
         """Notice exits and readiness, restart what is due, refresh the status file,
         and rotate the children's logs that grew too big (every `log_check_every` s)."""
         self._poll(startup=False)
+        self._kill_hung()
         self._write_status()
         self._rotate_logs()
 
@@ -360,6 +371,28 @@ class Supervisor:
                 child.restarts += 1
                 self.log(f"restarting {child.spec.name} (restart {child.restarts})")
                 self._launch(child, startup=False)
+
+    def _kill_hung(self) -> None:
+        """A running child whose heartbeat stopped for `hung_after` seconds (stopped by a
+        signal, deadlocked, stuck in native code holding the GIL) is killed and restarted
+        like a dead one: `/healthz` already calls it down, and it would never come back
+        by itself. Its heartbeat thread writes every 2 s, so a minute is no busy spell."""
+        now = time.monotonic()
+        if self.heartbeat_dir is None or now - self._last_hung_check < 1.0:
+            return
+        self._last_hung_check = now
+        for child in self._children.values():
+            process = child.process
+            if not child.spec.heartbeat or child.state != "running" or process is None:
+                continue
+            beat = read_beat(self.heartbeat_dir / f"{child.spec.name}.json")
+            if beat is None or beat.get("pid") != process.pid:
+                continue  # a new process, not beating yet
+            age = time.time() - float(beat.get("ts", time.time()))
+            if age > self.hung_after:
+                self.log(f"{child.spec.name} hung: no heartbeat for {age:.0f}s; killing it")
+                self._kill_group(child)
+                self._on_exit(child, process.wait(), startup=False)
 
     def _down_below(self, child: _Child) -> str | None:
         """The name of a server in a lower tier that is not running, if any."""

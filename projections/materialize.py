@@ -6,28 +6,32 @@ survivor), in the batch's transaction, so the columns commit with the checkpoint
 The facts are read set-based (one query per kind for all touched trees); the rules are
 applied in Python (`projections.derivation`), the one definition of them.
 
-"now" for a refresh is the clock, never earlier than the moment the row was last
+"now" for a live refresh is the clock, never earlier than the moment the row was last
 computed for, nor than the moment a scheduler event says (`LifecycleStageChanged` and
-`TierChanged` carry `as_of`): a replay recomputes as of today, and a scheduler's
-change is stored as the rule says at the moment it ran.
+`TierChanged` carry `as_of`), so a scheduler's change is stored as the rule says at the
+moment it ran. A replay computes each customer as of its own latest event
+(`event_moment`), not as of the day it runs: time's changes since then are the
+scheduler's to record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
 
 from psycopg import Connection, sql
 
+from events import LifecycleStageChanged, TierChanged
 from events.vocabulary import CHANNELS
 from projections.bulk import as_jsonb
 from projections.derivation import Derived, derive
 from projections.derived import DEFAULT_THRESHOLDS, ComplaintFact, PurchaseFact, Thresholds
 from projections.handlers.customers import Move
+from projections.incoming import IncomingEvent
 from projections.membership import GIVEN_ROOTS, MAX_DEPTH, tree_ctes
 from projections.schema import DERIVED_COLUMNS
 
@@ -135,17 +139,19 @@ def load_facts(
 
 def compute(
     facts: Mapping[UUID, TreeFacts],
-    now: datetime,
+    now: datetime | None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     hints: Mapping[UUID, datetime] | None = None,
 ) -> list[Materialized]:
-    """Apply the rules to each profile as of max(now, its stored as-of, its hint)."""
+    """Apply the rules to each profile as of max(now, its stored as-of, its hint); with
+    `now` None (a replay), as of its stored as-of and hint alone (`event_moment`)."""
     hints = hints or {}
     done = []
     for cid in sorted(facts):
         f = facts[cid]
-        moments = [now, *(m for m in (f.stored_as_of, hints.get(cid)) if m is not None)]
-        derived = derive(f.stage, f.purchases, f.complaints, max(moments), thresholds)
+        moments = [m for m in (now, f.stored_as_of, hints.get(cid)) if m is not None]
+        as_of = max(moments) if moments else datetime.now(UTC)
+        derived = derive(f.stage, f.purchases, f.complaints, as_of, thresholds)
         done.append(Materialized(cid, derived, f))
     return done
 
@@ -244,13 +250,62 @@ def refresh(
 
 def refresh_all(
     conn: Connection[Any],
-    now: datetime,
+    now: datetime | None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     chunk: int = 2000,
+    moments: Mapping[UUID, datetime] | None = None,
 ) -> int:
-    """Recompute every customer's columns, `chunk` at a time (after a replay)."""
+    """Recompute every customer's columns, `chunk` at a time (after a replay): as of
+    `now`, or with `now` None as of the latest of `moments` (each customer's
+    `event_moment`s) over its merge tree."""
     ids = [row[0] for row in conn.execute("SELECT id FROM rm_customers ORDER BY id")]
     for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        write(conn, compute(load_facts(conn, part, lock=True), now, thresholds))
+        facts = load_facts(conn, ids[start : start + chunk], lock=True)
+        hints = _over_trees(facts, moments or {}) if now is None else None
+        write(conn, compute(facts, now, thresholds, hints))
     return len(ids)
+
+
+def event_moment(event: IncomingEvent) -> datetime:
+    """The moment a live processor computes a customer for, on this event: when it was
+    recorded (the processor's clock, less its lag), or the moment a scheduler event says
+    the state changed. A replay computes each customer as of its latest event's moment,
+    not as of the day it runs: a rebuild then reproduces the live rows, and leaves a
+    change that time made but nobody recorded yet to the scheduler, which records it
+    (`LifecycleStageChanged`) instead of the rebuild making it silently."""
+    if event.known and event.kind in (LifecycleStageChanged.TYPE, TierChanged.TYPE):
+        return max(event.recorded_at, event.occurred_at)
+    return event.recorded_at
+
+
+def note_moment(moments: dict[UUID, datetime], event: IncomingEvent) -> None:
+    """Keep the latest `event_moment` per customer."""
+    at = event_moment(event)
+    known = moments.get(event.subject_id)
+    moments[event.subject_id] = at if known is None or at > known else known
+
+
+def _over_trees(
+    facts: Mapping[UUID, TreeFacts], moments: Mapping[UUID, datetime]
+) -> dict[UUID, datetime]:
+    """Per profile, the latest moment of any customer in its merge tree (a duplicate's
+    purchase moved its survivor's computation too)."""
+    found = {}
+    for cid, f in facts.items():
+        known = [moments[m] for m in (cid, *f.merged_ids) if m in moments]
+        if known:
+            found[cid] = max(known)
+    return found
+
+
+TREE_MOMENTS_SQL: Final = _tree_query(
+    "SELECT t.root_id, max(c.derived_as_of) FROM tree AS t"
+    " JOIN rm_customers AS c ON c.id = t.member_id GROUP BY t.root_id"
+)
+
+
+def tree_moments(conn: Connection[Any], roots: Sequence[UUID]) -> dict[UUID, datetime]:
+    """Per profile in `roots`, the latest moment any customer of its tree was computed
+    for (a replay's survivors, once every partition stored its own rows)."""
+    rows = conn.execute(TREE_MOMENTS_SQL, {"roots": list(roots)})
+    return {root: at for root, at in rows if at is not None}

@@ -68,6 +68,7 @@ from projections.materialize import (
     TreeFacts,
     columns_of,
     compute,
+    note_moment,
 )
 
 Row = dict[str, Any]
@@ -106,6 +107,9 @@ class PartitionReplay:
     bought: dict[UUID, list[PurchaseFact]] = field(default_factory=dict)
     touched: dict[UUID, dict[str, tuple[int, datetime]]] = field(default_factory=dict)
     """Per customer and channel, how many touches and the latest (`TOUCH_COUNTS_OF`)."""
+    moments: dict[UUID, datetime] = field(default_factory=dict)
+    """Per customer, its latest event's moment (`materialize.event_moment`): what its
+    lifecycle and tier are computed as of."""
 
     def fold(self, events: Sequence[IncomingEvent]) -> Window:
         """Fold the partition's next events (position order) into memory; no I/O, so a
@@ -116,6 +120,7 @@ class PartitionReplay:
             if event.subject_id == ORGANISATION_ID:
                 self.organisation.append(event)
                 continue
+            note_moment(self.moments, event)
             if event.on_own_stream:
                 self._profile(event)
             if not event.known:
@@ -180,9 +185,10 @@ class PartitionReplay:
             row = self.funnel[event.subject_id] = funnel.new_row(event)
         funnel.fold(row, event)
 
-    def materialized(self, now: datetime) -> list[Materialized]:
-        """Every profile's materialized columns from its own facts, as of `now` (a merge
-        survivor's are recomputed over its tree once every partition is in)."""
+    def materialized(self, now: datetime | None) -> list[Materialized]:
+        """Every profile's materialized columns from its own facts, as of `now`, or with
+        `now` None as of its latest event (a merge survivor's are recomputed over its tree
+        once every partition is in)."""
         facts = {
             cid: TreeFacts(
                 row["stage"],
@@ -201,7 +207,7 @@ class PartitionReplay:
                     ComplaintFact(severity, complaint["filed_at"], complaint["resolved_at"])
                 )
                 found.open_complaints += complaint["status"] != RESOLVED
-        return compute(facts, now)
+        return compute(facts, now, hints=self.moments if now is None else None)
 
     def checkpoints(self) -> list[Row]:
         """Every projection's checkpoint of every subject: its last position."""
@@ -224,7 +230,7 @@ def write_window(conn: Connection[Any], window: Window) -> None:
 PROFILE_COLUMNS: Final = (*customers.COLUMNS, *MATERIALIZED_COLUMNS)
 
 
-def write_profiles(conn: Connection[Any], replay: PartitionReplay, now: datetime) -> None:
+def write_profiles(conn: Connection[Any], replay: PartitionReplay, now: datetime | None) -> None:
     """The partition's profiles, in id order (the counters' triggers lock in key order),
     with their search keys (pinyin, phone digits) and materialized columns as of `now`
     computed once per profile."""

@@ -17,8 +17,9 @@ the other projections' tables must stay in service, and materializing reads them
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -26,7 +27,8 @@ from psycopg import sql
 from commands.application import CrmApplication
 from projections.apply import apply_batch
 from projections.handlers import PROJECTIONS, Projection
-from projections.materialize import refresh_all
+from projections.incoming import parse_envelope
+from projections.materialize import note_moment, refresh_all
 from projections.schema import PROJECTION_TABLES, create_all
 from streams.rebuild_full import rebuild_full
 from streams.source import EnvelopeOpener, EventSource
@@ -95,14 +97,16 @@ def rebuild_in_place(
 ) -> int:
     """Replay the event store into the chosen projections in one transaction.
 
-    Lifecycle, tier and summaries are computed once per customer at the end, as of
-    `now` (default: the clock), rather than after every batch.
+    Lifecycle, tier and summaries are computed once per customer at the end, rather than
+    after every batch: as of `now`, by default as of each customer's latest event, as a
+    full rebuild does (`rebuild_full`).
     """
     projections = select_projections(names)
     source = EventSource(app)
     opener = EnvelopeOpener(app)
     total = source.max_position()
     replayed = 0
+    moments: dict[UUID, datetime] = {}
     with psycopg.connect(database_url) as conn:
         with conn.transaction():
             create_all(conn)
@@ -115,11 +119,13 @@ def rebuild_in_place(
                     break
                 opened = opener.open_all(batch.envelopes)
                 apply_batch(conn, opened, projections, materialize=False)
+                for envelope in opened:
+                    note_moment(moments, parse_envelope(envelope))
                 position = batch.last_position
                 replayed += len(batch.envelopes)
                 if progress:
                     progress(replayed, max(total, position))
-            refresh_all(conn, now or datetime.now(UTC))
+            refresh_all(conn, now, moments=moments)
     return replayed
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, Final
 
@@ -81,8 +81,11 @@ def rebuild_full(
     With `master_key`, `workers` processes (default: the cores) replay one customer-hash
     partition each; without it (a child process cannot borrow `app`'s key ring) the
     partitions run here, one after the other. Materialized columns are computed as of
-    `now` (default: the clock when the replay starts, then for events caught up later,
-    when they are applied, like a live processor does). `session_url` (the server past a
+    `now`; by default, each customer as of its latest event replayed
+    (`projections.materialize.event_moment`), then for events caught up later, when
+    they are applied, like a live processor does. So a rebuild never makes a change
+    that time made but the scheduler has not recorded yet: it stays due, and the
+    scheduler records it. `session_url` (the server past a
     transaction pooler, `CRM_DATABASE_DIRECT_URL`) holds the one-rebuild-at-a-time lock;
     None: `database_url` keeps sessions. Raises `RebuildBusy` if another
     full rebuild runs, `RebuildFailed` if a worker fails (serving tables unchanged).
@@ -113,7 +116,7 @@ def rebuild_full(
                 progress(done, total)
 
         # After P is fixed: every event replayed in the workers happened before it.
-        plan = Plan(database_url, schema, upto, parts, batch_size, now or datetime.now(UTC))
+        plan = Plan(database_url, schema, upto, parts, batch_size, now)
         if master_key is not None and parts > 1:  # (the key check narrows the type)
             report(run_parallel(plan, master_key, report))
         else:

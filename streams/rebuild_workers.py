@@ -41,7 +41,7 @@ from typing import Any, Final
 import psycopg
 
 from commands.application import CrmApplication
-from projections.materialize import compute, load_facts, write
+from projections.materialize import compute, load_facts, tree_moments, write
 from projections.replay import (
     PartitionReplay,
     check_covers,
@@ -71,7 +71,9 @@ class Plan:
     upto: int
     parts: int
     batch_size: int
-    now: datetime
+    now: datetime | None
+    """What lifecycle and tier are computed as of; None: each customer as of its latest
+    event (`projections.materialize.event_moment`), the rebuild's default."""
 
 
 ATTEMPTS: Final = 3
@@ -167,7 +169,8 @@ tree's); every other profile got its columns with its row, in round one."""
 
 
 def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
-    """Materialize the merge survivors of partition `part` in the shadow, as of `plan.now`."""
+    """Materialize the merge survivors of partition `part` in the shadow, as of `plan.now`
+    or (None) of the latest moment any customer of the tree was computed for."""
     with psycopg.connect(plan.database_url, autocommit=True) as conn:
         with conn.transaction():
             use_shadow(conn)
@@ -176,7 +179,9 @@ def refresh_partition(plan: Plan, part: int, chunk: int = 2000) -> int:
         for start in range(0, len(ids), chunk):
             with conn.transaction():
                 use_shadow(conn)
-                write(conn, compute(load_facts(conn, ids[start : start + chunk]), plan.now))
+                some = ids[start : start + chunk]
+                moments = tree_moments(conn, some) if plan.now is None else None
+                write(conn, compute(load_facts(conn, some), plan.now, hints=moments))
     return len(ids)
 
 

@@ -6,9 +6,8 @@ read models `numeric`, the analytics `DECIMAL(18,2)`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import pandas as pd
@@ -16,8 +15,7 @@ import psycopg
 
 from ops.quality.store import StoreFacts
 from projections import queries
-from projections.derivation import derive
-from projections.materialize import load_facts
+from projections.materialize import columns_of, compute, load_facts
 from projections.schema import TOUCH_COUNTS_OF
 
 CENT = Decimal("0.01")
@@ -117,35 +115,39 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+CHECKED_COLUMNS: Final = (
+    "lifecycle_stage",
+    "tier",
+    "valid_until",
+    "purchase_count",
+    "purchase_total",
+    "touch_count",
+    "open_complaints",
+)
+"""Materialized columns of rm_customers that `derived_state` checks against the facts."""
+
+
+def _shown(name: str, value: Any) -> str:
+    return str(_cents(value)) if name == "purchase_total" else _text(value)
+
+
 def derived_state_frame(conn: psycopg.Connection[Any]) -> pd.DataFrame:
-    """Per customer, the stored lifecycle stage, tier and valid_until beside what the
-    rules (`projections.derivation`, the one definition) give over its stored facts
-    (merge tree included) at the moment the row was computed for."""
-    ids = [row[0] for row in conn.execute("SELECT id FROM rm_customers ORDER BY id")]
-    facts = load_facts(conn, ids)
-    now = datetime.now(UTC)
+    """Per customer, each of its stored `CHECKED_COLUMNS` beside what the materialization
+    (`projections.materialize`, the rules' one definition) gives over its stored facts
+    (merge tree included) at the moment the row was computed for: ``stored_<column>``
+    and ``rule_<column>``."""
+    listed = ", ".join(CHECKED_COLUMNS)
+    stored = {
+        row[0]: row[1:]
+        for row in conn.execute(f"SELECT id, {listed} FROM rm_customers ORDER BY id")
+    }
     rows = []
-    for cid in ids:
-        f = facts[cid]
-        rule = derive(f.stage, f.purchases, f.complaints, f.stored_as_of or now)
-        rows.append(
-            {
-                "id": str(cid),
-                "stored_lifecycle_stage": f.stored[0],
-                "rule_lifecycle_stage": rule.lifecycle_stage,
-                "stored_tier": f.stored[1],
-                "rule_tier": rule.tier,
-                "stored_valid_until": _text(f.valid_until),
-                "rule_valid_until": _text(rule.valid_until),
-            }
-        )
-    columns = [
-        "id",
-        "stored_lifecycle_stage",
-        "rule_lifecycle_stage",
-        "stored_tier",
-        "rule_tier",
-        "stored_valid_until",
-        "rule_valid_until",
-    ]
+    for m in compute(load_facts(conn, list(stored)), None):
+        rule = columns_of(m)
+        row = {"id": str(m.id)}
+        for name, value in zip(CHECKED_COLUMNS, stored[m.id], strict=True):
+            row[f"stored_{name}"] = _shown(name, value)
+            row[f"rule_{name}"] = _shown(name, rule[name])
+        rows.append(row)
+    columns = ["id", *(f"{k}_{n}" for n in CHECKED_COLUMNS for k in ("stored", "rule"))]
     return pd.DataFrame(rows, columns=columns)

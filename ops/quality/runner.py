@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
@@ -55,11 +55,26 @@ def _target(kwargs: Mapping[str, Any]) -> str:
     return "table"
 
 
+KEY_COLUMNS: Final = ("id", "customer_id", "channel", "position", "line_no")
+"""Columns that name a frame's row: a failure shows them, so an operator can find the
+customer (or event) whose row is wrong."""
+
+
+def _row(found: Mapping[str, Any], keys: Sequence[str]) -> str:
+    named = [f"{k} {found[k]}" for k in keys if k in found]
+    values = [f"{k} {v}" for k, v in found.items() if k not in keys]
+    return ", ".join(named) + (f": {', '.join(values)}" if values else "")
+
+
 def _detail(result: Any) -> str:
     found = result.result or {}
     if "unexpected_count" in found:
-        sample = found.get("partial_unexpected_list") or []
-        shown = ", ".join(str(v) for v in sample[:3])
+        keys = found.get("unexpected_index_column_names") or []
+        rows = found.get("partial_unexpected_index_list") or []
+        if keys and rows and isinstance(rows[0], Mapping):
+            shown = "; ".join(_row(r, keys) for r in rows[:3])
+        else:
+            shown = ", ".join(str(v) for v in (found.get("partial_unexpected_list") or [])[:3])
         return f"{found['unexpected_count']} unexpected" + (f" (e.g. {shown})" if shown else "")
     if "observed_value" in found:
         return f"observed {found['observed_value']}"
@@ -117,7 +132,11 @@ def run_suites(
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = definition.run(batch_parameters={"dataframe": frame})
+            keys = [c for c in KEY_COLUMNS if c in frame.columns]
+            result = definition.run(
+                batch_parameters={"dataframe": frame},
+                result_format={"result_format": "SUMMARY", "unexpected_index_column_names": keys},
+            )
         for item in result.results:
             config = item.expectation_config
             outcomes.append(

@@ -13,6 +13,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from events.vocabulary import COMPLAINT_STATUSES, PIPELINE_PATH, PIPELINE_STAGES, SEVERITIES
+from ops.quality.frames import CHECKED_COLUMNS
 from ops.quality.store import StoreFacts
 from projections.vocabulary import LIFECYCLE_STAGES, TIERS
 
@@ -135,9 +136,7 @@ def reconciliation_suites() -> list[Suite]:
             "derived_state",
             [
                 *_id("id"),
-                _equal("stored_lifecycle_stage", "rule_lifecycle_stage"),
-                _equal("stored_tier", "rule_tier"),
-                _equal("stored_valid_until", "rule_valid_until"),
+                *(_equal(f"stored_{n}", f"rule_{n}") for n in CHECKED_COLUMNS),
             ],
         ),
         Suite(

@@ -52,6 +52,8 @@ def rebuild(
     from ops.runtime import database_url, open_application
     from streams.rebuild import rebuild as rebuild_projections
     from streams.rebuild import select_projections
+    from streams.rebuild_shadow import RebuildBusy
+    from streams.rebuild_workers import RebuildFailed
 
     with setting_errors():
         settings = settings_from(data_dir=data_dir)
@@ -65,17 +67,22 @@ def rebuild(
         # rebuild takes none, so it needs no direct URL).
         full = len(chosen) == len(select_projections(None))
         session = settings.relay_session_url if full else None
-        with (
-            open_application(settings) as app,
-            progress_bar("replaying events") as progress,
-        ):
-            count = rebuild_projections(
-                app,
-                url,
-                [p.name for p in chosen],
-                progress=progress,
-                workers=workers,
-                master_key=master_key(settings),
-                session_url=session,
-            )
+        try:
+            with (
+                open_application(settings) as app,
+                progress_bar("replaying events") as progress,
+            ):
+                count = rebuild_projections(
+                    app,
+                    url,
+                    [p.name for p in chosen],
+                    progress=progress,
+                    workers=workers,
+                    master_key=master_key(settings),
+                    session_url=session,
+                )
+        except (RebuildBusy, RebuildFailed) as error:
+            # Expected refusals, not bugs: one line, the serving tables untouched.
+            err_console.print(f"error: {error}", style="bold red", markup=False)
+            raise typer.Exit(1) from None
     typer.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {count} events")

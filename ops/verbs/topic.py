@@ -130,13 +130,14 @@ def show(data_dir: DataDir = None) -> None:
 
     from ops.cli import console, setting_errors, settings_from
     from ops.runtime import database_url
-    from streams.topic_cuts import current, load_cuts
+    from streams.topic_cuts import current, current_partitions, load_cuts
 
     with setting_errors():
         settings = settings_from(data_dir=data_dir)
         base = settings.kafka_topic
         with psycopg.connect(database_url(settings), autocommit=True) as conn:
             cuts = load_cuts(conn, base)
-    console.print(f"events go to {current(base, cuts)}", markup=False)
+    partitions, _ = current_partitions(cuts, settings.kafka_partitions)
+    console.print(f"events go to {current(base, cuts)} ({partitions} partitions)", markup=False)
     for cut in cuts:
         console.print(_describe(cut) if cut.done else f"cut {cut.seq}: requested", markup=False)

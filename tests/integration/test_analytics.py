@@ -334,6 +334,27 @@ def test_crm_check_passes_on_good_data_and_fails_on_corruption(seeded: Seeded) -
     assert "store_total = read_model_total" in drifted.stdout
     assert "FAILED analytics_purchases" not in drifted.stdout
 
+    # A profile's materialized summary drifted from its facts: named, with its customer.
+    tamper = (
+        "UPDATE rm_customers SET purchase_total = purchase_total {0} 1,"
+        " purchase_count = purchase_count {0} 1 WHERE id = %s"
+    )
+    with psycopg.connect(seeded.url) as conn:
+        found = conn.execute(
+            "SELECT id FROM rm_customers WHERE purchase_count > 0 ORDER BY id LIMIT 1"
+        ).fetchone()
+        assert found is not None
+        conn.execute(tamper.format("+"), [found[0]])
+    try:
+        summary = seeded.crm("check", "--no-docs")
+    finally:
+        with psycopg.connect(seeded.url) as conn:
+            conn.execute(tamper.format("-"), [found[0]])
+    assert summary.returncode == 1
+    assert "stored_purchase_total = rule_purchase_total" in summary.stdout
+    assert "stored_purchase_count = rule_purchase_count" in summary.stdout
+    assert f"id {found[0]}" in summary.stdout, "the customer is named"
+
 
 def test_crm_analytics_rebuild_compact_and_views(seeded: Seeded) -> None:
     answers = "SELECT (SELECT count(*) FROM events), (SELECT list(reached) FROM funnel)"

@@ -13,6 +13,7 @@ from commands.application import CrmApplication
 from commands.crypto import generate_master_key
 from commands.messages import CommandContext, RegisterCustomer
 from commands.service import CommandService
+from streams.rebuild_shadow import take_rebuild_lock
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +53,13 @@ def test_rebuild_verb_fills_the_read_models_from_the_store(
 
     refused = crm("projections", "rebuild", "nope", env=env)
     assert refused.returncode == 2 and "NAME" in refused.stderr
+
+    with psycopg.connect(database_url, autocommit=True) as running:
+        take_rebuild_lock(running)  # as a rebuild in progress holds it
+        busy = crm("projections", "rebuild", env=env)
+    assert busy.returncode == 1
+    assert "another `crm projections rebuild` is running" in busy.stderr
+    assert "Traceback" not in busy.stderr + busy.stdout, "one line, not a stack"
 
 
 def test_rebuild_without_a_database_names_the_setting(tmp_path: Path) -> None:

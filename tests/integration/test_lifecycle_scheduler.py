@@ -7,6 +7,7 @@ parameter, so "91 days later" is a later `now`, not a wait.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,7 @@ from projections.views import CustomerFilter
 from streams import sink
 from streams.envelope import validate
 from streams.lifecycle_scheduler import ACTOR, advance
+from streams.rebuild import rebuild
 from streams.source import EventSource
 from tests.integration.support.gateway import ReadModelSync
 
@@ -205,3 +207,31 @@ def test_customers_sharing_one_moment_all_change_in_one_tick_each_once(
         assert row(conn, cid)[0] == "AT_RISK"
         assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "recorded once"
     assert advance(conn, scheduler, later, limit=3).due == 0
+
+
+@pytest.mark.parametrize("names", [None, ["customers"]], ids=["full", "in-place"])
+def test_a_rebuild_leaves_a_change_time_made_to_the_scheduler_to_record(
+    app: CrmApplication,
+    conn: Conn,
+    sync: ReadModelSync,
+    database_url: str,
+    names: list[str] | None,
+) -> None:
+    """A moment that passed before the scheduler's tick is still due after a rebuild
+    (computed as of the customer's latest event, not as of the day it runs), so the
+    change reaches the audit trail as an event instead of the rebuild making it."""
+    start = datetime.now(UTC)
+    bought = start - 90 * DAY + timedelta(seconds=4)
+    cid = customer(CommandService(app), "Due Soon", bought)
+    sync()
+    moment = bought + 90 * DAY + TICK
+    assert row(conn, cid) == ("NEW_CUSTOMER", "BRONZE", moment), "the moment is ahead"
+    time.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.05)
+
+    rebuild(app, database_url, names)
+    assert row(conn, cid) == ("NEW_CUSTOMER", "BRONZE", moment), "still due, not moved"
+    tick = advance(conn, CommandService(app), datetime.now(UTC))
+    assert (tick.due, tick.recorded) == (1, 1)
+    sync()
+    assert row(conn, cid)[0] == "AT_RISK"
+    assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "on the audit trail, by the scheduler"

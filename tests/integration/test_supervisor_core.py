@@ -122,6 +122,45 @@ def test_a_killed_child_is_restarted_with_a_new_pid(
     assert supervisor.status()["components"]["app"]["last_exit"] == -signal.SIGKILL
 
 
+BEATING = """
+import sys, time
+from pathlib import Path
+from ops.heartbeat import Heartbeat
+beat = Heartbeat(Path(sys.argv[1]), "beating", interval=0.1)
+beat.report("ok")
+beat.start()
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_child_whose_heartbeat_stops_is_killed_and_restarted(
+    tmp_path: Path, supervisors: list[Supervisor]
+) -> None:
+    """Alive but not beating (here: stopped by SIGSTOP) is hung: /healthz calls it down,
+    and the supervisor restarts it rather than leave it so for good."""
+    spec = ChildSpec(name="beating", command=python(BEATING, str(tmp_path)), heartbeat=True)
+    logged: list[str] = []
+    supervisor = Supervisor(
+        [spec], base_delay=0.1, heartbeat_dir=tmp_path, hung_after=1.0, log=logged.append
+    )
+    supervisors.append(supervisor)
+    supervisor.start()
+    first = supervisor.pid("beating")
+    assert first is not None
+    wait_for(lambda: (tmp_path / "beating.json").exists(), tick=supervisor.tick)
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:  # beating: left alone however long it runs
+        supervisor.tick()
+        time.sleep(0.05)
+    assert (supervisor.pid("beating"), supervisor.restarts("beating")) == (first, 0)
+    os.kill(first, signal.SIGSTOP)
+    wait_for(lambda: supervisor.pid("beating") not in (None, first), tick=supervisor.tick)
+    assert supervisor.restarts("beating") == 1
+    assert any("beating hung: no heartbeat" in line for line in logged)
+    assert not psutil.pid_exists(first) or psutil.Process(first).status() == "zombie"
+
+
 def test_a_crashing_child_backs_off_longer_each_time(
     tmp_path: Path, supervisors: list[Supervisor]
 ) -> None:

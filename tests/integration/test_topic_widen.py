@@ -344,7 +344,7 @@ def test_widening_a_live_topic_under_load_loses_and_reorders_nothing(
         shown = subprocess.run(
             crm_command("topic", "show"), env=env, capture_output=True, text=True, timeout=60
         )
-        assert f"events go to {kafka_topic}.p6" in shown.stdout
+        assert f"events go to {kafka_topic}.p6 (6 partitions)" in shown.stdout
         # Both workers followed the cut in place, and read the new topic. A process exits
         # only when an in-place switch could not stop its consumer in 10 s (exit 75,
         # restarted as `crm up` does): seen after the stall watch's rejoin of a stuck

@@ -131,6 +131,14 @@ def good_frames() -> dict[str, pd.DataFrame]:
                 "rule_tier": ["VIP", "GOLD", "BRONZE"],
                 "stored_valid_until": ["2025-01-01 00:00:00+00:00", "", ""],
                 "rule_valid_until": ["2025-01-01 00:00:00+00:00", "", ""],
+                "stored_purchase_count": ["7", "1", "0"],
+                "rule_purchase_count": ["7", "1", "0"],
+                "stored_purchase_total": totals,
+                "rule_purchase_total": totals,
+                "stored_touch_count": ["3", "1", "12"],
+                "rule_touch_count": ["3", "1", "12"],
+                "stored_open_complaints": ["0", "2", "0"],
+                "rule_open_complaints": ["0", "2", "0"],
             }
         ),
     }
@@ -195,6 +203,11 @@ def test_each_expectation_fails_on_a_copy_corrupted_to_break_it(
     )
     assert [o.success for o in report.outcomes] == [False], report.outcomes
     assert report.failures[0].suite == suite_name
+    if config.type == "expect_column_pair_values_to_be_equal":
+        key = "id" if "id" in frames[suite_name].columns else "customer_id"
+        assert f"{key} {frames[suite_name].loc[0, key]}" in report.failures[0].detail, (
+            "names the row, so an operator can find the customer"
+        )
 
 
 def test_a_missing_frame_is_a_failure(tmp_path: Path) -> None:
