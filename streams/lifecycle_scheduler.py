@@ -2,14 +2,15 @@
 
 A customer becomes AT_RISK on day 91 with no new fact. The projections store, per
 customer, `valid_until`: the first moment its lifecycle stage or tier changes by time
-alone (`projections.derivation`). Every `INTERVAL` seconds this process picks the
-customers whose moment has passed (an index range scan, in batches until none is left:
-`streams.due_batches`), applies the rules as of `now`, and records the change through
-the command layer as `AdvanceLifecycle` by actor ``system:scheduler``:
-`LifecycleStageChanged` / `TierChanged` events, which reach the audit trail, Kafka,
-subscriptions and analytics like every other change, and whose projection stores the new
-answer. A change is visible within INTERVAL plus the projection's lag of its moment
-(well under 60 s with INTERVAL = 15 s).
+alone (`projections.derivation`). At the next such moment (`seconds_to_next`; every
+`INTERVAL` seconds at the latest) this process picks the customers whose moment has
+passed (an index range scan, in batches until none is left: `streams.due_batches`),
+applies the rules as of `now`, and records the change through the command layer as
+`AdvanceLifecycle` by actor ``system:scheduler``: `LifecycleStageChanged` /
+`TierChanged` events, which reach the audit trail, Kafka, subscriptions and analytics
+like every other change, and whose projection stores the new answer. A change is visible
+within about a second plus the projection's lag of its moment (INTERVAL plus the lag at
+worst, well under 60 s).
 
 Idempotent: each command carries the key ``lifecycle:<customer>:<valid_until>`` and no
 `occurredAt` (the command service stamps its clock, and an omitted time is not part of
@@ -47,6 +48,15 @@ RETRY_S: Final = 0.5  # between attempts to reach PostgreSQL again
 BATCH: Final = 500
 """Customers per batch (the most overdue first); a tick takes batches until none is left."""
 
+NEXT_SQL: Final = """
+SELECT least(
+    (SELECT min(valid_until) FROM rm_customers WHERE valid_until > %(now)s),
+    (SELECT min(due_at) FROM rm_tasks WHERE status = 'OPEN' AND due_at > %(now)s))
+"""
+"""The next moment a customer's stage or tier changes by time, or a task falls due: two
+index lookups (the partial indexes on `valid_until` and on open tasks' `due_at`)."""
+SOONEST: Final = 0.5
+"""Seconds a tick waits at least: moments closer together are taken together."""
 DUE_SQL: Final = """
 SELECT id, valid_until FROM rm_customers WHERE valid_until <= %(now)s
 ORDER BY valid_until, id LIMIT %(limit)s
@@ -165,6 +175,19 @@ def _advance_batch(
     return Tick(len(due), recorded, len(in_place), len(refused), after_key(picked))
 
 
+def seconds_to_next(conn: psycopg.Connection[Any], now: datetime, interval: float) -> float:
+    """How long the next tick waits: until the next moment (`NEXT_SQL`), between `SOONEST`
+    and `interval`. Waking at the moment, not up to an interval after it, records a
+    change a fraction of a second after it happens. A new event in between would
+    otherwise have its projection compute the customer past the moment (its clock is
+    later), and the change, made by time alone, would never be recorded as an event."""
+    row = conn.execute(NEXT_SQL, {"now": now}).fetchone()
+    upcoming = row[0] if row else None
+    if upcoming is None:
+        return interval
+    return min(interval, max(SOONEST, (upcoming - now).total_seconds()))
+
+
 def run(
     config: StreamConfig,
     report: Report,
@@ -181,12 +204,14 @@ def run(
     try:
         service = command_service(app)
         while not stop.is_set():
+            wait = interval
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(config.database_url, autocommit=True, connect_timeout=3)
                 now = clock()
                 tick = advance(conn, service, now, stopping=stop.is_set)
                 tasks = mark_due_tasks(conn, service, now, stopping=stop.is_set)
+                wait = seconds_to_next(conn, clock(), interval)
             except psycopg.errors.UndefinedTable:
                 # The projections worker creates the read models; it may start later.
                 report("starting", "waiting for the read-model tables")
@@ -203,11 +228,12 @@ def run(
             else:
                 report(
                     "ok",
-                    f"every {interval:g}s; last tick: {tick.due} due, {tick.recorded}"
+                    f"next tick in {wait:.1f}s (at most {interval:g}s); last tick: {tick.due}"
+                    f" due, {tick.recorded}"
                     f" recorded, {tick.refreshed} refreshed, {tick.refused} refused;"
                     f" tasks: {tasks.due} due, {tasks.marked} marked overdue",
                 )
-            stop.wait(interval)
+            stop.wait(wait)
     finally:
         if conn is not None:
             conn.close()

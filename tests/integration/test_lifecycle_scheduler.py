@@ -32,7 +32,7 @@ from projections.queries import get_customers, lifecycle_distribution, list_cust
 from projections.views import CustomerFilter
 from streams import sink
 from streams.envelope import validate
-from streams.lifecycle_scheduler import ACTOR, advance
+from streams.lifecycle_scheduler import ACTOR, SOONEST, advance, seconds_to_next
 from streams.rebuild import rebuild
 from streams.source import EventSource
 from tests.integration.support.gateway import ReadModelSync
@@ -235,3 +235,17 @@ def test_a_rebuild_leaves_a_change_time_made_to_the_scheduler_to_record(
     sync()
     assert row(conn, cid)[0] == "AT_RISK"
     assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "on the audit trail, by the scheduler"
+
+
+def test_the_next_tick_waits_until_the_next_moment_not_a_whole_interval(
+    app: CrmApplication, conn: Conn, sync: ReadModelSync, real_now: datetime
+) -> None:
+    """Woken at a customer's moment, the scheduler records the change before a new event
+    could have the projection compute past it (and the change go unrecorded)."""
+    assert seconds_to_next(conn, real_now, 15.0) == 15.0, "nothing ahead: the interval"
+    customer(CommandService(app), "Soon", real_now - 90 * DAY + timedelta(seconds=30))
+    sync()
+    assert seconds_to_next(conn, real_now, 60.0) == pytest.approx(30.0, abs=0.01)
+    assert seconds_to_next(conn, real_now, 15.0) == 15.0, "never longer than the interval"
+    later = real_now + timedelta(seconds=29.9)
+    assert seconds_to_next(conn, later, 15.0) == SOONEST, "not a busy loop"
