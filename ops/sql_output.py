@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 import duckdb
 from rich.console import Console
@@ -43,8 +43,39 @@ def _write_text(
             record = {c: plain(v) for c, v in zip(columns, row, strict=True)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        table = Table(*columns, caption=f"{len(rows)} rows")
+        console = Console(file=handle, width=max(120, Console().width))
         shown = rows if max_rows is None else rows[:max_rows]
-        for row in shown:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
-        Console(file=handle, width=max(120, Console().width)).print(table)
+        cells = [["NULL" if v is None else str(v) for v in row] for row in shown]
+        table = Table(*columns, caption=f"{len(rows)} rows")
+        for row_cells in cells:
+            table.add_row(*row_cells)
+        if _needed_width(columns, cells) <= console.width:
+            console.print(table)
+        else:  # squeezed to blank columns: one record at a time, as psql's \x does
+            console.print(_records(columns, cells, len(rows)), markup=False, highlight=False)
+
+
+READABLE: Final = 12
+"""Characters a column must keep (or its whole content, if shorter) to be worth a table."""
+
+
+def _needed_width(columns: list[str], cells: list[list[str]]) -> int:
+    """Width of a table whose every column shows `READABLE` characters or all it holds:
+    rich squeezes a wider one to columns too narrow to read anything."""
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    return sum(min(w, READABLE) + 3 for w in widths) + 1
+
+
+def _records(columns: list[str], cells: list[list[str]], total: int) -> str:
+    """Rows as blocks of ``column | value`` lines, for results wider than the terminal."""
+    pad = max(map(len, columns), default=0)
+    blocks = [
+        "\n".join(
+            [
+                f"-[ row {n} ]-",
+                *(f"{c.ljust(pad)} | {v}" for c, v in zip(columns, row, strict=True)),
+            ]
+        )
+        for n, row in enumerate(cells, start=1)
+    ]
+    return "\n".join([*blocks, f"({total} rows)"])
