@@ -13,10 +13,14 @@ pass (the next tick sees it again, and its command is idempotent).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Key = tuple[datetime, UUID]
 """Where a batch ended: its last row's moment and id (the order rows are picked in)."""
@@ -31,6 +35,7 @@ class Batch(Protocol):
 
 
 B = TypeVar("B", bound=Batch)
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def drain(
@@ -42,6 +47,19 @@ def drain(
         latest = batch(latest.last)
         total = total + latest
     return total
+
+
+def added(first: T, second: T) -> T:
+    """Two batches' tallies (dataclasses) as one: counts summed, `last` the later batch's."""
+    return dataclasses.replace(
+        first,
+        **{
+            f.name: (getattr(second, f.name) or getattr(first, f.name))
+            if f.name == "last"
+            else getattr(first, f.name) + getattr(second, f.name)
+            for f in dataclasses.fields(first)
+        },
+    )
 
 
 def after_key(rows: list[tuple[UUID, datetime]]) -> Key | None:

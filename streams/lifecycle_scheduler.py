@@ -37,7 +37,7 @@ from commands.idempotency import IdempotencyMismatch
 from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.materialize import Materialized, compute, load_facts, refresh
-from streams.due_batches import Key, after_key, drain
+from streams.due_batches import Key, added, after_key, drain
 from streams.relay_main import Report, StopFlag, StreamConfig
 from streams.task_scheduler import mark_due_tasks
 
@@ -85,13 +85,7 @@ class Tick:
     last: Key | None = None
 
     def __add__(self, other: Tick) -> Tick:
-        return Tick(
-            self.due + other.due,
-            self.recorded + other.recorded,
-            self.refreshed + other.refreshed,
-            self.refused + other.refused,
-            other.last or self.last,
-        )
+        return added(self, other)
 
 
 def _command(m: Materialized) -> AdvanceLifecycle:

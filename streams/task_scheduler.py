@@ -24,7 +24,7 @@ import psycopg
 from aggregates.errors import DomainError
 from commands.idempotency import IdempotencyMismatch
 from commands.messages import CommandContext, CommandResult, MarkTaskDue
-from streams.due_batches import Key, after_key, drain
+from streams.due_batches import Key, added, after_key, drain
 
 ACTOR: Final = "system:scheduler"
 BATCH: Final = 500
@@ -56,12 +56,7 @@ class DueTick:
     last: Key | None = None
 
     def __add__(self, other: DueTick) -> DueTick:
-        return DueTick(
-            self.due + other.due,
-            self.marked + other.marked,
-            self.refused + other.refused,
-            other.last or self.last,
-        )
+        return added(self, other)
 
 
 def mark_due_tasks(
