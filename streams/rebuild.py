@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from commands.application import CrmApplication
-from projections.apply import apply_batch
+from projections.apply import apply_events
 from projections.handlers import PROJECTIONS, Projection
 from projections.incoming import parse_envelope
 from projections.materialize import note_moment, refresh_all
@@ -117,10 +117,10 @@ def rebuild_in_place(
                 batch = source.read_after(position, batch_size)
                 if not batch.envelopes:
                     break
-                opened = opener.open_all(batch.envelopes)
-                apply_batch(conn, opened, projections, materialize=False)
-                for envelope in opened:
-                    note_moment(moments, parse_envelope(envelope))
+                events = [parse_envelope(e) for e in opener.open_all(batch.envelopes)]
+                apply_events(conn, events, projections, materialize=False)
+                for event in events:
+                    note_moment(moments, event)
                 position = batch.last_position
                 replayed += len(batch.envelopes)
                 if progress:
