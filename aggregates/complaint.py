@@ -87,7 +87,10 @@ class Complaint(Aggregate):
         """Hand an open complaint up; only OPEN complaints can be escalated."""
         when = require_aware(at)
         if self.status != OPEN:
-            raise RuleViolated(f"only an OPEN complaint can be escalated; it is {self.status}")
+            raise RuleViolated(
+                f"only an OPEN complaint can be escalated; it is {self.status}",
+                field="complaintId",
+            )
         self.trigger_event(
             ComplaintEscalated,
             timestamp=when,
@@ -119,7 +122,7 @@ class Complaint(Aggregate):
         """Close the complaint; resolving it twice is refused."""
         when = require_aware(at)
         if self.status == RESOLVED:
-            raise RuleViolated("the complaint is already resolved")
+            raise RuleViolated("the complaint is already resolved", field="complaintId")
         self.trigger_event(
             ComplaintResolved,
             timestamp=when,

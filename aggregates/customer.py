@@ -12,7 +12,7 @@ State is kept JSON-friendly (lists and dicts, no sets or tuples) because snapsho
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import singledispatchmethod
@@ -75,7 +75,7 @@ from events import (
 )
 from events.vocabulary import CHANNELS, DIRECTIONS, LEAD, LIFECYCLE_STAGES, TIERS
 
-__all__ = ["UNSET", "Customer", "PurchaseLine", "Unset"]
+__all__ = ["UNSET", "Customer", "PurchaseLine", "Unset", "merged_into"]
 
 
 def _clear_text(value: object, *, field: str, max_length: int) -> str | None:
@@ -176,8 +176,16 @@ class Customer(Aggregate):
         values = {f: proposed[f] if f in changed else None for f in CONTACT_FIELDS}
         self.trigger_event(ContactDetailsChanged, timestamp=when, changed=changed, **values)
 
-    def tag(self, tags: Iterable[str] | str, *, at: datetime, policy: Policy | None = None) -> None:
-        """Add tags; already-present ones are ignored, and nothing new records nothing."""
+    def tag(
+        self,
+        tags: Iterable[str] | str,
+        *,
+        at: datetime,
+        policy: Policy | None = None,
+        field: str = "tags",
+    ) -> None:
+        """Add tags; already-present ones are ignored, and nothing new records nothing.
+        Errors name `field` (``add``, ``add[2]`` for `TagCustomer`'s input)."""
         when = self._command_time(at)
         policy = policy or Policy.default()
         # The count bound comes before any tag is checked (a command naming 100,000 tags is
@@ -185,19 +193,20 @@ class Customer(Aggregate):
         # (closed form, see aggregates.labels); removing stays lenient so tags recorded
         # before the rule can still be taken off.
         given = [tags] if isinstance(tags, str) else list(tags)
-        check_count(given, max(policy.max_tags, TAGS_PER_COMMAND), field="tags")
-        checked = check_labels(given, field="tags", max_length=TAG_MAX)
+        check_count(given, max(policy.max_tags, TAGS_PER_COMMAND), field=field)
+        checked = check_labels(given, field=field, max_length=TAG_MAX)
         new = [tag for tag in checked if tag not in self.tags]
         if not new:
             return
         if len(self.tags) + len(new) > policy.max_tags:
-            raise RuleViolated(f"a customer has at most {policy.max_tags} tags", field="tags")
+            raise RuleViolated(f"a customer has at most {policy.max_tags} tags", field=field)
         self.trigger_event(CustomerTagged, timestamp=when, tags=new)
 
-    def untag(self, tags: Iterable[str] | str, *, at: datetime) -> None:
+    def untag(self, tags: Iterable[str] | str, *, at: datetime, field: str = "tags") -> None:
         """Remove tags; absent ones are ignored, and nothing to remove records nothing."""
         when = self._command_time(at)
-        present = [tag for tag in normalize_tags(tags, most=TAGS_PER_COMMAND) if tag in self.tags]
+        given = normalize_tags(tags, field=field, most=TAGS_PER_COMMAND)
+        present = [tag for tag in given if tag in self.tags]
         if present:
             self.trigger_event(CustomerUntagged, timestamp=when, tags=present)
 
@@ -391,6 +400,7 @@ class Customer(Aggregate):
 
     def merge_into(self, survivor: Customer, *, at: datetime) -> None:
         """Close this duplicate in favour of `survivor`; both streams keep their history."""
+        self.require_open("duplicateId")
         when = self._command_time(at)
         if survivor.id == self.id:
             raise RuleViolated("a customer cannot be merged into itself", field="survivorId")
@@ -403,8 +413,12 @@ class Customer(Aggregate):
         survivor.trigger_event(DuplicateMerged, timestamp=when, duplicate_id=self.id)
 
     def forget(self, *, reason: str, at: datetime) -> None:
-        """Right to erasure: the store destroys the key; state drops personal data too."""
-        when = self._command_time(at)
+        """Right to erasure: the store destroys the key; state drops personal data too.
+        A merged duplicate takes this one command still: its stream keeps its own key and
+        personal data, and erasure is the person's right whatever was merged."""
+        if self.forgotten:
+            self.require_open()
+        when = require_aware(at)
         why = require_text(reason, field="reason", max_length=REASON_MAX)
         check_no_contact_data(why, field="reason")  # the reason outlives the key
         self.trigger_event(CustomerForgotten, timestamp=when, reason=why)
@@ -462,10 +476,13 @@ class Customer(Aggregate):
         """Every stage the customer was in, with when it got there (oldest first)."""
         return [(entry["stage"], entry["at"]) for entry in self._stage_log]
 
-    def require_open(self) -> None:
-        """Raise RULE if closed; other aggregates (complaints) ask before acting."""
+    def require_open(self, field: str = "customerId") -> None:
+        """Raise RULE, on the input `field` naming this customer, if it is closed; other
+        aggregates (complaints, tasks) ask before acting."""
         if self.is_closed:
-            raise RuleViolated(f"customer {self.id} is {self._closed_as()}; no new commands")
+            raise RuleViolated(
+                f"customer {self.id} is {self._closed_as()}; no new commands", field=field
+            )
 
     def _closed_as(self) -> str:
         if self.merged_into is not None:
@@ -632,3 +649,19 @@ class Customer(Aggregate):
 def _latest(current: datetime | None, candidate: datetime) -> datetime:
     """Back-dated imports must not move "last seen" backwards."""
     return candidate if current is None or candidate > current else current
+
+
+def merged_into(survivor: Customer, get: Callable[[UUID], Customer]) -> list[Customer]:
+    """Every customer merged into `survivor`, directly or through another duplicate (a
+    merge says they are one person: erasing the survivor erases them all)."""
+    found: list[Customer] = []
+    seen = {survivor.id}
+    waiting = list(survivor.merged_duplicates)
+    while waiting:
+        duplicate_id = waiting.pop()
+        if duplicate_id not in seen:
+            seen.add(duplicate_id)
+            duplicate = get(duplicate_id)
+            found.append(duplicate)
+            waiting.extend(duplicate.merged_duplicates)
+    return found

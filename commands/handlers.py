@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.complaint import Complaint
 from aggregates.custom_fields import CATALOG_ID, CustomFieldCatalog, FieldDefinition
-from aggregates.customer import Customer
+from aggregates.customer import Customer, merged_into
 from aggregates.errors import NotFound, RuleViolated, ValidationFailed
 from aggregates.organisation import Organisation
 from aggregates.purchase import PurchaseLine
@@ -146,9 +146,9 @@ def tag_customer(uow: UnitOfWork, cmd: TagCustomer, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.require_open()
     if cmd.add:
-        customer.tag(list(cmd.add), at=at, policy=uow.policy)
+        customer.tag(list(cmd.add), at=at, policy=uow.policy, field="add")
     if cmd.remove:
-        customer.untag(list(cmd.remove), at=at)
+        customer.untag(list(cmd.remove), at=at, field="remove")
     return Outcome(customer, customer.id)
 
 
@@ -289,8 +289,13 @@ def merge_customers(uow: UnitOfWork, cmd: MergeCustomers, at: datetime) -> Outco
 
 
 def forget_customer(uow: UnitOfWork, cmd: ForgetCustomer, at: datetime) -> Outcome:
+    """Erase the customer and every customer merged into it (a merge said they are one
+    person), in one transaction: each stream's own key is destroyed."""
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.forget(reason=cmd.reason, at=at)
+    for duplicate in merged_into(customer, uow.customer):
+        if not duplicate.forgotten:
+            duplicate.forget(reason=cmd.reason, at=at)
     return Outcome(customer, customer.id)
 
 

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
+from aggregates.customer import Customer, merged_into
 from aggregates.errors import RuleViolated
 from commands.application import CrmApplication
 from commands.messages import CommandContext, ForgetCustomer
@@ -79,7 +82,13 @@ def erase(
     still scrubs and searches (its needles then only what the store holds in clear), so
     it can finish an erasure interrupted after its commit, and reports what survives.
     """
-    needles = known_values(app, customer_id)
+    # The customers merged into this one are erased with it (`ForgetCustomer`): their
+    # values are searched for and their copies scrubbed too, read while the keys exist.
+    tree = [customer_id, *(c.id for c in _merged_tree(app, customer_id))]
+    needles: dict[str, str] = {}
+    for cid in tree:
+        for label, value in known_values(app, cid).items():
+            needles.setdefault(label if cid == customer_id else f"{label} of {cid}", value)
     service = CommandService(app)
     position: int | None = None
     already = False
@@ -92,15 +101,18 @@ def erase(
         if app.crm_recorder.select_wrapped_keys([customer_id]):
             raise  # closed for another reason (merged): not ours to erase here
         already = True
-    applied = scrub_read_models(app, conninfo, customer_id)
+    applied = sum(scrub_read_models(app, conninfo, cid) for cid in tree)
     root = analytics_root
-    scrubbed = analytics.scrub(root, customer_id) if root is not None else []
+    scrubbed = [s for cid in tree for s in analytics.scrub(root, cid)] if root is not None else []
     # What the store still holds in clear (history recorded before a field was sealed):
     # readable without the key, so an erasure run again still finds and reports it.
-    clear_findings, clear_needles = clear_residue(app, customer_id)
-    for label, value in clear_needles.items():
-        if value.lower() not in (v.lower() for v in needles.values()):
-            needles[label] = value
+    clear_findings: list[Finding] = []
+    for cid in tree:
+        findings, clear_needles = clear_residue(app, cid)
+        clear_findings += findings
+        for label, value in clear_needles.items():
+            if value.lower() not in (v.lower() for v in needles.values()):
+                needles[label] = value
     receipt = ErasureReceipt(
         customer_id=customer_id,
         position=position,
@@ -135,3 +147,12 @@ def search(
                 bootstrap, topic, needles, security=scope.topic_security
             )
             receipt.searched.append(f"every message of topic {topic}")
+
+
+def _merged_tree(app: CrmApplication, customer_id: UUID) -> list[Customer]:
+    """The customers merged into this one (none if it is unknown: `erase` reports that)."""
+    try:
+        survivor: Customer = app.repository.get(customer_id)
+    except AggregateNotFoundError:
+        return []
+    return merged_into(survivor, app.repository.get)

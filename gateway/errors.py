@@ -19,6 +19,7 @@ the original is logged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -104,6 +105,34 @@ _TOO_COMPLEX_MARKERS = (
 )
 
 
+_VARIABLE_PATH = re.compile(r"^Variable '\$(\w+)' has invalid value(?: at ([\w.\[\]]+))?: ")
+_MISSING_FIELD = re.compile(r"to include required field '(\w+)'")
+"""graphql-core 3.3's words: ``Variable '$i' has invalid value at .lines[0].sku: …`` and
+``… Expected value of type 'L' to include required field 'sku', found: …``."""
+
+
+def input_field(path: str) -> str:
+    """The field a client's form shows for a path into the variables: ``i.lines[0].sku``
+    is ``lines[0].sku``, as the commands name it (the variable's own name says nothing of
+    the input's fields); a bare variable (``id``, ``first``) is its own name."""
+    variable = re.match(r"\$?\w+", path)
+    if variable is None or variable.end() == len(path):
+        return path.lstrip("$")
+    return path[variable.end() :].lstrip(".")
+
+
+def _variable_field(message: str) -> str:
+    """The input field a graphql-core variable error is about (see `input_field`)."""
+    found = _VARIABLE_PATH.match(message)
+    if found is None:
+        return message.split("'")[1].lstrip("$")
+    path = found.group(1) + (found.group(2) or "")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}"
+    return input_field(path)
+
+
 def classify(error: GraphQLError) -> GraphQLError:
     """Give an error without a code the code of its kind (see the module docstring)."""
     extensions = dict(error.extensions or {})
@@ -117,7 +146,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         extensions["code"] = PARSE_FAILED
     elif error.path is None and error.message.startswith("Variable '$"):
         extensions["code"] = VALIDATION
-        extensions["field"] = error.message.split("'")[1].lstrip("$")
+        extensions["field"] = _variable_field(error.message)
     elif error.path is None and error.message.startswith("Expected value of type"):
         extensions["code"] = VALIDATION
     elif error.path is None:

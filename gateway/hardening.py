@@ -50,7 +50,14 @@ from graphql import (
 from graphql.language import Node
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 
-from gateway.errors import INTERNAL, MASKED_MESSAGE, VALIDATION, classify, should_mask
+from gateway.errors import (
+    INTERNAL,
+    MASKED_MESSAGE,
+    VALIDATION,
+    classify,
+    input_field,
+    should_mask,
+)
 from gateway.logs import without_suggestions
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -262,7 +269,7 @@ class StorableText(SchemaExtension):
             if where:
                 error = GraphQLError(
                     f"variable ${where.lstrip('.')} holds a NUL character or an unpaired surrogate",
-                    extensions={"code": VALIDATION, "field": where.lstrip(".")},
+                    extensions={"code": VALIDATION, "field": input_field(where.lstrip("."))},
                 )
         if error is None:
             literal = next((n for n in string_literals(context) if _bad_text(n.value)), None)
@@ -357,7 +364,8 @@ class BoundedInput(SchemaExtension):
             where, rule = found
             name = where.lstrip(".")
             error = GraphQLError(
-                f"variable ${name}: {rule}", extensions={"code": VALIDATION, "field": name}
+                f"variable ${name}: {rule}",
+                extensions={"code": VALIDATION, "field": input_field(name)},
             )
         else:
             literal = next(

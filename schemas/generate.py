@@ -12,7 +12,7 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Final, Union
 from uuid import UUID
 
 from events import ALL_EVENTS, CrmEvent
@@ -60,6 +60,21 @@ def _json_type(annotation: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema mapping for {annotation!r}")
 
 
+SEALED_ON_THE_WIRE: Final = {"type": "string", "pattern": "^sealed:"}
+"""A personal field as the relay publishes it: sealed under the customer's key
+(`streams.source`), whatever its type in clear."""
+
+
+def _personal(schema: dict[str, Any]) -> dict[str, Any]:
+    """A personal field's schema: its type in clear, or sealed (a text one is text either
+    way; a list of values, a custom field's TEXT values, is a sealed string on the wire)."""
+    note = "personal data: null once the customer is forgotten"
+    branches = schema.get("anyOf", [schema])
+    if any(b.get("type") == "string" for b in branches):
+        return {**schema, "description": note}
+    return {"anyOf": [*branches, SEALED_ON_THE_WIRE], "description": note}
+
+
 def data_fields(cls: type[CrmEvent]) -> list[str]:
     """The event's own fields, in declaration order (what goes in the envelope's `data`)."""
     return [f.name for f in dataclasses.fields(cls) if f.name not in ENVELOPE_FIELDS]
@@ -74,7 +89,7 @@ def event_schema(cls: type[CrmEvent], version: int) -> dict[str, Any]:
             continue
         schema = cls.FIELD_SCHEMAS.get(name) or _json_type(hints[name])
         if name in cls.PERSONAL:
-            schema = {**schema, "description": "personal data: null once the customer is forgotten"}
+            schema = _personal(schema)
         properties[name] = schema
         required.append(name)
     cloudevents_type = f"{cls.TYPE}.v{version}"

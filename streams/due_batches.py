@@ -16,11 +16,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
 
 Key = tuple[datetime, UUID]
 """Where a batch ended: its last row's moment and id (the order rows are picked in)."""
@@ -35,7 +32,15 @@ class Batch(Protocol):
 
 
 B = TypeVar("B", bound=Batch)
-T = TypeVar("T", bound="DataclassInstance")
+
+
+class Tally(Protocol):
+    """A dataclass of counts and a `last` key (what `added` sums)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+T = TypeVar("T", bound=Tally)
 
 
 def drain(

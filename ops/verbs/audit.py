@@ -428,6 +428,7 @@ def forget(
     then searches every table and analytics file for the customer's old values.
     Exit 1 if any are found.
     """
+    from aggregates.errors import DomainError, ValidationFailed
     from compliance.audit import UnknownCustomer
     from compliance.erasure import SearchScope, erase
     from ops.cli import setting_errors
@@ -463,6 +464,10 @@ def forget(
                 )
             except UnknownCustomer as error:
                 raise _unknown(error) from None
+            except DomainError as error:  # a bad --reason: nothing was written
+                where = f"{error.field}: " if error.field else ""
+                code = 2 if isinstance(error, ValidationFailed) else 1
+                raise _fail(f"{where}{error.message}", code=code) from None
     if receipt.already_forgotten:
         typer.echo(f"customer {cid} was already forgotten; scrubbed again")
     else:

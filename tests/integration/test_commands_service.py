@@ -331,6 +331,31 @@ def test_forgetting_erases_and_closes_the_customer(
     register(service, "Somebody else", email="wang@example.com")
 
 
+def test_forgetting_a_survivor_erases_every_customer_merged_into_it(
+    service: CommandService, app: CrmApplication, database_url: str
+) -> None:
+    """A merge said the records are one person: erasing the survivor erases the
+    duplicates too (each its own key), and a duplicate can be erased on its own."""
+    survivor = register(service, "Zhang Bo", phone="13700002222")
+    duplicate = register(service, "Zhang B.", phone="15736277803")
+    older = register(service, "Z. Bo", email="zb@example.com")
+    service.handle(MergeCustomers(survivor_id=duplicate, duplicate_id=older), CTX)
+    service.handle(MergeCustomers(survivor_id=survivor, duplicate_id=duplicate), CTX)
+    service.handle(ForgetCustomer(customer_id=survivor, reason="erasure request"), CTX)
+    for cid in (survivor, duplicate, older):
+        customer: Customer = app.repository.get(cid)
+        assert customer.forgotten and (customer.name, customer.phone) == (None, None), cid
+        keys = "SELECT count(*) FROM crm_customer_keys WHERE customer_id=%s"
+        assert scalar(database_url, keys, cid) == 0, "its key is destroyed"
+
+    alone = register(service, "Li Na")
+    merged = register(service, "Li N.", email="lina@example.com")
+    service.handle(MergeCustomers(survivor_id=alone, duplicate_id=merged), CTX)
+    service.handle(ForgetCustomer(customer_id=merged, reason="erasure request"), CTX)
+    assert app.repository.get(merged).forgotten
+    assert not app.repository.get(alone).forgotten, "the survivor is not erased by it"
+
+
 def test_complaint_write_racing_a_forget_is_refused_at_commit(
     service: CommandService, app: CrmApplication, database_url: str, master_key: str
 ) -> None:

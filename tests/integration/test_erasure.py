@@ -31,6 +31,7 @@ from commands.messages import (
     EscalateComplaint,
     FileComplaint,
     ForgetCustomer,
+    MergeCustomers,
     MoveStage,
     PurchaseLineInput,
     RecordContactTouch,
@@ -364,3 +365,35 @@ def test_erase_again_finishes_an_interrupted_erasure(
     assert receipt.already_forgotten and receipt.read_model_events_applied == 1
     assert receipt.needles == []  # the values are gone with the key
     assert search_database(database_url, NEEDLES) == []
+
+
+def test_erasing_a_survivor_scrubs_the_customers_merged_into_it(
+    app: CrmApplication, database_url: str, master_key: str, tmp_path: Path
+) -> None:
+    """The duplicate's own name and phone were left readable (its key kept, its row
+    unscrubbed) when only the survivor was erased; a bad reason was a traceback."""
+    service = CommandService(app)
+    survivor = service.handle(RegisterCustomer(name="Zhang Bo"), CTX).customer_id
+    duplicate = service.handle(
+        RegisterCustomer(name="Zhang Bo Dup", phone="15736277803"), CTX
+    ).customer_id
+    service.handle(MergeCustomers(survivor_id=survivor, duplicate_id=duplicate), CTX)
+    sink = ReadModelSink(app, database_url)
+    try:
+        sink(EventSource(app).read_after(0, 100).envelopes)
+    finally:
+        sink.close()
+    duplicate_values = {"name": "Zhang Bo Dup", "phone": "15736277803"}
+    assert search_database(database_url, duplicate_values), "the duplicate's row holds them"
+    env = {"CRM_DATABASE_URL": database_url, "CRM_MASTER_KEY": master_key}
+    env["CRM_DATA_DIR"] = str(tmp_path)
+
+    blank = crm("audit", "forget", str(survivor), "--reason", " ", env=env)
+    assert blank.returncode == 2 and "Traceback" not in blank.stderr
+    assert blank.stderr.strip().startswith("error: reason:"), blank.stderr
+
+    done = crm("audit", "forget", str(survivor), "--reason", "DSR-43", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nothing found" in done.stdout
+    assert search_database(database_url, duplicate_values) == []
+    assert app.repository.get(duplicate).forgotten

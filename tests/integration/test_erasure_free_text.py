@@ -67,7 +67,7 @@ def history(service: CommandService, who: str) -> UUID:
         CTX,
     ).customer_id
     refused = [
-        (TagCustomer(customer_id=cid, add=("vip", typed)), "tags[1]"),
+        (TagCustomer(customer_id=cid, add=("vip", typed)), "add[1]"),
         (
             FileComplaint(customer_id=cid, category=typed, severity="LOW", description="d"),
             "category",

@@ -15,6 +15,8 @@ import pytest_asyncio
 from anyio import to_thread
 
 from gateway.deps import Limits
+from streams.envelope import validate
+from streams.source import EventSource
 from tests.integration.support.gateway import GatewayHarness, error_codes, first_error
 from tests.integration.support.servers import ServerSet
 from tests.integration.support.timeline import NOW, done, mutate, new_customer
@@ -248,6 +250,13 @@ async def test_text_values_are_masked_for_analysts_and_erased_by_forget(
         {"customerId": cid, "values": [{"key": fields["remark"], "value": "lives at 7 Secret Rd"},
                                         {"key": fields["seats"], "value": "3"}]},
     )  # fmt: skip
+    # As the relay publishes it (sealed) and a worker checks it: a valid envelope, not one
+    # parked as invalid (its TEXT values, a list in clear, are one sealed string here).
+    published = EventSource(gw.deps.app).read_after(0, 100_000).envelopes
+    changed = [e for e in published if e["type"] == "crm.customer.custom_fields_changed.v1"]
+    assert changed and str(changed[-1]["data"]["texts"]).startswith("sealed:")
+    for envelope in changed:
+        validate(envelope)
     seen = await profile(gw, cid, role="analyst")
     assert seen[fields["remark"]]["value"] is None and seen[fields["remark"]]["values"] == []
     assert seen[fields["seats"]]["value"] == "3"

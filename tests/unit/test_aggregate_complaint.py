@@ -107,7 +107,7 @@ def test_resolving_a_resolved_complaint_is_refused() -> None:
     complaint = new_complaint()
     complaint.resolve(resolution="done", at=later())
     complaint.collect_events()
-    with refused("RULE", None, complaint):
+    with refused("RULE", "complaintId", complaint):
         complaint.resolve(resolution="again", at=later(2))
 
 
@@ -119,13 +119,13 @@ def test_escalating_a_complaint_that_is_not_open_is_refused(first: str) -> None:
     else:
         complaint.resolve(resolution="done", at=later())
     complaint.collect_events()
-    with refused("RULE", None, complaint):
+    with refused("RULE", "complaintId", complaint):
         complaint.escalate(at=later(2))
 
 
 def test_a_critical_complaint_cannot_be_escalated_twice() -> None:
     complaint = new_complaint("CRITICAL")
-    with refused("RULE", None, complaint):
+    with refused("RULE", "complaintId", complaint):
         complaint.escalate(at=later())
 
 
@@ -170,5 +170,5 @@ def test_filing_validation(kwargs: dict[str, object], field: str) -> None:
 def test_filing_for_a_forgotten_customer_is_refused() -> None:
     customer = new_customer()
     customer.forget(reason="erasure request", at=later())
-    with refused("RULE", None):
+    with refused("RULE", "customerId"):
         new_complaint(customer=customer)

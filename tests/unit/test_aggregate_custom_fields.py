@@ -202,5 +202,5 @@ def test_a_closed_customer_takes_no_values() -> None:
     customer = new_customer()
     customer.forget(reason="request", at=later())
     customer.collect_events()
-    with refused("RULE", None, customer):
+    with refused("RULE", "customerId", customer):
         customer.set_custom_fields(values={"seats": "1"}, definitions=standard().fields, at=later())

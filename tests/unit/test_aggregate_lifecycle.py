@@ -50,5 +50,5 @@ def test_a_merged_duplicate_takes_no_lifecycle_command() -> None:
     survivor, duplicate = new_customer(), new_customer()
     duplicate.merge_into(survivor, at=later())
     duplicate.collect_events()
-    with refused("RULE", None, duplicate):
+    with refused("RULE", "customerId", duplicate):
         advance(duplicate)

@@ -44,7 +44,7 @@ def test_a_forgotten_customer_takes_no_note() -> None:
     customer = new_customer()
     customer.forget(reason="request", at=later())
     customer.collect_events()
-    with refused("RULE", None, customer):
+    with refused("RULE", "customerId", customer):
         customer.add_note(note_id="n-2", text="too late", at=later(2))
 
 

@@ -62,7 +62,7 @@ def test_bad_schedules_are_refused(overrides: dict[str, object], code: str, fiel
 def test_a_forgotten_customer_gets_no_task() -> None:
     customer = new_customer()
     customer.forget(reason="request", at=AT)
-    with refused("RULE", None):
+    with refused("RULE", "customerId"):
         new_task(customer=customer)
 
 
