@@ -23,6 +23,7 @@ from aggregates.validation import (
     REASON_MAX,
     SHORT_TEXT_MAX,
     check_choice,
+    check_not_before,
     check_satisfaction,
     check_uuid,
     normalize_text,
@@ -85,7 +86,7 @@ class Complaint(Aggregate):
 
     def escalate(self, *, reason: str | None = None, at: datetime) -> None:
         """Hand an open complaint up; only OPEN complaints can be escalated."""
-        when = require_aware(at)
+        when = self._after_filing(at)
         if self.status != OPEN:
             raise RuleViolated(
                 f"only an OPEN complaint can be escalated; it is {self.status}",
@@ -101,7 +102,7 @@ class Complaint(Aggregate):
 
     def assign(self, *, assignee: str, at: datetime) -> None:
         """Hand the complaint to a support agent; the same agent again records nothing."""
-        when = require_aware(at)
+        when = self._after_filing(at)
         agent = require_text(assignee, field="assignee", max_length=SHORT_TEXT_MAX, multiline=False)
         self.check_assignable()
         if agent != self.assignee:
@@ -113,6 +114,9 @@ class Complaint(Aggregate):
                 previous_assignee=self.assignee,
             )
 
+    def _after_filing(self, at: datetime) -> datetime:
+        return check_not_before(at, self.created_on, "the complaint was filed")
+
     def check_assignable(self) -> None:
         """A resolved complaint is closed: nobody can be assigned to work it."""
         if self.status == RESOLVED:
@@ -120,7 +124,7 @@ class Complaint(Aggregate):
 
     def resolve(self, *, resolution: str, satisfaction: int | None = None, at: datetime) -> None:
         """Close the complaint; resolving it twice is refused."""
-        when = require_aware(at)
+        when = self._after_filing(at)
         if self.status == RESOLVED:
             raise RuleViolated("the complaint is already resolved", field="complaintId")
         self.trigger_event(

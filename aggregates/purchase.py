@@ -77,6 +77,13 @@ def price_purchase(
         quantity = parse_quantity(line.quantity, field=f"{where}.quantity")
         unit_price = parse_money(line.unit_price, field=f"{where}.unitPrice")
         amount = to_cents(unit_price * quantity)
+        if unit_price > 0 and amount.is_zero():
+            # A price below half a cent a line would be recorded as a free line.
+            raise ValidationFailed(
+                f"{quantity} × {unit_price} rounds to 0.00: a priced line costs at least a "
+                "cent (give 0 for a free item)",
+                field=f"{where}.unitPrice",
+            )
         total += amount
         priced.append(
             {

@@ -21,6 +21,7 @@ from aggregates.validation import (
     REASON_MAX,
     SHORT_TEXT_MAX,
     check_choice,
+    check_not_before,
     check_uuid,
     normalize_text,
     require_aware,
@@ -91,7 +92,7 @@ class Task(Aggregate):
 
     def reschedule(self, *, due_at: datetime, at: datetime) -> None:
         """A new due time for an open or overdue task; the same time records nothing."""
-        when = require_aware(at)
+        when = self._after_scheduling(at)
         self.check_not_closed("rescheduled")
         due = check_due(due_at, when)
         if due != self.due_at:
@@ -105,7 +106,7 @@ class Task(Aggregate):
             )
 
     def complete(self, *, outcome: str | None = None, at: datetime) -> None:
-        when = require_aware(at)
+        when = self._after_scheduling(at)
         self.check_not_closed("completed")
         self.trigger_event(
             TaskCompleted,
@@ -115,7 +116,7 @@ class Task(Aggregate):
         )
 
     def cancel(self, *, reason: str | None = None, at: datetime) -> None:
-        when = require_aware(at)
+        when = self._after_scheduling(at)
         self.check_not_closed("cancelled")
         self.trigger_event(
             TaskCancelled,
@@ -138,6 +139,9 @@ class Task(Aggregate):
                 assignee=self.assignee,
                 due_at=self.due_at,
             )
+
+    def _after_scheduling(self, at: datetime) -> datetime:
+        return check_not_before(at, self.created_on, "the task was scheduled")
 
     def check_not_closed(self, verb: str) -> None:
         """DONE and CANCELLED are final: a closed task is never worked again."""

@@ -78,6 +78,20 @@ def check_occurred_at(at: datetime, now: datetime, *, field: str = "occurredAt")
     return when
 
 
+def check_not_before(
+    at: datetime, start: datetime, what: str, *, field: str = "occurredAt"
+) -> datetime:
+    """A step of a complaint's or task's life cannot happen before the life began (`what`:
+    "the complaint was filed"): its age would be negative."""
+    when = require_aware(at, field=field)
+    if when < start:
+        raise ValidationFailed(
+            f"{field} must not be before {what} ({start.isoformat(timespec='seconds')})",
+            field=field,
+        )
+    return when
+
+
 def check_count(items: Sequence[object], most: int, *, field: str) -> None:
     """A bounded list, checked before any item is looked at."""
     if len(items) > most:

@@ -28,11 +28,11 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from aggregates.customer import UNSET
-from aggregates.errors import DomainError
+from aggregates.errors import DomainError, ValidationFailed
 from commands.messages import Command
 from commands.recorder import StoredResult
 
@@ -50,10 +50,27 @@ class IdempotencyMismatch(DomainError):
     code = "IDEMPOTENCY_MISMATCH"
 
 
+KEY_MAX: Final = 255
+"""Characters of an idempotency key at most (a UUID is 36; a form's prefix fits too)."""
+
+
 def scoped_key(subject: str, command: Command) -> ScopedKey | None:
-    """The (subject, key) a command's result is stored under; None without a key."""
+    """The (subject, key) a command's result is stored under; None without a key. A blank
+    key is refused, not stored: a form that always sends "" would otherwise have every
+    later command refused as a reuse of the first one's key."""
     key = command.idempotency_key
-    return None if key is None else (subject, key)
+    if key is None:
+        return None
+    if not key.strip():
+        raise ValidationFailed(
+            "idempotencyKey must not be blank: leave it out to send no key",
+            field="idempotencyKey",
+        )
+    if len(key) > KEY_MAX:
+        raise ValidationFailed(
+            f"idempotencyKey must be at most {KEY_MAX} characters", field="idempotencyKey"
+        )
+    return (subject, key)
 
 
 def canonical(command: Command) -> str:

@@ -89,6 +89,22 @@ async def test_the_same_key_of_another_subject_is_independent(gw: GatewayHarness
     assert again == one
 
 
+async def test_a_blank_or_huge_key_is_refused_and_writes_nothing(gw: GatewayHarness) -> None:
+    """A form sending "" by default had its second submit refused as a reused key."""
+    cid = await register(gw, "Blank Key")
+    before = await event_count(gw)
+    for key in ("", "   ", "k" * 256):
+        touch = {"customerId": cid, "channel": "PHONE", "idempotencyKey": key}
+        answer = await gw.gql(TOUCH, {"input": touch})
+        assert first_error(answer)["extensions"] == {
+            "code": "VALIDATION",
+            "field": "idempotencyKey",
+        }, key[:5]
+    assert await event_count(gw) == before
+    longest = {"customerId": cid, "channel": "PHONE", "idempotencyKey": "k" * 255}
+    assert (await gw.data(TOUCH, {"input": longest}))["recordContactTouch"]["position"]
+
+
 async def test_concurrent_retries_with_one_key_record_once_per_subject(
     gw: GatewayHarness,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -172,3 +173,19 @@ def test_filing_for_a_forgotten_customer_is_refused() -> None:
     customer.forget(reason="erasure request", at=later())
     with refused("RULE", "customerId"):
         new_complaint(customer=customer)
+
+
+@pytest.mark.parametrize("step", ["escalate", "assign", "resolve"])
+def test_no_step_is_dated_before_the_complaint_was_filed(step: str) -> None:
+    """A resolution dated before the filing gave the queue a negative SLA age."""
+    complaint = new_complaint(severity="LOW")
+    earlier = AT - timedelta(days=1)
+    steps = {
+        "escalate": lambda: complaint.escalate(at=earlier),
+        "assign": lambda: complaint.assign(assignee="amy", at=earlier),
+        "resolve": lambda: complaint.resolve(resolution="done", at=earlier),
+    }
+    with refused("VALIDATION", "occurredAt", complaint):
+        steps[step]()
+    complaint.resolve(resolution="done", at=AT)  # the same moment is fine
+    assert isinstance(only_event(complaint), ComplaintResolved)

@@ -96,6 +96,7 @@ def test_money_is_never_a_float() -> None:
         (PurchaseLine("A", 2.0, "1"), "lines[0].quantity"),  # type: ignore[arg-type]
         (PurchaseLine("  ", 1, "1"), "lines[0].sku"),
         ({"sku": "A", "quantity": 1, "unit_price": "1"}, "lines[0]"),
+        (PurchaseLine("A", 1, "0.0049"), "lines[0].unitPrice"),  # would be a free line
     ],
 )
 def test_each_line_is_validated_with_its_index(bad_line: Any, field: str) -> None:
@@ -110,6 +111,16 @@ def test_zero_unit_price_is_allowed() -> None:
         order_id="FREE", lines=[line(unit_price="0")], policy=POLICY, at=later()
     )
     assert only_event(customer).total_cny == "0.00"
+
+
+def test_a_unit_price_finer_than_a_cent_is_kept_and_the_line_rounded() -> None:
+    """B2B unit prices go below a cent; the line's amount is what the invoice shows."""
+    customer = new_customer()
+    customer.record_purchase(
+        order_id="FINE", lines=[line(quantity=3, unit_price="0.335")], policy=POLICY, at=later()
+    )
+    event = only_event(customer)
+    assert (event.lines[0]["unit_price"], event.lines[0]["amount"]) == ("0.335", "1.01")
 
 
 def test_a_purchase_needs_at_least_one_line() -> None:

@@ -119,3 +119,17 @@ def test_free_texts_are_sealed() -> None:
     assert TaskCompleted.PERSONAL == ("outcome",)
     assert TaskCancelled.PERSONAL == ("reason",)
     assert TaskFellDue.PERSONAL == () and TaskRescheduled.PERSONAL == ()
+
+
+@pytest.mark.parametrize("step", ["complete", "cancel", "reschedule"])
+def test_no_step_is_dated_before_the_task_was_scheduled(step: str) -> None:
+    task = new_task()
+    task.collect_events()
+    earlier = AT - timedelta(hours=1)
+    steps = {
+        "complete": lambda: task.complete(at=earlier),
+        "cancel": lambda: task.cancel(at=earlier),
+        "reschedule": lambda: task.reschedule(due_at=DUE + timedelta(days=1), at=earlier),
+    }
+    with refused("VALIDATION", "occurredAt", task):
+        steps[step]()
