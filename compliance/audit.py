@@ -331,6 +331,12 @@ def _stored_rows_between(
     return [_Row(*positioned(row)) for row in rows]
 
 
+def _kind_of(cls: Any) -> str:
+    """``complaint`` or ``task``: the second part of the event's type (``crm.task.…``)."""
+    parts = str(getattr(cls, "TYPE", "")).split(".")
+    return parts[1] if len(parts) > 2 else "complaint"
+
+
 def _step(
     row: _Row, opened: Opened, meta: EventMeta | None, customer_id: UUID, aggregate: Any
 ) -> AuditStep:
@@ -340,7 +346,7 @@ def _step(
     return AuditStep(
         position=row.position,
         stream_id=stream,
-        stream_kind="customer" if stream == customer_id else "complaint",
+        stream_kind="customer" if stream == customer_id else _kind_of(cls),
         version=row.stored.originator_version,
         type=event_type(row.stored),
         occurred_at=event.timestamp if event is not None else None,
@@ -386,6 +392,8 @@ class StreamAsOf:
     version: int
     position: int
     state: dict[str, Any]
+    kind: str = "customer"
+    """What the stream is: customer, complaint or task."""
 
 
 @dataclass(frozen=True)
@@ -404,6 +412,7 @@ class AsOf:
         def one(s: StreamAsOf) -> dict[str, Any]:
             return {
                 "stream_id": str(s.stream_id),
+                "kind": s.kind,
                 "version": s.version,
                 "position": s.position,
                 "state": s.state,
@@ -542,7 +551,8 @@ def state_as_of(
         aggregate, damaged = load(app, stream, version)
         corrupted.extend(damaged)
         state = aggregate_state(aggregate) if aggregate is not None else {}
-        return aggregate, StreamAsOf(stream, version, position, state)
+        kind = type(aggregate).__name__.lower() if aggregate is not None else "complaint"
+        return aggregate, StreamAsOf(stream, version, position, state, kind)
 
     aggregate, customer = at_version(customer_id)
     if aggregate is not None and not isinstance(aggregate, Customer):

@@ -103,7 +103,7 @@ def as_of_text(found: AsOf) -> Iterable[str]:
         yield f"    {key}: {_json(value)}"
     for complaint in found.complaints:
         yield (
-            f"complaint {complaint.stream_id}: version {complaint.version}, "
+            f"{complaint.kind} {complaint.stream_id}: version {complaint.version}, "
             f"position {complaint.position}"
         )
         for key, value in complaint.state.items():

@@ -21,6 +21,7 @@ from commands.messages import (
     RecordContactTouch,
     RegisterCustomer,
     ResolveComplaint,
+    ScheduleTask,
 )
 from commands.service import CommandService
 from compliance.audit import UnknownCustomer, replay, state_as_of
@@ -197,3 +198,27 @@ def test_unknown_ids_are_refused(app: CrmApplication, service: CommandService) -
             state_as_of(app, unknown, day(3))
     with pytest.raises(ValueError, match="time zone"):
         state_as_of(app, complaint, datetime(2025, 1, 1))
+
+
+def test_a_tasks_events_are_labelled_as_a_task_not_a_complaint(
+    app: CrmApplication, service: CommandService
+) -> None:
+    cid, complaint, ctx = story(service)
+    task = service.handle(
+        ScheduleTask(
+            customer_id=cid,
+            kind="CALL_BACK",
+            title="call back",
+            assignee="amy",
+            due_at=datetime.now(UTC) + timedelta(days=2),
+        ),
+        ctx,
+    ).aggregate_id
+    kinds = {(s.stream_id, s.stream_kind) for s in replay(app, cid)}
+    assert {(task, "task"), (complaint, "complaint"), (cid, "customer")} == kinds
+    found = state_as_of(app, cid, datetime.now(UTC) + timedelta(seconds=1), basis="recorded")
+    assert found is not None
+    assert {(s.stream_id, s.kind) for s in found.complaints} == {
+        (complaint, "complaint"),
+        (task, "task"),
+    }
