@@ -66,9 +66,12 @@ class ImportRefused(ValueError):
     `field` names what to fix: ``file`` (the bytes), ``mapping`` (a mapping's target),
     ``encoding`` (a named encoding the bytes are not in)."""
 
-    def __init__(self, message: str, field: str = "file") -> None:
+    def __init__(self, message: str, field: str = "file", cli_hint: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.cli_hint = cli_hint
+        """What to type at the command line (``crm import``) to fix it; the API's
+        message names its own argument instead."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
     """The text and the encoding it was in: the named one, else UTF-8 first, then GB18030."""
     if encoding is not None and encoding not in ENCODINGS:
         raise ImportRefused(
-            f"encoding: {encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding"
+            f"{encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding"
         )
     for name in (encoding,) if encoding else ENCODINGS:
         try:
@@ -116,8 +119,8 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     if encoding:
-        raise ImportRefused(f"FILE: not valid {encoding}", "encoding")
-    raise ImportRefused("FILE: neither UTF-8 nor GB18030")
+        raise ImportRefused(f"the file is not valid {encoding}", "encoding")
+    raise ImportRefused("the file is neither UTF-8 nor GB18030")
 
 
 def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
@@ -125,7 +128,7 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
     for target in mapping.values():
         if target not in FIELDS and not (target.startswith(CUSTOM) and target[len(CUSTOM) :]):
             raise ImportRefused(
-                f"--map: {target!r} is not one of {', '.join(FIELDS)} or custom:KEY", "mapping"
+                f"{target!r} is not one of {', '.join(FIELDS)} or custom:KEY", "mapping"
             )
     found: dict[str, str] = {}
     for header in headers:
@@ -134,7 +137,11 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
         if chosen is not None:
             found[header] = chosen
     if "name" not in found.values():
-        raise ImportRefused("FILE: no column maps to name (use --map HEADER=name)", "mapping")
+        raise ImportRefused(
+            "no column maps to name: name one `name` (or 姓名), or map one to name",
+            "mapping",
+            "use --map HEADER=name",
+        )
     return found
 
 

@@ -61,7 +61,9 @@ def customers(
             with progress_bar("importing rows", unit="rows") as progress:
                 report = import_customers(raw, service, mapping=mapping, progress=progress)
         except ImportRefused as error:
-            fail(str(error))
+            option = {"file": "FILE", "mapping": "--map", "encoding": "FILE"}[error.field]
+            hint = f" ({error.cli_hint})" if error.cli_hint else ""
+            fail(f"{option}: {error}{hint}")
     for problem in report.refused:
         typer.echo(f"line {problem.line}: refused {problem.code} {problem.field}: {problem.reason}")
     for problem in report.duplicates:

@@ -116,6 +116,7 @@ async def test_a_bad_mapping_names_the_field(gw: GatewayHarness) -> None:
     no_name = await upload(gw, file=encoded("who\nX\n"))
     assert error_codes(no_name) == ["VALIDATION"]
     assert first_error(no_name)["extensions"]["field"] == "mapping"
+    assert "--map" not in first_error(no_name)["message"], "the API's words, not the CLI's"
     not_base64 = await upload(gw, file="%%%")
     assert "errors" in not_base64 and not_base64.get("data") is None
     assert await max_position(gw) == before
