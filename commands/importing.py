@@ -110,9 +110,7 @@ class Service:
 def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
     """The text and the encoding it was in: the named one, else UTF-8 first, then GB18030."""
     if encoding is not None and encoding not in ENCODINGS:
-        raise ImportRefused(
-            f"{encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding"
-        )
+        raise ImportRefused(f"{encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding")
     for name in (encoding,) if encoding else ENCODINGS:
         try:
             return raw.decode("utf-8-sig" if name == "utf-8" else name), name
