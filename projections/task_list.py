@@ -67,6 +67,8 @@ _FIELDS = tuple(TaskView.__dataclass_fields__)
 TASKS_SQL = f"""
 SELECT {", ".join(_FIELDS)} FROM rm_tasks
 WHERE assignee = %(assignee)s
+  AND NOT EXISTS (
+       SELECT 1 FROM rm_customers AS f WHERE f.id = rm_tasks.customer_id AND f.forgotten)
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(before)s::timestamptz IS NULL OR due_at < %(before)s)
   AND (%(owners)s::text[] IS NULL OR EXISTS (

@@ -29,13 +29,17 @@ from streams.due_batches import Key, added, after_key, drain
 ACTOR: Final = "system:scheduler"
 BATCH: Final = 500
 
-DUE_SQL: Final = """
-SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %(now)s
+_OF_A_CUSTOMER_KEPT: Final = """
+AND NOT EXISTS (SELECT 1 FROM rm_customers AS f WHERE f.id = t.customer_id AND f.forgotten)"""
+"""A forgotten customer's task takes no command: it would be refused on every tick."""
+DUE_SQL: Final = f"""
+SELECT id, due_at FROM rm_tasks AS t WHERE status = 'OPEN' AND due_at <= %(now)s
+{_OF_A_CUSTOMER_KEPT}
 ORDER BY due_at, id LIMIT %(limit)s
 """
-DUE_AFTER_SQL: Final = """
-SELECT id, due_at FROM rm_tasks WHERE status = 'OPEN' AND due_at <= %(now)s
-AND due_at >= %(at)s AND (due_at, id) > (%(at)s, %(id)s::uuid)
+DUE_AFTER_SQL: Final = f"""
+SELECT id, due_at FROM rm_tasks AS t WHERE status = 'OPEN' AND due_at <= %(now)s
+AND due_at >= %(at)s AND (due_at, id) > (%(at)s, %(id)s::uuid) {_OF_A_CUSTOMER_KEPT}
 ORDER BY due_at, id LIMIT %(limit)s
 """
 

@@ -206,12 +206,33 @@ async def test_tasks_falling_due_together_are_all_marked_in_one_tick(
     assert set(tasks) <= {e["node"]["id"] for e in overdue["edges"]}
 
 
-async def test_forgetting_erases_the_task_texts(gw: GatewayHarness) -> None:
+async def test_forgetting_erases_the_task_texts_and_retires_the_tasks(gw: GatewayHarness) -> None:
+    """A forgotten customer's task takes no command: it leaves the assignee's list, and
+    the scheduler stops picking it (it was refused on every tick, for good)."""
     cid = await new_customer(gw, "Forget Task")
-    task = await schedule(gw, cid, title="ring Mr Secret on 13912345678")
+    now = datetime.now(UTC)
+    task = await schedule(
+        gw,
+        cid,
+        title="ring Mr Secret on 13912345678",
+        occurredAt=iso(now - timedelta(hours=2)),
+        dueAt=iso(now - timedelta(hours=1)),
+    )
     await done(gw, "forgetCustomer", {"customerId": cid, "reason": "request"})
-    listed = await my_tasks(gw, "amy")
-    (mine,) = [e["node"] for e in listed["edges"] if e["node"]["id"] == task["id"]]
-    assert mine["title"] is None
+
+    def stored_title() -> Any:
+        with psycopg.connect(gw.database_url) as conn:
+            row = conn.execute("SELECT title FROM rm_tasks WHERE id = %s", [task["id"]])
+            return row.fetchone()
+
+    assert await to_thread.run_sync(stored_title) == (None,), "the text is erased"
+    listed = await my_tasks(gw, "amy", first=100)
+    assert task["id"] not in {e["node"]["id"] for e in listed["edges"]}
     late = await mutate(gw, "completeTask", {"taskId": task["id"]})
     assert first_error(late)["extensions"]["code"] == "RULE"
+
+    def tick() -> Any:
+        with psycopg.connect(gw.database_url, autocommit=True) as conn:
+            return mark_due_tasks(conn, gw.deps.service, datetime.now(UTC))
+
+    assert (await to_thread.run_sync(tick)).refused == 0, "not picked, not refused"
