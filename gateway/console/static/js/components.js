@@ -23,11 +23,13 @@ export function Loading() {
 }
 
 // A labelled <select> over an enum (with an "all" choice when `any`).
-export function EnumSelect({ id, kind, value, onChange, any = false, text }) {
+// `omit`: values the caller's role may not use (the API would refuse them).
+export function EnumSelect({ id, kind, value, onChange, any = false, text, omit = [] }) {
   return html`<label for=${id}>${text}</label>
     <select id=${id} value=${value ?? ""} onChange=${(e) => onChange(e.target.value || null)}>
       ${any && html`<option value="">${t("allValues")}</option>`}
-      ${enumValues(kind).map((v) => html`<option value=${v}>${label(kind, v)}</option>`)}
+      ${enumValues(kind).filter((v) => !omit.includes(v))
+        .map((v) => html`<option value=${v}>${label(kind, v)}</option>`)}
     </select>`;
 }
 

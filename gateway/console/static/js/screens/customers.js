@@ -32,10 +32,10 @@ export function CustomerList({ session }) {
   return html`<section aria-labelledby="customers-title">
     <h1 id="customers-title">${t("customers")}</h1>
     <form class="filters" role="search" onSubmit=${search}>
-      <label for="search">${t("search")}</label>
+      ${!masked && html`<label for="search">${t("search")}</label>
       <input id="search" type="search" placeholder=${t("searchHint")} value=${text}
         onInput=${(e) => setText(e.target.value)} />
-      <button type="submit">${t("search")}</button>
+      <button type="submit">${t("search")}</button>`}
       <${EnumSelect} id="filter-tier" kind="tier" any text=${t("tier")}
         value=${filter.tier} onChange=${(v) => refine({ tier: v })} />
       <${EnumSelect} id="filter-lifecycle" kind="lifecycle" any text=${t("lifecycle")}
@@ -49,6 +49,7 @@ export function CustomerList({ session }) {
       <input id="filter-tag" value=${filter.tag ?? ""}
         onChange=${(e) => refine({ tag: e.target.value.trim().toLowerCase() || null })} />
       <${EnumSelect} id="sort-field" kind="order" text=${t("sortBy")} value=${order.field}
+        omit=${masked ? ["NAME"] : []}
         onChange=${(v) => { setOrder({ ...order, field: v }); setPage({ first: PAGE }); }} />
       <${EnumSelect} id="sort-direction" kind="sort" text=${t("direction")} value=${order.direction}
         onChange=${(v) => { setOrder({ ...order, direction: v }); setPage({ first: PAGE }); }} />

@@ -45,20 +45,41 @@ function Input({ spec, field, value, error, onInput }) {
   </div>`;
 }
 
+// A version-4 UUID from the browser's random source (crypto.randomUUID exists only in
+// secure contexts; a console reached over plain HTTP on a LAN address is not one).
+function newKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 // `fixed`: inputs given by the screen (not shown); `initial`: prefilled ones.
+// One idempotency key per thing the user means to record: a double click, or a retry
+// after a lost answer, sends the same key and records once; any edit makes a new one.
 export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {} }) {
   const [values, setValues] = useState(initial);
   const [result, setResult] = useState({ error: null, byInput: {}, saved: null });
-  const set = (name, value) => setValues({ ...values, [name]: value });
+  const [intent, setIntent] = useState(newKey);
+  const [sending, setSending] = useState(false);
+  const set = (name, value) => {
+    setValues({ ...values, [name]: value });
+    setIntent(newKey());
+  };
 
   const submit = async (event) => {
     event.preventDefault();
+    if (sending) return;
+    setSending(true);
     const typed = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ""));
     try {
-      const data = await gql(spec.mutation, { input: spec.input({ ...typed, ...fixed }) });
+      const input = { ...spec.input({ ...typed, ...fixed }), idempotencyKey: intent };
+      const data = await gql(spec.mutation, { input });
       const saved = Object.values(data)[0];
       setResult({ error: null, byInput: {}, saved });
       setValues(initial);
+      setIntent(newKey());
       onSaved(saved);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -69,6 +90,8 @@ export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {}
       }
       const placed = Object.keys(byInput).length > 0;
       setResult({ error: placed ? null : error, byInput, saved: null });
+    } finally {
+      setSending(false);
     }
   };
 
@@ -84,7 +107,8 @@ export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {}
       value=${values[field.name]} error=${result.byInput[field.name]} onInput=${set} />`)}
     <${ErrorNote} error=${result.error} />
     ${savedId && html`<p class="saved" role="status">${t("saved")}: <code>${savedId}</code></p>`}
-    <button type="submit">${t("submit")}</button>
+    <button type="submit" disabled=${sending} aria-busy=${sending ? "true" : undefined}>
+      ${t("submit")}</button>
   </form>`;
 }
 
