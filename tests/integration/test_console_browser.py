@@ -353,12 +353,18 @@ def test_a_double_click_on_submit_records_once(page: Page, site: ConsoleSite) ->
     form = page.locator("#form-touch")
     form.get_by_label("客户 ID").fill(customer)
     form.get_by_label("渠道").select_option("PHONE")
+    form.get_by_label("方向").select_option("INBOUND")  # the customer called us
     form.get_by_label("摘要").fill("回访")
     form.get_by_role("button", name="提交").dblclick()
     expect(form.get_by_role("status")).to_contain_text("已保存")
     page.wait_for_timeout(500)  # a second request, had one gone out, has landed by now
-    touched = site.data(f'{{ customer(id: "{customer}") {{ touches {{ count }} }} }}')
+    touched = site.data(
+        f'{{ customer(id: "{customer}") {{ touches {{ count }} '
+        "touchHistory { edges { node { direction } } } } }"
+    )
     assert touched["customer"]["touches"]["count"] == 1
+    edges = touched["customer"]["touchHistory"]["edges"]
+    assert [e["node"]["direction"] for e in edges] == ["INBOUND"]
 
 
 def file_complaint(site: ConsoleSite, customer: str, description: str) -> str:

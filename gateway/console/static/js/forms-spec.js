@@ -34,6 +34,7 @@ export const FORMS = [
     fields: [
       { name: "customerId", required: true },
       { name: "channel", kind: "channel", required: true },
+      { name: "direction", kind: "touchDirection" },
       { name: "summary" },
       { name: "outcome" },
     ],
