@@ -9,6 +9,7 @@ import psycopg
 
 from commands.application import CrmApplication
 from ops.quality.frames import (
+    analytics_coverage_frame,
     analytics_frames,
     derived_state_frame,
     purchase_totals_frame,
@@ -35,4 +36,5 @@ def check_platform(
         frames["purchase_totals"] = purchase_totals_frame(facts, conn, catalog)
         frames["derived_state"] = derived_state_frame(conn)
         frames["touch_counts"] = touch_counts_frame(conn)
+        frames["analytics_coverage"] = analytics_coverage_frame(conn, catalog)
     return run_suites(frames, all_suites(facts), project_dir, build_docs=build_docs)

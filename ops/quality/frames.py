@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from events import ORGANISATION_ID
 from ops.quality.store import StoreFacts
 from projections import queries
 from projections.materialize import columns_of, compute, load_facts
@@ -151,3 +152,24 @@ def derived_state_frame(conn: psycopg.Connection[Any]) -> pd.DataFrame:
         rows.append(row)
     columns = ["id", *(f"{k}_{n}" for n in CHECKED_COLUMNS for k in ("stored", "rule"))]
     return pd.DataFrame(rows, columns=columns)
+
+
+def analytics_coverage_frame(
+    conn: psycopg.Connection[Any], con: duckdb.DuckDBPyConnection
+) -> pd.DataFrame:
+    """One row per event the store holds, up to the newest one analytics has, that the
+    analytics `events` lack (none when healthy): an event a worker parked and never
+    wrote. Events past that position are lag, not loss, and are left out."""
+    row = con.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+    newest = int(row[0]) if row else 0
+    stored = {
+        r[0]
+        for r in conn.execute(
+            "SELECT notification_id FROM stored_events"
+            " WHERE originator_id <> %s AND notification_id <= %s",
+            [ORGANISATION_ID, newest],
+        )
+    }
+    have = {r[0] for r in con.execute("SELECT DISTINCT position FROM events").fetchall()}
+    missing = sorted(stored - have)
+    return pd.DataFrame({"position": missing, "in_analytics": [False] * len(missing)})

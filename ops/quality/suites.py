@@ -133,6 +133,10 @@ def _equal(a: str, b: str) -> Expectation:
 def reconciliation_suites() -> list[Suite]:
     return [
         Suite(
+            "analytics_coverage",
+            [gxe.ExpectColumnValuesToBeInSet(column="in_analytics", value_set=[True])],
+        ),
+        Suite(
             "derived_state",
             [
                 *_id("id"),

@@ -92,10 +92,13 @@ def parts(layout: AnalyticsLayout, ds: Dataset) -> list[Path]:
 
 
 @contextmanager
-def dataset_lock(layout: AnalyticsLayout, ds: Dataset) -> Iterator[None]:
+def dataset_lock(layout: AnalyticsLayout, ds: Dataset, *, shared: bool = False) -> Iterator[None]:
+    """Compaction holds it exclusively (it deletes the parts it folded); a worker reading
+    the files back holds it shared, so two workers sharing the folder never read a part
+    the other is deleting. Analysts' queries take no lock (docs/analytics.md)."""
     lock_path = layout.dataset(ds.name) / ".compaction.lock"
     with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -27,7 +27,13 @@ from projections.analytics.dimension import (
 )
 from projections.analytics.flatten import event_row, merge_row, purchase_rows
 from projections.analytics.layout import AnalyticsLayout
-from projections.analytics.parquet import compact_all, dataset_files, ensure_datasets, write_part
+from projections.analytics.parquet import (
+    compact_all,
+    dataset_files,
+    dataset_lock,
+    ensure_datasets,
+    write_part,
+)
 from projections.analytics.schema import Dataset, dataset
 from projections.business_time import DEFAULT_TIMEZONE
 from projections.incoming import IncomingEvent, parse_envelope
@@ -47,14 +53,14 @@ def _load_rows(layout: AnalyticsLayout, ds: Dataset, ids: Iterable[UUID]) -> dic
     wanted = sorted({str(i) for i in ids})
     if not wanted:
         return {}
-    files = [str(p) for p in dataset_files(layout, ds)]
     key = ds.key[0]
     query = (
         "SELECT * FROM read_parquet($files, union_by_name = true) "
         f"WHERE CAST({key} AS VARCHAR) IN (SELECT unnest($ids)) "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY last_position DESC) = 1"
     )
-    with duckdb.connect() as con:
+    with dataset_lock(layout, ds, shared=True), duckdb.connect() as con:
+        files = [str(p) for p in dataset_files(layout, ds)]
         cursor = con.execute(query, {"files": files, "ids": wanted})
         names = [d[0] for d in cursor.description or ()]
         found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -63,8 +69,9 @@ def _load_rows(layout: AnalyticsLayout, ds: Dataset, ids: Iterable[UUID]) -> dic
 
 def highest_position(layout: AnalyticsLayout) -> int:
     """The newest event position in the files (0 when empty)."""
-    files = [str(p) for p in dataset_files(layout, dataset("events"))]
-    with duckdb.connect() as con:
+    events = dataset("events")
+    with dataset_lock(layout, events, shared=True), duckdb.connect() as con:
+        files = [str(p) for p in dataset_files(layout, events)]
         row = con.execute(
             "SELECT coalesce(max(position), 0) FROM read_parquet($files)", {"files": files}
         ).fetchone()

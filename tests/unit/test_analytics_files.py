@@ -3,6 +3,8 @@ before a column existed (an event gained a field) still read, compact and load."
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -76,3 +78,44 @@ def test_a_compact_file_from_before_a_new_column_still_reads_compacts_and_loads(
     assert duckdb.sql(f"SELECT count(*) FROM '{layout.compact_file('customers')}'").fetchall() == [
         (2,)
     ]
+
+
+def test_a_worker_reading_rows_back_never_meets_a_part_another_is_compacting(
+    tmp_path: Path,
+) -> None:
+    """Two analytics workers share the folder: one compacting deleted the parts the other
+    had listed, whose read then failed and parked its batch ("No files found"). Reads
+    back now hold the dataset's lock shared, compaction exclusive."""
+    layout = AnalyticsLayout(tmp_path)
+    ensure_datasets(layout)
+    ds = dataset("customers")
+    ids = [uuid4() for _ in range(5)]
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def compacting() -> None:
+        position = 1
+        while not stop.is_set():
+            for cid in ids:
+                position += 1
+                write_part(layout, ds, [customer_row(cid, position, "web")])
+            compact(layout, ds)
+
+    worker = threading.Thread(target=compacting)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 3
+        reads = 0
+        while time.monotonic() < deadline:
+            try:
+                found = _load_rows(layout, ds, ids)
+            except duckdb.Error as error:
+                failures.append(error)
+                break
+            reads += 1
+            assert set(found) <= set(ids)
+    finally:
+        stop.set()
+        worker.join()
+    assert not failures, failures
+    assert reads > 10

@@ -122,6 +122,7 @@ def good_frames() -> dict[str, pd.DataFrame]:
                 "counted_last_at": ["2025-01-01 00:00:00+00", "2025-02-01 00:00:00+00", ""],
             }
         ),
+        "analytics_coverage": pd.DataFrame({"position": [3, 7, 9], "in_analytics": [True] * 3}),
         "derived_state": pd.DataFrame(
             {
                 "id": IDS,
