@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from commands.application import DEFAULT_SNAPSHOT_INTERVAL, CrmApplication
+from commands.key_check import verify_master_key
 from commands.sealed_reader import SealedReader, SealedSource
 from commands.service import CommandService
 from projections.business_time import DEFAULT_TIMEZONE
@@ -109,6 +110,11 @@ def open_store(
     )
     # Each save writes its events' Kafka messages too: the relay then only moves bytes.
     app.crm_recorder.envelopes = EnvelopesAtCommit(app.stream_signing_key)
+    try:
+        verify_master_key(app)  # refuse another master key before anything is sealed
+    except BaseException:
+        app.close()
+        raise
     return app
 
 

@@ -64,6 +64,7 @@ from commands.chain import (
     subjects_statement,
 )
 from commands.crypto import KeyDestroyed
+from commands.key_check import key_check_statements
 from commands.mapper import MappedEvent
 from commands.save_plan import PreparedSave, prepare_save
 
@@ -220,6 +221,7 @@ class CrmRecorder(PostgresApplicationRecorder):
             chain_statements(self.chain_tables, scoped_creation_topics())
         )
         self.sql_create_statements.extend(access_log_statements(self.datastore.schema))
+        self.sql_create_statements.extend(key_check_statements(self.datastore.schema))
         # The save's statements as the bytes sent: psycopg composes a `Composed` again on
         # every execute (~40 µs each, ~8 a save).
         self.lock_table_statements = [

@@ -4,6 +4,7 @@ platform's servers: the configured external ones, or those of the running `crm u
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,12 +97,19 @@ def open_application(
     """The event store application for a `crm` verb (built by the composition root over
     the URL and key resolved here), closed afterwards."""
     from bootstrap import store
+    from commands.key_check import MasterKeyMismatch
 
-    with store(
-        database_url(settings),
-        master_key(settings),
-        kind="command",
-        snapshot_interval=settings.snapshot_interval,
-        pool_size=pool_size,
-    ) as app:
+    with contextlib.ExitStack() as stack:
+        try:
+            app = stack.enter_context(
+                store(
+                    database_url(settings),
+                    master_key(settings),
+                    kind="command",
+                    snapshot_interval=settings.snapshot_interval,
+                    pool_size=pool_size,
+                )
+            )
+        except MasterKeyMismatch as error:
+            raise SettingError("CRM_MASTER_KEY", str(error)) from None
         yield app
