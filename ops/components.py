@@ -166,8 +166,15 @@ def run_gateway(settings: Settings) -> None:
             heartbeat.report(*serving_status(app))
 
     threading.Thread(target=report_when_serving, name="gateway-status", daemon=True).start()
+    # uvicorn stops gracefully on SIGTERM or SIGINT, then raises the signal again once it
+    # has restored the handlers it found. SIGTERM's own handler would end the process
+    # there, before this block's cleanup (the process-table row stayed, shown as stale for
+    # ten minutes after every `docker stop`); as SIGINT's, it raises KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass  # the stop asked for: a clean exit
     finally:
         heartbeat.close()
         if table is not None:
