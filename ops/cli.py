@@ -158,7 +158,7 @@ def up(
 def demo(
     data_dir: DataDir = None, port: Port = None, gateways: Gateways = None, workers: Workers = None
 ) -> None:
-    """Like `up`, plus an admin token and demo data (`crm seed`, when that verb exists).
+    """Like `up`, plus an admin token and demo data (what `crm seed` records).
 
     The token is printed as soon as the platform is healthy; the demo data then loads
     in the background (progress in DATA_DIR/logs/seed.log) while everything serves.
