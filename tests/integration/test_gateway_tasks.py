@@ -61,6 +61,13 @@ async def schedule(gw: GatewayHarness, cid: str, **fields: Any) -> dict[str, Any
     return task
 
 
+async def schedule_overdue(gw: GatewayHarness, cid: str, **fields: Any) -> dict[str, Any]:
+    """A task scheduled two hours ago, due an hour ago: the scheduler's next pick."""
+    now = datetime.now(UTC)
+    past = {"occurredAt": iso(now - timedelta(hours=2)), "dueAt": iso(now - timedelta(hours=1))}
+    return await schedule(gw, cid, **past, **fields)
+
+
 async def my_tasks(gw: GatewayHarness, subject: str, **args: Any) -> Any:
     data = await gw.data(MY_TASKS, args, role="sales", subject=subject)
     return data["myTasks"]
@@ -145,15 +152,8 @@ async def test_bad_schedules_and_roles_record_nothing(gw: GatewayHarness) -> Non
 
 async def test_the_scheduler_marks_a_task_overdue_once(gw: GatewayHarness) -> None:
     cid = await new_customer(gw, "Due Case")
-    now = datetime.now(UTC)
-    due = await schedule(
-        gw,
-        cid,
-        assignee="amy",
-        occurredAt=iso(now - timedelta(hours=2)),
-        dueAt=iso(now - timedelta(hours=1)),
-    )
-    await schedule(gw, cid, dueAt=iso(now + timedelta(days=1)))
+    due = await schedule_overdue(gw, cid, assignee="amy")
+    await schedule(gw, cid, dueAt=iso(datetime.now(UTC) + timedelta(days=1)))
 
     def tick() -> Any:
         with psycopg.connect(gw.database_url, autocommit=True) as conn:
@@ -189,9 +189,7 @@ async def test_tasks_falling_due_together_are_all_marked_in_one_tick(
 ) -> None:
     """A tick marks every task due, batch after batch, not one batch per interval."""
     cid = await new_customer(gw, "Many Due")
-    now = datetime.now(UTC)
-    past = {"occurredAt": iso(now - timedelta(hours=2)), "dueAt": iso(now - timedelta(hours=1))}
-    tasks = [(await schedule(gw, cid, **past))["id"] for _ in range(5)]
+    tasks = [(await schedule_overdue(gw, cid))["id"] for _ in range(5)]
 
     def tick() -> Any:
         with psycopg.connect(gw.database_url, autocommit=True) as conn:
@@ -210,14 +208,7 @@ async def test_forgetting_erases_the_task_texts_and_retires_the_tasks(gw: Gatewa
     """A forgotten customer's task takes no command: it leaves the assignee's list, and
     the scheduler stops picking it (it was refused on every tick, for good)."""
     cid = await new_customer(gw, "Forget Task")
-    now = datetime.now(UTC)
-    task = await schedule(
-        gw,
-        cid,
-        title="ring Mr Secret on 13912345678",
-        occurredAt=iso(now - timedelta(hours=2)),
-        dueAt=iso(now - timedelta(hours=1)),
-    )
+    task = await schedule_overdue(gw, cid, title="ring Mr Secret on 13912345678")
     await done(gw, "forgetCustomer", {"customerId": cid, "reason": "request"})
 
     def stored_title() -> Any:

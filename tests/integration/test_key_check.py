@@ -21,14 +21,20 @@ from ops.schema import prepare_database
 pytestmark = pytest.mark.integration
 
 
-def test_a_process_with_another_master_key_is_refused(database_url: str) -> None:
-    key, other = generate_master_key(), generate_master_key()
+def a_store_with_a_customer(database_url: str) -> str:
+    """A prepared database holding one customer (so one wrapped key); its master key."""
+    key = generate_master_key()
     prepare_database(database_url, key)
     app = open_store(database_url, key, kind="command")
     try:
         CommandService(app).handle(RegisterCustomer(name="甲"), CommandContext("ops"))
     finally:
         app.close()
+    return key
+
+
+def test_a_process_with_another_master_key_is_refused(database_url: str) -> None:
+    key, other = a_store_with_a_customer(database_url), generate_master_key()
     with pytest.raises(MasterKeyMismatch, match="CRM_MASTER_KEY"):
         open_store(database_url, other, kind="worker")
     open_store(database_url, key, kind="worker").close()  # its own key: fine
@@ -37,13 +43,7 @@ def test_a_process_with_another_master_key_is_refused(database_url: str) -> None
 def test_a_database_from_before_the_check_takes_only_a_key_that_opens_its_keys(
     database_url: str,
 ) -> None:
-    key = generate_master_key()
-    prepare_database(database_url, key)
-    app = open_store(database_url, key, kind="command")
-    try:
-        CommandService(app).handle(RegisterCustomer(name="乙"), CommandContext("ops"))
-    finally:
-        app.close()
+    key = a_store_with_a_customer(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"DELETE FROM {KEY_CHECK}")  # as a database made before the check
     with pytest.raises(MasterKeyMismatch):
