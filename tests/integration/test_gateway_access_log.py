@@ -13,7 +13,6 @@ import pytest
 import pytest_asyncio
 from typer.testing import CliRunner
 
-from commands.crypto import generate_master_key
 from compliance.access_log import AccessEntry, AccessLog, AccessRecord, access_history
 from tests.integration.support.gateway import GatewayHarness
 from tests.integration.support.servers import ServerSet
@@ -131,7 +130,7 @@ async def test_an_aliased_profile_read_names_the_field_and_the_cli_lists_it(
 
     env = {
         "CRM_DATABASE_URL": gw.database_url,
-        "CRM_MASTER_KEY": generate_master_key(),
+        "CRM_MASTER_KEY": gw.master_key,
         "CRM_DATA_DIR": str(tmp_path),
     }
     result = CliRunner().invoke(cli, ["audit", "access", str(cid), "-f", "json"], env=env)

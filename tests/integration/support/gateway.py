@@ -111,6 +111,8 @@ class GatewayHarness:
     client: httpx.AsyncClient
     sync: ReadModelSync
     secret: str
+    master_key: str
+    """The store's master key: a `crm` verb run on the harness's database needs it."""
 
     @classmethod
     def start(
@@ -127,7 +129,8 @@ class GatewayHarness:
         team: Sequence[str] | None = TEST_TEAM,
     ) -> GatewayHarness:
         """`team`: the subjects put in one team before serving (None: no organisation)."""
-        app = CrmApplication(database_url, master_key=generate_master_key(), pool_size=4)
+        master_key = generate_master_key()
+        app = CrmApplication(database_url, master_key=master_key, pool_size=4)
         sync = ReadModelSync(app, database_url, clock)
         service = CommandService(app)
         if team and not app.recorder.max_notification_id():
@@ -157,7 +160,7 @@ class GatewayHarness:
             transport=httpx.ASGITransport(app=Starlette(routes=graphql.routes)),
             base_url="http://gateway.test",
         )
-        return cls(database_url, deps, graphql, client, sync, secret)
+        return cls(database_url, deps, graphql, client, sync, secret, master_key)
 
     def token(self, role: str = "admin", subject: str | None = None, **kwargs: Any) -> str:
         return mint_token(self.secret, subject=subject or f"{role}-user", role=role, **kwargs)
