@@ -37,7 +37,7 @@ from commands.idempotency import IdempotencyMismatch
 from commands.messages import AdvanceLifecycle, CommandContext, CommandResult
 from projections.derived import DEFAULT_THRESHOLDS, Thresholds
 from projections.materialize import Materialized, compute, load_facts, refresh
-from streams.due_batches import Key, added, after_key, drain
+from streams.due_batches import DueRows, Key, after_key, drain
 from streams.relay_main import Report, StopFlag, StreamConfig
 from streams.task_scheduler import mark_due_tasks
 
@@ -57,15 +57,7 @@ SELECT least(
 index lookups (the partial indexes on `valid_until` and on open tasks' `due_at`)."""
 SOONEST: Final = 0.5
 """Seconds a tick waits at least: moments closer together are taken together."""
-DUE_SQL: Final = """
-SELECT id, valid_until FROM rm_customers WHERE valid_until <= %(now)s
-ORDER BY valid_until, id LIMIT %(limit)s
-"""
-DUE_AFTER_SQL: Final = """
-SELECT id, valid_until FROM rm_customers WHERE valid_until <= %(now)s
-AND valid_until >= %(at)s AND (valid_until, id) > (%(at)s, %(id)s::uuid)
-ORDER BY valid_until, id LIMIT %(limit)s
-"""
+DUE: Final = DueRows.of("SELECT id, valid_until FROM rm_customers", "valid_until")
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +75,6 @@ class Tick:
     refreshed: int
     refused: int = 0
     last: Key | None = None
-
-    def __add__(self, other: Tick) -> Tick:
-        return added(self, other)
 
 
 def _command(m: Materialized) -> AdvanceLifecycle:
@@ -153,11 +142,8 @@ def _advance_batch(
     thresholds: Thresholds,
     after: Key | None,
 ) -> Tick:
-    params = {"now": now, "limit": limit}
-    if after is not None:
-        params["at"], params["id"] = after
     with conn.transaction():
-        picked = conn.execute(DUE_SQL if after is None else DUE_AFTER_SQL, params).fetchall()
+        picked = DUE.pick(conn, now, limit, after)
         due = [row[0] for row in picked]
         rows = compute(load_facts(conn, due), now, thresholds) if due else []
     changes = [m for m in rows if _records_event(m)]

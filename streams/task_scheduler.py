@@ -24,24 +24,19 @@ import psycopg
 from aggregates.errors import DomainError
 from commands.idempotency import IdempotencyMismatch
 from commands.messages import CommandContext, CommandResult, MarkTaskDue
-from streams.due_batches import Key, added, after_key, drain
+from streams.due_batches import DueRows, Key, after_key, drain
 
 ACTOR: Final = "system:scheduler"
 BATCH: Final = 500
 
-_OF_A_CUSTOMER_KEPT: Final = """
-AND NOT EXISTS (SELECT 1 FROM rm_customers AS f WHERE f.id = t.customer_id AND f.forgotten)"""
-"""A forgotten customer's task takes no command: it would be refused on every tick."""
-DUE_SQL: Final = f"""
-SELECT id, due_at FROM rm_tasks AS t WHERE status = 'OPEN' AND due_at <= %(now)s
-{_OF_A_CUSTOMER_KEPT}
-ORDER BY due_at, id LIMIT %(limit)s
-"""
-DUE_AFTER_SQL: Final = f"""
-SELECT id, due_at FROM rm_tasks AS t WHERE status = 'OPEN' AND due_at <= %(now)s
-AND due_at >= %(at)s AND (due_at, id) > (%(at)s, %(id)s::uuid) {_OF_A_CUSTOMER_KEPT}
-ORDER BY due_at, id LIMIT %(limit)s
-"""
+DUE: Final = DueRows.of(
+    "SELECT id, due_at FROM rm_tasks AS t",
+    "due_at",
+    "AND status = 'OPEN' AND NOT EXISTS ("
+    "SELECT 1 FROM rm_customers AS f WHERE f.id = t.customer_id AND f.forgotten)",
+)
+"""Open tasks fallen due; a forgotten customer's task takes no command (it would be
+refused on every tick)."""
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +53,6 @@ class DueTick:
     marked: int
     refused: int = 0
     last: Key | None = None
-
-    def __add__(self, other: DueTick) -> DueTick:
-        return added(self, other)
 
 
 def mark_due_tasks(
@@ -79,10 +71,7 @@ def mark_due_tasks(
 def _mark_batch(
     conn: psycopg.Connection[Any], service: Handler, now: datetime, limit: int, after: Key | None
 ) -> DueTick:
-    params = {"now": now, "limit": limit}
-    if after is not None:
-        params["at"], params["id"] = after
-    rows = conn.execute(DUE_SQL if after is None else DUE_AFTER_SQL, params).fetchall()
+    rows = DUE.pick(conn, now, limit, after)
     marked = refused = 0
     for task_id, due_at in rows:
         command = MarkTaskDue(task_id=task_id, idempotency_key=f"task-due:{task_id}:{due_at}")

@@ -22,9 +22,6 @@ class Picked:
     def due(self) -> int:
         return len(self.ids)
 
-    def __add__(self, other: Picked) -> Picked:
-        return Picked(self.ids + other.ids, other.last or self.last)
-
 
 def batches_of(limit: int, asked: list[Key | None]) -> Callable[[Key | None], Picked]:
     def batch(after: Key | None) -> Picked:
