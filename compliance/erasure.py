@@ -99,7 +99,7 @@ def erase(
         position = result.position
     except RuleViolated:
         if app.crm_recorder.select_wrapped_keys([customer_id]):
-            raise  # closed for another reason (merged): not ours to erase here
+            raise  # refused with its key still there: not an erasure already made
         already = True
     applied = sum(scrub_read_models(app, conninfo, cid) for cid in tree)
     root = analytics_root

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from commands.recorder import STORED_EVENTS
 from events import ORGANISATION_ID
 from ops.quality.store import StoreFacts
 from projections import queries
@@ -165,7 +166,7 @@ def analytics_coverage_frame(
     stored = {
         r[0]
         for r in conn.execute(
-            "SELECT notification_id FROM stored_events"
+            f"SELECT notification_id FROM {STORED_EVENTS}"
             " WHERE originator_id <> %s AND notification_id <= %s",
             [ORGANISATION_ID, newest],
         )
