@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from psycopg import sql
+from psycopg import Connection, sql
 
 from commands.access_table import ACCESS_LOG
 from commands.binary_arrays import text_array, uuid_array
@@ -101,26 +101,41 @@ def _insert_statement(schema: str) -> bytes:
 def append_access(app: CrmApplication, entries: Iterable[AccessEntry]) -> int:
     """Write entries in one statement (one round trip); returns how many."""
     batch = list(entries)
-    if not batch:
-        return 0
+    if batch:
+        with app.crm_recorder.datastore.transaction(commit=True) as curs:
+            _insert(curs, app.crm_recorder.datastore.schema, batch)
+    return len(batch)
+
+
+def append_access_on(
+    conn: Connection[Any], entries: Iterable[AccessEntry], schema: str = "public"
+) -> int:
+    """`append_access` on a connection of the caller's (a verb that reads the read models
+    without the application), committed with the caller's transaction."""
+    batch = list(entries)
+    if batch:
+        with conn.cursor() as curs:
+            _insert(curs, schema, batch)
+    return len(batch)
+
+
+def _insert(curs: Any, schema: str, batch: Sequence[AccessEntry]) -> None:
     now = datetime.now(UTC)
     for entry in batch:
         bad = [f for f in entry.fields if "," in f]
         if bad:
             raise ValueError(f"field names cannot contain commas: {bad}")
-    with app.crm_recorder.datastore.transaction(commit=True) as curs:
-        curs.execute(
-            _insert_statement(app.crm_recorder.datastore.schema),
-            (
-                text_array([(e.at or now).isoformat() for e in batch]),
-                text_array([e.actor for e in batch]),
-                text_array([e.role for e in batch]),
-                uuid_array([e.customer_id for e in batch]),
-                text_array([",".join(e.fields) for e in batch]),
-                text_array([e.operation for e in batch]),
-            ),
-        )
-    return len(batch)
+    curs.execute(
+        _insert_statement(schema),
+        (
+            text_array([(e.at or now).isoformat() for e in batch]),
+            text_array([e.actor for e in batch]),
+            text_array([e.role for e in batch]),
+            uuid_array([e.customer_id for e in batch]),
+            text_array([",".join(e.fields) for e in batch]),
+            text_array([e.operation for e in batch]),
+        ),
+    )
 
 
 def access_history(

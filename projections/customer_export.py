@@ -37,6 +37,9 @@ COLUMNS: Final[tuple[tuple[str, pa.DataType], ...]] = (
     ("updated_at", pa.timestamp("us", tz="UTC")),
 )
 PERSONAL: Final = ("name", "email", "phone", "address")
+_PERSONAL_AT: Final = {name: i for i, (name, _) in enumerate(COLUMNS) if name in PERSONAL}
+ID_AT: Final = 0
+Row = tuple[Any, ...]
 FORMATS: Final = ("csv", "parquet")
 BATCH: Final = 5000
 
@@ -51,7 +54,7 @@ _SELECT = (
 
 def _batches(
     conn: Connection[Any], masked: Sequence[str], owners: Collection[str] | None
-) -> Iterator[list[tuple[Any, ...]]]:
+) -> Iterator[list[Row]]:
     hidden = {i for i, (name, _) in enumerate(COLUMNS) if name in masked}
     with conn.cursor(name="crm_export_customers") as cur:
         cur.execute(_SELECT, {"owners": None if owners is None else sorted(owners)})
@@ -67,35 +70,49 @@ def export_customers(
     masked: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
     owners: Collection[str] | None = None,
+    before_write: Callable[[list[Row]], object] | None = None,
 ) -> int:
     """Write every customer to `path` in `fmt` (only those `owners` own, when given: the
-    caller's scope); returns how many rows were written."""
+    caller's scope); returns how many rows were written. `before_write` sees each batch
+    before it reaches the file: an export of personal data is logged before it is made,
+    so a failing log stops the export instead of leaving unlogged rows behind."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     written = 0
+
+    def batches() -> Iterator[list[Row]]:
+        nonlocal written
+        for batch in _batches(conn, masked, owners):
+            if before_write:
+                before_write(batch)
+            yield batch
+            written += len(batch)
+            if progress:
+                progress(len(batch))
+
     schema = pa.schema([pa.field(n, t) for n, t in COLUMNS])
     with conn.transaction():  # a named cursor lives in a transaction
         if fmt == "csv":
             with path.open("w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out)
                 writer.writerow([n for n, _ in COLUMNS])
-                for batch in _batches(conn, masked, owners):
+                for batch in batches():
                     writer.writerows(_csv_row(r) for r in batch)
-                    written += len(batch)
-                    if progress:
-                        progress(len(batch))
         else:
             with pq.ParquetWriter(path, schema) as parquet:
-                for batch in _batches(conn, masked, owners):
+                for batch in batches():
                     columns = list(zip(*batch, strict=True))
                     parquet.write_table(pa.Table.from_arrays(columns, schema=schema))
-                    written += len(batch)
-                    if progress:
-                        progress(len(batch))
                 if written == 0:
                     parquet.write_table(schema.empty_table())
     return written
 
 
-def _csv_row(row: tuple[Any, ...]) -> list[Any]:
+def personal_in(row: Row) -> tuple[str, ...]:
+    """The personal columns of an exported row that hold a value (a masked or forgotten
+    customer's are empty): what an access-log entry for the row names."""
+    return tuple(name for name in PERSONAL if row[_PERSONAL_AT[name]] not in (None, ""))
+
+
+def _csv_row(row: Row) -> list[Any]:
     return ["" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in row]

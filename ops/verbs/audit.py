@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ops.actor import cli_actor
+
 if TYPE_CHECKING:
     from uuid import UUID
 
@@ -89,17 +91,6 @@ def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     if value not in allowed:
         raise _fail(f"{name}: {value!r} is not one of {', '.join(allowed)}")
     return value
-
-
-def _actor(actor: str | None) -> str:
-    import getpass
-
-    if actor:
-        return actor
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _widened_topics(url: str, base: str) -> tuple[str, ...]:
@@ -178,7 +169,7 @@ def replay(
         except UnknownCustomer as error:
             raise _unknown(error) from None
         seen = {f for s in steps for f in s.personal_fields if s.data.get(f) is not None}
-        _log_access(app, _actor(actor), cid, seen, "cli:audit replay")
+        _log_access(app, cli_actor(actor), cid, seen, "cli:audit replay")
     if output == "json":
         typer.echo(render.replay_json(steps))
     elif output == "csv":
@@ -216,7 +207,7 @@ def as_of(
         if found is not None:
             personal = {"name", "email", "phone", "address"}
             seen = {k for k in personal if found.customer.state.get(k) is not None}
-            _log_access(app, _actor(actor), cid, seen, "cli:audit as-of")
+            _log_access(app, cli_actor(actor), cid, seen, "cli:audit as-of")
     if found is None:
         raise _fail(f"customer {cid} did not exist yet at {at.isoformat()}", code=1)
     if output == "json":
@@ -384,7 +375,7 @@ def export(
     from ops.runtime import database_url
 
     cid = _uuid(customer_id)
-    who = _actor(actor)
+    who = cli_actor(actor)
     with setting_errors():
         settings = _settings(data_dir)
         url = database_url(settings)
@@ -458,7 +449,7 @@ def forget(
                     url,
                     cid,
                     reason=reason,
-                    actor=_actor(actor),
+                    actor=cli_actor(actor),
                     analytics_root=root,
                     scope=scope,
                 )

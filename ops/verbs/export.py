@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
+
+from ops.actor import cli_actor
+
+OPERATION = "cli:export customers"
 
 export_app = typer.Typer(help="Export data to files (CSV or Parquet).", no_args_is_help=True)
 
@@ -35,14 +40,24 @@ def customers(
     """Write every customer (merged duplicates left out) with the role's masking: a role
     that may not see personal data gets name, email, phone and address empty; a role that
     may not read customers is refused. A scoped role (sales, support, manager) exports
-    only the customers its `--subject` reaches over the API (docs/roles.md)."""
+    only the customers its `--subject` reaches over the API (docs/roles.md). Personal data
+    written is recorded in the access log (`crm audit access`) as `cli:export customers`
+    by `--subject` (else cli:<login name>), each batch before it reaches the file."""
     import psycopg
 
+    from compliance.access_log import AccessEntry, append_access_on
     from gateway.roles import ROLES, Permission, Role, allows, sees_personal
     from gateway.scope import DEPARTMENT_SCOPED, is_scoped
     from ops.cli import err_console, setting_errors, settings_from
     from ops.runtime import database_url
-    from projections.customer_export import FORMATS, PERSONAL, export_customers
+    from projections.customer_export import (
+        FORMATS,
+        ID_AT,
+        PERSONAL,
+        Row,
+        export_customers,
+        personal_in,
+    )
     from projections.org_scope import visible_owners
 
     def fail(message: str) -> None:
@@ -59,14 +74,32 @@ def customers(
     scoped = is_scoped(Role(role))
     if scoped and not (subject and subject.strip()):
         fail(f"--subject: a {role} exports their teams' customers; say who they are")
+    actor = cli_actor(subject)
+
+    def entries(batch: list[Row]) -> list[AccessEntry]:
+        read = ((UUID(row[ID_AT]), personal_in(row)) for row in batch)
+        return [AccessEntry(actor, role, cid, fields, OPERATION) for cid, fields in read if fields]
+
     with setting_errors():
         url = database_url(settings_from(data_dir=data_dir))
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as log:
             owners = (
                 visible_owners(conn, subject, department=Role(role) in DEPARTMENT_SCOPED)
                 if scoped and subject
                 else None
             )
-            count = export_customers(conn, out, fmt=fmt, masked=masked, owners=owners)
+            try:
+                count = export_customers(
+                    conn,
+                    out,
+                    fmt=fmt,
+                    masked=masked,
+                    owners=owners,
+                    before_write=lambda batch: append_access_on(log, entries(batch)),
+                )
+            except psycopg.Error as error:
+                out.unlink(missing_ok=True)  # a part of the list would pass for all of it
+                first = str(error).strip().splitlines()[0]
+                fail(f"database: {first}; no file written")
     hidden = f" ({', '.join(masked)} masked for {role})" if masked else ""
     typer.echo(f"exported {count} customers to {out}{hidden}")

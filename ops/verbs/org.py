@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from ops.actor import cli_actor
+
 org_app = typer.Typer(
     help="The organisation: departments, teams, members and lead-assignment rules.",
     no_args_is_help=True,
@@ -32,15 +34,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(org_app, name="org")
 
 
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
-
-
 def _run(command: object, data_dir: str | None) -> int:
     """Record one command; exits 1 with the refusal's code and field."""
     from aggregates.errors import DomainError
@@ -52,7 +45,7 @@ def _run(command: object, data_dir: str | None) -> int:
     assert isinstance(command, Command)
     with setting_errors(), open_application(settings_from(data_dir=data_dir)) as app:
         try:
-            result = CommandService(app).handle(command, CommandContext(actor=_actor()))
+            result = CommandService(app).handle(command, CommandContext(actor=cli_actor()))
         except DomainError as error:
             err_console.print(
                 f"refused {error.code} {error.field}: {error.message}",

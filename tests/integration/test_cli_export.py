@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 
@@ -93,3 +94,48 @@ def test_a_scoped_role_exports_only_what_its_subject_reaches(
     assert "exported 0 customers" in other.stdout, "zoe is in no team with amy"
     nobody = crm("export", "customers", str(out), "--role", "manager", env=env)
     assert nobody.returncode == 2 and "--subject" in nobody.stderr
+
+
+def access_rows(database_url: str) -> list[tuple[str, str, list[str], str]]:
+    with psycopg.connect(database_url) as conn:
+        return [
+            (actor, role, fields, operation)
+            for actor, role, fields, operation in conn.execute(
+                "SELECT actor, role, fields, operation FROM crm_access_log ORDER BY id"
+            )
+        ]
+
+
+def test_personal_data_exported_is_in_the_access_log(
+    env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    masked = crm("export", "customers", str(tmp_path / "a.csv"), "--role", "analyst", env=env)
+    assert masked.returncode == 0, masked.stderr
+    assert access_rows(database_url) == [], "an analyst's export carries no personal data"
+
+    out = tmp_path / "amy.csv"
+    result = crm("export", "customers", str(out), "--role", "sales", "--subject", "amy", env=env)
+    assert result.returncode == 0, result.stderr
+    with out.open(encoding="utf-8") as f:
+        exported = {r["id"] for r in csv.DictReader(f)}
+    logged = access_rows(database_url)
+    assert logged == [("amy", "sales", ["name", "email"], "cli:export customers")] * 2
+    with psycopg.connect(database_url) as conn:
+        ids = {str(r[0]) for r in conn.execute("SELECT customer_id FROM crm_access_log")}
+    assert ids == exported
+
+
+def test_an_export_the_access_log_cannot_record_is_not_written(
+    env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    out = tmp_path / "all.csv"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm_access_log RENAME TO crm_access_log_away")
+        try:
+            result = crm("export", "customers", str(out), "--role", "admin", env=env)
+        finally:
+            conn.execute("ALTER TABLE crm_access_log_away RENAME TO crm_access_log")
+    assert result.returncode == 2
+    assert "crm_access_log" in result.stderr and "no file written" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
