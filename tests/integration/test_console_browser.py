@@ -406,3 +406,19 @@ def test_each_queue_row_keeps_its_own_assignee_and_resolves_in_place(
     assert by_id[ids[0]]["assignee"] == "zhao.lei"
     assert by_id[ids[1]]["status"] == "RESOLVED"
     assert (by_id[ids[2]]["assignee"], by_id[ids[2]]["status"]) == (None, "OPEN")
+
+
+@pytest.mark.parametrize("route", ["customers", "customers/{id}", "board", "dashboard", "my"])
+def test_a_phone_wide_screen_scrolls_no_page_sideways(
+    page: Page, site: ConsoleSite, route: str
+) -> None:
+    tag = route.replace("/", "-").strip("{}-")
+    customer = site.register("宽度测试客户名字很长的公司代表", email=f"wide-{tag}@example.com")
+    page.set_viewport_size({"width": 375, "height": 740})
+    sign_in(page, site, "admin")
+    page.goto(f"{site.origin}/#/{route.format(id=customer)}")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("main")).not_to_be_empty()
+    screenshot(page, f"phone-{tag}")
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 375, f"#/{route} is {wide}px wide on a 375px screen"
