@@ -422,3 +422,13 @@ def test_a_phone_wide_screen_scrolls_no_page_sideways(
     screenshot(page, f"phone-{tag}")
     wide = page.evaluate("document.documentElement.scrollWidth")
     assert wide <= 375, f"#/{route} is {wide}px wide on a 375px screen"
+
+
+def test_the_screen_gone_to_takes_the_focus(page: Page, site: ConsoleSite) -> None:
+    sign_in(page, site, "sales")
+    page.locator("#nav-board").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".board")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "screen"
+    page.keyboard.press("Tab")  # on from the screen's start, not from the top of the page
+    assert page.evaluate("document.getElementById('screen').contains(document.activeElement)")

@@ -4,7 +4,7 @@ import { loadConfig } from "./config.js";
 import { currentSession, onSessionChange, signIn, signOut, storedToken } from "./session.js";
 import { label, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { can } from "./roles.js";
-import { useRoute } from "./router.js";
+import { useRoute, useScreenFocus } from "./router.js";
 import { answeredAhead, closeLive, whoIs } from "./api.js";
 // Runs first when the page's async copy of it has not run yet, so the list's first
 // query is always sent ahead, and sent once.
@@ -129,6 +129,7 @@ function Screen({ session, route }) {
 function App() {
   const [, setTick] = useState(0);
   const route = useRoute();
+  useScreenFocus(route, "screen");
   useEffect(() => {
     const rerender = () => setTick((n) => n + 1);
     const stops = [onSessionChange(rerender), onLanguageChange(rerender)];
@@ -138,7 +139,7 @@ function App() {
   if (!session) return html`<${SignIn} />`;
   return html`<${Menu} session=${session} screen=${route.screen} />
     ${can(session, "myTasks") && html`<${Reminders} key=${session.token} session=${session} />`}
-    <main id="screen" key=${language()}><${Screen} session=${session} route=${route} /></main>`;
+    <main id="screen" tabindex="-1" key=${language()}><${Screen} session=${session} route=${route} /></main>`;
 }
 
 performance.mark("crm:main-start"); // every module fetched and evaluated (bench)

@@ -1,6 +1,6 @@
 // Hash routes: "#/customers", "#/customers/ID", "#/board", "#/forms/register",
 // "#/dashboard", "#/compliance/ID". The hash keeps the console one static page.
-import { useEffect, useState } from "./ui.js";
+import { useEffect, useRef, useState } from "./ui.js";
 import { parseRoute } from "./route.js";
 
 export { parseRoute };
@@ -17,4 +17,17 @@ export function useRoute() {
     return () => window.removeEventListener("hashchange", changed);
   }, []);
   return route;
+}
+
+// After a route change the new screen takes the focus (it was left on <body>): keyboard
+// and screen-reader users start on the screen they went to, as after a page load.
+export function useScreenFocus(route, elementId) {
+  const shown = useRef(null);
+  useEffect(() => {
+    const key = `${route.screen}/${route.id}`;
+    if (shown.current !== null && shown.current !== key) {
+      document.getElementById(elementId)?.focus();
+    }
+    shown.current = key;
+  }, [route.screen, route.id]);
 }
