@@ -258,7 +258,9 @@ def _open_complaint(uow: UnitOfWork, complaint_id: UUID, expected: int | None) -
     _check_reach(uow, complaint.customer_id, "complaintId", f"no complaint {complaint_id}")
     uow.check_version(complaint, expected)
     if uow.app.keys.is_forgotten(complaint.customer_id):
-        raise RuleViolated(f"customer {complaint.customer_id} is forgotten; no new commands")
+        raise RuleViolated(
+            f"customer {complaint.customer_id} is forgotten; no new commands", field="complaintId"
+        )
     return complaint
 
 
@@ -335,7 +337,9 @@ def _open_task(uow: UnitOfWork, task_id: UUID, expected: int | None) -> Task:
     _check_reach(uow, task.customer_id, "taskId", f"no task {task_id}")
     uow.check_version(task, expected)
     if uow.app.keys.is_forgotten(task.customer_id):
-        raise RuleViolated(f"customer {task.customer_id} is forgotten; no new commands")
+        raise RuleViolated(
+            f"customer {task.customer_id} is forgotten; no new commands", field="taskId"
+        )
     return task
 
 

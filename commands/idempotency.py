@@ -4,7 +4,7 @@ A key means "this exact request, from me": the stored first result is replayed o
 the subject that stored it (`actor` of the command's context), and only for the same
 command, as Stripe and the IETF Idempotency-Key draft do. The same key with another
 command (another type, another customer, another amount...) is refused with
-IDEMPOTENCY_MISMATCH on ``idempotencyKey``; nothing is recorded and nothing of the first
+CONFLICT on ``idempotencyKey``; nothing is recorded and nothing of the first
 result is shown. The same key from another subject is simply another key.
 
 The fingerprint is a SHA-256 of the command's canonical JSON: its type and every field
@@ -47,7 +47,7 @@ ScopedKey = tuple[str, str]
 class IdempotencyMismatch(DomainError):
     """The key was already used by this subject for another command."""
 
-    code = "IDEMPOTENCY_MISMATCH"
+    code = "CONFLICT"  # the contract's code; `field` idempotencyKey tells which conflict
 
 
 KEY_MAX: Final = 255

@@ -9,7 +9,7 @@ command may carry:
   makes sense. For MergeCustomers it is the survivor's version (the result's stream).
 - `idempotency_key`: a retry with the same key (by the same actor) records nothing and
   returns the first result, also after a restart; the key with another command is
-  refused with IDEMPOTENCY_MISMATCH (`commands.idempotency`).
+  refused with CONFLICT on ``idempotencyKey`` (`commands.idempotency`).
 - `occurred_at`: business time (tz-aware); when omitted the service stamps "now". The
   clock is read in the service, never in aggregates, so aggregates stay replayable.
 

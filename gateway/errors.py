@@ -1,9 +1,10 @@
 """Errors the API returns on purpose, each with a stable `extensions.code`.
 
 Codes of the contract: VALIDATION, RULE, CONFLICT, NOT_FOUND (from the domain, see
-`aggregates.errors`) and FORBIDDEN (the role matrix). The write side adds
-IDEMPOTENCY_MISMATCH (field ``idempotencyKey``: the key was used for another command,
-see `commands.idempotency`). The gateway adds TIMEOUT (the read
+`aggregates.errors`) and FORBIDDEN (the role matrix); every refusal of bad input or a
+broken rule is one of them (a key used for another command is CONFLICT on
+``idempotencyKey``, see `commands.idempotency`). Beyond the contract's five, for what is
+neither bad input nor a rule, the gateway adds TIMEOUT (the read
 models did not reach `atLeast` in time), UNAUTHENTICATED (an expired token on a live
 subscription), UNAVAILABLE (live events cannot be served), CORRUPTED (a value in the
 event store no longer reads: the answer carries everything else, that value as null,
@@ -31,7 +32,6 @@ VALIDATION = "VALIDATION"
 RULE = "RULE"
 CONFLICT = "CONFLICT"
 NOT_FOUND = "NOT_FOUND"
-IDEMPOTENCY_MISMATCH = "IDEMPOTENCY_MISMATCH"
 FORBIDDEN = "FORBIDDEN"
 TIMEOUT = "TIMEOUT"
 UNAUTHENTICATED = "UNAUTHENTICATED"

@@ -30,8 +30,11 @@ async def customer_after_write(
         view = await ctx.loaders.customers.load(customer_id)
         if view is not None:
             return view
+    # As of after the write: the request's `now` is older than a purchase it recorded
+    # without an occurredAt, which the lifecycle and the tier would then leave out.
+    after = max(ctx.now, deps.clock())
     fallback = await to_thread.run_sync(
-        customer_view_from_store, deps.app, customer_id, ctx.now, deps.thresholds
+        customer_view_from_store, deps.app, customer_id, after, deps.thresholds
     )
     if fallback is None:
         raise GatewayError(f"customer {customer_id} not found", NOT_FOUND)

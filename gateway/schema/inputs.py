@@ -32,7 +32,7 @@ from gateway.schema.scalars import parse_id, parse_optional_id
 
 IDEMPOTENCY = (
     "A retry with the same key (by the same caller) records nothing new and returns the "
-    "first result; the key with another command is refused with IDEMPOTENCY_MISMATCH."
+    "first result; the key with another command is refused with CONFLICT on idempotencyKey."
 )
 EXPECTED = "Refuse the write (CONFLICT on expectedVersion) if the stream is at another version."
 

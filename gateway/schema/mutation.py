@@ -3,10 +3,11 @@
 
 A refused role gets FORBIDDEN before any command exists, so nothing is recorded. A
 refusal of the write side comes back with its code (VALIDATION, RULE, CONFLICT,
-NOT_FOUND, IDEMPOTENCY_MISMATCH) and field. Each mutation field is its own command; what
-became of each is reported in ``extensions.mutations`` (`gateway.outcomes`), also when
-a failing field nulls `data`. Each payload carries the global position of the command's last
-event; a command that changed nothing answers with its stream's latest position.
+NOT_FOUND; a reused idempotency key is CONFLICT on idempotencyKey) and field. Each
+mutation field is its own command; what became of each is reported in
+``extensions.mutations`` (`gateway.outcomes`), also when a failing field nulls `data`.
+Each payload carries the global position of the command's last event; a command that
+changed nothing answers with its stream's latest position.
 """
 
 from __future__ import annotations

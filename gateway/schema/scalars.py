@@ -43,8 +43,17 @@ def parse_datetime_literal(node: ValueNode, _variables: Any = None) -> datetime:
     return parse_datetime(node.value)
 
 
+CENTS = Decimal("0.01")
+
+
 def serialize_decimal(value: Decimal | int | str) -> str:
-    return str(value)
+    """Money with two decimals at least ("0.00", "1999.00"), as the contract shows it, the
+    same whether a read model's default 0 or a sum of priced lines; more are kept."""
+    number = value if isinstance(value, Decimal) else Decimal(value)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        number = number.quantize(CENTS)
+    return str(number)
 
 
 def parse_decimal(value: object) -> Decimal:

@@ -318,16 +318,20 @@ def test_forgetting_erases_and_closes_the_customer(
     ]
     assert personal and all(value is None for value in personal)
 
-    for command in (
-        RecordContactTouch(customer_id=cid, channel="PHONE"),
-        TagCustomer(customer_id=cid, add=("x",)),
-        ResolveComplaint(complaint_id=complaint, resolution="done"),
-        EscalateComplaint(complaint_id=complaint),
-        FileComplaint(customer_id=cid, category="c", severity="LOW", description="d"),
-        ForgetCustomer(customer_id=cid, reason="again"),
+    for command, field in (
+        (RecordContactTouch(customer_id=cid, channel="PHONE"), "customerId"),
+        (TagCustomer(customer_id=cid, add=("x",)), "customerId"),
+        (ResolveComplaint(complaint_id=complaint, resolution="done"), "complaintId"),
+        (EscalateComplaint(complaint_id=complaint), "complaintId"),
+        (
+            FileComplaint(customer_id=cid, category="c", severity="LOW", description="d"),
+            "customerId",
+        ),
+        (ForgetCustomer(customer_id=cid, reason="again"), "customerId"),
     ):
-        with pytest.raises(RuleViolated):
+        with pytest.raises(RuleViolated) as refused:
             service.handle(command, CTX)
+        assert refused.value.field == field, command
     register(service, "Somebody else", email="wang@example.com")
 
 

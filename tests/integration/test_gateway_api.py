@@ -95,7 +95,7 @@ async def test_a_customer_is_registered_and_read_back(gw: GatewayHarness) -> Non
         "PROSPECT",
         "BRONZE",
     )
-    assert customer["purchases"] == {"count": 0, "total": "0", "firstAt": None, "lastAt": None}
+    assert customer["purchases"] == {"count": 0, "total": "0.00", "firstAt": None, "lastAt": None}
     assert customer["createdAt"] == at(0)
     read = await gw.data(
         "query($id: ID!, $p: Int) { customer(id: $id, atLeast: $p) { " + PROFILE + " } }",
@@ -355,7 +355,7 @@ async def test_an_idempotency_key_records_once(gw: GatewayHarness) -> None:
         "position",
     )
     assert first_error(other)["extensions"] == {
-        "code": "IDEMPOTENCY_MISMATCH",
+        "code": "CONFLICT",
         "field": "idempotencyKey",
     }
 

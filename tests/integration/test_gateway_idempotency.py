@@ -1,7 +1,7 @@
 """Idempotency keys and mutation outcomes through the GraphQL HTTP app, on the real servers.
 
 A key is the caller's own (another subject's same key is another key), bound to the
-request it was first used for (another payload is IDEMPOTENCY_MISMATCH, showing nothing
+request it was first used for (another payload is CONFLICT on idempotencyKey, showing nothing
 of the first result), and the way to learn the outcome of a write whose answer was lost.
 Each mutation field is its own command: ``extensions.mutations`` says which were done.
 """
@@ -34,7 +34,7 @@ TOUCH = (
     "mutation($input: RecordContactTouchInput!) "
     "{ recordContactTouch(input: $input) { position version customer { id } } }"
 )
-MISMATCH = {"code": "IDEMPOTENCY_MISMATCH", "field": "idempotencyKey"}
+MISMATCH = {"code": "CONFLICT", "field": "idempotencyKey"}
 
 
 async def max_position(gw: GatewayHarness) -> int:

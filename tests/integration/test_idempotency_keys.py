@@ -95,7 +95,7 @@ def test_same_key_with_another_payload_is_refused_and_records_nothing(
     ):
         with pytest.raises(IdempotencyMismatch) as caught:
             service.handle(changed, ANN)
-        assert (caught.value.code, caught.value.field) == ("IDEMPOTENCY_MISMATCH", "idempotencyKey")
+        assert (caught.value.code, caught.value.field) == ("CONFLICT", "idempotencyKey")
         assert str(other) not in caught.value.message and str(first) not in caught.value.message
     assert counts(database_url) == before
 

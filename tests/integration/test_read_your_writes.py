@@ -146,3 +146,26 @@ async def test_the_merge_tree_waits_for_the_lagging_side(gw: GatewayHarness) -> 
     assert "errors" not in answer, answer
     assert answer["data"]["customer"]["mergedIds"] == [duplicate]
     assert answer["data"]["customer"]["tags"] == [], "the survivor's tag after it is not needed"
+
+
+async def test_a_lagging_purchase_payload_counts_the_purchase_in_tier_and_lifecycle(
+    gw: GatewayHarness,
+) -> None:
+    """The read models never see these writes (no sync): every payload is built from the
+    event store, as of after the write, so the purchase just recorded counts."""
+    customer, _ = await register(gw, "Pat Lag")
+    select = "customer { tier lifecycleStage purchases { count total } }"
+    line = {"sku": "x", "quantity": 1, "unitPrice": "25000"}
+    first = await write(
+        gw, "recordPurchase", {"customerId": customer, "orderId": "lag-1", "lines": [line]}, select
+    )
+    assert first["customer"] == {
+        "tier": "GOLD",  # RULES.md: a total of 20,000 CNY or more
+        "lifecycleStage": "NEW_CUSTOMER",  # one purchase
+        "purchases": {"count": 1, "total": "25000.00"},
+    }
+    second = await write(
+        gw, "recordPurchase", {"customerId": customer, "orderId": "lag-2", "lines": [line]}, select
+    )
+    assert second["customer"]["lifecycleStage"] == "REPEAT_CUSTOMER"
+    assert second["customer"]["purchases"] == {"count": 2, "total": "50000.00"}

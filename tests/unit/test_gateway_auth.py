@@ -18,7 +18,12 @@ from gateway.auth import (
 )
 from gateway.http import APPLICATION_JSON, GRAPHQL_RESPONSE, negotiate, request_shape_problem
 from gateway.roles import MATRIX, ROLES, Permission, Role, allows, sees_personal
-from gateway.schema.scalars import parse_datetime, parse_decimal, serialize_datetime
+from gateway.schema.scalars import (
+    parse_datetime,
+    parse_decimal,
+    serialize_datetime,
+    serialize_decimal,
+)
 
 SECRET = "s" * 40
 
@@ -192,3 +197,18 @@ def test_scalars_are_strict() -> None:
     for bad in ("NaN", "Infinity", "abc", True, None, 0.1):  # a JSON float is never money
         with pytest.raises(ValueError):
             parse_decimal(bad)
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        (Decimal("0"), "0.00"),  # a read model's default
+        (Decimal("25000.00"), "25000.00"),
+        (Decimal("1E+3"), "1000.00"),
+        (Decimal("12.5"), "12.50"),
+        (Decimal("0.005"), "0.005"),  # more decimals than cents are kept, never rounded
+        (7, "7.00"),
+    ],
+)
+def test_money_shows_two_decimals_at_least(stored: Decimal | int, shown: str) -> None:
+    assert serialize_decimal(stored) == shown

@@ -94,7 +94,7 @@ def test_a_replay_needs_the_same_fingerprint() -> None:
     other = MoveStage(customer_id=CID, to="LOST")
     with pytest.raises(IdempotencyMismatch) as caught:
         check_replay(row, other, fingerprint(other))
-    assert (caught.value.code, caught.value.field) == ("IDEMPOTENCY_MISMATCH", "idempotencyKey")
+    assert (caught.value.code, caught.value.field) == ("CONFLICT", "idempotencyKey")
 
 
 def test_rows_stored_before_fingerprints_check_type_and_target() -> None:
