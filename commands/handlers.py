@@ -94,8 +94,8 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         at=at,
         policy=uow.policy,
     )
-    if not uow.in_scope(cmd.owner) and cmd.owner is not None:
-        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
+    if cmd.owner is not None:
+        _check_within_scope(uow, cmd.owner, "owner")
     uow.add(customer, field="customerId")
     if cmd.custom_fields:
         _set_custom_fields(uow, customer, cmd.custom_fields, at)
@@ -204,8 +204,7 @@ def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
     """A hand-over; within a scope, only to an owner inside it. A lead a rule routed
     frees its rep's place under the rule's capacity."""
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
-    if not uow.in_scope(cmd.owner):
-        raise RuleViolated(f"owner {cmd.owner!r} is outside your team or department", field="owner")
+    _check_within_scope(uow, cmd.owner, "owner")
     before = customer.owner
     customer.assign_owner(owner=cmd.owner, reason=cmd.reason, at=at)
     if customer.owner != before:
@@ -273,6 +272,7 @@ def escalate_complaint(uow: UnitOfWork, cmd: EscalateComplaint, at: datetime) ->
 def assign_complaint(uow: UnitOfWork, cmd: AssignComplaint, at: datetime) -> Outcome:
     complaint = _open_complaint(uow, cmd.complaint_id, cmd.expected_version)
     complaint.assign(assignee=cmd.assignee, at=at)
+    _check_within_scope(uow, complaint.assignee, "assignee")
     return Outcome(complaint, complaint.customer_id)
 
 
@@ -327,8 +327,16 @@ def schedule_task(uow: UnitOfWork, cmd: ScheduleTask, at: datetime) -> Outcome:
         due_at=cmd.due_at,
         at=at,
     )
+    _check_within_scope(uow, task.assignee, "assignee")
     uow.add(task, field="taskId")
     return Outcome(task, customer.id)
+
+
+def _check_within_scope(uow: UnitOfWork, person: str | None, field: str) -> None:
+    """A scoped caller names only people inside its scope, as owner or assignee: anyone
+    else would never see the customer, its tasks or its complaints (docs/roles.md)."""
+    if not uow.in_scope(person):
+        raise RuleViolated(f"{field} {person!r} is outside your team or department", field=field)
 
 
 def _open_task(uow: UnitOfWork, task_id: UUID, expected: int | None) -> Task:

@@ -301,3 +301,28 @@ async def test_duplicate_pairs_of_another_team_are_not_listed(
         {e["node"]["survivorId"], e["node"]["duplicateId"]}
         for e in everyone["duplicateCandidates"]["edges"]
     ]
+
+
+async def test_a_scoped_caller_assigns_work_only_inside_its_scope(
+    gw: GatewayHarness, org: dict[str, str]
+) -> None:
+    """A task or complaint given to someone outside the caller's teams would never reach
+    them (their lists hold only their scope's customers): refused like an owner is."""
+    due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    task = {"customerId": org["A"], "kind": "CALL_BACK", "title": "call", "dueAt": due}
+    before = await position(gw)
+    far = await mutate(gw, "scheduleTask", {**task, "assignee": "cat"}, role="sales", subject="ann")
+    assert first_error(far)["extensions"] == {"code": "RULE", "field": "assignee"}
+    complaint = {"complaintId": org["complaint A"], "assignee": "cat"}
+    passed_on = await mutate(gw, "assignComplaint", complaint, role="support", subject="sue")
+    assert first_error(passed_on)["extensions"] == {"code": "RULE", "field": "assignee"}
+    assert await position(gw) == before, "nothing recorded"
+
+    near = await mutate(
+        gw, "scheduleTask", {**task, "assignee": "sue"}, role="sales", subject="ann"
+    )
+    assert "errors" not in near, near
+    mine = await mutate(
+        gw, "assignComplaint", {**complaint, "assignee": "meg"}, role="support", subject="sue"
+    )
+    assert "errors" not in mine, mine
