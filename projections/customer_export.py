@@ -2,14 +2,15 @@
 
 Rows come from rm_customers (merged duplicates left out: their survivor stands for them)
 in batches through a server-side cursor, so memory stays flat for any number of
-customers. `masked` names the personal columns to write as empty: the caller decides
-them from the role, exactly as the API nulls them for a role without personal access.
+customers. `masks` turns each personal column's value into what the exporting role may
+see: the caller decides them from the role, exactly as the API masks that role (empty,
+partial such as ``138****8000``, or whole).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -40,6 +41,7 @@ PERSONAL: Final = ("name", "email", "phone", "address")
 _PERSONAL_AT: Final = {name: i for i, (name, _) in enumerate(COLUMNS) if name in PERSONAL}
 ID_AT: Final = 0
 Row = tuple[Any, ...]
+Mask = Callable[[str | None], str | None]
 FORMATS: Final = ("csv", "parquet")
 BATCH: Final = 5000
 
@@ -53,13 +55,20 @@ _SELECT = (
 
 
 def _batches(
-    conn: Connection[Any], masked: Sequence[str], owners: Collection[str] | None
+    conn: Connection[Any], masks: Mapping[str, Mask], owners: Collection[str] | None
 ) -> Iterator[list[Row]]:
-    hidden = {i for i, (name, _) in enumerate(COLUMNS) if name in masked}
+    masked = [(i, masks[name]) for i, (name, _) in enumerate(COLUMNS) if name in masks]
     with conn.cursor(name="crm_export_customers") as cur:
         cur.execute(_SELECT, {"owners": None if owners is None else sorted(owners)})
         while rows := cur.fetchmany(BATCH):
-            yield [tuple(None if i in hidden else v for i, v in enumerate(r)) for r in rows]
+            yield [_masked(row, masked) for row in rows]
+
+
+def _masked(row: Row, masked: Sequence[tuple[int, Mask]]) -> Row:
+    values = list(row)
+    for i, mask in masked:
+        values[i] = mask(values[i])
+    return tuple(values)
 
 
 def export_customers(
@@ -67,7 +76,7 @@ def export_customers(
     path: Path,
     *,
     fmt: str,
-    masked: Sequence[str] = (),
+    masks: Mapping[str, Mask] | None = None,
     progress: Callable[[int], None] | None = None,
     owners: Collection[str] | None = None,
     before_write: Callable[[list[Row]], object] | None = None,
@@ -82,7 +91,7 @@ def export_customers(
 
     def batches() -> Iterator[list[Row]]:
         nonlocal written
-        for batch in _batches(conn, masked, owners):
+        for batch in _batches(conn, masks or {}, owners):
             if before_write:
                 before_write(batch)
             yield batch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -37,16 +39,18 @@ def customers(
         str | None, typer.Option("--data-dir", "-d", help="Data folder of the running platform.")
     ] = None,
 ) -> None:
-    """Write every customer (merged duplicates left out) with the role's masking: a role
-    that may not see personal data gets name, email, phone and address empty; a role that
-    may not read customers is refused. A scoped role (sales, support, manager) exports
+    """Write every customer (merged duplicates left out) with the role's masking, as the
+    API masks it (docs/roles.md): an analyst gets name, email, phone and address empty,
+    support the partial email, phone and address; a role that may not read customers is
+    refused. A scoped role (sales, support, manager) exports
     only the customers its `--subject` reaches over the API (docs/roles.md). Personal data
     written is recorded in the access log (`crm audit access`) as `cli:export customers`
     by `--subject` (else cli:<login name>), each batch before it reaches the file."""
     import psycopg
 
     from compliance.access_log import AccessEntry, append_access_on
-    from gateway.roles import ROLES, Permission, Role, allows, sees_personal
+    from gateway.masking import mask, visibility
+    from gateway.roles import ROLES, Permission, Role, allows
     from gateway.scope import DEPARTMENT_SCOPED, is_scoped
     from ops.cli import err_console, setting_errors, settings_from
     from ops.runtime import database_url
@@ -70,7 +74,8 @@ def customers(
         fail(f"--role: must be one of {', '.join(ROLES)}, not {role!r}")
     if not allows(Role(role), Permission.READ_CUSTOMERS):
         fail(f"--role: {role} may not read customers")
-    masked = () if sees_personal(Role(role)) else PERSONAL
+    how = {column: visibility(Role(role), column) for column in PERSONAL}
+    masks = {column: functools.partial(mask, column, how=seen) for column, seen in how.items()}
     scoped = is_scoped(Role(role))
     if scoped and not (subject and subject.strip()):
         fail(f"--subject: a {role} exports their teams' customers; say who they are")
@@ -93,7 +98,7 @@ def customers(
                     conn,
                     out,
                     fmt=fmt,
-                    masked=masked,
+                    masks=masks,
                     owners=owners,
                     before_write=lambda batch: append_access_on(log, entries(batch)),
                 )
@@ -101,5 +106,14 @@ def customers(
                 out.unlink(missing_ok=True)  # a part of the list would pass for all of it
                 first = str(error).strip().splitlines()[0]
                 fail(f"database: {first}; no file written")
-    hidden = f" ({', '.join(masked)} masked for {role})" if masked else ""
-    typer.echo(f"exported {count} customers to {out}{hidden}")
+    typer.echo(f"exported {count} customers to {out}{_masking_note(how, role)}")
+
+
+def _masking_note(how: Mapping[str, str], role: str) -> str:
+    """ " (name, email, phone, address masked for analyst)", or "" when nothing is."""
+    parts = []
+    for seen, word in (("none", "masked"), ("partial", "partly masked")):
+        columns = [column for column, cell in how.items() if cell == seen]
+        if columns:
+            parts.append(f"{', '.join(columns)} {word}")
+    return f" ({'; '.join(parts)} for {role})" if parts else ""

@@ -139,3 +139,16 @@ def test_an_export_the_access_log_cannot_record_is_not_written(
     assert "crm_access_log" in result.stderr and "no file written" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_support_gets_the_partial_masks_the_api_gives_support(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "support.csv"
+    result = crm("export", "customers", str(out), "--role", "support", "--subject", "amy", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "(email, phone, address partly masked for support)" in result.stdout
+    with out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["name"] for r in rows) == ["客户0", "客户1"], "support sees names whole"
+    assert sorted(r["email"] for r in rows) == ["c***@example.com"] * 2
