@@ -93,14 +93,34 @@ def sql(
     with setting_errors():
         if output is OutputFormat.parquet and out is None:
             raise SettingError("--out", "the parquet format writes a file; name it with --out")
+        if max_rows < 0:
+            raise SettingError("--max-rows", f"must be 0 or more, not {max_rows}")
         with _catalog(_layout(data_dir)) as con:
             try:
+                _check_one_select(con, query)
                 relation = con.sql(query)
                 if relation is None:
                     raise SettingError("QUERY", "returns no rows (the catalog is read-only)")
                 write_result(relation, output.value, out, max_rows)
             except duckdb.Error as error:
                 raise SettingError("QUERY", str(error)) from None
+            except OSError as error:  # --out: a folder, a missing folder, no permission
+                raise SettingError("--out", f"{error.strerror}: {error.filename}") from None
+
+
+def _check_one_select(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """One SELECT (or EXPLAIN of one): `crm sql` reads; COPY, ATTACH, SET and the like
+    are refused by name, and a second statement would print only its own result."""
+    import duckdb
+
+    from ops.errors import SettingError
+
+    statements = con.extract_statements(query)
+    if len(statements) != 1:
+        raise SettingError("QUERY", f"one statement at a time, not {len(statements)}")
+    kind = statements[0].type
+    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+        raise SettingError("QUERY", f"a read-only SELECT, not {kind.name}")
 
 
 def report(

@@ -280,7 +280,13 @@ def _stored_digest(path: Path) -> str | None:
 
 
 def connect(layout: AnalyticsLayout) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog, as an analyst would open it."""
+    """A read-only connection to the catalog, as an analyst would open it: its files are
+    the analytics folder's only (no `read_text` of the data folder's passwords, no `COPY`
+    out of it), and the settings locked so a query cannot lift that."""
     con = duckdb.connect(str(layout.catalog), read_only=True)
     con.execute("SET enable_progress_bar = false")  # results go to pipes and files too
+    folders = {f"{layout.root.absolute()}/", f"{layout.root.resolve()}/"}
+    con.execute("SET allowed_directories = $1", [sorted(folders)])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con

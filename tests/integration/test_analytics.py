@@ -282,6 +282,36 @@ def test_crm_sql_prints_tables_csv_json_and_parquet(seeded: Seeded, tmp_path: Pa
     assert wrong.returncode == 2 and "QUERY" in wrong.stderr and "no_such_view" in wrong.stderr
 
 
+def test_crm_sql_reads_the_analytics_files_only(seeded: Seeded, tmp_path: Path) -> None:
+    secret = seeded.data_dir / "secret.txt"
+    secret.write_text("the superuser's password")
+    peek = seeded.crm("sql", f"SELECT content FROM read_text('{secret}')")
+    assert peek.returncode == 2 and "password" not in peek.stdout
+    assert "disabled by configuration" in peek.stderr
+    target = tmp_path / "copied.csv"
+    for query, said in (
+        (f"COPY (SELECT 1 AS x) TO '{target}'", "not COPY"),
+        ("SET enable_external_access = true", "not SET"),
+        ("SELECT 1; SELECT 2", "one statement at a time, not 2"),
+    ):
+        refused = seeded.crm("sql", query)
+        assert refused.returncode == 2 and said in refused.stderr, (query, refused.stderr)
+    assert not target.exists()
+
+
+def test_crm_sql_output_is_streamed_and_errors_are_one_line(seeded: Seeded, tmp_path: Path) -> None:
+    listed = seeded.crm("sql", "SELECT [1, 2] AS l, {'a': 1} AS s", "-f", "csv")
+    assert listed.stdout.splitlines() == ["l,s", '"[1, 2]","{""a"": 1}"'], "JSON, not repr"
+    few = seeded.crm("sql", "SELECT * FROM range(250) AS t(n)", "--max-rows", "3")
+    assert "250 rows" in " ".join(few.stdout.split()), few.stdout
+    assert "│ 2 │" in few.stdout and "│ 3 │" not in few.stdout, "rows 0, 1 and 2 only"
+    negative = seeded.crm("sql", "SELECT 1", "--max-rows", "-1")
+    assert negative.returncode == 2 and "--max-rows" in negative.stderr
+    into_folder = seeded.crm("sql", "SELECT 1", "-f", "csv", "--out", str(tmp_path))
+    assert into_folder.returncode == 2 and "--out" in into_folder.stderr
+    assert "Traceback" not in into_folder.stderr
+
+
 def test_crm_report_draws_every_chart(seeded: Seeded, tmp_path: Path) -> None:
     target = tmp_path / "report.html"
     result = seeded.crm("report", "--out", str(target))
