@@ -18,6 +18,7 @@ def prepare_database(database_url: str, master_key: str) -> None:
     import psycopg
 
     from bootstrap import open_store
+    from projections.reader_rights import reader_rights
     from projections.schema import ensure_all
     from streams.parking import create_parking
     from streams.processes import create_processes
@@ -27,3 +28,4 @@ def prepare_database(database_url: str, master_key: str) -> None:
         ensure_all(conn)
         create_parking(conn)
         create_processes(conn)
+        reader_rights(conn)

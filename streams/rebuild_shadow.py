@@ -22,6 +22,7 @@ from typing import Any, Final
 from psycopg import Connection, sql
 
 from projections.counts import TRIGGERS_DDL
+from projections.reader_rights import reader_rights
 from projections.schema import ALL_TABLES, create_all, missing_tables
 
 SHADOW: Final = "rm_rebuild"
@@ -157,6 +158,7 @@ def swap(conn: Connection[Any], catch_up: Callable[[Connection[Any]], int]) -> i
             )
         for grant in grants:
             conn.execute(grant)
+        reader_rights(conn, serving)  # column grants are not in the tables' ACLs copied
         # The moved tables' triggers still call functions in the shadow schema, which is
         # dropped next (CASCADE would take the triggers with it): re-point them at
         # functions of the serving schema first.

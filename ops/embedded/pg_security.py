@@ -22,13 +22,15 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from projections.reader_rights import READER_ROLE, reader_rights
+
 SUPERUSER = "postgres"
 APP_ROLE = "crm_app"
-READER_ROLE = "crm_reader"
 PASSWORD_FILE = "postgres.passwords"
 
 HBA_CONF = """\
@@ -193,15 +195,17 @@ END $$
 """
 
 
-def grant_rights(conn: psycopg.Connection[object]) -> None:
-    """Inside the app database: the app role owns everything, the reader may SELECT."""
+def grant_rights(conn: psycopg.Connection[Any]) -> None:
+    """Inside the app database: the app role owns everything; the reader may SELECT what
+    holds no personal data (`projections.reader_rights`), the schema step granting the
+    same on the tables it creates later."""
     conn.execute(_HAND_OVER)
     reader = sql.Identifier(READER_ROLE)
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(reader))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(reader))
-    # Tables the app creates later are readable too, without another grant.
+    # Older versions made every new table readable whole, personal columns included.
     conn.execute(
         sql.SQL(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}"
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public REVOKE SELECT ON TABLES FROM {}"
         ).format(sql.Identifier(APP_ROLE), reader)
     )
+    reader_rights(conn)

@@ -13,8 +13,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from commands.application import CrmApplication
+from commands.crypto import generate_master_key
+from commands.messages import CommandContext, RecordContactTouch, RegisterCustomer
+from commands.service import CommandService
 from ops.embedded.pg_security import APP_ROLE
 from ops.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres, stop_postgres
+from ops.schema import prepare_database
+from projections.reader_rights import reader_rights
+from streams.rebuild import rebuild
+from tests.integration.support.gateway import ReadModelSync
 from tests.integration.support.servers import open_folder
 from tests.integration.support.waiting import wait_for
 
@@ -69,17 +77,71 @@ def test_the_app_role_owns_its_tables_and_the_reader_may_only_select(
     server: EmbeddedPostgres,
 ) -> None:
     with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE customers_seen (id serial PRIMARY KEY, email text)")
-        conn.execute("INSERT INTO customers_seen (email) VALUES ('a@example.com')")
+        conn.execute("CREATE TABLE customers_seen (id serial PRIMARY KEY, company text)")
+        conn.execute("INSERT INTO customers_seen (company) VALUES ('Acme')")
+    assert reads(server.reader_url, "SELECT company FROM customers_seen") is None, "closed"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        reader_rights(conn)
     with psycopg.connect(server.reader_url, autocommit=True) as conn:
-        assert conn.execute("SELECT email FROM customers_seen").fetchall() == [("a@example.com",)]
+        assert conn.execute("SELECT company FROM customers_seen").fetchall() == [("Acme",)]
         for statement in (
-            "INSERT INTO customers_seen (email) VALUES ('b@example.com')",
+            "INSERT INTO customers_seen (company) VALUES ('Mine')",
             "DELETE FROM customers_seen",
             "CREATE TABLE mine (n int)",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+def reads(url: str, query: str) -> list[tuple[object, ...]] | None:
+    """The rows, or None when the role may not read them."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            return conn.execute(query).fetchall()
+        except psycopg.errors.InsufficientPrivilege:
+            return None
+
+
+def test_the_reader_sees_no_personal_data_before_or_after_a_rebuild(
+    server: EmbeddedPostgres,
+) -> None:
+    """The analysts' role reads what an analyst may see over the API: no name, email,
+    phone, address or free text, no keys, no sealed payloads; a rebuild's swapped-in
+    tables keep exactly those rights."""
+    key = generate_master_key()
+    prepare_database(server.url, key)
+    app = CrmApplication(server.url, master_key=key, pool_size=1)
+    try:
+        service, ctx = CommandService(app), CommandContext("ops")
+        customer = service.handle(
+            RegisterCustomer(name="王秘密", email="secret@example.com", company="Acme"), ctx
+        ).customer_id
+        service.handle(
+            RecordContactTouch(customer_id=customer, channel="PHONE", summary="私事"), ctx
+        )
+        sync = ReadModelSync(app, server.url)
+        sync()
+        sync.close()
+        for when in ("served", "after a rebuild"):
+            if when == "after a rebuild":
+                rebuild(app, server.url, master_key=key, workers=1)
+            reader = server.reader_url
+            assert reads(reader, "SELECT company, tier FROM rm_customers") == [("Acme", "BRONZE")]
+            assert reads(reader, "SELECT channel FROM rm_touches") == [("PHONE",)], when
+            for closed in (
+                "SELECT name FROM rm_customers",
+                "SELECT email FROM rm_customers",
+                "SELECT phone_digits FROM rm_customers",
+                "SELECT * FROM rm_customers",
+                "SELECT summary FROM rm_touches",
+                "SELECT * FROM crm_customer_keys",
+                "SELECT * FROM crm_event_envelopes",
+                "SELECT * FROM stored_events",
+                "SELECT * FROM crm_access_log",
+            ):
+                assert reads(reader, closed) is None, (when, closed)
+    finally:
+        app.close()
 
 
 # -- a cluster made by an older version ------------------------------------------------------
