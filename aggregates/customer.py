@@ -23,7 +23,12 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.custom_fields import FieldDefinition, Value, check_values
 from aggregates.errors import RuleViolated
-from aggregates.labels import check_identifier, check_labels, check_no_contact_data
+from aggregates.labels import (
+    check_identifier,
+    check_labels,
+    check_no_contact_data,
+    check_not_naming,
+)
 from aggregates.pipeline import check_stage_move
 from aggregates.policy import Policy
 from aggregates.purchase import PurchaseLine, decimal_text, price_purchase
@@ -421,6 +426,7 @@ class Customer(Aggregate):
         when = require_aware(at)
         why = require_text(reason, field="reason", max_length=REASON_MAX)
         check_no_contact_data(why, field="reason")  # the reason outlives the key
+        check_not_naming(why, self.name, field="reason")
         self.trigger_event(CustomerForgotten, timestamp=when, reason=why)
 
     def advance_lifecycle(

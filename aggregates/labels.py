@@ -96,6 +96,28 @@ def check_identifier(value: object, *, field: str, max_length: int) -> str:
     return text
 
 
+def check_not_naming(value: str, name: str | None, *, field: str) -> str:
+    """Text kept in clear after an erasure must not name the person erased: their whole
+    name, or a part of three letters or more of a name written with spaces (a word of
+    its own there; a name in Chinese is matched anywhere, as it has no spaces)."""
+    if not name or not name.strip():
+        return value
+    whole = name.strip()
+    parts = [p for p in whole.split() if len(p) >= 3] if " " in whole else []
+    for part in (whole, *parts):
+        if part.isascii():
+            found = bool(re.search(rf"(?<!\w){re.escape(part)}(?!\w)", value, re.IGNORECASE))
+        else:
+            found = len(part) >= 2 and part.casefold() in value.casefold()
+        if found:
+            raise ValidationFailed(
+                f"{field} must not contain the customer's name (it stays readable after an "
+                "erasure)",
+                field=field,
+            )
+    return value
+
+
 def check_no_contact_data(value: str | None, *, field: str) -> str | None:
     """Text kept in clear after an erasure must not contain an email or a phone number."""
     if value is None:

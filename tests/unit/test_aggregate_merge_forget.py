@@ -102,6 +102,30 @@ def test_forget_needs_a_reason() -> None:
         customer.forget(reason="  ", at=later())
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Zyxwvu Markername", "Zyxwvu Markername asked for deletion"),
+        ("Zyxwvu Markername", "markername called: erase"),  # a part, any case
+        ("王秘密", "王秘密本人要求删除"),  # no spaces in Chinese: anywhere
+    ],
+)
+def test_the_reason_may_not_name_the_customer(name: str, reason: str) -> None:
+    customer = new_customer(name=name)
+    with refused("VALIDATION", "reason", customer):
+        customer.forget(reason=reason, at=later())
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("Li Wei", "client asked for erasure"), ("Ann Weight", "weighted request"), ("王", "王女士")],
+)
+def test_a_reason_merely_sharing_letters_with_the_name_is_taken(name: str, reason: str) -> None:
+    customer = new_customer(name=name)
+    customer.forget(reason=reason, at=later())
+    assert customer.forgotten
+
+
 COMMANDS: dict[str, Callable[[Customer], None]] = {
     "change_contact_details": lambda c: c.change_contact_details(name="X", at=later(9)),
     "tag": lambda c: c.tag(["x"], at=later(9)),
