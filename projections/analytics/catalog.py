@@ -62,19 +62,22 @@ SELECT {columns} FROM parts"""
 
 def _facts_macro(t: Thresholds) -> str:
     return f"""CREATE MACRO customers_at(ts) AS TABLE
-WITH RECURSIVE roots AS (
+WITH RECURSIVE merged AS (
+    SELECT * FROM merges WHERE merged_at <= ts  -- a merge after `ts` had not happened
+),
+roots AS (
     SELECT d.customer_id FROM customer_dim AS d
     WHERE NOT EXISTS (
-        SELECT 1 FROM merges AS m JOIN customer_dim AS s ON s.customer_id = m.survivor_id
+        SELECT 1 FROM merged AS m JOIN customer_dim AS s ON s.customer_id = m.survivor_id
         WHERE m.duplicate_id = d.customer_id)
 ),
 walk AS (
     -- Seeded from the merges only (few), not from every root (all of them).
     SELECT m.survivor_id AS root_id, m.duplicate_id AS member_id, 1 AS depth
-    FROM merges AS m JOIN roots AS r ON r.customer_id = m.survivor_id
+    FROM merged AS m JOIN roots AS r ON r.customer_id = m.survivor_id
     UNION ALL
     SELECT w.root_id, m.duplicate_id, w.depth + 1
-    FROM walk AS w JOIN merges AS m ON m.survivor_id = w.member_id
+    FROM walk AS w JOIN merged AS m ON m.survivor_id = w.member_id
     WHERE w.depth < {MAX_DEPTH}
 ),
 tree AS (
@@ -113,14 +116,24 @@ complaint_facts AS (
     FROM tree AS t JOIN complaints AS k ON k.customer_id = t.member_id
     GROUP BY t.root_id
 ),
+touch_facts AS (
+    SELECT t.root_id, sum(m.touches) AS touches, sum(m.inbound_touches) AS inbound_touches,
+        sum(m.outbound_touches) AS outbound_touches, max(m.last_touch_at) AS last_touch_at
+    FROM tree AS t JOIN customer_dim AS m ON m.customer_id = t.member_id
+    GROUP BY t.root_id
+),
 f AS (
-    SELECT d.*, pf.purchase_count, pf.purchase_total, pf.first_purchase_at,
+    SELECT d.* EXCLUDE (touches, inbound_touches, outbound_touches, last_touch_at),
+        pf.purchase_count, pf.purchase_total, pf.first_purchase_at,
         pf.last_purchase_at, pf.loyal_window_purchases, pf.tier_window_purchases,
         pf.tier_window_total, coalesce(cf.open_complaints, 0) AS open_complaints,
-        coalesce(cf.has_severe_open_complaint, false) AS has_severe_open_complaint
+        coalesce(cf.has_severe_open_complaint, false) AS has_severe_open_complaint,
+        tf.touches, tf.inbound_touches, tf.outbound_touches, tf.last_touch_at
     FROM purchase_facts AS pf
     JOIN customer_dim AS d ON d.customer_id = pf.root_id
+    JOIN touch_facts AS tf ON tf.root_id = pf.root_id
     LEFT JOIN complaint_facts AS cf ON cf.root_id = pf.root_id
+    WHERE d.registered_at <= ts  -- nobody yet at `ts`
 )
 SELECT f.customer_id, f.registered_at, f.region, f.source, f.company, f.industry, f.owner,
     f.referred_by, f.tags, f.custom_fields, f.stage, f.stage_changed_at, f.furthest_stage,
@@ -215,9 +228,12 @@ WITH base AS (
     FROM customers_at(ts) WHERE NOT forgotten AND purchase_count > 0
 )
 SELECT *,
-    ntile(5) OVER (ORDER BY recency_days DESC) AS r_score,
-    ntile(5) OVER (ORDER BY frequency) AS f_score,
-    ntile(5) OVER (ORDER BY monetary) AS m_score
+    -- Quintiles of the rank: the lowest value scores 1, and equal values score alike
+    -- (ntile split ties arbitrarily, so a score changed between two identical runs).
+    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY recency_days DESC)))::INTEGER
+        AS r_score,
+    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY frequency)))::INTEGER AS f_score,
+    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY monetary)))::INTEGER AS m_score
 FROM base"""
 
 

@@ -90,6 +90,11 @@ def cohort_chart(
         f"WHERE months_since BETWEEN 0 AND {horizon - 1} ORDER BY 1, 2",
     )
     cohorts = sorted({r[0] for r in rows})
+    if not cohorts:  # nobody registered yet: an empty chart, not an empty image
+        figure, axes = plt.subplots(figsize=(8, 1.6))
+        axes.text(0.5, 0.5, "no customers yet", ha="center", va="center")
+        axes.set_axis_off()
+        return _png(figure)
     # 0% where the month has passed without a buyer; blank where it has not come yet.
     newest = month_start(datetime.now(UTC), zone).strftime("%Y-%m")
     grid = [

@@ -151,6 +151,65 @@ def test_custom_field_values_agree_between_the_read_model_and_duckdb(seeded: See
     con.close()
 
 
+def test_customers_at_a_moment_holds_who_existed_then(seeded: Seeded) -> None:
+    con = connect(seeded.layout)
+    then = NOW - timedelta(days=180)
+    registered = scalar(con, "SELECT count(*) FROM customer_dim WHERE registered_at <= ?", then)
+    later = scalar(con, "SELECT count(*) FROM customer_dim WHERE registered_at > ?", then)
+    assert registered and later, "the seeded year has customers on both sides"
+    at_then = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE registered_at > ?) FROM customers_at(?)",
+        [then, then],
+    ).fetchone()
+    assert at_then is not None and at_then[1] == 0, "nobody registered after the moment"
+    merged_later = scalar(
+        con,
+        "SELECT count(*) FROM merges AS m JOIN customer_dim AS d ON d.customer_id = m.duplicate_id"
+        " WHERE m.merged_at > ? AND d.registered_at <= ?",
+        then,
+        then,
+    )
+    assert at_then[0] == registered - scalar(
+        con,
+        "SELECT count(*) FROM merges AS m JOIN customer_dim AS d ON d.customer_id = m.duplicate_id"
+        " WHERE m.merged_at <= ?",
+        then,
+    ), f"duplicates merged later ({merged_later}) still stood alone then"
+    con.close()
+
+
+def test_a_survivors_touches_include_its_duplicates(seeded: Seeded) -> None:
+    con = connect(seeded.layout)
+    in_duckdb = dict(con.execute("SELECT customer_id, touches FROM customers").fetchall())
+    with psycopg.connect(seeded.url) as conn:
+        in_postgres = dict(
+            conn.execute(
+                "SELECT id, touch_count FROM rm_customers"
+                " WHERE merged_into IS NULL AND NOT forgotten AND merged_ids <> '{}'"
+            ).fetchall()
+        )
+    assert in_postgres, "the seeded history merges customers"
+    assert {str(k): v for k, v in in_postgres.items()} == {
+        str(k): in_duckdb[k] for k in in_postgres
+    }
+    con.close()
+
+
+def test_rfm_scores_are_the_same_each_run_and_equal_values_score_alike(seeded: Seeded) -> None:
+    con = connect(seeded.layout)
+    runs = [
+        con.execute("SELECT * FROM rfm_at(?) ORDER BY customer_id", [NOW]).fetchall()
+        for _ in range(3)
+    ]
+    assert runs[0] == runs[1] == runs[2]
+    for value, score in (("frequency", "f_score"), ("monetary", "m_score")):
+        split = con.execute(
+            f"SELECT {value} FROM rfm_at(?) GROUP BY 1 HAVING count(DISTINCT {score}) > 1", [NOW]
+        ).fetchall()
+        assert split == [], f"equal {value} with different {score}"
+    con.close()
+
+
 def test_rfm_scores_rank_recency_frequency_and_money(seeded: Seeded) -> None:
     con = connect(seeded.layout)
     rows = con.execute(

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from projections.analytics.catalog import connect, write_catalog
 from projections.analytics.layout import AnalyticsLayout
 from projections.analytics.parquet import compact, ensure_datasets, parts, write_part
+from projections.analytics.report import write_report
 from projections.analytics.schema import dataset
 from projections.analytics.writer import _load_rows
 
@@ -119,3 +120,15 @@ def test_a_worker_reading_rows_back_never_meets_a_part_another_is_compacting(
         worker.join()
     assert not failures, failures
     assert reads > 10
+
+
+def test_a_report_on_no_data_draws_every_chart(tmp_path: Path) -> None:
+    layout = AnalyticsLayout(tmp_path)
+    ensure_datasets(layout)
+    write_catalog(layout)
+    target = tmp_path / "report.html"
+    with connect(layout) as con:
+        write_report(con, target)
+    page = target.read_text()
+    for title in ("Funnel", "Lifecycle stages", "Tiers", "Cohort retention", "Revenue by month"):
+        assert f'alt="{title}" src="data:image/png;base64,' in page
