@@ -29,6 +29,22 @@ Sink = Callable[[Sequence[Mapping[str, Any]]], Any]
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, OSError)
 """The sink's infrastructure failing: retried by a restart, never blamed on a message."""
 
+MESSAGE_FAULTS: tuple[type[BaseException], ...] = (
+    psycopg.DataError,  # a value PostgreSQL refuses: out of range, a NUL in a text
+    psycopg.IntegrityError,  # a constraint the event breaks
+    ValueError,  # a field that does not decode (base64, a number, a time, UTF-8)
+    ArithmeticError,
+    LookupError,  # a field the event lacks
+)
+"""Errors that say what is wrong with a message, not with the sink: a batch failing with
+only these is parked, even when all of it fails."""
+
+PAST_IT = (
+    "not applied: its customer's read models are past this event (a later one of theirs "
+    "was applied, or a rebuild applied it); `crm projections rebuild` applies every stored "
+    "event, then drop this message"
+)
+
 Accepted = tuple[RawMessage, dict[str, Any]]  # a message and its screened envelope
 Refused = tuple[RawMessage, str]  # a message and why it is parked
 
@@ -99,8 +115,10 @@ class Intake:
         """Apply the batch; when it fails, apply one message at a time to find the poison.
 
         Returns the messages that failed on their own, with why. When every message of a
-        batch of several fails alone too, the sink is broken rather than the messages:
-        that is raised (restart and redeliver) instead of parking the whole batch.
+        batch of several fails alone too, and not every failure is the message's own
+        fault (`MESSAGE_FAULTS`), the sink is broken rather than the messages: that is
+        raised (restart and redeliver) instead of parking the whole batch. A batch made
+        only of poison is parked: it would come back after every restart.
         """
         if not accepted:
             return []
@@ -113,6 +131,7 @@ class Intake:
             log.exception("a batch of %d failed; applying one at a time", len(accepted))
             batch_error = error
         failed: list[Refused] = []
+        faults: list[Exception] = []
         for message, envelope in accepted:
             try:
                 self.sink([envelope])
@@ -120,18 +139,29 @@ class Intake:
                 raise
             except Exception as error:
                 failed.append((message, f"cannot apply: {type(error).__name__}: {error}"))
-        if len(accepted) > 1 and len(failed) == len(accepted):
+                faults.append(error)
+        whole_batch = len(accepted) > 1 and len(failed) == len(accepted)
+        if whole_batch and not all(isinstance(f, MESSAGE_FAULTS) for f in faults):
             raise batch_error
         return failed
 
     def retry(self, message: RawMessage) -> str | None:
-        """Apply a parked message through the same checks: None when applied, else why not."""
+        """Apply a parked message through the same checks: None when applied, else why not
+        (it then stays parked). A sink that applied nothing because its customer's read
+        models are past the event (`ApplyResult.duplicates`) did not apply it either."""
         try:
             envelope = screen(message, self.signing_key)
         except Rejected as error:
             return error.reason
-        failed = self.apply([(message, envelope)])
-        return failed[0][1] if failed else None
+        try:
+            result = self.sink([envelope])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:
+            return f"cannot apply: {type(error).__name__}: {error}"
+        if getattr(result, "applied", None) == 0 and getattr(result, "duplicates", 0):
+            return PAST_IT
+        return None
 
     def rejoin(self, group: str) -> None:
         """Park under `group` from now on: the worker moved to the consumer group of a new

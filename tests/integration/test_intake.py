@@ -78,3 +78,27 @@ def test_a_sink_that_refuses_every_message_is_raised_not_parked(
     finally:
         intake.close()
     assert parked_rows(database_url) == []
+
+
+def test_a_batch_of_nothing_but_poison_is_parked_not_raised(
+    app: CrmApplication, database_url: str
+) -> None:
+    """Two events whose values PostgreSQL refuses (a version out of range, a NUL in a
+    text) fail alone and together: parked, or the batch would come back after every
+    restart and the worker would crash-loop on it."""
+    service = CommandService(app)
+    service.handle(RegisterCustomer(name="A"), CTX)
+    service.handle(RegisterCustomer(name="B"), CTX)
+    huge, nul = envelope_at(app, 1), envelope_at(app, 2)
+    huge["version"] = 2**40
+    nul["data"] = {**nul["data"], "region": "East\u0000"}
+    sink = ReadModelSink(app, database_url)
+    intake = Intake("crm-projections", app.stream_signing_key, sink, database_url)
+    try:
+        outcome = intake([relayed(app, huge, 0), relayed(app, nul, 1)])
+    finally:
+        intake.close()
+        sink.close()
+    assert (outcome.applied, outcome.parked) == (0, 2)
+    reasons = [row[3] for row in parked_rows(database_url)]
+    assert len(reasons) == 2 and all(r.startswith("cannot apply: ") for r in reasons), reasons

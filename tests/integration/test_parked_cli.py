@@ -14,13 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from commands.application import CrmApplication
-from commands.messages import RegisterCustomer
+from commands.messages import RecordContactTouch, RegisterCustomer
 from commands.service import CommandService
 from gateway.app import create_app
 from ops.cli import app as crm_app
 from streams.envelope import encode
 from streams.parking import RawMessage, create_parking, park
 from streams.signing import signed_headers
+from streams.sink import ReadModelSink
 from tests.integration.support.metrics import gauge
 from tests.integration.support.parking import envelope_at
 from tests.integration.support.streaming import CTX
@@ -108,3 +109,33 @@ async def test_parked_verbs_health_and_metrics_end_to_end(
 
     health = await get(settings, "/healthz")
     assert (health.json()["status"], health.json()["parked"]) == ("ok", 0)
+
+
+def test_a_retry_behind_its_customers_later_events_is_not_reported_applied(
+    app: CrmApplication, database_url: str, master_key: str, tmp_path: Path
+) -> None:
+    """A parked registration whose customer's later event was applied meanwhile is skipped
+    by the checkpoint: the retry says so (exit 1) and keeps the message, instead of
+    saying "applied" and dropping the one record of what the read models lack."""
+    service = CommandService(app)
+    customer = service.handle(RegisterCustomer(name="Behind"), CTX).customer_id
+    service.handle(RecordContactTouch(customer_id=customer, channel="PHONE"), CTX)
+    sink = ReadModelSink(app, database_url)
+    try:
+        sink([envelope_at(app, 2)])  # the later event applied, the first one parked
+    finally:
+        sink.close()
+    first = envelope_at(app, 1)
+    message = signed(app, str(first["subject"]).encode(), encode(first), 20)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        create_parking(conn)
+        park(conn, "crm-projections", [(message, "cannot apply: a bug since fixed")])
+    env = {"CRM_DATABASE_URL": database_url, "CRM_MASTER_KEY": master_key}
+    env["CRM_DATA_DIR"] = str(tmp_path)
+    runner = CliRunner()
+    (parked,) = json.loads(runner.invoke(crm_app, ["parked", "list", "--json"], env=env).stdout)
+    retried = runner.invoke(crm_app, ["parked", "retry", str(parked["id"])], env=env)
+    assert retried.exit_code == 1, retried.output
+    assert "still parked: not applied" in retried.stdout and "rebuild" in retried.stdout
+    (kept,) = json.loads(runner.invoke(crm_app, ["parked", "list", "--json"], env=env).stdout)
+    assert kept["id"] == parked["id"] and kept["reason"].startswith("not applied")
