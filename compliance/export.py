@@ -169,9 +169,13 @@ def write_export(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(export_text(document))
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(export_text(document))
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # it holds the whole document: never left behind
+        raise
 
 
 def verify_export(document: dict[str, Any]) -> list[str]:

@@ -66,7 +66,7 @@ def start_telemetry(component: str, settings: Settings) -> None:
     from ops import telemetry
 
     try:
-        telemetry.configure(component, settings.log_format)
+        telemetry.configure(component, settings.log_format, settings.log_level)
     except ValueError as error:
         raise SettingError("OTEL_TRACES_EXPORTER", str(error).split(": ", 1)[-1]) from error
 

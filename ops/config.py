@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -21,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from commands.crypto import parse_master_key
 from gateway.auth import PROVIDER_ALGORITHMS, IdentityProvider
 from projections.business_time import DEFAULT_TIMEZONE, zone
 from streams.kafka_clients import KafkaConfigError, KafkaSecurity, Mechanism, Protocol
@@ -148,10 +150,25 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="the processes' log lines: JSON objects or plain text"
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="the lowest level logged"
+    )
     timezone: str = Field(
         default=DEFAULT_TIMEZONE,
         description="IANA zone of business dates: cohort months, funnel days, today",
     )
+
+    @field_validator("master_key")
+    @classmethod
+    def _a_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_master_key(value)  # a ValueError saying what a key is
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod
@@ -173,12 +190,18 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("CRM_CONFIG", "crm.toml"))
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
-        )
+        from ops.errors import SettingError
+
+        named = os.environ.get("CRM_CONFIG")
+        toml_file = Path(named or "crm.toml")
+        if named and not toml_file.is_file():  # a typo would run on the defaults
+            raise SettingError("CRM_CONFIG", f"no file {toml_file}")
+        try:
+            from_file = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        except tomllib.TOMLDecodeError as error:
+            where = "CRM_CONFIG" if named else str(toml_file)
+            raise SettingError(where, f"not TOML: {error}") from None
+        return (init_settings, env_settings, from_file)
 
     @property
     def embedded_database(self) -> bool:
@@ -326,6 +349,10 @@ def env_name(field: str) -> str:
     return f"CRM_{field.upper()}"
 
 
+SECRETS: Final = frozenset({"master_key", "jwt_secret"})
+"""Settings whose refused value is not echoed back (a near-miss of a real secret)."""
+
+
 def load_settings_checked(**overrides: Any) -> Settings:
     """`load_settings`, with a bad value reported as a `SettingError` naming the variable."""
     from pydantic import ValidationError
@@ -338,7 +365,8 @@ def load_settings_checked(**overrides: Any) -> Settings:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else None
         setting = env_name(field) if field else "settings"
-        raise SettingError(setting, f"{first['msg']} (got {first.get('input')!r})") from None
+        got = "" if field in SECRETS else f" (got {first.get('input')!r})"
+        raise SettingError(setting, f"{first['msg']}{got}") from None
     # Refuse now, in one line, a combination that cannot work (not at first use).
     settings.kafka_security  # noqa: B018
     settings.identity_provider  # noqa: B018

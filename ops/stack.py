@@ -208,8 +208,20 @@ def ensure_topic_retrying(
             time.sleep(0.2)
 
 
+def check_tracing() -> None:
+    """The OTEL_* variables every child reads at start: refused here, once, rather than by
+    each child on every restart."""
+    from ops import telemetry
+
+    try:
+        telemetry.exporter_names()
+    except ValueError as error:
+        raise SettingError("OTEL_TRACES_EXPORTER", str(error).split(": ", 1)[-1]) from None
+
+
 def preflight(settings: Settings) -> Settings:
     """Check every setting that can be checked before anything starts."""
+    check_tracing()
     check_data_dir(settings)
     settings = check_port(settings)
     if settings.database_url:

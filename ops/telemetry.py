@@ -30,12 +30,12 @@ LogFormat = Literal["json", "text"]
 EXPORTERS = ("otlp", "console", "none")
 
 
-def configure(component: str, log_format: LogFormat = "json") -> None:
-    configure_logging(component, log_format)
+def configure(component: str, log_format: LogFormat = "json", level: str = "INFO") -> None:
+    configure_logging(component, log_format, level)
     configure_tracing(component)
 
 
-def configure_logging(component: str, log_format: LogFormat) -> None:
+def configure_logging(component: str, log_format: LogFormat, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.addFilter(_ComponentFilter(component))
@@ -53,7 +53,7 @@ def configure_logging(component: str, log_format: LogFormat) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("CRM_LOG_LEVEL", "INFO").upper())
+    root.setLevel(level)  # checked by the settings (CRM_LOG_LEVEL)
 
 
 def exporter_names(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:

@@ -88,6 +88,7 @@ def sql(
 
     from ops.cli import setting_errors
     from ops.errors import SettingError
+    from ops.out_file import check_out_file
     from ops.sql_output import write_result
 
     with setting_errors():
@@ -95,6 +96,8 @@ def sql(
             raise SettingError("--out", "the parquet format writes a file; name it with --out")
         if max_rows < 0:
             raise SettingError("--max-rows", f"must be 0 or more, not {max_rows}")
+        if out is not None:
+            check_out_file(out, "--out")
         with _catalog(_layout(data_dir)) as con:
             try:
                 _check_one_select(con, query)
@@ -132,11 +135,13 @@ def report(
     """Write an HTML report with charts: funnel, lifecycle and tier, cohort retention,
     revenue by month."""
     from ops.cli import setting_errors, settings_from
+    from ops.out_file import check_out_file
     from projections.analytics.report import write_report
 
     with setting_errors():
         layout = _layout(data_dir)
         target = out or layout.report_file
+        check_out_file(target, "--out")
         with _catalog(layout) as con:
             write_report(con, target, zone=settings_from(data_dir=data_dir).timezone)
     typer.echo(f"report: {target}")

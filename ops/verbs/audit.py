@@ -372,11 +372,13 @@ def export(
         write_export,
     )
     from ops.cli import setting_errors
+    from ops.out_file import check_out_file
     from ops.runtime import database_url
 
     cid = _uuid(customer_id)
     who = cli_actor(actor)
     with setting_errors():
+        check_out_file(out, "--out", make_folder=True)
         settings = _settings(data_dir)
         url = database_url(settings)
         with open_app(data_dir) as app:

@@ -53,6 +53,7 @@ def customers(
     from gateway.roles import ROLES, Permission, Role, allows
     from gateway.scope import DEPARTMENT_SCOPED, is_scoped
     from ops.cli import err_console, setting_errors, settings_from
+    from ops.out_file import check_out_file
     from ops.runtime import database_url
     from projections.customer_export import (
         FORMATS,
@@ -86,6 +87,7 @@ def customers(
         return [AccessEntry(actor, role, cid, fields, OPERATION) for cid, fields in read if fields]
 
     with setting_errors():
+        check_out_file(out, "OUT")
         url = database_url(settings_from(data_dir=data_dir))
         with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as log:
             owners = (

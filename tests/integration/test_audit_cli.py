@@ -172,3 +172,13 @@ def test_export_writes_one_checksummed_document(
         "checksum does not match the document",
         "section events does not match its manifest digest",
     ]
+
+
+def test_export_to_a_folder_is_one_line_and_leaves_nothing(
+    platform: tuple[dict[str, str], UUID], tmp_path: Path
+) -> None:
+    env, cid = platform
+    result = crm("audit", "export", str(cid), "--out", str(tmp_path), env=env)
+    assert result.returncode == 2 and "--out" in result.stderr and "is a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == [], "no temporary copy of the document left behind"

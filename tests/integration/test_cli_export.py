@@ -152,3 +152,13 @@ def test_support_gets_the_partial_masks_the_api_gives_support(
         rows = list(csv.DictReader(f))
     assert sorted(r["name"] for r in rows) == ["客户0", "客户1"], "support sees names whole"
     assert sorted(r["email"] for r in rows) == ["c***@example.com"] * 2
+
+
+def test_an_unwritable_target_is_named_before_anything_is_read(
+    env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    for target, said in ((tmp_path, "is a folder"), (tmp_path / "no" / "x.csv", "no folder")):
+        result = crm("export", "customers", str(target), "--role", "admin", env=env)
+        assert result.returncode == 2 and "OUT" in result.stderr and said in result.stderr
+        assert "Traceback" not in result.stderr
+    assert access_rows(database_url) == [], "nothing exported, nothing logged"

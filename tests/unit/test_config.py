@@ -110,6 +110,8 @@ def test_env_name() -> None:
         ("CRM_PORT", "70000"),
         ("CRM_KAFKA_PARTITIONS", "0"),
         ("CRM_RELAY_KEEP_MESSAGES", "-1"),
+        ("CRM_LOG_LEVEL", "LOUD"),
+        ("CRM_MASTER_KEY", "notbase64!"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -140,3 +142,33 @@ def test_the_relay_needs_the_direct_url_behind_a_transaction_pooler(
     assert "DIRECT_URL_REQUIRED" in str(caught.value)
     monkeypatch.setenv("CRM_DATABASE_DIRECT_URL", "postgresql://u@db:5432/crm")
     assert load_settings().relay_session_url == "postgresql://u@db:5432/crm"
+
+
+def test_a_refused_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_MASTER_KEY", "almost-the-real-key")
+    with pytest.raises(SettingError) as caught:
+        load_settings_checked()
+    assert "base64" in str(caught.value) and "almost-the-real-key" not in str(caught.value)
+
+
+def test_the_log_level_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_LOG_LEVEL", " debug ")
+    assert load_settings_checked().log_level == "DEBUG"
+
+
+def test_a_config_file_named_must_exist_and_be_toml(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_CONFIG", str(isolated / "prdo.toml"))
+    with pytest.raises(SettingError) as missing:
+        load_settings_checked()
+    assert (missing.value.setting, missing.value.message) == (
+        "CRM_CONFIG",
+        f"no file {isolated / 'prdo.toml'}",
+    )
+    broken = isolated / "crm.toml"
+    broken.write_text("port = [\n")
+    monkeypatch.delenv("CRM_CONFIG")
+    with pytest.raises(SettingError) as not_toml:
+        load_settings_checked()
+    assert not_toml.value.setting == str(broken.name) and "not TOML" in not_toml.value.message
