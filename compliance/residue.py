@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import psycopg
 from psycopg import sql
 
@@ -42,12 +43,36 @@ class Finding:
 
 
 def variants(value: str) -> list[str]:
-    """The forms a value may take in storage: as is, and JSON-escaped (ASCII only)."""
-    forms = [value]
-    escaped = json.dumps(value, ensure_ascii=True)[1:-1]
-    if escaped != value:
-        forms.append(escaped)
+    """The forms a value may take in storage: as is, a phone number also as people write
+    it (`phone_forms`), each also JSON-escaped (ASCII only)."""
+    forms: list[str] = []
+    for form in (value, *phone_forms(value)):
+        escaped = json.dumps(form, ensure_ascii=True)[1:-1]
+        forms += [f for f in (form, escaped) if f not in forms]
     return forms
+
+
+def phone_forms(value: str) -> list[str]:
+    """A number stored as E.164 (``+8615364918100``) as it is also written: national
+    (``15364918100``, ``153 6491 8100``, ``153-6491-8100``), international with spaces or
+    dashes, with ``00`` for ``+``. Nothing for a value that is no phone number, and no
+    bare national form shorter than 8 digits (it would match too much)."""
+    if not value.startswith("+"):
+        return []
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return []
+    if not phonenumbers.is_possible_number(number):
+        return []
+    national = phonenumbers.national_significant_number(number)
+    spaced = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    forms = [spaced, spaced.replace(" ", "-"), international, international.replace(" ", "-")]
+    forms.append(f"00{number.country_code}{national}")
+    if len(national) >= 8:
+        forms.append(national)
+    return [f for f in dict.fromkeys(forms) if f != value]
 
 
 def _like(value: str) -> str:
