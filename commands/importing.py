@@ -4,7 +4,9 @@ and the gateway's `importCustomers` mutation share this core (the gateway may im
 
 - **Encoding**: UTF-8 (with or without BOM), else GB18030 (what Excel on a Chinese
   Windows saves), detected by decoding unless the caller names one; anything else is
-  refused naming the file.
+  refused naming the file. Almost any bytes decode as GB18030, so a guessed GB18030 must
+  also read as Chinese (mostly GB2312's common characters): a Latin-1 file is refused,
+  not imported as "J黵gen".
 - **Headers**: the platform's field names (`name`, `email`, …), their common Chinese
   spellings (姓名, 邮箱, 手机, …), or any header mapped with ``--map 客户名称=name``.
 - **Rules**: every row becomes a `RegisterCustomer` and goes through the command service's
@@ -113,12 +115,31 @@ def decode(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
         raise ImportRefused(f"{encoding!r} is not one of {', '.join(ENCODINGS)}", "encoding")
     for name in (encoding,) if encoding else ENCODINGS:
         try:
-            return raw.decode("utf-8-sig" if name == "utf-8" else name), name
+            text = raw.decode("utf-8-sig" if name == "utf-8" else name)
         except UnicodeDecodeError:
             continue
+        if encoding or name != "gb18030" or _reads_as_chinese(text):
+            return text, name
     if encoding:
         raise ImportRefused(f"the file is not valid {encoding}", "encoding")
     raise ImportRefused("the file is neither UTF-8 nor GB18030")
+
+
+def _reads_as_chinese(text: str) -> bool:
+    """Whether GB18030 is the right guess: nearly any bytes decode as GB18030, a Latin-1
+    or Windows-1252 file too ("Jürgen" comes out as "J黵gen"), but Chinese text is mostly
+    GB2312's common characters, and such a file is mostly not."""
+    wide = [c for c in text if ord(c) > 0x7F]
+    common = sum(1 for c in wide if _in_gb2312(c))
+    return not wide or common * 2 >= len(wide)
+
+
+def _in_gb2312(character: str) -> bool:
+    try:
+        character.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
@@ -128,6 +149,15 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
             raise ImportRefused(
                 f"{target!r} is not one of {', '.join(FIELDS)} or custom:KEY", "mapping"
             )
+    if not headers:
+        raise ImportRefused("the file is empty: no header line")
+    present = {header.strip() for header in headers}
+    absent = [source for source in mapping if source not in present]
+    if absent:  # a typo would leave the column out without a word
+        raise ImportRefused(
+            f"no column {absent[0]!r} in the file (its columns: {', '.join(sorted(present))})",
+            "mapping",
+        )
     found: dict[str, str] = {}
     for header in headers:
         key = header.strip()
@@ -145,7 +175,13 @@ def header_map(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, 
 
 def read_rows(text: str, mapping: Mapping[str, str], digest: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = header_map(reader.fieldnames or [], mapping)
+    try:
+        yield from _rows_of(reader, header_map(reader.fieldnames or [], mapping), digest)
+    except csv.Error as error:  # a cell over the csv module's limit, a stray NUL, …
+        raise ImportRefused(f"line {reader.line_num + 1} is not CSV this can read: {error}") from None
+
+
+def _rows_of(reader: csv.DictReader[str], columns: Mapping[str, str], digest: str) -> Iterator[Row]:
     for record in reader:
         values: dict[str, str | None] = dict.fromkeys(FIELDS)
         custom: list[tuple[str, str | tuple[str, ...] | None]] = []
@@ -192,38 +228,61 @@ def import_customers(
     rows = list(read_rows(text, mapping or {}, digest))
     report = ImportReport(rows=len(rows), encoding=encoding)
     context = context or CommandContext(actor=ACTOR)
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # email -> the line that took it (recorded)
     for start in range(0, len(rows), batch):
-        chunk = [r for r in rows[start : start + batch] if _fresh(r, service, seen, report)]
-        _record(chunk, service, report, context)
+        pending = rows[start : start + batch]
+        while pending:  # a row sharing an email with one being recorded waits for it
+            chunk, pending = _fresh_rows(pending, service, seen, report)
+            refused_before = len(report.refused)
+            _record(chunk, service, report, context)
+            refused = {p.line for p in report.refused[refused_before:]}
+            for email in [e for e, line in seen.items() if line in refused]:
+                del seen[email]  # a refused row took no email: a later row may use it
         if progress:
             progress(min(start + batch, len(rows)), len(rows))
     return report
 
 
-def _fresh(row: Row, service: Service, seen: dict[str, int], report: ImportReport) -> bool:
-    """Whether the row still needs recording: not a duplicate, not imported before."""
+def _fresh_rows(
+    rows: list[Row], service: Service, seen: dict[str, int], report: ImportReport
+) -> tuple[list[Row], list[Row]]:
+    """The rows to record now, and those whose email an earlier row of this pass takes
+    (a duplicate of it if it is recorded, fresh if it is refused); the rest reported."""
+    fresh: list[Row] = []
+    waiting: list[Row] = []
+    taking: set[str] = set()
+    for row in rows:
+        keep, email = _email_to_check(row, service, report)
+        if not keep:
+            continue
+        if email is None:
+            fresh.append(row)
+        elif email in taking:
+            waiting.append(row)
+        elif email in seen or (owner := service.email_owner(email)) is not None:
+            where = f"line {seen[email]}" if email in seen else f"customer {owner}"
+            report.duplicates.append(RowProblem(row.line, "DUPLICATE", "email", f"same as {where}"))
+        else:
+            seen[email] = row.line
+            taking.add(email)
+            fresh.append(row)
+    return fresh, waiting
+
+
+def _email_to_check(row: Row, service: Service, report: ImportReport) -> tuple[bool, str | None]:
+    """Whether the row is still to record (not imported before, its email not refused),
+    and its normalized email (None without one)."""
     assert row.command.customer_id is not None
     if service.exists(row.command.customer_id):
         report.already += 1
-        return False
-    raw_email = row.command.email
-    if raw_email is None:
-        return True
+        return False, None
+    if row.command.email is None:
+        return True, None
     try:
-        email = normalize_email(raw_email)
+        return True, normalize_email(row.command.email)
     except DomainError as error:
         report.refused.append(RowProblem(row.line, error.code, "email", error.message))
-        return False
-    if email is None:
-        return True
-    owner = service.email_owner(email)
-    if owner is not None or email in seen:
-        where = f"line {seen[email]}" if email in seen else f"customer {owner}"
-        report.duplicates.append(RowProblem(row.line, "DUPLICATE", "email", f"same as {where}"))
-        return False
-    seen[email] = row.line
-    return True
+        return False, None
 
 
 def _record(

@@ -32,7 +32,8 @@ def customers(
     """Register every row as a customer through the same rules as the API, in batches of
     500 (each one transaction). Refused rows are listed with their line and reason, rows
     whose email an existing customer holds as duplicates; running the same file again
-    records nothing."""
+    records nothing. Exit 0 when every row is in, 1 when some were refused or duplicates,
+    2 when the file cannot be read."""
     from commands.importing import ImportRefused, import_customers, store_service
     from ops.cli import err_console, setting_errors, settings_from
     from ops.progress import progress_bar
@@ -73,3 +74,5 @@ def customers(
         f"{report.already} already imported, {len(report.duplicates)} duplicates, "
         f"{len(report.refused)} refused"
     )
+    if report.refused or report.duplicates:
+        raise typer.Exit(1)  # a script must see that not every row went in

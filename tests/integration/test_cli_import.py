@@ -72,7 +72,7 @@ def test_rows_are_imported_refused_or_reported_as_duplicates(
     file.write_text(CSV, encoding="utf-8")
     env = {"CRM_DATABASE_URL": database_url, "CRM_MASTER_KEY": key, "CRM_DATA_DIR": str(tmp_path)}
     result = crm("import", "customers", str(file), env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # not every row went in
     out = result.stdout
     assert "line 3: refused VALIDATION email" in out
     assert "line 4: duplicate (same as customer " in out
@@ -83,7 +83,7 @@ def test_rows_are_imported_refused_or_reported_as_duplicates(
     assert customers(database_url) == 3
     before = events(database_url)
     again = crm("import", "customers", str(file), env=env)
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr
     assert "0 imported, 2 already imported" in again.stdout
     assert events(database_url) == before, "re-running the same file records nothing"
 
@@ -111,6 +111,44 @@ def test_gb18030_with_a_header_mapping(
     stored = {(c.name, c.email) for c in _all_customers(app, database_url)}
     # "Mail" is no known header: ignored until mapped.
     assert stored == {("欧阳娜娜", None), ("欧阳娜娜", "ouyang2@example.com")}
+
+
+def test_a_row_refused_leaves_its_email_to_the_next_row(
+    app: CrmApplication, database_url: str, key: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "reuse.csv"
+    file.write_text(
+        "name,email,phone\nX,reuse@example.com,99\nReuse 2,reuse@example.com,13800138009\n"
+    )
+    env = {"CRM_DATABASE_URL": database_url, "CRM_MASTER_KEY": key, "CRM_DATA_DIR": str(tmp_path)}
+    result = crm("import", "customers", str(file), env=env)
+    assert "line 2: refused VALIDATION phone" in result.stdout
+    assert "line 3: duplicate" not in result.stdout, "a refused row took no email"
+    assert "2 rows (utf-8): 1 imported, 0 already imported, 0 duplicates, 1 refused" in (
+        result.stdout
+    )
+    assert {c.email for c in _all_customers(app, database_url)} == {"reuse@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "said"),
+    [
+        (b"name,email\nJ\xfcrgen M\xfcller,jm@example.de\n", (), "neither UTF-8 nor GB18030"),
+        (b"", (), "FILE: the file is empty"),
+        (b"name,Mail\nA,a@example.com\n", ("--map", "Mial=email"), "--map: no column 'Mial'"),
+        (b"name,company\nA," + b"x" * 140_000 + b"\n", (), "FILE: line 2 is not CSV"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_one_line(
+    database_url: str, key: str, tmp_path: Path, content: bytes, args: Sequence[str], said: str
+) -> None:
+    file = tmp_path / "bad.csv"
+    file.write_bytes(content)
+    env = {"CRM_DATABASE_URL": database_url, "CRM_MASTER_KEY": key, "CRM_DATA_DIR": str(tmp_path)}
+    result = crm("import", "customers", str(file), *args, env=env)
+    assert result.returncode == 2 and said in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert customers(database_url) == 0
 
 
 def _all_customers(app: CrmApplication, database_url: str) -> list[Any]:
