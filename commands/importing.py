@@ -178,7 +178,8 @@ def read_rows(text: str, mapping: Mapping[str, str], digest: str) -> Iterator[Ro
     try:
         yield from _rows_of(reader, header_map(reader.fieldnames or [], mapping), digest)
     except csv.Error as error:  # a cell over the csv module's limit, a stray NUL, …
-        raise ImportRefused(f"line {reader.line_num + 1} is not CSV this can read: {error}") from None
+        line = reader.line_num + 1
+        raise ImportRefused(f"line {line} is not CSV this can read: {error}") from None
 
 
 def _rows_of(reader: csv.DictReader[str], columns: Mapping[str, str], digest: str) -> Iterator[Row]:
