@@ -44,6 +44,7 @@ from psycopg import sql
 from aggregates.customer import Customer
 from commands.application import CrmApplication
 from commands.chain import STREAM_SUBJECTS
+from commands.mapper import SEALED
 from commands.recorder import EventMeta
 from compliance.changes import FieldChange, field_changes, touched_fields
 from compliance.corruption import (
@@ -261,7 +262,8 @@ def replay(
         aggregate = advance(aggregates.get(stream), one, version)
         aggregates[stream] = aggregate
         step = _step(row, one, metas.get(row.position), customer_id, aggregate)
-        changes = field_changes(states.get(stream), step.state, touched=touched_fields(step.data))
+        touched = _touched(app, row.stored, step.data)
+        changes = field_changes(states.get(stream), step.state, touched=touched)
         states[stream] = step.state
         steps.append(replace(step, changes=changes))
     return steps
@@ -298,7 +300,8 @@ def changes_until(
         aggregates[stream] = aggregate
         state = aggregate_state(aggregate) if aggregate is not None else {}
         data = _event_data(one.event) if one.event is not None else {}
-        found[row.position] = field_changes(states[stream], state, touched=touched_fields(data))
+        touched = _touched(app, row.stored, data)
+        found[row.position] = field_changes(states[stream], state, touched=touched)
         states[stream] = state
     return found
 
@@ -335,6 +338,18 @@ def _kind_of(cls: Any) -> str:
     """``complaint`` or ``task``: the second part of the event's type (``crm.task.…``)."""
     parts = str(getattr(cls, "TYPE", "")).split(".")
     return parts[1] if len(parts) > 2 else "complaint"
+
+
+def _touched(app: CrmApplication, stored: StoredEvent, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields the event says it changed, and its personal fields that were recorded
+    with a value but read as null (the customer forgotten, its key gone): the change is
+    still named, its values null (docs/compliance.md)."""
+    personal = getattr(resolve_topic(stored.topic), "PERSONAL", ())
+    unread = [name for name in personal if data.get(name) is None]
+    if not unread:
+        return touched_fields(data)
+    sealed = app.crm_mapper.transcoder.decode(stored.state).get(SEALED) or {}
+    return (*touched_fields(data), *(name for name in unread if name in sealed))
 
 
 def _step(

@@ -185,6 +185,13 @@ def test_a_forgotten_customer_keeps_its_trail_without_personal_data(
     assert after[-1].data["reason"] == "GDPR art. 17"
     personal = [s.data[f] for s in after for f in s.personal_fields if f in s.data]
     assert personal and all(v is None for v in personal)
+    # The changes still name the personal fields the events set, with null values.
+    for was, now in zip(before, after, strict=False):
+        named_before = {c.field for c in was.changes}
+        named_after = {c.field: (c.before, c.after) for c in now.changes}
+        assert named_before <= set(named_after), (was.type, named_before - set(named_after))
+        for field in set(now.personal_fields) & named_before:
+            assert named_after[field] == (None, None), (now.type, field)
     found = state_as_of(app, cid, day(3.5))
     assert found is not None and found.customer.state["name"] is None
 
