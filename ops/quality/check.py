@@ -14,6 +14,7 @@ from ops.quality.frames import (
     derived_state_frame,
     purchase_totals_frame,
     read_model_frames,
+    timeline_coverage_frame,
     touch_counts_frame,
 )
 from ops.quality.runner import QualityReport, run_suites
@@ -37,4 +38,5 @@ def check_platform(
         frames["derived_state"] = derived_state_frame(conn)
         frames["touch_counts"] = touch_counts_frame(conn)
         frames["analytics_coverage"] = analytics_coverage_frame(conn, catalog)
+        frames["timeline_coverage"] = timeline_coverage_frame(conn)
     return run_suites(frames, all_suites(facts), project_dir, build_docs=build_docs)

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import psycopg
 
+from commands.chain import STREAM_SUBJECTS
 from commands.recorder import STORED_EVENTS
 from events import ORGANISATION_ID
 from ops.quality.store import StoreFacts
@@ -174,3 +175,34 @@ def analytics_coverage_frame(
     have = {r[0] for r in con.execute("SELECT DISTINCT position FROM events").fetchall()}
     missing = sorted(stored - have)
     return pd.DataFrame({"position": missing, "in_analytics": [False] * len(missing)})
+
+
+TIMELINE_GAPS_SQL = f"""
+WITH newest AS (SELECT coalesce(max(position), 0) AS position FROM rm_timeline),
+streams AS (
+    SELECT id AS stream_id FROM rm_customers
+    UNION SELECT stream_id FROM {STREAM_SUBJECTS}
+)
+SELECT e.notification_id AS position, e.originator_id::text AS stream_id
+FROM {STORED_EVENTS} AS e
+JOIN streams AS s ON s.stream_id = e.originator_id
+CROSS JOIN newest
+WHERE e.notification_id <= newest.position
+  AND NOT EXISTS (SELECT 1 FROM rm_timeline AS t WHERE t.position = e.notification_id)
+ORDER BY 1
+"""
+"""Events of a customer's streams (its own, its complaints', its tasks') up to the newest
+one the timeline holds, that the timeline lacks: the 360° history missing a row. Events
+past that position are lag, not loss, and are left out."""
+
+
+def timeline_coverage_frame(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """One row per event the timeline lacks (none when healthy)."""
+    rows = conn.execute(TIMELINE_GAPS_SQL).fetchall()
+    return pd.DataFrame(
+        {
+            "position": [r[0] for r in rows],
+            "stream_id": [r[1] for r in rows],
+            "in_timeline": [False] * len(rows),
+        }
+    )

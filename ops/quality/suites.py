@@ -137,6 +137,10 @@ def reconciliation_suites() -> list[Suite]:
             [gxe.ExpectColumnValuesToBeInSet(column="in_analytics", value_set=[True])],
         ),
         Suite(
+            "timeline_coverage",
+            [gxe.ExpectColumnValuesToBeInSet(column="in_timeline", value_set=[True])],
+        ),
+        Suite(
             "derived_state",
             [
                 *_id("id"),

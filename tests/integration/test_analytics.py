@@ -444,6 +444,25 @@ def test_crm_check_passes_on_good_data_and_fails_on_corruption(seeded: Seeded) -
     assert "stored_purchase_count = rule_purchase_count" in summary.stdout
     assert f"id {found[0]}" in summary.stdout, "the customer is named"
 
+    # A row of the 360° history lost (not the newest: that would read as lag).
+    with psycopg.connect(seeded.url) as conn:
+        conn.execute(
+            "CREATE TABLE lost_row AS SELECT * FROM rm_timeline WHERE position ="
+            " (SELECT min(position) FROM rm_timeline WHERE position > 1)"
+        )
+        lost = conn.execute("DELETE FROM rm_timeline USING lost_row AS l"
+                            " WHERE rm_timeline.position = l.position RETURNING l.position"
+                            ).fetchone()  # fmt: skip
+        assert lost is not None
+    try:
+        gap = seeded.crm("check", "--no-docs")
+    finally:
+        with psycopg.connect(seeded.url) as conn:
+            conn.execute("INSERT INTO rm_timeline SELECT * FROM lost_row")
+            conn.execute("DROP TABLE lost_row")
+    assert gap.returncode == 1
+    assert "FAILED timeline_coverage" in gap.stdout and f"position {lost[0]}" in gap.stdout
+
 
 def test_crm_analytics_rebuild_compact_and_views(seeded: Seeded) -> None:
     answers = "SELECT (SELECT count(*) FROM events), (SELECT list(reached) FROM funnel)"
