@@ -123,6 +123,7 @@ def good_frames() -> dict[str, pd.DataFrame]:
             }
         ),
         "analytics_coverage": pd.DataFrame({"position": [3, 7, 9], "in_analytics": [True] * 3}),
+        "timeline_coverage": pd.DataFrame({"position": [3, 7, 9], "in_timeline": [True] * 3}),
         "derived_state": pd.DataFrame(
             {
                 "id": IDS,
