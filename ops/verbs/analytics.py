@@ -54,6 +54,7 @@ def _layout(data_dir: str | None) -> AnalyticsLayout:
 @contextmanager
 def _catalog(layout: AnalyticsLayout) -> Iterator[duckdb.DuckDBPyConnection]:
     """The catalog, read-only, closed afterwards; a SettingError when there is none."""
+    from ops.cli import settings_from
     from ops.errors import SettingError
     from projections.analytics.catalog import connect
 
@@ -63,7 +64,7 @@ def _catalog(layout: AnalyticsLayout) -> Iterator[duckdb.DuckDBPyConnection]:
             f"no analytics catalog at {layout.catalog}: start the platform (`crm up`) "
             "or build it from the event store (`crm analytics rebuild`)",
         )
-    con = connect(layout)
+    con = connect(layout, zone=settings_from().timezone)
     try:
         yield con
     finally:

@@ -295,12 +295,15 @@ def _stored_digest(path: Path) -> str | None:
     return str(row[0]) if row else None
 
 
-def connect(layout: AnalyticsLayout) -> duckdb.DuckDBPyConnection:
+def connect(layout: AnalyticsLayout, zone: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the catalog, as an analyst would open it: its files are
     the analytics folder's only (no `read_text` of the data folder's passwords, no `COPY`
-    out of it), and the settings locked so a query cannot lift that."""
+    out of it), and the settings locked so a query cannot lift that. With `zone`, the
+    session's time zone (date_trunc, date_diff and printed times follow it)."""
     con = duckdb.connect(str(layout.catalog), read_only=True)
     con.execute("SET enable_progress_bar = false")  # results go to pipes and files too
+    if zone:  # business days and months in `CRM_TIMEZONE`, as GraphQL counts them
+        con.execute("SET TimeZone = $1", [zone])
     folders = {f"{layout.root.absolute()}/", f"{layout.root.resolve()}/"}
     con.execute("SET allowed_directories = $1", [sorted(folders)])
     con.execute("SET enable_external_access = false")

@@ -358,6 +358,17 @@ def test_crm_sql_reads_the_analytics_files_only(seeded: Seeded, tmp_path: Path) 
     assert not target.exists()
 
 
+def test_crm_sql_counts_days_in_the_business_time_zone(seeded: Seeded) -> None:
+    query = "SELECT current_setting('TimeZone'), date_trunc('day', TIMESTAMPTZ '2026-03-01 17:00Z')"
+    default = seeded.crm("sql", query, "-f", "csv")
+    assert default.stdout.splitlines()[1] == "Asia/Shanghai,2026-03-02T00:00:00+08:00"
+    env = {**seeded.env(), "CRM_TIMEZONE": "UTC"}
+    utc = subprocess.run(
+        [*crm_command(), "sql", query, "-f", "csv"], env=env, capture_output=True, text=True
+    )
+    assert utc.stdout.splitlines()[1] == "UTC,2026-03-01T00:00:00+00:00", utc.stderr
+
+
 def test_crm_sql_output_is_streamed_and_errors_are_one_line(seeded: Seeded, tmp_path: Path) -> None:
     listed = seeded.crm("sql", "SELECT [1, 2] AS l, {'a': 1} AS s", "-f", "csv")
     assert listed.stdout.splitlines() == ["l,s", '"[1, 2]","{""a"": 1}"'], "JSON, not repr"
