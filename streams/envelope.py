@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,7 +140,12 @@ def validate(envelope: Mapping[str, Any]) -> None:
         raise InvalidEnvelope(f"unknown event type {envelope.get('type')!r}")
     try:
         validators["envelope.json"](envelope)
-        data_validator(envelope.get("data"))
+    except fastjsonschema.JsonSchemaValueException as error:
+        # fastjsonschema calls the value it checks "data": here that is the envelope.
+        where = re.sub(r"^data\b", "envelope", error.message)
+        raise InvalidEnvelope(f"{envelope.get('type')}: {where}") from None
+    try:
+        data_validator(envelope.get("data"))  # "data…" in its messages is the envelope's data
     except fastjsonschema.JsonSchemaValueException as error:
         raise InvalidEnvelope(f"{envelope.get('type')}: {error.message}") from None
 
