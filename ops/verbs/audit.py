@@ -170,6 +170,8 @@ def replay(
             raise _unknown(error) from None
         seen = {f for s in steps for f in s.personal_fields if s.data.get(f) is not None}
         _log_access(app, cli_actor(actor), cid, seen, "cli:audit replay")
+    if not steps and moment is not None:  # as `as-of` says it, not an empty answer
+        raise _fail(f"customer {cid} did not exist yet at {moment.isoformat()}", code=1)
     if output == "json":
         typer.echo(render.replay_json(steps))
     elif output == "csv":

@@ -112,6 +112,8 @@ def test_replay_as_of_and_access(platform: tuple[dict[str, str], UUID]) -> None:
     assert "name" in reads[0]["fields"] and "description" in reads[0]["fields"]
 
     assert crm("audit", "replay", "nope", env=env).returncode == 2
+    early = crm("audit", "replay", str(cid), "--until", "2000-01-01", env=env)
+    assert early.returncode == 1 and "did not exist yet" in early.stderr, "as as-of says it"
     unknown = crm("audit", "as-of", str(uuid4()), "2025-03-02", env=env)
     assert unknown.returncode == 1 and "no customer" in unknown.stderr
 
