@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -60,9 +61,19 @@ UNION ALL
 SELECT {columns} FROM parts"""
 
 
+def _moment(body: str) -> str:
+    """A macro body with its moment `ts` read as TIMESTAMPTZ: `customers_at('2026-01-01')`
+    means that day in the session's zone, as a time literal would (DuckDB refused the
+    string with an operator error naming neither the macro nor `ts`)."""
+    return re.sub(r"(?<!`)\bts\b(?!`)", "CAST(ts AS TIMESTAMPTZ)", body)
+
+
 def _facts_macro(t: Thresholds) -> str:
-    return f"""CREATE MACRO customers_at(ts) AS TABLE
-WITH RECURSIVE merged AS (
+    return "CREATE MACRO customers_at(ts) AS TABLE\n" + _moment(_facts_body(t))
+
+
+def _facts_body(t: Thresholds) -> str:
+    return f"""WITH RECURSIVE merged AS (
     SELECT * FROM merges WHERE merged_at <= ts  -- a merge after `ts` had not happened
 ),
 roots AS (
@@ -220,8 +231,7 @@ GROUP BY g.cohort, g.months_since, g.cohort_size
 ORDER BY cohort_month, g.months_since"""
 
 
-RFM = """CREATE MACRO rfm_at(ts) AS TABLE
-WITH base AS (
+RFM_BODY = """WITH base AS (
     SELECT customer_id, region, source, tier, last_purchase_at,
         date_diff('day', last_purchase_at, ts) AS recency_days,
         purchase_count AS frequency, purchase_total AS monetary
@@ -256,7 +266,7 @@ def catalog_sql(
         _funnel_macro(),
         "CREATE VIEW funnel AS SELECT * FROM funnel_between(NULL, NULL, NULL)",
         cohorts_view(zone),
-        RFM,
+        "CREATE MACRO rfm_at(ts) AS TABLE\n" + _moment(RFM_BODY),
         "CREATE VIEW rfm AS SELECT * FROM rfm_at(now())",
     ]
     return statements

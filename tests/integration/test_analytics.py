@@ -175,6 +175,10 @@ def test_customers_at_a_moment_holds_who_existed_then(seeded: Seeded) -> None:
         " WHERE m.merged_at <= ?",
         then,
     ), f"duplicates merged later ({merged_later}) still stood alone then"
+    moment = "2025-01-01 00:00:00+00"
+    for macro in ("customers_at", "rfm_at"):  # a string is read as a time, as a literal is
+        as_text = scalar(con, f"SELECT count(*) FROM {macro}('{moment}')")
+        assert as_text == scalar(con, f"SELECT count(*) FROM {macro}(TIMESTAMPTZ '{moment}')")
     con.close()
 
 
