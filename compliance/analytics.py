@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from compliance.audit import plain
+from projections.analytics.parquet import LOCK_NAME, folder_lock
 
 SUBJECT_COLUMNS = ("customer_id", "subject_id", "subject")
 
@@ -102,37 +104,50 @@ def _tables(duck: Any) -> list[tuple[str, str, list[str]]]:
 
 
 def scrub(root: Path, customer_id: UUID) -> list[str]:
-    """Null the personal columns of the customer's rows everywhere; returns what changed."""
+    """Null the personal columns of the customer's rows everywhere; returns what changed.
+
+    A dataset's folder is scrubbed holding its compaction lock (`folder_lock`), and its
+    files are listed inside it: the analytics worker folds and deletes parts meanwhile,
+    and a part gone between the listing and its rewrite ended the erasure half-done."""
+    changed: list[str] = []
+    folders = sorted({path.parent for path in _files(root, ".parquet")})
+    for folder in folders:
+        held = folder_lock(folder) if (folder / LOCK_NAME).exists() else nullcontext()
+        with held:
+            for path in sorted(folder.glob("*.parquet")):
+                if _scrub_parquet(path, customer_id):
+                    changed.append(f"parquet:{path.relative_to(root)}")
+    for path in _files(root, ".duckdb"):
+        if _scrub_duckdb(path, customer_id, personal_columns()):
+            changed.append(f"duckdb:{path.relative_to(root)}")
+    return changed
+
+
+def _scrub_parquet(path: Path, customer_id: UUID) -> bool:
     import duckdb
 
     personal = personal_columns()
-    changed: list[str] = []
-    for path in _files(root, ".parquet"):
-        with duckdb.connect() as duck:
-            relation = f"read_parquet({_lit(str(path))})"
-            columns = [r[0] for r in duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-            subject = _subject_column(columns)
-            targets = [c for c in columns if c in personal]
-            if subject is None or not targets:
-                continue
-            match = _in_ids(subject, [customer_id])
-            hit = duck.execute(f"SELECT count(*) FROM {relation} WHERE {match}").fetchone()
-            if not hit or not hit[0]:
-                continue
-            replaced = ", ".join(
-                f"CASE WHEN {match} THEN NULL ELSE {_q(c)} END AS {_q(c)}" for c in targets
-            )
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            duck.execute(
-                f"COPY (SELECT * REPLACE ({replaced}) FROM {relation}) "
-                f"TO {_lit(str(temporary))} (FORMAT parquet)"
-            )
-        os.replace(temporary, path)
-        changed.append(f"parquet:{path.relative_to(root)}")
-    for path in _files(root, ".duckdb"):
-        if _scrub_duckdb(path, customer_id, personal):
-            changed.append(f"duckdb:{path.relative_to(root)}")
-    return changed
+    with duckdb.connect() as duck:
+        relation = f"read_parquet({_lit(str(path))})"
+        columns = [r[0] for r in duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        subject = _subject_column(columns)
+        targets = [c for c in columns if c in personal]
+        if subject is None or not targets:
+            return False
+        match = _in_ids(subject, [customer_id])
+        hit = duck.execute(f"SELECT count(*) FROM {relation} WHERE {match}").fetchone()
+        if not hit or not hit[0]:
+            return False
+        replaced = ", ".join(
+            f"CASE WHEN {match} THEN NULL ELSE {_q(c)} END AS {_q(c)}" for c in targets
+        )
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        duck.execute(
+            f"COPY (SELECT * REPLACE ({replaced}) FROM {relation}) "
+            f"TO {_lit(str(temporary))} (FORMAT parquet)"
+        )
+    os.replace(temporary, path)
+    return True
 
 
 def _scrub_duckdb(path: Path, customer_id: UUID, personal: frozenset[str]) -> bool:

@@ -57,6 +57,7 @@ def _catalog(layout: AnalyticsLayout) -> Iterator[duckdb.DuckDBPyConnection]:
     from ops.cli import settings_from
     from ops.errors import SettingError
     from projections.analytics.catalog import connect
+    from projections.analytics.parquet import reading
 
     if not layout.catalog.exists():
         raise SettingError(
@@ -64,11 +65,12 @@ def _catalog(layout: AnalyticsLayout) -> Iterator[duckdb.DuckDBPyConnection]:
             f"no analytics catalog at {layout.catalog}: start the platform (`crm up`) "
             "or build it from the event store (`crm analytics rebuild`)",
         )
-    con = connect(layout, zone=settings_from().timezone)
-    try:
-        yield con
-    finally:
-        con.close()
+    with reading(layout):
+        con = connect(layout, zone=settings_from().timezone)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def sql(

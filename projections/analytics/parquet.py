@@ -13,7 +13,7 @@ import fcntl
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +95,30 @@ def parts(layout: AnalyticsLayout, ds: Dataset) -> list[Path]:
 def dataset_lock(layout: AnalyticsLayout, ds: Dataset, *, shared: bool = False) -> Iterator[None]:
     """Compaction holds it exclusively (it deletes the parts it folded); a worker reading
     the files back holds it shared, so two workers sharing the folder never read a part
-    the other is deleting. Analysts' queries take no lock (docs/analytics.md)."""
-    lock_path = layout.dataset(ds.name) / ".compaction.lock"
-    with open(lock_path, "a") as handle:
+    the other is deleting; so do the analytics verbs while they query, and an erasure's
+    scrub holds it exclusively while it rewrites the folder's files."""
+    with folder_lock(layout.dataset(ds.name), shared=shared):
+        yield
+
+
+@contextmanager
+def reading(layout: AnalyticsLayout) -> Iterator[None]:
+    """Every dataset's lock, shared, while an analytics verb queries the catalog: no part
+    is folded away under its query (it failed with "No files found" now and then)."""
+    with ExitStack() as held:
+        for ds in datasets():
+            if layout.dataset(ds.name).is_dir():
+                held.enter_context(dataset_lock(layout, ds, shared=True))
+        yield
+
+
+LOCK_NAME = ".compaction.lock"
+
+
+@contextmanager
+def folder_lock(folder: Path, *, shared: bool = False) -> Iterator[None]:
+    """`dataset_lock` by the dataset's folder (what a caller walking files has)."""
+    with open(folder / LOCK_NAME, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield

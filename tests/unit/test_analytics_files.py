@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from projections.analytics.catalog import connect, write_catalog
 from projections.analytics.layout import AnalyticsLayout
-from projections.analytics.parquet import compact, ensure_datasets, parts, write_part
+from projections.analytics.parquet import compact, ensure_datasets, parts, reading, write_part
 from projections.analytics.report import write_report
 from projections.analytics.schema import dataset
 from projections.analytics.writer import _load_rows
@@ -132,3 +132,18 @@ def test_a_report_on_no_data_draws_every_chart(tmp_path: Path) -> None:
     page = target.read_text()
     for title in ("Funnel", "Lifecycle stages", "Tiers", "Cohort retention", "Revenue by month"):
         assert f'alt="{title}" src="data:image/png;base64,' in page
+
+
+def test_compaction_waits_for_a_query_of_the_analytics_verbs(tmp_path: Path) -> None:
+    layout = AnalyticsLayout(tmp_path)
+    ensure_datasets(layout)
+    ds = dataset("customers")
+    write_part(layout, ds, [customer_row(uuid4(), 1, "web")])
+    folded: list[int] = []
+    with reading(layout):  # as `crm sql` holds it while its query runs
+        worker = threading.Thread(target=lambda: folded.append(compact(layout, ds)))
+        worker.start()
+        time.sleep(0.3)
+        assert worker.is_alive() and parts(layout, ds), "the part is still there to read"
+    worker.join(timeout=30)
+    assert folded == [1] and parts(layout, ds) == []
