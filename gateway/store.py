@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from commands.application import CrmApplication
+from commands.recorder import EVENT_META
 from events import PurchaseRecorded
 
 
@@ -37,6 +38,18 @@ def last_position_of(app: CrmApplication, stream_id: UUID) -> int:
         curs.execute(statement, (stream_id,))
         row = curs.fetchone()
         return int(row["p"]) if row and row["p"] is not None else 0
+
+
+def first_actor_of(app: CrmApplication, stream_id: UUID) -> str | None:
+    """Who recorded a stream's first event (a task's scheduler), from the events' meta."""
+    statement = SQL(
+        "SELECT m.actor FROM {} AS e JOIN {} AS m ON m.position = e.notification_id"
+        " WHERE e.originator_id = %s AND e.originator_version = 1"
+    ).format(_table(app), Identifier(app.crm_recorder.datastore.schema, EVENT_META))
+    with app.crm_recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(statement, (stream_id,))
+        row = curs.fetchone()
+        return str(row["actor"]) if row and row["actor"] is not None else None
 
 
 def purchase_facts(app: CrmApplication, customer_id: UUID) -> list[tuple[datetime, str]]:

@@ -30,7 +30,7 @@ from events import (
     TaskScheduled,
 )
 from events.vocabulary import CHANNELS, TaskStatus
-from gateway.store import purchase_facts
+from gateway.store import first_actor_of, purchase_facts
 from projections.derived import PurchaseFact, Thresholds, facts_as_of, lifecycle_stage, tier
 from projections.task_list import TaskView
 from projections.views import (
@@ -149,7 +149,7 @@ def task_view_from_store(app: CrmApplication, task_id: UUID) -> TaskView | None:
         "status": TaskStatus.OPEN.value,
         "due_at": first.due_at,
         "scheduled_at": first.timestamp,
-        "scheduled_by": None,
+        "scheduled_by": first_actor_of(app, task_id),  # as rm_tasks has it
         "fell_due_at": None,
         "closed_at": None,
         "outcome": None,

@@ -79,8 +79,16 @@ def _moment_and_id(at: object, the_id: object) -> tuple[datetime, UUID]:
     return datetime.fromisoformat(str(at)), UUID(str(the_id))
 
 
+BIGINT_MAX: Final = 2**63 - 1
+
+
 def _position(position: object) -> int:
-    return int(str(position))
+    """A stored position: a bigint, as PostgreSQL holds it (an edited cursor's 1e30 was
+    sent on and failed there as an INTERNAL error)."""
+    value = int(str(position))
+    if not 0 <= value <= BIGINT_MAX:
+        raise ValueError(f"position {value} out of range")
+    return value
 
 
 def customer_cursor(created_at: datetime, customer_id: UUID) -> str:

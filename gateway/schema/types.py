@@ -141,11 +141,12 @@ class Complaint:
 
     @strawberry.field(
         description="Hours the complaint has waited: from filing until it was resolved, or "
-        "until the request's now while it is not."
+        "until the request's now while it is not; 0 for one filed with a business time "
+        "still ahead."
     )
     def sla_age_hours(self, info: GInfo) -> float:
         end = self.view.resolved_at or info.context.now
-        return round((end - self.view.filed_at).total_seconds() / 3600, 2)
+        return max(0.0, round((end - self.view.filed_at).total_seconds() / 3600, 2))
 
 
 @strawberry.interface(

@@ -9,6 +9,7 @@ a stopped or lagging worker."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -169,3 +170,40 @@ async def test_a_lagging_purchase_payload_counts_the_purchase_in_tier_and_lifecy
     )
     assert second["customer"]["lifecycleStage"] == "REPEAT_CUSTOMER"
     assert second["customer"]["purchases"] == {"count": 2, "total": "50000.00"}
+
+
+async def test_lagging_task_and_complaint_payloads_read_as_their_lists_will(
+    gw: GatewayHarness,
+) -> None:
+    """Built from the event store while the read models lag: the task names who scheduled
+    it (as myTasks will), and a complaint filed with a business time ahead has waited 0
+    hours, not a negative number."""
+    customer, _ = await register(gw, "Lag Tasks")
+    due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    task = await write(
+        gw,
+        "scheduleTask",
+        {
+            "customerId": customer,
+            "kind": "CALL_BACK",
+            "title": "t",
+            "assignee": "amy",
+            "dueAt": due,
+        },
+        "task { scheduledBy }",
+    )
+    assert task["task"]["scheduledBy"] == "admin-user"
+    ahead = (datetime.now(UTC) + timedelta(hours=20)).isoformat()
+    filed = await write(
+        gw,
+        "fileComplaint",
+        {
+            "customerId": customer,
+            "category": "billing",
+            "severity": "LOW",
+            "description": "x",
+            "occurredAt": ahead,
+        },
+        "complaint { slaAgeHours }",
+    )
+    assert filed["complaint"]["slaAgeHours"] == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -61,3 +62,10 @@ def test_a_cursor_of_another_list_or_order_says_which_it_pages() -> None:
     for garbage in ("!!!", "bm90IGpzb24", "W1tdXQ"):  # not base64 JSON; `[[]]`
         with pytest.raises(InvalidCursor, match=r"^invalid cursor"):
             read_cursor(garbage, Order("UPDATED_AT", "DESC"))
+
+
+@pytest.mark.parametrize("position", ["1e30", "-5", str(2**63), "1000000000000000000000000000000"])
+def test_an_edited_position_outside_bigint_is_refused(position: str) -> None:
+    edited = base64.urlsafe_b64encode(f'["t",{position}]'.encode()).decode().rstrip("=")
+    with pytest.raises(InvalidCursor):  # never sent on to PostgreSQL (an INTERNAL error)
+        read_timeline_cursor(edited)
