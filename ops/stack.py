@@ -39,6 +39,7 @@ from ops.lock import DataDirLock
 from ops.supervisor import ChildSpec, StartupError, Supervisor, replicas
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity
 
+GATEWAY_METRICS = "gateway-metrics"
 SERVER_STOP_TIMEOUT = 20.0
 COMPONENT_STOP_TIMEOUT = 10.0
 RESTART_BASE_DELAY = 0.25  # first backoff of a child that died young; doubles to 10 s
@@ -379,6 +380,14 @@ def plan(settings: Settings, listen_fd: int | None = None) -> Plan:
         gateway = dataclasses.replace(
             gateway, env={**env, "CRM_LISTEN_FD": str(listen_fd)}, pass_fds=(listen_fd,)
         )
+    # prometheus_client's multiprocess mode: each gateway writes its histogram to files
+    # here and `/metrics` sums them all, whichever gateway answers (the run folder is
+    # emptied at each start, as that mode needs).
+    metrics = settings.run_dir / GATEWAY_METRICS
+    metrics.mkdir(parents=True, exist_ok=True)
+    gateway = dataclasses.replace(
+        gateway, env={**(gateway.env or {}), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    )
     gateways = replicas(gateway, settings.gateways)
     # The first component: its start creates every table, before any process races to.
     gateways[0] = dataclasses.replace(gateways[0], before_start=prepare)

@@ -220,3 +220,32 @@ def test_kill_9_of_kafka_is_healed_and_the_topic_is_back(platform: PlatformProce
         assert bootstrap["topic"] in admin.list_topics()
     finally:
         admin.close()
+
+
+def test_metrics_count_every_gateways_requests_whichever_answers(
+    platform: PlatformProcess,
+) -> None:
+    """`crm up` runs several gateways on one port: each scrape, answered by any of them,
+    sums all of them (prometheus_client's multiprocess mode)."""
+    import re
+
+    import httpx
+
+    from ops.tokens import mint_token, parse_ttl
+
+    secret = (platform.data_dir / "jwt.secret").read_text().strip()
+    token = mint_token(secret, role="analyst", subject="metrics-test", ttl=parse_ttl("5m"))
+    base = platform.graphql_url.removesuffix("/graphql")
+    name = "MetricsEveryGateway"
+    pattern = re.compile(rf'crm_graphql_request_seconds_count{{operation="{name}"[^}}]*}} (\S+)')
+    for _ in range(12):  # a connection each: spread over the gateways
+        answer = httpx.post(
+            platform.graphql_url,
+            json={"query": f"query {name} {{ __typename }}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    scrapes = [httpx.get(f"{base}/metrics", timeout=30).text for _ in range(6)]
+    counts = {sum(float(v) for v in pattern.findall(scraped)) for scraped in scrapes}
+    assert counts == {12.0}, counts
