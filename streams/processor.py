@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
 from faust.tables import TableManager
@@ -78,20 +78,12 @@ def prompt_fetches() -> None:
 
 def log_group_joins() -> None:
     """Log aiokafka's group joins (joined, generation, leader, assignment) at INFO, with
-    the rest of the process at WARNING: a join that hangs is then seen in the log, and a
-    rebalance is rare enough to be worth a few lines each time. A handler of its own,
-    since mode's worker gives its one handler the worker's level."""
+    the rest of aiokafka at WARNING (`quiet_libraries`): a join that hangs is then seen in
+    the log, and a rebalance is rare enough to be worth a few lines each time. They go
+    through the process's own handler, as JSON lines like every other."""
     coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
-    if any(getattr(h, "crm_joins", False) for h in coordinator.handlers):
-        return
-    handler = logging.StreamHandler()  # stderr: the worker's log
-    handler.setFormatter(
-        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    )
-    handler.crm_joins = True  # type: ignore[attr-defined]
-    coordinator.addHandler(handler)
     coordinator.setLevel(logging.INFO)
-    coordinator.propagate = False
+    coordinator.propagate = True
 
 
 def _die_unacked(message: str, count: int) -> None:
@@ -134,9 +126,25 @@ class NoTablesManager(TableManager):
             await self.recovery.start()
 
 
+LIBRARIES: Final = ("faust", "mode", "aiokafka")
+
+
+def quiet_libraries(level: int) -> None:
+    """faust, mode and aiokafka log at WARNING or above, unless the process asks for less
+    (CRM_LOG_LEVEL=DEBUG): their INFO lines are every rebalance's and fetch's chatter."""
+    chosen = level if level <= logging.DEBUG else max(level, logging.WARNING)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(chosen)
+
+
 class PromptStopWorker(faust.Worker):
     """faust's worker, without mode's fixed 1 s sleep before it closes a stopped loop:
-    that second was a third of an in-process generation switch (and of every stop)."""
+    that second was a third of an in-process generation switch (and of every stop), and
+    without its terminal spinner, whose cursor escapes ended up in the log file."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spinner = None
 
     async def _sentinel_task(self) -> None:
         await asyncio.sleep(0.05)
@@ -397,7 +405,10 @@ def run_processor(
     group = GroupReader(settings.bootstrap, settings.group, settings.security)  # stall watch
     app = build_app(settings, intake, report, lag, parked, log_replaced, switch, group)
     report("starting", "joining the consumer group")
-    worker = PromptStopWorker(app, loop=loop, loglevel="WARNING", quiet=True)
+    # The process's logging stays as `crm worker` set it up (JSON lines, CRM_LOG_LEVEL):
+    # mode's worker would replace it with its own text format.
+    quiet_libraries(logging.getLogger().level)
+    worker = PromptStopWorker(app, loop=loop, quiet=True, override_logging=False)
     switch.worker = worker
     watch = watched_join(app, loop, switch, settings.group, patience, report)
     try:

@@ -44,6 +44,26 @@ def test_up_is_healthy_within_30_seconds(platform: PlatformProcess) -> None:
     assert f"GraphQL: {platform.graphql_url}" in platform.output()
 
 
+def test_every_process_logs_json_lines(platform: PlatformProcess) -> None:
+    """docs/observability.md: every process writes one JSON object per line (the workers
+    wrote faust's own text format, with terminal escapes). Checked before the healing
+    tests below kill anything: a process killed mid-write may leave half a line."""
+    import json
+
+    logs = sorted((platform.data_dir / "logs").glob("*.log"))
+    written = {path.name: path.read_text(errors="replace").splitlines() for path in logs}
+    workers = [name for name, lines in written.items() if name.startswith("worker-") and lines]
+    assert workers, f"no worker wrote a line yet: {sorted(written)}"
+    for name, lines in written.items():
+        if name.startswith(("gateway", "relay", "worker")):
+            for line in lines:
+                try:
+                    parsed = json.loads(line)
+                except ValueError:
+                    parsed = None
+                assert isinstance(parsed, dict), (name, line)
+
+
 def test_healthz_names_every_component_honestly(platform: PlatformProcess) -> None:
     code, body = platform.health()
     assert code == 200
