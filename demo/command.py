@@ -34,6 +34,7 @@ from demo.target import event_store_url
 from ops.config import Settings
 from ops.errors import SettingError
 from ops.keys import master_key
+from ops.progress import progress_lines
 
 DEFAULT_CUSTOMERS = 10_000
 DEFAULT_SEED = 42
@@ -112,6 +113,8 @@ def seed_database(
 
         if console is None:
             commands = record(None)
+        elif not console.is_terminal:  # `crm demo`'s seed.log: a line every 5 s, not at the end
+            commands = record(_progress_lines(customers))
         else:
             with _progress(console) as progress:
                 task = progress.add_task("seeding", total=customers, events=0)
@@ -131,6 +134,20 @@ def seed_database(
         )
     finally:
         app.close()
+
+
+def _progress_lines(customers: int) -> OnBatch:
+    """What rich's bar draws, as a line every few seconds (rich draws a bar off a terminal
+    only once, when it ends)."""
+    lines = progress_lines("seeding", "customers", lambda line: print(line, flush=True))
+    done = 0.0
+
+    def advance(step: float, events: int) -> None:
+        nonlocal done
+        done += step
+        lines(min(int(done), customers), customers)
+
+    return advance
 
 
 def _progress(console: Console) -> Progress:

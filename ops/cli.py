@@ -194,8 +194,8 @@ def demo(
             )
             if code == 0:
                 _log(
-                    'analysts: crm sql "SELECT * FROM funnel"  (or duckdb -readonly '
-                    f"{settings.analytics_path}); crm report; crm check"
+                    'analysts: crm sql "SELECT * FROM funnel"; crm report; crm check'
+                    f" (the catalog: {settings.analytics_path})"
                 )
 
         _log(f"loading demo data in the background (`crm seed`; progress in {log_file})")
