@@ -22,7 +22,6 @@ from aggregates.errors import NotFound, RuleViolated, ValidationFailed
 from aggregates.organisation import Organisation
 from aggregates.purchase import PurchaseLine
 from aggregates.task import Task
-from aggregates.validation import normalize_tag
 from commands.crypto import random_uuid
 from commands.messages import (
     AddNote,
@@ -146,24 +145,11 @@ def change_contact_details(uow: UnitOfWork, cmd: ChangeContactDetails, at: datet
 def tag_customer(uow: UnitOfWork, cmd: TagCustomer, at: datetime) -> Outcome:
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
     customer.require_open()
-    _check_not_both(cmd.add, cmd.remove)
     if cmd.add:
         customer.tag(list(cmd.add), at=at, policy=uow.policy, field="add")
     if cmd.remove:
         customer.untag(list(cmd.remove), at=at, field="remove")
     return Outcome(customer, customer.id)
-
-
-def _check_not_both(add: Sequence[str], remove: Sequence[str]) -> None:
-    """A tag both added and removed by one command says nothing (it recorded two events
-    that cancel out): refused, naming the removal."""
-    adding = {normalize_tag(tag, field="add") for tag in add}
-    for index, tag in enumerate(remove):
-        if normalize_tag(tag, field=f"remove[{index}]") in adding:
-            raise ValidationFailed(
-                f"{tag!r} is in add too: a tag is added or removed, not both",
-                field=f"remove[{index}]",
-            )
 
 
 def record_contact_touch(uow: UnitOfWork, cmd: RecordContactTouch, at: datetime) -> Outcome:

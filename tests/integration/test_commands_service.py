@@ -161,16 +161,6 @@ def test_position_of_a_no_op_is_none_and_version_unchanged(service: CommandServi
     assert (again.version, again.position) == (2, None)
 
 
-def test_a_tag_both_added_and_removed_is_refused_and_records_nothing(
-    service: CommandService, app: CrmApplication
-) -> None:
-    cid = register(service)
-    with pytest.raises(ValidationFailed) as refused:
-        service.handle(TagCustomer(customer_id=cid, add=("vip", "z"), remove=("x", " Z ")), CTX)
-    assert refused.value.field == "remove[1]"
-    assert app.repository.get(cid).version == 1, "no event recorded"
-
-
 def test_occurred_at_is_business_time_and_must_be_aware(
     service: CommandService, app: CrmApplication
 ) -> None:
