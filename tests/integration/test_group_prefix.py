@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def joined_group(log: Path) -> str:
     """The group the worker logging to `log` got its partitions from."""
-    return wait_for_log(log, r"Setting newly assigned partitions .* for group (\S+)", 60)[1]
+    return wait_for_log(log, r"Setting newly assigned partitions .* for group ([^\s\"]+)", 60)[1]
 
 
 def test_each_installation_joins_groups_of_its_own_prefix(
