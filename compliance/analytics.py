@@ -110,23 +110,23 @@ def scrub(root: Path, customer_id: UUID) -> list[str]:
     files are listed inside it: the analytics worker folds and deletes parts meanwhile,
     and a part gone between the listing and its rewrite ended the erasure half-done."""
     changed: list[str] = []
+    personal = personal_columns()
     folders = sorted({path.parent for path in _files(root, ".parquet")})
     for folder in folders:
         held = folder_lock(folder) if (folder / LOCK_NAME).exists() else nullcontext()
         with held:
             for path in sorted(folder.glob("*.parquet")):
-                if _scrub_parquet(path, customer_id):
+                if _scrub_parquet(path, customer_id, personal):
                     changed.append(f"parquet:{path.relative_to(root)}")
     for path in _files(root, ".duckdb"):
-        if _scrub_duckdb(path, customer_id, personal_columns()):
+        if _scrub_duckdb(path, customer_id, personal):
             changed.append(f"duckdb:{path.relative_to(root)}")
     return changed
 
 
-def _scrub_parquet(path: Path, customer_id: UUID) -> bool:
+def _scrub_parquet(path: Path, customer_id: UUID, personal: frozenset[str]) -> bool:
     import duckdb
 
-    personal = personal_columns()
     with duckdb.connect() as duck:
         relation = f"read_parquet({_lit(str(path))})"
         columns = [r[0] for r in duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
