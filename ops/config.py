@@ -201,6 +201,7 @@ class Settings(BaseSettings):
         except tomllib.TOMLDecodeError as error:
             where = "CRM_CONFIG" if named else str(toml_file)
             raise SettingError(where, f"not TOML: {error}") from None
+        _refuse_unknown_keys(from_file.toml_data, named or toml_file.name)
         return (init_settings, env_settings, from_file)
 
     @property
@@ -337,6 +338,22 @@ class Settings(BaseSettings):
     @property
     def health_url(self) -> str:
         return f"http://{self.local_host}:{self.port}/healthz"
+
+
+def _refuse_unknown_keys(read: dict[str, Any], where: str) -> None:
+    """A key no setting has (a typo) is refused: ignored, it would leave that setting at
+    its default, such as an embedded PostgreSQL where `database_url` was meant."""
+    from difflib import get_close_matches
+
+    from ops.errors import SettingError
+
+    known = set(Settings.model_fields)
+    for key in read:
+        if key.lower() in known:
+            continue
+        close = get_close_matches(key.lower().removeprefix("crm_"), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SettingError(where, f"no setting is called {key!r}{hint} [UNKNOWN_SETTING]")
 
 
 def load_settings(**overrides: Any) -> Settings:

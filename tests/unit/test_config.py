@@ -172,3 +172,24 @@ def test_a_config_file_named_must_exist_and_be_toml(
     with pytest.raises(SettingError) as not_toml:
         load_settings_checked()
     assert not_toml.value.setting == str(broken.name) and "not TOML" in not_toml.value.message
+
+
+def test_a_misspelled_key_in_the_config_file_is_refused_with_a_hint(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ignored, the typo would leave the platform on an embedded PostgreSQL.
+    (isolated / "crm.toml").write_text('databse_url = "postgresql://db.example/crm"\n')
+    with pytest.raises(SettingError) as typo:
+        load_settings_checked()
+    assert typo.value.setting == "crm.toml"
+    assert "'databse_url'" in typo.value.message and "'database_url'" in typo.value.message
+    named = isolated / "prod.toml"
+    named.write_text('port = 8100\nCRM_KAFKA_TOPIC = "x"\n')
+    monkeypatch.setenv("CRM_CONFIG", str(named))
+    with pytest.raises(SettingError) as prefixed:
+        load_settings_checked()
+    assert prefixed.value.setting == str(named)
+    assert "'CRM_KAFKA_TOPIC'" in prefixed.value.message
+    assert "'kafka_topic'" in prefixed.value.message
+    named.write_text('port = 8100\nkafka_topic = "x"\n')
+    assert load_settings_checked().port == 8100
