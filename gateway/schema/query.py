@@ -397,10 +397,16 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
             TaskEdge(cursor=e.cursor, node=Task(view=e.node, personal=ctx.sees_personal))
             for e in page.edges
         ]
+        end = edges[-1].cursor if edges else None
         return TaskConnection(
             edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=end,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
             has_next_page=page.has_next,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=end,
         )
 
     @strawberry.field(

@@ -24,6 +24,7 @@ from gateway.schema.enums import TaskKind, TaskStatus
 from gateway.schema.execution import answers_directly
 from gateway.schema.inputs import EXPECTED, IDEMPOTENCY
 from gateway.schema.scalars import parse_id
+from gateway.schema.types import PageInfo
 from gateway.write_view import task_view_from_store
 from projections.task_list import TaskView, task_by_id
 
@@ -102,8 +103,11 @@ class TaskEdge:
 @strawberry.type(description="Tasks, soonest due first.")
 class TaskConnection:
     edges: list[TaskEdge]
-    has_next_page: bool
-    end_cursor: str | None
+    page_info: PageInfo = strawberry.field(
+        description="As every list's: pages forwards only, so `hasPreviousPage` is false."
+    )
+    has_next_page: bool = strawberry.field(deprecation_reason="Use `pageInfo.hasNextPage`.")
+    end_cursor: str | None = strawberry.field(deprecation_reason="Use `pageInfo.endCursor`.")
 
 
 async def task_after_write(ctx: GatewayContext, task_id: UUID, customer_id: UUID, at: int) -> Task:

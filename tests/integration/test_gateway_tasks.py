@@ -25,7 +25,8 @@ TASK = "task { id kind status assignee dueAt title outcome reason scheduledBy fe
 MY_TASKS = (
     "query($status: TaskStatus, $before: DateTime, $first: Int, $after: String) { "
     "myTasks(status: $status, dueBefore: $before, first: $first, after: $after) { "
-    "edges { cursor node { id kind status title dueAt customerId } } hasNextPage endCursor } }"
+    "edges { cursor node { id kind status title dueAt customerId } } hasNextPage endCursor "
+    "pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"
 )
 
 
@@ -82,6 +83,12 @@ async def test_a_task_is_listed_for_its_assignee_only(gw: GatewayHarness) -> Non
     assert sooner["title"] == "call about the quote"
     first = await my_tasks(gw, "amy", first=1)
     assert [e["node"]["id"] for e in first["edges"]] == [sooner["id"]] and first["hasNextPage"]
+    assert first["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": first["edges"][0]["cursor"],
+        "endCursor": first["endCursor"],
+    }
     rest = await my_tasks(gw, "amy", first=5, after=first["endCursor"])
     assert [e["node"]["id"] for e in rest["edges"]] == [later["id"]]
     soon = await my_tasks(gw, "amy", before=iso(now + timedelta(days=1)))

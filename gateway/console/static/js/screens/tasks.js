@@ -17,7 +17,7 @@ const MY_TASKS = `query MyTasks($status: TaskStatus, $dueBefore: DateTime, $firs
   myTasks(status: $status, dueBefore: $dueBefore, first: $first, after: $after) {
     edges { node { id customerId kind status assignee dueAt scheduledBy fellDueAt closedAt
       title outcome reason } }
-    hasNextPage endCursor
+    pageInfo { hasNextPage endCursor }
   }
 }`;
 const STEPS = {
@@ -126,8 +126,8 @@ export function MyTasks({ session }) {
       <p class="pager">
         <button type="button" disabled=${cursors.length === 1}
           onClick=${() => setCursors(cursors.slice(0, -1))}>${t("previous")}</button>
-        <button type="button" disabled=${!page.hasNextPage}
-          onClick=${() => setCursors([...cursors, page.endCursor])}>${t("next")}</button>
+        <button type="button" disabled=${!page.pageInfo.hasNextPage}
+          onClick=${() => setCursors([...cursors, page.pageInfo.endCursor])}>${t("next")}</button>
       </p>`}
   </section>`;
 }
