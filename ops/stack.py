@@ -462,6 +462,28 @@ def _warn_partitions(the_plan: Plan, log: Log) -> None:
         log(f"warning: {warning}")
 
 
+def _warn_connections(the_plan: Plan, log: Log) -> None:
+    """Name a server that takes fewer connections than the processes may open. Behind a
+    transaction pooler the limit is the pooler's `max_client_conn`, which the server
+    cannot tell, so nothing is said there."""
+    import psycopg
+
+    from ops.connections import SERVER_ROOM, connection_budget, shortfall
+
+    if the_plan.settings.database_pooler == "transaction":
+        return
+    needed = connection_budget(the_plan.settings, [spec.name for spec in the_plan.specs])
+    try:
+        with psycopg.connect(the_plan.database_url, connect_timeout=3, autocommit=True) as conn:
+            row = conn.execute(SERVER_ROOM).fetchone()
+    except Exception as error:  # the database's health is /healthz's business
+        log(f"warning: could not read the server's connection limit: {error}")
+        return
+    warning = shortfall(needed, row[0]) if row else None
+    if warning:
+        log(f"warning: {warning}")
+
+
 @dataclass
 class Running:
     """What an `on_healthy` hook gets: the plan, the supervisor, the time it took."""
@@ -504,6 +526,7 @@ def run_up(
         try:
             supervisor.start(should_stop=lambda: signals.stopping)
             _warn_partitions(the_plan, log)
+            _warn_connections(the_plan, log)
             healthy = False
             warned = False
             while not signals.stopping:
