@@ -40,7 +40,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from aggregates.errors import Conflict, DomainError, RuleViolated, ValidationFailed
+from aggregates.errors import Conflict, DomainError, NotFound, RuleViolated, ValidationFailed
 from aggregates.policy import Policy
 from aggregates.validation import check_occurred_at
 from commands.application import CrmApplication
@@ -223,7 +223,11 @@ class CommandService:
         for index, (command, key) in enumerate(zip(commands, scoped, strict=True)):
             print_ = fingerprint(command) if key is not None else ""
             if key is not None and key in stored:
-                done.append(_replay(index, stored[key], command, print_))
+                replayed = _replay(index, stored[key], command, print_)
+                current = contexts[index] if contexts is not None else context
+                if current.scope is not None:
+                    _check_replay_in_scope(uow, current, replayed, command, index)
+                done.append(replayed)
                 continue
             if key is not None and key in first_with_key:
                 done.append(_same_in_batch(index, first_with_key[key], commands, print_))
@@ -425,6 +429,31 @@ def _replay(index: int, stored: StoredResult, command: Command, print_: str) -> 
     except DomainError as error:
         error.command_index = index  # type: ignore[attr-defined]
         raise
+
+
+def _check_replay_in_scope(
+    uow: UnitOfWork, context: CommandContext, stored: StoredResult, command: Command, index: int
+) -> None:
+    """A retry within a scope answers only while the customer is still in it.
+
+    The stored result names the customer the first run wrote; the gateway builds the
+    payload from the customer as it is now, so replaying a key after the customer left
+    the caller's scope (reassigned to another team) would read it past the scope. Refused
+    like any out-of-scope write: NOT_FOUND on the input's id field, worded as for a
+    missing one."""
+    customer_id = UUID(str(dict(stored.result)["customer_id"]))
+    field, noun, named = "customerId", "customer", getattr(command, "customer_id", None)
+    for attribute, input_field in (("complaint_id", "complaintId"), ("task_id", "taskId")):
+        if getattr(command, attribute, None) is not None:
+            field, noun, named = input_field, attribute.split("_")[0], getattr(command, attribute)
+            break
+    uow.scope, uow.actor = context.scope, context.actor
+    try:
+        uow.customer(customer_id, field=field)
+    except NotFound:
+        error = NotFound(f"no {noun} {named or customer_id}", field=field)
+        error.command_index = index  # type: ignore[attr-defined]
+        raise error from None
 
 
 def _same_in_batch(

@@ -326,3 +326,27 @@ async def test_a_scoped_caller_assigns_work_only_inside_its_scope(
         gw, "assignComplaint", {**complaint, "assignee": "meg"}, role="support", subject="sue"
     )
     assert "errors" not in mine, mine
+
+
+async def test_a_retried_key_does_not_read_a_customer_that_left_the_scope(
+    gw: GatewayHarness, org: dict[str, str]
+) -> None:
+    """A retry with an idempotency key returns the first result, and its payload reads the
+    customer as it is now: after the customer moved to another team, replaying ann's key
+    must not hand her the profile (nor what was written on it since)."""
+    cid = await new_customer(gw, "Moving customer", owner="ann")
+    retry = {"customerId": cid, "add": ["kept"], "idempotencyKey": "ann-tag-moving"}
+    select = "customer { id name address owner }"
+    first = await done(gw, "tagCustomer", retry, select, role="sales", subject="ann")
+    assert first["customer"]["owner"] == "ann"
+    await done(gw, "assignOwner", {"customerId": cid, "owner": "cat"})
+    await done(gw, "changeContactDetails", {"customerId": cid, "address": "West secret 1"})
+
+    again = await mutate(gw, "tagCustomer", retry, select, role="sales", subject="ann")
+    assert error_codes(again) == ["NOT_FOUND"], again
+    assert "West secret" not in str(again)
+    # Still in scope, the same retry answers the first result as before.
+    inside = {"customerId": org["A"], "add": ["kept"], "idempotencyKey": "ann-tag-inside"}
+    once = await done(gw, "tagCustomer", inside, "position", role="sales", subject="ann")
+    twice = await done(gw, "tagCustomer", inside, "position", role="sales", subject="ann")
+    assert once == twice
