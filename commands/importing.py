@@ -233,7 +233,7 @@ def import_customers(
     for start in range(0, len(rows), batch):
         pending = rows[start : start + batch]
         while pending:  # a row sharing an email with one being recorded waits for it
-            chunk, pending = _fresh_rows(pending, service, seen, report)
+            chunk, pending = _fresh_rows(pending, service, seen, report, context.scope is None)
             refused_before = len(report.refused)
             _record(chunk, service, report, context)
             refused = {p.line for p in report.refused[refused_before:]}
@@ -245,10 +245,12 @@ def import_customers(
 
 
 def _fresh_rows(
-    rows: list[Row], service: Service, seen: dict[str, int], report: ImportReport
+    rows: list[Row], service: Service, seen: dict[str, int], report: ImportReport, unscoped: bool
 ) -> tuple[list[Row], list[Row]]:
     """The rows to record now, and those whose email an earlier row of this pass takes
-    (a duplicate of it if it is recorded, fresh if it is refused); the rest reported."""
+    (a duplicate of it if it is recorded, fresh if it is refused); the rest reported.
+    A scoped caller is not told which customer has the email: that one may be outside
+    the scope, whose ids do not leak (`registerCustomer` names none either)."""
     fresh: list[Row] = []
     waiting: list[Row] = []
     taking: set[str] = set()
@@ -261,7 +263,13 @@ def _fresh_rows(
         elif email in taking:
             waiting.append(row)
         elif email in seen or (owner := service.email_owner(email)) is not None:
-            where = f"line {seen[email]}" if email in seen else f"customer {owner}"
+            where = (
+                f"line {seen[email]}"
+                if email in seen
+                else f"customer {owner}"
+                if unscoped
+                else "an existing customer"
+            )
             report.duplicates.append(RowProblem(row.line, "DUPLICATE", "email", f"same as {where}"))
         else:
             seen[email] = row.line

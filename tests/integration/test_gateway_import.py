@@ -81,6 +81,9 @@ async def test_a_file_is_reported_row_by_row_and_a_second_upload_records_nothing
     ]
     assert [(p["line"], p["field"]) for p in report["duplicates"]] == [(4, "email"), (5, "email")]
     assert "line 2" in report["duplicates"][1]["reason"]
+    # A scoped caller is not told which customer has the email (it may be outside the
+    # scope, whose ids do not leak); an unscoped one is.
+    assert report["duplicates"][0]["reason"] == "same as an existing customer"
     assert await names(gw) == sorted(["韩梅梅", "王小明", "赵六"])
 
     before = await max_position(gw)
@@ -93,6 +96,10 @@ async def test_a_file_is_reported_row_by_row_and_a_second_upload_records_nothing
     }
     assert (again["imported"], again["alreadyImported"], again["position"]) == (0, 2, before)
     assert await max_position(gw) == before
+    taken = "客户名称,邮箱\n韩梅梅,Taken@example.com\n"
+    by_admin = await upload(gw, role="admin", file=encoded(taken), mapping=MAPPING)
+    (duplicate,) = by_admin["data"]["importCustomers"]["duplicates"]
+    assert duplicate["reason"].startswith("same as customer ")
 
 
 async def test_a_gb18030_file_is_read_as_such(gw: GatewayHarness) -> None:
