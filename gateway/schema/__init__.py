@@ -15,12 +15,12 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.access import RecordAccess
 from gateway.deps import Limits
+from gateway.expansion import BoundedValidation
 from gateway.hardening import BoundedInput, ErrorPolicy, StorableText, cost_limit
 from gateway.logs import GatewaySchema
 from gateway.observe import ObserveOperations
@@ -45,7 +45,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         ObserveOperations,
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=limits.cache_size),
-        lambda: ValidationCache(maxsize=limits.cache_size),
+        lambda: BoundedValidation(limits.cache_size, max_fields=limits.max_tokens),
         StorableText,
         BoundedInput,
         QueryDepthLimiter(max_depth=limits.max_depth),

@@ -64,3 +64,34 @@ def test_literals_are_checked_for_every_query_text_and_remembered_per_text(
     assert len(hardening._literals_by_query) == 8
     assert nul not in hardening._literals_by_query
     assert refused(nul) and refused(long)
+
+
+def doubling(levels: int) -> str:
+    """Each fragment spreads the next twice: about 2^levels fields in 70 bytes a level."""
+    chain = " ".join(
+        f"fragment F{n} on Viewer {{ role ...F{n + 1} ...F{n + 1} }}" for n in range(levels)
+    )
+    return f"query {{ viewer {{ ...F0 }} }} {chain} fragment F{levels} on Viewer {{ role }}"
+
+
+def test_fragments_multiplying_a_query_are_refused_before_validation() -> None:
+    # 13 levels: 16,383 fields from 1 KB. Validated, such a document held the gateway's
+    # loop for seconds (18 levels: 45 s), so it is refused by its expanded size.
+    schema = build_schema()
+    result = asyncio.run(schema.execute(doubling(13)))
+    (error,) = result.errors or []
+    assert error.extensions == {"code": "QUERY_TOO_COMPLEX", "maxFields": 5000}
+    assert "expands to 16,384 fields" in error.message
+    assert codes(doubling(8)) != ["QUERY_TOO_COMPLEX"]  # 512 fields: validated as usual
+
+
+def test_the_expanded_size_counts_each_spread_and_survives_a_cycle() -> None:
+    from graphql import parse
+
+    from gateway.expansion import expanded_fields
+
+    query = "query { viewer { ...A ...A role } } fragment A on Viewer { subject ...B } "
+    assert expanded_fields(parse(query + "fragment B on Viewer { role expiresAt }")) == 8
+    cyclic = "query { viewer { ...A } } fragment A on Viewer { role ...B } "
+    assert expanded_fields(parse(cyclic + "fragment B on Viewer { ...A }")) == 2
+    assert codes(cyclic + "fragment B on Viewer { ...A }") == ["GRAPHQL_VALIDATION_FAILED"]
