@@ -284,6 +284,27 @@ class StorableText(SchemaExtension):
         yield
 
 
+class NamedOperation(SchemaExtension):
+    """A document of several operations needs `operationName` (GraphQL's "GetOperation";
+    strawberry would run the first one, not the one the client may have meant).
+
+    Must come after `ValidationCache`, as `StorableText`."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.operation_name is not None:
+            named = getattr(context, "_provided_operation_name", None)
+            operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+            if named is None and operations > 1:
+                error = GraphQLError(
+                    f"operationName is required: the document holds {operations} operations",
+                    extensions={"code": VALIDATION, "field": "operationName"},
+                )
+                context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
+
+
 UNBOUNDED_SCALARS = frozenset({"CsvFile"})
 """Scalars a variable may send longer than `MAX_STRING_CHARS` (an uploaded file: the body
 limit bounds it, `gateway.schema.imports`)."""

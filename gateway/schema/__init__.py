@@ -21,7 +21,13 @@ from strawberry.schema.config import StrawberryConfig
 from gateway.access import RecordAccess
 from gateway.deps import Limits
 from gateway.expansion import BoundedValidation
-from gateway.hardening import BoundedInput, ErrorPolicy, StorableText, cost_limit
+from gateway.hardening import (
+    BoundedInput,
+    ErrorPolicy,
+    NamedOperation,
+    StorableText,
+    cost_limit,
+)
 from gateway.logs import GatewaySchema
 from gateway.observe import ObserveOperations
 from gateway.outcomes import ReportMutationOutcomes
@@ -47,6 +53,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
         lambda: ParserCache(maxsize=limits.cache_size),
         lambda: BoundedValidation(limits.cache_size, max_fields=limits.max_tokens),
         StorableText,
+        NamedOperation,
         BoundedInput,
         QueryDepthLimiter(max_depth=limits.max_depth),
         MaxAliasesLimiter(max_alias_count=limits.max_aliases),

@@ -95,3 +95,15 @@ def test_the_expanded_size_counts_each_spread_and_survives_a_cycle() -> None:
     cyclic = "query { viewer { ...A } } fragment A on Viewer { role ...B } "
     assert expanded_fields(parse(cyclic + "fragment B on Viewer { ...A }")) == 2
     assert codes(cyclic + "fragment B on Viewer { ...A }") == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_a_document_of_several_operations_needs_the_name_of_one() -> None:
+    document = "query A { __typename } query B { viewer { role } }"
+    schema = build_schema()
+    result = asyncio.run(schema.execute(document))
+    (error,) = result.errors or []
+    assert result.data is None
+    assert error.extensions == {"code": "VALIDATION", "field": "operationName"}
+    named = asyncio.run(schema.execute(document, operation_name="A"))
+    assert (named.data, named.errors) == ({"__typename": "Query"}, None)
+    assert codes("query A { __typename }") == []
