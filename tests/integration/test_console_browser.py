@@ -176,6 +176,20 @@ def test_a_sales_token_sees_no_compliance_screen_and_the_api_refuses(
     assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+def test_a_profile_the_api_does_not_give_says_so_instead_of_loading_forever(
+    page: Page, site: ConsoleSite
+) -> None:
+    # The API answers null for an unknown id and for a customer outside the caller's
+    # scope (docs/roles.md): the screen says so, it does not stay on "加载中…".
+    theirs = site.register("邵嘉怡", owner="someone.far.away")
+    sign_in(page, site, "sales", "li.na")
+    for customer in ["00000000-0000-4000-8000-000000000000", theirs]:
+        page.goto(f"{site.origin}/#/customers/{customer}")
+        expect(page.locator("#profile-missing")).to_be_visible()
+        expect(page.locator("#screen .loading")).to_have_count(0)
+    assert "邵嘉怡" not in page.content()
+
+
 def test_an_analyst_sees_masked_personal_fields(page: Page, site: ConsoleSite) -> None:
     customer = site.register("冯静怡", email="jingyi@example.com", phone="+8613800138000")
     sign_in(page, site, "analyst")

@@ -138,7 +138,9 @@ function LiveFeed({ events }) {
 }
 
 export function Profile({ session, id }) {
-  const [state, setState] = useState({ customer: null, error: null });
+  // `customer` undefined while the first answer is out; null when the API has none to
+  // give (an unknown id, or one outside the caller's scope: docs/roles.md, "scoping").
+  const [state, setState] = useState({ customer: undefined, error: null });
   const [atLeast, setAtLeast] = useState(null);
   const [events, setEvents] = useState([]);
 
@@ -156,6 +158,9 @@ export function Profile({ session, id }) {
 
   const c = state.customer && { ...state.customer, masked: !can(session, "seePersonal") };
   if (state.error) return html`<${ErrorNote} error=${state.error} />`;
+  if (state.customer === null) {
+    return html`<p class="error" role="alert" id="profile-missing">${t("customerNotFound")}</p>`;
+  }
   if (!c) return html`<${Loading} />`;
   return html`<article aria-labelledby="profile-title" class="profile">
     <h1 id="profile-title"><${Personal} value=${c.name} customer=${c} /></h1>
