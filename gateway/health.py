@@ -231,16 +231,23 @@ async def deployment_processes(url: str | None) -> list[dict[str, Any]] | None:
 def table_components(processes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Without a `crm up` beside the gateway (a container per process), the components are
     the process table's live rows, `NAME@HOST:PID`, each in its component's group; stale
-    rows are listed under `processes` only (a replaced container is not a fault)."""
+    rows are listed under `processes` only (a replaced container is not a fault), unless
+    no live row of their component is left: then the component is down (every relay, or
+    the only projections worker, killed), and its stale rows say so."""
+    live = {row["component"] for row in processes if not row["stale"]}
     return {
         f"{row['component']}@{row['host']}:{row['pid']}": {
             "component": row["component"],
-            "status": row["status"],
-            "detail": row["detail"],
+            "status": "down" if row["stale"] else row["status"],
+            "detail": (
+                f"no heartbeat for {row.get('age_s', '?')}s (last: {row['detail']})"
+                if row["stale"]
+                else row["detail"]
+            ),
             "pid": row["pid"],
         }
         for row in processes
-        if not row["stale"]
+        if not row["stale"] or row["component"] not in live
     }
 
 

@@ -106,3 +106,50 @@ def test_without_a_supervisor_the_process_table_gives_the_components() -> None:
     components = table_components(rows)
     assert set(components) == {"gateway@a:1", "relay@b:8"}
     assert grouped(components) == (["relay"], [])
+
+
+def test_a_component_whose_every_process_went_stale_is_down() -> None:
+    """Separate processes (no `crm up`): the only relay killed leaves a stale row alone;
+    /healthz must say the relay is down, not drop it and answer 200 "ok"."""
+    rows = [
+        {
+            "component": "gateway",
+            "host": "a",
+            "pid": 1,
+            "status": "ok",
+            "detail": "",
+            "stale": False,
+        },
+        {
+            "component": "relay",
+            "host": "b",
+            "pid": 8,
+            "status": "ok",
+            "detail": "leading",
+            "stale": True,
+            "age_s": 31.0,
+        },
+        {
+            "component": "worker-projections",
+            "host": "b",
+            "pid": 9,
+            "status": "ok",
+            "detail": "",
+            "stale": True,
+            "age_s": 40.0,
+        },
+        {
+            "component": "worker-projections",
+            "host": "c",
+            "pid": 3,
+            "status": "ok",
+            "detail": "",
+            "stale": False,
+        },
+    ]
+    components = table_components(rows)
+    assert set(components) == {"gateway@a:1", "relay@b:8", "worker-projections@c:3"}
+    down, replicas_down = grouped(components)
+    assert down == ["relay"]
+    assert replicas_down == []
+    assert overall_status(not down, 0, len(replicas_down)) == "unavailable"
