@@ -250,15 +250,19 @@ def status(data_dir: DataDir = None) -> None:
 
     with setting_errors():
         settings = settings_from(data_dir=data_dir)
-        url = endpoint(settings, "health")
+        if settings.database_url and not settings.endpoints_file.exists():
+            # Processes run one by one (`crm gateway`, `crm relay`, `crm worker`, on any
+            # host: docs/deployment.md) write no endpoints.json: ask the gateway the
+            # settings name (CRM_HOST, CRM_PORT).
+            url, source = settings.health_url, "CRM_HOST, CRM_PORT"
+        else:
+            url, source = endpoint(settings, "health"), str(settings.endpoints_file)
         try:
             # Short: a wrong port in endpoints.json is one line within 5 s, not a hang.
             response = httpx.get(url, timeout=3.0)
             body = response.json()
         except (httpx.HTTPError, ValueError) as error:
-            raise SettingError(
-                None, f"cannot read {url} (from {settings.endpoints_file}): {error}"
-            ) from None
+            raise SettingError(None, f"cannot read {url} (from {source}): {error}") from None
     table = Table(title=f"{url} → {response.status_code}")
     for column in ("component", "status", "pid", "restarts", "detail"):
         table.add_column(column)
