@@ -234,7 +234,13 @@ def relay(config: StreamConfig) -> Iterator[Relay]:
 def sealed_reader(database_url: str, master_key: str | bytes) -> SealedReader:
     """What a worker needs to open sealed fields, check signatures and report lag: the key
     ring on one connection, not the whole store application."""
-    return SealedReader(database_url, master_key)
+    reader = SealedReader(database_url, master_key)
+    try:
+        reader.verify_master_key()  # refuse another master key before any message is read
+    except BaseException:
+        reader.close()
+        raise
+    return reader
 
 
 def read_model_sink(app: SealedSource, database_url: str) -> ReadModelSink:

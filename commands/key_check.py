@@ -21,6 +21,7 @@ from commands.crypto import UnreadableCiphertext
 
 if TYPE_CHECKING:
     from commands.application import CrmApplication
+    from commands.crypto import MasterKey
 
 KEY_CHECK: Final = "crm_master_key_check"
 _CHECKED: Final = b"crm master key check v1"
@@ -68,9 +69,21 @@ def verify_master_key(app: CrmApplication) -> None:
     _opens(app, _SUBJECT, bytes(row["sealed"]))
 
 
+def verify_sealed_check(master_key: MasterKey, sealed: bytes | None) -> None:
+    """The same proof for a process without the store application (the projections and
+    analytics workers hold only the key ring, `commands.sealed_reader`): `sealed` is the
+    check row's value, None while no process has written it yet."""
+    if sealed is not None:
+        _unwrap(master_key, _SUBJECT, sealed)
+
+
 def _opens(app: CrmApplication, subject: UUID, sealed: bytes) -> None:
+    _unwrap(app.master_key, subject, sealed)
+
+
+def _unwrap(master_key: MasterKey, subject: UUID, sealed: bytes) -> None:
     try:
-        app.master_key.unwrap(subject, sealed)
+        master_key.unwrap(subject, sealed)
     except UnreadableCiphertext:
         raise MasterKeyMismatch(
             "the master key does not open this database's keys: every process of a "

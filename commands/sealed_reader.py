@@ -50,7 +50,18 @@ class SealedReader:
         self._url = database_url
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
-        self.keys = KeyRing(MasterKey(master), self._fetch_wrapped_keys, ttl=key_cache_ttl)
+        self._master = MasterKey(master)
+        self.keys = KeyRing(self._master, self._fetch_wrapped_keys, ttl=key_cache_ttl)
+
+    def verify_master_key(self) -> None:
+        """Raise `MasterKeyMismatch` unless the master key opens the database's check row
+        (`commands.key_check`): a worker started with another key (or none, so it made
+        one in its data folder) would fail every signature and park every message."""
+        from commands.key_check import KEY_CHECK, verify_sealed_check
+
+        found = self._query("SELECT to_regclass(%s)", (KEY_CHECK,))
+        rows = self._query(f"SELECT sealed FROM {KEY_CHECK} WHERE id = 1") if found[0][0] else []
+        verify_sealed_check(self._master, bytes(rows[0][0]) if rows else None)
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """Rows of one statement on the reader's connection, opened again when it was lost

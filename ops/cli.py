@@ -73,12 +73,16 @@ Workers = Annotated[
 @contextmanager
 def setting_errors() -> Iterator[None]:
     """Turn a SettingError (or a startup failure) into one line on stderr and exit 2."""
+    from commands.key_check import MasterKeyMismatch
     from ops.supervisor import StartupError
 
     try:
         yield
     except (SettingError, StartupError) as error:
         err_console.print(f"error: {error}", style="bold red", markup=False)
+        raise typer.Exit(2) from None
+    except MasterKeyMismatch as error:  # a process's start (docs/deployment.md)
+        err_console.print(f"error: CRM_MASTER_KEY: {error}", style="bold red", markup=False)
         raise typer.Exit(2) from None
 
 

@@ -72,3 +72,39 @@ def test_a_verb_with_another_key_says_so_in_one_line(database_url: str, tmp_path
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().startswith("error: CRM_MASTER_KEY: the master key does not open")
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_with_another_key_is_refused_before_it_reads_a_message(
+    database_url: str,
+) -> None:
+    """The projections and analytics workers hold the key ring only (`sealed_reader`),
+    not the store application: they must be refused too, or they join the group and park
+    every message they are given (`bad signature`) while saying they are fine."""
+    from bootstrap import sealed_reader
+
+    key = a_store_with_a_customer(database_url)
+    with pytest.raises(MasterKeyMismatch, match="CRM_MASTER_KEY"):
+        sealed_reader(database_url, generate_master_key())
+    sealed_reader(database_url, key).close()  # its own key: fine
+
+
+@pytest.mark.parametrize("verb", [["worker", "projections"], ["gateway", "--port", "0"]])
+def test_a_process_with_another_key_says_so_in_one_line(
+    database_url: str, tmp_path: Path, verb: list[str]
+) -> None:
+    prepare_database(database_url, generate_master_key())
+    exe = Path(".venv/bin/crm").resolve()
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_KAFKA_BOOTSTRAP": "127.0.0.1:1",  # refused before the broker is asked
+        "CRM_MASTER_KEY": generate_master_key(),
+        "CRM_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [str(exe) if exe.exists() else "crm", *verb],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "error: CRM_MASTER_KEY: the master key does not open" in result.stderr
+    assert "Traceback" not in result.stderr
