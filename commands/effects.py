@@ -11,6 +11,7 @@ truth for single commands and batches alike: whichever command produced a
   survivor (or anyone) may take it.
 - `CustomerForgotten`: email released, key destroyed, snapshots dropped.
 - Complaint facts: their customer's key must still exist when the transaction commits.
+- A new complaint or task: its customer must not have been merged away meanwhile.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from commands.application import CrmApplication
 from commands.recorder import WriteEffects
 from events import (
     ContactDetailsChanged,
+    CrmCreated,
     CustomerForgotten,
     CustomerMerged,
     CustomerRegistered,
@@ -57,4 +59,6 @@ def derive_effects(
             effects.destroyed_keys.add(event.originator_id)
         elif isinstance(event, CustomerScoped) and event.customer_id not in effects.new_keys:
             effects.required_keys.add(event.customer_id)
+            if isinstance(event, CrmCreated):
+                effects.open_customers.add(event.customer_id)
     return ciphers

@@ -176,6 +176,18 @@ class EnvelopeEncoder(Protocol):
     ) -> Sequence[EnvelopeDraft]: ...
 
 
+MERGED_TOPIC = "events.customer:CustomerMerged"
+"""The stored topic of the duplicate's side of a merge (`events.customer.CustomerMerged`)."""
+
+
+class MergedMeanwhile(Exception):
+    """A new complaint or task names a customer merged away since it was loaded."""
+
+    def __init__(self, customer_id: UUID) -> None:
+        super().__init__(f"customer {customer_id} was merged meanwhile")
+        self.customer_id = customer_id
+
+
 @dataclass
 class WriteEffects:
     """Everything a save writes besides the events (the recorder's ``effects=`` kwarg).
@@ -184,6 +196,9 @@ class WriteEffects:
     listed get `default_command`. `email_changes` maps a customer to its new email digest,
     or None to release its reservation. `required_keys` are customers whose key must still
     exist when the transaction commits (writes to other streams than the customer's).
+    `open_customers` are customers that must not have been merged away by a save
+    committed before this one (new complaints and tasks: their customer is not written,
+    so no stream version guards the check their aggregate made on a loaded copy).
     """
 
     actor: str | None = None
@@ -197,6 +212,7 @@ class WriteEffects:
     new_keys: dict[UUID, bytes] = field(default_factory=dict)
     destroyed_keys: set[UUID] = field(default_factory=set)
     required_keys: set[UUID] = field(default_factory=set)
+    open_customers: set[UUID] = field(default_factory=set)
 
 
 def rendered(statement: Composable) -> bytes:
@@ -419,6 +435,8 @@ class CrmRecorder(PostgresApplicationRecorder):
             )
         if effects.required_keys:
             self._check_keys_exist(curs, effects.required_keys)
+        if effects.open_customers:
+            self._check_not_merged(curs, effects.open_customers, min(ids))
         if effects.email_changes:
             self._write_emails(curs, effects.email_changes)
         if effects.destroyed_keys:
@@ -436,6 +454,23 @@ class CrmRecorder(PostgresApplicationRecorder):
         missing = customer_ids - present
         if missing:
             raise KeyDestroyed(min(missing))
+
+    def _check_not_merged(
+        self, curs: Cursor[DictRow], customer_ids: set[UUID], first_position: int
+    ) -> None:
+        """Under the events table lock: none of these customers was merged away by an
+        earlier save (a merge in this very save, after the new stream, is in order)."""
+        curs.execute(
+            self._sql(
+                "SELECT originator_id FROM {} WHERE originator_id = ANY(%s) "
+                "AND topic = %s AND notification_id < %s LIMIT 1",
+                self.events_table_name,
+            ),
+            (list(customer_ids), MERGED_TOPIC, first_position),
+        )
+        found = curs.fetchone()
+        if found is not None:
+            raise MergedMeanwhile(found["originator_id"])
 
     def _write_emails(self, curs: Cursor[DictRow], changes: Mapping[UUID, bytes | None]) -> None:
         curs.execute(

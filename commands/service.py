@@ -55,6 +55,7 @@ from commands.recorder import (
     IDEMPOTENCY_PKEY,
     EventKey,
     IdempotencyRecord,
+    MergedMeanwhile,
     StoredResult,
     WriteEffects,
 )
@@ -333,6 +334,10 @@ class CommandService:
             uow.saved()
         except IntegrityError as error:
             raise self._explain(error, uow, scoped, known) from error
+        except MergedMeanwhile as error:
+            # Decided on a copy loaded before the merge committed: retry on current
+            # state, where the customer is closed and the handler refuses (RULE).
+            raise WriteConflict(str(error), frozenset({error.customer_id})) from error
         except KeyDestroyed as error:
             raise RuleViolated(
                 f"customer {error.customer_id} is forgotten; no new commands"
