@@ -71,7 +71,13 @@ def create_graphql_app(
         async def current_topic() -> str:  # after `crm topic widen`, the wider topic
             return await reads.run(current_on, base)
 
-        deps.live = LiveEvents(kafka_bootstrap, topic, kafka_security, current_topic)
+        deps.live = LiveEvents(
+            kafka_bootstrap,
+            topic,
+            kafka_security,
+            current_topic,
+            signing_key=deps.app.stream_signing_key,
+        )
     schema = build_schema(deps.limits, production=production)
     view = GatewayView(
         schema, deps, jwt_secret=jwt_secret, production=production, identity=identity

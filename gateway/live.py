@@ -12,6 +12,12 @@ given `current_topic`, the consumer starts on the topic events go to now, and ev
 old topic and goes on from the start of the new one, which holds only the events after
 the cut, so subscribers see every event in order across it.
 
+Only the relay's messages reach subscribers: given the platform's stream signing key,
+each message must carry a good ``crm-sig`` and be a schema-valid envelope
+(`streams.intake.screen`, the workers' own check); anything else is skipped and logged,
+so a stray or forged message on the topic neither reaches a subscriber nor ends every
+live subscription (DESIGN.md: such a message never stops the valid ones around it).
+
 Envelopes arrive with personal fields sealed (``"sealed:…"``); the subscription opens
 them with the key ring for roles that may see them and nulls them for the others.
 """
@@ -28,7 +34,9 @@ from typing import Any
 from uuid import UUID
 
 from streams.envelope import decode
+from streams.intake import Rejected, screen
 from streams.kafka_clients import PLAINTEXT, KafkaSecurity, aio_consumer
+from streams.parking import RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +80,10 @@ class LiveEvents:
         topic: str,
         security: KafkaSecurity = PLAINTEXT,
         current_topic: CurrentTopic | None = None,
+        signing_key: bytes | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.signing_key = signing_key
         self.security = security
         self.topic = topic
         self.current_topic = current_topic
@@ -148,7 +158,7 @@ class LiveEvents:
         batches = await consumer.getmany(timeout_ms=500, max_records=500)
         for records in batches.values():
             for record in records:
-                self._fan_out(record.value)
+                self._fan_out(record.value, record)
         return sum(len(records) for records in batches.values())
 
     async def _consume(self, ready: asyncio.Event) -> None:
@@ -192,13 +202,33 @@ class LiveEvents:
             await asyncio.sleep(0.05)
         raise LiveUnavailable(f"no partitions for topic {self.topic!r}")
 
-    def _fan_out(self, value: bytes | None) -> None:
+    def _envelope(self, value: bytes, record: Any) -> dict[str, Any] | None:
+        """The message's envelope; None (logged) for one that is not the relay's."""
+        if self.signing_key is None:
+            try:
+                return decode(value)
+            except ValueError:
+                log.warning("skipping a message that is not a JSON envelope")
+                return None
+        message = RawMessage(
+            topic=getattr(record, "topic", self.topic),
+            partition=getattr(record, "partition", -1),
+            offset=getattr(record, "offset", -1),
+            key=getattr(record, "key", None),
+            value=value,
+            headers=tuple(getattr(record, "headers", None) or ()),
+        )
+        try:
+            return screen(message, self.signing_key)
+        except Rejected as rejected:
+            log.warning("live events: skipping a message: %s", rejected.reason)
+            return None
+
+    def _fan_out(self, value: bytes | None, record: Any = None) -> None:
         if value is None:
             return
-        try:
-            envelope = decode(value)
-        except ValueError:
-            log.warning("skipping a message that is not a JSON envelope")
+        envelope = self._envelope(value, record)
+        if envelope is None:
             return
         for subscriber in list(self.subscribers):
             if subscriber.dropped or not subscriber.wants(envelope):

@@ -360,3 +360,56 @@ async def test_a_scoped_subscriber_receives_nothing_of_another_team(
                 break
     finally:
         await everything.close()
+
+
+async def test_a_message_not_from_the_relay_neither_reaches_nor_ends_a_subscription(
+    live: Live, http: httpx.AsyncClient, servers: ServerSet
+) -> None:
+    """A stray or forged message on the topic (no ``crm-sig``) is skipped: it used to end
+    every live subscription with INTERNAL "Unexpected error." and, complete, would have
+    been delivered as if it were the customer's event."""
+    from kafka import KafkaProducer
+
+    registered = await graphql(
+        http,
+        live,
+        'mutation { registerCustomer(input: {name: "Forge Target", owner: "sales-user"}) '
+        "{ customer { id } } }",
+        {},
+        "admin",
+    )
+    cid = registered["registerCustomer"]["customer"]["id"]
+    ws = await open_subscription(live, live.gw.token("admin"), cid)
+    try:
+        await wait_until_listening(live, 1)
+        forged = {
+            "specversion": "1.0",
+            "id": "00000000-0000-0000-0000-000000000001",
+            "type": "crm.customer.contact_touch_recorded.v3",
+            "source": "forger",
+            "subject": cid,
+            "time": "2026-01-01T00:00:00+00:00",
+            "data": {"channel": "PHONE", "summary": "FORGED"},
+        }
+
+        def send_forged() -> None:
+            producer = KafkaProducer(bootstrap_servers=servers.kafka_bootstrap)
+            producer.send(live.relay.topic, key=cid.encode(), value=json.dumps(forged).encode())
+            producer.flush(10)
+            producer.close(5)
+
+        await to_thread.run_sync(send_forged)
+        touched = await graphql(
+            http,
+            live,
+            "mutation($id: ID!) { recordContactTouch(input: {customerId: $id, channel: EMAIL}) "
+            "{ position } }",
+            {"id": cid},
+            "admin",
+        )
+        await to_thread.run_sync(live.publish)
+        seen = await next_event(ws, "crm.customer.contact_touch_recorded")
+        assert seen["position"] == touched["recordContactTouch"]["position"]
+        assert json.loads(seen["data"])["channel"] == "EMAIL"
+    finally:
+        await ws.close()
