@@ -315,6 +315,13 @@ class CrmRecorder(PostgresApplicationRecorder):
                 "customer_id uuid PRIMARY KEY, wrapped_key bytea NOT NULL, "
                 "created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ).format(self._t(CUSTOMER_KEYS)),
+            # Merges only: `_check_not_merged` runs under the events table lock, where a
+            # scan of a busy customer's whole stream would hold every writer back.
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (originator_id) WHERE topic = {}").format(
+                Identifier(f"{self.events_table_name}_merged"),
+                self._t(self.events_table_name),
+                Literal(MERGED_TOPIC),
+            ),
         ]
 
     def is_events_conflict(self, constraint: str | None) -> bool:
