@@ -119,6 +119,16 @@ class KeyRing:
         if wanted:
             self._store(self._fetch_wrapped(wanted), wanted, for_write=False)
 
+    def refresh(self, customer_ids: Iterable[UUID]) -> None:
+        """Load these keys from the database even when cached: for the compliance reads
+        (audit trail, past states, subject export), which must not open what a forget
+        committed by another process has just erased. One query per read; the TTL
+        stays for the hot paths."""
+        with self._lock:
+            wanted = [cid for cid in set(customer_ids) if not self._is_dead(cid)]
+        if wanted:
+            self._store(self._fetch_wrapped(wanted), wanted, for_write=False)
+
     # -- forgetting -----------------------------------------------------------------------
 
     def tombstone(self, customer_id: UUID) -> None:

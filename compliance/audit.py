@@ -248,7 +248,7 @@ def replay(
     rows = _stored_rows(app, customer_streams(app, customer_id))
     _require_customer(rows, customer_id)
     metas = app.crm_recorder.select_event_meta([r.position for r in rows])
-    app.keys.prefetch({customer_id})
+    app.keys.refresh({customer_id})
     opened = [(row, open_event(app, row.position, row.stored, redact=redact)) for row in rows]
     cutoff = _cutoffs(opened, metas, until, basis) if until is not None else None
     aggregates: dict[UUID, Any] = {}
@@ -284,7 +284,7 @@ def changes_until(
     """
     rows = _stored_rows_between(app, customer_streams(app, customer_id), after, last)
     if not redact:
-        app.keys.prefetch({customer_id})
+        app.keys.refresh({customer_id})
     aggregates: dict[UUID, Any] = {}
     states: dict[UUID, dict[str, Any] | None] = {}
     found: dict[int, tuple[FieldChange, ...]] = {}
@@ -558,7 +558,7 @@ def state_as_of(
         if not first or resolve_topic(first[0].topic) is not CustomerRegistered:
             raise UnknownCustomer(customer_id)
         return None
-    app.keys.prefetch({customer_id})
+    app.keys.refresh({customer_id})
     corrupted: list[Corruption] = []
 
     def at_version(stream: UUID) -> tuple[Aggregate | None, StreamAsOf]:

@@ -85,7 +85,7 @@ def audit_page(
     rows = events_with_positions(app, streams, after, first + 1)
     page = rows[:first]
     if personal:
-        app.keys.prefetch({customer_id})
+        app.keys.refresh({customer_id})
     metas = app.crm_recorder.select_event_meta([p for p, _ in page]) if page else {}
     records = []
     corrupted: list[Corruption] = []

@@ -35,10 +35,13 @@ def day(n: float) -> datetime:
     return T0 + timedelta(days=n)
 
 
+MASTER_KEY = generate_master_key()
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[CrmApplication]:
     application = CrmApplication(
-        database_url, master_key=generate_master_key(), snapshot_interval=3, pool_size=2
+        database_url, master_key=MASTER_KEY, snapshot_interval=3, pool_size=2
     )
     yield application
     application.close()
@@ -192,6 +195,27 @@ def test_a_forgotten_customer_keeps_its_trail_without_personal_data(
         assert named_before <= set(named_after), (was.type, named_before - set(named_after))
         for field in set(now.personal_fields) & named_before:
             assert named_after[field] == (None, None), (now.type, field)
+    found = state_as_of(app, cid, day(3.5))
+    assert found is not None and found.customer.state["name"] is None
+
+
+def test_a_forget_in_another_process_is_not_undone_by_this_ones_cached_key(
+    app: CrmApplication, service: CommandService, database_url: str
+) -> None:
+    # This process has the key cached (for 5 s) when another process forgets the
+    # customer: its next audit read must already show no personal data.
+    cid, _, _ = story(service)
+    assert replay(app, cid)[0].data["name"] is not None
+    other = CrmApplication(database_url, master_key=MASTER_KEY, pool_size=1)
+    try:
+        forget = ForgetCustomer(customer_id=cid, reason="GDPR art. 17")
+        CommandService(other).handle(forget, CommandContext("dpo"))
+    finally:
+        other.close()
+    trail = replay(app, cid)
+    assert trail[-1].type == "crm.customer.forgotten.v1"
+    personal = [s.data[f] for s in trail for f in s.personal_fields if f in s.data]
+    assert personal and all(v is None for v in personal)
     found = state_as_of(app, cid, day(3.5))
     assert found is not None and found.customer.state["name"] is None
 

@@ -406,3 +406,19 @@ def test_a_forked_child_never_uses_the_parents_block() -> None:
     childs = [child[i : i + NONCE_SIZE] for i in range(0, len(child), NONCE_SIZE)]
     assert len(childs) == 8
     assert not set(childs) & set(parents)
+
+
+def test_a_refresh_sees_a_key_deleted_by_another_process_within_the_ttl(
+    ring: KeyRing, table: FakeKeyTable
+) -> None:
+    # The compliance reads refresh: a forget committed elsewhere must not be opened by
+    # this process's cached key for the rest of its TTL.
+    customer, other = uuid4(), uuid4()
+    table.add(customer)
+    table.add(other)
+    assert ring.for_read(customer) is not None
+    del table.rows[customer]  # another process forgot the customer
+    assert ring.for_read(customer) is not None  # the hot path: cached for the TTL
+    ring.refresh({customer, other})
+    assert ring.for_read(customer) is None and ring.is_forgotten(customer)
+    assert ring.for_read(other) is not None
