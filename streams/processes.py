@@ -6,7 +6,8 @@ pid, component, status, detail, its probe URL, ts). The gateway's `/healthz` and
 host, not only the children of one `crm up`. A row whose `ts` is older than
 `STALE_AFTER_S` is marked stale (the process died or hangs); rows stale for longer than
 `FORGET_AFTER_S` are deleted by the next writer, so a killed process's row is seen for a
-while and then goes.
+while and then goes, unless it is its component's newest row (then the component shows
+down until a process of it beats again).
 
 Lives in `streams/` because both the writers (the process shells in `ops/`) and the
 reader (`gateway/health.py`) may import it.
@@ -62,7 +63,7 @@ def table_exists(conn: psycopg.Connection[Any]) -> bool:
 
 def beat(conn: psycopg.Connection[Any], row: ProcessBeat) -> None:
     """Upsert the row with the database's clock (one clock for every host), and forget
-    rows nobody refreshed for `FORGET_AFTER_S`."""
+    rows nobody refreshed for `FORGET_AFTER_S` but a component's newest."""
     conn.execute(
         f"""INSERT INTO {TABLE} (host, pid, component, status, detail, probe)
             VALUES (%s, %s, %s, %s, %s, %s)
@@ -70,8 +71,14 @@ def beat(conn: psycopg.Connection[Any], row: ProcessBeat) -> None:
                 detail = EXCLUDED.detail, probe = EXCLUDED.probe, ts = now()""",
         (row.host, row.pid, row.component, row.status, row.detail, row.probe),
     )
+    # A component's newest row stays: were every relay killed, forgetting its last row
+    # would take the component out of `/healthz` and turn "down" into "ok". A clean exit
+    # removes its row (`remove`); a process replaced since lets the old row go.
     conn.execute(
-        f"DELETE FROM {TABLE} WHERE ts < now() - make_interval(secs => %s)", (FORGET_AFTER_S,)
+        f"""DELETE FROM {TABLE} AS old WHERE old.ts < now() - make_interval(secs => %s)
+            AND EXISTS (SELECT 1 FROM {TABLE} AS newer
+                        WHERE newer.component = old.component AND newer.ts > old.ts)""",
+        (FORGET_AFTER_S,),
     )
 
 

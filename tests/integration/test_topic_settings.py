@@ -53,3 +53,21 @@ def test_process_rows_are_listed_marked_stale_and_removed(
     assert rows[22]["status"] == "stale" and rows[22]["reported"] == "starting"
     remove(conn, "host-a", 11, "gateway")
     assert [row["pid"] for row in list_processes(conn)] == [22]
+
+
+def test_a_components_last_row_is_not_forgotten_but_a_replaced_one_is(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # Every relay killed long ago: the newest relay row stays (down), older ones go.
+    create_processes(conn)
+    for pid in (31, 32):
+        beat(conn, ProcessBeat("host-c", pid, "relay", "ok", "leading"))
+    conn.execute("UPDATE crm_processes SET ts = now() - interval '2 hours' WHERE pid = 31")
+    conn.execute("UPDATE crm_processes SET ts = now() - interval '1 hour' WHERE pid = 32")
+    beat(conn, ProcessBeat("host-d", 41, "gateway", "ok", "serving"))
+    rows = {row["pid"]: row for row in list_processes(conn)}
+    assert sorted(rows) == [32, 41] and rows[32]["stale"]
+    beat(conn, ProcessBeat("host-c", 33, "relay", "ok", "leading"))  # a relay is back
+    conn.execute("UPDATE crm_processes SET ts = now() - interval '1 hour' WHERE pid = 41")
+    beat(conn, ProcessBeat("host-c", 33, "relay", "ok", "leading"))
+    assert sorted(row["pid"] for row in list_processes(conn)) == [33, 41]
