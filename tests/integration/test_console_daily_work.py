@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from streams.task_scheduler import mark_due_tasks
 from tests.integration.support.browser import (
@@ -120,6 +120,68 @@ def test_a_note_added_on_the_profile_is_listed_and_on_the_timeline(
     finally:
         analyst_context.close()
     assert analyst_guard.foreign == [] and analyst_guard.script_errors == []
+
+
+class LaggingReadModels:
+    """The gateway's answer to the profile's reload after a write (`atLeast` set) while
+    the read models lag: TIMEOUT, as `customer(id, atLeast:)` gives after its wait. Every
+    other request goes on to the gateway (through the test's guard). `waited`: the
+    queries sent with `atLeast`, by name, and the position each gave."""
+
+    def __init__(self, page: Page) -> None:
+        self.lagging = True
+        self.waited: dict[str, set[int]] = {}
+        page.route("**/graphql", self.answer)
+
+    def answer(self, route: Route, request: Request) -> None:
+        body = request.post_data_json or {}
+        at_least = (body.get("variables") or {}).get("atLeast")
+        waits = at_least is not None
+        if waits:
+            name = body.get("query", "").split("(")[0].removeprefix("query ").strip()
+            self.waited.setdefault(name, set()).add(at_least)
+        if self.lagging and waits and "query Profile" in body.get("query", ""):
+            error = {
+                "message": "the read models have reached position 1 for this customer, "
+                "not 99, after waiting 5.0s; try again shortly",
+                "extensions": {"code": "TIMEOUT", "field": "atLeast"},
+            }
+            route.fulfill(json={"data": None, "errors": [error]})
+        else:
+            route.fallback()
+
+
+def test_a_note_saved_while_the_read_models_lag_keeps_the_profile_on_screen(
+    page: Page, site: ConsoleSite
+) -> None:
+    """The reload after the write timed out and the whole profile gave way to the API's
+    English TIMEOUT text."""
+    customer = site.register("东方白", email="bai@example.com")
+    sign_in(page, site, "sales", "li.na")
+    page.goto(f"{site.origin}/#/customers/{customer}")
+    expect(page.locator("#profile-stage")).to_have_text("线索")
+    lag = LaggingReadModels(page)
+    form = page.locator("#form-addNote")
+    form.get_by_label("备注内容").fill("客户下午三点后方便接听")
+    form.get_by_role("button", name="提交").click()
+    expect(form.get_by_role("status")).to_contain_text("已保存")
+    stale = page.locator("#profile-reload-error")
+    expect(stale).to_contain_text("未能刷新")
+    expect(stale).to_contain_text("TIMEOUT")
+    expect(page.locator("#profile-title")).to_have_text("东方白")
+    expect(page.locator("#profile-stage")).to_have_text("线索")
+    expect(page.locator("#notes-title")).to_be_visible()
+    screenshot(page, "profile-reload-timeout")
+
+    # Once the read models catch up, asking again shows the note and clears the error.
+    lag.lagging = False
+    stale.get_by_role("button", name="重试").click()
+    expect(stale).to_have_count(0)
+    expect(page.locator("#notes li")).to_have_count(1)
+    expect(page.locator("#notes li").first).to_contain_text("客户下午三点后方便接听")
+    expect(page.locator("#timeline li").first).to_have_attribute("data-kind", "NOTE")
+    # The notes and the timeline were read at the write's position too.
+    assert lag.waited["Notes"] == lag.waited["Timeline"] == lag.waited["Profile"], lag.waited
 
 
 def test_a_task_scheduled_on_the_profile_is_worked_in_my_tasks(

@@ -1,5 +1,6 @@
 // The profile's notes (Customer.notes, newest first), text masked as the API answers it,
-// and the form to add one (addNote, with the customer fixed).
+// and the form to add one (addNote, with the customer fixed). `stamp`: a position the
+// profile's read has reached; read with it as `atLeast`, so a note saved is in the list.
 import { html } from "../ui.js";
 import { gqlWithFallback } from "../api.js";
 import { t } from "../i18n.js";
@@ -9,15 +10,15 @@ import { ErrorNote, Loading, Personal, useQuery } from "../components.js";
 import { FORMS } from "../forms-spec.js";
 import { CommandForm } from "./forms.js";
 
-const NOTES = `query Notes($id: ID!) {
-  customer(id: $id) { id notes(first: 50) { edges { node { noteId author at text position } } } }
+const NOTES = `query Notes($id: ID!, $atLeast: Int) {
+  customer(id: $id, atLeast: $atLeast) { id notes(first: 50) { edges { node { noteId author at text position } } } }
 }`;
-const WITHOUT = `query NoNotes($id: ID!) { customer(id: $id) { id } }`;
+const WITHOUT = `query NoNotes($id: ID!, $atLeast: Int) { customer(id: $id, atLeast: $atLeast) { id } }`;
 const ADD_NOTE = FORMS.find((spec) => spec.name === "addNote");
 
 export function Notes({ session, customer, stamp, onSaved }) {
   const { data, error } = useQuery(
-    () => gqlWithFallback(NOTES, WITHOUT, { id: customer.id }), [customer.id, customer.version, stamp]);
+    () => gqlWithFallback(NOTES, WITHOUT, { id: customer.id, atLeast: stamp }), [customer.id, customer.version, stamp]);
   let body;
   if (error) body = html`<${ErrorNote} error=${error} />`;
   else if (!data) body = html`<${Loading} />`;

@@ -1,7 +1,7 @@
 // The 360° profile: details, purchases, touches, complaints, tags, lifecycle and tier
 // with what they are derived from, notes, the caller's tasks on the customer, and the
 // timeline; kept current by the live feed, and reloaded (with `atLeast` the write's
-// position) after a note or task saved here.
+// position) after a note or task saved here. A reload that fails keeps what is shown.
 import { html, useEffect, useState } from "../ui.js";
 import { gqlWithFallback, subscribe } from "../api.js";
 import { label, t } from "../i18n.js";
@@ -137,18 +137,38 @@ function LiveFeed({ events }) {
   </section>`;
 }
 
+// A reload that failed (a write's `atLeast` the read models did not reach in time:
+// TIMEOUT) leaves the profile loaded before on screen, says why it may be behind, and
+// offers to ask again.
+function ReloadError({ error, onRetry }) {
+  return html`<p class="error" role="alert" id="profile-reload-error">${t("reloadFailed")}
+    <code>${error.code || "ERROR"}</code> ${error.message}
+    <button type="button" onClick=${onRetry}>${t("retry")}</button>
+  </p>`;
+}
+
 export function Profile({ session, id }) {
   // `customer` undefined while the first answer is out; null when the API has none to
   // give (an unknown id, or one outside the caller's scope: docs/roles.md, "scoping").
-  const [state, setState] = useState({ customer: undefined, error: null });
+  // `error` beside a customer: a reload of that customer (`forId`) failed.
+  const [state, setState] = useState({ forId: id, customer: undefined, error: null });
   const [atLeast, setAtLeast] = useState(null);
+  // The position the profile on screen is known to include: the sections reading the
+  // same read models (notes, tasks, timeline) reload with it once the profile's read
+  // waited for it, so a lagging read model fails once, here, not in every section.
+  const [included, setIncluded] = useState(null);
+  const [tries, setTries] = useState(0);
   const [events, setEvents] = useState([]);
 
   useEffect(() => {
     gqlWithFallback(PROFILE, PROFILE_WITHOUT_CUSTOM, { id, atLeast })
-      .then(({ data }) => setState({ customer: data.customer, error: null }))
-      .catch((error) => setState({ customer: null, error }));
-  }, [id, atLeast]);
+      .then(({ data }) => {
+        setState({ forId: id, customer: data.customer, error: null });
+        setIncluded(atLeast);
+      })
+      .catch((error) => setState((s) => ({
+        forId: id, customer: s.forId === id ? s.customer ?? null : null, error })));
+  }, [id, atLeast, tries]);
 
   // Another user's change arrives as an event; reload once the read models include it.
   useEffect(() => subscribe(LIVE, { id }, ({ customerEvents: event }) => {
@@ -157,7 +177,7 @@ export function Profile({ session, id }) {
   }), [id]);
 
   const c = state.customer && { ...state.customer, masked: !can(session, "seePersonal") };
-  if (state.error) return html`<${ErrorNote} error=${state.error} />`;
+  if (state.error && !c) return html`<${ErrorNote} error=${state.error} />`;
   if (state.customer === null) {
     return html`<p class="error" role="alert" id="profile-missing">${t("customerNotFound")}</p>`;
   }
@@ -168,6 +188,7 @@ export function Profile({ session, id }) {
       ${can(session, "audit") && html`<a href="#/compliance/${c.id}">${t("audit")}</a>`}
       <code>${c.id}</code>
     </p>
+    ${state.error && html`<${ReloadError} error=${state.error} onRetry=${() => setTries((n) => n + 1)} />`}
     <div class="grid">
       <${Details} c=${c} />
       ${can(session, "setCustomFields") && !c.forgotten && c.customFields
@@ -178,12 +199,12 @@ export function Profile({ session, id }) {
       <${Orders} c=${c} />
       <${Complaints} c=${c} />
       ${can(session, "timeline") && html`<${Notes} session=${session} customer=${c}
-        stamp=${atLeast} onSaved=${setAtLeast} />`}
+        stamp=${included} onSaved=${setAtLeast} />`}
       ${(can(session, "myTasks") || can(session, "scheduleTask")) && !c.forgotten
-        && html`<${CustomerTasks} session=${session} customerId=${c.id} stamp=${atLeast}
+        && html`<${CustomerTasks} session=${session} customerId=${c.id} stamp=${included}
           onSaved=${setAtLeast} />`}
       ${can(session, "timeline") && html`<${Timeline} id=${c.id} version=${c.version}
-        stamp=${atLeast} />`}
+        stamp=${included} />`}
     </div>
   </article>`;
 }

@@ -1,21 +1,22 @@
 // A customer's timeline (Customer.timeline, newest first), reloaded when its version
-// moves or the profile reloads (`stamp`: a task's events leave the version as it was).
+// moves or the profile reloads (`stamp`: a task's events leave the version as it was),
+// read with `atLeast` that stamp, a position the profile's read has reached.
 import { html } from "../ui.js";
 import { gqlWithFallback } from "../api.js";
 import { t } from "../i18n.js";
 import { dateTime } from "../format.js";
 import { ErrorNote, Loading, useQuery } from "../components.js";
 
-const TIMELINE = `query Timeline($id: ID!) {
-  customer(id: $id) { id timeline(first: 50) {
+const TIMELINE = `query Timeline($id: ID!, $atLeast: Int) {
+  customer(id: $id, atLeast: $atLeast) { id timeline(first: 50) {
     edges { node { id kind at actor position summary } }
   } }
 }`;
-const WITHOUT = `query NoTimeline($id: ID!) { customer(id: $id) { id } }`;
+const WITHOUT = `query NoTimeline($id: ID!, $atLeast: Int) { customer(id: $id, atLeast: $atLeast) { id } }`;
 
 export function Timeline({ id, version, stamp }) {
   const { data, error, loading } = useQuery(
-    () => gqlWithFallback(TIMELINE, WITHOUT, { id }), [id, version, stamp]);
+    () => gqlWithFallback(TIMELINE, WITHOUT, { id, atLeast: stamp }), [id, version, stamp]);
   let body;
   if (error) body = html`<${ErrorNote} error=${error} />`;
   else if (!data) body = html`<${Loading} />`;
