@@ -411,7 +411,7 @@ def test_each_queue_row_keeps_its_own_assignee_and_resolves_in_place(
         )
     row = page.locator(f'tr[data-complaint="{ids[1]}"]')
     row.locator("details.act summary").click()
-    resolve = row.locator("#form-resolve")
+    resolve = row.locator(f"#form-resolve-{ids[1]}")
     resolve.get_by_label("处理结果").fill("已退款")
     resolve.get_by_role("button", name="提交").click()
     expect(page.locator(f'tr[data-complaint="{ids[1]}"]')).to_have_count(0)
@@ -420,6 +420,42 @@ def test_each_queue_row_keeps_its_own_assignee_and_resolves_in_place(
     assert by_id[ids[0]]["assignee"] == "li.na"
     assert by_id[ids[1]]["status"] == "RESOLVED"
     assert (by_id[ids[2]]["assignee"], by_id[ids[2]]["status"]) == (None, "OPEN")
+
+
+REPEATED_IDS = """() => {
+    const ids = [...document.querySelectorAll("[id]")].map((el) => el.id);
+    return [...new Set(ids.filter((id, n) => ids.indexOf(id) !== n))];
+}"""
+
+
+def test_each_queue_rows_form_has_its_own_ids_and_labels(page: Page, site: ConsoleSite) -> None:
+    """Every row's resolve and escalate forms had the same ids ("resolve-resolution", …):
+    each label, and each error's aria-describedby, pointed at the first row's input."""
+    customer = site.register("标签客户")
+    ids = [file_complaint(site, customer, f"标签问题 {n}") for n in range(3)]
+    sign_in(page, site, "support", "wang.fang")
+    page.locator("#nav-complaintQueue").click()
+    for complaint in ids:
+        expect(page.locator(f'tr[data-complaint="{complaint}"]')).to_be_visible()
+    assert page.evaluate(REPEATED_IDS) == []
+
+    third = page.locator(f'tr[data-complaint="{ids[2]}"]')
+    third.locator("details.act summary").click()
+    resolve = third.locator("form.command").filter(has_text="处理投诉")
+    resolve.locator("label", has_text="处理结果").click()
+    focused = page.evaluate(
+        """() => [document.activeElement.name,
+                  document.activeElement.closest("tr")?.dataset.complaint]"""
+    )
+    assert focused == ["resolution", ids[2]]
+    resolve.get_by_label("处理结果").fill("已补发")
+    score = resolve.get_by_label("满意度（1–5）")
+    score.fill("9")  # out of range: the API names the input
+    resolve.get_by_role("button", name="提交").click()
+    expect(score).to_have_attribute("aria-invalid", "true")
+    described = score.get_attribute("aria-describedby")
+    expect(third.locator(f'[id="{described}"]')).to_contain_text("VALIDATION")
+    assert page.evaluate(REPEATED_IDS) == []
 
 
 @pytest.mark.parametrize("route", ["customers", "customers/{id}", "board", "dashboard", "my"])

@@ -46,14 +46,15 @@ function Assign({ complaint, onDone }) {
   </form>`;
 }
 
-// Resolve or escalate one complaint, its id given (no screen shows ids to type).
+// Resolve or escalate one complaint, its id given (no screen shows ids to type); ids
+// carry the complaint's, as every row has the same forms.
 function Act({ complaint, session, onDone }) {
   const allowed = ACTIONS.filter((spec) => spec && can(session, spec.permission));
   if (allowed.length === 0) return null;
   return html`<details class="act">
     <summary>${allowed.map((spec) => t(spec.name)).join(" / ")}</summary>
     ${allowed.map((spec) => html`<${CommandForm} key=${spec.name} spec=${spec}
-      fixed=${{ complaintId: complaint.id }} onSaved=${onDone} />`)}
+      prefix="${spec.name}-${complaint.id}" fixed=${{ complaintId: complaint.id }} onSaved=${onDone} />`)}
   </details>`;
 }
 

@@ -1,6 +1,7 @@
 // One form per command; an API error naming an input (`extensions.field`) is shown
 // under that input, any other error above the submit button. The profile reuses
-// `CommandForm` with the customer fixed (`fixed`) and a callback once saved.
+// `CommandForm` with the customer fixed (`fixed`) and a callback once saved; a screen
+// showing one form many times (a queue row each) gives each its own `prefix` for ids.
 import { html, useState } from "../ui.js";
 import { gql, ApiError } from "../api.js";
 import { enumValues, label, t } from "../i18n.js";
@@ -16,8 +17,8 @@ function inputOf(spec, field) {
   return names.find((name) => field.startsWith(`${name}[`) || field.startsWith(`${name}.`)) ?? null;
 }
 
-function Input({ spec, field, value, error, onInput }) {
-  const id = `${spec.name}-${field.name}`;
+function Input({ prefix, field, value, error, onInput }) {
+  const id = `${prefix}-${field.name}`;
   const common = {
     id, name: field.name, required: field.required, value: value ?? "",
     "aria-invalid": error ? "true" : undefined,
@@ -55,10 +56,14 @@ function newKey() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-// `fixed`: inputs given by the screen (not shown); `initial`: prefilled ones.
+// `fixed`: inputs given by the screen (not shown); `initial`: prefilled ones; `prefix`:
+// what the ids of the form and its inputs start with, unique on the page (labels and
+// error descriptions point at them).
 // One idempotency key per thing the user means to record: a double click, or a retry
 // after a lost answer, sends the same key and records once; any edit makes a new one.
-export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {} }) {
+export function CommandForm({
+  spec, fixed = {}, initial = {}, onSaved = () => {}, prefix = spec.name,
+}) {
   const [values, setValues] = useState(initial);
   const [result, setResult] = useState({ error: null, byInput: {}, saved: null });
   const [intent, setIntent] = useState(newKey);
@@ -100,10 +105,10 @@ export function CommandForm({ spec, fixed = {}, initial = {}, onSaved = () => {}
   const savedId = saved && (saved.task?.id ?? saved.customer?.id ?? saved.complaint?.id
     ?? saved.position);
   const shown = spec.fields.filter((field) => !(field.name in fixed));
-  return html`<form id="form-${spec.name}" class="command" onSubmit=${submit} noValidate
-      aria-labelledby="form-${spec.name}-title">
-    <h2 id="form-${spec.name}-title">${t(spec.name)}</h2>
-    ${shown.map((field) => html`<${Input} spec=${spec} field=${field}
+  return html`<form id="form-${prefix}" class="command" onSubmit=${submit} noValidate
+      aria-labelledby="form-${prefix}-title">
+    <h2 id="form-${prefix}-title">${t(spec.name)}</h2>
+    ${shown.map((field) => html`<${Input} prefix=${prefix} field=${field}
       value=${values[field.name]} error=${result.byInput[field.name]} onInput=${set} />`)}
     <${ErrorNote} error=${result.error} />
     ${savedId && html`<p class="saved" role="status">${t("saved")}: <code>${savedId}</code></p>`}
