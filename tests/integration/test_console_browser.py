@@ -176,6 +176,24 @@ def test_a_sales_token_sees_no_compliance_screen_and_the_api_refuses(
     assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+@pytest.mark.parametrize(
+    ("role", "form", "offered"),
+    [("sales", "merge", "register"), ("compliance", "register", "merge")],
+)
+def test_a_form_the_role_may_not_use_reached_by_its_address_says_so(
+    page: Page, site: ConsoleSite, role: str, form: str, offered: str
+) -> None:
+    """`#/forms/merge` as sales showed the register form instead, under no word of why."""
+    sign_in(page, site, role)
+    page.goto(f"{site.origin}/#/forms/{form}")
+    expect(page.locator("#screen").get_by_role("alert")).to_contain_text("无权")
+    expect(page.locator("form.command")).to_have_count(0)
+    expect(page.locator("nav.tabs a[aria-current]")).to_have_count(0)
+    page.locator(f"#tab-{offered}").click()  # the forms it may use are still offered
+    expect(page.locator(f"#form-{offered}")).to_be_visible()
+    expect(page.locator("#screen").get_by_role("alert")).to_have_count(0)
+
+
 def test_a_profile_the_api_does_not_give_says_so_instead_of_loading_forever(
     page: Page, site: ConsoleSite
 ) -> None:

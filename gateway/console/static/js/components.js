@@ -18,6 +18,11 @@ export function ErrorNote({ error }) {
   </p>`;
 }
 
+// What a screen (or a form reached by its address) the role may not use says instead.
+export function Forbidden() {
+  return html`<p class="error" role="alert">${t("forbidden")}</p>`;
+}
+
 export function Loading() {
   return html`<p class="loading" aria-busy="true">${t("loading")}</p>`;
 }

@@ -13,6 +13,7 @@ import { lazy, preloadScreens } from "./lazy.js";
 import { CustomerList } from "./screens/customers.js";
 import { Reminders } from "./reminders.js";
 import { FORMS } from "./forms-spec.js";
+import { Forbidden } from "./components.js";
 
 // Only the first screen's code is imported up front (docs/console.md, "Speed").
 const Profile = lazy(() => import("./screens/profile.js"), "Profile");
@@ -102,7 +103,7 @@ function Menu({ session, screen }) {
 
 function Screen({ session, route }) {
   const allowed = SCREENS.find((s) => s.name === route.screen);
-  if (allowed && !allowed.show(session)) return html`<p class="error" role="alert">${t("forbidden")}</p>`;
+  if (allowed && !allowed.show(session)) return html`<${Forbidden} />`;
   switch (route.screen) {
     case "customers":
       return route.id ? html`<${Profile} session=${session} id=${route.id} />`

@@ -7,7 +7,7 @@ import { gql, ApiError } from "../api.js";
 import { enumValues, label, t } from "../i18n.js";
 import { can } from "../roles.js";
 import { FORMS } from "../forms-spec.js";
-import { ErrorNote } from "../components.js";
+import { ErrorNote, Forbidden } from "../components.js";
 
 // The form input an error belongs to: its exact name, else the input it is inside of
 // ("add[2]" belongs to "add", "lines[0].unitPrice" to that line's input).
@@ -117,9 +117,19 @@ export function CommandForm({
   </form>`;
 }
 
+// A form the role may not use, asked for by its address (`#/forms/merge` as sales),
+// is refused as a screen is, not swapped for another one.
+function chosen(allowed, form) {
+  if (!form) return { current: allowed[0] };
+  const current = allowed.find((spec) => spec.name === form);
+  if (current) return { current };
+  return { refusal: FORMS.some((spec) => spec.name === form) ? html`<${Forbidden} />`
+    : html`<p>${t("notFound")}</p>` };
+}
+
 export function Forms({ session, form }) {
   const allowed = FORMS.filter((spec) => can(session, spec.permission));
-  const current = allowed.find((spec) => spec.name === form) ?? allowed[0];
+  const { current, refusal } = chosen(allowed, form);
   return html`<section aria-labelledby="forms-title">
     <h1 id="forms-title">${t("forms")}</h1>
     <nav class="tabs" aria-label=${t("forms")}>
@@ -127,5 +137,6 @@ export function Forms({ session, form }) {
         aria-current=${spec === current ? "page" : undefined}>${t(spec.name)}</a>`)}
     </nav>
     ${current && html`<${CommandForm} key=${current.name} spec=${current} />`}
+    ${refusal}
   </section>`;
 }
