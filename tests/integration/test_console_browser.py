@@ -297,6 +297,37 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     expect(page.locator("#audit-trail > tbody > tr")).to_have_count(3)
 
 
+def test_a_double_click_on_erase_sends_one_request_with_an_idempotency_key(
+    page: Page, site: ConsoleSite
+) -> None:
+    """The erase form sent no idempotency key and left its button enabled while the request
+    was out: a double click sent forgetCustomer twice."""
+    customer = site.register("双击删除", email="erase-twice@example.com")
+    sent: list[dict[str, Any]] = []
+
+    def record(request: Any) -> None:
+        body = request.post_data_json if request.method == "POST" else None
+        if body and "forgetCustomer" in body.get("query", ""):
+            sent.append(body["variables"]["input"])
+
+    page.on("request", record)
+    sign_in(page, site, "compliance", "zhao.li")
+    page.goto(f"{site.origin}/#/compliance/{customer}")
+    erase = page.locator("#erase")
+    erase.get_by_label("删除原因").fill("data subject request")
+    erase.get_by_label("请输入客户 ID 以确认").fill(customer)
+    erase.get_by_role("button", name="删除个人数据").dblclick()
+    expect(erase.get_by_role("status")).to_contain_text("个人数据已删除")
+    page.wait_for_timeout(500)  # a second request, had one gone out, has landed by now
+    expect(erase.get_by_role("alert")).to_have_count(0)
+    assert len(sent) == 1, sent
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        sent[0].get("idempotencyKey") or "",
+    ), sent
+    expect(page.locator("#audit-trail > tbody > tr")).to_have_count(2)  # registered, erased
+
+
 def test_the_dashboard_and_english(page: Page, site: ConsoleSite) -> None:
     buyer = site.register("Dashboard Buyer", source="web")
     site.data(

@@ -7,6 +7,7 @@ import { dateTime } from "../format.js";
 import { ErrorNote, Loading, useQuery } from "../components.js";
 import { go } from "../router.js";
 import { AsOf } from "./asof.js";
+import { newKey } from "./forms.js";
 
 const EVENT = "position type version occurredAt recordedAt actor data";
 const TRAIL = `query Trail($id: ID!) {
@@ -109,32 +110,47 @@ async function exportSubject(id) {
   }
 }
 
+// As every form (docs/console.md): one idempotency key per erasure meant (a new one on
+// any edit), and the button disabled while the request is out, so a double click or a
+// retry after a lost answer erases once.
 function Erase({ id, onErased }) {
   const [reason, setReason] = useState("");
   const [typed, setTyped] = useState("");
   const [error, setError] = useState(null);
   const [done, setDone] = useState(false);
+  const [intent, setIntent] = useState(newKey);
+  const [sending, setSending] = useState(false);
+  const edit = (set) => (e) => {
+    set(e.target.value);
+    setIntent(newKey());
+  };
   const submit = async (event) => {
     event.preventDefault();
+    if (sending) return;
+    setSending(true);
     try {
-      await gql(FORGET, { input: { customerId: id, reason } });
+      await gql(FORGET, { input: { customerId: id, reason, idempotencyKey: intent } });
       setDone(true);
       setError(null);
+      setIntent(newKey());
       onErased();
     } catch (failure) {
       setError(failure);
+    } finally {
+      setSending(false);
     }
   };
   return html`<form id="erase" class="card danger" onSubmit=${submit} aria-labelledby="erase-title">
     <h2 id="erase-title">${t("erase")}</h2>
     <p>${t("eraseWarning")}</p>
     <label for="erase-reason">${t("eraseReason")}</label>
-    <input id="erase-reason" required value=${reason} onInput=${(e) => setReason(e.target.value)} />
+    <input id="erase-reason" required value=${reason} onInput=${edit(setReason)} />
     <label for="erase-confirm">${t("eraseConfirm")}: <code>${id}</code></label>
-    <input id="erase-confirm" autocomplete="off" value=${typed} onInput=${(e) => setTyped(e.target.value)} />
+    <input id="erase-confirm" autocomplete="off" value=${typed} onInput=${edit(setTyped)} />
     <${ErrorNote} error=${error} />
     ${done && html`<p role="status" class="ok">${t("erasedDone")}</p>`}
-    <button type="submit" disabled=${typed.trim() !== id || !reason.trim()}>${t("erase")}</button>
+    <button type="submit" disabled=${sending || typed.trim() !== id || !reason.trim()}
+      aria-busy=${sending ? "true" : undefined}>${t("erase")}</button>
   </form>`;
 }
 

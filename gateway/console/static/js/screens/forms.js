@@ -48,7 +48,7 @@ function Input({ prefix, field, value, error, onInput }) {
 
 // A version-4 UUID from the browser's random source (crypto.randomUUID exists only in
 // secure contexts; a console reached over plain HTTP on a LAN address is not one).
-function newKey() {
+export function newKey() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
