@@ -125,6 +125,23 @@ def test_the_keyboard_moves_a_card_too(page: Page, site: ConsoleSite) -> None:
     expect(column(page, "PROPOSAL").locator(f'[data-customer="{customer}"]')).to_be_visible()
 
 
+def test_an_erased_customers_card_offers_no_move(page: Page, site: ConsoleSite) -> None:
+    """The board offered the move controls (and dragging) on a forgotten customer's card,
+    which the profile does not."""
+    erased = site.register("将被删除", email="erased-card@example.com")
+    kept = site.register("仍可移动")
+    site.data(
+        "mutation($i: ForgetCustomerInput!) { forgetCustomer(input: $i) { customer { id } } }",
+        {"i": {"customerId": erased, "reason": "data subject request"}},
+    )
+    sign_in(page, site, "sales")
+    page.locator("#nav-board").click()
+    expect(card(page, erased)).to_contain_text("已删除")
+    expect(card(page, erased).locator("form.move")).to_have_count(0)
+    expect(card(page, erased)).to_have_attribute("draggable", "false")
+    expect(card(page, kept).get_by_label("移至阶段")).to_be_visible()
+
+
 def test_forms_show_the_field_the_api_names(page: Page, site: ConsoleSite) -> None:
     sign_in(page, site, "sales")
     page.locator("#nav-forms").click()

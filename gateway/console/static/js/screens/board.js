@@ -1,6 +1,7 @@
 // The pipeline board: one column per stage. Drag a card to another column, or use the
 // card's "move to stage" control (keyboard), to call moveStage; the API decides whether
-// the move is allowed and its coded error is shown next to the card.
+// the move is allowed and its coded error is shown next to the card. An erased customer's
+// card offers no move, as its profile offers no form.
 import { html, useState } from "../ui.js";
 import { gql } from "../api.js";
 import { enumValues, label, t } from "../i18n.js";
@@ -73,7 +74,7 @@ export function Board({ session }) {
           aria-labelledby="col-${stage}" onDragOver=${(e) => e.preventDefault()} onDrop=${drop(stage)}>
         <h2 id="col-${stage}">${label("stage", stage)} <small>${data[stage].totalCount}</small></h2>
         <ul>${cards(stage).map((c) => html`<${Card} key=${c.id} c=${c} stage=${stage}
-          mayMove=${mayMove} error=${errors[c.id]} onMove=${move} />`)}</ul>
+          mayMove=${mayMove && !c.forgotten} error=${errors[c.id]} onMove=${move} />`)}</ul>
       </section>`)}
     </div>
   </section>`;
