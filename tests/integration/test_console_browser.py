@@ -125,6 +125,22 @@ def test_the_keyboard_moves_a_card_too(page: Page, site: ConsoleSite) -> None:
     expect(column(page, "PROPOSAL").locator(f'[data-customer="{customer}"]')).to_be_visible()
 
 
+def test_after_a_keyboard_move_the_focus_is_on_the_card_in_its_new_column(
+    page: Page, site: ConsoleSite
+) -> None:
+    """The moved card is drawn anew in its new column, and the focus fell to <body>: the
+    keyboard user started again from the top of the page."""
+    customer = site.register("焦点客户")
+    sign_in(page, site, "sales")
+    page.locator("#nav-board").click()
+    card(page, customer).get_by_label("移至阶段").select_option("CONTACTED")
+    card(page, customer).get_by_role("button", name="移动").press("Enter")
+    moved = column(page, "CONTACTED").locator(f'[data-customer="{customer}"]')
+    expect(moved.get_by_label("移至阶段")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # the keyboard goes on from there: a further stage
+    expect(moved.get_by_label("移至阶段")).to_have_value("QUALIFIED")
+
+
 def test_an_erased_customers_card_offers_no_move(page: Page, site: ConsoleSite) -> None:
     """The board offered the move controls (and dragging) on a forgotten customer's card,
     which the profile does not."""

@@ -1,8 +1,9 @@
 // The pipeline board: one column per stage. Drag a card to another column, or use the
 // card's "move to stage" control (keyboard), to call moveStage; the API decides whether
 // the move is allowed and its coded error is shown next to the card. An erased customer's
-// card offers no move, as its profile offers no form.
-import { html, useState } from "../ui.js";
+// card offers no move, as its profile offers no form. After a move with the keyboard the
+// card is drawn anew in its new column: the focus goes to its control there.
+import { html, useLayoutEffect, useState } from "../ui.js";
 import { gql } from "../api.js";
 import { enumValues, label, t } from "../i18n.js";
 import { can } from "../roles.js";
@@ -44,6 +45,7 @@ function Card({ c, stage, mayMove, error, onMove }) {
 export function Board({ session }) {
   const { data, error, reload } = useQuery(() => gql(BOARD), []);
   const [errors, setErrors] = useState({});
+  const [refocus, setRefocus] = useState(null); // { id, stage } of a card moved by keyboard
   const mayMove = can(session, "moveStage");
   const masked = !can(session, "seePersonal");
 
@@ -52,10 +54,23 @@ export function Board({ session }) {
     try {
       await gql(MOVE, { input: { customerId: customer.id, to, reason: reason || null } });
       reload();
+      return true;
     } catch (failure) {
       setErrors((all) => ({ ...all, [customer.id]: failure }));
+      return false;
     }
   };
+  const moveByKeyboard = async (customer, to, reason) => {
+    setRefocus(null);
+    if (await move(customer, to, reason)) setRefocus({ id: customer.id, stage: to });
+  };
+  // Once the reloaded board has the card in its new column (the old card, and the focus
+  // with it, are gone), its control there takes the focus, not <body>.
+  useLayoutEffect(() => {
+    if (!refocus || !data?.[refocus.stage].edges.some(({ node }) => node.id === refocus.id)) return;
+    document.getElementById(`move-${refocus.id}`)?.focus();
+    setRefocus(null);
+  }, [data, refocus]);
   const cards = (stage) => data[stage].edges.map(({ node }) => ({ ...node, masked }));
   const drop = (stage) => (event) => {
     event.preventDefault();
@@ -74,7 +89,7 @@ export function Board({ session }) {
           aria-labelledby="col-${stage}" onDragOver=${(e) => e.preventDefault()} onDrop=${drop(stage)}>
         <h2 id="col-${stage}">${label("stage", stage)} <small>${data[stage].totalCount}</small></h2>
         <ul>${cards(stage).map((c) => html`<${Card} key=${c.id} c=${c} stage=${stage}
-          mayMove=${mayMove && !c.forgotten} error=${errors[c.id]} onMove=${move} />`)}</ul>
+          mayMove=${mayMove && !c.forgotten} error=${errors[c.id]} onMove=${moveByKeyboard} />`)}</ul>
       </section>`)}
     </div>
   </section>`;
