@@ -8,6 +8,8 @@ rule of its own: it reads the role from the token only to hide menus the API wou
 - `/` and `/index.html`: the console page (`gateway.console.page`: versioned URLs, an
   import map, modulepreload links from the import graph, the settings inline);
 - `/console/config.json`: what the page needs to know of the deployment (time zone);
+- `/favicon.ico`: the console's icon (`static/favicon.svg`), which browsers ask for on any
+  page without an icon link (GraphiQL's), a 404 in their console otherwise;
 - `/static/...`: the console's modules, styles and vendored files, from memory, gzipped,
   cached for a year under their versioned URLs (`gateway.console.assets`).
 """
@@ -28,6 +30,7 @@ from projections.business_time import DEFAULT_TIMEZONE
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/static"
 CONFIG_PATH = "/console/config.json"
+ICON = "favicon.svg"
 
 
 def vendor_url(name: str) -> str:
@@ -55,9 +58,16 @@ def console_routes(
     async def console_config(request: Request) -> JSONResponse:
         return JSONResponse(config)
 
+    async def icon(request: Request) -> Response:
+        # An SVG under the .ico name: browsers go by the media type, not the name.
+        asset = store.assets[ICON]
+        headers = {"Cache-Control": "public, max-age=86400", "ETag": asset.etag}
+        return Response(asset.body, headers=headers, media_type=asset.media_type)
+
     return [
         Route("/", index, methods=["GET"], name="console"),
         Route("/index.html", index, methods=["GET"]),
         Route(CONFIG_PATH, console_config, methods=["GET"], name="console-config"),
+        Route("/favicon.ico", icon, methods=["GET"], name="console-icon"),
         Mount(STATIC_PATH, app=store, name="static"),
     ]

@@ -87,3 +87,27 @@ def test_a_deep_link_to_another_screen_loads_it_on_demand(browser: Any, site: Co
     assert "/static/js/screens/board.js" in [urlsplit(r.url).path for r in requests]
     context.close()
     assert guard.foreign == [] and guard.script_errors == []
+
+
+def test_a_visit_asks_for_no_missing_icon_and_logs_no_error(
+    browser: Any, site: ConsoleSite
+) -> None:
+    """The browser asked for /favicon.ico, the gateway answered 404, and every session's
+    console showed that error. (No request routing: Chromium asks for no icon then.)"""
+    context = browser.new_context()
+    signed_in(context, site)
+    page = context.new_page()
+    logged: list[str] = []
+    page.on("console", lambda m: m.type == "error" and logged.append(m.text))
+    failed: list[str] = []
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+    page.goto(site.origin + "/#/customers")
+    page.locator(ROWS).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)  # the icon is asked for after the load
+    page.goto(site.origin + "/graphql")  # a page without the console's icon link
+    page.locator(".graphiql-container").wait_for()
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    context.close()
+    assert failed == [] and logged == [], (failed, logged)
