@@ -245,10 +245,15 @@ class Customer(Aggregate):
     ) -> None:
         """Something the customer needs, for sales to follow up."""
         when = self._command_time(at)
+        need = check_identifier(need_id, field="needId", max_length=ID_MAX)
+        if need in self._need_ids():
+            # The profile lists needs by id: a second need under the same id would
+            # silently take the first one's place in `openNeeds`.
+            raise RuleViolated(f"need {need!r} is already recorded", field="needId")
         self.trigger_event(
             NeedRecorded,
             timestamp=when,
-            need_id=check_identifier(need_id, field="needId", max_length=ID_MAX),
+            need_id=need,
             description=require_text(description, field="description", max_length=DESCRIPTION_MAX),
             product_interest=normalize_text(
                 product_interest, field="productInterest", max_length=SHORT_TEXT_MAX
@@ -499,6 +504,11 @@ class Customer(Aggregate):
         self.require_open()
         return require_aware(at)
 
+    def _need_ids(self) -> list[str]:
+        # A customer snapshotted before need ids were kept has none in its state.
+        ids: list[str] = getattr(self, "need_ids", [])
+        return ids
+
     def _note_ids(self) -> list[str]:
         # A customer snapshotted before notes existed has no `note_ids` in its state.
         ids: list[str] = getattr(self, "note_ids", [])
@@ -543,6 +553,7 @@ class Customer(Aggregate):
         self.touch_counts: dict[str, int] = {}
         self.last_touch_at: datetime | None = None
         self.need_count: int = 0
+        self.need_ids: list[str] = []
         self.note_ids: list[str] = []
         self.survey_count: int = 0
         self.last_survey_score: int | None = None
@@ -581,6 +592,7 @@ class Customer(Aggregate):
     @when.register
     def _need_recorded(self, event: NeedRecorded) -> None:
         self.need_count += 1
+        self.need_ids = [*self._need_ids(), event.need_id]
 
     @when.register
     def _custom_fields_changed(self, event: CustomFieldsChanged) -> None:

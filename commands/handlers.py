@@ -94,8 +94,9 @@ def register_customer(uow: UnitOfWork, cmd: RegisterCustomer, at: datetime) -> O
         at=at,
         policy=uow.policy,
     )
-    if cmd.owner is not None:
-        _check_within_scope(uow, cmd.owner, "owner")
+    if customer.owner is not None:
+        # The owner as recorded (trimmed): " ann " is ann, inside the scope like her.
+        _check_within_scope(uow, customer.owner, "owner")
     uow.add(customer, field="customerId")
     if cmd.custom_fields:
         _set_custom_fields(uow, customer, cmd.custom_fields, at)
@@ -204,9 +205,10 @@ def assign_owner(uow: UnitOfWork, cmd: AssignOwner, at: datetime) -> Outcome:
     """A hand-over; within a scope, only to an owner inside it. A lead a rule routed
     frees its rep's place under the rule's capacity."""
     customer = _open_customer(uow, cmd.customer_id, cmd.expected_version)
-    _check_within_scope(uow, cmd.owner, "owner")
     before = customer.owner
     customer.assign_owner(owner=cmd.owner, reason=cmd.reason, at=at)
+    # Judged as recorded (trimmed, validated); a refusal here records nothing.
+    _check_within_scope(uow, customer.owner, "owner")
     if customer.owner != before:
         organisation = uow.existing_organisation()
         if organisation is not None and customer.id in organisation.routed:

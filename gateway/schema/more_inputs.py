@@ -45,7 +45,9 @@ class RecordNeedInput:
     description: str
     product_interest: str | None = None
     need_id: str | None = strawberry.field(
-        default=None, description="Choose the need's id; generated if absent."
+        default=None,
+        description="Choose the need's id (once per customer: RULE on `needId`); generated "
+        "if absent.",
     )
     occurred_at: datetime | None = None
     expected_version: int | None = strawberry.field(default=None, description=EXPECTED)

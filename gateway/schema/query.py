@@ -412,7 +412,9 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
     @strawberry.field(
         description="Conversion through the pipeline for customers created in the window "
         "[from, to), or in the whole business days fromDate..toDate (inclusive, in the "
-        "deployment's zone, `CRM_TIMEZONE`); a moment and a date for the same end are refused."
+        "deployment's zone, `CRM_TIMEZONE`); a moment and a date for the same end are "
+        "refused, and so is a window that ends before it starts (VALIDATION on `to` or "
+        "`toDate`)."
     )
     async def funnel(
         self,
@@ -433,6 +435,9 @@ class Query(DuplicateQuery, OrganisationQuery, ViewerQuery):
             raise invalid("toDate must not be before fromDate", "toDate")
         first, end = day_window(from_date, to_date, ctx.deps.timezone)
         from_, to = from_ or first, to or end
+        if from_ is not None and to is not None and to < from_:
+            field = "toDate" if to_date is not None else "to"
+            raise invalid("the window must not end before it starts", field)
         steps = await ctx.deps.reads.run(funnel, from_, to, source)
         return Funnel(
             from_=from_,

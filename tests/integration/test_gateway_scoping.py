@@ -328,6 +328,42 @@ async def test_a_scoped_caller_assigns_work_only_inside_its_scope(
     assert "errors" not in mine, mine
 
 
+async def test_an_owner_inside_the_scope_is_judged_trimmed(
+    gw: GatewayHarness, org: dict[str, str]
+) -> None:
+    """The owner is recorded trimmed, so " sue " is sue, a teammate: not refused as
+    outside the scope (an admin's " sue " is recorded as sue too)."""
+    registered = await mutate(
+        gw,
+        "registerCustomer",
+        {"name": "Padded owner", "owner": " sue "},
+        "customer { id owner }",
+        role="sales",
+        subject="ann",
+    )
+    assert "errors" not in registered, registered
+    customer = registered["data"]["registerCustomer"]["customer"]
+    assert customer["owner"] == "sue"
+    handed = await mutate(
+        gw,
+        "assignOwner",
+        {"customerId": customer["id"], "owner": " meg "},
+        "customer { owner }",
+        role="sales",
+        subject="ann",
+    )
+    assert "errors" not in handed, handed
+    assert handed["data"]["assignOwner"]["customer"]["owner"] == "meg"
+    far = await mutate(
+        gw,
+        "assignOwner",
+        {"customerId": customer["id"], "owner": " cat "},
+        role="sales",
+        subject="ann",
+    )
+    assert first_error(far)["extensions"] == {"code": "RULE", "field": "owner"}
+
+
 async def test_a_retried_key_does_not_read_a_customer_that_left_the_scope(
     gw: GatewayHarness, org: dict[str, str]
 ) -> None:

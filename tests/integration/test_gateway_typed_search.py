@@ -157,3 +157,14 @@ async def test_funnel_days_and_today_are_the_business_zone_s(gw: GatewayHarness)
     )
     error = both["errors"][0]["extensions"]
     assert error == {"code": "VALIDATION", "field": "fromDate"}
+    # A window that ends before it starts is refused, by moments as by dates.
+    for window, field in (
+        ('from: "2025-03-01T00:00:00Z", to: "2025-02-01T00:00:00Z"', "to"),
+        ('from: "2025-03-01T00:00:00Z", toDate: "2025-02-01"', "toDate"),
+        ('fromDate: "2025-03-01", to: "2025-02-01T00:00:00Z"', "to"),
+        ('fromDate: "2025-03-01", toDate: "2025-02-01"', "toDate"),
+    ):
+        inverted = await gw.gql(
+            f"query {{ funnel({window}) {{ stages {{ reached }} }} }}", role="analyst"
+        )
+        assert inverted["errors"][0]["extensions"] == {"code": "VALIDATION", "field": field}

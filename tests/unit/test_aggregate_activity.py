@@ -86,6 +86,19 @@ def test_need_validation(kwargs: dict[str, str], field: str) -> None:
         customer.record_need(at=later(), **kwargs)
 
 
+def test_a_need_id_is_recorded_once_per_customer() -> None:
+    # openNeeds lists needs by id: a second need under the same id must not replace
+    # the first one there (noteId has the same rule).
+    customer = new_customer()
+    customer.record_need(need_id="N-1", description="10 laptops", at=later())
+    only_event(customer)
+    with refused("RULE", "needId", customer):
+        customer.record_need(need_id="N-1", description="something else", at=later(2))
+    customer.record_need(need_id="N-2", description="something else", at=later(3))
+    assert only_event(customer).need_id == "N-2"
+    assert customer.need_count == 2
+
+
 def test_assign_owner_records_previous_owner_and_skips_no_change() -> None:
     customer = new_customer(owner="alice")
     customer.assign_owner(owner=" bob ", at=later())
