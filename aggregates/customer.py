@@ -559,6 +559,8 @@ class Customer(Aggregate):
         self.last_survey_score: int | None = None
         self.referrals: list[UUID] = []
         self.consents: dict[str, bool] = {}
+        self.consent_times: dict[str, datetime] = {}
+        self.last_survey_at: datetime | None = None
         self.merged_into: UUID | None = None
         self.merged_duplicates: list[UUID] = []
         self.forgotten: bool = False
@@ -629,13 +631,22 @@ class Customer(Aggregate):
     @when.register
     def _consent_changed(self, event: ConsentChanged) -> None:
         # Consent for a whole purpose is keyed by purpose; per channel by "purpose:CHANNEL".
+        # A backdated decision is evidence, but the current one is the latest in business
+        # time (a customer snapshotted before the times were kept has none).
         key = event.purpose if event.channel is None else f"{event.purpose}:{event.channel}"
+        times: dict[str, datetime] = getattr(self, "consent_times", {})
+        if key in times and times[key] > event.timestamp:
+            return
         self.consents[key] = event.granted
+        self.consent_times = {**times, key: event.timestamp}
 
     @when.register
     def _survey_answered(self, event: SatisfactionSurveyAnswered) -> None:
         self.survey_count += 1
-        self.last_survey_score = event.score
+        last: datetime | None = getattr(self, "last_survey_at", None)
+        if last is None or event.timestamp >= last:  # the latest answer in business time
+            self.last_survey_score = event.score
+            self.last_survey_at = event.timestamp
 
     @when.register
     def _referral_recorded(self, event: ReferralRecorded) -> None:

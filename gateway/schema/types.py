@@ -404,7 +404,8 @@ class Customer(Node):
         ]
 
     @strawberry.field(
-        description="The latest answer of each survey, newest first (at most `first`)."
+        description="The latest answer of each survey by business time (`occurredAt`: a "
+        "backdated answer is history, not the latest), newest first (at most `first`)."
     )
     def latest_surveys(self, info: GInfo, first: int = 10) -> list[SurveyAnswer]:
         newest = sorted(self.view.surveys, key=lambda s: s.answered_at, reverse=True)
@@ -418,7 +419,9 @@ class Customer(Node):
             for s in newest[: max(0, first)]
         ]
 
-    @strawberry.field(description="The current consent per purpose (and channel).")
+    @strawberry.field(
+        description="The current consent per purpose (and channel): the latest decision by business time (`occurredAt`); a backdated one stays on the audit trail."
+    )
     def consents(self) -> list[Consent]:
         return [
             Consent(

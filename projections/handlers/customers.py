@@ -130,6 +130,16 @@ def _replace(items: list[dict[str, Any]], key: tuple[str, ...], item: dict[str, 
     return [*kept, item]
 
 
+def _latest(items: list[dict[str, Any]], key: tuple[str, ...], item: dict[str, Any]) -> list[Any]:
+    """`_replace`, unless an entry with the same key is later in business time: a
+    backdated answer or decision (an old paper form entered today) is history, not the
+    current one (RULES.md: business time is the command's `occurredAt`)."""
+    same = [i for i in items if tuple(i.get(k) for k in key) == tuple(item.get(k) for k in key)]
+    if any(datetime.fromisoformat(i["at"]) > datetime.fromisoformat(item["at"]) for i in same):
+        return items
+    return _replace(items, key, item)
+
+
 def _need(row: Row, event: IncomingEvent) -> None:
     item = {
         "need_id": event.data.get("need_id"),
@@ -163,7 +173,7 @@ def _consent(row: Row, event: IncomingEvent) -> None:
         "granted": bool(event.data.get("granted")),
         "at": event.occurred_at.isoformat(),
     }
-    row["consents"] = _replace(row["consents"], ("purpose", "channel"), item)
+    row["consents"] = _latest(row["consents"], ("purpose", "channel"), item)
 
 
 def _survey(row: Row, event: IncomingEvent) -> None:
@@ -173,7 +183,7 @@ def _survey(row: Row, event: IncomingEvent) -> None:
         "comment": event.data.get("comment"),
         "at": event.occurred_at.isoformat(),
     }
-    row["surveys"] = _replace(row["surveys"], ("survey_id",), item)
+    row["surveys"] = _latest(row["surveys"], ("survey_id",), item)
 
 
 def _referral(row: Row, event: IncomingEvent) -> None:

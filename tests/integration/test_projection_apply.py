@@ -51,8 +51,10 @@ def story(events: Events) -> tuple[Any, list[Envelope]]:
         events.owner(cid, "carol", at=T0 + days(2)),
         events.consent(cid, "marketing", True, "EMAIL", at=T0 + days(2)),
         events.consent(cid, "marketing", False, "EMAIL", at=T0 + days(3)),
+        events.consent(cid, "marketing", True, "EMAIL", at=T0 + days(1)),  # backdated
         events.need(cid, "wants a bigger plan", at=T0 + days(3)),
-        events.survey(cid, 5, "great", at=T0 + days(3)),
+        events.survey(cid, 5, "great", at=T0 + days(3), survey_id="csat"),
+        events.survey(cid, 1, "old form", at=T0 + days(2), survey_id="csat"),  # backdated
         events.referral(cid, other, at=T0 + days(3)),
         events.move(cid, "LEAD", "QUALIFIED", at=T0 + days(4)),
         events.touch(cid, "EMAIL", "sent offer", at=T0 + days(4)),

@@ -175,8 +175,16 @@ class Events:
         data = {"purpose": purpose, "channel": channel, "granted": granted}
         return self.envelope(ConsentChanged, cid, data, at)
 
-    def survey(self, cid: UUID, score: int, comment: str | None, *, at: datetime = T0) -> Envelope:
-        data = {"survey_id": f"s-{self.position}", "score": score, "comment": comment}
+    def survey(
+        self,
+        cid: UUID,
+        score: int,
+        comment: str | None,
+        *,
+        at: datetime = T0,
+        survey_id: str | None = None,
+    ) -> Envelope:
+        data = {"survey_id": survey_id or f"s-{self.position}", "score": score, "comment": comment}
         return self.envelope(SatisfactionSurveyAnswered, cid, data, at)
 
     def referral(self, cid: UUID, referred: UUID, *, at: datetime = T0) -> Envelope:

@@ -122,6 +122,23 @@ def test_consent_per_purpose_and_per_channel() -> None:
     assert customer.consents == {"marketing": True, "marketing:EMAIL": False}
 
 
+def test_a_backdated_consent_or_answer_is_recorded_but_the_latest_stays_current() -> None:
+    # An old paper form entered today is evidence; it does not undo a newer decision.
+    customer = new_customer()
+    customer.change_consent(purpose="marketing", granted=True, at=later(60))
+    customer.change_consent(purpose="marketing", granted=False, at=later(10))
+    assert [e.granted for e in customer.collect_events() if isinstance(e, ConsentChanged)] == [
+        True,
+        False,
+    ]
+    assert customer.consents == {"marketing": True}
+    customer.change_consent(purpose="marketing", granted=False, at=later(61))
+    assert customer.consents == {"marketing": False}
+    customer.answer_survey(survey_id="S-1", score=2, at=later(60))
+    customer.answer_survey(survey_id="S-1", score=5, at=later(5))
+    assert (customer.survey_count, customer.last_survey_score) == (2, 2)
+
+
 def test_consent_validation() -> None:
     customer = new_customer()
     with refused("VALIDATION", "granted", customer):
