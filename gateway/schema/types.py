@@ -420,7 +420,8 @@ class Customer(Node):
         ]
 
     @strawberry.field(
-        description="The current consent per purpose (and channel): the latest decision by business time (`occurredAt`); a backdated one stays on the audit trail."
+        description="The current consent per purpose (and channel): the latest decision by "
+        "business time (`occurredAt`); a backdated one stays on the audit trail."
     )
     def consents(self) -> list[Consent]:
         return [
