@@ -24,7 +24,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.errors import RuleViolated, ValidationFailed
+from aggregates.errors import NotFound, RuleViolated, ValidationFailed
 from aggregates.labels import check_no_contact_data
 from aggregates.validation import SHORT_TEXT_MAX, check_bool, check_choice, require_text
 from events import CrmEvent, CustomFieldCatalogCreated, CustomFieldDefined, CustomFieldRetired
@@ -145,7 +145,7 @@ class CustomFieldCatalog(Aggregate):
         name = check_key(key)
         found = self.fields.get(name)
         if found is None:
-            raise RuleViolated(f"no custom field {name!r}", field="key")
+            raise NotFound(f"no custom field {name!r}", field="key")
         if found.retired:
             raise RuleViolated(f"custom field {name!r} is already retired", field="key")
         self.trigger_event(CustomFieldRetired, timestamp=at, key=name)

@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import NotFound, ValidationFailed
-from aggregates.validation import SHORT_TEXT_MAX, require_aware, require_text
+from aggregates.validation import ID_MAX, SHORT_TEXT_MAX, require_aware, require_text
 from events.base import CrmEvent
 from events.organisation import (
     ORGANISATION_ID,
@@ -72,6 +72,14 @@ def _name(value: object, field: str) -> str:
 
 def _optional(value: object, field: str) -> str | None:
     return None if value is None else _name(value, field)
+
+
+def _condition(value: object, field: str) -> str | None:
+    """A rule's region or source, bounded as a customer's are (`ID_MAX`): a longer one
+    could never match a customer."""
+    if value is None:
+        return None
+    return require_text(value, field=field, max_length=ID_MAX, multiline=False)
 
 
 class Organisation(Aggregate):
@@ -126,8 +134,8 @@ class Organisation(Aggregate):
             timestamp=require_aware(at),
             rule=_name(rule, "rule"),
             team=self._team(team),
-            region=_optional(region, "region"),
-            source=_optional(source, "source"),
+            region=_condition(region, "region"),
+            source=_condition(source, "source"),
             capacity=capacity,
         )
 

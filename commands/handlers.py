@@ -400,7 +400,7 @@ def define_custom_field(uow: UnitOfWork, cmd: DefineCustomField, at: datetime) -
 def retire_custom_field(uow: UnitOfWork, cmd: RetireCustomField, at: datetime) -> Outcome:
     catalog = uow.custom_field_catalog()
     if catalog is None:
-        raise RuleViolated(f"no custom field {cmd.key!r}", field="key")
+        raise NotFound(f"no custom field {cmd.key!r}", field="key")
     uow.check_version(catalog, cmd.expected_version)
     catalog.retire(key=cmd.key, at=at)
     return Outcome(catalog, CATALOG_ID)

@@ -97,11 +97,13 @@ def test_a_key_is_defined_once_even_after_it_is_retired() -> None:
         lambda: made.define(key="seats", label="S", field_type="TEXT", choices=(),
                             required=False, at=later(2)),
         lambda: made.retire(key="seats", at=later(2)),
-        lambda: made.retire(key="nothing", at=later(2)),
     ):  # fmt: skip
         with pytest.raises(DomainError) as error:
             act()
         assert code_and_field(error) == ("RULE", "key")
+    with pytest.raises(DomainError) as unknown:  # as an unknown team or department is
+        made.retire(key="nothing", at=later(2))
+    assert code_and_field(unknown) == ("NOT_FOUND", "key")
 
 
 def test_values_are_stored_canonically_with_before_and_after() -> None:

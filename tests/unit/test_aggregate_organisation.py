@@ -70,6 +70,13 @@ def test_removed_members_get_no_leads_and_unknown_names_are_refused() -> None:
     with pytest.raises(ValidationFailed) as capacity:
         org.define_rule(rule="r", team="A", capacity=0, at=AT)
     assert capacity.value.field == "capacity"
+    # A customer's source and region hold at most 100 characters: a longer condition
+    # could never match one.
+    for condition in ("source", "region"):
+        with pytest.raises(ValidationFailed) as long:
+            org.define_rule(rule="r", team="A", at=AT, **{condition: "x" * 101})
+        assert long.value.field == condition
+    org.define_rule(rule="r", team="A", source="x" * 100, at=AT)
 
 
 def test_a_team_without_members_routes_nothing() -> None:
