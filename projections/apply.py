@@ -166,6 +166,7 @@ def apply_events(
             now or datetime.now(UTC),
             hints=_scheduler_moments(fresh_events),
             moves=moved,
+            hold_time_changes=True,
         )
     else:
         customers.write_moves(conn, moved)

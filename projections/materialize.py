@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 from uuid import UUID
@@ -34,6 +34,9 @@ from projections.handlers.customers import Move
 from projections.incoming import IncomingEvent
 from projections.membership import GIVEN_ROOTS, MAX_DEPTH, tree_ctes
 from projections.schema import DERIVED_COLUMNS
+
+JUST_BEFORE: Final = timedelta(microseconds=1)
+"""PostgreSQL's resolution: the last moment before a `valid_until`."""
 
 
 @dataclass
@@ -142,15 +145,27 @@ def compute(
     now: datetime | None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     hints: Mapping[UUID, datetime] | None = None,
+    *,
+    hold_time_changes: bool = False,
 ) -> list[Materialized]:
     """Apply the rules to each profile as of max(now, its stored as-of, its hint); with
-    `now` None (a replay), as of its stored as-of and hint alone (`event_moment`)."""
+    `now` None (a replay), as of its stored as-of and hint alone (`event_moment`).
+
+    `hold_time_changes` (a live batch): a profile whose stored `valid_until` has passed
+    and that has no scheduler event in the batch is computed as of just before that
+    moment. The change time made is the scheduler's to record as an event; computed past
+    it here, on some other event of the customer's (a touch a moment after day 90), the
+    row would take the new stage silently and the scheduler, seeing no change left,
+    would never record it."""
     hints = hints or {}
     done = []
     for cid in sorted(facts):
         f = facts[cid]
         moments = [m for m in (now, f.stored_as_of, hints.get(cid)) if m is not None]
         as_of = max(moments) if moments else datetime.now(UTC)
+        due = f.valid_until
+        if hold_time_changes and cid not in hints and due is not None and due <= as_of:
+            as_of = max(due - JUST_BEFORE, f.stored_as_of or due - JUST_BEFORE)
         derived = derive(f.stage, f.purchases, f.complaints, as_of, thresholds)
         done.append(Materialized(cid, derived, f))
     return done
@@ -237,13 +252,17 @@ def refresh(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     hints: Mapping[UUID, datetime] | None = None,
     moves: Mapping[UUID, Move] | None = None,
+    *,
+    hold_time_changes: bool = False,
 ) -> list[Materialized]:
     """Recompute and store the columns of `subjects` and of every survivor above them,
-    with the `moves` of their batch (`customers.moves`; each subject of a move has a row)."""
+    with the `moves` of their batch (`customers.moves`; each subject of a move has a row).
+    `hold_time_changes`: see `compute`."""
     roots = with_survivors(conn, subjects)
     if not roots:
         return []
-    rows = compute(load_facts(conn, roots, lock=True), now, thresholds, hints)
+    facts = load_facts(conn, roots, lock=True)
+    rows = compute(facts, now, thresholds, hints, hold_time_changes=hold_time_changes)
     write(conn, rows, moves)
     return rows
 

@@ -22,6 +22,7 @@ from commands.messages import (
     CommandContext,
     MergeCustomers,
     PurchaseLineInput,
+    RecordContactTouch,
     RecordPurchase,
     RegisterCustomer,
 )
@@ -116,6 +117,33 @@ def test_day_91_is_recorded_by_the_scheduler_as_an_event(
     view = get_customers(conn, [cid])[cid]
     assert view.lifecycle_stage == "AT_RISK"
     assert {c.stage: c.count for c in lifecycle_distribution(conn)}["AT_RISK"] == 1
+
+
+def test_an_event_after_the_moment_leaves_the_change_to_the_scheduler_to_record(
+    app: CrmApplication, conn: Conn, sync: ReadModelSync, database_url: str, real_now: datetime
+) -> None:
+    # A touch lands after day 90 but before the scheduler's tick: the projection must
+    # not take AT_RISK silently, or the scheduler finds nothing left to record.
+    bought = real_now - 89 * DAY
+    service = CommandService(app)
+    cid = customer(service, "Touched Late", bought)
+    sync()  # applied as it happened, before day 90
+    later = real_now + 2 * DAY
+    late_sync = ReadModelSync(app, database_url, clock=lambda: later)
+    try:
+        service.handle(RecordContactTouch(customer_id=cid, channel="PHONE"), CTX)
+        late_sync()
+        stage, _, due = row(conn, cid)
+        assert (stage, due) == ("NEW_CUSTOMER", bought + 90 * DAY + TICK), "held for the tick"
+        view = get_customers(conn, [cid])[cid]
+        assert view.touches.count == 1, "the touch itself is applied"
+        tick = advance(conn, CommandService(app, clock=lambda: later), later)
+        assert (tick.due, tick.recorded) == (1, 1)
+        late_sync()
+    finally:
+        late_sync.close()
+    assert row(conn, cid)[0] == "AT_RISK"
+    assert changes(conn, cid) == [(ACTOR, "AT_RISK")], "recorded as an event, by the scheduler"
 
 
 def test_the_survivor_is_recomputed_over_the_merge_tree(
