@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,32 +77,26 @@ def test_probes_answer_live_and_ready_from_the_last_report() -> None:
         probes.close()
 
 
+def process_row(
+    component: str, host: str, pid: int, status: str = "ok", detail: str = "", **more: Any
+) -> dict[str, Any]:
+    """A row of the process table as `list_processes` gives it (`stale` False unless said)."""
+    return {
+        "component": component,
+        "host": host,
+        "pid": pid,
+        "status": status,
+        "detail": detail,
+        "stale": False,
+        **more,
+    }
+
+
 def test_without_a_supervisor_the_process_table_gives_the_components() -> None:
     rows = [
-        {
-            "component": "gateway",
-            "host": "a",
-            "pid": 1,
-            "status": "ok",
-            "detail": "",
-            "stale": False,
-        },
-        {
-            "component": "gateway",
-            "host": "b",
-            "pid": 7,
-            "status": "stale",
-            "detail": "",
-            "stale": True,
-        },
-        {
-            "component": "relay",
-            "host": "b",
-            "pid": 8,
-            "status": "error",
-            "detail": "x",
-            "stale": False,
-        },
+        process_row("gateway", "a", 1),
+        process_row("gateway", "b", 7, "stale", stale=True),
+        process_row("relay", "b", 8, "error", "x"),
     ]
     components = table_components(rows)
     assert set(components) == {"gateway@a:1", "relay@b:8"}
@@ -112,40 +107,10 @@ def test_a_component_whose_every_process_went_stale_is_down() -> None:
     """Separate processes (no `crm up`): the only relay killed leaves a stale row alone;
     /healthz must say the relay is down, not drop it and answer 200 "ok"."""
     rows = [
-        {
-            "component": "gateway",
-            "host": "a",
-            "pid": 1,
-            "status": "ok",
-            "detail": "",
-            "stale": False,
-        },
-        {
-            "component": "relay",
-            "host": "b",
-            "pid": 8,
-            "status": "ok",
-            "detail": "leading",
-            "stale": True,
-            "age_s": 31.0,
-        },
-        {
-            "component": "worker-projections",
-            "host": "b",
-            "pid": 9,
-            "status": "ok",
-            "detail": "",
-            "stale": True,
-            "age_s": 40.0,
-        },
-        {
-            "component": "worker-projections",
-            "host": "c",
-            "pid": 3,
-            "status": "ok",
-            "detail": "",
-            "stale": False,
-        },
+        process_row("gateway", "a", 1),
+        process_row("relay", "b", 8, detail="leading", stale=True, age_s=31.0),
+        process_row("worker-projections", "b", 9, stale=True, age_s=40.0),
+        process_row("worker-projections", "c", 3),
     ]
     components = table_components(rows)
     assert set(components) == {"gateway@a:1", "relay@b:8", "worker-projections@c:3"}
