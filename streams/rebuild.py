@@ -29,7 +29,7 @@ from projections.apply import apply_events
 from projections.handlers import PROJECTIONS, Projection
 from projections.incoming import parse_envelope
 from projections.materialize import note_moment, refresh_all
-from projections.schema import PROJECTION_TABLES, create_all
+from projections.schema import PROJECTION_TABLES, ensure_all
 from streams.rebuild_full import rebuild_full
 from streams.source import EnvelopeOpener, EventSource
 
@@ -109,7 +109,9 @@ def rebuild_in_place(
     moments: dict[UUID, datetime] = {}
     with psycopg.connect(database_url) as conn:
         with conn.transaction():
-            create_all(conn)
+            # Not create_all: its ALTER TABLEs take ACCESS EXCLUSIVE locks on the serving
+            # tables even when nothing is missing, and deadlock with a live batch.
+            ensure_all(conn)
         with conn.transaction():
             _clear(conn, projections)
             position = 0

@@ -13,6 +13,7 @@ import pytest
 
 from commands.application import CrmApplication
 from projections.schema import SCHEMA_DIGEST, missing_tables
+from streams.rebuild import rebuild_in_place
 from streams.sink import ReadModelSink
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,18 @@ def test_a_worker_starts_beside_a_live_batch_without_locking_its_tables(
     with psycopg.connect(database_url) as batch:
         batch.execute("LOCK TABLE rm_customers, rm_applied IN ROW EXCLUSIVE MODE")
         start_sink(app, database_url)  # LockNotAvailable here if it ran DDL on them
+        batch.rollback()
+
+
+def test_a_partial_rebuild_beside_a_live_batch_takes_no_access_exclusive_lock(
+    app: CrmApplication, database_url: str
+) -> None:
+    # `crm projections rebuild customers` while a worker applies: its create_all took
+    # ACCESS EXCLUSIVE on rm_customers and deadlocked with the live batch.
+    start_sink(app, database_url)
+    with psycopg.connect(database_url) as batch:
+        batch.execute("LOCK TABLE rm_customers IN ROW EXCLUSIVE MODE")
+        rebuild_in_place(app, f"{database_url} options='-c lock_timeout=2000'", ["customers"])
         batch.rollback()
 
 
