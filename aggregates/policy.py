@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from aggregates.errors import ValidationFailed
 from events.vocabulary import LEAD, LOST, PIPELINE_PATH, WON
@@ -66,6 +67,12 @@ class Policy:
         # The rate table is a mapping (unhashable); hash its items so policies can key caches.
         values = [getattr(self, f.name) for f in fields(self) if f.name != "rates_to_cny"]
         return hash((tuple(sorted(self.rates_to_cny.items())), *values))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Picklable for worker processes (`crm seed --processes`): the frozen rate table
+        # (a mappingproxy) goes as a plain dict and is frozen again on arrival.
+        values = [getattr(self, f.name) for f in fields(self)]
+        return (type(self), (dict(self.rates_to_cny), *values[1:]))
 
     @classmethod
     def default(cls) -> Policy:

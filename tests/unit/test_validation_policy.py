@@ -101,3 +101,14 @@ def test_policies_are_hashable_and_compare_by_value() -> None:
     assert first == second
     assert hash(first) == hash(second)
     assert first != Policy.default()
+
+
+def test_a_policy_travels_to_a_worker_process_intact() -> None:
+    # `crm seed --processes 2` sends the deployment's policy to its workers by pickle;
+    # the frozen rate table (a mappingproxy) could not be pickled.
+    policy = Policy(rates_to_cny={"CNY": Decimal("1"), "usd": Decimal("7.2")}, max_tags=20)
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy == policy and hash(copy) == hash(policy)
+    assert dict(copy.rates_to_cny) == {"CNY": Decimal("1"), "USD": Decimal("7.2")}
+    with pytest.raises(TypeError):
+        copy.rates_to_cny["USD"] = Decimal("1")  # type: ignore[index]
