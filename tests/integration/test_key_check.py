@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -58,7 +59,7 @@ def test_a_database_from_before_the_check_takes_only_a_key_that_opens_its_keys(
 
 def test_a_verb_with_another_key_says_so_in_one_line(database_url: str, tmp_path: Path) -> None:
     prepare_database(database_url, generate_master_key())
-    exe = Path(".venv/bin/crm").resolve()
+    exe = Path(sys.executable).with_name("crm")  # the venv's, wherever pytest runs from
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
@@ -93,7 +94,7 @@ def test_a_process_with_another_key_says_so_in_one_line(
     database_url: str, tmp_path: Path, verb: list[str]
 ) -> None:
     prepare_database(database_url, generate_master_key())
-    exe = Path(".venv/bin/crm").resolve()
+    exe = Path(sys.executable).with_name("crm")  # the venv's, wherever pytest runs from
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
