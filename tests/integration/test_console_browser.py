@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,6 +72,119 @@ def test_search_open_the_profile_move_on_the_board_and_the_timeline_gains_it(
     expect(timeline.first).to_contain_text("li.na")
 
 
+def live_feed_subscribed(site: ConsoleSite, page: Page, customer: str, before: Any = ()) -> Any:
+    """Until the gateway holds a live subscription to `customer` (the profile's feed) other
+    than those in `before`, its broker consumer at the topic's end: an event published
+    earlier would reach no one. The subscriptions held, for a later call's `before`.
+    Waits through `page.wait_for_timeout`, as test_console_daily_work.py explains."""
+    live = site.gw.deps.live
+    assert live is not None
+    deadline = time.monotonic() + 60
+    while True:
+        mine = {s for s in live.subscribers if str(s.customer_id) == customer}
+        if live.ready and mine - set(before):
+            return mine
+        assert time.monotonic() < deadline, "the profile's live feed did not subscribe"
+        page.wait_for_timeout(200)
+
+
+def test_the_timeline_and_live_feed_read_in_the_users_language(
+    page: Page, site: ConsoleSite
+) -> None:
+    """The timeline showed the API's kind codes (TOUCH, STAGE_MOVE) and English summaries,
+    a task's due time as a UTC ISO string ("due 2026-12-20T02:30:00+00:00"), and the live
+    feed the raw event type (crm.customer.contact_touch_recorded.v3), on Chinese screens."""
+    customer = site.register("欧阳明", email="mingyang@example.com")
+    site.data(
+        "mutation($i: RecordContactTouchInput!) { recordContactTouch(input: $i) "
+        "{ customer { id } } }",
+        {"i": {"customerId": customer, "channel": "MEETING", "direction": "OUTBOUND"}},
+    )
+    site.data(
+        "mutation($i: MoveStageInput!) { moveStage(input: $i) { customer { id } } }",
+        {"i": {"customerId": customer, "to": "CONTACTED"}},
+    )
+    site.data(
+        "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { id } } }",
+        {
+            "i": {
+                "customerId": customer,
+                "orderId": "T-1",
+                "lines": [{"sku": "A", "quantity": 2, "unitPrice": "1234.50"}],
+                # Last month's: this month's revenue is the dashboard test's to count.
+                "occurredAt": (datetime.now(UTC) - timedelta(days=40)).isoformat(),
+            }
+        },
+    )
+    # Due at 02:30 UTC: 10:30 on the deployment zone's (Asia/Shanghai) clock.
+    due = (datetime.now(UTC) + timedelta(days=15)).replace(
+        hour=2, minute=30, second=0, microsecond=0
+    )
+    site.data(
+        "mutation($i: ScheduleTaskInput!) { scheduleTask(input: $i) { task { id } } }",
+        {
+            "i": {
+                "customerId": customer,
+                "kind": "CALL_BACK",
+                "title": "回电确认",
+                "assignee": "li.na",
+                "dueAt": due.isoformat(),
+            }
+        },
+    )
+    sign_in(page, site, "sales", "li.na")
+    page.goto(f"{site.origin}/#/customers/{customer}")
+    timeline = page.locator("#timeline")
+    entries = timeline.locator("li")
+    expect(entries).to_have_count(5)
+    entry = {
+        kind: timeline.locator(f'li[data-kind="{kind}"]')
+        for kind in ("TOUCH", "STAGE_MOVE", "PURCHASE", "TASK", "REGISTERED")
+    }
+    expect(entry["TOUCH"]).to_contain_text("联系")
+    expect(entry["TOUCH"]).to_contain_text("我方主动联系（会议）")
+    expect(entry["STAGE_MOVE"]).to_contain_text("阶段变更")
+    expect(entry["STAGE_MOVE"]).to_contain_text("线索 → 已联系")
+    expect(entry["PURCHASE"]).to_contain_text("订单 T-1：¥2,469.00")
+    expect(entry["TASK"]).to_contain_text("已安排回电")
+    expect(entry["TASK"]).to_contain_text("10:30")
+    expect(entry["REGISTERED"]).to_contain_text("登记为客户")
+    for raw in ("TOUCH", "STAGE_MOVE", "PURCHASE", "CALL_BACK", "+00:00", "touch", "Stage"):
+        expect(timeline).not_to_contain_text(raw)
+    expect(timeline).not_to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"))
+
+    # Another change arrives live: the feed names it in Chinese, not by its event type.
+    held = live_feed_subscribed(site, page, customer)
+    site.data(
+        "mutation($i: RecordContactTouchInput!) { recordContactTouch(input: $i) "
+        "{ customer { id } } }",
+        {"i": {"customerId": customer, "channel": "WECHAT", "direction": "INBOUND"}},
+    )
+    live = page.locator("#live-feed li").first
+    expect(live).to_contain_text("记录联系", timeout=30_000)
+    expect(live).not_to_contain_text("crm.customer")
+    expect(entries).to_have_count(6)
+    expect(entries.first).to_contain_text("客户主动联系（微信）")
+    screenshot(page, "profile-timeline")
+
+    # A new language draws the screen anew: its feed subscribes again, and starts empty.
+    page.get_by_label("语言").select_option("en")
+    expect(entry["STAGE_MOVE"]).to_contain_text("Stage move")
+    expect(entry["STAGE_MOVE"]).to_contain_text("Lead → Contacted")
+    expect(entry["TASK"]).to_contain_text("Call back scheduled, due")
+    expect(entry["TASK"]).to_contain_text("10:30")
+    expect(entry["TASK"]).not_to_contain_text("+00:00")
+    expect(entries.first).to_contain_text("They reached us (WeChat)")
+    live_feed_subscribed(site, page, customer, held)
+    site.data(
+        "mutation($i: MoveStageInput!) { moveStage(input: $i) { customer { id } } }",
+        {"i": {"customerId": customer, "to": "QUALIFIED"}},
+    )
+    expect(live).to_contain_text("Stage moved", timeout=30_000)
+    expect(live).not_to_contain_text("crm.customer")
+    screenshot(page, "profile-timeline-english")
+
+
 def test_drag_on_the_board_reaches_a_second_session_live(
     browser: Any, page: Page, site: ConsoleSite
 ) -> None:
@@ -90,7 +204,7 @@ def test_drag_on_the_board_reaches_a_second_session_live(
 
         # The other user's screen changes without a reload: the move arrives live.
         expect(watcher.locator("#profile-stage")).to_have_text("已确认", timeout=30_000)
-        expect(watcher.locator("#live-feed li").first).to_contain_text("stage")
+        expect(watcher.locator("#live-feed li").first).to_contain_text("销售阶段变更")
         screenshot(watcher, "profile-live")
     finally:
         watcher_context.close()

@@ -31,6 +31,11 @@ export function label(kind, value) {
   return dictionaries[language()].enums[kind]?.[value] ?? value;
 }
 
+// As `label`, with `fallback` where the language has no label for `value`.
+export function labelOr(kind, value, fallback) {
+  return dictionaries[language()].enums[kind]?.[value] ?? fallback;
+}
+
 export function enumValues(kind) {
   return Object.keys(zh.enums[kind]);
 }

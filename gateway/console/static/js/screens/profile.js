@@ -7,6 +7,7 @@ import { gqlWithFallback, subscribe } from "../api.js";
 import { label, t } from "../i18n.js";
 import { dateTime, money } from "../format.js";
 import { can } from "../roles.js";
+import { eventLabel } from "../wording.js";
 import { ErrorNote, Loading, Personal } from "../components.js";
 import { Timeline } from "./timeline.js";
 import { Notes } from "./notes.js";
@@ -131,8 +132,8 @@ function LiveFeed({ events }) {
     <h2 id="live-title">${t("live")}</h2>
     <p><small>${t("liveHint")}</small></p>
     <ul id="live-feed" aria-live="polite">
-      ${events.map((e) => html`<li data-type=${e.type}>${dateTime(e.occurredAt)}
-        <code>${e.type}</code> ${e.actor ?? ""}</li>`)}
+      ${events.map((e) => html`<li data-type=${e.type}>
+        ${dateTime(e.occurredAt)} <span title=${e.type}>${eventLabel(e.type)}</span> ${e.actor ?? ""}</li>`)}
     </ul>
   </section>`;
 }
