@@ -393,6 +393,12 @@ def test_erasure_from_the_compliance_screen_leaves_no_personal_data(
     # Field-level history: the registration's fields, before (none) and after.
     expect(trail.first.locator("table.changes")).to_contain_text("siyuan@example.com")
     expect(trail.nth(1).locator("table.changes")).to_contain_text("vip-watch")
+    # Event types and state fields by their labels, not crm.customer.registered.v1 / email.
+    expect(trail.first).to_contain_text("登记客户")
+    expect(trail.nth(1)).to_contain_text("添加标签")
+    expect(page.locator("#audit-trail")).not_to_contain_text("crm.customer")
+    expect(trail.first.locator('th[data-field="email"]')).to_have_text("邮箱")
+    expect(trail.nth(1).locator('th[data-field="tags"]')).to_have_text("标签")
     expect(page.locator("#asof-state")).to_contain_text(personal[0])
     expect(page.locator("#chain-status")).to_contain_text("哈希链完整")
     with page.expect_download() as download:

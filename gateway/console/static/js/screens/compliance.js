@@ -4,6 +4,7 @@ import { html, useState } from "../ui.js";
 import { gql, gqlWithFallback } from "../api.js";
 import { t } from "../i18n.js";
 import { dateTime } from "../format.js";
+import { eventLabel, fieldLabel } from "../wording.js";
 import { ErrorNote, Loading, useQuery } from "../components.js";
 import { go } from "../router.js";
 import { AsOf } from "./asof.js";
@@ -59,10 +60,10 @@ function Trail({ id, version }) {
         <th scope="col">${t("actor")}</th><th scope="col">${t("occurredAt")}</th>
         <th scope="col">${t("changes")}</th></tr></thead>
       <tbody>${events.map((e) => html`<tr data-position=${e.position}>
-        <td>${e.position}</td><td><code>${e.type}</code></td><td>${e.actor ?? "—"}</td>
+        <td>${e.position}</td><td title=${e.type}>${eventLabel(e.type)}</td><td>${e.actor ?? "—"}</td>
         <td>${dateTime(e.occurredAt)}</td>
         <td>${data.full ? html`<table class="changes"><tbody>${e.changes.map((c) => html`<tr>
-            <th scope="row">${c.field}</th><td><${Value} json=${c.before} /></td>
+            <th scope="row" data-field=${c.field} title=${c.field}>${fieldLabel(c.field)}</th><td><${Value} json=${c.before} /></td>
             <td>→</td><td><${Value} json=${c.after} /></td></tr>`)}</tbody></table>`
           : html`<code class="data">${e.data}</code>`}</td>
       </tr>`)}</tbody>
