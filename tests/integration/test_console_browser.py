@@ -165,6 +165,10 @@ def test_the_timeline_and_live_feed_read_in_the_users_language(
     expect(live).not_to_contain_text("crm.customer")
     expect(entries).to_have_count(6)
     expect(entries.first).to_contain_text("客户主动联系（微信）")
+    # The API's reasons are English sentences: in Chinese the rule in Chinese instead.
+    expect(page.locator("#profile-lifecycle-reason")).to_contain_text("已有购买")
+    expect(page.locator("#profile-tier-reason")).to_contain_text("近 365 天")
+    expect(page.locator("#profile-tier-reason")).not_to_contain_text("purchases")
     screenshot(page, "profile-timeline")
 
     # A new language draws the screen anew: its feed subscribes again, and starts empty.
@@ -181,6 +185,7 @@ def test_the_timeline_and_live_feed_read_in_the_users_language(
         {"i": {"customerId": customer, "to": "QUALIFIED"}},
     )
     expect(live).to_contain_text("Stage moved", timeout=30_000)
+    expect(page.locator("#profile-tier-reason")).to_contain_text("1 purchases totalling 2469.00")
     expect(live).not_to_contain_text("crm.customer")
     screenshot(page, "profile-timeline-english")
 

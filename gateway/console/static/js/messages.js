@@ -639,6 +639,23 @@ zh.enums = {
     kind: "任务类型",
     due_at: "到期时间",
   },
+  // Which rule puts a customer at a lifecycle stage or tier, in general terms (the API's
+  // `lifecycleReason` / `tierReason` are English sentences: shown in English only).
+  lifecycleRule: {
+    PROSPECT: "销售阶段尚在早期，还没有购买",
+    OPPORTUNITY: "销售阶段已进入商机阶段，还没有购买",
+    NEW_CUSTOMER: "已有购买（或已赢单），尚未达到复购条件",
+    REPEAT_CUSTOMER: "购买次数达到复购条件",
+    LOYAL: "近期购买次数达到忠诚客户条件",
+    AT_RISK: "距最近一次购买已较久，或有严重程度高的未结投诉",
+    CHURNED: "距最近一次购买已超过流失期限",
+  },
+  tierRule: {
+    VIP: "近 365 天的购买金额（或购买频次与金额）达到 VIP 门槛",
+    GOLD: "近 365 天的购买金额达到金牌门槛",
+    SILVER: "近 365 天的购买金额达到银牌门槛",
+    BRONZE: "近 365 天的购买金额未达到银牌门槛",
+  },
 };
 
 en.enums = {
@@ -778,6 +795,21 @@ en.enums = {
     satisfaction: "Satisfaction",
     kind: "Task kind",
     due_at: "Due",
+  },
+  lifecycleRule: {
+    PROSPECT: "Early pipeline stage, no purchase yet",
+    OPPORTUNITY: "An opportunity stage of the pipeline, no purchase yet",
+    NEW_CUSTOMER: "A purchase (or the deal won), not yet a repeat customer",
+    REPEAT_CUSTOMER: "Enough purchases to be a repeat customer",
+    LOYAL: "Enough recent purchases to be loyal",
+    AT_RISK: "No purchase for a long time, or a severe open complaint",
+    CHURNED: "No purchase for longer than the churn period",
+  },
+  tierRule: {
+    VIP: "Purchases of the last 365 days (amount, or frequency and amount) reach the VIP threshold",
+    GOLD: "Purchases of the last 365 days reach the gold threshold",
+    SILVER: "Purchases of the last 365 days reach the silver threshold",
+    BRONZE: "Purchases of the last 365 days are below the silver threshold",
   },
   role: {
     admin: "admin",

@@ -4,7 +4,7 @@
 // position) after a note or task saved here. A reload that fails keeps what is shown.
 import { html, useEffect, useState } from "../ui.js";
 import { gqlWithFallback, subscribe } from "../api.js";
-import { label, t } from "../i18n.js";
+import { label, language, t } from "../i18n.js";
 import { dateTime, money } from "../format.js";
 import { can } from "../roles.js";
 import { eventLabel } from "../wording.js";
@@ -65,7 +65,14 @@ function Details({ c }) {
   </section>`;
 }
 
-// Lifecycle and tier come with the API's reason (the rule that matched), and the facts.
+// Lifecycle and tier come with the API's reason (the rule that matched, with its facts),
+// an English sentence with no structured form in the schema: shown as it is in English,
+// and in Chinese as the matching rule in general terms (`lifecycleRule`, `tierRule`).
+function Reason({ id, sentence, kind, value }) {
+  const text = language() === "en" ? sentence : label(kind, value);
+  return html`<small id=${id}>${text}</small>`;
+}
+
 function Standing({ c }) {
   const open = c.complaints.filter((x) => x.status !== "RESOLVED").length;
   return html`<section aria-labelledby="standing-title" class="card">
@@ -73,10 +80,12 @@ function Standing({ c }) {
     <p><strong id="profile-lifecycle">${label("lifecycle", c.lifecycleStage)}</strong>
       — <small>${t("lifecycleBasis", { count: c.purchases.count, last: dateTime(c.purchases.lastAt),
         stage: label("stage", c.stage), open })}</small>
-      <br /><small id="profile-lifecycle-reason">${c.lifecycleReason}</small></p>
+      <br /><${Reason} id="profile-lifecycle-reason" sentence=${c.lifecycleReason}
+        kind="lifecycleRule" value=${c.lifecycleStage} /></p>
     <p><strong id="profile-tier">${label("tier", c.tier)}</strong>
       — <small>${t("tierBasis", { total: money(c.purchases.total) })}</small>
-      <br /><small id="profile-tier-reason">${c.tierReason}</small></p>
+      <br /><${Reason} id="profile-tier-reason" sentence=${c.tierReason}
+        kind="tierRule" value=${c.tier} /></p>
   </section>`;
 }
 
