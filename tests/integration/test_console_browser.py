@@ -556,6 +556,7 @@ def test_the_complaint_queue_assigns_in_place(page: Page, site: ConsoleSite) -> 
     page.locator("#nav-complaintQueue").click()
     row = page.locator(f'tr[data-complaint="{complaint}"]')
     expect(row).to_contain_text("包裹迟到三天")
+    expect(row.locator("td").first).to_have_text(re.compile(r"^\d+\.\d 小时$"))
     row.get_by_label("处理人").fill("wang.fang")
     row.get_by_role("button", name="指派").click()
     page.get_by_label("处理人", exact=True).first.fill("wang.fang")

@@ -241,6 +241,7 @@ export const zh = {
   tlTaskDone: "{what}已完成",
   tlTaskCancelled: "{what}已取消",
   tlCustomFields: "修改了自定义字段：{fields}",
+  hours: "{count} 小时",
 };
 
 export const en = {
@@ -489,6 +490,7 @@ export const en = {
   tlTaskDone: "{what} done",
   tlTaskCancelled: "{what} cancelled",
   tlCustomFields: "Custom fields changed: {fields}",
+  hours: "{count} h",
 };
 
 zh.enums = {

@@ -1,5 +1,5 @@
 // The API's facts in the user's language: a timeline entry from its typed fields, an
-// event type and a state field by their labels. The API's own
+// event type and a state field by their labels, hours with their unit. The API's own
 // English words (an entry's `summary`, a raw type or field name) are the fallback for
 // what has no label here, so a new kind still shows something.
 import { label, labelOr, language, t } from "./i18n.js";
@@ -18,6 +18,10 @@ export function eventLabel(type) {
 // An aggregate's state field as the audit trail names it ("touch_counts").
 export function fieldLabel(name) {
   return labelOr("stateField", name, name);
+}
+
+export function hours(value) {
+  return t("hours", { count: Number(value).toFixed(1) });
 }
 
 function purchaseAmount(e) {

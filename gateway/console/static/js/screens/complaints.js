@@ -4,6 +4,7 @@ import { html, useState } from "../ui.js";
 import { gql } from "../api.js";
 import { label, t } from "../i18n.js";
 import { dateTime } from "../format.js";
+import { hours } from "../wording.js";
 import { can } from "../roles.js";
 import { EnumSelect, ErrorNote, Loading, Personal, useQuery } from "../components.js";
 import { FORMS } from "../forms-spec.js";
@@ -94,7 +95,7 @@ export function Complaints({ session }) {
       <tbody>
         ${queue.edges.length === 0 && html`<tr><td colspan="8">${t("nothing")}</td></tr>`}
         ${queue.edges.map(({ node: c }) => html`<tr key=${c.id} data-complaint=${c.id}>
-          <td class="number">${c.slaAgeHours.toFixed(1)} h</td>
+          <td class="number">${hours(c.slaAgeHours)}</td>
           <td>${label("severity", c.severity)}</td><td>${label("complaintStatus", c.status)}</td>
           <td><a href="#/customers/${c.customerId}">${c.category}</a></td>
           <td><${Personal} value=${c.description} customer=${{ masked }} /></td>
