@@ -36,7 +36,9 @@ def test_settle_collects_cycles_then_freezes_the_rest() -> None:
 
     assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
     assert gone() is None  # garbage is collected, not frozen for good
-    assert frozen == gc.get_freeze_count() > 0
+    # At least what settle() froze: a thread an earlier test left running may freeze
+    # its own objects meanwhile (seen once in a full run: 2 more).
+    assert 0 < frozen <= gc.get_freeze_count()
     assert not any(o is kept for o in gc.get_objects(generation=2))
     gc.unfreeze()
     assert any(o is kept for o in gc.get_objects(generation=2))
