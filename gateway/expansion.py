@@ -24,12 +24,11 @@ from graphql import (
 )
 from strawberry.extensions import ValidationCache
 
-from gateway.hardening import QUERY_TOO_COMPLEX
+from gateway.hardening import QUERY_TOO_COMPLEX, per_query_text
 
-SIZES_CACHED = 1024
-"""Query texts whose expanded size is remembered, per process (an extension instance
-lives for one request)."""
 _sizes_by_query: dict[str, int] = {}
+"""Expanded sizes by query text, per process (an extension instance lives for one
+request); bounded as the literals' cache is (`hardening.per_query_text`)."""
 
 
 def expanded_fields(document: DocumentNode) -> int:
@@ -99,11 +98,4 @@ class BoundedValidation(ValidationCache):
 
 def expanded_size(query: str | None, document: DocumentNode) -> int:
     """`expanded_fields`, counted once per query text."""
-    found = _sizes_by_query.get(query) if query else None
-    if found is None:
-        found = expanded_fields(document)
-        if query:
-            if len(_sizes_by_query) >= SIZES_CACHED:  # the oldest text goes first
-                del _sizes_by_query[next(iter(_sizes_by_query))]
-            _sizes_by_query[query] = found
-    return found
+    return per_query_text(_sizes_by_query, query, lambda: expanded_fields(document))

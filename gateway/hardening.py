@@ -18,8 +18,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
 from graphql import (
     FieldNode,
@@ -61,6 +61,7 @@ from gateway.errors import (
 from gateway.logs import without_suggestions
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+T = TypeVar("T")
 MAX_LIST_ITEMS = 200
 """No input list of the contract needs more (tags: 50, purchase lines: 100)."""
 MAX_STRING_CHARS = 10_000
@@ -244,13 +245,19 @@ def string_literals(context: Any) -> tuple[StringValueNode, ...]:
     document, query = context.graphql_document, context.query
     if document is None:
         return ()
-    found = _literals_by_query.get(query) if query else None
+    return per_query_text(_literals_by_query, query, lambda: tuple(_walk_string_literals(document)))
+
+
+def per_query_text(cache: dict[str, T], query: str | None, work: Callable[[], T]) -> T:
+    """`work()`, remembered in `cache` per query text (at most `LITERALS_CACHED` texts,
+    the oldest going first); without a text, done each time."""
+    found = cache.get(query) if query else None
     if found is None:
-        found = tuple(_walk_string_literals(document))
+        found = work()
         if query:
-            if len(_literals_by_query) >= LITERALS_CACHED:  # the oldest text goes first
-                del _literals_by_query[next(iter(_literals_by_query))]
-            _literals_by_query[query] = found
+            if len(cache) >= LITERALS_CACHED:
+                del cache[next(iter(cache))]
+            cache[query] = found
     return found
 
 
